@@ -1,0 +1,393 @@
+//! The command line: kubectl's flags and words, subcommands, and exit codes.
+//!
+//! Exit codes: 0 success (for `explain`: the flow is allowed), 1 the flow is denied
+//! (`explain` only), 2 bad input or usage.
+
+pub mod paint;
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::cluster::files::{self, Input, LoadReport};
+use crate::cluster::{demo, World};
+use crate::policy::effective::effective;
+use crate::policy::explain::explain;
+use crate::policy::query::{resolve_endpoint, resolve_port};
+use crate::policy::selector::Selector;
+use crate::policy::{EngineOptions, Flow, Index, PodId, Protocol};
+
+use paint::{ColorChoice, Paint};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-netpol_tui",
+    bin_name = "kubectl netpol-tui",
+    version,
+    about = "Kubernetes NetworkPolicy: effective rules, explained verdicts, connectivity matrix",
+    after_help = "Exit codes: 0 success (explain: allowed), 1 explain: denied, 2 bad input or usage."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    /// Output colour: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// Manifest file or directory (recursive: .yaml, .yml, .json); `-` reads stdin. Repeatable.
+    #[arg(short = 'f', long = "filename", global = true, value_name = "PATH")]
+    pub filenames: Vec<String>,
+
+    /// Use the built-in demo scenario instead of manifests.
+    #[arg(long, global = true, conflicts_with = "filenames")]
+    pub demo: bool,
+
+    /// Namespace to narrow to (and to look bare pod names up in).
+    #[arg(short = 'n', long, global = true, value_name = "NS")]
+    pub namespace: Option<String>,
+
+    /// All namespaces.
+    #[arg(short = 'A', long, global = true, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// Whether ipBlock peers match pod IPs: `match` as the Kubernetes conformance tests and
+    /// Calico do, `ignore` as Cilium does (ipBlock then matches only non-pod addresses).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "match",
+        value_name = "MODE"
+    )]
+    pub ipblock_pods: IpBlockPods,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IpBlockPods {
+    Match,
+    Ignore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+    Yaml,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Explain whether a flow is allowed: the verdict, and every policy and rule considered.
+    Explain {
+        /// Source: namespace/pod, pod (with -n, or if unique), node/NAME, or an IP address.
+        #[arg(long, value_name = "ENDPOINT")]
+        from: String,
+        /// Destination: namespace/pod, pod, node/NAME, or an IP address.
+        #[arg(long, value_name = "ENDPOINT")]
+        to: String,
+        /// Destination port: a number, or a container port name of the destination pod.
+        #[arg(long, short = 'p')]
+        port: String,
+        #[arg(long, value_parser = parse_protocol, default_value = "TCP")]
+        protocol: Protocol,
+        /// text, json or yaml.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// Every pod to every pod: which may connect on one port.
+    Matrix {
+        #[arg(long, short = 'p')]
+        port: u16,
+        #[arg(long, value_parser = parse_protocol, default_value = "TCP")]
+        protocol: Protocol,
+        /// Only pods matching this label selector (kubectl syntax: a=b,c!=d,e in (f,g)).
+        #[arg(short = 'l', long, value_name = "SELECTOR")]
+        selector: Option<String>,
+        /// text (a grid), json ({"ns/from": {"ns/to": true}}), yaml or csv.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// A pod's effective ingress and egress: isolation, policies, and what is allowed.
+    Effective {
+        /// namespace/pod or pod; omit to show every pod of -n NS (or -A).
+        pod: Option<String>,
+        /// text, json or yaml.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
+    /// The built-in demo: prints its pods' effective rules, or with --dump its manifests.
+    Demo {
+        /// Print the demo's manifests (YAML) instead.
+        #[arg(long)]
+        dump: bool,
+    },
+}
+
+fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    Protocol::parse(s).ok_or_else(|| format!("unknown protocol {s:?}: use TCP, UDP or SCTP"))
+}
+
+/// A failure that ends the command with exit code 2 and this message.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let paint = Paint::new(cli.color);
+    match execute(cli, &paint) {
+        Ok(code) => code,
+        Err(Failure(message)) => {
+            let mut stderr = std::io::stderr().lock();
+            for line in message.lines() {
+                let _ = writeln!(stderr, "error: {line}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<World, Failure> {
+    let loaded = if source.demo || demo_forced {
+        demo::load()?
+    } else if !source.filenames.is_empty() {
+        let inputs: Vec<Input> = source
+            .filenames
+            .iter()
+            .map(|f| Input::from_arg(f))
+            .collect();
+        let mut stdin = std::io::stdin().lock();
+        files::load(&inputs, &mut stdin)?
+    } else {
+        return Err(Failure(
+            "no input: give manifests with -f PATH (files, directories, or - for stdin), or --demo"
+                .into(),
+        ));
+    };
+    report_warnings(&loaded.report);
+    Ok(loaded.world)
+}
+
+fn report_warnings(report: &LoadReport) {
+    let mut stderr = std::io::stderr().lock();
+    for w in &report.warnings {
+        let _ = writeln!(stderr, "warning: {w}");
+    }
+}
+
+fn engine_options(source: &SourceArgs) -> EngineOptions {
+    EngineOptions {
+        ipblock_matches_pods: source.ipblock_pods == IpBlockPods::Match,
+    }
+}
+
+fn execute(cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
+    let Some(command) = cli.command else {
+        let mut help = <Cli as clap::CommandFactory>::command();
+        help.print_help()?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let source = &cli.source;
+    match command {
+        Command::Demo { dump: true } => {
+            print(crate::cluster::demo::DEMO_YAML)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { dump: false } => {
+            let world = load_world(source, true)?;
+            let index = Index::build(world.inventory, world.policies, engine_options(source));
+            let pods = pods_in_scope(&index, source.namespace.as_deref(), None)?;
+            let mut out = String::new();
+            for pod in pods {
+                out.push_str(&render::effective(&effective(&index, pod), paint));
+                out.push('\n');
+            }
+            out.push_str(&paint.dim("Try: explain --demo --from production/frontend --to production/database --port 5432\n"));
+            print(&out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Explain {
+            from,
+            to,
+            port,
+            protocol,
+            output,
+        } => {
+            let world = load_world(source, false)?;
+            let index = Index::build(world.inventory, world.policies, engine_options(source));
+            let ns = source.namespace.as_deref();
+            let src =
+                resolve_endpoint(&index, &from, ns).map_err(|e| Failure(format!("--from: {e}")))?;
+            let dst =
+                resolve_endpoint(&index, &to, ns).map_err(|e| Failure(format!("--to: {e}")))?;
+            let port = resolve_port(&index, &port, &dst, protocol)
+                .map_err(|e| Failure(format!("--port: {e}")))?;
+            let e = explain(
+                &index,
+                &Flow {
+                    src,
+                    dst,
+                    protocol,
+                    port,
+                },
+            );
+            match output {
+                Output::Text => print(&render::explanation(&e, paint))?,
+                Output::Json => print(&(serde_json::to_string_pretty(&e)? + "\n"))?,
+                Output::Yaml => print(&serde_yaml::to_string(&e)?)?,
+                Output::Csv => {
+                    return Err(Failure(
+                        "explain: -o csv is not supported; use text, json or yaml".into(),
+                    ))
+                }
+            }
+            Ok(if e.allowed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Matrix {
+            port,
+            protocol,
+            selector,
+            output,
+        } => {
+            if port == 0 {
+                return Err(Failure(
+                    "--port: 0 is not a valid port: must be between 1 and 65535".into(),
+                ));
+            }
+            let selector = match selector {
+                Some(s) => Some(Selector::parse(&s).map_err(|e| Failure(format!("-l: {e}")))?),
+                None => None,
+            };
+            let world = load_world(source, false)?;
+            let index = Index::build(world.inventory, world.policies, engine_options(source));
+            let pods = pods_in_scope(&index, source.namespace.as_deref(), selector.as_ref())?;
+            let m = index.matrix(&pods, protocol, port);
+            let inv = index.inventory();
+            match output {
+                Output::Text => print(&render::matrix_text(
+                    &m,
+                    inv,
+                    &format!("matrix {protocol}/{port}"),
+                    paint,
+                ))?,
+                Output::Csv => print(&render::matrix_csv(&m, inv))?,
+                Output::Json | Output::Yaml => {
+                    let mut map: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
+                    for (i, &from) in m.pods.iter().enumerate() {
+                        let row = map.entry(inv.pods[from as usize].key()).or_default();
+                        for (j, &to) in m.pods.iter().enumerate() {
+                            row.insert(inv.pods[to as usize].key(), m.get(i, j));
+                        }
+                    }
+                    if output == Output::Json {
+                        print(&(serde_json::to_string_pretty(&map)? + "\n"))?;
+                    } else {
+                        print(&serde_yaml::to_string(&map)?)?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Effective { pod, output } => {
+            let world = load_world(source, false)?;
+            let index = Index::build(world.inventory, world.policies, engine_options(source));
+            let pods = match &pod {
+                Some(p) => {
+                    let ep = resolve_endpoint(&index, p, source.namespace.as_deref())?;
+                    match ep.pod_id() {
+                        Some(id) => vec![id],
+                        None => return Err(Failure(format!("{p} is not a pod"))),
+                    }
+                }
+                None => {
+                    if source.namespace.is_none() && !source.all_namespaces {
+                        return Err(Failure(
+                            "effective: name a pod, or give -n NAMESPACE or -A".into(),
+                        ));
+                    }
+                    pods_in_scope(&index, source.namespace.as_deref(), None)?
+                }
+            };
+            let results: Vec<_> = pods.iter().map(|&p| effective(&index, p)).collect();
+            match output {
+                Output::Text => {
+                    let text: Vec<String> = results
+                        .iter()
+                        .map(|e| render::effective(e, paint))
+                        .collect();
+                    print(&text.join("\n"))?;
+                }
+                Output::Json if pod.is_some() => {
+                    print(&(serde_json::to_string_pretty(&results[0])? + "\n"))?
+                }
+                Output::Json => print(&(serde_json::to_string_pretty(&results)? + "\n"))?,
+                Output::Yaml if pod.is_some() => print(&serde_yaml::to_string(&results[0])?)?,
+                Output::Yaml => print(&serde_yaml::to_string(&results)?)?,
+                Output::Csv => {
+                    return Err(Failure(
+                        "effective: -o csv is not supported; use text, json or yaml".into(),
+                    ))
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Pods of one namespace (or all), optionally narrowed by a label selector, sorted.
+fn pods_in_scope(
+    index: &Index,
+    namespace: Option<&str>,
+    selector: Option<&Selector>,
+) -> Result<Vec<PodId>, Failure> {
+    let inv = index.inventory();
+    if let Some(ns) = namespace {
+        if !inv.namespaces.iter().any(|n| n.name == ns) {
+            let known: Vec<&str> = inv.namespaces.iter().map(|n| n.name.as_str()).collect();
+            return Err(Failure(format!(
+                "-n: no namespace {ns}; there are: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(inv
+        .pods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| namespace.is_none_or(|ns| p.namespace == ns))
+        .filter(|(_, p)| selector.is_none_or(|s| s.matches(&p.labels)))
+        .map(|(i, _)| i as PodId)
+        .collect())
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends quietly.
+fn print(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure(format!("cannot write output: {e}"))),
+    }
+}

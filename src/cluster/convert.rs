@@ -1,0 +1,243 @@
+//! Converts Kubernetes API objects into the engine's world model (pods, nodes,
+//! namespaces, and workload templates standing in for pods that do not run yet).
+//!
+//! Shared by every source (files, live cluster, demo). No I/O here.
+
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1 as core;
+
+use crate::policy::compile::{validate_port_name, FieldError};
+use crate::policy::model::{
+    ContainerPort, Labels, Namespace, Node, Origin, Pod, Protocol, NAMESPACE_NAME_LABEL,
+};
+
+fn field(path: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+pub fn namespace(ns: &core::Namespace) -> Result<Namespace, Vec<FieldError>> {
+    let name = ns
+        .metadata
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| vec![field("metadata.name", "is required")])?;
+    let mut labels: Labels = ns.metadata.labels.clone().unwrap_or_default();
+    // The API server sets this label on every namespace and does not let it differ.
+    labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.clone());
+    Ok(Namespace {
+        name,
+        labels,
+        implicit: false,
+    })
+}
+
+/// A namespace that objects refer to but that was not given: it has only the automatic label.
+pub fn implicit_namespace(name: &str) -> Namespace {
+    Namespace {
+        name: name.to_string(),
+        labels: Labels::from([(NAMESPACE_NAME_LABEL.to_string(), name.to_string())]),
+        implicit: true,
+    }
+}
+
+/// `Ok(None)` for pods that have finished (Succeeded or Failed): policies no longer apply.
+pub fn pod(
+    pod: &core::Pod,
+    default_namespace: &str,
+    origin: Origin,
+) -> Result<Option<Pod>, Vec<FieldError>> {
+    let mut errs = Vec::new();
+    let name = pod.metadata.name.clone().filter(|n| !n.is_empty());
+    if name.is_none() {
+        errs.push(field("metadata.name", "is required"));
+    }
+    let status = pod.status.as_ref();
+    if matches!(
+        status.and_then(|s| s.phase.as_deref()),
+        Some("Succeeded") | Some("Failed")
+    ) {
+        return Ok(None);
+    }
+    let mut ips = Vec::new();
+    if let Some(status) = status {
+        let listed: Vec<(String, &str)> = match &status.pod_ips {
+            Some(list) if !list.is_empty() => list
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (format!("status.podIPs[{i}].ip"), p.ip.as_str()))
+                .collect(),
+            _ => status
+                .pod_ip
+                .iter()
+                .map(|ip| ("status.podIP".to_string(), ip.as_str()))
+                .collect(),
+        };
+        for (path, text) in listed {
+            match text.parse::<IpAddr>() {
+                Ok(ip) if !ips.contains(&ip) => ips.push(ip),
+                Ok(_) => {}
+                Err(_) => errs.push(field(path, format!("{text:?} is not an IP address"))),
+            }
+        }
+    }
+    let spec = pod.spec.as_ref();
+    let ports = match spec {
+        Some(spec) => container_ports(spec, "spec", &mut errs),
+        None => Vec::new(),
+    };
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(Some(Pod {
+        namespace: pod
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace.to_string()),
+        name: name.unwrap_or_default(),
+        labels: pod.metadata.labels.clone().unwrap_or_default(),
+        ips,
+        node: spec.and_then(|s| s.node_name.clone()),
+        host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
+        ports,
+        workload: None,
+        origin,
+    }))
+}
+
+/// A pod standing for the pods a workload will run: labels and ports from its template,
+/// no IP. `template_path` is where the template sits in the object (for errors).
+pub fn template_pod(
+    kind: &str,
+    name: &str,
+    namespace: &str,
+    template: &core::PodTemplateSpec,
+    template_path: &str,
+    origin: Origin,
+) -> Result<Pod, Vec<FieldError>> {
+    let mut errs = Vec::new();
+    let ports = match &template.spec {
+        Some(spec) => container_ports(spec, &format!("{template_path}.spec"), &mut errs),
+        None => Vec::new(),
+    };
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(Pod {
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        labels: template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default(),
+        ips: Vec::new(),
+        node: None,
+        host_network: template
+            .spec
+            .as_ref()
+            .and_then(|s| s.host_network)
+            .unwrap_or(false),
+        ports,
+        workload: Some(format!("{kind}/{name}")),
+        origin,
+    })
+}
+
+fn container_ports(
+    spec: &core::PodSpec,
+    path: &str,
+    errs: &mut Vec<FieldError>,
+) -> Vec<ContainerPort> {
+    let mut out = Vec::new();
+    // Init containers count too: sidecars (restartPolicy Always) serve on their ports.
+    let groups = [
+        ("containers", Some(&spec.containers)),
+        ("initContainers", spec.init_containers.as_ref()),
+    ];
+    for (group, containers) in groups {
+        for (c, container) in containers.into_iter().flatten().enumerate() {
+            for (i, port) in container.ports.iter().flatten().enumerate() {
+                let ppath = format!("{path}.{group}[{c}].ports[{i}]");
+                let Some(number) = u16::try_from(port.container_port).ok().filter(|p| *p != 0)
+                else {
+                    errs.push(field(
+                        format!("{ppath}.containerPort"),
+                        format!(
+                            "{} is not a valid port number: must be between 1 and 65535",
+                            port.container_port
+                        ),
+                    ));
+                    continue;
+                };
+                let protocol = match port.protocol.as_deref() {
+                    None => Protocol::Tcp,
+                    Some(p) => {
+                        match Protocol::parse(p).filter(|_| p == p.to_ascii_uppercase()) {
+                            Some(proto) => proto,
+                            None => {
+                                errs.push(field(
+                                format!("{ppath}.protocol"),
+                                format!("unsupported value {p:?}: must be \"TCP\", \"UDP\" or \"SCTP\""),
+                            ));
+                                continue;
+                            }
+                        }
+                    }
+                };
+                if let Some(name) = &port.name {
+                    if let Err(msg) = validate_port_name(name) {
+                        errs.push(field(format!("{ppath}.name"), msg));
+                        continue;
+                    }
+                }
+                out.push(ContainerPort {
+                    name: port.name.clone(),
+                    port: number,
+                    protocol,
+                });
+            }
+        }
+    }
+    out
+}
+
+pub fn node(node: &core::Node) -> Result<Node, Vec<FieldError>> {
+    let name = node
+        .metadata
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| vec![field("metadata.name", "is required")])?;
+    let mut addresses = Vec::new();
+    let mut errs = Vec::new();
+    for (i, a) in node
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if a.type_ != "InternalIP" && a.type_ != "ExternalIP" {
+            continue;
+        }
+        match a.address.parse::<IpAddr>() {
+            Ok(ip) if !addresses.contains(&ip) => addresses.push(ip),
+            Ok(_) => {}
+            Err(_) => errs.push(field(
+                format!("status.addresses[{i}].address"),
+                format!("{:?} is not an IP address", a.address),
+            )),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(Node { name, addresses })
+}

@@ -1,0 +1,677 @@
+//! The files source: YAML and JSON manifests from files, directories and stdin, as written
+//! by hand, rendered by Helm, or printed by `kubectl get -o yaml`.
+//!
+//! Every bad object is reported with file, line, document, object and field, and nothing is
+//! loaded when any object is bad: a partial world would give confidently wrong verdicts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::{
+    apps::v1 as apps, batch::v1 as batch, core::v1 as core, networking::v1 as net,
+};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::convert;
+use super::yaml_lines;
+use super::World;
+use crate::policy::compile::{compile_network_policy, FieldError};
+use crate::policy::model::{Inventory, Namespace, Node, Origin, Pod, Policy, PolicySet};
+
+/// Namespace of namespaced objects that do not name one, as kubectl does without `-n`.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// A manifest input: a file or directory, or standard input (`-f -`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    pub fn from_arg(arg: &str) -> Input {
+        if arg == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(PathBuf::from(arg))
+        }
+    }
+}
+
+/// One problem with the input, pointing at where to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub file: String,
+    /// Line of the offending field (or of the document, or of a syntax error).
+    pub line: Option<usize>,
+    /// 1-based index of the document in its file, and its first line.
+    pub document: Option<(usize, Option<usize>)>,
+    /// `Kind namespace/name` of the object, when known.
+    pub object: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        f.write_str(":")?;
+        if let Some(object) = &self.object {
+            write!(f, " {object}")?;
+        }
+        if let Some((doc, doc_line)) = self.document {
+            match doc_line {
+                Some(l) => write!(f, " (document {doc}, line {l})")?,
+                None => write!(f, " (document {doc})")?,
+            }
+        }
+        if self.object.is_some() || self.document.is_some() {
+            f.write_str(":")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, " {field}:")?;
+        }
+        write!(f, " {}", self.message)
+    }
+}
+
+/// All problems found; nothing was loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct LoadErrors(pub Vec<LoadError>);
+
+impl fmt::Display for LoadErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What was read, besides the world itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    pub files: usize,
+    pub documents: usize,
+    /// Objects used, by kind.
+    pub used: BTreeMap<String, usize>,
+    /// Objects of kinds this tool does not use, by kind.
+    pub skipped: BTreeMap<String, usize>,
+    pub warnings: Vec<String>,
+}
+
+pub struct Loaded {
+    pub world: World,
+    pub report: LoadReport,
+}
+
+/// Reads every input; `stdin` is read only if an input is `-`.
+pub fn load(inputs: &[Input], stdin: &mut dyn Read) -> Result<Loaded, LoadErrors> {
+    let mut builder = Builder::default();
+    let mut stdin_used = false;
+    for input in inputs {
+        match input {
+            Input::Stdin => {
+                if stdin_used {
+                    continue;
+                }
+                stdin_used = true;
+                let mut text = String::new();
+                match stdin.read_to_string(&mut text) {
+                    Ok(_) => builder.text("<stdin>", &text, text.trim_start().starts_with('{')),
+                    Err(e) => builder.error_at("<stdin>", format!("cannot read: {e}")),
+                }
+            }
+            Input::Path(path) => builder.path(path, 0),
+        }
+    }
+    builder.finish()
+}
+
+/// Parses manifests held in memory (the built-in demo, tests).
+pub fn load_text(name: &str, text: &str) -> Result<Loaded, LoadErrors> {
+    let mut builder = Builder::default();
+    builder.text(name, text, false);
+    builder.finish()
+}
+
+#[derive(Default)]
+struct Builder {
+    errors: Vec<LoadError>,
+    report: LoadReport,
+    namespaces: BTreeMap<String, Namespace>,
+    pods: BTreeMap<(String, String), Pod>,
+    templates: Vec<Pod>,
+    nodes: BTreeMap<String, Node>,
+    policies: BTreeMap<(String, String), Policy>,
+}
+
+/// Where the current document sits, for messages.
+struct Doc<'a> {
+    file: &'a str,
+    text: &'a str,
+    index: usize,
+    line: Option<usize>,
+}
+
+impl Builder {
+    fn error_at(&mut self, file: &str, message: String) {
+        self.errors.push(LoadError {
+            file: file.to_string(),
+            line: None,
+            document: None,
+            object: None,
+            field: None,
+            message,
+        });
+    }
+
+    fn path(&mut self, path: &Path, depth: usize) {
+        let name = path.display().to_string();
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) => return self.error_at(&name, format!("cannot read: {e}")),
+        };
+        if meta.is_dir() {
+            if depth > 32 {
+                return self.error_at(&name, "directories nest too deeply (more than 32)".into());
+            }
+            let entries = match std::fs::read_dir(path) {
+                Ok(rd) => rd,
+                Err(e) => return self.error_at(&name, format!("cannot read directory: {e}")),
+            };
+            let mut children: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            children.sort();
+            for child in children {
+                let hidden = child
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+                if hidden {
+                    continue;
+                }
+                if child.is_dir() || has_manifest_extension(&child) {
+                    self.path(&child, depth + 1);
+                }
+            }
+            return;
+        }
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    let json = path.extension().is_some_and(|e| e == "json");
+                    self.text(&name, &text, json)
+                }
+                Err(_) => self.error_at(&name, "is not UTF-8 text".into()),
+            },
+            Err(e) => self.error_at(&name, format!("cannot read: {e}")),
+        }
+    }
+
+    fn text(&mut self, file: &str, text: &str, json: bool) {
+        self.report.files += 1;
+        if json {
+            match serde_json::from_str::<Value>(text) {
+                Ok(value) => {
+                    let doc = Doc {
+                        file,
+                        text,
+                        index: 0,
+                        line: Some(1),
+                    };
+                    self.report.documents += 1;
+                    self.object(value, &doc, "");
+                }
+                Err(e) => self.errors.push(LoadError {
+                    file: file.to_string(),
+                    line: Some(e.line()),
+                    document: None,
+                    object: None,
+                    field: None,
+                    message: format!("invalid JSON: {e}"),
+                }),
+            }
+            return;
+        }
+        let doc_lines = yaml_lines::document_lines(text).unwrap_or_default();
+        for (index, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
+            match Value::deserialize(de) {
+                Ok(Value::Null) => {}
+                Ok(value) => {
+                    self.report.documents += 1;
+                    let doc = Doc {
+                        file,
+                        text,
+                        index,
+                        line: doc_lines.get(index).copied(),
+                    };
+                    self.object(value, &doc, "");
+                }
+                Err(e) => {
+                    // After a syntax error the rest of the stream cannot be trusted.
+                    self.errors.push(LoadError {
+                        file: file.to_string(),
+                        line: e.location().map(|l| l.line()),
+                        document: Some((index + 1, doc_lines.get(index).copied())),
+                        object: None,
+                        field: None,
+                        message: format!("invalid YAML: {e}"),
+                    });
+                    return;
+                }
+            }
+        }
+    }
+
+    fn object_error(&mut self, doc: &Doc, object: Option<String>, path: &str, message: String) {
+        let line = yaml_lines::line_of(doc.text, doc.index, path).or(doc.line);
+        self.errors.push(LoadError {
+            file: doc.file.to_string(),
+            line,
+            document: Some((doc.index + 1, doc.line)),
+            object,
+            field: (!path.is_empty()).then(|| path.to_string()),
+            message,
+        });
+    }
+
+    fn field_errors(&mut self, doc: &Doc, object: &str, prefix: &str, errs: Vec<FieldError>) {
+        for e in errs {
+            self.object_error(
+                doc,
+                Some(object.to_string()),
+                &format!("{prefix}{}", e.path),
+                e.message,
+            );
+        }
+    }
+
+    fn object(&mut self, value: Value, doc: &Doc, prefix: &str) {
+        let Value::Object(map) = &value else {
+            return self.object_error(
+                doc,
+                None,
+                prefix.trim_end_matches('.'),
+                "is not a Kubernetes object: expected a mapping with apiVersion and kind".into(),
+            );
+        };
+        let kind = map
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let api_version = map
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if kind.is_empty() {
+            return self.object_error(doc, None, &format!("{prefix}kind"), "is required".into());
+        }
+        if api_version.is_empty() {
+            return self.object_error(
+                doc,
+                None,
+                &format!("{prefix}apiVersion"),
+                "is required".into(),
+            );
+        }
+        let meta = map.get("metadata");
+        let name = meta
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let namespace = meta
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str)
+            .unwrap_or(DEFAULT_NAMESPACE)
+            .to_string();
+        let group = api_version
+            .rsplit_once('/')
+            .map_or("", |(g, _)| g)
+            .to_string();
+
+        if kind == "List" || (kind.ends_with("List") && map.get("items").is_some()) {
+            match map.get("items") {
+                Some(Value::Array(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        self.object(item.clone(), doc, &format!("{prefix}items[{i}]."));
+                    }
+                }
+                Some(Value::Null) | None => {}
+                Some(_) => self.object_error(
+                    doc,
+                    Some(kind.clone()),
+                    &format!("{prefix}items"),
+                    "must be a list".into(),
+                ),
+            }
+            return;
+        }
+
+        let label = if matches!(kind.as_str(), "Namespace" | "Node") {
+            format!("{kind} {name}")
+        } else {
+            format!("{kind} {namespace}/{name}")
+        };
+        let origin = Origin {
+            source: doc.file.to_string(),
+            line: yaml_lines::line_of(doc.text, doc.index, prefix.trim_end_matches('.'))
+                .or(doc.line),
+        };
+        match (group.as_str(), kind.as_str()) {
+            ("", "Namespace") => {
+                let Some(ns) = self.typed::<core::Namespace>(value, doc, &label, prefix) else {
+                    return;
+                };
+                match convert::namespace(&ns) {
+                    Ok(ns) => {
+                        self.count("Namespace");
+                        if self.namespaces.insert(ns.name.clone(), ns).is_some() {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs),
+                }
+            }
+            ("", "Node") => {
+                let Some(node) = self.typed::<core::Node>(value, doc, &label, prefix) else {
+                    return;
+                };
+                match convert::node(&node) {
+                    Ok(node) => {
+                        self.count("Node");
+                        if self.nodes.insert(node.name.clone(), node).is_some() {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs),
+                }
+            }
+            ("", "Pod") => {
+                let Some(pod) = self.typed::<core::Pod>(value, doc, &label, prefix) else {
+                    return;
+                };
+                match convert::pod(&pod, DEFAULT_NAMESPACE, origin.clone()) {
+                    Ok(Some(pod)) => {
+                        self.count("Pod");
+                        if self
+                            .pods
+                            .insert((pod.namespace.clone(), pod.name.clone()), pod)
+                            .is_some()
+                        {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Ok(None) => {
+                        *self
+                            .report
+                            .skipped
+                            .entry("Pod (finished)".into())
+                            .or_default() += 1;
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs),
+                }
+            }
+            ("networking.k8s.io", "NetworkPolicy") => {
+                let Some(np) = self.typed::<net::NetworkPolicy>(value, doc, &label, prefix) else {
+                    return;
+                };
+                match compile_network_policy(&np, DEFAULT_NAMESPACE, origin.clone()) {
+                    Ok(policy) => {
+                        self.count("NetworkPolicy");
+                        if self
+                            .policies
+                            .insert((policy.namespace.clone(), policy.name.clone()), policy)
+                            .is_some()
+                        {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs),
+                }
+            }
+            ("apps", "Deployment") => {
+                let Some(o) = self.typed::<apps::Deployment>(value, doc, &label, prefix) else {
+                    return;
+                };
+                if let Some(spec) = o.spec {
+                    self.template(
+                        &kind,
+                        &name,
+                        &namespace,
+                        &spec.template,
+                        "spec.template",
+                        doc,
+                        &label,
+                        prefix,
+                        origin,
+                    );
+                }
+            }
+            ("apps", "StatefulSet") => {
+                let Some(o) = self.typed::<apps::StatefulSet>(value, doc, &label, prefix) else {
+                    return;
+                };
+                if let Some(spec) = o.spec {
+                    self.template(
+                        &kind,
+                        &name,
+                        &namespace,
+                        &spec.template,
+                        "spec.template",
+                        doc,
+                        &label,
+                        prefix,
+                        origin,
+                    );
+                }
+            }
+            ("apps", "DaemonSet") => {
+                let Some(o) = self.typed::<apps::DaemonSet>(value, doc, &label, prefix) else {
+                    return;
+                };
+                if let Some(spec) = o.spec {
+                    self.template(
+                        &kind,
+                        &name,
+                        &namespace,
+                        &spec.template,
+                        "spec.template",
+                        doc,
+                        &label,
+                        prefix,
+                        origin,
+                    );
+                }
+            }
+            ("apps", "ReplicaSet") => {
+                let Some(o) = self.typed::<apps::ReplicaSet>(value, doc, &label, prefix) else {
+                    return;
+                };
+                if let Some(template) = o.spec.and_then(|s| s.template) {
+                    self.template(
+                        &kind,
+                        &name,
+                        &namespace,
+                        &template,
+                        "spec.template",
+                        doc,
+                        &label,
+                        prefix,
+                        origin,
+                    );
+                }
+            }
+            ("batch", "Job") => {
+                let Some(o) = self.typed::<batch::Job>(value, doc, &label, prefix) else {
+                    return;
+                };
+                if let Some(spec) = o.spec {
+                    self.template(
+                        &kind,
+                        &name,
+                        &namespace,
+                        &spec.template,
+                        "spec.template",
+                        doc,
+                        &label,
+                        prefix,
+                        origin,
+                    );
+                }
+            }
+            ("batch", "CronJob") => {
+                let Some(o) = self.typed::<batch::CronJob>(value, doc, &label, prefix) else {
+                    return;
+                };
+                if let Some(template) = o.spec.and_then(|s| s.job_template.spec).map(|s| s.template)
+                {
+                    self.template(
+                        &kind,
+                        &name,
+                        &namespace,
+                        &template,
+                        "spec.jobTemplate.spec.template",
+                        doc,
+                        &label,
+                        prefix,
+                        origin,
+                    );
+                }
+            }
+            _ => {
+                *self.report.skipped.entry(kind).or_default() += 1;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn template(
+        &mut self,
+        kind: &str,
+        name: &str,
+        namespace: &str,
+        template: &core::PodTemplateSpec,
+        template_path: &str,
+        doc: &Doc,
+        label: &str,
+        prefix: &str,
+        origin: Origin,
+    ) {
+        match convert::template_pod(kind, name, namespace, template, template_path, origin) {
+            Ok(pod) => {
+                self.count(kind);
+                self.templates.push(pod);
+            }
+            Err(errs) => self.field_errors(doc, label, prefix, errs),
+        }
+    }
+
+    fn count(&mut self, kind: &str) {
+        *self.report.used.entry(kind.to_string()).or_default() += 1;
+    }
+
+    fn duplicate(&mut self, label: &str, origin: &Origin) {
+        self.report.warnings.push(format!(
+            "{label} is defined more than once; the definition at {origin} wins"
+        ));
+    }
+
+    /// Deserializes into an API type, reporting type errors at their field path.
+    fn typed<T: DeserializeOwned>(
+        &mut self,
+        value: Value,
+        doc: &Doc,
+        label: &str,
+        prefix: &str,
+    ) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let path = e.path().to_string();
+                let path = if path == "." { String::new() } else { path };
+                self.object_error(
+                    doc,
+                    Some(label.to_string()),
+                    &format!("{prefix}{path}"),
+                    e.into_inner().to_string(),
+                );
+                None
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<Loaded, LoadErrors> {
+        if !self.errors.is_empty() {
+            return Err(LoadErrors(self.errors));
+        }
+        // Workload templates stand in for pods that are not there yet; where real pods of
+        // the workload were loaded too, the template would count them twice.
+        for mut t in std::mem::take(&mut self.templates) {
+            let covered = !t.labels.is_empty()
+                && self.pods.values().any(|p| {
+                    p.namespace == t.namespace
+                        && t.labels.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+                });
+            if covered {
+                continue;
+            }
+            if self
+                .pods
+                .contains_key(&(t.namespace.clone(), t.name.clone()))
+            {
+                let kind = t
+                    .workload
+                    .as_deref()
+                    .and_then(|w| w.split('/').next())
+                    .unwrap_or("workload");
+                t.name = format!("{}-{}", t.name, kind.to_ascii_lowercase());
+            }
+            self.pods.insert((t.namespace.clone(), t.name.clone()), t);
+        }
+
+        let mut referenced: BTreeSet<String> = BTreeSet::new();
+        referenced.extend(self.pods.values().map(|p| p.namespace.clone()));
+        referenced.extend(self.policies.values().map(|p| p.namespace.clone()));
+        for ns in referenced {
+            if !self.namespaces.contains_key(&ns) {
+                self.report.warnings.push(format!(
+                    "namespace {ns} is used but not declared; assuming it carries only the label kubernetes.io/metadata.name={ns}"
+                ));
+                self.namespaces
+                    .insert(ns.clone(), convert::implicit_namespace(&ns));
+            }
+        }
+
+        let mut inventory = Inventory {
+            namespaces: self.namespaces.into_values().collect(),
+            pods: self.pods.into_values().collect(),
+            nodes: self.nodes.into_values().collect(),
+            nodes_known: true,
+        };
+        inventory.normalize();
+        let policies = PolicySet::new(self.policies.into_values().collect());
+        Ok(Loaded {
+            world: World::new(inventory, policies),
+            report: self.report,
+        })
+    }
+}
+
+fn has_manifest_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+}

@@ -1,0 +1,31 @@
+//! The world the engine reasons about, and its sources: YAML/JSON manifests (`files`),
+//! the built-in scenario (`demo`), and later the live cluster.
+//!
+//! The world's data types are the engine's input model (`policy::model`); this module
+//! owns getting them. All file I/O lives here, never in `policy/`.
+
+pub mod convert;
+pub mod demo;
+pub mod files;
+pub mod synthetic;
+pub mod yaml_lines;
+
+use std::sync::Arc;
+
+use crate::policy::model::{Inventory, PolicySet};
+
+/// One consistent view of the cluster: what exists and which policies apply.
+#[derive(Debug, Clone, Default)]
+pub struct World {
+    pub inventory: Arc<Inventory>,
+    pub policies: Arc<PolicySet>,
+}
+
+impl World {
+    pub fn new(inventory: Inventory, policies: PolicySet) -> World {
+        World {
+            inventory: Arc::new(inventory),
+            policies: Arc::new(policies),
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! netpol-tui: Kubernetes NetworkPolicy analysis. The engine (`policy`) is pure; sources
+//! of the world (`cluster`) do the I/O; `cli` is the command line.
+
+pub mod cli;
+pub mod cluster;
+pub mod policy;

@@ -1,0 +1,9 @@
+//! `kubectl netpol-tui`: the binary. Parses flags and hands over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    netpol_tui::cli::run(netpol_tui::cli::Cli::parse())
+}

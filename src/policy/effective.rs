@@ -1,0 +1,152 @@
+//! `effective`: what a pod may receive and send, merged over every policy that selects it,
+//! each allowance tagged with the policy and rule it comes from.
+//!
+//! Pure: no I/O. Must not import tokio, kube's client, ratatui, crossterm or aya.
+
+use serde::Serialize;
+
+use super::engine::{Index, PodId};
+use super::explain::describe_peer;
+use super::model::{Direction, Labels, NamespaceScope, Peer, PortMatch};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Effective {
+    pub pod: String,
+    pub labels: Labels,
+    pub ingress: EffectiveSide,
+    pub egress: EffectiveSide,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EffectiveSide {
+    pub direction: Direction,
+    /// False: no policy isolates the pod this way, so everything is allowed.
+    pub isolated: bool,
+    /// Policies that isolate the pod in this direction.
+    pub policies: Vec<String>,
+    /// Policies that select the pod but leave this direction alone.
+    pub selecting_without_isolating: Vec<String>,
+    pub allows: Vec<Allowance>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Allowance {
+    pub policy: String,
+    /// 0-based index into the policy's rules of this direction.
+    pub rule: usize,
+    /// The peer in words; `any source` / `any destination` when the rule has none.
+    pub peer: String,
+    /// How many pods of the inventory the peer matches (selector peers only).
+    pub peer_pods: Option<usize>,
+    /// The ports in words; empty means every port and protocol.
+    pub ports: Vec<String>,
+}
+
+pub fn effective(index: &Index, pod_id: PodId) -> Effective {
+    let inv = index.inventory();
+    let pod = &inv.pods[pod_id as usize];
+    let side = |direction: Direction| {
+        let mut side = EffectiveSide {
+            direction,
+            isolated: false,
+            policies: Vec::new(),
+            selecting_without_isolating: Vec::new(),
+            allows: Vec::new(),
+        };
+        for &pid in index.isolating_policies(pod_id, direction) {
+            let policy = &index.policies().policies[pid as usize];
+            side.isolated = true;
+            side.policies.push(policy.key());
+            for (r, rule) in policy
+                .rules(direction)
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                let ports: Vec<String> = rule
+                    .ports
+                    .iter()
+                    .map(|spec| match &spec.port {
+                        PortMatch::Named { name } => match direction {
+                            Direction::Ingress => {
+                                let here: Vec<String> = pod
+                                    .ports
+                                    .iter()
+                                    .filter(|cp| {
+                                        cp.name.as_deref() == Some(name.as_str())
+                                            && cp.protocol == spec.protocol
+                                    })
+                                    .map(|cp| cp.port.to_string())
+                                    .collect();
+                                if here.is_empty() {
+                                    format!("{spec} (no such port on this pod: matches nothing)")
+                                } else {
+                                    format!("{spec} (= {} here)", here.join(", "))
+                                }
+                            }
+                            Direction::Egress => {
+                                format!("{spec} (resolved on each destination pod)")
+                            }
+                        },
+                        _ => spec.to_string(),
+                    })
+                    .collect();
+                if rule.peers.is_empty() {
+                    side.allows.push(Allowance {
+                        policy: policy.key(),
+                        rule: r,
+                        peer: match direction {
+                            Direction::Ingress => "any source".into(),
+                            Direction::Egress => "any destination".into(),
+                        },
+                        peer_pods: None,
+                        ports: ports.clone(),
+                    });
+                }
+                for peer in &rule.peers {
+                    let peer_pods = match peer {
+                        Peer::IpBlock(_) => None,
+                        Peer::Pods { pods, namespaces } => Some(
+                            inv.pods
+                                .iter()
+                                .filter(|p| {
+                                    let ns_ok = match namespaces {
+                                        NamespaceScope::PolicyNamespace => {
+                                            p.namespace == policy.namespace
+                                        }
+                                        NamespaceScope::Selector(s) => index
+                                            .namespace_labels(&p.namespace)
+                                            .is_some_and(|l| s.matches(l)),
+                                    };
+                                    ns_ok && pods.matches(&p.labels)
+                                })
+                                .count(),
+                        ),
+                    };
+                    side.allows.push(Allowance {
+                        policy: policy.key(),
+                        rule: r,
+                        peer: describe_peer(peer, &policy.namespace),
+                        peer_pods,
+                        ports: ports.clone(),
+                    });
+                }
+            }
+        }
+        for policy in &index.policies().policies {
+            if policy.namespace == pod.namespace
+                && policy.pod_selector.matches(&pod.labels)
+                && policy.rules(direction).is_none()
+            {
+                side.selecting_without_isolating.push(policy.key());
+            }
+        }
+        side
+    };
+    Effective {
+        pod: pod.key(),
+        labels: pod.labels.clone(),
+        ingress: side(Direction::Ingress),
+        egress: side(Direction::Egress),
+    }
+}

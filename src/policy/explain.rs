@@ -1,0 +1,591 @@
+//! `explain`: re-derives a verdict the literal way, straight from the model, and records
+//! every policy considered and why each rule, peer and port did or did not match.
+//!
+//! This is deliberately a second, independent evaluation: the index in `engine` is fast,
+//! this one is obvious, and the tests hold them equal.
+//!
+//! Pure: no I/O. Must not import tokio, kube's client, ratatui, crossterm or aya.
+
+use serde::Serialize;
+
+use super::engine::{
+    Endpoint, EngineOptions, Exemption, Flow, Index, PolicyId, RuleRef, Side, Verdict,
+};
+use super::model::{
+    ContainerPort, Direction, Inventory, IpBlock, NamespaceScope, Peer, Pod, Policy, PortMatch,
+    PortSpec, NAMESPACE_NAME_LABEL,
+};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Explanation {
+    pub src: String,
+    pub dst: String,
+    pub protocol: String,
+    pub port: u16,
+    pub allowed: bool,
+    /// Why the flow is allowed regardless of policy, if it is.
+    pub exemption: Option<Exemption>,
+    pub egress: SideExplanation,
+    pub ingress: SideExplanation,
+    /// Implementation choices and caveats that bear on this verdict.
+    pub notes: Vec<String>,
+    /// The verdict in the engine's own terms (policy ids index the policy set).
+    #[serde(skip)]
+    pub verdict: Verdict,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SideExplanation {
+    pub direction: Direction,
+    /// The pod whose policies decide this side, when that end is a pod.
+    pub pod: Option<String>,
+    /// `not_applicable`, `not_isolated`, `allowed` or `denied`.
+    pub outcome: &'static str,
+    /// The admitting policy and rule (0-based index into its rules of this direction).
+    pub allowed_by: Option<RuleCite>,
+    /// The policies that isolate the pod in this direction.
+    pub isolated_by: Vec<String>,
+    /// Every policy of the pod's namespace, and what it did.
+    pub policies: Vec<PolicyTrace>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleCite {
+    pub policy: String,
+    pub rule: usize,
+    pub peer: Option<usize>,
+    pub port: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyTrace {
+    pub policy: String,
+    pub origin: String,
+    pub selects_pod: bool,
+    /// Whether it isolates the pod in this direction (selects it and lists the policy type).
+    pub isolates: bool,
+    /// Why it does not apply, when it does not.
+    pub reason: Option<String>,
+    pub rules: Vec<RuleTrace>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleTrace {
+    pub index: usize,
+    pub admits: bool,
+    /// Empty with `any_peer` true when the rule lists no peers.
+    pub any_peer: bool,
+    pub peers: Vec<Check>,
+    pub any_port: bool,
+    pub ports: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub index: usize,
+    pub what: String,
+    pub matched: bool,
+    pub reason: String,
+}
+
+/// Explains `flow` using the index's world and options; the result carries the same
+/// verdict as `Index::verdict`.
+pub fn explain(index: &Index, flow: &Flow) -> Explanation {
+    let inv = index.inventory();
+    let policies = &index.policies().policies;
+    let mut notes = Vec::new();
+
+    let exemption = index.exemption(flow);
+    let egress = explain_side(index, Direction::Egress, flow, &mut notes);
+    let ingress = explain_side(index, Direction::Ingress, flow, &mut notes);
+
+    let verdict = Verdict {
+        egress: egress.0,
+        ingress: ingress.0,
+        exemption,
+    };
+
+    for end in [&flow.src, &flow.dst] {
+        if let Endpoint::Pod { pod, .. } = end {
+            let p = &inv.pods[*pod as usize];
+            if p.host_network {
+                notes.push(format!(
+                    "{} uses the host network: it has its node's address, and whether policies \
+                     select it is up to the network plugin",
+                    p.key()
+                ));
+            }
+            if p.workload.is_some() && p.ips.is_empty() {
+                let uses_blocks = policies.iter().any(|pol| {
+                    pol.ingress
+                        .iter()
+                        .chain(pol.egress.iter())
+                        .flatten()
+                        .any(|r| r.peers.iter().any(|peer| matches!(peer, Peer::IpBlock(_))))
+                });
+                if uses_blocks {
+                    notes.push(format!(
+                        "{} stands for the pods of {} and has no IP, so no ipBlock can match it",
+                        p.key(),
+                        p.workload.as_deref().unwrap_or("a workload")
+                    ));
+                }
+            }
+        }
+    }
+    if !inv.nodes_known
+        && matches!(
+            (flow.src, flow.dst),
+            (Endpoint::Pod { .. }, Endpoint::External(_))
+                | (Endpoint::External(_), Endpoint::Pod { .. })
+        )
+    {
+        notes.push(
+            "node addresses are unknown: if the other end is the pod's own node, the flow is \
+             allowed regardless of policy"
+                .into(),
+        );
+    }
+    notes.sort();
+    notes.dedup();
+
+    Explanation {
+        src: endpoint_name(inv, &flow.src),
+        dst: endpoint_name(inv, &flow.dst),
+        protocol: flow.protocol.to_string(),
+        port: flow.port,
+        allowed: verdict.allowed(),
+        exemption,
+        egress: egress.1,
+        ingress: ingress.1,
+        notes,
+        verdict,
+    }
+}
+
+/// `ns/pod`, `node/NAME`, or the address; with the address after a pod used by IP.
+pub fn endpoint_name(inv: &Inventory, endpoint: &Endpoint) -> String {
+    match endpoint {
+        Endpoint::Pod { pod, addr } => {
+            let key = inv.pods[*pod as usize].key();
+            match addr {
+                Some(a) => format!("{key} ({a})"),
+                None => key,
+            }
+        }
+        Endpoint::Node { node, addr } => {
+            let name = &inv.nodes[*node as usize].name;
+            match addr {
+                Some(a) => format!("node/{name} ({a})"),
+                None => format!("node/{name}"),
+            }
+        }
+        Endpoint::External(ip) => ip.to_string(),
+    }
+}
+
+fn explain_side(
+    index: &Index,
+    direction: Direction,
+    flow: &Flow,
+    notes: &mut Vec<String>,
+) -> (Side, SideExplanation) {
+    let inv = index.inventory();
+    let all = &index.policies().policies;
+    let (subject, other) = match direction {
+        Direction::Egress => (&flow.src, &flow.dst),
+        Direction::Ingress => (&flow.dst, &flow.src),
+    };
+    let Endpoint::Pod {
+        pod: subject_id, ..
+    } = *subject
+    else {
+        return (
+            Side::NotApplicable,
+            SideExplanation {
+                direction,
+                pod: None,
+                outcome: "not_applicable",
+                allowed_by: None,
+                isolated_by: Vec::new(),
+                policies: Vec::new(),
+            },
+        );
+    };
+    let pod = &inv.pods[subject_id as usize];
+    let dst_ports: &[ContainerPort] = match flow.dst {
+        Endpoint::Pod { pod, .. } => &inv.pods[pod as usize].ports,
+        _ => &[],
+    };
+
+    let mut traces = Vec::new();
+    let mut isolating: Vec<PolicyId> = Vec::new();
+    let mut first_admit: Option<RuleRef> = None;
+    for (pid, policy) in all.iter().enumerate() {
+        if policy.namespace != pod.namespace {
+            continue;
+        }
+        let selects = policy.pod_selector.matches(&pod.labels);
+        let rules = policy.rules(direction);
+        let mut trace = PolicyTrace {
+            policy: policy.key(),
+            origin: policy.origin.to_string(),
+            selects_pod: selects,
+            isolates: selects && rules.is_some(),
+            reason: None,
+            rules: Vec::new(),
+        };
+        if !selects {
+            trace.reason = Some(format!(
+                "does not select {} (podSelector {} {})",
+                pod.name,
+                policy.pod_selector,
+                policy
+                    .pod_selector
+                    .mismatch(&pod.labels)
+                    .unwrap_or_default()
+            ));
+            traces.push(trace);
+            continue;
+        }
+        let Some(rules) = rules else {
+            trace.reason = Some(format!(
+                "selects {} but its policyTypes do not include {}",
+                pod.name,
+                capitalized(direction)
+            ));
+            traces.push(trace);
+            continue;
+        };
+        isolating.push(pid as PolicyId);
+        if rules.is_empty() {
+            trace.reason = Some(format!(
+                "isolates {} for {} and has no {} rules: denies all {} traffic",
+                pod.name, direction, direction, direction
+            ));
+        }
+        for (r, rule) in rules.iter().enumerate() {
+            let peers: Vec<Check> = rule
+                .peers
+                .iter()
+                .enumerate()
+                .map(|(i, peer)| check_peer(index, policy, peer, other, i, notes))
+                .collect();
+            let ports: Vec<Check> = rule
+                .ports
+                .iter()
+                .enumerate()
+                .map(|(i, spec)| check_port(inv, spec, &flow.dst, dst_ports, flow, i))
+                .collect();
+            let peer_hit = if rule.peers.is_empty() {
+                Some(None)
+            } else {
+                peers.iter().position(|c| c.matched).map(|i| Some(i as u32))
+            };
+            let port_hit = if rule.ports.is_empty() {
+                Some(None)
+            } else {
+                ports.iter().position(|c| c.matched).map(|i| Some(i as u32))
+            };
+            let admits = peer_hit.is_some() && port_hit.is_some();
+            if admits && first_admit.is_none() {
+                first_admit = Some(RuleRef {
+                    policy: pid as PolicyId,
+                    rule: r as u32,
+                    peer: peer_hit.flatten(),
+                    port: port_hit.flatten(),
+                });
+            }
+            trace.rules.push(RuleTrace {
+                index: r,
+                admits,
+                any_peer: rule.peers.is_empty(),
+                peers,
+                any_port: rule.ports.is_empty(),
+                ports,
+            });
+        }
+        traces.push(trace);
+    }
+
+    let side = if isolating.is_empty() {
+        Side::NotIsolated
+    } else if let Some(r) = first_admit {
+        Side::Allowed(r)
+    } else {
+        Side::Denied {
+            isolating: isolating.clone(),
+        }
+    };
+    let explanation = SideExplanation {
+        direction,
+        pod: Some(pod.key()),
+        outcome: match side {
+            Side::NotApplicable => "not_applicable",
+            Side::NotIsolated => "not_isolated",
+            Side::Allowed(_) => "allowed",
+            Side::Denied { .. } => "denied",
+        },
+        allowed_by: first_admit.map(|r| RuleCite {
+            policy: all[r.policy as usize].key(),
+            rule: r.rule as usize,
+            peer: r.peer.map(|p| p as usize),
+            port: r.port.map(|p| p as usize),
+        }),
+        isolated_by: isolating.iter().map(|&p| all[p as usize].key()).collect(),
+        policies: traces,
+    };
+    (side, explanation)
+}
+
+fn capitalized(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Ingress => "Ingress",
+        Direction::Egress => "Egress",
+    }
+}
+
+fn check_peer(
+    index: &Index,
+    policy: &Policy,
+    peer: &Peer,
+    other: &Endpoint,
+    i: usize,
+    notes: &mut Vec<String>,
+) -> Check {
+    let inv = index.inventory();
+    let what = describe_peer(peer, &policy.namespace);
+    let (matched, reason) = match peer {
+        Peer::Pods { pods, namespaces } => match other {
+            Endpoint::Pod { pod, .. } => {
+                let p = &inv.pods[*pod as usize];
+                pod_peer_check(index, policy, pods, namespaces, p)
+            }
+            Endpoint::Node { .. } => (
+                false,
+                "the other end is a node, which pod and namespace selectors never match".into(),
+            ),
+            Endpoint::External(ip) => (
+                false,
+                format!("{ip} is not a pod; only an ipBlock can match it"),
+            ),
+        },
+        Peer::IpBlock(block) => ip_block_check(inv, index.options(), block, other, notes),
+    };
+    Check {
+        index: i,
+        what,
+        matched,
+        reason,
+    }
+}
+
+fn pod_peer_check(
+    index: &Index,
+    policy: &Policy,
+    pods: &super::selector::Selector,
+    namespaces: &NamespaceScope,
+    pod: &Pod,
+) -> (bool, String) {
+    match namespaces {
+        NamespaceScope::PolicyNamespace => {
+            if pod.namespace != policy.namespace {
+                return (
+                    false,
+                    format!(
+                        "{} is in namespace {}; a podSelector without a namespaceSelector only \
+                         matches pods of the policy's namespace {}",
+                        pod.name, pod.namespace, policy.namespace
+                    ),
+                );
+            }
+        }
+        NamespaceScope::Selector(ns_sel) => {
+            let empty = Default::default();
+            let labels = index.namespace_labels(&pod.namespace).unwrap_or(&empty);
+            if let Some(why) = ns_sel.mismatch(labels) {
+                let mut reason = format!("namespace {} {}", pod.namespace, why);
+                if let Some(req) = ns_sel
+                    .requirements()
+                    .iter()
+                    .find(|r| !r.matches(labels) && !labels.contains_key(&r.key))
+                {
+                    if req.key == "name" || req.key == "namespace" {
+                        reason.push_str(&format!(
+                            " (namespaces carry {NAMESPACE_NAME_LABEL}={} automatically; a `{}` \
+                             label exists only if someone set it)",
+                            pod.namespace, req.key
+                        ));
+                    }
+                }
+                return (false, reason);
+            }
+        }
+    }
+    match pods.mismatch(&pod.labels) {
+        Some(why) => (false, format!("pod {} {}", pod.key(), why)),
+        None => (true, format!("{} matches", pod.key())),
+    }
+}
+
+fn ip_block_check(
+    inv: &Inventory,
+    options: EngineOptions,
+    block: &IpBlock,
+    other: &Endpoint,
+    notes: &mut Vec<String>,
+) -> (bool, String) {
+    let addrs: Vec<std::net::IpAddr> = match other {
+        Endpoint::External(ip) => vec![*ip],
+        Endpoint::Node { addr: Some(ip), .. } => vec![*ip],
+        Endpoint::Node { node, addr: None } => inv.nodes[*node as usize].addresses.clone(),
+        Endpoint::Pod { pod, addr } => {
+            let p = &inv.pods[*pod as usize];
+            if !options.ipblock_matches_pods {
+                notes.push(
+                    "ipBlock peers are not matched against pod IPs (--ipblock-pods=ignore, as \
+                     Cilium does)"
+                        .into(),
+                );
+                return (
+                    false,
+                    format!(
+                        "{} is a pod, and ipBlocks are set not to match pod IPs",
+                        p.key()
+                    ),
+                );
+            }
+            notes.push(
+                "ipBlock peers are matched against pod IPs, as the Kubernetes conformance tests \
+                 and Calico do; Cilium does not (see --ipblock-pods)"
+                    .into(),
+            );
+            match addr {
+                Some(a) => vec![*a],
+                None => p.ips.clone(),
+            }
+        }
+    };
+    if addrs.is_empty() {
+        return (false, "the other end has no known IP address".into());
+    }
+    if let Some(ip) = addrs.iter().find(|ip| block.contains(ip)) {
+        return (true, format!("{ip} is inside {}", block.cidr));
+    }
+    let reasons: Vec<String> = addrs
+        .iter()
+        .map(|ip| {
+            if ip.is_ipv4() != block.cidr.addr().is_ipv4() {
+                format!("{ip} is of the other address family")
+            } else if let Some(e) = block.except.iter().find(|e| e.contains(ip)) {
+                format!("{ip} falls in the excepted {e}")
+            } else {
+                format!("{ip} is outside {}", block.cidr)
+            }
+        })
+        .collect();
+    (false, reasons.join("; "))
+}
+
+fn check_port(
+    inv: &Inventory,
+    spec: &PortSpec,
+    dst: &Endpoint,
+    dst_ports: &[ContainerPort],
+    flow: &Flow,
+    i: usize,
+) -> Check {
+    let what = spec.to_string();
+    let (matched, reason) = if spec.protocol != flow.protocol {
+        (
+            false,
+            format!(
+                "protocol {} does not match {}",
+                spec.protocol, flow.protocol
+            ),
+        )
+    } else {
+        match &spec.port {
+            PortMatch::Any => (true, format!("every {} port", spec.protocol)),
+            PortMatch::Range { from, to } => {
+                if (*from..=*to).contains(&flow.port) {
+                    (true, format!("{} is in {}", flow.port, what))
+                } else if from == to {
+                    (false, format!("port {} is not {}", flow.port, from))
+                } else {
+                    (
+                        false,
+                        format!("port {} is outside {}-{}", flow.port, from, to),
+                    )
+                }
+            }
+            PortMatch::Named { name } => named_port_check(inv, name, spec, dst, dst_ports, flow),
+        }
+    };
+    Check {
+        index: i,
+        what,
+        matched,
+        reason,
+    }
+}
+
+fn named_port_check(
+    inv: &Inventory,
+    name: &str,
+    spec: &PortSpec,
+    dst: &Endpoint,
+    dst_ports: &[ContainerPort],
+    flow: &Flow,
+) -> (bool, String) {
+    let Endpoint::Pod { pod, .. } = dst else {
+        return (
+            false,
+            format!("the named port {name} resolves only on a destination pod, and the destination is not a pod"),
+        );
+    };
+    let key = inv.pods[*pod as usize].key();
+    let found: Vec<&ContainerPort> = dst_ports
+        .iter()
+        .filter(|cp| cp.name.as_deref() == Some(name) && cp.protocol == spec.protocol)
+        .collect();
+    if found.is_empty() {
+        return (
+            false,
+            format!("{key} has no {} container port named {name}", spec.protocol),
+        );
+    }
+    if let Some(cp) = found.iter().find(|cp| cp.port == flow.port) {
+        (true, format!("{name} is port {} on {key}", cp.port))
+    } else {
+        let numbers: Vec<String> = found.iter().map(|cp| cp.port.to_string()).collect();
+        (
+            false,
+            format!(
+                "{name} is port {} on {key}, not {}",
+                numbers.join(", "),
+                flow.port
+            ),
+        )
+    }
+}
+
+/// A peer in words: `pods app=web in namespace production`, `ipBlock 10.0.0.0/8 except ...`.
+pub fn describe_peer(peer: &Peer, policy_namespace: &str) -> String {
+    match peer {
+        Peer::IpBlock(b) => b.to_string(),
+        Peer::Pods { pods, namespaces } => {
+            let who = if pods.is_everything() {
+                "all pods".to_string()
+            } else {
+                format!("pods {pods}")
+            };
+            let wher = match namespaces {
+                NamespaceScope::PolicyNamespace => format!("in namespace {policy_namespace}"),
+                NamespaceScope::Selector(s) if s.is_everything() => "in all namespaces".into(),
+                NamespaceScope::Selector(s) => format!("in namespaces {s}"),
+            };
+            format!("{who} {wher}")
+        }
+    }
+}

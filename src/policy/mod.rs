@@ -1,0 +1,19 @@
+//! The policy engine: the normalized model, compilation from Kubernetes API types, the
+//! verdict index, `explain`, `effective` and the matrix.
+//!
+//! PURE: no I/O, no clock, no hash-order output. Must not import tokio, kube's client,
+//! ratatui, crossterm or aya; it may use the plain data types of k8s-openapi.
+
+pub mod compile;
+pub mod effective;
+pub mod engine;
+pub mod explain;
+pub mod model;
+pub mod query;
+pub mod selector;
+
+pub use engine::{
+    Endpoint, EngineOptions, Exemption, Flow, Index, Matrix, PodId, PolicyId, RuleRef, Side,
+    Verdict,
+};
+pub use model::{Direction, Inventory, Policy, PolicySet, Protocol};

@@ -1,0 +1,291 @@
+//! The engine's input model: the normalized world (namespaces, pods, nodes) and the
+//! normalized policies, after the API server's defaulting and validation.
+//!
+//! Plain data only. Sources in `cluster/` build these values; the engine reads them.
+//! Must not import tokio, kube's client, ratatui, crossterm or aya.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use super::selector::Selector;
+
+/// Labels of a pod or namespace. A sorted map keeps every output deterministic.
+pub type Labels = BTreeMap<String, String>;
+
+/// The label every namespace carries since Kubernetes 1.21.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Where an object came from, for messages that point the user back at the input.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// File path, `<stdin>`, `<demo>` or `cluster`.
+    pub source: String,
+    /// 1-based line of the object's document, when the source has lines.
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}", self.source, line),
+            None => f.write_str(&self.source),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 3] = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp];
+
+    /// Parses the API spelling (`TCP`, `UDP`, `SCTP`); case-insensitive for the CLI.
+    pub fn parse(s: &str) -> Option<Protocol> {
+        match s.to_ascii_uppercase().as_str() {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            "SCTP" => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Sctp => "SCTP",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Namespace {
+    pub name: String,
+    pub labels: Labels,
+    /// True when no Namespace object was given and it was made up from a reference.
+    #[serde(default)]
+    pub implicit: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pod {
+    pub namespace: String,
+    pub name: String,
+    pub labels: Labels,
+    /// Pod IPs (podIPs, or podIP). Empty for pods made from workload templates.
+    pub ips: Vec<IpAddr>,
+    pub node: Option<String>,
+    pub host_network: bool,
+    pub ports: Vec<ContainerPort>,
+    /// `Kind/name` of the workload whose template this pod stands for, if any.
+    pub workload: Option<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+impl Pod {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub name: String,
+    pub addresses: Vec<IpAddr>,
+}
+
+/// Everything that policies select and flows connect: sorted by name for stable output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub namespaces: Vec<Namespace>,
+    pub pods: Vec<Pod>,
+    pub nodes: Vec<Node>,
+    /// False when node objects could not be read: node-local exemptions are then unknown.
+    #[serde(default = "yes")]
+    pub nodes_known: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Inventory {
+    /// Sorts every list by name so that indexes and output do not depend on input order.
+    pub fn normalize(&mut self) {
+        self.namespaces.sort_by(|a, b| a.name.cmp(&b.name));
+        self.pods
+            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        self.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+}
+
+/// Which ports a rule's port entry admits, after defaulting.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PortMatch {
+    /// `port` absent: every port of the protocol.
+    Any,
+    /// A number, or an inclusive range with `endPort`.
+    Range { from: u16, to: u16 },
+    /// A container port name, resolved on the destination pod.
+    Named { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PortSpec {
+    pub protocol: Protocol,
+    #[serde(flatten)]
+    pub port: PortMatch,
+}
+
+impl fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.port {
+            PortMatch::Any => write!(f, "{}/any", self.protocol),
+            PortMatch::Range { from, to } if from == to => write!(f, "{}/{}", self.protocol, from),
+            PortMatch::Range { from, to } => write!(f, "{}/{}-{}", self.protocol, from, to),
+            PortMatch::Named { name } => write!(f, "{}/{}", self.protocol, name),
+        }
+    }
+}
+
+/// Which namespaces a pod peer looks in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "selector", rename_all = "snake_case")]
+pub enum NamespaceScope {
+    /// No namespaceSelector: the policy's own namespace.
+    PolicyNamespace,
+    /// A namespaceSelector (`{}` selects every namespace).
+    Selector(Selector),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct IpBlock {
+    pub cidr: IpNet,
+    pub except: Vec<IpNet>,
+}
+
+impl IpBlock {
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.cidr.contains(ip) && !self.except.iter().any(|e| e.contains(ip))
+    }
+}
+
+impl fmt::Display for IpBlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ipBlock {}", self.cidr)?;
+        if !self.except.is_empty() {
+            let except: Vec<String> = self.except.iter().map(|e| e.to_string()).collect();
+            write!(f, " except {}", except.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// One entry of a rule's `from` / `to` list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Peer {
+    /// podSelector and/or namespaceSelector (ANDed when both are in one entry).
+    /// `pods` is the podSelector, or the everything-selector when it was absent.
+    Pods {
+        pods: Selector,
+        namespaces: NamespaceScope,
+    },
+    IpBlock(IpBlock),
+}
+
+/// One ingress or egress rule. An empty `peers` list admits every peer (`from` absent or
+/// `[]`); an empty `ports` list admits every port and protocol.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub peers: Vec<Peer>,
+    pub ports: Vec<PortSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A NetworkPolicy after defaulting. `ingress` is `Some` exactly when policyTypes holds
+/// Ingress (the policy then isolates its pods for ingress); likewise `egress`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub namespace: String,
+    pub name: String,
+    pub pod_selector: Selector,
+    pub ingress: Option<Vec<Rule>>,
+    pub egress: Option<Vec<Rule>>,
+    /// Things the API accepts but that are probably not what the author meant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+impl Policy {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    pub fn rules(&self, direction: Direction) -> Option<&[Rule]> {
+        match direction {
+            Direction::Ingress => self.ingress.as_deref(),
+            Direction::Egress => self.egress.as_deref(),
+        }
+    }
+}
+
+/// All policies, sorted by namespace and name so that verdicts never depend on input order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySet {
+    pub policies: Vec<Policy>,
+}
+
+impl PolicySet {
+    pub fn new(mut policies: Vec<Policy>) -> PolicySet {
+        policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        PolicySet { policies }
+    }
+}
