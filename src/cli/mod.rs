@@ -179,12 +179,15 @@ fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<World, Failure> 
                 .into(),
         ));
     };
-    report_warnings(&loaded.report);
+    report_load(&loaded.report, !(source.demo || demo_forced));
     Ok(loaded.world)
 }
 
-fn report_warnings(report: &LoadReport) {
+fn report_load(report: &LoadReport, summary: bool) {
     let mut stderr = std::io::stderr().lock();
+    if summary {
+        let _ = writeln!(stderr, "{}", report.summary());
+    }
     for w in &report.warnings {
         let _ = writeln!(stderr, "warning: {w}");
     }

@@ -107,7 +107,35 @@ pub struct LoadReport {
     pub used: BTreeMap<String, usize>,
     /// Objects of kinds this tool does not use, by kind.
     pub skipped: BTreeMap<String, usize>,
+    /// Policy kinds of other engines that were read but are not evaluated.
+    pub not_evaluated: BTreeSet<String>,
     pub warnings: Vec<String>,
+}
+
+impl LoadReport {
+    /// One line: what was read and used, and what was skipped.
+    pub fn summary(&self) -> String {
+        let list = |m: &BTreeMap<String, usize>| {
+            m.iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut line = format!(
+            "read {} file{}, {} document{}",
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+            self.documents,
+            if self.documents == 1 { "" } else { "s" }
+        );
+        if !self.used.is_empty() {
+            line.push_str(&format!(": {}", list(&self.used)));
+        }
+        if !self.skipped.is_empty() {
+            line.push_str(&format!("; skipped {}", list(&self.skipped)));
+        }
+        line
+    }
 }
 
 pub struct Loaded {
@@ -551,7 +579,23 @@ impl Builder {
                     );
                 }
             }
+            ("extensions", "NetworkPolicy") => self.object_error(
+                doc,
+                Some(label),
+                &format!("{prefix}apiVersion"),
+                format!(
+                    "{api_version} NetworkPolicy is no longer served (removed in Kubernetes 1.16); \
+                     use networking.k8s.io/v1"
+                ),
+            ),
             _ => {
+                // Policies of other engines (Calico, Cilium, admin tiers) change what the
+                // datapath does; saying nothing would make verdicts look complete.
+                if kind.contains("Policy") {
+                    self.report
+                        .not_evaluated
+                        .insert(format!("{kind} ({api_version})"));
+                }
                 *self.report.skipped.entry(kind).or_default() += 1;
             }
         }
@@ -642,6 +686,18 @@ impl Builder {
             self.pods.insert((t.namespace.clone(), t.name.clone()), t);
         }
 
+        if !self.report.not_evaluated.is_empty() {
+            let kinds: Vec<&str> = self
+                .report
+                .not_evaluated
+                .iter()
+                .map(String::as_str)
+                .collect();
+            self.report.warnings.push(format!(
+                "not evaluated: {}; verdicts consider Kubernetes NetworkPolicy only",
+                kinds.join(", ")
+            ));
+        }
         let mut referenced: BTreeSet<String> = BTreeSet::new();
         referenced.extend(self.pods.values().map(|p| p.namespace.clone()));
         referenced.extend(self.policies.values().map(|p| p.namespace.clone()));

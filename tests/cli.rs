@@ -1,0 +1,496 @@
+//! The binary, run as a user runs it: the demo, fixture folders, output formats, exit
+//! codes, and every kind of bad input (clear message naming file, line and field; exit 2;
+//! never a panic).
+
+use std::collections::BTreeMap;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("kubectl-netpol_tui").unwrap();
+    cmd.env_remove("NO_COLOR").arg("--color=never");
+    cmd
+}
+
+fn stdout_of(cmd: &mut Command) -> String {
+    String::from_utf8(cmd.output().unwrap().stdout).unwrap()
+}
+
+#[test]
+fn explain_names_the_isolating_policies_and_the_failing_selector() {
+    bin()
+        .args(["explain", "--demo", "--from", "production/frontend", "--to", "production/database", "--port", "5432"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::starts_with("✗ DENIED  production/frontend → production/database  TCP/5432"))
+        .stdout(predicate::str::contains(
+            "blocked: production/database isolated for ingress by production/database-netpol, production/default-deny-all; no rule admits TCP/5432",
+        ))
+        .stdout(predicate::str::contains("✗ peer pods app=backend in namespace production: pod production/frontend needs app=backend, has app=frontend"))
+        .stdout(predicate::str::contains("✓ port TCP/postgres: postgres is port 5432 on production/database"));
+}
+
+#[test]
+fn explain_allowed_names_the_rule_and_exits_zero() {
+    bin()
+        .args(["explain", "--demo", "--from", "backend", "--to", "database", "--port", "postgres"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("✓ ALLOWED  production/backend → production/database  TCP/5432"))
+        .stdout(predicate::str::contains(
+            "allowed: egress by production/backend-policy egress[0]; ingress by production/database-netpol ingress[0]",
+        ));
+}
+
+#[test]
+fn explain_points_at_the_name_label_mistake() {
+    bin()
+        .args([
+            "explain",
+            "--demo",
+            "--from",
+            "ingress-nginx/ingress-nginx-controller",
+            "--to",
+            "production/frontend",
+            "--port",
+            "3000",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "namespace ingress-nginx needs name=ingress-nginx, has no label name",
+        ))
+        .stdout(predicate::str::contains(
+            "namespaces carry kubernetes.io/metadata.name=ingress-nginx automatically",
+        ));
+}
+
+#[test]
+fn explain_shows_or_where_and_was_meant() {
+    // The api's ingress admits any pod of a dev namespace, not only integration tests
+    // (development's own default-deny egress happens to block it on the other side).
+    bin()
+        .args([
+            "explain",
+            "--demo",
+            "--from",
+            "development/dev-shell",
+            "--to",
+            "production/api",
+            "--port",
+            "8080",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "ingress to production/api: ✓ allowed",
+        ))
+        .stdout(predicate::str::contains(
+            "✓ peer all pods in namespaces environment=dev: development/dev-shell matches",
+        ));
+}
+
+#[test]
+fn explain_json_carries_both_sides() {
+    let out = stdout_of(bin().args([
+        "explain",
+        "--demo",
+        "--from",
+        "production/backend",
+        "--to",
+        "kube-system/coredns",
+        "--port",
+        "53",
+        "--protocol",
+        "UDP",
+        "-o",
+        "json",
+    ]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["allowed"], false, "backend-policy forgot DNS egress");
+    assert_eq!(v["egress"]["outcome"], "denied");
+    assert_eq!(
+        v["egress"]["isolated_by"],
+        serde_json::json!(["production/backend-policy", "production/default-deny-all"])
+    );
+    assert_eq!(v["ingress"]["outcome"], "not_isolated");
+    assert_eq!(v["protocol"], "UDP");
+}
+
+#[test]
+fn explain_external_ip_and_ipblock() {
+    bin()
+        .args([
+            "explain",
+            "--demo",
+            "--from",
+            "production/web",
+            "--to",
+            "203.0.113.7",
+            "--port",
+            "443",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "ingress to 203.0.113.7: not a pod",
+        ))
+        .stdout(predicate::str::contains("203.0.113.7 is inside 0.0.0.0/0"));
+    bin()
+        .args([
+            "explain",
+            "--demo",
+            "--from",
+            "production/web",
+            "--to",
+            "169.254.169.254",
+            "--port",
+            "443",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "169.254.169.254 falls in the excepted 169.254.169.254/32",
+        ));
+}
+
+#[test]
+fn explain_yaml_output() {
+    let out = stdout_of(bin().args([
+        "explain",
+        "--demo",
+        "--from",
+        "production/frontend",
+        "--to",
+        "production/backend",
+        "--port",
+        "8080",
+        "-o",
+        "yaml",
+    ]));
+    let v: Value = serde_yaml::from_str(&out).unwrap();
+    assert_eq!(v["allowed"], true);
+    assert_eq!(
+        v["ingress"]["allowed_by"]["policy"],
+        "production/backend-policy"
+    );
+}
+
+#[test]
+fn explain_bad_endpoints_and_ports_exit_2() {
+    bin()
+        .args([
+            "explain",
+            "--demo",
+            "--from",
+            "production/fronted",
+            "--to",
+            "production/database",
+            "--port",
+            "5432",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "error: --from: no pod production/fronted; did you mean production/frontend?",
+        ));
+    bin()
+        .args([
+            "explain", "--demo", "--from", "frontend", "--to", "database", "--port", "mysql",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "production/database has no container port named \"mysql\"; it has postgres (TCP/5432)",
+        ));
+    bin()
+        .args([
+            "explain", "--demo", "--from", "frontend", "--to", "8.8.8.8", "--port", "https",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "can only be resolved on a destination pod",
+        ));
+    bin()
+        .args([
+            "explain",
+            "--demo",
+            "--from",
+            "frontend",
+            "--to",
+            "database",
+            "--port",
+            "5432",
+            "--protocol",
+            "ICMP",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown protocol"));
+}
+
+#[test]
+fn matrix_json_is_exactly_the_documented_shape() {
+    let out = stdout_of(bin().args(["matrix", "--demo", "--port", "5432", "-o", "json"]));
+    let m: BTreeMap<String, BTreeMap<String, bool>> = serde_json::from_str(&out).unwrap();
+    assert_eq!(m.len(), 11);
+    for (from, row) in &m {
+        assert_eq!(row.len(), 11);
+        assert!(row[from], "{from} may reach itself");
+    }
+    assert!(m["production/backend"]["production/database"]);
+    // web-app-netpol lets web out to the database, but database-netpol admits only backend.
+    assert!(!m["production/web"]["production/database"]);
+    assert!(!m["production/frontend"]["production/database"]);
+    // Unprotected namespaces reach each other.
+    assert!(m["monitoring/prometheus"]["kube-system/coredns"]);
+    assert!(
+        !m["development/dev-shell"]["monitoring/prometheus"],
+        "development denies all egress but DNS"
+    );
+}
+
+#[test]
+fn matrix_text_csv_namespace_and_selector() {
+    bin()
+        .args(["matrix", "--demo", "-p", "8080", "-n", "production"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("matrix TCP/8080: 6 pods,"))
+        .stdout(predicate::str::contains("production/frontend"))
+        .stdout(predicate::str::contains("monitoring").not());
+    let csv = stdout_of(bin().args([
+        "matrix",
+        "--demo",
+        "-p",
+        "8080",
+        "-l",
+        "app in (frontend,backend)",
+        "-o",
+        "csv",
+    ]));
+    assert_eq!(
+        csv,
+        "from\\to,production/backend,production/frontend\nproduction/backend,true,false\nproduction/frontend,true,true\n"
+    );
+    bin()
+        .args(["matrix", "--demo", "-p", "80", "-l", "app in (x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("-l: unbalanced '('"));
+    bin()
+        .args(["matrix", "--demo", "-p", "80", "-n", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("-n: no namespace nope"));
+}
+
+#[test]
+fn effective_tags_every_allowance_with_policy_and_rule() {
+    bin()
+        .args(["effective", "--demo", "production/backend"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "ingress: isolated by production/allow-prometheus-scraping, production/backend-policy, production/default-deny-all",
+        ))
+        .stdout(predicate::str::contains("✓ pods app=prometheus in namespaces purpose=monitoring (1 pod)"))
+        .stdout(predicate::str::contains("TCP/metrics (= 9090 here)  [production/allow-prometheus-scraping ingress[0]]"))
+        .stdout(predicate::str::contains("TCP/5432  [production/backend-policy egress[0]]"));
+    bin()
+        .args(["effective", "--demo", "-n", "monitoring"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "ingress: not isolated: all ingress traffic is allowed",
+        ));
+    let out = stdout_of(bin().args(["effective", "--demo", "development/dev-shell", "-o", "json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["egress"]["isolated"], true);
+    assert_eq!(
+        v["egress"]["allows"][0]["peer"], "any destination",
+        "the misplaced dash: port 53 to anywhere"
+    );
+    bin()
+        .args(["effective", "--demo"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "name a pod, or give -n NAMESPACE or -A",
+        ));
+}
+
+#[test]
+fn demo_prints_effective_rules_and_dumps_loadable_yaml() {
+    bin()
+        .arg("demo")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("production/database"))
+        .stdout(predicate::str::contains("Try: explain"));
+    let dump = stdout_of(bin().args(["demo", "--dump"]));
+    assert!(dump.contains("kind: NetworkPolicy"));
+    // The dump is the demo: reading it back gives the same answers.
+    let from_dump = bin()
+        .args(["matrix", "-f", "-", "-p", "5432", "-o", "json"])
+        .write_stdin(dump)
+        .output()
+        .unwrap();
+    assert!(from_dump.status.success());
+    let direct = stdout_of(bin().args(["matrix", "--demo", "-p", "5432", "-o", "json"]));
+    assert_eq!(String::from_utf8(from_dump.stdout).unwrap(), direct);
+}
+
+#[test]
+fn fixture_folder_loads_recursively_with_workloads_and_skips() {
+    bin()
+        .args(["effective", "-A", "-f", "tests/fixtures/good"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "read 7 files, 13 documents: 1 CronJob, 2 Deployment, 2 Namespace, 4 NetworkPolicy, 1 Pod, 1 StatefulSet; skipped 1 ConfigMap, 1 Pod (finished), 1 Service",
+        ))
+        // The real gateway pod covers its Deployment; the others stand in by template.
+        .stdout(predicate::str::contains("payments/gateway-7c9d-abcde"))
+        .stdout(predicate::str::contains("payments/gateway ").not())
+        .stdout(predicate::str::contains("shop/storefront"))
+        .stdout(predicate::str::contains("shop/report"))
+        .stdout(predicate::str::contains("TCP/pg (= 5432 here)"));
+    bin()
+        .args([
+            "explain",
+            "-f",
+            "tests/fixtures/good",
+            "--from",
+            "shop/storefront",
+            "--to",
+            "payments/gateway-7c9d-abcde",
+            "--port",
+            "grpc",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "✓ port TCP/9000-9010: 9000 is in TCP/9000-9010",
+        ));
+    // Several -f, files and directories mixed.
+    bin()
+        .args([
+            "matrix",
+            "-p",
+            "5432",
+            "-f",
+            "tests/fixtures/good/namespaces.yaml",
+            "-f",
+            "tests/fixtures/good/workloads.yaml",
+            "-f",
+            "tests/fixtures/good/policies",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("3 pods"));
+}
+
+#[test]
+fn namespaces_used_but_not_declared_are_created_with_a_warning() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ghost}\nspec: {containers: [{name: c}]}\n";
+    bin()
+        .args(["effective", "-f", "-", "ghost/p"])
+        .write_stdin(pod)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "warning: namespace ghost is used but not declared; assuming it carries only the label kubernetes.io/metadata.name=ghost",
+        ));
+}
+
+#[test]
+fn other_policy_engines_are_named_as_not_evaluated() {
+    bin()
+        .args(["matrix", "-f", "-", "-p", "80"])
+        .write_stdin("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x}\n")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "not evaluated: CiliumNetworkPolicy (cilium.io/v2)",
+        ));
+}
+
+/// Each bad file: exit 2, one message naming file:line, the object, the document and the field.
+#[test]
+fn bad_input_is_reported_precisely() {
+    let cases: &[(&str, &str)] = &[
+        ("bad-cidr.yaml", "bad-cidr.yaml:15: NetworkPolicy x/bad-cidr (document 2, line 5): spec.ingress[0].from[0].ipBlock.cidr: invalid CIDR \"10.0.0.0/33\""),
+        ("except-outside.yaml", "except-outside.yaml:12: NetworkPolicy x/except-outside (document 1, line 1): spec.egress[0].to[0].ipBlock.except[0]: \"10.1.0.0/24\" must be a strict subset of cidr 10.0.0.0/16"),
+        ("endport-named.yaml", "endport-named.yaml:9: NetworkPolicy x/endport-named (document 1, line 1): spec.ingress[0].ports[0].endPort: may not be specified when port is the named port \"http\""),
+        ("endport-below.yaml", "endport-below.yaml:9: NetworkPolicy x/endport-below (document 1, line 1): spec.ingress[0].ports[0].endPort: 80 must be greater than or equal to port 8080"),
+        ("bad-operator.yaml", "bad-operator.yaml:8: NetworkPolicy x/bad-operator (document 1, line 1): spec.podSelector.matchExpressions[0].operator: unknown operator \"Equals\""),
+        ("ipblock-with-selector.yaml", "ipblock-with-selector.yaml:8: NetworkPolicy x/mixed-peer (document 1, line 1): spec.ingress[0].from[0]: ipBlock cannot be combined with podSelector or namespaceSelector"),
+        ("wrong-type.yaml", "wrong-type.yaml:8: NetworkPolicy x/wrong-type (document 1, line 1): spec.ingress[0].ports[0].port: invalid type: sequence"),
+        ("syntax.yaml", "syntax.yaml:9: (document 2): invalid YAML: mapping values are not allowed"),
+        ("no-kind.yaml", "no-kind.yaml:1: (document 1, line 1): kind: is required"),
+        ("old-api.yaml", "old-api.yaml:1: NetworkPolicy x/ancient (document 1, line 1): apiVersion: extensions/v1beta1 NetworkPolicy is no longer served"),
+        ("bad-protocol.yaml", "bad-protocol.yaml:11: NetworkPolicy x/icmp (document 1, line 1): items[0].spec.ingress[0].ports[0].protocol: unsupported value \"ICMP\""),
+        ("broken.json", "broken.json:4: invalid JSON: trailing comma"),
+        ("bad-pod-ip.yaml", "bad-pod-ip.yaml:6: Pod x/p (document 1, line 1): status.podIP: \"10.0.0.300\" is not an IP address"),
+    ];
+    for (file, want) in cases {
+        let path = format!("tests/fixtures/bad/{file}");
+        let out = bin()
+            .args(["matrix", "-p", "80", "-f", &path])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{file}: {stderr}");
+        assert!(
+            out.stdout.is_empty(),
+            "{file}: nothing on stdout when input is bad"
+        );
+        assert!(
+            stderr.contains(&format!("error: tests/fixtures/bad/{want}")),
+            "{file}: wanted\n  {want}\ngot\n  {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{file}: {stderr}");
+    }
+}
+
+#[test]
+fn all_errors_of_a_folder_are_reported_together() {
+    let out = bin()
+        .args(["matrix", "-p", "80", "-f", "tests/fixtures/bad"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.lines().filter(|l| l.starts_with("error: ")).count() >= 13,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    bin().args(["explain", "--demo"]).assert().code(2);
+    bin().args(["matrix", "--demo", "-p", "0"]).assert().code(2);
+    bin()
+        .args(["matrix", "-p", "80"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no input: give manifests with -f PATH",
+        ));
+    bin()
+        .args(["matrix", "-p", "80", "-f", "does/not/exist"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("does/not/exist: cannot read"));
+    bin()
+        .args([
+            "explain", "--demo", "--from", "a", "--to", "b", "--port", "1", "-o", "csv",
+        ])
+        .assert()
+        .code(2);
+}
