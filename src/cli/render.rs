@@ -13,6 +13,34 @@ use super::paint::Paint;
 const OK: &str = "✓";
 const NO: &str = "✗";
 
+/// Text output fits this many columns.
+pub const WIDTH: usize = 100;
+
+/// Wraps every line longer than `WIDTH`, continuing under its own indent plus four.
+fn fit(text: String) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        if textwrap::core::display_width(line) <= WIDTH {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let indent: String = line.chars().take_while(|c| *c == ' ').collect();
+        let hanging = format!("{indent}    ");
+        let options = textwrap::Options::new(WIDTH)
+            .initial_indent(&indent)
+            .subsequent_indent(&hanging)
+            .word_separator(textwrap::WordSeparator::AsciiSpace)
+            .word_splitter(textwrap::WordSplitter::NoHyphenation)
+            .break_words(false);
+        for piece in textwrap::wrap(line.trim_start(), options) {
+            out.push_str(&piece);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 pub fn explanation(e: &Explanation, paint: &Paint) -> String {
     let mut out = String::new();
     let verdict = if e.allowed {
@@ -52,7 +80,7 @@ pub fn explanation(e: &Explanation, paint: &Paint) -> String {
             let _ = writeln!(out, "  - {n}");
         }
     }
-    out
+    fit(out)
 }
 
 /// One sentence saying what decided.
@@ -207,7 +235,7 @@ pub fn effective(e: &Effective, paint: &Paint) -> String {
     for side in [&e.ingress, &e.egress] {
         effective_side(&mut out, side, paint);
     }
-    out
+    fit(out)
 }
 
 fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
