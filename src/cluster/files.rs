@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::{
     apps::v1 as apps, batch::v1 as batch, core::v1 as core, networking::v1 as net,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -471,113 +472,38 @@ impl Builder {
                 }
             }
             ("apps", "Deployment") => {
-                let Some(o) = self.typed::<apps::Deployment>(value, doc, &label, prefix) else {
-                    return;
-                };
-                if let Some(spec) = o.spec {
-                    self.template(
-                        &kind,
-                        &name,
-                        &namespace,
-                        &spec.template,
-                        "spec.template",
-                        doc,
-                        &label,
-                        prefix,
-                        origin,
-                    );
-                }
+                self.workload::<apps::Deployment>(value, doc, &label, prefix, origin, |o| {
+                    o.spec.map(|s| (s.template, "spec.template"))
+                })
             }
             ("apps", "StatefulSet") => {
-                let Some(o) = self.typed::<apps::StatefulSet>(value, doc, &label, prefix) else {
-                    return;
-                };
-                if let Some(spec) = o.spec {
-                    self.template(
-                        &kind,
-                        &name,
-                        &namespace,
-                        &spec.template,
-                        "spec.template",
-                        doc,
-                        &label,
-                        prefix,
-                        origin,
-                    );
-                }
+                self.workload::<apps::StatefulSet>(value, doc, &label, prefix, origin, |o| {
+                    o.spec.map(|s| (s.template, "spec.template"))
+                })
             }
             ("apps", "DaemonSet") => {
-                let Some(o) = self.typed::<apps::DaemonSet>(value, doc, &label, prefix) else {
-                    return;
-                };
-                if let Some(spec) = o.spec {
-                    self.template(
-                        &kind,
-                        &name,
-                        &namespace,
-                        &spec.template,
-                        "spec.template",
-                        doc,
-                        &label,
-                        prefix,
-                        origin,
-                    );
-                }
+                self.workload::<apps::DaemonSet>(value, doc, &label, prefix, origin, |o| {
+                    o.spec.map(|s| (s.template, "spec.template"))
+                })
             }
             ("apps", "ReplicaSet") => {
-                let Some(o) = self.typed::<apps::ReplicaSet>(value, doc, &label, prefix) else {
-                    return;
-                };
-                if let Some(template) = o.spec.and_then(|s| s.template) {
-                    self.template(
-                        &kind,
-                        &name,
-                        &namespace,
-                        &template,
-                        "spec.template",
-                        doc,
-                        &label,
-                        prefix,
-                        origin,
-                    );
-                }
+                self.workload::<apps::ReplicaSet>(value, doc, &label, prefix, origin, |o| {
+                    o.spec
+                        .and_then(|s| s.template)
+                        .map(|t| (t, "spec.template"))
+                })
             }
             ("batch", "Job") => {
-                let Some(o) = self.typed::<batch::Job>(value, doc, &label, prefix) else {
-                    return;
-                };
-                if let Some(spec) = o.spec {
-                    self.template(
-                        &kind,
-                        &name,
-                        &namespace,
-                        &spec.template,
-                        "spec.template",
-                        doc,
-                        &label,
-                        prefix,
-                        origin,
-                    );
-                }
+                self.workload::<batch::Job>(value, doc, &label, prefix, origin, |o| {
+                    o.spec.map(|s| (s.template, "spec.template"))
+                })
             }
             ("batch", "CronJob") => {
-                let Some(o) = self.typed::<batch::CronJob>(value, doc, &label, prefix) else {
-                    return;
-                };
-                if let Some(template) = o.spec.and_then(|s| s.job_template.spec).map(|s| s.template)
-                {
-                    self.template(
-                        &kind,
-                        &name,
-                        &namespace,
-                        &template,
-                        "spec.jobTemplate.spec.template",
-                        doc,
-                        &label,
-                        prefix,
-                        origin,
-                    );
-                }
+                self.workload::<batch::CronJob>(value, doc, &label, prefix, origin, |o| {
+                    o.spec
+                        .and_then(|s| s.job_template.spec)
+                        .map(|s| (s.template, "spec.jobTemplate.spec.template"))
+                })
             }
             ("extensions", "NetworkPolicy") => self.object_error(
                 doc,
@@ -601,22 +527,34 @@ impl Builder {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn template(
+    /// A workload: its pod template (found by `template_of`, with its path in the object)
+    /// stands in for the pods it runs.
+    fn workload<
+        T: DeserializeOwned + k8s_openapi::Metadata<Ty = ObjectMeta> + k8s_openapi::Resource,
+    >(
         &mut self,
-        kind: &str,
-        name: &str,
-        namespace: &str,
-        template: &core::PodTemplateSpec,
-        template_path: &str,
+        value: Value,
         doc: &Doc,
         label: &str,
         prefix: &str,
         origin: Origin,
+        template_of: impl FnOnce(T) -> Option<(core::PodTemplateSpec, &'static str)>,
     ) {
-        match convert::template_pod(kind, name, namespace, template, template_path, origin) {
+        let Some(object) = self.typed::<T>(value, doc, label, prefix) else {
+            return;
+        };
+        let name = object.metadata().name.clone().unwrap_or_default();
+        let namespace = object
+            .metadata()
+            .namespace
+            .clone()
+            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
+        let Some((template, path)) = template_of(object) else {
+            return;
+        };
+        match convert::template_pod(T::KIND, &name, &namespace, &template, path, origin) {
             Ok(pod) => {
-                self.count(kind);
+                self.count(T::KIND);
                 self.templates.push(pod);
             }
             Err(errs) => self.field_errors(doc, label, prefix, errs),
