@@ -149,9 +149,57 @@ fn bench_size(pods: usize, policies: usize, verdicts: bool) {
     );
 }
 
+/// A `kind: List` of pods as `kubectl get pods -A -o yaml` prints it, from a generated world.
+fn pod_list_yaml(pods: usize) -> String {
+    let world = generate(Shape::new(pods, 0));
+    let mut out = String::from("apiVersion: v1\nkind: List\nitems:\n");
+    for p in &world.inventory.pods {
+        let labels: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let ports: Vec<String> = p
+            .ports
+            .iter()
+            .map(|cp| {
+                format!(
+                    "{{name: {}, containerPort: {}, protocol: {}}}",
+                    cp.name.as_deref().unwrap_or("p"),
+                    cp.port,
+                    cp.protocol
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: {}\n    namespace: {}\n    labels: {{{}}}\n  spec:\n    nodeName: {}\n    containers:\n    - name: main\n      image: app:1\n      ports: [{}]\n  status:\n    phase: Running\n    podIP: {}\n",
+            p.name,
+            p.namespace,
+            labels.join(", "),
+            p.node.as_deref().unwrap_or("node-0"),
+            ports.join(", "),
+            p.ips[0]
+        ));
+    }
+    out
+}
+
+fn bench_load(pods: usize) {
+    let text = pod_list_yaml(pods);
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let loaded = netpol_tui::cluster::files::load_text("bench", &text);
+        runs.push(start.elapsed());
+        assert!(loaded.is_ok_and(|l| l.world.inventory.pods.len() == pods));
+    }
+    println!(
+        "manifests: one kind: List of {pods} pods ({:.1} MiB of YAML) loads in median {:.0} ms over 3 runs",
+        mib(text.len()),
+        median(runs).as_secs_f64() * 1e3
+    );
+}
+
 fn main() {
     // `cargo bench` passes --bench; a filter argument is not supported and not needed.
     println!("netpol-tui engine benchmark (release build, one thread)");
     bench_size(1_000, 200, false);
     bench_size(10_000, 2_000, true);
+    bench_load(10_000);
 }

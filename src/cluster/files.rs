@@ -4,6 +4,7 @@
 //! Every bad object is reported with file, line, document, object and field, and nothing is
 //! loaded when any object is bad: a partial world would give confidently wrong verdicts.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Read;
@@ -183,6 +184,8 @@ struct Builder {
     templates: Vec<Pod>,
     nodes: BTreeMap<String, Node>,
     policies: BTreeMap<(String, String), Policy>,
+    /// Errors past `MAX_ERRORS`, counted only.
+    more_errors: usize,
 }
 
 /// Where the current document sits, for messages.
@@ -191,7 +194,45 @@ struct Doc<'a> {
     text: &'a str,
     index: usize,
     line: Option<usize>,
+    /// Lines of the entries of a `kind: List`, found in one pass when first needed.
+    items: OnceCell<Vec<usize>>,
 }
+
+impl<'a> Doc<'a> {
+    fn new(file: &'a str, text: &'a str, index: usize, line: Option<usize>) -> Doc<'a> {
+        Doc {
+            file,
+            text,
+            index,
+            line,
+            items: OnceCell::new(),
+        }
+    }
+
+    /// The line where the object at `prefix` (`""` or `items[3].`) starts.
+    fn object_line(&self, prefix: &str) -> Option<usize> {
+        if prefix.is_empty() {
+            return self.line;
+        }
+        let item = prefix
+            .strip_prefix("items[")
+            .and_then(|rest| rest.strip_suffix("]."))
+            .and_then(|i| i.parse::<usize>().ok());
+        match item {
+            Some(i) => self
+                .items
+                .get_or_init(|| yaml_lines::item_lines(self.text, self.index))
+                .get(i)
+                .copied()
+                .or(self.line),
+            None => yaml_lines::line_of(self.text, self.index, prefix.trim_end_matches('.'))
+                .or(self.line),
+        }
+    }
+}
+
+/// Errors reported one by one; past this, only their number (each costs a look-up of its line).
+const MAX_ERRORS: usize = 100;
 
 impl Builder {
     fn error_at(&mut self, file: &str, message: String) {
@@ -252,12 +293,7 @@ impl Builder {
         if json {
             match serde_json::from_str::<Value>(text) {
                 Ok(value) => {
-                    let doc = Doc {
-                        file,
-                        text,
-                        index: 0,
-                        line: Some(1),
-                    };
+                    let doc = Doc::new(file, text, 0, Some(1));
                     self.report.documents += 1;
                     self.object(value, &doc, "");
                 }
@@ -278,12 +314,7 @@ impl Builder {
                 Ok(Value::Null) => {}
                 Ok(value) => {
                     self.report.documents += 1;
-                    let doc = Doc {
-                        file,
-                        text,
-                        index,
-                        line: doc_lines.get(index).copied(),
-                    };
+                    let doc = Doc::new(file, text, index, doc_lines.get(index).copied());
                     self.object(value, &doc, "");
                 }
                 Err(e) => {
@@ -303,6 +334,10 @@ impl Builder {
     }
 
     fn object_error(&mut self, doc: &Doc, object: Option<String>, path: &str, message: String) {
+        if self.errors.len() >= MAX_ERRORS {
+            self.more_errors += 1;
+            return;
+        }
         let line = yaml_lines::line_of(doc.text, doc.index, path).or(doc.line);
         self.errors.push(LoadError {
             file: doc.file.to_string(),
@@ -396,8 +431,7 @@ impl Builder {
         };
         let origin = Origin {
             source: doc.file.to_string(),
-            line: yaml_lines::line_of(doc.text, doc.index, prefix.trim_end_matches('.'))
-                .or(doc.line),
+            line: doc.object_line(prefix),
         };
         match (group.as_str(), kind.as_str()) {
             ("", "Namespace") => {
@@ -596,6 +630,15 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<Loaded, LoadErrors> {
+        if self.more_errors > 0 {
+            self.error_at(
+                "(input)",
+                format!(
+                    "{} more errors not shown; fix the ones above first",
+                    self.more_errors
+                ),
+            );
+        }
         if !self.errors.is_empty() {
             return Err(LoadErrors(self.errors));
         }
@@ -639,14 +682,26 @@ impl Builder {
         let mut referenced: BTreeSet<String> = BTreeSet::new();
         referenced.extend(self.pods.values().map(|p| p.namespace.clone()));
         referenced.extend(self.policies.values().map(|p| p.namespace.clone()));
-        for ns in referenced {
-            if !self.namespaces.contains_key(&ns) {
-                self.report.warnings.push(format!(
-                    "namespace {ns} is used but not declared; assuming it carries only the label kubernetes.io/metadata.name={ns}"
-                ));
-                self.namespaces
-                    .insert(ns.clone(), convert::implicit_namespace(&ns));
-            }
+        let implicit: Vec<String> = referenced
+            .into_iter()
+            .filter(|ns| !self.namespaces.contains_key(ns))
+            .collect();
+        if !implicit.is_empty() {
+            let (them, carry) = if implicit.len() == 1 {
+                (format!("namespace {} is", implicit[0]), "it carries")
+            } else {
+                (
+                    format!("namespaces {} are", implicit.join(", ")),
+                    "each carries",
+                )
+            };
+            self.report.warnings.push(format!(
+                "{them} used but not declared; assuming {carry} only the label kubernetes.io/metadata.name=<name>"
+            ));
+        }
+        for ns in implicit {
+            self.namespaces
+                .insert(ns.clone(), convert::implicit_namespace(&ns));
         }
 
         let mut inventory = Inventory {

@@ -68,9 +68,22 @@ struct Frame {
     pushed: bool,
 }
 
-/// Lines (1-based) of every node of one document, by path.
+/// Which nodes' lines to keep: recording every node of a large document would cost a
+/// path per node, so each use asks only for what it needs.
+#[derive(Default)]
+enum Want {
+    #[default]
+    Nothing,
+    /// The nodes along one path (a field and its ancestors).
+    Path(Vec<Segment>),
+    /// The entries of a top-level `items` list (`kind: List`).
+    Items,
+}
+
+/// Lines (1-based) of the wanted nodes of one document, by path.
 #[derive(Default)]
 struct Collector {
+    want: Want,
     want_doc: usize,
     doc: Option<usize>,
     doc_starts: Vec<usize>,
@@ -82,9 +95,29 @@ struct Collector {
 }
 
 impl Collector {
-    fn record(&mut self, path: Vec<Segment>, line: usize) {
-        if self.doc == Some(self.want_doc) {
-            self.lines.entry(path).or_insert(line);
+    /// Records the line of the node `segment` below the current path, if it is wanted.
+    fn record(&mut self, segment: &Segment, line: usize) {
+        if self.doc != Some(self.want_doc) {
+            return;
+        }
+        let depth = self.path.len();
+        let wanted = match &self.want {
+            Want::Nothing => false,
+            Want::Path(target) => {
+                target.len() > depth
+                    && target[..depth] == self.path[..]
+                    && target[depth] == *segment
+            }
+            Want::Items => {
+                depth == 1
+                    && self.path[0] == Segment::Key("items".into())
+                    && matches!(segment, Segment::Index(_))
+            }
+        };
+        if wanted {
+            let mut p = self.path.clone();
+            p.push(segment.clone());
+            self.lines.entry(p).or_insert(line);
         }
     }
 
@@ -98,10 +131,8 @@ impl Collector {
                 None => {
                     // Key position. Only scalar keys name fields; others are skipped.
                     let k = scalar.unwrap_or_default().to_string();
-                    let mut p = self.path.clone();
-                    p.push(Segment::Key(k.clone()));
-                    *key = Some(k);
-                    self.record(p, line);
+                    *key = Some(k.clone());
+                    self.record(&Segment::Key(k), line);
                     return None;
                 }
             },
@@ -111,9 +142,7 @@ impl Collector {
             }
         };
         if let Some(seg) = &segment {
-            let mut p = self.path.clone();
-            p.push(seg.clone());
-            self.record(p, line);
+            self.record(seg, line);
         }
         Some(segment)
     }
@@ -181,13 +210,14 @@ pub fn document_lines(text: &str) -> Option<Vec<usize>> {
 /// The line of the node at `path` in document `doc` (0-based), or of its nearest ancestor
 /// that exists in the text.
 pub fn line_of(text: &str, doc: usize, path: &str) -> Option<usize> {
+    let mut segments = parse_path(path);
     let mut c = Collector {
+        want: Want::Path(segments.clone()),
         want_doc: doc,
         ..Default::default()
     };
     // A later syntax error does not matter for nodes already seen.
     let _ = Parser::new_from_str(text).load(&mut c, true);
-    let mut segments = parse_path(path);
     while !segments.is_empty() {
         if let Some(line) = c.lines.get(&segments) {
             return Some(*line);
@@ -195,6 +225,27 @@ pub fn line_of(text: &str, doc: usize, path: &str) -> Option<usize> {
         segments.pop();
     }
     c.doc_starts.get(doc).copied()
+}
+
+/// The line of each entry of the top-level `items` list of document `doc`, in order: one
+/// pass for all the objects of a `kind: List`.
+pub fn item_lines(text: &str, doc: usize) -> Vec<usize> {
+    let mut c = Collector {
+        want: Want::Items,
+        want_doc: doc,
+        ..Default::default()
+    };
+    let _ = Parser::new_from_str(text).load(&mut c, true);
+    let mut items: Vec<(usize, usize)> = c
+        .lines
+        .into_iter()
+        .filter_map(|(path, line)| match path.as_slice() {
+            [_, Segment::Index(i)] => Some((*i, line)),
+            _ => None,
+        })
+        .collect();
+    items.sort();
+    items.into_iter().map(|(_, line)| line).collect()
 }
 
 #[cfg(test)]
@@ -245,6 +296,12 @@ spec:
         // A path that does not exist falls back to its nearest ancestor.
         assert_eq!(line_of(TEXT, 1, "spec.egress[0]"), Some(7));
         assert_eq!(line_of(TEXT, 1, "nothing"), Some(6));
+    }
+
+    #[test]
+    fn list_items_have_lines() {
+        let text = "kind: List\nitems:\n- kind: Pod\n  metadata: {name: a}\n- kind: Pod\n  metadata: {name: b}\n";
+        assert_eq!(item_lines(text, 0), vec![3, 5]);
     }
 
     #[test]
