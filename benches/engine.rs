@@ -154,7 +154,11 @@ fn pod_list_yaml(pods: usize) -> String {
     let world = generate(Shape::new(pods, 0));
     let mut out = String::from("apiVersion: v1\nkind: List\nitems:\n");
     for p in &world.inventory.pods {
-        let labels: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let labels: Vec<String> = p
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}: \"{v}\""))
+            .collect();
         let ports: Vec<String> = p
             .ports
             .iter()
@@ -187,7 +191,10 @@ fn bench_load(pods: usize) {
         let start = Instant::now();
         let loaded = netpol_tui::cluster::files::load_text("bench", &text);
         runs.push(start.elapsed());
-        assert!(loaded.is_ok_and(|l| l.world.inventory.pods.len() == pods));
+        match loaded {
+            Ok(l) => assert_eq!(l.world.inventory.pods.len(), pods),
+            Err(e) => panic!("generated manifests do not load: {}", e.0[0]),
+        }
     }
     println!(
         "manifests: one kind: List of {pods} pods ({:.1} MiB of YAML) loads in median {:.0} ms over 3 runs",
