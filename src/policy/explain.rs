@@ -227,6 +227,12 @@ fn explain_side(
         }
         let selects = policy.pod_selector.matches(&pod.labels);
         let rules = policy.rules(direction);
+        if selects {
+            let about = format!("spec.{direction}");
+            for w in policy.warnings.iter().filter(|w| w.starts_with(&about)) {
+                notes.push(format!("{}: {w}", policy.key()));
+            }
+        }
         let mut trace = PolicyTrace {
             policy: policy.key(),
             origin: policy.origin.to_string(),
