@@ -223,56 +223,48 @@ fn explain_yaml_output() {
 
 #[test]
 fn explain_bad_endpoints_and_ports_exit_2() {
-    bin()
-        .args([
-            "explain",
-            "--demo",
-            "--from",
-            "production/fronted",
-            "--to",
-            "production/database",
-            "--port",
-            "5432",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "--from",
+                "production/fronted",
+                "--to",
+                "production/database",
+                "--port",
+                "5432",
+            ],
             "error: --from: no pod production/fronted; did you mean production/frontend?",
-        ));
-    bin()
-        .args([
-            "explain", "--demo", "--from", "frontend", "--to", "database", "--port", "mysql",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
+        ),
+        (
+            &["--from", "frontend", "--to", "database", "--port", "mysql"],
             "production/database has no container port named \"mysql\"; it has postgres (TCP/5432)",
-        ));
-    bin()
-        .args([
-            "explain", "--demo", "--from", "frontend", "--to", "8.8.8.8", "--port", "https",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(
+        ),
+        (
+            &["--from", "frontend", "--to", "8.8.8.8", "--port", "https"],
             "can only be resolved on a destination pod",
-        ));
-    bin()
-        .args([
-            "explain",
-            "--demo",
-            "--from",
-            "frontend",
-            "--to",
-            "database",
-            "--port",
-            "5432",
-            "--protocol",
-            "ICMP",
-        ])
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("unknown protocol"));
+        ),
+        (
+            &[
+                "--from",
+                "frontend",
+                "--to",
+                "database",
+                "--port",
+                "5432",
+                "--protocol",
+                "ICMP",
+            ],
+            "unknown protocol",
+        ),
+    ];
+    for (args, want) in cases {
+        bin()
+            .args(["explain", "--demo"])
+            .args(*args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(*want));
+    }
 }
 
 #[test]
