@@ -21,4 +21,9 @@ log "lint"
 cargo clippy --locked --all-targets -- -D warnings
 
 log "tests"
-cargo test --locked
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+cargo test --locked 2>&1 | tee "$out"
+# One closing line with the totals of every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "\n%d passed, %d failed\n", p, f }' "$out"
