@@ -83,7 +83,32 @@ pub enum Output {
     Text,
     Json,
     Yaml,
+}
+
+/// `matrix` has a grid form as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatrixOutput {
+    Text,
+    Json,
+    Yaml,
     Csv,
+}
+
+/// The machine-readable forms, printed by `print_data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Data {
+    Json,
+    Yaml,
+}
+
+impl Output {
+    fn data(self) -> Option<Data> {
+        match self {
+            Output::Text => None,
+            Output::Json => Some(Data::Json),
+            Output::Yaml => Some(Data::Yaml),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,7 +141,7 @@ pub enum Command {
         selector: Option<String>,
         /// text (a grid), json ({"ns/from": {"ns/to": true}}), yaml or csv.
         #[arg(short = 'o', long, value_enum, default_value = "text")]
-        output: Output,
+        output: MatrixOutput,
     },
     /// A pod's effective ingress and egress: isolation, policies, and what is allowed.
     Effective {
@@ -249,15 +274,9 @@ fn execute(cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
                     port,
                 },
             );
-            match output {
-                Output::Text => print(&render::explanation(&e, paint))?,
-                Output::Json => print(&(serde_json::to_string_pretty(&e)? + "\n"))?,
-                Output::Yaml => print(&serde_yaml::to_string(&e)?)?,
-                Output::Csv => {
-                    return Err(Failure(
-                        "explain: -o csv is not supported; use text, json or yaml".into(),
-                    ))
-                }
+            match output.data() {
+                None => print(&render::explanation(&e, paint))?,
+                Some(format) => print_data(&e, format)?,
             }
             Ok(if e.allowed {
                 ExitCode::SUCCESS
@@ -286,14 +305,14 @@ fn execute(cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             let m = index.matrix(&pods, protocol, port);
             let inv = index.inventory();
             match output {
-                Output::Text => print(&render::matrix_text(
+                MatrixOutput::Text => print(&render::matrix_text(
                     &m,
                     inv,
                     &format!("matrix {protocol}/{port}"),
                     paint,
                 ))?,
-                Output::Csv => print(&render::matrix_csv(&m, inv))?,
-                Output::Json | Output::Yaml => {
+                MatrixOutput::Csv => print(&render::matrix_csv(&m, inv))?,
+                MatrixOutput::Json | MatrixOutput::Yaml => {
                     let mut map: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
                     for (i, &from) in m.pods.iter().enumerate() {
                         let row = map.entry(inv.pods[from as usize].key()).or_default();
@@ -301,11 +320,12 @@ fn execute(cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
                             row.insert(inv.pods[to as usize].key(), m.get(i, j));
                         }
                     }
-                    if output == Output::Json {
-                        print(&(serde_json::to_string_pretty(&map)? + "\n"))?;
+                    let format = if output == MatrixOutput::Json {
+                        Data::Json
                     } else {
-                        print(&serde_yaml::to_string(&map)?)?;
-                    }
+                        Data::Yaml
+                    };
+                    print_data(&map, format)?;
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -331,25 +351,17 @@ fn execute(cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
                 }
             };
             let results: Vec<_> = pods.iter().map(|&p| effective(&index, p)).collect();
-            match output {
-                Output::Text => {
+            match (output.data(), results.as_slice()) {
+                (None, _) => {
                     let text: Vec<String> = results
                         .iter()
                         .map(|e| render::effective(e, paint))
                         .collect();
                     print(&text.join("\n"))?;
                 }
-                Output::Json if pod.is_some() => {
-                    print(&(serde_json::to_string_pretty(&results[0])? + "\n"))?
-                }
-                Output::Json => print(&(serde_json::to_string_pretty(&results)? + "\n"))?,
-                Output::Yaml if pod.is_some() => print(&serde_yaml::to_string(&results[0])?)?,
-                Output::Yaml => print(&serde_yaml::to_string(&results)?)?,
-                Output::Csv => {
-                    return Err(Failure(
-                        "effective: -o csv is not supported; use text, json or yaml".into(),
-                    ))
-                }
+                // One named pod prints as an object, a namespace's pods as a list.
+                (Some(format), [one]) if pod.is_some() => print_data(one, format)?,
+                (Some(format), all) => print_data(&all, format)?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -380,6 +392,15 @@ fn pods_in_scope(
         .filter(|(_, p)| selector.is_none_or(|s| s.matches(&p.labels)))
         .map(|(i, _)| i as PodId)
         .collect())
+}
+
+/// Prints `value` as pretty JSON or as YAML.
+fn print_data<T: serde::Serialize>(value: &T, format: Data) -> Result<(), Failure> {
+    let text = match format {
+        Data::Json => serde_json::to_string_pretty(value)? + "\n",
+        Data::Yaml => serde_yaml::to_string(value)?,
+    };
+    print(&text)
 }
 
 /// Writes to stdout; a closed pipe (`| head`) ends quietly.
