@@ -122,6 +122,7 @@ fn policy(i: usize) -> impl Strategy<Value = Policy> {
             egress,
             warnings: Vec::new(),
             origin: Default::default(),
+            manifest: None,
         })
 }
 
@@ -375,6 +376,7 @@ proptest! {
             egress: None,
             warnings: Vec::new(),
             origin: Default::default(),
+            manifest: None,
         };
         let index = build(&inv, vec![deny], EngineOptions::default());
         for flow in flows(&inv) {

@@ -7,11 +7,12 @@ pub mod paint;
 pub mod render;
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::app::{Message, SourceInfo, State};
 use crate::cluster::files::{self, Input, LoadReport};
 use crate::cluster::{demo, World};
 use crate::policy::effective::effective;
@@ -19,6 +20,7 @@ use crate::policy::explain::explain;
 use crate::policy::query::{resolve_endpoint, resolve_port};
 use crate::policy::selector::Selector;
 use crate::policy::{EngineOptions, Flow, Index, PodId, Protocol};
+use crate::theme::{self, ThemeSet};
 
 use paint::{ColorChoice, Paint};
 
@@ -28,6 +30,7 @@ use paint::{ColorChoice, Paint};
     bin_name = "kubectl netpol-tui",
     version,
     about = "Kubernetes NetworkPolicy: effective rules, explained verdicts, connectivity matrix",
+    long_about = "Kubernetes NetworkPolicy: effective rules, explained verdicts, connectivity matrix.\n\nWithout a subcommand, opens the terminal UI on the manifests of -f (or the demo with --demo).",
     after_help = "Exit codes: 0 success (explain: allowed), 1 explain: denied, 2 bad input or usage."
 )]
 pub struct Cli {
@@ -37,6 +40,16 @@ pub struct Cli {
     /// Output colour: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
     #[arg(long, global = true, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+
+    /// Terminal UI theme: dark, light, high-contrast, colorblind, a theme file of the user's
+    /// folder, or a path to a .toml file.
+    #[arg(
+        long,
+        global = true,
+        env = "NETPOL_TUI_THEME",
+        value_name = "NAME|PATH"
+    )]
+    pub theme: Option<String>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -151,7 +164,8 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
-    /// The built-in demo: prints its pods' effective rules, or with --dump its manifests.
+    /// The built-in demo in the terminal UI, with simulated traffic. When stdout is not a
+    /// terminal it prints the pods' effective rules instead; --dump prints its manifests.
     Demo {
         /// Print the demo's manifests (YAML) instead.
         #[arg(long)]
@@ -224,17 +238,84 @@ fn engine_options(source: &SourceArgs) -> EngineOptions {
     }
 }
 
-fn execute(cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
-    let Some(command) = cli.command else {
-        let mut help = <Cli as clap::CommandFactory>::command();
-        help.print_help()?;
-        return Ok(ExitCode::SUCCESS);
-    };
+/// Opens the terminal UI on `world`.
+fn open_tui(
+    cli: &Cli,
+    world: World,
+    info: SourceInfo,
+    demo_flows: bool,
+) -> Result<ExitCode, Failure> {
+    let mut themes = ThemeSet::load(theme::user_dir().as_deref())?;
+    let chosen = themes.select(cli.theme.as_deref().unwrap_or(theme::DEFAULT))?;
+    for w in &themes.warnings {
+        eprintln!("warning: {w}");
+    }
+    let warnings = themes.warnings.clone();
+    let mut state = State::new(world, engine_options(&cli.source), info, themes, chosen);
+    if let Some(ns) = &cli.source.namespace {
+        if !state.start_at_namespace(ns) {
+            return Err(Failure(format!("-n: no namespace {ns}")));
+        }
+    }
+    if let Some(first) = warnings.first() {
+        state.message = Some(Message {
+            text: format!(
+                "{first} ({} theme warning(s), printed again on exit)",
+                warnings.len()
+            ),
+            error: true,
+        });
+    }
+    crate::tui::run(state, demo_flows).map_err(|e| Failure(format!("{e:#}")))?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn files_info(source: &SourceArgs) -> SourceInfo {
+    SourceInfo {
+        kind: "files".into(),
+        detail: source.filenames.join(", "),
+        flows: false,
+    }
+}
+
+fn demo_info() -> SourceInfo {
+    SourceInfo {
+        kind: "demo".into(),
+        detail: "built-in scenario with simulated traffic".into(),
+        flows: true,
+    }
+}
+
+fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
+    let command = cli.command.take();
     let source = &cli.source;
+    let Some(command) = command else {
+        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+            return Err(Failure(
+                "the terminal UI needs a terminal on stdin and stdout; in scripts use a subcommand: explain, matrix or effective (see --help)".into(),
+            ));
+        }
+        let world = load_world(source, false)?;
+        let info = if source.demo {
+            demo_info()
+        } else {
+            files_info(source)
+        };
+        return open_tui(&cli, world, info, source.demo);
+    };
     match command {
         Command::Demo { dump: true } => {
             print(crate::cluster::demo::DEMO_YAML)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { dump: false }
+            if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() =>
+        {
+            let world = load_world(source, true)?;
+            open_tui(&cli, world, demo_info(), true)
         }
         Command::Demo { dump: false } => {
             let world = load_world(source, true)?;

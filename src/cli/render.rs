@@ -16,18 +16,18 @@ const NO: &str = "✗";
 /// Text output fits this many columns.
 pub const WIDTH: usize = 100;
 
-/// Wraps every line longer than `WIDTH`, continuing under its own indent plus four.
-fn fit(text: String) -> String {
+/// Wraps every line longer than `width`, continuing under its own indent plus four.
+fn fit(text: String, width: usize) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
-        if textwrap::core::display_width(line) <= WIDTH {
+        if textwrap::core::display_width(line) <= width {
             out.push_str(line);
             out.push('\n');
             continue;
         }
         let indent: String = line.chars().take_while(|c| *c == ' ').collect();
         let hanging = format!("{indent}    ");
-        let options = textwrap::Options::new(WIDTH)
+        let options = textwrap::Options::new(width.max(20))
             .initial_indent(&indent)
             .subsequent_indent(&hanging)
             .word_separator(textwrap::WordSeparator::AsciiSpace)
@@ -42,6 +42,11 @@ fn fit(text: String) -> String {
 }
 
 pub fn explanation(e: &Explanation, paint: &Paint) -> String {
+    explanation_at(e, paint, WIDTH)
+}
+
+/// `explanation` wrapped at `width` columns.
+pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
     let mut out = String::new();
     let verdict = if e.allowed {
         paint.good(&format!("{OK} ALLOWED"))
@@ -80,7 +85,7 @@ pub fn explanation(e: &Explanation, paint: &Paint) -> String {
             let _ = writeln!(out, "  - {n}");
         }
     }
-    fit(out)
+    fit(out, width)
 }
 
 /// One sentence saying what decided.
@@ -217,6 +222,11 @@ fn checks(out: &mut String, what: &str, list: &[Check], paint: &Paint) {
 }
 
 pub fn effective(e: &Effective, paint: &Paint) -> String {
+    effective_at(e, paint, WIDTH)
+}
+
+/// `effective` wrapped at `width` columns.
+pub fn effective_at(e: &Effective, paint: &Paint, width: usize) -> String {
     let mut out = String::new();
     let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let _ = writeln!(
@@ -235,7 +245,7 @@ pub fn effective(e: &Effective, paint: &Paint) -> String {
     for side in [&e.ingress, &e.egress] {
         effective_side(&mut out, side, paint);
     }
-    fit(out)
+    fit(out, width)
 }
 
 fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {

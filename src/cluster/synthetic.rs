@@ -233,6 +233,7 @@ pub fn generate(shape: Shape) -> World {
                 egress: Some(vec![dns_egress.clone()]),
                 warnings: vec![],
                 origin: Default::default(),
+                manifest: None,
             },
             _ if ns_apps.is_empty() => Policy {
                 namespace,
@@ -248,6 +249,7 @@ pub fn generate(shape: Shape) -> World {
                 egress: None,
                 warnings: vec![],
                 origin: Default::default(),
+                manifest: None,
             },
             _ => {
                 let (target, kind) = pick(&mut rng);
@@ -346,6 +348,7 @@ pub fn generate(shape: Shape) -> World {
                     egress,
                     warnings: vec![],
                     origin: Default::default(),
+                    manifest: None,
                 }
             }
         };

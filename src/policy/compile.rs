@@ -152,7 +152,15 @@ pub fn compile_network_policy(
         egress: has_egress_type.then_some(egress_rules),
         warnings,
         origin,
+        manifest: manifest_yaml(np),
     })
+}
+
+/// The policy as its author would read it: without server-side bookkeeping.
+fn manifest_yaml(np: &net::NetworkPolicy) -> Option<std::sync::Arc<str>> {
+    let mut np = np.clone();
+    np.metadata.managed_fields = None;
+    serde_yaml::to_string(&np).ok().map(std::sync::Arc::from)
 }
 
 /// A peer list holding a bare podSelector entry (own namespace) next to a bare

@@ -262,6 +262,9 @@ pub struct Policy {
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub origin: Origin,
+    /// The object as YAML (metadata.managedFields and status left out), for showing.
+    #[serde(skip)]
+    pub manifest: Option<std::sync::Arc<str>>,
 }
 
 impl Policy {

@@ -1,0 +1,317 @@
+//! The explain dialog: source and destination picked with fuzzy suggestions (pods, nodes, or a
+//! typed IP), a port by number or name, a protocol; the result is `explain`'s reasoning with
+//! the responsible policy one key away.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::finder::{self, Entry, Hit, LineInput, Matcher, Target};
+use super::Snapshot;
+use crate::flow::{Annotated, Datapath};
+use crate::policy::explain::{explain, Explanation};
+use crate::policy::query::{resolve_endpoint, resolve_port};
+use crate::policy::{Endpoint, Flow, Index, PolicyId, Protocol, Side, Verdict};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    From,
+    To,
+    Port,
+    Protocol,
+    Result,
+}
+
+/// What the dialog wants after a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Stay,
+    Close,
+    JumpTo(PolicyId),
+}
+
+#[derive(Debug, Clone)]
+pub struct ExplainForm {
+    pub field: Field,
+    pub from: LineInput,
+    pub to: LineInput,
+    pub port: LineInput,
+    pub protocol: Protocol,
+    /// Suggestions for the From or To field being edited.
+    pub picks: Vec<Hit>,
+    pub pick: usize,
+    endpoints: Vec<Entry>,
+    pub result: Option<Result<Box<Explanation>, String>>,
+    /// The policy that decides: the admitting one, or the first isolating one of a denying side.
+    pub responsible: Option<PolicyId>,
+    pub scroll: u16,
+    /// What the datapath did, when the dialog was opened on a flow.
+    pub flow_note: Option<String>,
+}
+
+const PICKS: usize = 8;
+
+impl ExplainForm {
+    pub fn new(snapshot: &Snapshot) -> ExplainForm {
+        let inv = snapshot.index.inventory();
+        let mut endpoints: Vec<Entry> = snapshot
+            .entries
+            .iter()
+            .filter(|e| matches!(e.target, Target::Pod(_)))
+            .cloned()
+            .collect();
+        endpoints.extend(inv.nodes.iter().enumerate().map(|(i, n)| Entry {
+            text: format!("node/{}", n.name),
+            target: Target::Node(i as u32),
+        }));
+        ExplainForm {
+            field: Field::From,
+            from: LineInput::default(),
+            to: LineInput::default(),
+            port: LineInput::default(),
+            protocol: Protocol::Tcp,
+            picks: Vec::new(),
+            pick: 0,
+            endpoints,
+            result: None,
+            responsible: None,
+            scroll: 0,
+            flow_note: None,
+        }
+    }
+
+    /// A dialog filled in from a flow of the flow list (run it with [`ExplainForm::run`]).
+    pub fn for_flow(f: &Annotated) -> ExplainForm {
+        let name = |e: &Endpoint, ip: std::net::IpAddr, n: &str| match e {
+            Endpoint::External(_) => ip.to_string(),
+            _ => n.to_string(),
+        };
+        let datapath = match &f.event.datapath {
+            Datapath::Forwarded => "forwarded".to_string(),
+            Datapath::Dropped { reason } => format!("dropped ({reason})"),
+        };
+        ExplainForm {
+            field: Field::Result,
+            from: LineInput::with(&name(&f.flow.src, f.event.src, &f.src_name)),
+            to: LineInput::with(&name(&f.flow.dst, f.event.dst, &f.dst_name)),
+            port: LineInput::with(&f.event.dst_port.to_string()),
+            protocol: f.event.protocol,
+            picks: Vec::new(),
+            pick: 0,
+            endpoints: Vec::new(),
+            result: None,
+            responsible: None,
+            scroll: 0,
+            flow_note: Some(format!(
+                "datapath: {datapath} · outcome: {} · {}",
+                f.outcome.as_str(),
+                f.explanation
+            )),
+        }
+    }
+
+    fn input(&mut self) -> Option<&mut LineInput> {
+        match self.field {
+            Field::From => Some(&mut self.from),
+            Field::To => Some(&mut self.to),
+            Field::Port => Some(&mut self.port),
+            _ => None,
+        }
+    }
+
+    pub fn refresh_picks(&mut self, _snapshot: &Snapshot, matcher: &Matcher) {
+        let text = match self.field {
+            Field::From => &self.from.text,
+            Field::To => &self.to.text,
+            _ => {
+                self.picks.clear();
+                return;
+            }
+        };
+        self.picks = finder::search(matcher, &self.endpoints, text, PICKS);
+        self.pick = 0;
+    }
+
+    /// The text of suggestion `i`.
+    pub fn pick_text(&self, i: usize) -> Option<&str> {
+        self.picks
+            .get(i)
+            .and_then(|h| self.endpoints.get(h.entry))
+            .map(|e| e.text.as_str())
+    }
+
+    fn advance(&mut self, snapshot: &Snapshot, matcher: &Matcher, forward: bool) {
+        let order = [
+            Field::From,
+            Field::To,
+            Field::Port,
+            Field::Protocol,
+            Field::Result,
+        ];
+        let n = if self.result.is_some() { 5 } else { 4 };
+        let i = order.iter().position(|f| *f == self.field).unwrap_or(0);
+        let next = if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        };
+        self.field = order[next];
+        self.refresh_picks(snapshot, matcher);
+    }
+
+    /// Takes the highlighted suggestion unless the text already names an endpoint exactly.
+    fn accept_pick(&mut self) {
+        let Some(choice) = self.pick_text(self.pick).map(str::to_string) else {
+            return;
+        };
+        let exact = self.endpoints.iter().any(|e| {
+            let t = match self.field {
+                Field::From => &self.from.text,
+                _ => &self.to.text,
+            };
+            e.text == t.trim()
+        });
+        let typed = match self.field {
+            Field::From => &mut self.from,
+            _ => &mut self.to,
+        };
+        if !exact && typed.text.trim().parse::<std::net::IpAddr>().is_err() {
+            *typed = LineInput::with(&choice);
+        }
+    }
+
+    pub fn key(&mut self, key: KeyEvent, snapshot: &Snapshot, matcher: &Matcher) -> Outcome {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => return Outcome::Close,
+            KeyCode::Tab => {
+                if matches!(self.field, Field::From | Field::To) {
+                    self.accept_pick();
+                }
+                self.advance(snapshot, matcher, true);
+            }
+            KeyCode::BackTab => self.advance(snapshot, matcher, false),
+            _ => {}
+        }
+        if matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
+            return Outcome::Stay;
+        }
+        match self.field {
+            Field::From | Field::To => match key.code {
+                KeyCode::Down => {
+                    self.pick = (self.pick + 1).min(self.picks.len().saturating_sub(1))
+                }
+                KeyCode::Up => self.pick = self.pick.saturating_sub(1),
+                KeyCode::Enter => {
+                    self.accept_pick();
+                    self.advance(snapshot, matcher, true);
+                }
+                _ => {
+                    if self.edit(key, ctrl) {
+                        self.refresh_picks(snapshot, matcher);
+                    }
+                }
+            },
+            Field::Port => match key.code {
+                KeyCode::Enter => self.run(&snapshot.index),
+                _ => {
+                    self.edit(key, ctrl);
+                }
+            },
+            Field::Protocol => match key.code {
+                KeyCode::Enter => self.run(&snapshot.index),
+                KeyCode::Down | KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('j') => {
+                    self.protocol = match self.protocol {
+                        Protocol::Tcp => Protocol::Udp,
+                        Protocol::Udp => Protocol::Sctp,
+                        Protocol::Sctp => Protocol::Tcp,
+                    }
+                }
+                KeyCode::Up | KeyCode::Left | KeyCode::Char('k') => {
+                    self.protocol = match self.protocol {
+                        Protocol::Tcp => Protocol::Sctp,
+                        Protocol::Udp => Protocol::Tcp,
+                        Protocol::Sctp => Protocol::Udp,
+                    }
+                }
+                _ => {}
+            },
+            Field::Result => match key.code {
+                KeyCode::Enter | KeyCode::Char('g') => {
+                    if let Some(p) = self.responsible {
+                        return Outcome::JumpTo(p);
+                    }
+                }
+                KeyCode::Down | KeyCode::Char('j') => self.scroll = self.scroll.saturating_add(1),
+                KeyCode::Up | KeyCode::Char('k') => self.scroll = self.scroll.saturating_sub(1),
+                KeyCode::PageDown => self.scroll = self.scroll.saturating_add(10),
+                KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(10),
+                KeyCode::Char('q') => return Outcome::Close,
+                _ => {}
+            },
+        }
+        Outcome::Stay
+    }
+
+    /// Edits the focused text field; true when the text changed.
+    fn edit(&mut self, key: KeyEvent, ctrl: bool) -> bool {
+        let Some(input) = self.input() else {
+            return false;
+        };
+        match key.code {
+            KeyCode::Backspace => input.backspace(),
+            KeyCode::Char('w') if ctrl => input.delete_word(),
+            KeyCode::Char('u') if ctrl => input.clear(),
+            KeyCode::Char(c) if !ctrl => input.push(c),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Resolves the fields and explains the flow; errors name the field.
+    pub fn run(&mut self, index: &Index) {
+        self.scroll = 0;
+        let result = (|| {
+            let src =
+                resolve_endpoint(index, &self.from.text, None).map_err(|e| format!("From: {e}"))?;
+            let dst =
+                resolve_endpoint(index, &self.to.text, None).map_err(|e| format!("To: {e}"))?;
+            if self.port.text.trim().is_empty() {
+                return Err(
+                    "Port: give a number or a container port name of the destination".to_string(),
+                );
+            }
+            let port = resolve_port(index, &self.port.text, &dst, self.protocol)
+                .map_err(|e| format!("Port: {e}"))?;
+            Ok(Box::new(explain(
+                index,
+                &Flow {
+                    src,
+                    dst,
+                    protocol: self.protocol,
+                    port,
+                },
+            )))
+        })();
+        self.responsible = result.as_ref().ok().and_then(|e| responsible(&e.verdict));
+        if result.is_ok() {
+            self.field = Field::Result;
+        }
+        self.picks.clear();
+        self.result = Some(result);
+    }
+}
+
+/// The policy to look at first: the admitting rule's policy, or the first isolating
+/// policy of the side that denies (ingress before egress).
+pub fn responsible(v: &Verdict) -> Option<PolicyId> {
+    if v.allowed() {
+        [&v.ingress, &v.egress].into_iter().find_map(|s| match s {
+            Side::Allowed(r) => Some(r.policy),
+            _ => None,
+        })
+    } else {
+        [&v.ingress, &v.egress].into_iter().find_map(|s| match s {
+            Side::Denied { isolating } => isolating.first().copied(),
+            _ => None,
+        })
+    }
+}

@@ -1,0 +1,178 @@
+//! View models made once per snapshot: per namespace, pod and policy, the facts the tree and
+//! the detail views show, so that drawing a frame never walks the whole world.
+
+use crate::policy::model::{NamespaceScope, Peer};
+use crate::policy::{Direction, Index, PodId, PolicyId};
+
+#[derive(Debug, Clone, Default)]
+pub struct Overview {
+    pub namespaces: Vec<NamespaceView>,
+    /// By pod id.
+    pub pods: Vec<PodView>,
+    /// By policy id.
+    pub policies: Vec<PolicyView>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceView {
+    pub name: String,
+    pub pods: Vec<PodId>,
+    pub policies: Vec<PolicyId>,
+    /// A policy selects every pod and isolates ingress (egress) with no rules.
+    pub default_deny_ingress: Vec<PolicyId>,
+    pub default_deny_egress: Vec<PolicyId>,
+    /// Pods no policy selects.
+    pub unprotected: Vec<PodId>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PodView {
+    pub namespace: u32,
+    pub ingress_isolated: bool,
+    pub egress_isolated: bool,
+    /// Policies whose podSelector matches the pod (isolating or not).
+    pub selecting: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PolicyView {
+    pub namespace: u32,
+    pub selects: Vec<PodId>,
+}
+
+impl Overview {
+    pub fn build(index: &Index) -> Overview {
+        let inv = index.inventory();
+        let policies = &index.policies().policies;
+        let mut namespaces: Vec<NamespaceView> = inv
+            .namespaces
+            .iter()
+            .map(|n| NamespaceView {
+                name: n.name.clone(),
+                ..NamespaceView::default()
+            })
+            .collect();
+        let ns_of = |name: &str| {
+            inv.namespaces
+                .binary_search_by(|n| n.name.as_str().cmp(name))
+                .unwrap_or(0) as u32
+        };
+        let mut pods: Vec<PodView> = inv
+            .pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let id = i as PodId;
+                PodView {
+                    namespace: ns_of(&p.namespace),
+                    ingress_isolated: !index.isolating_policies(id, Direction::Ingress).is_empty(),
+                    egress_isolated: !index.isolating_policies(id, Direction::Egress).is_empty(),
+                    selecting: 0,
+                }
+            })
+            .collect();
+        for (i, pv) in pods.iter().enumerate() {
+            if let Some(ns) = namespaces.get_mut(pv.namespace as usize) {
+                ns.pods.push(i as PodId);
+            }
+        }
+        let mut views = Vec::with_capacity(policies.len());
+        for (pid, policy) in policies.iter().enumerate() {
+            let ns = ns_of(&policy.namespace);
+            let mut selects = Vec::new();
+            if let Some(nsv) = namespaces.get(ns as usize) {
+                for &pod in &nsv.pods {
+                    if policy.pod_selector.matches(&inv.pods[pod as usize].labels) {
+                        selects.push(pod);
+                        pods[pod as usize].selecting += 1;
+                    }
+                }
+            }
+            if let Some(nsv) = namespaces.get_mut(ns as usize) {
+                nsv.policies.push(pid as PolicyId);
+                if policy.pod_selector.is_everything() {
+                    if policy.ingress.as_ref().is_some_and(|r| r.is_empty()) {
+                        nsv.default_deny_ingress.push(pid as PolicyId);
+                    }
+                    if policy.egress.as_ref().is_some_and(|r| r.is_empty()) {
+                        nsv.default_deny_egress.push(pid as PolicyId);
+                    }
+                }
+            }
+            views.push(PolicyView {
+                namespace: ns,
+                selects,
+            });
+        }
+        for nsv in &mut namespaces {
+            nsv.unprotected = nsv
+                .pods
+                .iter()
+                .copied()
+                .filter(|&p| pods[p as usize].selecting == 0)
+                .collect();
+        }
+        Overview {
+            namespaces,
+            pods,
+            policies: views,
+        }
+    }
+}
+
+/// Likely mistakes of one policy: those recorded when it was compiled, plus selectors that
+/// match nothing in the current world. Walks the pods once per peer, so it is made for the
+/// policy on screen, not for all of them.
+pub fn policy_warnings(index: &Index, overview: &Overview, id: PolicyId) -> Vec<String> {
+    let policy = &index.policies().policies[id as usize];
+    let inv = index.inventory();
+    let mut out = policy.warnings.clone();
+    if overview.policies[id as usize].selects.is_empty() {
+        out.push(format!(
+            "podSelector matches no pod in namespace {}: the policy has no effect",
+            policy.namespace
+        ));
+    }
+    for direction in [Direction::Ingress, Direction::Egress] {
+        let word = match direction {
+            Direction::Ingress => "from",
+            Direction::Egress => "to",
+        };
+        for (r, rule) in policy
+            .rules(direction)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            for (p, peer) in rule.peers.iter().enumerate() {
+                let Peer::Pods { pods, namespaces } = peer else {
+                    continue;
+                };
+                let namespace_hit = |ns: &str| match namespaces {
+                    NamespaceScope::PolicyNamespace => ns == policy.namespace,
+                    NamespaceScope::Selector(s) => {
+                        index.namespace_labels(ns).is_some_and(|l| s.matches(l))
+                    }
+                };
+                if let NamespaceScope::Selector(s) = namespaces {
+                    if !inv.namespaces.iter().any(|n| s.matches(&n.labels)) {
+                        out.push(format!(
+                            "{direction}[{r}].{word}[{p}]: namespaceSelector matches no namespace"
+                        ));
+                        continue;
+                    }
+                }
+                let any = inv
+                    .pods
+                    .iter()
+                    .any(|pod| namespace_hit(&pod.namespace) && pods.matches(&pod.labels));
+                if !any {
+                    out.push(format!(
+                        "{direction}[{r}].{word}[{p}]: the peer matches no pod"
+                    ));
+                }
+            }
+        }
+    }
+    out
+}

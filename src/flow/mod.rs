@@ -1,0 +1,482 @@
+//! Flows: the datapath's record of a connection, its annotation by the policy engine, the
+//! bounded store the UI reads, and the demo's simulated traffic.
+//!
+//! Sources (the demo generator today, the node probe later) produce [`FlowEvent`]s; the UI
+//! task annotates each with the current index and keeps the newest in a [`FlowStore`].
+//! Nothing here does I/O; the tasks that pace a source live with the terminal loop.
+
+pub mod demo;
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::policy::explain::endpoint_name;
+use crate::policy::{Direction, Endpoint, Exemption, Flow, Index, Protocol, Side, Verdict};
+
+/// What the datapath did with a flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "datapath", rename_all = "snake_case")]
+pub enum Datapath {
+    Forwarded,
+    /// Dropped, with the kernel's drop reason name (`NETFILTER_DROP`, ...).
+    Dropped {
+        reason: String,
+    },
+}
+
+/// One flow as a source reports it: addresses, not names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowEvent {
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub protocol: Protocol,
+    pub dst_port: u16,
+    pub datapath: Datapath,
+}
+
+/// The four ways the datapath and the policies can relate (plus "not isolated", an allowed
+/// flow no policy had a say in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    BlockedByPolicy,
+    AllowedByPolicy,
+    NotIsolated,
+    /// Dropped although the policies allow it: not NetworkPolicy's doing.
+    DatapathDrop,
+    /// Forwarded although the policies deny it: the CNI does not enforce them here.
+    PolicyNotEnforced,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::BlockedByPolicy => "blocked_by_policy",
+            Outcome::AllowedByPolicy => "allowed_by_policy",
+            Outcome::NotIsolated => "not_isolated",
+            Outcome::DatapathDrop => "datapath_drop",
+            Outcome::PolicyNotEnforced => "policy_not_enforced",
+        }
+    }
+
+    /// The datapath and the policies disagree.
+    pub fn disagrees(self) -> bool {
+        matches!(self, Outcome::DatapathDrop | Outcome::PolicyNotEnforced)
+    }
+
+    pub fn policy_allows(self) -> bool {
+        matches!(
+            self,
+            Outcome::AllowedByPolicy | Outcome::NotIsolated | Outcome::DatapathDrop
+        )
+    }
+}
+
+/// A flow with the engine's judgement.
+#[derive(Debug, Clone, Serialize)]
+pub struct Annotated {
+    #[serde(flatten)]
+    pub event: FlowEvent,
+    /// `ns/pod`, `node/NAME`, or the address.
+    pub src_name: Arc<str>,
+    pub dst_name: Arc<str>,
+    pub outcome: Outcome,
+    /// The deciding (allowing) or isolating policies, as `ns/name`.
+    pub policies: Vec<Arc<str>>,
+    pub explanation: String,
+    #[serde(skip)]
+    pub flow: Flow,
+}
+
+/// Judges `event` under `index`.
+pub fn annotate(index: &Index, names: &Names, event: FlowEvent) -> Annotated {
+    let flow = Flow {
+        src: index.endpoint_for_ip(event.src),
+        dst: index.endpoint_for_ip(event.dst),
+        protocol: event.protocol,
+        port: event.dst_port,
+    };
+    let verdict = index.verdict(&flow);
+    let src_name = names.endpoint(index, &flow.src);
+    let dst_name = names.endpoint(index, &flow.dst);
+    let allowed = verdict.allowed();
+    let dropped = matches!(event.datapath, Datapath::Dropped { .. });
+    let outcome = match (dropped, allowed) {
+        (true, false) => Outcome::BlockedByPolicy,
+        (true, true) => Outcome::DatapathDrop,
+        (false, false) => Outcome::PolicyNotEnforced,
+        (false, true) if admitted_by_rule(&verdict) => Outcome::AllowedByPolicy,
+        (false, true) => Outcome::NotIsolated,
+    };
+    let policies = deciding_policies(names, &verdict);
+    let explanation = sentence(
+        &event, &flow, &verdict, outcome, &src_name, &dst_name, names,
+    );
+    Annotated {
+        event,
+        src_name,
+        dst_name,
+        outcome,
+        policies,
+        explanation,
+        flow,
+    }
+}
+
+fn admitted_by_rule(v: &Verdict) -> bool {
+    v.exemption.is_none()
+        && (matches!(v.egress, Side::Allowed(_)) || matches!(v.ingress, Side::Allowed(_)))
+}
+
+/// The policies that allowed the flow, or (when it is denied) those that isolate the
+/// denying side(s).
+fn deciding_policies(names: &Names, v: &Verdict) -> Vec<Arc<str>> {
+    let mut out = Vec::new();
+    let denied = !v.allowed();
+    for side in [&v.egress, &v.ingress] {
+        match side {
+            Side::Allowed(r) if !denied => out.push(names.policy(r.policy)),
+            Side::Denied { isolating } if denied => {
+                out.extend(isolating.iter().map(|&p| names.policy(p)))
+            }
+            _ => {}
+        }
+    }
+    out.dedup();
+    out
+}
+
+fn sentence(
+    event: &FlowEvent,
+    flow: &Flow,
+    v: &Verdict,
+    outcome: Outcome,
+    src: &str,
+    dst: &str,
+    names: &Names,
+) -> String {
+    let what = format!("{}/{}", flow.protocol, flow.port);
+    let denials = || {
+        let mut parts = Vec::new();
+        for (side, direction, pod) in [
+            (&v.egress, Direction::Egress, src),
+            (&v.ingress, Direction::Ingress, dst),
+        ] {
+            if let Side::Denied { isolating } = side {
+                let list: Vec<String> = isolating
+                    .iter()
+                    .map(|&p| names.policy(p).to_string())
+                    .collect();
+                parts.push(format!(
+                    "{pod} isolated for {direction} by {}; no rule admits {what}",
+                    list.join(", ")
+                ));
+            }
+        }
+        parts.join("; ")
+    };
+    let allowances = || {
+        if let Some(e) = v.exemption {
+            return match e {
+                Exemption::SelfTraffic => "a pod talking to itself".to_string(),
+                Exemption::NodeLocal => "traffic between a pod and its own node".to_string(),
+            };
+        }
+        let mut parts = Vec::new();
+        for (side, direction) in [
+            (&v.egress, Direction::Egress),
+            (&v.ingress, Direction::Ingress),
+        ] {
+            match side {
+                Side::Allowed(r) => parts.push(format!(
+                    "{} {direction}[{}]",
+                    names.policy(r.policy),
+                    r.rule
+                )),
+                Side::NotIsolated => parts.push(format!("{direction} not isolated")),
+                _ => {}
+            }
+        }
+        parts.join(", ")
+    };
+    match outcome {
+        Outcome::BlockedByPolicy => format!("blocked: {}", denials()),
+        Outcome::AllowedByPolicy => format!("allowed by {}", allowances()),
+        Outcome::NotIsolated => match v.exemption {
+            Some(_) => format!("allowed: {}", allowances()),
+            None => "allowed: no policy isolates either end".to_string(),
+        },
+        Outcome::DatapathDrop => {
+            let reason = match &event.datapath {
+                Datapath::Dropped { reason } => reason.as_str(),
+                Datapath::Forwarded => "?",
+            };
+            format!(
+                "dropped by the datapath, not by NetworkPolicy: {reason} (policy: {})",
+                allowances()
+            )
+        }
+        Outcome::PolicyNotEnforced => {
+            format!("policy not enforced here: forwarded, but {}", denials())
+        }
+    }
+}
+
+/// Endpoint and policy names, made once per snapshot and shared by every flow.
+#[derive(Debug, Clone, Default)]
+pub struct Names {
+    pods: Vec<Arc<str>>,
+    nodes: Vec<Arc<str>>,
+    policies: Vec<Arc<str>>,
+}
+
+impl Names {
+    pub fn new(index: &Index) -> Names {
+        Names {
+            pods: index
+                .inventory()
+                .pods
+                .iter()
+                .map(|p| Arc::from(p.key()))
+                .collect(),
+            nodes: index
+                .inventory()
+                .nodes
+                .iter()
+                .map(|n| Arc::from(format!("node/{}", n.name)))
+                .collect(),
+            policies: index
+                .policies()
+                .policies
+                .iter()
+                .map(|p| Arc::from(p.key()))
+                .collect(),
+        }
+    }
+
+    pub fn policy(&self, id: u32) -> Arc<str> {
+        self.policies
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_else(|| Arc::from("?"))
+    }
+
+    fn endpoint(&self, index: &Index, e: &Endpoint) -> Arc<str> {
+        match e {
+            Endpoint::Pod { pod, .. } => self.pods[*pod as usize].clone(),
+            Endpoint::Node { node, .. } => self.nodes[*node as usize].clone(),
+            Endpoint::External(_) => Arc::from(endpoint_name(index.inventory(), e)),
+        }
+    }
+}
+
+/// Which flows a view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerdictFilter {
+    #[default]
+    All,
+    Blocked,
+    Allowed,
+    Disagreements,
+}
+
+impl VerdictFilter {
+    pub fn next(self) -> VerdictFilter {
+        match self {
+            VerdictFilter::All => VerdictFilter::Blocked,
+            VerdictFilter::Blocked => VerdictFilter::Allowed,
+            VerdictFilter::Allowed => VerdictFilter::Disagreements,
+            VerdictFilter::Disagreements => VerdictFilter::All,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            VerdictFilter::All => "all",
+            VerdictFilter::Blocked => "blocked",
+            VerdictFilter::Allowed => "allowed",
+            VerdictFilter::Disagreements => "disagreements",
+        }
+    }
+
+    pub fn admits(self, outcome: Outcome) -> bool {
+        match self {
+            VerdictFilter::All => true,
+            VerdictFilter::Blocked => {
+                matches!(outcome, Outcome::BlockedByPolicy | Outcome::DatapathDrop)
+            }
+            VerdictFilter::Allowed => matches!(
+                outcome,
+                Outcome::AllowedByPolicy | Outcome::NotIsolated | Outcome::PolicyNotEnforced
+            ),
+            VerdictFilter::Disagreements => outcome.disagrees(),
+        }
+    }
+}
+
+/// The newest flows, at most `capacity`; older ones fall off the front.
+#[derive(Debug, Clone)]
+pub struct FlowStore {
+    flows: VecDeque<Annotated>,
+    capacity: usize,
+    /// Every flow ever pushed, including those that fell off.
+    pub total: u64,
+}
+
+impl FlowStore {
+    pub const DEFAULT_CAPACITY: usize = 100_000;
+
+    pub fn new(capacity: usize) -> FlowStore {
+        FlowStore {
+            flows: VecDeque::with_capacity(capacity.min(4096)),
+            capacity: capacity.max(1),
+            total: 0,
+        }
+    }
+
+    pub fn push(&mut self, flow: Annotated) {
+        if self.flows.len() == self.capacity {
+            self.flows.pop_front();
+        }
+        self.flows.push_back(flow);
+        self.total += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Option<&Annotated> {
+        self.flows.get(i)
+    }
+
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Annotated> + ExactSizeIterator {
+        self.flows.iter()
+    }
+
+    pub fn clear(&mut self) {
+        self.flows.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::demo;
+    use crate::policy::EngineOptions;
+
+    fn demo_index() -> Index {
+        let w = demo::load().expect("demo").world;
+        Index::build(w.inventory, w.policies, EngineOptions::default())
+    }
+
+    fn ip_of(index: &Index, key: &str) -> IpAddr {
+        let (ns, name) = key.split_once('/').expect("ns/pod");
+        let id = index.pod_id(ns, name).expect("pod");
+        index.inventory().pods[id as usize].ips[0]
+    }
+
+    fn event(index: &Index, from: &str, to: &str, port: u16, datapath: Datapath) -> FlowEvent {
+        FlowEvent {
+            time_ms: 0,
+            src: ip_of(index, from),
+            dst: ip_of(index, to),
+            protocol: Protocol::Tcp,
+            dst_port: port,
+            datapath,
+        }
+    }
+
+    #[test]
+    fn outcomes_cover_both_views() {
+        let index = demo_index();
+        let names = Names::new(&index);
+        let drop = || Datapath::Dropped {
+            reason: "NETFILTER_DROP".into(),
+        };
+        let cases = [
+            (
+                "production/frontend",
+                "production/database",
+                5432,
+                drop(),
+                Outcome::BlockedByPolicy,
+            ),
+            (
+                "production/frontend",
+                "production/database",
+                5432,
+                Datapath::Forwarded,
+                Outcome::PolicyNotEnforced,
+            ),
+            (
+                "production/frontend",
+                "production/backend",
+                8080,
+                Datapath::Forwarded,
+                Outcome::AllowedByPolicy,
+            ),
+            (
+                "production/frontend",
+                "production/backend",
+                8080,
+                drop(),
+                Outcome::DatapathDrop,
+            ),
+        ];
+        for (from, to, port, dp, want) in cases {
+            let a = annotate(&index, &names, event(&index, from, to, port, dp));
+            assert_eq!(a.outcome, want, "{from} -> {to}: {}", a.explanation);
+            assert_eq!(&*a.src_name, from);
+            assert!(!a.policies.is_empty(), "{from} -> {to}: no policy named");
+        }
+        let blocked = annotate(
+            &index,
+            &names,
+            event(
+                &index,
+                "production/frontend",
+                "production/database",
+                5432,
+                drop(),
+            ),
+        );
+        assert!(
+            blocked
+                .explanation
+                .contains("production/database isolated for ingress by production/database-netpol"),
+            "{}",
+            blocked.explanation
+        );
+    }
+
+    #[test]
+    fn store_keeps_the_newest() {
+        let index = demo_index();
+        let names = Names::new(&index);
+        let mut store = FlowStore::new(3);
+        for port in 1..=5u16 {
+            let e = event(
+                &index,
+                "production/frontend",
+                "production/backend",
+                port,
+                Datapath::Forwarded,
+            );
+            store.push(annotate(&index, &names, e));
+        }
+        assert_eq!(store.len(), 3);
+        assert_eq!(store.total, 5);
+        let ports: Vec<u16> = store.iter().map(|f| f.event.dst_port).collect();
+        assert_eq!(ports, [3, 4, 5]);
+    }
+}

@@ -1,0 +1,223 @@
+//! The terminal: raw mode and the alternate screen (always restored: on exit, error, panic,
+//! Ctrl-C, SIGTERM and SIGHUP), and the event loop.
+//!
+//! One bounded channel carries every message to the UI task, which alone owns [`State`]:
+//! keys and mouse from an input thread (never dropped), the clock, signals, and flows from a
+//! source (dropped and counted when the channel is full, so a flood never stalls the keys).
+
+pub mod views;
+pub mod widgets;
+
+use std::io::{self, IsTerminal, Stdout};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use crossterm::execute;
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+use crate::app::{update, Command, Msg, State};
+use crate::flow::demo::DemoTraffic;
+
+/// Messages waiting for the UI task; beyond this, flows are dropped and counted.
+pub const CHANNEL: usize = 4096;
+/// Simulated flows per second in the demo.
+pub const DEMO_RATE: u64 = 25;
+
+/// Puts the terminal back: the inverse of [`enter`]. Safe to call twice.
+pub fn restore() {
+    let _ = disable_raw_mode();
+    let _ = execute!(
+        io::stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+fn enter() -> anyhow::Result<Terminal<CrosstermBackend<Stdout>>> {
+    enable_raw_mode().context("cannot put the terminal in raw mode")?;
+    let mut out = io::stdout();
+    if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
+        restore();
+        return Err(e).context("cannot open the alternate screen");
+    }
+    Terminal::new(CrosstermBackend::new(out)).context("cannot start the terminal")
+}
+
+/// Restores the terminal before any panic message is printed.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+}
+
+/// Restores the terminal when dropped, whatever path leaves `run`.
+struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs the UI until the user quits or a signal arrives.
+pub fn run(mut state: State, demo_flows: bool) -> anyhow::Result<()> {
+    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
+        bail!("the terminal UI needs a terminal on stdin and stdout; in scripts use explain, matrix or effective");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    install_panic_hook();
+    let mut terminal = enter()?;
+    let _guard = Guard;
+    let size = terminal.size().context("cannot read the terminal size")?;
+    update(&mut state, Msg::Resize(size.width, size.height));
+    runtime.block_on(event_loop(&mut terminal, state, demo_flows))
+}
+
+async fn event_loop(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    mut state: State,
+    demo_flows: bool,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL);
+    let stop = Arc::new(AtomicBool::new(false));
+    let lost = Arc::new(AtomicU64::new(0));
+
+    spawn_input(tx.clone(), stop.clone());
+    tokio::spawn(signals(tx.clone()));
+    tokio::spawn(ticker(tx.clone(), lost.clone()));
+    if demo_flows {
+        let traffic = DemoTraffic::new(state.snapshot.index.clone(), now_ms());
+        tokio::spawn(demo_source(traffic, tx.clone(), lost.clone()));
+    }
+    drop(tx);
+
+    let mut info = views::FrameInfo::default();
+    terminal.draw(|f| info = views::draw(f, &state))?;
+    update(
+        &mut state,
+        Msg::Rendered {
+            detail_lines: info.detail_lines,
+        },
+    );
+    'outer: while let Some(first) = rx.recv().await {
+        // Take everything already waiting, then draw once.
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some(msg) = next.take() {
+            if update(&mut state, msg).contains(&Command::Quit) {
+                break 'outer;
+            }
+            handled += 1;
+            if handled < 512 {
+                next = rx.try_recv().ok();
+            }
+        }
+        terminal.draw(|f| info = views::draw(f, &state))?;
+        update(
+            &mut state,
+            Msg::Rendered {
+                detail_lines: info.detail_lines,
+            },
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Reads the terminal on a thread of its own: crossterm's read blocks.
+fn spawn_input(tx: mpsc::Sender<Msg>, stop: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match event::poll(Duration::from_millis(100)) {
+                Ok(false) => continue,
+                Ok(true) => {}
+                Err(_) => break,
+            }
+            let msg = match event::read() {
+                Ok(Event::Key(k)) => Msg::Key(k),
+                Ok(Event::Mouse(m)) => Msg::Mouse(m),
+                Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            // Input is never dropped: wait for room.
+            if tx.blocking_send(msg).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+async fn signals(tx: mpsc::Sender<Msg>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+        _ = int.recv() => {}
+    }
+    let _ = tx.send(Msg::Terminate).await;
+}
+
+async fn ticker(tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
+    let mut every = tokio::time::interval(Duration::from_millis(250));
+    let mut last_lost = 0;
+    loop {
+        every.tick().await;
+        if tx.send(Msg::Tick { now_ms: now_ms() }).await.is_err() {
+            return;
+        }
+        let n = lost.load(Ordering::Relaxed);
+        if n != last_lost {
+            last_lost = n;
+            if tx.send(Msg::FlowsLost(n)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+async fn demo_source(mut traffic: DemoTraffic, tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
+    let mut every = tokio::time::interval(Duration::from_millis(1000 / DEMO_RATE));
+    loop {
+        every.tick().await;
+        let Some(event) = traffic.next(now_ms()) else {
+            return;
+        };
+        match tx.try_send(Msg::Flow(event)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                lost.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! The right pane: a pod's effective rules, a policy (warnings, selected pods, coloured YAML),
+//! or a namespace summary.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::focused;
+use crate::app::{Detail, Pane, State};
+use crate::cli::paint::Paint;
+use crate::cli::render;
+use crate::policy::{PodId, PolicyId};
+use crate::theme::{Slot, Theme};
+use crate::tui::widgets::{pane, toned, yaml_line, NO, OK};
+
+/// Draws the pane; returns the number of wrapped lines (for scrolling).
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) -> usize {
+    let theme = &state.theme;
+    let width = area.width.saturating_sub(2) as usize;
+    let (title, lines) = match &state.detail {
+        Detail::Empty => (
+            "".to_string(),
+            vec![Line::styled("nothing selected", theme.style(Slot::Muted))],
+        ),
+        Detail::Namespace(n) => namespace(state, *n),
+        Detail::Pod { id, effective } => pod(state, *id, effective, width),
+        Detail::Policy { id, warnings } => policy(state, *id, warnings),
+    };
+    let block = pane(
+        Line::styled(format!(" {title} "), theme.style(Slot::Title)),
+        focused(state, Pane::Detail),
+        theme,
+    );
+    let inner = block.inner(area);
+    let para = Paragraph::new(lines)
+        .style(theme.style(Slot::Text))
+        .wrap(Wrap { trim: false });
+    let total = para.line_count(inner.width);
+    let max_scroll = total.saturating_sub(inner.height as usize);
+    let scroll = (state.detail_scroll as usize).min(max_scroll) as u16;
+    frame.render_widget(block, area);
+    frame.render_widget(para.scroll((scroll, 0)), inner);
+    total
+}
+
+fn heading(text: impl Into<String>, theme: &Theme) -> Line<'static> {
+    Line::styled(text.into(), theme.style(Slot::Heading))
+}
+
+fn field(name: &str, value: impl Into<String>, theme: &Theme) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{name:<12}"), theme.style(Slot::Muted)),
+        Span::styled(value.into(), theme.style(Slot::Text)),
+    ])
+}
+
+fn pod(
+    state: &State,
+    id: PodId,
+    effective: &crate::policy::effective::Effective,
+    width: usize,
+) -> (String, Vec<Line<'static>>) {
+    let theme = &state.theme;
+    let index = &state.snapshot.index;
+    let p = &index.inventory().pods[id as usize];
+    let pv = state.snapshot.overview.pods[id as usize];
+    let mut lines = Vec::new();
+    let labels: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    lines.push(field(
+        "labels",
+        if labels.is_empty() {
+            "none".into()
+        } else {
+            labels.join("  ")
+        },
+        theme,
+    ));
+    let ips: Vec<String> = p.ips.iter().map(|ip| ip.to_string()).collect();
+    lines.push(field(
+        "node · IPs",
+        format!(
+            "{} · {}",
+            p.node.as_deref().unwrap_or("unscheduled"),
+            if ips.is_empty() {
+                "none (from a workload template)".into()
+            } else {
+                ips.join(", ")
+            }
+        ),
+        theme,
+    ));
+    if !p.ports.is_empty() {
+        let ports: Vec<String> = p
+            .ports
+            .iter()
+            .map(|cp| match &cp.name {
+                Some(n) => format!("{n} {}/{}", cp.port, cp.protocol),
+                None => format!("{}/{}", cp.port, cp.protocol),
+            })
+            .collect();
+        lines.push(field("ports", ports.join("  "), theme));
+    }
+    if let Some(w) = &p.workload {
+        lines.push(field("workload", w.clone(), theme));
+    }
+    if p.host_network {
+        lines.push(Line::styled(
+            "hostNetwork: NetworkPolicy does not apply to this pod's own traffic",
+            theme.style(Slot::Warning),
+        ));
+    }
+    if pv.selecting == 0 {
+        lines.push(Line::styled(
+            "! no policy selects this pod: every ingress and egress is allowed",
+            theme.style(Slot::Unprotected),
+        ));
+    }
+    lines.push(Line::raw(""));
+    // The same words as `effective` on the command line, styled by the theme.
+    let text = render::effective_at(effective, &Paint::markup(), width);
+    lines.extend(toned(&text, theme).into_iter().skip(1));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "Enter: explain a flow to this pod · e: from this pod",
+        theme.style(Slot::Muted),
+    ));
+    (format!("pod {}", p.key()), lines)
+}
+
+fn namespace(state: &State, n: u32) -> (String, Vec<Line<'static>>) {
+    let theme = &state.theme;
+    let ov = &state.snapshot.overview;
+    let nv = &ov.namespaces[n as usize];
+    let index = &state.snapshot.index;
+    let policies = &index.policies().policies;
+    let mut lines = Vec::new();
+    if let Some(labels) = index.namespace_labels(&nv.name) {
+        let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        lines.push(field("labels", l.join("  "), theme));
+    }
+    lines.push(field(
+        "counts",
+        format!(
+            "{} pods · {} policies · {} unprotected",
+            nv.pods.len(),
+            nv.policies.len(),
+            nv.unprotected.len()
+        ),
+        theme,
+    ));
+    lines.push(Line::raw(""));
+    lines.push(heading("DEFAULT DENY", theme));
+    for (word, list) in [
+        ("ingress", &nv.default_deny_ingress),
+        ("egress", &nv.default_deny_egress),
+    ] {
+        let names: Vec<&str> = list
+            .iter()
+            .map(|&p| policies[p as usize].name.as_str())
+            .collect();
+        lines.push(if names.is_empty() {
+            Line::from(vec![
+                Span::styled(format!("  {NO} {word:<8}"), theme.style(Slot::Deny)),
+                Span::styled(
+                    "none: pods no policy isolates are open this way",
+                    theme.style(Slot::Muted),
+                ),
+            ])
+        } else {
+            Line::from(vec![
+                Span::styled(format!("  {OK} {word:<8}"), theme.style(Slot::Allow)),
+                Span::raw(names.join(", ")),
+            ])
+        });
+    }
+    let isolated = |f: fn(&crate::app::overview::PodView) -> bool| {
+        nv.pods.iter().filter(|&&p| f(&ov.pods[p as usize])).count()
+    };
+    lines.push(field(
+        "  isolated",
+        format!(
+            "ingress {}/{} · egress {}/{}",
+            isolated(|p| p.ingress_isolated),
+            nv.pods.len(),
+            isolated(|p| p.egress_isolated),
+            nv.pods.len()
+        ),
+        theme,
+    ));
+    lines.push(Line::raw(""));
+    lines.push(heading(format!("POLICIES ({})", nv.policies.len()), theme));
+    if nv.policies.is_empty() {
+        lines.push(Line::styled("  none", theme.style(Slot::Muted)));
+    }
+    for &pid in &nv.policies {
+        let p = &policies[pid as usize];
+        let selects = ov.policies[pid as usize].selects.len();
+        let types: Vec<&str> = [
+            ("ingress", p.ingress.is_some()),
+            ("egress", p.egress.is_some()),
+        ]
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(w, _)| *w)
+        .collect();
+        let mut spans = vec![
+            Span::raw(format!("  {:<28} ", p.name)),
+            Span::styled(
+                format!("{selects} pods · {}", types.join("+")),
+                theme.style(Slot::Muted),
+            ),
+        ];
+        if selects == 0 {
+            spans.push(Span::styled(
+                "  selects nothing",
+                theme.style(Slot::Warning),
+            ));
+        }
+        if !p.warnings.is_empty() {
+            spans.push(Span::styled(
+                format!("  ⚑ {} warning(s)", p.warnings.len()),
+                theme.style(Slot::Warning),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading(
+        format!("UNPROTECTED PODS ({})", nv.unprotected.len()),
+        theme,
+    ));
+    if nv.unprotected.is_empty() {
+        lines.push(Line::styled(
+            "  none: every pod is selected by some policy",
+            theme.style(Slot::Muted),
+        ));
+    }
+    for &p in &nv.unprotected {
+        lines.push(Line::styled(
+            format!("  ! {}", index.inventory().pods[p as usize].name),
+            theme.style(Slot::Unprotected),
+        ));
+    }
+    (format!("namespace {}", nv.name), lines)
+}
+
+fn policy(state: &State, id: PolicyId, warnings: &[String]) -> (String, Vec<Line<'static>>) {
+    let theme = &state.theme;
+    let index = &state.snapshot.index;
+    let p = &index.policies().policies[id as usize];
+    let selects = &state.snapshot.overview.policies[id as usize].selects;
+    let mut lines = Vec::new();
+    lines.push(field("origin", p.origin.to_string(), theme));
+    let types: Vec<&str> = [
+        ("ingress", p.ingress.is_some()),
+        ("egress", p.egress.is_some()),
+    ]
+    .iter()
+    .filter(|(_, on)| *on)
+    .map(|(w, _)| *w)
+    .collect();
+    lines.push(field(
+        "isolates",
+        if types.is_empty() {
+            "nothing (no policy types)".to_string()
+        } else {
+            types.join(" and ")
+        },
+        theme,
+    ));
+    let pods = &index.inventory().pods;
+    let names: Vec<&str> = selects
+        .iter()
+        .take(12)
+        .map(|&q| pods[q as usize].name.as_str())
+        .collect();
+    let more = if selects.len() > names.len() {
+        format!(" … and {} more", selects.len() - names.len())
+    } else {
+        String::new()
+    };
+    lines.push(field(
+        "selects",
+        format!(
+            "{} pod(s){}{}{more}",
+            selects.len(),
+            if names.is_empty() { "" } else { ": " },
+            names.join(", ")
+        ),
+        theme,
+    ));
+    if !warnings.is_empty() {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!("WARNINGS ({})", warnings.len()),
+            theme.style(Slot::Warning),
+        ));
+        for w in warnings {
+            lines.push(Line::styled(format!("  ⚑ {w}"), theme.style(Slot::Warning)));
+        }
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading("MANIFEST", theme));
+    match &p.manifest {
+        Some(yaml) => lines.extend(yaml.lines().map(|l| yaml_line(l, theme))),
+        None => {
+            lines.push(Line::styled(
+                "# normalized form (the source kept no manifest)",
+                theme.style(Slot::YamlComment),
+            ));
+            if let Ok(y) = serde_yaml::to_string(p) {
+                lines.extend(y.lines().map(|l| yaml_line(l, theme)));
+            }
+        }
+    }
+    (format!("netpol {}", p.key()), lines)
+}

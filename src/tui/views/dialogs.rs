@@ -1,0 +1,296 @@
+//! Dialogs over the main screen: help (made from the keymap), the fuzzy finder, and explain.
+
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::app::finder::Target;
+use crate::app::keymap;
+use crate::app::layout::centered;
+use crate::app::{ExplainForm, Field, FinderState, State, COMMANDS};
+use crate::cli::paint::Paint;
+use crate::cli::render;
+use crate::theme::Slot;
+use crate::tui::widgets::{clip, highlighted, pane, toned};
+
+fn frame_of(frame: &mut Frame, area: Rect, title: &str, state: &State) -> Rect {
+    let block = pane(
+        Line::styled(format!(" {title} "), state.theme.style(Slot::Title)),
+        true,
+        &state.theme,
+    )
+    .style(state.theme.style(Slot::Background));
+    let inner = block.inner(area);
+    frame.render_widget(Clear, area);
+    frame.render_widget(block, area);
+    inner
+}
+
+pub fn help(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
+    let theme = &state.theme;
+    let area = centered(full, 90, 90, 100, 60);
+    let inner = frame_of(frame, area, "Help · Esc closes · ↑↓ scroll", state);
+    let mut lines = Vec::new();
+    for (ctx, bindings) in keymap::help() {
+        lines.push(Line::styled(ctx.title(), theme.style(Slot::Heading)));
+        for (keys, what) in bindings {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {keys:<26}"),
+                    theme
+                        .style(Slot::StatusKey)
+                        .bg(ratatui::style::Color::Reset),
+                ),
+                Span::styled(what.to_string(), theme.style(Slot::Text)),
+            ]));
+        }
+        lines.push(Line::raw(""));
+    }
+    lines.push(Line::styled(
+        "Commands (type : first)",
+        theme.style(Slot::Heading),
+    ));
+    for (cmd, what) in COMMANDS {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("  :{cmd:<35}"),
+                theme
+                    .style(Slot::StatusKey)
+                    .bg(ratatui::style::Color::Reset),
+            ),
+            Span::styled(what.to_string(), theme.style(Slot::Text)),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("Badges", theme.style(Slot::Heading)));
+    for (b, what) in [
+        (
+            "in eg",
+            "isolated for ingress / egress (namespaces: a default-deny exists)",
+        ),
+        ("--", "not isolated that way: everything is allowed"),
+        ("!", "no policy selects the pod: unprotected"),
+        ("⚑", "a policy with warnings, or one that selects nothing"),
+        (
+            "✓ ✗ ○",
+            "allowed, blocked, not isolated; with ! the datapath disagrees",
+        ),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {b:<26}"), theme.style(Slot::Isolated)),
+            Span::styled(what, theme.style(Slot::Text)),
+        ]));
+    }
+    let para = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let max = para
+        .line_count(inner.width)
+        .saturating_sub(inner.height as usize) as u16;
+    frame.render_widget(para.scroll((scroll.min(max), 0)), inner);
+}
+
+pub fn finder(frame: &mut Frame, full: Rect, state: &State, f: &FinderState) {
+    let theme = &state.theme;
+    let area = centered(full, 70, 70, 90, 30);
+    let inner = frame_of(
+        frame,
+        area,
+        "Jump to · namespaces, pods, policies, labels",
+        state,
+    );
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("› ", theme.style(Slot::Title)),
+            Span::styled(format!("{}▏", f.query.text), theme.style(Slot::Text)),
+            Span::styled(
+                format!("   {} match(es)", f.hits.len()),
+                theme.style(Slot::Muted),
+            ),
+        ]),
+        Line::raw(""),
+    ];
+    let h = inner.height.saturating_sub(2) as usize;
+    let start = f.cursor.saturating_sub(h.saturating_sub(1));
+    for (i, hit) in f.hits.iter().enumerate().skip(start).take(h) {
+        let entry = &state.snapshot.entries[hit.entry];
+        let kind = match entry.target {
+            Target::Namespace(_) => "ns    ",
+            Target::Pod(_) => "pod   ",
+            Target::Policy(_) => "netpol",
+            Target::Label(_) => "label ",
+            Target::Node(_) => "node  ",
+        };
+        let mut spans = vec![Span::styled(format!("{kind}  "), theme.style(Slot::Muted))];
+        spans.extend(highlighted(
+            &clip(&entry.text, inner.width as usize - 9),
+            &hit.indices,
+            theme.style(Slot::Text),
+            theme,
+        ));
+        let mut line = Line::from(spans);
+        if i == f.cursor {
+            line = line.patch_style(theme.style(Slot::Selection));
+        }
+        lines.push(line);
+    }
+    if f.hits.is_empty() {
+        lines.push(Line::styled("nothing matches", theme.style(Slot::Muted)));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm) {
+    let theme = &state.theme;
+    let area = centered(full, 94, 94, 120, 50);
+    let inner = frame_of(
+        frame,
+        area,
+        "Explain a flow · Tab next field · Enter run · Esc close",
+        state,
+    );
+    let label = |name: &str, f: Field| {
+        let on = form.field == f;
+        Span::styled(
+            format!("{}{name:<9}", if on { "›" } else { " " }),
+            if on {
+                theme.style(Slot::Title)
+            } else {
+                theme.style(Slot::Muted)
+            },
+        )
+    };
+    let value = |text: &str, f: Field| {
+        let on = form.field == f;
+        Span::styled(
+            format!("{text}{}", if on { "▏" } else { "" }),
+            theme.style(Slot::Text),
+        )
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            label("From", Field::From),
+            value(&form.from.text, Field::From),
+            Span::styled(
+                "   pod, namespace/pod, node/NAME or an IP",
+                theme.style(Slot::Muted),
+            ),
+        ]),
+        Line::from(vec![
+            label("To", Field::To),
+            value(&form.to.text, Field::To),
+        ]),
+        Line::from(vec![
+            label("Port", Field::Port),
+            value(&form.port.text, Field::Port),
+            Span::styled(
+                "   a number or a container port name",
+                theme.style(Slot::Muted),
+            ),
+        ]),
+        Line::from(vec![
+            label("Protocol", Field::Protocol),
+            Span::styled(format!("‹{}›", form.protocol), theme.style(Slot::Text)),
+            Span::styled("   ←→ changes", theme.style(Slot::Muted)),
+        ]),
+    ];
+    if matches!(form.field, Field::From | Field::To) && !form.picks.is_empty() {
+        lines.push(Line::styled(
+            "  suggestions (↑↓, Enter takes one)",
+            theme.style(Slot::Muted),
+        ));
+        for (i, hit) in form.picks.iter().enumerate() {
+            let text = form.pick_text(i).unwrap_or_default();
+            let mut spans = vec![Span::raw("    ")];
+            spans.extend(highlighted(
+                text,
+                &hit.indices,
+                theme.style(Slot::Text),
+                theme,
+            ));
+            let mut line = Line::from(spans);
+            if i == form.pick {
+                line = line.patch_style(theme.style(Slot::Selection));
+            }
+            lines.push(line);
+        }
+    }
+    lines.push(Line::styled(
+        "─".repeat(inner.width as usize),
+        theme.style(Slot::Border),
+    ));
+    let head = lines.len() as u16;
+    frame.render_widget(
+        Paragraph::new(lines),
+        Rect {
+            height: head.min(inner.height),
+            ..inner
+        },
+    );
+    let body = Rect {
+        y: inner.y + head.min(inner.height),
+        height: inner.height.saturating_sub(head),
+        ..inner
+    };
+    if body.height == 0 {
+        return;
+    }
+    let mut out: Vec<Line> = Vec::new();
+    if let Some(note) = &form.flow_note {
+        out.push(Line::styled(note.clone(), theme.style(Slot::Muted)));
+        out.push(Line::raw(""));
+    }
+    match &form.result {
+        None => out.push(Line::styled(
+            "Fill in the fields and press Enter on Port or Protocol.",
+            theme.style(Slot::Muted),
+        )),
+        Some(Err(e)) => out.push(Line::styled(e.clone(), theme.style(Slot::Error))),
+        Some(Ok(e)) => {
+            if let Some(p) = form.responsible {
+                let name = state.snapshot.index.policies().policies[p as usize].key();
+                let what = if e.allowed {
+                    "admits it"
+                } else {
+                    "isolates the pod"
+                };
+                out.push(Line::from(vec![
+                    Span::styled(
+                        "Enter or g: ",
+                        theme
+                            .style(Slot::StatusKey)
+                            .bg(ratatui::style::Color::Reset),
+                    ),
+                    Span::styled(
+                        format!("go to {name}, the policy that {what}"),
+                        theme.style(Slot::Text),
+                    ),
+                ]));
+                out.push(Line::raw(""));
+            }
+            let text = render::explanation_at(e, &Paint::markup(), body.width as usize);
+            let responsible = form
+                .responsible
+                .map(|p| state.snapshot.index.policies().policies[p as usize].key());
+            for line in toned(&text, theme) {
+                // The responsible policy's own line is marked, so the eye finds it.
+                let is_it = responsible.as_ref().is_some_and(|r| {
+                    let s: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+                    let t = s.trim_start();
+                    t.strip_prefix("✓ ")
+                        .or_else(|| t.strip_prefix("✗ "))
+                        .is_some_and(|rest| rest.starts_with(r.as_str()))
+                });
+                out.push(if is_it {
+                    line.patch_style(theme.style(Slot::Selection))
+                } else {
+                    line
+                });
+            }
+        }
+    }
+    let para = Paragraph::new(out).wrap(Wrap { trim: false });
+    let max = para
+        .line_count(body.width)
+        .saturating_sub(body.height as usize) as u16;
+    frame.render_widget(para.scroll((form.scroll.min(max), 0)), body);
+}

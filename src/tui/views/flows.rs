@@ -1,0 +1,163 @@
+//! The flow list: newest at the bottom, each flow with the datapath's view (symbol and colour)
+//! and the engine's judgement; disagreements stand out.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::focused;
+use crate::app::layout::inner_height;
+use crate::app::{Pane, State};
+use crate::flow::{Annotated, Datapath, Outcome, VerdictFilter};
+use crate::theme::{Slot, Theme};
+use crate::tui::widgets::{clip, pane};
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let f = &state.flows;
+    let mut title = vec![Span::styled(" Flows ", theme.style(Slot::Title))];
+    if state.source.flows {
+        title.push(Span::styled(
+            format!("{:.1}/s · {} lost ", f.rate, f.lost),
+            theme.style(if f.lost > 0 {
+                Slot::Warning
+            } else {
+                Slot::Muted
+            }),
+        ));
+    }
+    if f.verdict != VerdictFilter::All {
+        title.push(Span::styled(
+            format!("· {} ", f.verdict.label()),
+            theme.style(Slot::Match),
+        ));
+    }
+    if f.filter.active() || f.filter.editing {
+        title.push(Span::styled(
+            format!(
+                "/{}{} ",
+                f.filter.input.text,
+                if f.filter.editing { "▏" } else { "" }
+            ),
+            theme.style(Slot::Match),
+        ));
+    }
+    if f.paused_at.is_some() {
+        title.push(Span::styled("⏸ paused ", theme.style(Slot::Warning)));
+    }
+    let block = pane(Line::from(title), focused(state, Pane::Flows), theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let h = inner_height(area);
+    let n = f.shown_len();
+    if n == 0 {
+        let msg = if !state.source.flows {
+            "No flow source. With manifests there is no datapath to watch; the demo (--demo) simulates one."
+        } else if f.store.is_empty() {
+            "Waiting for flows…"
+        } else {
+            "No flow matches the filters (Esc clears the text filter, v cycles the verdicts)."
+        };
+        frame.render_widget(
+            Paragraph::new(Line::styled(msg, theme.style(Slot::Muted))),
+            inner,
+        );
+        return;
+    }
+    let cursor = f.cursor_pos().unwrap_or(n - 1);
+    let end = (cursor + 1).max(h.min(n));
+    let start = end.saturating_sub(h);
+    let width = inner.width as usize;
+    let lines: Vec<Line> = (start..end)
+        .filter_map(|i| f.get(f.matched[i]).map(|fl| (i, fl)))
+        .map(|(i, fl)| {
+            let selected = i == cursor && (f.cursor.is_some() || focused(state, Pane::Flows));
+            let mut line = flow_line(fl, width, theme);
+            if selected {
+                line = line.patch_style(theme.style(Slot::Selection));
+                let used = line.width();
+                if used < width {
+                    line.push_span(Span::styled(
+                        " ".repeat(width - used),
+                        theme.style(Slot::Selection),
+                    ));
+                }
+            }
+            line
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).style(theme.style(Slot::Text)), inner);
+}
+
+/// The symbol and style of an outcome: never colour alone.
+pub fn mark(outcome: Outcome, theme: &Theme) -> (&'static str, Style) {
+    match outcome {
+        Outcome::BlockedByPolicy => ("✗", theme.style(Slot::Deny)),
+        Outcome::AllowedByPolicy => ("✓", theme.style(Slot::Allow)),
+        Outcome::NotIsolated => ("○", theme.style(Slot::Neutral)),
+        Outcome::DatapathDrop => ("✗!", theme.style(Slot::Disagree)),
+        Outcome::PolicyNotEnforced => ("✓!", theme.style(Slot::Disagree)),
+    }
+}
+
+fn clock(ms: u64) -> String {
+    let s = (ms / 1000) % 86_400;
+    format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+}
+
+fn flow_line(f: &Annotated, width: usize, theme: &Theme) -> Line<'static> {
+    let (sym, style) = mark(f.outcome, theme);
+    let col = if width >= 140 {
+        30
+    } else if width >= 100 {
+        24
+    } else {
+        18
+    };
+    let dp = match &f.event.datapath {
+        Datapath::Forwarded => Span::styled("fwd ", theme.style(Slot::Forwarded)),
+        Datapath::Dropped { .. } => Span::styled("drop", theme.style(Slot::Dropped)),
+    };
+    let mut spans = vec![
+        Span::styled(
+            format!("{} ", clock(f.event.time_ms)),
+            theme.style(Slot::Muted),
+        ),
+        Span::styled(format!("{sym:<2} "), style),
+        dp,
+        Span::raw(format!(
+            " {:<col$} → {:<col$} ",
+            clip(&f.src_name, col),
+            clip(&f.dst_name, col)
+        )),
+        Span::styled(
+            format!(
+                "{:<10}",
+                format!("{}/{}", f.event.protocol, f.event.dst_port)
+            ),
+            theme.style(Slot::Muted),
+        ),
+    ];
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let room = width.saturating_sub(used);
+    // The list names the policies; the full sentence is one Enter away.
+    let policies = f.policies.join(", ");
+    let short = match f.outcome {
+        Outcome::BlockedByPolicy => format!("isolated by {policies}"),
+        Outcome::AllowedByPolicy
+        | Outcome::NotIsolated
+        | Outcome::DatapathDrop
+        | Outcome::PolicyNotEnforced => f.explanation.clone(),
+    };
+    spans.push(Span::styled(
+        clip(&short, room),
+        if f.outcome.disagrees() {
+            theme.style(Slot::Disagree)
+        } else {
+            theme.style(Slot::Text)
+        },
+    ));
+    Line::from(spans)
+}

@@ -1,0 +1,190 @@
+//! The left pane: namespaces with their pods (or policies), isolation badges, and how many
+//! policies select each pod; pods no policy selects stand out.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::focused;
+use crate::app::layout::inner_height;
+use crate::app::{Pane, RowKind, State, TreeMode};
+use crate::theme::{Slot, Theme};
+use crate::tui::widgets::{clip, highlighted, pane};
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
+    let theme = &state.theme;
+    let what = match state.tree_mode {
+        TreeMode::Pods => "pods",
+        TreeMode::Policies => "policies",
+    };
+    let mut title = vec![Span::styled(
+        format!(" Namespaces · {what} "),
+        theme.style(Slot::Title),
+    )];
+    if state.tree_filter.active() || state.tree_filter.editing {
+        title.push(Span::styled(
+            format!(
+                "/{}{} ",
+                state.tree_filter.input.text,
+                if state.tree_filter.editing { "▏" } else { "" }
+            ),
+            theme.style(Slot::Match),
+        ));
+    }
+    let block = pane(Line::from(title), focused(state, Pane::Tree), theme);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = inner.width as usize;
+    let h = inner_height(area);
+    let mut lines = Vec::with_capacity(h);
+    if state.rows.is_empty() {
+        let msg = if state.tree_filter.active() {
+            "nothing matches the filter (Esc clears it)"
+        } else {
+            "no namespaces"
+        };
+        lines.push(Line::styled(msg, theme.style(Slot::Muted)));
+    }
+    for (i, row) in state
+        .rows
+        .iter()
+        .enumerate()
+        .skip(state.tree_offset)
+        .take(h)
+    {
+        let selected = i == state.cursor;
+        let mut line = row_line(state, row.kind, &row.matched, width, theme);
+        if selected {
+            line = line.patch_style(theme.style(Slot::Selection));
+            // Fill the rest of the row so the selection reads as a bar.
+            let used = line.width();
+            if used < width {
+                line.push_span(Span::styled(
+                    " ".repeat(width - used),
+                    theme.style(Slot::Selection),
+                ));
+            }
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines).style(theme.style(Slot::Text)), inner);
+}
+
+/// A direction badge: the word when isolated, dashes when open.
+fn badge(on: bool, word: &'static str, theme: &Theme) -> Span<'static> {
+    if on {
+        Span::styled(word, theme.style(Slot::Isolated))
+    } else {
+        Span::styled("--", theme.style(Slot::Open))
+    }
+}
+
+fn row_line(
+    state: &State,
+    kind: RowKind,
+    matched: &[usize],
+    width: usize,
+    theme: &Theme,
+) -> Line<'static> {
+    let ov = &state.snapshot.overview;
+    let inv = state.snapshot.index.inventory();
+    let text = theme.style(Slot::Text);
+    let muted = theme.style(Slot::Muted);
+    let (prefix, name, name_style, right): (String, String, Style, Vec<Span<'static>>) = match kind
+    {
+        RowKind::Namespace(n) => {
+            let nv = &ov.namespaces[n as usize];
+            let open = state.expanded.contains(&nv.name) || state.tree_filter.active();
+            let count = match state.tree_mode {
+                TreeMode::Pods => format!("{:>3} pods", nv.pods.len()),
+                TreeMode::Policies => format!("{:>3} pol", nv.policies.len()),
+            };
+            let mut right = vec![
+                badge(!nv.default_deny_ingress.is_empty(), "in", theme),
+                Span::raw(" "),
+                badge(!nv.default_deny_egress.is_empty(), "eg", theme),
+                Span::styled(format!(" {count}"), muted),
+            ];
+            if !nv.unprotected.is_empty() {
+                right.push(Span::styled(
+                    format!(" !{}", nv.unprotected.len()),
+                    theme.style(Slot::Unprotected),
+                ));
+            }
+            (
+                if open { "▾ ".into() } else { "▸ ".into() },
+                nv.name.clone(),
+                text.patch(theme.style(Slot::Heading)),
+                right,
+            )
+        }
+        RowKind::Pod(p) => {
+            let pv = ov.pods[p as usize];
+            let pod = &inv.pods[p as usize];
+            if pv.selecting == 0 {
+                (
+                    "  ! ".into(),
+                    pod.name.clone(),
+                    theme.style(Slot::Unprotected),
+                    vec![Span::styled("unprotected", theme.style(Slot::Unprotected))],
+                )
+            } else {
+                (
+                    "  ● ".into(),
+                    pod.name.clone(),
+                    text,
+                    vec![
+                        badge(pv.ingress_isolated, "in", theme),
+                        Span::raw(" "),
+                        badge(pv.egress_isolated, "eg", theme),
+                        Span::styled(format!(" {:>2} pol", pv.selecting), muted),
+                    ],
+                )
+            }
+        }
+        RowKind::Policy(id) => {
+            let policy = &state.snapshot.index.policies().policies[id as usize];
+            let selects = ov.policies[id as usize].selects.len();
+            let count = if selects == 0 {
+                Span::styled("  0 pods", theme.style(Slot::Warning))
+            } else {
+                Span::styled(format!("{selects:>3} pods"), muted)
+            };
+            let warn = !policy.warnings.is_empty() || selects == 0;
+            (
+                if warn {
+                    "  ⚑ ".into()
+                } else {
+                    "  ◆ ".into()
+                },
+                policy.name.clone(),
+                if warn {
+                    theme.style(Slot::Warning)
+                } else {
+                    text
+                },
+                vec![
+                    badge(policy.ingress.is_some(), "in", theme),
+                    Span::raw(" "),
+                    badge(policy.egress.is_some(), "eg", theme),
+                    Span::raw(" "),
+                    count,
+                ],
+            )
+        }
+    };
+    let right_w: usize = right.iter().map(|s| s.width()).sum();
+    let room = width.saturating_sub(prefix.chars().count() + right_w + 1);
+    let shown = clip(&name, room);
+    let mut spans = vec![Span::styled(prefix.clone(), muted)];
+    spans.extend(highlighted(&shown, matched, name_style, theme));
+    let used = prefix.chars().count() + shown.chars().count();
+    let pad = width.saturating_sub(used + right_w);
+    if pad > 0 && right_w + 1 < width {
+        spans.push(Span::raw(" ".repeat(pad)));
+        spans.extend(right);
+    }
+    Line::from(spans)
+}
