@@ -14,6 +14,17 @@ if command -v rustup >/dev/null; then
 fi
 cargo --version
 
+log "system packages"
+# tmux drives the real binary in the terminal UI's end-to-end tests.
+if ! command -v tmux >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux procps
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux procps
+  fi
+fi
+tmux -V
+
 log "format"
 cargo fmt --all -- --check
 
@@ -23,7 +34,8 @@ cargo clippy --locked --all-targets -- -D warnings
 log "tests"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-cargo test --locked 2>&1 | tee "$out"
+# Snapshots are reviewed by people: a changed or missing one fails here, never gets written.
+INSTA_UPDATE=no INSTA_FORCE_PASS=0 cargo test --locked 2>&1 | tee "$out"
 # One closing line with the totals of every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "\n%d passed, %d failed\n", p, f }' "$out"

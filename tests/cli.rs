@@ -519,3 +519,17 @@ fn usage_errors_exit_2() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn the_terminal_ui_needs_a_terminal() {
+    // assert_cmd gives the program pipes, not a terminal.
+    for args in [vec!["--demo"], vec!["-f", "tests/fixtures/good"]] {
+        bin()
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "error: the terminal UI needs a terminal on stdin and stdout; in scripts use a subcommand",
+            ));
+    }
+}

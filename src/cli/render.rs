@@ -228,6 +228,21 @@ pub fn effective(e: &Effective, paint: &Paint) -> String {
 /// `effective` wrapped at `width` columns.
 pub fn effective_at(e: &Effective, paint: &Paint, width: usize) -> String {
     let mut out = String::new();
+    effective_header(&mut out, e, paint);
+    out.push_str(&effective_sides_at(e, paint, width));
+    fit(out, width)
+}
+
+/// The ingress and egress parts of `effective`, without the pod's name line.
+pub fn effective_sides_at(e: &Effective, paint: &Paint, width: usize) -> String {
+    let mut out = String::new();
+    for side in [&e.ingress, &e.egress] {
+        effective_side(&mut out, side, paint);
+    }
+    fit(out, width)
+}
+
+fn effective_header(out: &mut String, e: &Effective, paint: &Paint) {
     let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let _ = writeln!(
         out,
@@ -242,10 +257,6 @@ pub fn effective_at(e: &Effective, paint: &Paint, width: usize) -> String {
             }
         ))
     );
-    for side in [&e.ingress, &e.egress] {
-        effective_side(&mut out, side, paint);
-    }
-    fit(out, width)
 }
 
 fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {

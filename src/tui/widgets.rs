@@ -145,6 +145,61 @@ fn scalar(v: &str, theme: &Theme) -> Span<'static> {
     Span::styled(v.to_string(), theme.style(slot))
 }
 
+/// Wraps a styled line at `width` columns; continuation lines start with `hang` spaces.
+/// Breaks at spaces; a word longer than the room is cut.
+pub fn wrap(line: Line<'static>, width: usize, hang: usize) -> Vec<Line<'static>> {
+    if line.width() <= width || width <= hang + 4 {
+        return vec![line];
+    }
+    let line_style = line.style;
+    let mut out = Vec::new();
+    let mut cur: Vec<Span<'static>> = Vec::new();
+    let mut cur_w = 0usize;
+    let start_line = |out: &mut Vec<Line<'static>>, cur: &mut Vec<Span<'static>>| {
+        out.push(Line::from(std::mem::take(cur)).style(line_style));
+        cur.push(Span::raw(" ".repeat(hang)));
+    };
+    for span in line.spans {
+        let style = span.style;
+        for word in span.content.split_inclusive(' ') {
+            let mut word = word.to_string();
+            let fits = |w: &str, used: usize| used + Span::raw(w.trim_end()).width() <= width;
+            if !fits(&word, cur_w) && cur_w > hang && !word.trim().is_empty() {
+                start_line(&mut out, &mut cur);
+                cur_w = hang;
+            }
+            // A word wider than a whole line is cut into pieces.
+            while !fits(&word, cur_w) && !word.trim().is_empty() {
+                let room = width.saturating_sub(cur_w).max(1);
+                let head: String = word.chars().take(room).collect();
+                let tail: String = word.chars().skip(room).collect();
+                cur.push(Span::styled(head, style));
+                start_line(&mut out, &mut cur);
+                cur_w = hang;
+                word = tail;
+            }
+            cur_w += Span::raw(word.as_str()).width();
+            cur.push(Span::styled(word, style));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(Line::from(cur).style(line_style));
+    }
+    out
+}
+
+/// Wraps every line, continuing each under its own indentation plus `extra`.
+pub fn wrap_all(lines: Vec<Line<'static>>, width: usize, extra: usize) -> Vec<Line<'static>> {
+    lines
+        .into_iter()
+        .flat_map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            let indent = text.len() - text.trim_start().len();
+            wrap(l, width, indent + extra)
+        })
+        .collect()
+}
+
 /// Cuts `s` to `width` chars, ending in `…` when cut.
 pub fn clip(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
@@ -196,6 +251,32 @@ mod tests {
             t.style(Slot::Text).patch(t.style(Slot::Deny))
         );
         assert_eq!(text(&lines[2]), ["plain"]);
+    }
+
+    #[test]
+    fn wrap_keeps_styles_and_hangs() {
+        let t = Theme::builtin_default();
+        let red = t.style(Slot::Deny);
+        let line = Line::from(vec![
+            Span::raw("labels      "),
+            Span::styled("app=frontend tier=web zone=a-very-long-zone-name", red),
+        ]);
+        let lines = wrap(line, 30, 12);
+        let texts: Vec<String> = lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "labels      app=frontend ",
+                "            tier=web ",
+                "            zone=a-very-long-z",
+                "            one-name",
+            ]
+        );
+        assert_eq!(lines[1].spans[1].style, red);
+        assert!(lines.iter().all(|l| l.width() <= 30));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::focused;
@@ -12,7 +12,7 @@ use crate::cli::paint::Paint;
 use crate::cli::render;
 use crate::policy::{PodId, PolicyId};
 use crate::theme::{Slot, Theme};
-use crate::tui::widgets::{pane, toned, yaml_line, NO, OK};
+use crate::tui::widgets::{pane, toned, wrap, wrap_all, yaml_line, NO, OK};
 
 /// Draws the pane; returns the number of wrapped lines (for scrolling).
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) -> usize {
@@ -23,9 +23,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) -> usize {
             "".to_string(),
             vec![Line::styled("nothing selected", theme.style(Slot::Muted))],
         ),
-        Detail::Namespace(n) => namespace(state, *n),
+        Detail::Namespace(n) => namespace(state, *n, width),
         Detail::Pod { id, effective } => pod(state, *id, effective, width),
-        Detail::Policy { id, warnings } => policy(state, *id, warnings),
+        Detail::Policy { id, warnings } => policy(state, *id, warnings, width),
     };
     let block = pane(
         Line::styled(format!(" {title} "), theme.style(Slot::Title)),
@@ -33,10 +33,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) -> usize {
         theme,
     );
     let inner = block.inner(area);
-    let para = Paragraph::new(lines)
-        .style(theme.style(Slot::Text))
-        .wrap(Wrap { trim: false });
-    let total = para.line_count(inner.width);
+    let lines = wrap_all(lines, width, 2);
+    let total = lines.len();
+    let para = Paragraph::new(lines).style(theme.style(Slot::Text));
     let max_scroll = total.saturating_sub(inner.height as usize);
     let scroll = (state.detail_scroll as usize).min(max_scroll) as u16;
     frame.render_widget(block, area);
@@ -48,11 +47,13 @@ fn heading(text: impl Into<String>, theme: &Theme) -> Line<'static> {
     Line::styled(text.into(), theme.style(Slot::Heading))
 }
 
-fn field(name: &str, value: impl Into<String>, theme: &Theme) -> Line<'static> {
-    Line::from(vec![
+/// `name   value`, the value's continuation lines under the value.
+fn field(name: &str, value: impl Into<String>, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    let line = Line::from(vec![
         Span::styled(format!("{name:<12}"), theme.style(Slot::Muted)),
         Span::styled(value.into(), theme.style(Slot::Text)),
-    ])
+    ]);
+    wrap(line, width, 12)
 }
 
 fn pod(
@@ -67,17 +68,18 @@ fn pod(
     let pv = state.snapshot.overview.pods[id as usize];
     let mut lines = Vec::new();
     let labels: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    lines.push(field(
+    lines.extend(field(
         "labels",
         if labels.is_empty() {
             "none".into()
         } else {
             labels.join("  ")
         },
+        width,
         theme,
     ));
     let ips: Vec<String> = p.ips.iter().map(|ip| ip.to_string()).collect();
-    lines.push(field(
+    lines.extend(field(
         "node · IPs",
         format!(
             "{} · {}",
@@ -88,6 +90,7 @@ fn pod(
                 ips.join(", ")
             }
         ),
+        width,
         theme,
     ));
     if !p.ports.is_empty() {
@@ -99,10 +102,10 @@ fn pod(
                 None => format!("{}/{}", cp.port, cp.protocol),
             })
             .collect();
-        lines.push(field("ports", ports.join("  "), theme));
+        lines.extend(field("ports", ports.join("  "), width, theme));
     }
     if let Some(w) = &p.workload {
-        lines.push(field("workload", w.clone(), theme));
+        lines.extend(field("workload", w.clone(), width, theme));
     }
     if p.host_network {
         lines.push(Line::styled(
@@ -118,8 +121,8 @@ fn pod(
     }
     lines.push(Line::raw(""));
     // The same words as `effective` on the command line, styled by the theme.
-    let text = render::effective_at(effective, &Paint::markup(), width);
-    lines.extend(toned(&text, theme).into_iter().skip(1));
+    let text = render::effective_sides_at(effective, &Paint::markup(), width);
+    lines.extend(toned(&text, theme));
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         "Enter: explain a flow to this pod · e: from this pod",
@@ -128,7 +131,7 @@ fn pod(
     (format!("pod {}", p.key()), lines)
 }
 
-fn namespace(state: &State, n: u32) -> (String, Vec<Line<'static>>) {
+fn namespace(state: &State, n: u32, width: usize) -> (String, Vec<Line<'static>>) {
     let theme = &state.theme;
     let ov = &state.snapshot.overview;
     let nv = &ov.namespaces[n as usize];
@@ -137,9 +140,9 @@ fn namespace(state: &State, n: u32) -> (String, Vec<Line<'static>>) {
     let mut lines = Vec::new();
     if let Some(labels) = index.namespace_labels(&nv.name) {
         let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        lines.push(field("labels", l.join("  "), theme));
+        lines.extend(field("labels", l.join("  "), width, theme));
     }
-    lines.push(field(
+    lines.extend(field(
         "counts",
         format!(
             "{} pods · {} policies · {} unprotected",
@@ -147,6 +150,7 @@ fn namespace(state: &State, n: u32) -> (String, Vec<Line<'static>>) {
             nv.policies.len(),
             nv.unprotected.len()
         ),
+        width,
         theme,
     ));
     lines.push(Line::raw(""));
@@ -177,7 +181,7 @@ fn namespace(state: &State, n: u32) -> (String, Vec<Line<'static>>) {
     let isolated = |f: fn(&crate::app::overview::PodView) -> bool| {
         nv.pods.iter().filter(|&&p| f(&ov.pods[p as usize])).count()
     };
-    lines.push(field(
+    lines.extend(field(
         "  isolated",
         format!(
             "ingress {}/{} · egress {}/{}",
@@ -186,6 +190,7 @@ fn namespace(state: &State, n: u32) -> (String, Vec<Line<'static>>) {
             isolated(|p| p.egress_isolated),
             nv.pods.len()
         ),
+        width,
         theme,
     ));
     lines.push(Line::raw(""));
@@ -245,13 +250,18 @@ fn namespace(state: &State, n: u32) -> (String, Vec<Line<'static>>) {
     (format!("namespace {}", nv.name), lines)
 }
 
-fn policy(state: &State, id: PolicyId, warnings: &[String]) -> (String, Vec<Line<'static>>) {
+fn policy(
+    state: &State,
+    id: PolicyId,
+    warnings: &[String],
+    width: usize,
+) -> (String, Vec<Line<'static>>) {
     let theme = &state.theme;
     let index = &state.snapshot.index;
     let p = &index.policies().policies[id as usize];
     let selects = &state.snapshot.overview.policies[id as usize].selects;
     let mut lines = Vec::new();
-    lines.push(field("origin", p.origin.to_string(), theme));
+    lines.extend(field("origin", p.origin.to_string(), width, theme));
     let types: Vec<&str> = [
         ("ingress", p.ingress.is_some()),
         ("egress", p.egress.is_some()),
@@ -260,13 +270,14 @@ fn policy(state: &State, id: PolicyId, warnings: &[String]) -> (String, Vec<Line
     .filter(|(_, on)| *on)
     .map(|(w, _)| *w)
     .collect();
-    lines.push(field(
+    lines.extend(field(
         "isolates",
         if types.is_empty() {
             "nothing (no policy types)".to_string()
         } else {
             types.join(" and ")
         },
+        width,
         theme,
     ));
     let pods = &index.inventory().pods;
@@ -280,7 +291,7 @@ fn policy(state: &State, id: PolicyId, warnings: &[String]) -> (String, Vec<Line
     } else {
         String::new()
     };
-    lines.push(field(
+    lines.extend(field(
         "selects",
         format!(
             "{} pod(s){}{}{more}",
@@ -288,6 +299,7 @@ fn policy(state: &State, id: PolicyId, warnings: &[String]) -> (String, Vec<Line
             if names.is_empty() { "" } else { ": " },
             names.join(", ")
         ),
+        width,
         theme,
     ));
     if !warnings.is_empty() {

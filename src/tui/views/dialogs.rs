@@ -2,7 +2,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
 use crate::app::finder::Target;
@@ -12,7 +12,7 @@ use crate::app::{ExplainForm, Field, FinderState, State, COMMANDS};
 use crate::cli::paint::Paint;
 use crate::cli::render;
 use crate::theme::Slot;
-use crate::tui::widgets::{clip, highlighted, pane, toned};
+use crate::tui::widgets::{clip, highlighted, pane, toned, wrap, wrap_all};
 
 fn frame_of(frame: &mut Frame, area: Rect, title: &str, state: &State) -> Rect {
     let block = pane(
@@ -31,19 +31,24 @@ pub fn help(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
     let theme = &state.theme;
     let area = centered(full, 90, 90, 100, 60);
     let inner = frame_of(frame, area, "Help · Esc closes · ↑↓ scroll", state);
+    let w = inner.width as usize;
     let mut lines = Vec::new();
     for (ctx, bindings) in keymap::help() {
         lines.push(Line::styled(ctx.title(), theme.style(Slot::Heading)));
         for (keys, what) in bindings {
-            lines.push(Line::from(vec![
-                Span::styled(
-                    format!("  {keys:<26}"),
-                    theme
-                        .style(Slot::StatusKey)
-                        .bg(ratatui::style::Color::Reset),
-                ),
-                Span::styled(what.to_string(), theme.style(Slot::Text)),
-            ]));
+            lines.extend(wrap(
+                Line::from(vec![
+                    Span::styled(
+                        format!("  {keys:<26}"),
+                        theme
+                            .style(Slot::StatusKey)
+                            .bg(ratatui::style::Color::Reset),
+                    ),
+                    Span::styled(what.to_string(), theme.style(Slot::Text)),
+                ]),
+                w,
+                28,
+            ));
         }
         lines.push(Line::raw(""));
     }
@@ -52,15 +57,19 @@ pub fn help(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
         theme.style(Slot::Heading),
     ));
     for (cmd, what) in COMMANDS {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("  :{cmd:<35}"),
-                theme
-                    .style(Slot::StatusKey)
-                    .bg(ratatui::style::Color::Reset),
-            ),
-            Span::styled(what.to_string(), theme.style(Slot::Text)),
-        ]));
+        lines.extend(wrap(
+            Line::from(vec![
+                Span::styled(
+                    format!("  :{cmd:<35}"),
+                    theme
+                        .style(Slot::StatusKey)
+                        .bg(ratatui::style::Color::Reset),
+                ),
+                Span::styled(what.to_string(), theme.style(Slot::Text)),
+            ]),
+            w,
+            38,
+        ));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Badges", theme.style(Slot::Heading)));
@@ -77,15 +86,17 @@ pub fn help(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
             "allowed, blocked, not isolated; with ! the datapath disagrees",
         ),
     ] {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {b:<26}"), theme.style(Slot::Isolated)),
-            Span::styled(what, theme.style(Slot::Text)),
-        ]));
+        lines.extend(wrap(
+            Line::from(vec![
+                Span::styled(format!("  {b:<26}"), theme.style(Slot::Isolated)),
+                Span::styled(what, theme.style(Slot::Text)),
+            ]),
+            w,
+            28,
+        ));
     }
-    let para = Paragraph::new(lines).wrap(Wrap { trim: false });
-    let max = para
-        .line_count(inner.width)
-        .saturating_sub(inner.height as usize) as u16;
+    let max = lines.len().saturating_sub(inner.height as usize) as u16;
+    let para = Paragraph::new(lines);
     frame.render_widget(para.scroll((scroll.min(max), 0)), inner);
 }
 
@@ -288,9 +299,8 @@ pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm)
             }
         }
     }
-    let para = Paragraph::new(out).wrap(Wrap { trim: false });
-    let max = para
-        .line_count(body.width)
-        .saturating_sub(body.height as usize) as u16;
+    let out = wrap_all(out, body.width as usize, 2);
+    let max = out.len().saturating_sub(body.height as usize) as u16;
+    let para = Paragraph::new(out);
     frame.render_widget(para.scroll((form.scroll.min(max), 0)), body);
 }

@@ -109,47 +109,47 @@ fn clock(ms: u64) -> String {
 
 fn flow_line(f: &Annotated, width: usize, theme: &Theme) -> Line<'static> {
     let (sym, style) = mark(f.outcome, theme);
+    // Narrow screens drop the clock and the datapath word (the symbol still tells).
+    let wide = width >= 100;
     let col = if width >= 140 {
         30
-    } else if width >= 100 {
+    } else if wide {
         24
     } else {
-        18
+        20
     };
-    let dp = match &f.event.datapath {
-        Datapath::Forwarded => Span::styled("fwd ", theme.style(Slot::Forwarded)),
-        Datapath::Dropped { .. } => Span::styled("drop", theme.style(Slot::Dropped)),
-    };
-    let mut spans = vec![
-        Span::styled(
+    let mut spans = Vec::new();
+    if wide {
+        spans.push(Span::styled(
             format!("{} ", clock(f.event.time_ms)),
             theme.style(Slot::Muted),
+        ));
+    }
+    spans.push(Span::styled(format!("{sym:<2} "), style));
+    if wide {
+        spans.push(match &f.event.datapath {
+            Datapath::Forwarded => Span::styled("fwd  ", theme.style(Slot::Forwarded)),
+            Datapath::Dropped { .. } => Span::styled("drop ", theme.style(Slot::Dropped)),
+        });
+    }
+    spans.push(Span::raw(format!(
+        "{:<col$} → {:<col$} ",
+        clip(&f.src_name, col),
+        clip(&f.dst_name, col)
+    )));
+    spans.push(Span::styled(
+        format!(
+            "{:<10}",
+            format!("{}/{}", f.event.protocol, f.event.dst_port)
         ),
-        Span::styled(format!("{sym:<2} "), style),
-        dp,
-        Span::raw(format!(
-            " {:<col$} → {:<col$} ",
-            clip(&f.src_name, col),
-            clip(&f.dst_name, col)
-        )),
-        Span::styled(
-            format!(
-                "{:<10}",
-                format!("{}/{}", f.event.protocol, f.event.dst_port)
-            ),
-            theme.style(Slot::Muted),
-        ),
-    ];
+        theme.style(Slot::Muted),
+    ));
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let room = width.saturating_sub(used);
     // The list names the policies; the full sentence is one Enter away.
-    let policies = f.policies.join(", ");
     let short = match f.outcome {
-        Outcome::BlockedByPolicy => format!("isolated by {policies}"),
-        Outcome::AllowedByPolicy
-        | Outcome::NotIsolated
-        | Outcome::DatapathDrop
-        | Outcome::PolicyNotEnforced => f.explanation.clone(),
+        Outcome::BlockedByPolicy => format!("isolated by {}", f.policies.join(", ")),
+        _ => f.explanation.clone(),
     };
     spans.push(Span::styled(
         clip(&short, room),

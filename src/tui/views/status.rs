@@ -42,7 +42,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             },
         ));
     }
-    spans.push(Span::styled(format!("│ theme {} ", state.theme.name), st));
+    if area.width >= 100 {
+        spans.push(Span::styled(format!("│ theme {} ", state.theme.name), st));
+    }
     match &state.message {
         Some(m) => spans.push(Span::styled(
             format!("│ {}", m.text),
@@ -54,14 +56,20 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         )),
         None => {
             spans.push(Span::styled("│ ", st));
-            for (k, what) in [
-                ("?", "help"),
-                (":", "cmd"),
-                ("^P", "find"),
-                ("e", "explain"),
-                ("q", "quit"),
-            ] {
-                spans.push(Span::styled(k, key));
+            let used: usize = spans.iter().map(|s| s.width()).sum();
+            let hints: &[(&str, &str)] = if area.width as usize >= used + 44 {
+                &[
+                    ("?", "help"),
+                    (":", "cmd"),
+                    ("^P", "find"),
+                    ("e", "explain"),
+                    ("q", "quit"),
+                ]
+            } else {
+                &[("?", "help"), ("q", "quit")]
+            };
+            for (k, what) in hints {
+                spans.push(Span::styled(*k, key));
                 spans.push(Span::styled(format!(" {what}  "), st));
             }
         }

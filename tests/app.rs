@@ -1,0 +1,416 @@
+//! Key handling, tested through messages and state, without drawing.
+
+mod common;
+
+use common::{ctrl, demo_state, feed_flows, press, selected_key, type_text};
+use crossterm::event::KeyModifiers;
+use crossterm::event::{KeyCode, MouseButton, MouseEvent, MouseEventKind};
+use netpol_tui::app::{update, Action, Command, Detail, Field, Msg, Overlay, Pane, TreeMode};
+use netpol_tui::flow::{Outcome, VerdictFilter};
+
+#[test]
+fn starts_on_the_first_namespace_with_everything_expanded() {
+    let s = demo_state(120, 40);
+    assert_eq!(selected_key(&s), "ns development");
+    assert!(matches!(s.detail, Detail::Namespace(0)));
+    // 5 namespaces and 11 pods.
+    assert_eq!(s.rows.len(), 16);
+    assert_eq!(s.focus, Pane::Tree);
+}
+
+#[test]
+fn moving_down_selects_pods_and_the_detail_follows() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Char('j'));
+    assert_eq!(selected_key(&s), "pod development/dev-shell");
+    match &s.detail {
+        Detail::Pod { effective, .. } => assert_eq!(effective.pod, "development/dev-shell"),
+        other => panic!("detail {other:?}"),
+    }
+    press(&mut s, KeyCode::Char('G'));
+    assert_eq!(selected_key(&s), "pod production/web");
+    press(&mut s, KeyCode::Home);
+    assert_eq!(selected_key(&s), "ns development");
+    // Up at the top stays there.
+    press(&mut s, KeyCode::Up);
+    assert_eq!(s.cursor, 0);
+}
+
+#[test]
+fn enter_and_arrows_fold_namespaces() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(s.rows.len(), 14, "development folded");
+    press(&mut s, KeyCode::Right);
+    assert_eq!(s.rows.len(), 16);
+    press(&mut s, KeyCode::Down);
+    press(&mut s, KeyCode::Left);
+    assert_eq!(
+        selected_key(&s),
+        "ns development",
+        "h on a pod goes to its namespace"
+    );
+    press(&mut s, KeyCode::Left);
+    assert_eq!(s.rows.len(), 14);
+}
+
+#[test]
+fn slash_filters_the_tree_fuzzily_and_esc_clears() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Char('/'));
+    type_text(&mut s, "datbs");
+    assert!(s.tree_filter.editing);
+    assert_eq!(selected_key(&s), "pod production/database");
+    let names: Vec<String> = s.rows.iter().map(|r| format!("{:?}", r.kind)).collect();
+    assert_eq!(names.len(), 2, "the namespace and the pod: {names:?}");
+    assert_eq!(
+        s.rows[1].matched,
+        vec![0, 1, 2, 4, 6],
+        "d-a-t-b-s highlighted"
+    );
+    press(&mut s, KeyCode::Enter);
+    assert!(!s.tree_filter.editing);
+    assert!(s.tree_filter.active());
+    // Labels match too: app=web.
+    press(&mut s, KeyCode::Char('/'));
+    for _ in 0..5 {
+        press(&mut s, KeyCode::Backspace);
+    }
+    type_text(&mut s, "tier=web");
+    assert_eq!(selected_key(&s), "pod production/frontend");
+    press(&mut s, KeyCode::Enter);
+    press(&mut s, KeyCode::Esc);
+    assert!(!s.tree_filter.active());
+    assert_eq!(s.rows.len(), 16);
+    assert_eq!(
+        selected_key(&s),
+        "pod production/frontend",
+        "selection kept"
+    );
+}
+
+#[test]
+fn finder_jumps_to_a_policy_and_esc_comes_back() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Down);
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "databasenetpol");
+    match &s.overlay {
+        Some(Overlay::Finder(f)) => {
+            assert!(!f.hits.is_empty());
+            assert_eq!(
+                s.snapshot.entries[f.hits[0].entry].text,
+                "production/database-netpol"
+            );
+        }
+        other => panic!("overlay {other:?}"),
+    }
+    press(&mut s, KeyCode::Enter);
+    assert!(s.overlay.is_none());
+    assert_eq!(s.tree_mode, TreeMode::Policies);
+    assert_eq!(selected_key(&s), "netpol production/database-netpol");
+    match &s.detail {
+        Detail::Policy { warnings, .. } => assert!(
+            warnings.iter().any(|w| w.contains("OR")),
+            "the OR-vs-AND mistake is named: {warnings:?}"
+        ),
+        other => panic!("detail {other:?}"),
+    }
+    press(&mut s, KeyCode::Esc);
+    assert_eq!(s.tree_mode, TreeMode::Pods);
+    assert_eq!(selected_key(&s), "pod development/dev-shell");
+}
+
+#[test]
+fn finder_label_entry_filters_pods() {
+    let mut s = demo_state(120, 40);
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "app=redis");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(s.tree_filter.input.text, "app=redis");
+    assert_eq!(selected_key(&s), "pod production/redis");
+}
+
+#[test]
+fn explain_dialog_answers_why_frontend_cannot_reach_the_database() {
+    let mut s = demo_state(120, 40);
+    // Select the frontend pod, open explain from it.
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "production/frontend");
+    press(&mut s, KeyCode::Enter);
+    press(&mut s, KeyCode::Char('e'));
+    let Some(Overlay::Explain(form)) = &s.overlay else {
+        panic!("no dialog")
+    };
+    assert_eq!(form.from.text, "production/frontend");
+    assert_eq!(form.field, Field::To);
+    type_text(&mut s, "datab");
+    let Some(Overlay::Explain(form)) = &s.overlay else {
+        panic!("no dialog")
+    };
+    assert_eq!(form.pick_text(0), Some("production/database"));
+    press(&mut s, KeyCode::Enter);
+    type_text(&mut s, "postgres");
+    press(&mut s, KeyCode::Enter);
+    let Some(Overlay::Explain(form)) = &s.overlay else {
+        panic!("no dialog")
+    };
+    let e = form
+        .result
+        .as_ref()
+        .expect("ran")
+        .as_ref()
+        .expect("no error");
+    assert!(!e.allowed);
+    assert_eq!(e.port, 5432, "the port name resolved on the destination");
+    assert_eq!(form.field, Field::Result);
+    let responsible = form.responsible.expect("a responsible policy");
+    let name = s.snapshot.index.policies().policies[responsible as usize].key();
+    assert_eq!(name, "production/database-netpol");
+    // Enter jumps to it; Esc comes back to the pod.
+    press(&mut s, KeyCode::Enter);
+    assert!(s.overlay.is_none());
+    assert_eq!(selected_key(&s), "netpol production/database-netpol");
+    assert_eq!(s.focus, Pane::Detail);
+    press(&mut s, KeyCode::Esc);
+    assert_eq!(selected_key(&s), "pod production/frontend");
+}
+
+#[test]
+fn explain_errors_name_the_field() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "explain production/frontend nosuchpod 80");
+    press(&mut s, KeyCode::Enter);
+    let Some(Overlay::Explain(form)) = &s.overlay else {
+        panic!("no dialog")
+    };
+    let err = form
+        .result
+        .as_ref()
+        .expect("ran")
+        .as_ref()
+        .expect_err("an error");
+    assert!(err.starts_with("To: no pod nosuchpod"), "{err}");
+    // A typed IP is taken as it is, not replaced by a suggestion.
+    press(&mut s, KeyCode::Esc);
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "explain production/frontend 203.0.113.9 443");
+    press(&mut s, KeyCode::Enter);
+    let Some(Overlay::Explain(form)) = &s.overlay else {
+        panic!("no dialog")
+    };
+    let e = form.result.as_ref().expect("ran").as_ref().expect("ok");
+    assert_eq!(e.dst, "203.0.113.9");
+    assert!(!e.allowed, "frontend may not call out on 443");
+}
+
+#[test]
+fn command_line_switches_lists_and_themes() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "netpol");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(s.tree_mode, TreeMode::Policies);
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "th");
+    press(&mut s, KeyCode::Tab);
+    type_text(&mut s, "hi");
+    press(&mut s, KeyCode::Tab);
+    match &s.overlay {
+        Some(Overlay::Command(l)) => assert_eq!(l.text, "theme high-contrast"),
+        other => panic!("overlay {other:?}"),
+    }
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(s.theme.name, "high-contrast");
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "theme nope");
+    press(&mut s, KeyCode::Enter);
+    let m = s.message.clone().expect("a message");
+    assert!(
+        m.error && m.text.contains("there are: dark, light"),
+        "{m:?}"
+    );
+    assert_eq!(s.theme.name, "high-contrast");
+    press(&mut s, KeyCode::Char('t'));
+    assert_eq!(s.theme.name, "colorblind");
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "pod redis");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(selected_key(&s), "pod production/redis");
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "bogus");
+    press(&mut s, KeyCode::Enter);
+    assert!(s
+        .message
+        .as_ref()
+        .is_some_and(|m| m.error && m.text.contains("unknown command :bogus")));
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "q");
+    assert_eq!(press(&mut s, KeyCode::Enter), vec![Command::Quit]);
+}
+
+#[test]
+fn quitting() {
+    let mut s = demo_state(120, 40);
+    assert_eq!(press(&mut s, KeyCode::Char('q')), vec![Command::Quit]);
+    // Ctrl-C quits even from a dialog, where q is text.
+    let mut s = demo_state(120, 40);
+    ctrl(&mut s, 'p');
+    assert!(press(&mut s, KeyCode::Char('q')).is_empty());
+    assert_eq!(ctrl(&mut s, 'c'), vec![Command::Quit]);
+    let mut s = demo_state(120, 40);
+    assert_eq!(update(&mut s, Msg::Terminate), vec![Command::Quit]);
+}
+
+#[test]
+fn help_opens_and_any_key_closes_it() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Char('?'));
+    assert!(matches!(s.overlay, Some(Overlay::Help { .. })));
+    press(&mut s, KeyCode::Down);
+    assert!(matches!(s.overlay, Some(Overlay::Help { scroll: 1 })));
+    press(&mut s, KeyCode::Char('x'));
+    assert!(s.overlay.is_none());
+}
+
+#[test]
+fn flows_follow_pause_filter_and_explain() {
+    let mut s = demo_state(120, 40);
+    feed_flows(&mut s, 300);
+    assert_eq!(s.flows.store.len(), 300);
+    assert_eq!(s.flows.shown_len(), 300);
+    press(&mut s, KeyCode::Tab);
+    press(&mut s, KeyCode::Tab);
+    assert_eq!(s.focus, Pane::Flows);
+    // Pause: new flows are stored but not shown.
+    press(&mut s, KeyCode::Char(' '));
+    feed_flows(&mut s, 10);
+    assert_eq!(s.flows.store.len(), 310);
+    assert_eq!(s.flows.shown_len(), 300);
+    press(&mut s, KeyCode::Char(' '));
+    assert_eq!(s.flows.shown_len(), 310);
+    // Verdict filter: blocked only.
+    press(&mut s, KeyCode::Char('v'));
+    assert_eq!(s.flows.verdict, VerdictFilter::Blocked);
+    let all_blocked = s.flows.visible().iter().all(|&q| {
+        matches!(
+            s.flows.get(q).map(|f| f.outcome),
+            Some(Outcome::BlockedByPolicy | Outcome::DatapathDrop)
+        )
+    });
+    assert!(all_blocked && s.flows.shown_len() > 0);
+    // Text filter on top.
+    press(&mut s, KeyCode::Char('/'));
+    type_text(&mut s, "frontend database");
+    press(&mut s, KeyCode::Enter);
+    let n = s.flows.shown_len();
+    assert!(n > 0 && n < 310, "{n} flows shown");
+    let story = s
+        .flows
+        .visible()
+        .iter()
+        .rposition(|&q| {
+            let f = s.flows.get(q).expect("stored");
+            (&*f.src_name, &*f.dst_name) == ("production/frontend", "production/database")
+        })
+        .expect("the demo's story flow is there");
+    for _ in story..n - 1 {
+        press(&mut s, KeyCode::Up);
+    }
+    press(&mut s, KeyCode::Enter);
+    let Some(Overlay::Explain(form)) = &s.overlay else {
+        panic!("no dialog")
+    };
+    assert!(form
+        .flow_note
+        .as_ref()
+        .is_some_and(|n| n.contains("NETFILTER_DROP")));
+    assert!(form
+        .result
+        .as_ref()
+        .is_some_and(|r| r.as_ref().is_ok_and(|e| !e.allowed)));
+    press(&mut s, KeyCode::Esc);
+    // Esc clears the text filter.
+    press(&mut s, KeyCode::Esc);
+    assert!(!s.flows.filter.active());
+}
+
+#[test]
+fn lost_flows_and_rates_are_counted() {
+    let mut s = demo_state(120, 40);
+    update(&mut s, Msg::Tick { now_ms: 1_000 });
+    feed_flows(&mut s, 50);
+    update(&mut s, Msg::Tick { now_ms: 3_000 });
+    assert!((s.flows.rate - 25.0).abs() < 0.01, "{}", s.flows.rate);
+    update(&mut s, Msg::FlowsLost(7));
+    assert_eq!(s.flows.lost, 7);
+}
+
+#[test]
+fn mouse_selects_and_scrolls() {
+    let mut s = demo_state(120, 40);
+    let click = |row, column| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // Row 1 of the screen is the first row inside the tree's border.
+    update(&mut s, click(3, 5));
+    assert_eq!(selected_key(&s), "pod development/integration-tests");
+    update(
+        &mut s,
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::ScrollDown,
+            column: 5,
+            row: 3,
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(selected_key(&s), "ns kube-system", "three rows down");
+    // A click in the detail pane focuses it.
+    update(&mut s, click(5, 80));
+    assert_eq!(s.focus, Pane::Detail);
+}
+
+#[test]
+fn small_terminals_and_resizes() {
+    let mut s = demo_state(120, 40);
+    update(&mut s, Msg::Resize(50, 12));
+    assert!(s.areas().too_small);
+    update(&mut s, Msg::Resize(80, 24));
+    assert!(!s.areas().too_small);
+    // The cursor stays visible after shrinking.
+    press(&mut s, KeyCode::End);
+    let h = netpol_tui::app::layout::inner_height(s.areas().tree);
+    assert!(s.cursor >= s.tree_offset && s.cursor < s.tree_offset + h);
+}
+
+#[test]
+fn a_new_snapshot_keeps_the_selection() {
+    let mut s = demo_state(120, 40);
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "production/redis");
+    press(&mut s, KeyCode::Enter);
+    let world = netpol_tui::cluster::demo::load().expect("demo").world;
+    update(&mut s, Msg::Snapshot(world));
+    assert_eq!(selected_key(&s), "pod production/redis");
+}
+
+#[test]
+fn zoom_and_focus_cycle() {
+    let mut s = demo_state(120, 40);
+    update(&mut s, Msg::Action(Action::Zoom));
+    assert_eq!(s.zoom, Some(Pane::Tree));
+    assert_eq!(s.areas().detail.width, 0);
+    update(&mut s, Msg::Action(Action::FocusNext));
+    assert_eq!(s.zoom, Some(Pane::Detail));
+    press(&mut s, KeyCode::Esc);
+    assert_eq!(s.zoom, None);
+    update(&mut s, Msg::Action(Action::FocusPrev));
+    update(&mut s, Msg::Action(Action::FocusPrev));
+    assert_eq!(s.focus, Pane::Flows);
+}

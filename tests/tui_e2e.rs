@@ -1,0 +1,247 @@
+//! The real binary in a real terminal: tmux runs the demo, keys go in with send-keys, the
+//! screen comes back with capture-pane. Needs tmux (scripts/test.sh installs it); without it
+//! these tests fail, they do not skip.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    status: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// Starts `args` of the binary in a detached tmux session of the given size.
+    fn start(name: &str, width: u16, height: u16, args: &str) -> Tmux {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let status = dir.path().join("status");
+        let socket = format!("netpol-e2e-{name}-{}", std::process::id());
+        let bin = env!("CARGO_BIN_EXE_kubectl-netpol_tui");
+        // After the program ends, its exit code is written and the pane stays, so the
+        // screen left behind can be checked.
+        let script = format!(
+            "{bin} {args}; echo \"exit=$?\" > {status}; echo PROGRAM-ENDED; sleep 30",
+            status = status.display()
+        );
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "e2e",
+            ])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .args([
+                "env",
+                "TERM=xterm-256color",
+                "NETPOL_TUI_THEME_DIR=/nonexistent",
+                "sh",
+                "-c",
+                &script,
+            ])
+            .status()
+            .unwrap_or_else(|e| panic!("tmux is needed for this test and could not run: {e}"));
+        assert!(ok.success(), "tmux new-session failed");
+        Tmux {
+            socket,
+            status,
+            _dir: dir,
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", "e2e", k]);
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    /// Text typed literally.
+    fn text(&self, s: &str) {
+        self.tmux(&["send-keys", "-t", "e2e", "-l", s]);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-t", "e2e", "-p"])
+    }
+
+    /// Waits until the screen shows `needle`; fails with the screen after 15 s.
+    fn wait_for(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if screen.contains(needle) {
+                return screen;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                panic!("waited 15 s for {needle:?}; the screen is:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn exit_code(&self) -> String {
+        let start = Instant::now();
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&self.status) {
+                return s.trim().to_string();
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                panic!(
+                    "the program did not exit; the screen is:\n{}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn pid(&self) -> String {
+        // The pane runs sh; the program is its child.
+        let shell = self.tmux(&["display-message", "-p", "-t", "e2e", "#{pane_pid}"]);
+        let out = Command::new("pgrep")
+            .args(["-P", shell.trim()])
+            .output()
+            .expect("pgrep runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_else(|| panic!("no child of the pane's shell {}", shell.trim()))
+            .to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+/// The terminal is back to normal: the alternate screen is gone and the cursor shows.
+fn assert_restored(t: &Tmux) {
+    let screen = t.wait_for("PROGRAM-ENDED");
+    assert!(
+        !screen.contains("Namespaces ·"),
+        "the UI is still on screen:\n{screen}"
+    );
+    assert_eq!(
+        t.tmux(&[
+            "display-message",
+            "-p",
+            "-t",
+            "e2e",
+            "#{alternate_on} #{cursor_flag}"
+        ])
+        .trim(),
+        "0 1",
+        "alternate screen off, cursor visible"
+    );
+}
+
+#[test]
+fn demo_navigate_explain_and_quit() {
+    let t = Tmux::start("main", 120, 40, "demo");
+    t.wait_for("Namespaces · pods");
+    t.wait_for("fwd");
+    // Jump to the frontend pod.
+    t.keys(&["C-p"]);
+    t.text("production/frontend");
+    t.keys(&["Enter"]);
+    t.wait_for("pod production/frontend");
+    // Explain from it to the database, port by name.
+    t.keys(&["e"]);
+    t.wait_for("Explain a flow");
+    t.text("datab");
+    t.keys(&["Enter"]);
+    t.text("postgres");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("DENIED");
+    assert!(
+        screen.contains("production/frontend → production/database  TCP/5432"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("go to production/database-netpol"),
+        "{screen}"
+    );
+    // Jump to the responsible policy.
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("netpol production/database-netpol");
+    assert!(screen.contains("MANIFEST"), "{screen}");
+    // Help, then quit.
+    t.keys(&["?"]);
+    t.wait_for("Help · Esc closes");
+    t.keys(&["Escape", "q"]);
+    assert_eq!(t.exit_code(), "exit=0");
+    assert_restored(&t);
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let t = Tmux::start("term", 100, 30, "demo");
+    t.wait_for("Namespaces · pods");
+    let pid = t.pid();
+    let ok = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(ok.success());
+    assert_eq!(t.exit_code(), "exit=0");
+    assert_restored(&t);
+}
+
+#[test]
+fn too_small_then_resized() {
+    let t = Tmux::start("small", 50, 12, "demo");
+    t.wait_for("it needs at least 60x15");
+    t.tmux(&["resize-window", "-t", "e2e", "-x", "90", "-y", "30"]);
+    t.wait_for("Namespaces · pods");
+    t.keys(&["C-c"]);
+    assert_eq!(t.exit_code(), "exit=0");
+    assert_restored(&t);
+}
+
+#[test]
+fn bad_theme_fails_before_the_screen_changes() {
+    let t = Tmux::start("theme", 100, 30, "demo --theme no-such-theme");
+    let screen = t.wait_for("PROGRAM-ENDED");
+    assert!(
+        screen.contains("error: --theme: no theme \"no-such-theme\"; there are: dark, light"),
+        "{screen}"
+    );
+    assert_eq!(t.exit_code(), "exit=2");
+    assert_restored(&t);
+
+    // A theme file that is not TOML: named with its line.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("mine.toml");
+    std::fs::write(&file, "[ui]\ntext = { fg = \n").expect("write");
+    let t = Tmux::start(
+        "theme-file",
+        100,
+        30,
+        &format!("demo --theme {}", file.display()),
+    );
+    let screen = t.wait_for("PROGRAM-ENDED");
+    let want = format!("error: theme {}:2: not valid TOML", file.display());
+    assert!(screen.replace('\n', "").contains(&want), "{screen}");
+    assert_eq!(t.exit_code(), "exit=2");
+}

@@ -1,0 +1,167 @@
+//! Every view drawn from a hand-built state on ratatui's TestBackend at 120x40 and 80x24,
+//! compared with reviewed insta snapshots (tests/snapshots). CI never accepts new ones.
+
+mod common;
+
+use common::{ctrl, demo_state, feed_flows, press, type_text};
+use crossterm::event::KeyCode;
+use netpol_tui::app::{update, Msg, State};
+use netpol_tui::theme::Slot;
+use netpol_tui::tui::views;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const SIZES: [(u16, u16); 2] = [(120, 40), (80, 24)];
+
+fn draw(state: &mut State) -> Terminal<TestBackend> {
+    let (w, h) = state.size;
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+    let mut info = views::FrameInfo::default();
+    terminal
+        .draw(|f| info = views::draw(f, state))
+        .expect("draws");
+    update(
+        state,
+        Msg::Rendered {
+            detail_lines: info.detail_lines,
+        },
+    );
+    terminal
+}
+
+/// Builds the state with `setup` at both sizes and snapshots each.
+fn snap(name: &str, setup: impl Fn(&mut State)) {
+    for (w, h) in SIZES {
+        let mut s = demo_state(w, h);
+        setup(&mut s);
+        let terminal = draw(&mut s);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
+    }
+}
+
+#[test]
+fn namespace_summary() {
+    snap("namespace", |s| {
+        feed_flows(s, 40);
+        ctrl(s, 'p');
+        type_text(s, "production");
+        press(s, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn pod_detail() {
+    snap("pod", |s| {
+        feed_flows(s, 40);
+        ctrl(s, 'p');
+        type_text(s, "production/frontend");
+        press(s, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn unprotected_pod() {
+    snap("pod_unprotected", |s| {
+        ctrl(s, 'p');
+        type_text(s, "kube-system/coredns");
+        press(s, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn policy_view() {
+    snap("policy", |s| {
+        press(s, KeyCode::Char(':'));
+        type_text(s, "netpol database-netpol");
+        press(s, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn flows_pane_zoomed_and_filtered() {
+    snap("flows", |s| {
+        feed_flows(s, 200);
+        press(s, KeyCode::Char(':'));
+        type_text(s, "flows");
+        press(s, KeyCode::Enter);
+        press(s, KeyCode::Char('z'));
+        press(s, KeyCode::Char('v'));
+        press(s, KeyCode::Char(' '));
+    });
+}
+
+#[test]
+fn explain_dialog() {
+    snap("explain", |s| {
+        press(s, KeyCode::Char(':'));
+        type_text(s, "explain production/frontend production/database 5432");
+        press(s, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn explain_dialog_with_suggestions() {
+    snap("explain_picking", |s| {
+        press(s, KeyCode::Char('e'));
+        type_text(s, "prod");
+    });
+}
+
+#[test]
+fn finder() {
+    snap("finder", |s| {
+        ctrl(s, 'p');
+        type_text(s, "back");
+    });
+}
+
+#[test]
+fn help() {
+    snap("help", |s| {
+        press(s, KeyCode::Char('?'));
+    });
+}
+
+#[test]
+fn command_line() {
+    snap("command", |s| {
+        press(s, KeyCode::Char(':'));
+        type_text(s, "expl");
+    });
+}
+
+#[test]
+fn too_small() {
+    let mut s = demo_state(120, 40);
+    update(&mut s, Msg::Resize(50, 12));
+    s.size = (50, 12);
+    let terminal = draw(&mut s);
+    insta::assert_snapshot!("too_small_50x12", terminal.backend());
+}
+
+/// Verdicts never rely on colour alone, and the theme's slots reach the screen.
+#[test]
+fn verdict_cells_carry_symbol_and_theme_style() {
+    for theme in ["dark", "colorblind", "high-contrast", "light"] {
+        let mut s = demo_state(120, 40);
+        press(&mut s, KeyCode::Char(':'));
+        type_text(&mut s, &format!("theme {theme}"));
+        press(&mut s, KeyCode::Enter);
+        press(&mut s, KeyCode::Char(':'));
+        type_text(
+            &mut s,
+            "explain production/frontend production/database 5432",
+        );
+        press(&mut s, KeyCode::Enter);
+        let terminal = draw(&mut s);
+        let buf = terminal.backend().buffer();
+        let deny = s.theme.style(Slot::Deny);
+        let cell = (0..buf.area.height)
+            .flat_map(|y| (0..buf.area.width).map(move |x| (x, y)))
+            .find(|&(x, y)| {
+                buf[(x, y)].symbol() == "✗" && buf[(x, y)].fg == deny.fg.unwrap_or_default()
+            })
+            .unwrap_or_else(|| panic!("{theme}: no ✗ drawn in the deny colour"));
+        assert!(cell.1 > 0);
+    }
+}
