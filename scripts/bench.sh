@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# Prints the engine's figures (index build, memory, verdict latency, matrix) for the
-# generated 1k- and 10k-pod clusters. Usage: scripts/bench.sh
+# Prints the figures quoted in README: the engine (index build, memory, verdict latency,
+# matrix) and the terminal UI (frame time, memory, finder latency), on generated clusters.
+# Usage: scripts/bench.sh [engine|tui]   (both when omitted)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench --locked --bench engine
+for bench in ${1:-engine tui}; do
+  echo "== $bench"
+  cargo bench --locked --bench "$bench"
+done

@@ -1,0 +1,261 @@
+//! Terminal UI benchmark: frame render time and memory with 10k pods, 2k policies and 100k
+//! flows in the store; fuzzy query latency over 50k finder entries. Prints figures; run with
+//! `scripts/bench.sh`.
+//!
+//! Targets: <= 10 ms per frame, <= 20 ms per query, <= 200 MB resident.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use netpol_tui::app::finder::{self, Matcher};
+use netpol_tui::app::{update, Msg, SourceInfo, State};
+use netpol_tui::cluster::synthetic::{generate, Shape};
+use netpol_tui::flow::{Datapath, FlowEvent};
+use netpol_tui::policy::{EngineOptions, Flow, Index, Protocol};
+use netpol_tui::theme::{Theme, ThemeSet};
+use netpol_tui::tui::views;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+/// Counts live heap bytes.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// Resident set size and its peak, from /proc (Linux).
+fn rss() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    v[((v.len() - 1) as f64 * p) as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn key(s: &mut State, code: KeyCode, mods: KeyModifiers) {
+    update(s, Msg::Key(KeyEvent::new(code, mods)));
+}
+
+fn type_text(s: &mut State, text: &str) {
+    for c in text.chars() {
+        key(s, KeyCode::Char(c), KeyModifiers::NONE);
+    }
+}
+
+/// Flow events between random pods (and some outside addresses), with the datapath
+/// following the policies.
+fn flow_events(index: &Index, n: usize) -> Vec<FlowEvent> {
+    let mut rng = fastrand::Rng::with_seed(9);
+    let pods = &index.inventory().pods;
+    let ports = [53u16, 80, 443, 5432, 6379, 8080, 9090];
+    (0..n)
+        .map(|i| {
+            let src = pods[rng.usize(..pods.len())].ips[0];
+            let dst = if rng.u8(..10) == 0 {
+                std::net::IpAddr::from([203, 0, 113, rng.u8(..)])
+            } else {
+                pods[rng.usize(..pods.len())].ips[0]
+            };
+            let port = ports[rng.usize(..ports.len())];
+            let flow = Flow {
+                src: index.endpoint_for_ip(src),
+                dst: index.endpoint_for_ip(dst),
+                protocol: Protocol::Tcp,
+                port,
+            };
+            let datapath = if index.verdict(&flow).allowed() {
+                Datapath::Forwarded
+            } else {
+                Datapath::Dropped {
+                    reason: "NETFILTER_DROP".into(),
+                }
+            };
+            FlowEvent {
+                time_ms: 1_795_348_800_000 + i as u64,
+                src,
+                dst,
+                protocol: Protocol::Tcp,
+                dst_port: port,
+                datapath,
+            }
+        })
+        .collect()
+}
+
+fn frames(state: &mut State, w: u16, h: u16, n: usize) -> Vec<Duration> {
+    update(state, Msg::Resize(w, h));
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("backend");
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            terminal
+                .draw(|f| {
+                    black_box(views::draw(f, state));
+                })
+                .expect("draw");
+            t.elapsed()
+        })
+        .collect()
+}
+
+fn main() {
+    let (rss0, _) = rss();
+    let t = Instant::now();
+    let world = generate(Shape::new(10_000, 2_000));
+    let generate_time = t.elapsed();
+    let live0 = LIVE.load(Ordering::Relaxed);
+    let t = Instant::now();
+    let mut state = State::new(
+        world,
+        EngineOptions::default(),
+        SourceInfo {
+            kind: "bench".into(),
+            detail: String::new(),
+            flows: true,
+        },
+        ThemeSet::builtin(),
+        Theme::builtin_default(),
+    );
+    let build = t.elapsed();
+    let live_state = LIVE.load(Ordering::Relaxed);
+    let events = flow_events(&state.snapshot.index, 100_000);
+    let t = Instant::now();
+    for e in events {
+        update(&mut state, Msg::Flow(e));
+    }
+    let annotate = t.elapsed();
+    let live_flows = LIVE.load(Ordering::Relaxed);
+    println!("world: 10000 pods, 2000 policies (generated in {:.0} ms)", ms(generate_time));
+    println!(
+        "UI state (index, view models, finder entries): {:.0} ms, {:.1} MiB heap",
+        ms(build),
+        mib(live_state - live0)
+    );
+    println!(
+        "100k flows annotated and stored: {:.0} ms ({:.2} us/flow), {:.1} MiB heap",
+        ms(annotate),
+        annotate.as_secs_f64() * 1e6 / 100_000.0,
+        mib(live_flows - live_state)
+    );
+
+    // Frames: the main screen on a pod, the policy view, a filtered tree, the explain dialog.
+    let mut report = |name: &str, state: &mut State| {
+        for (w, h) in [(120u16, 40u16), (200, 60)] {
+            let f = frames(state, w, h, 200);
+            println!(
+                "frame {name:<22} {w}x{h}: median {:.2} ms, p99 {:.2} ms",
+                ms(percentile(f.clone(), 0.5)),
+                ms(percentile(f, 0.99))
+            );
+        }
+    };
+    key(&mut state, KeyCode::Down, KeyModifiers::NONE);
+    report("pod + 100k flows", &mut state);
+    key(&mut state, KeyCode::Char('P'), KeyModifiers::SHIFT);
+    key(&mut state, KeyCode::Down, KeyModifiers::NONE);
+    report("policy view", &mut state);
+    key(&mut state, KeyCode::Char('O'), KeyModifiers::SHIFT);
+    key(&mut state, KeyCode::Char('/'), KeyModifiers::NONE);
+    let t = Instant::now();
+    type_text(&mut state, "app-1");
+    let filter_keys = t.elapsed();
+    key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    report("tree filtered", &mut state);
+    key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Char(':'), KeyModifiers::NONE);
+    let from = state.snapshot.index.inventory().pods[0].key();
+    let to = state.snapshot.index.inventory().pods[1].key();
+    type_text(&mut state, &format!("explain {from} {to} 8080"));
+    key(&mut state, KeyCode::Enter, KeyModifiers::NONE);
+    report("explain dialog", &mut state);
+    key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+    println!(
+        "tree filter over 10k pods: {:.2} ms per key (5 keys)",
+        ms(filter_keys) / 5.0
+    );
+
+    // Flow filter: one keystroke refilters all 100k stored flows.
+    key(&mut state, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Tab, KeyModifiers::NONE);
+    key(&mut state, KeyCode::Char('/'), KeyModifiers::NONE);
+    let t = Instant::now();
+    type_text(&mut state, "ns-1");
+    println!(
+        "flow filter over 100k flows: {:.1} ms per key (4 keys)",
+        ms(t.elapsed()) / 4.0
+    );
+    key(&mut state, KeyCode::Esc, KeyModifiers::NONE);
+
+    let (rss_now, rss_peak) = rss();
+    println!(
+        "resident: {rss_now:.0} MiB now, {rss_peak:.0} MiB peak (process start {rss0:.0} MiB)"
+    );
+    drop(state);
+
+    // Fuzzy finder over 50k entries.
+    let world = generate(Shape::new(45_000, 4_000));
+    let index = Index::build(world.inventory, world.policies, EngineOptions::default());
+    let entries = finder::entries(&index);
+    let matcher = Matcher::default();
+    let queries = ["n", "ns-1", "ns-12/", "ns-12/app-3", "app=api", "zzzz", "policy"];
+    let mut times = Vec::new();
+    for q in queries {
+        let runs: Vec<Duration> = (0..20)
+            .map(|_| {
+                let t = Instant::now();
+                black_box(finder::search(&matcher, &entries, q, 200));
+                t.elapsed()
+            })
+            .collect();
+        let m = percentile(runs, 0.5);
+        times.push(m);
+        println!(
+            "finder query {q:<12} over {} entries: median {:.1} ms",
+            entries.len(),
+            ms(m)
+        );
+    }
+    println!(
+        "finder worst median: {:.1} ms",
+        ms(times.into_iter().max().unwrap_or_default())
+    );
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Makes the PNGs in screenshots/ from real runs of the release binary: tmux runs the demo and
+# receives keys, capture-pane keeps the colours, scripts/ansi2html.py turns the capture into
+# a page, and headless Chromium takes the picture. Everything comes from apt.
+# Usage: scripts/screenshots.sh [OUT_DIR]   (default: screenshots)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-screenshots}
+mkdir -p "$out"
+
+need=()
+command -v tmux >/dev/null || need+=(tmux)
+command -v chromium >/dev/null || need+=(chromium)
+fc-list 2>/dev/null | grep -q "DejaVu Sans Mono" || need+=(fonts-dejavu-core)
+command -v python3 >/dev/null || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+cargo build --release --locked
+bin=$PWD/target/release/kubectl-netpol_tui
+socket=netpol-shots-$$
+work=$(mktemp -d)
+trap 'tmux -L "$socket" kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cols=120 rows=40
+
+# shot NAME THEME KEYS... : starts the demo, sends the keys (a word "sleep:N" waits N
+# seconds, "text:..." types literally), captures the screen and writes NAME.png.
+shot() {
+  local name=$1 theme=$2; shift 2
+  tmux -L "$socket" -f /dev/null new-session -d -s shot -x $cols -y $rows \
+    env TERM=xterm-256color COLORTERM=truecolor NETPOL_TUI_THEME_DIR=/nonexistent \
+    "$bin" demo --theme "$theme"
+  sleep 2.5   # let flows arrive
+  for k in "$@"; do
+    case $k in
+      sleep:*) sleep "${k#sleep:}" ;;
+      text:*) tmux -L "$socket" send-keys -t shot -l "${k#text:}"; sleep 0.2 ;;
+      *) tmux -L "$socket" send-keys -t shot "$k"; sleep 0.2 ;;
+    esac
+  done
+  sleep 0.5
+  tmux -L "$socket" capture-pane -t shot -e -p > "$work/$name.ansi"
+  tmux -L "$socket" send-keys -t shot C-c
+  sleep 0.3
+  tmux -L "$socket" kill-server 2>/dev/null || true
+  local bg="#1b1d2b" fg="#c8d3f5"
+  [ "$theme" = light ] && { bg="#fafafa"; fg="#24292f"; }
+  [ "$theme" = high-contrast ] && { bg="#000000"; fg="#ffffff"; }
+  python3 scripts/ansi2html.py "$work/$name.ansi" "$work/$name.html" --bg "$bg" --fg "$fg" --title "$name"
+  chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --hide-scrollbars --user-data-dir="$work/chrome" --force-device-scale-factor=1 \
+    --window-size=1030,705 --screenshot="$out/$name.png" "file://$work/$name.html" 2>/dev/null
+  echo "$out/$name.png"
+}
+
+# The question a new user asks first: why can frontend not reach the database?
+shot main dark C-p text:production/frontend Enter
+shot explain dark C-p text:production/frontend Enter e text:datab Enter text:postgres Enter
+shot policy dark C-p text:production/frontend Enter e text:datab Enter text:postgres Enter Enter
+shot flows dark Tab Tab z v
+shot namespace dark C-p text:production Enter
+shot finder dark C-p text:prod
+shot help dark '?'
+shot light light C-p text:production/backend Enter
+shot colorblind colorblind C-p text:production/frontend Enter
+shot high-contrast high-contrast : text:netpol Enter
