@@ -158,38 +158,95 @@ pub struct Hit {
     pub indices: Vec<usize>,
 }
 
-/// The best `limit` entries for `query`, best first (ties keep list order). An empty query
-/// lists the first `limit` entries.
+/// The best `limit` entries for `query`, best first (ties: shorter text, then list order).
+/// An empty query lists the first `limit` entries.
 pub fn search(matcher: &Matcher, entries: &[Entry], query: &str, limit: usize) -> Vec<Hit> {
+    search_within(matcher, entries, None, query, limit).0
+}
+
+/// Like [`search`], over `pool` (entry indices) when given; also returns every matching
+/// index, which is the pool for a longer query that starts with this one (typing narrows).
+pub fn search_within(
+    matcher: &Matcher,
+    entries: &[Entry],
+    pool: Option<&[usize]>,
+    query: &str,
+    limit: usize,
+) -> (Vec<Hit>, Vec<usize>) {
     let query = query.trim();
     if query.is_empty() {
-        return (0..entries.len().min(limit))
+        let hits = (0..entries.len().min(limit))
             .map(|entry| Hit {
                 entry,
                 score: 0,
                 indices: Vec::new(),
             })
             .collect();
+        return (hits, (0..entries.len()).collect());
     }
-    let mut hits: Vec<(i64, usize)> = entries
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| matcher.score(&e.text, query).map(|s| (s, i)))
-        .collect();
-    // Best score first; among equals, shorter text, then list order.
-    hits.sort_by(|a, b| {
+    let all: Vec<usize>;
+    let pool = match pool {
+        Some(p) => p,
+        None => {
+            all = (0..entries.len()).collect();
+            &all
+        }
+    };
+    let mut scored = score_all(matcher, entries, pool, query);
+    let matching: Vec<usize> = scored.iter().map(|&(_, i)| i).collect();
+    let order = |a: &(i64, usize), b: &(i64, usize)| {
         b.0.cmp(&a.0)
             .then(entries[a.1].text.len().cmp(&entries[b.1].text.len()))
             .then(a.1.cmp(&b.1))
-    });
-    hits.truncate(limit);
-    hits.into_iter()
+    };
+    // Only the best `limit` are shown: select them first, then sort just those.
+    if scored.len() > limit {
+        scored.select_nth_unstable_by(limit, order);
+        scored.truncate(limit);
+    }
+    scored.sort_by(order);
+    let hits = scored
+        .into_iter()
         .map(|(score, entry)| Hit {
             entry,
             score,
             indices: matcher.indices(&entries[entry].text, query),
         })
-        .collect()
+        .collect();
+    (hits, matching)
+}
+
+/// Pools larger than this are scored on every core.
+const PARALLEL_FROM: usize = 8_192;
+
+/// Scores every entry of `pool`, keeping pool order; on all cores when the pool is large.
+fn score_all(
+    matcher: &Matcher,
+    entries: &[Entry],
+    pool: &[usize],
+    query: &str,
+) -> Vec<(i64, usize)> {
+    let score = |m: &Matcher, chunk: &[usize]| -> Vec<(i64, usize)> {
+        chunk
+            .iter()
+            .filter_map(|&i| m.score(&entries[i].text, query).map(|s| (s, i)))
+            .collect()
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if pool.len() < PARALLEL_FROM || cores < 2 {
+        return score(matcher, pool);
+    }
+    let size = pool.len().div_ceil(cores);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = pool
+            .chunks(size)
+            .map(|chunk| scope.spawn(move || score(&Matcher::default(), chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 #[cfg(test)]
@@ -221,6 +278,19 @@ mod tests {
         assert_eq!(chars, "prdb");
         assert!(search(&m, &list, "zzz", 10).is_empty());
         assert_eq!(search(&m, &list, "", 2).len(), 2);
+        // Narrowing within the previous matches gives the same answer as a fresh search.
+        let (_, pool) = search_within(&m, &list, None, "pr", 10);
+        assert_eq!(pool, [0, 1]);
+        let (narrowed, _) = search_within(&m, &list, Some(&pool), "prdb", 1);
+        assert_eq!(narrowed, search(&m, &list, "prdb", 1));
+        // Large pools are scored in parallel, with the same result as one thread.
+        let many: Vec<Entry> = (0..20_000)
+            .map(|i| e(&format!("ns-{}/pod-{i}", i % 97), i))
+            .collect();
+        let pool: Vec<usize> = (0..many.len()).collect();
+        let one_thread = score_all(&m, &many, &pool[..PARALLEL_FROM - 1], "ns-5");
+        let parallel = score_all(&m, &many, &pool, "ns-5");
+        assert_eq!(&parallel[..one_thread.len()], one_thread.as_slice());
     }
 
     #[test]

@@ -186,7 +186,7 @@ pub const BINDINGS: &[Binding] = &[
     bind!(
         Main,
         "/",
-        "filter the focused list (fuzzy)",
+        "filter the focused list (names fuzzy; flows: every word)",
         Filter,
         [(KeyCode::Char('/'), NONE)]
     ),

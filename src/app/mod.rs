@@ -80,6 +80,8 @@ pub struct Snapshot {
     pub names: Names,
     pub entries: Vec<Entry>,
     pub labels: Vec<String>,
+    /// Each pod's labels as `k=v k=v`, for the tree filter.
+    pub pod_labels: Vec<String>,
 }
 
 impl Snapshot {
@@ -92,12 +94,22 @@ impl Snapshot {
             .filter(|e| matches!(e.target, Target::Label(_)))
             .map(|e| e.text.clone())
             .collect();
+        let pod_labels = index
+            .inventory()
+            .pods
+            .iter()
+            .map(|p| {
+                let pairs: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                pairs.join(" ")
+            })
+            .collect();
         Snapshot {
             index,
             overview,
             names,
             entries,
             labels,
+            pod_labels,
         }
     }
 }
@@ -150,6 +162,8 @@ pub struct FinderState {
     pub query: LineInput,
     pub hits: Vec<Hit>,
     pub cursor: usize,
+    /// The query the pool was made for, and every entry that matched it.
+    pool: Option<(String, Vec<usize>)>,
 }
 
 /// A text filter being typed into a list, or in force.
@@ -182,6 +196,10 @@ pub struct FlowPane {
     /// Events the source dropped because the UI fell behind.
     pub lost: u64,
     rate_window: VecDeque<(u64, u64)>,
+    /// Lower-case search text of each stored flow, in store order.
+    texts: VecDeque<Box<str>>,
+    /// The text filter the current `matched` was made with.
+    matched_for: String,
 }
 
 impl FlowPane {
@@ -196,6 +214,8 @@ impl FlowPane {
             rate: 0.0,
             lost: 0,
             rate_window: VecDeque::new(),
+            texts: VecDeque::new(),
+            matched_for: String::new(),
         }
     }
 
@@ -233,28 +253,59 @@ impl FlowPane {
         }
     }
 
-    fn admits(&self, matcher: &Matcher, f: &Annotated) -> bool {
-        if !self.verdict.admits(f.outcome) {
-            return false;
-        }
-        let q = self.filter.input.text.trim();
-        q.is_empty() || matcher.score(&flow_text(f), q).is_some()
+    /// Flows are long lines, where fuzzy matching admits nearly everything: the flow filter
+    /// keeps the flows whose text holds every word of the query (case-insensitive).
+    fn admits(&self, words: &[String], outcome: crate::flow::Outcome, text: &str) -> bool {
+        self.verdict.admits(outcome) && words.iter().all(|w| text.contains(w.as_str()))
     }
 
-    fn refilter(&mut self, matcher: &Matcher) {
+    fn words(&self) -> Vec<String> {
+        self.filter
+            .input
+            .text
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Recomputes `matched`. When only words were typed onto the end of the query (same
+    /// verdict filter), the current matches are narrowed instead of scanning every flow.
+    fn refilter(&mut self, narrow: bool) {
+        let words = self.words();
         let first = self.first_seq();
-        self.matched = self
-            .store
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| self.admits(matcher, f))
-            .map(|(i, _)| first + i as u64)
-            .collect();
+        let query = self.filter.input.text.to_lowercase();
+        let narrowing = narrow && query.starts_with(&self.matched_for);
+        self.matched = if narrowing {
+            let old = std::mem::take(&mut self.matched);
+            old.into_iter()
+                .filter(|&q| {
+                    let i = (q - first) as usize;
+                    self.store
+                        .get(i)
+                        .is_some_and(|f| self.admits(&words, f.outcome, &self.texts[i]))
+                })
+                .collect()
+        } else {
+            self.store
+                .iter()
+                .zip(&self.texts)
+                .enumerate()
+                .filter(|(_, (f, t))| self.admits(&words, f.outcome, t))
+                .map(|(i, _)| first + i as u64)
+                .collect()
+        };
+        self.matched_for = query;
     }
 
-    fn push(&mut self, matcher: &Matcher, f: Annotated) {
-        let admitted = self.admits(matcher, &f);
+    fn push(&mut self, f: Annotated) {
+        let text: Box<str> = flow_text(&f).to_lowercase().into();
+        let admitted = self.admits(&self.words(), f.outcome, &text);
+        if self.store.len() == self.store.capacity() {
+            self.texts.pop_front();
+        }
         self.store.push(f);
+        self.texts.push_back(text);
         let first = self.first_seq();
         while self.matched.front().is_some_and(|&s| s < first) {
             self.matched.pop_front();
@@ -456,10 +507,10 @@ impl State {
             let mut hits = Vec::new();
             for kind in children {
                 let (name, labels) = match kind {
-                    RowKind::Pod(p) => {
-                        let pod = &inv.pods[p as usize];
-                        (&pod.name, Some(&pod.labels))
-                    }
+                    RowKind::Pod(p) => (
+                        &inv.pods[p as usize].name,
+                        Some(&self.snapshot.pod_labels[p as usize]),
+                    ),
                     RowKind::Policy(p) => (&policies.policies[p as usize].name, None),
                     RowKind::Namespace(_) => continue,
                 };
@@ -470,9 +521,7 @@ impl State {
                     });
                 } else if let Some(labels) = labels {
                     // Labels count too (`app=web`), but only the name is highlighted.
-                    let text: Vec<String> =
-                        labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                    if self.matcher.score(&text.join(" "), &q).is_some() {
+                    if self.matcher.score(labels, &q).is_some() {
                         hits.push(Row {
                             kind,
                             matched: Vec::new(),
@@ -659,7 +708,7 @@ impl State {
 
     fn add_flow(&mut self, event: FlowEvent) {
         let f = annotate(&self.snapshot.index, &self.snapshot.names, event);
-        self.flows.push(&self.matcher, f);
+        self.flows.push(f);
     }
 
     fn tick(&mut self, now_ms: u64) {
@@ -887,7 +936,7 @@ fn action(state: &mut State, a: Action) -> Vec<Command> {
             if state.zoom.take().is_some() {
             } else if state.focus == Pane::Flows && state.flows.filter.active() {
                 state.flows.filter = Filter::default();
-                state.flows.refilter(&state.matcher);
+                state.flows.refilter(false);
             } else if state.focus == Pane::Tree && state.tree_filter.active() {
                 state.tree_filter = Filter::default();
                 state.rebuild_rows();
@@ -930,7 +979,7 @@ fn action(state: &mut State, a: Action) -> Vec<Command> {
         }
         Action::VerdictFilter => {
             state.flows.verdict = state.flows.verdict.next();
-            state.flows.refilter(&state.matcher);
+            state.flows.refilter(false);
             state.flows.cursor = None;
             let label = state.flows.verdict.label();
             state.say(format!("flows: showing {label}"));
@@ -1004,7 +1053,7 @@ fn filter_key(state: &mut State, key: KeyEvent) {
         _ => return,
     }
     if in_flows {
-        state.flows.refilter(&state.matcher);
+        state.flows.refilter(true);
         state.flows.cursor = None;
     } else {
         state.rebuild_rows();
@@ -1078,8 +1127,21 @@ fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
                 _ => {}
             }
             if requery {
-                f.hits =
-                    finder::search(&state.matcher, &state.snapshot.entries, &f.query.text, 200);
+                // A longer query matches a subset of what the shorter one did.
+                let pool = f
+                    .pool
+                    .as_ref()
+                    .filter(|(q, _)| !q.trim().is_empty() && f.query.text.starts_with(q.as_str()))
+                    .map(|(_, p)| p.as_slice());
+                let (hits, matching) = finder::search_within(
+                    &state.matcher,
+                    &state.snapshot.entries,
+                    pool,
+                    &f.query.text,
+                    200,
+                );
+                f.hits = hits;
+                f.pool = Some((f.query.text.clone(), matching));
                 f.cursor = 0;
             }
             state.overlay = Some(Overlay::Finder(f));

@@ -351,6 +351,10 @@ impl FlowStore {
         self.flows.len()
     }
 
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
     }
