@@ -121,6 +121,20 @@ fn flow_events(index: &Index, n: usize) -> Vec<FlowEvent> {
         .collect()
 }
 
+fn ui_state(world: netpol_tui::cluster::World, flows: bool) -> State {
+    State::new(
+        world,
+        EngineOptions::default(),
+        SourceInfo {
+            kind: "bench".into(),
+            detail: String::new(),
+            flows,
+        },
+        ThemeSet::builtin(),
+        Theme::builtin_default(),
+    )
+}
+
 fn frames(state: &mut State, w: u16, h: u16, n: usize) -> Vec<Duration> {
     update(state, Msg::Resize(w, h));
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("backend");
@@ -144,17 +158,7 @@ fn main() {
     let generate_time = t.elapsed();
     let live0 = LIVE.load(Ordering::Relaxed);
     let t = Instant::now();
-    let mut state = State::new(
-        world,
-        EngineOptions::default(),
-        SourceInfo {
-            kind: "bench".into(),
-            detail: String::new(),
-            flows: true,
-        },
-        ThemeSet::builtin(),
-        Theme::builtin_default(),
-    );
+    let mut state = ui_state(world, true);
     let build = t.elapsed();
     let live_state = LIVE.load(Ordering::Relaxed);
     let events = flow_events(&state.snapshot.index, 100_000);
@@ -237,17 +241,7 @@ fn main() {
     // Fuzzy finder over 50k entries: fresh searches, then typing into the finder (each key
     // narrows the previous key's matches).
     let world = generate(Shape::new(45_000, 4_000));
-    let mut state = State::new(
-        world,
-        EngineOptions::default(),
-        SourceInfo {
-            kind: "bench".into(),
-            detail: String::new(),
-            flows: false,
-        },
-        ThemeSet::builtin(),
-        Theme::builtin_default(),
-    );
+    let mut state = ui_state(world, false);
     let entries = &state.snapshot.entries;
     let n_entries = entries.len();
     let matcher = Matcher::default();

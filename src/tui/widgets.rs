@@ -200,6 +200,20 @@ pub fn wrap_all(lines: Vec<Line<'static>>, width: usize, extra: usize) -> Vec<Li
         .collect()
 }
 
+/// A list's `/filter` for its pane title, with a cursor while it is typed; `None` when off.
+pub fn filter_title(filter: &crate::app::Filter, theme: &Theme) -> Option<Span<'static>> {
+    (filter.active() || filter.editing).then(|| {
+        Span::styled(
+            format!(
+                "/{}{} ",
+                filter.input.text,
+                if filter.editing { "▏" } else { "" }
+            ),
+            theme.style(Slot::Match),
+        )
+    })
+}
+
 /// Cuts `s` to `width` chars, ending in `…` when cut.
 pub fn clip(s: &str, width: usize) -> String {
     if s.chars().count() <= width {

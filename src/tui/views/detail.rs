@@ -43,6 +43,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) -> usize {
     total
 }
 
+/// The directions a policy isolates: `ingress`, `egress`, both or neither.
+fn policy_types(p: &crate::policy::Policy) -> Vec<&'static str> {
+    [
+        ("ingress", p.ingress.is_some()),
+        ("egress", p.egress.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, on)| *on)
+    .map(|(w, _)| w)
+    .collect()
+}
+
 fn heading(text: impl Into<String>, theme: &Theme) -> Line<'static> {
     Line::styled(text.into(), theme.style(Slot::Heading))
 }
@@ -201,14 +213,7 @@ fn namespace(state: &State, n: u32, width: usize) -> (String, Vec<Line<'static>>
     for &pid in &nv.policies {
         let p = &policies[pid as usize];
         let selects = ov.policies[pid as usize].selects.len();
-        let types: Vec<&str> = [
-            ("ingress", p.ingress.is_some()),
-            ("egress", p.egress.is_some()),
-        ]
-        .iter()
-        .filter(|(_, on)| *on)
-        .map(|(w, _)| *w)
-        .collect();
+        let types = policy_types(p);
         let mut spans = vec![
             Span::raw(format!("  {:<28} ", p.name)),
             Span::styled(
@@ -262,14 +267,7 @@ fn policy(
     let selects = &state.snapshot.overview.policies[id as usize].selects;
     let mut lines = Vec::new();
     lines.extend(field("origin", p.origin.to_string(), width, theme));
-    let types: Vec<&str> = [
-        ("ingress", p.ingress.is_some()),
-        ("egress", p.egress.is_some()),
-    ]
-    .iter()
-    .filter(|(_, on)| *on)
-    .map(|(w, _)| *w)
-    .collect();
+    let types = policy_types(p);
     lines.extend(field(
         "isolates",
         if types.is_empty() {

@@ -33,22 +33,24 @@ pub fn help(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
     let inner = frame_of(frame, area, "Help · Esc closes · ↑↓ scroll", state);
     let w = inner.width as usize;
     let mut lines = Vec::new();
-    for (ctx, bindings) in keymap::help() {
-        lines.push(Line::styled(ctx.title(), theme.style(Slot::Heading)));
-        for (keys, what) in bindings {
+    // A key (or command) column, and the words wrapped under the words.
+    let entry =
+        |lines: &mut Vec<Line<'static>>, key: String, col: usize, what: &str, slot: Slot| {
+            let mut key_style = theme.style(slot);
+            key_style.bg = None;
             lines.extend(wrap(
                 Line::from(vec![
-                    Span::styled(
-                        format!("  {keys:<26}"),
-                        theme
-                            .style(Slot::StatusKey)
-                            .bg(ratatui::style::Color::Reset),
-                    ),
+                    Span::styled(format!("  {key:<col$}"), key_style),
                     Span::styled(what.to_string(), theme.style(Slot::Text)),
                 ]),
                 w,
-                28,
+                col + 2,
             ));
+        };
+    for (ctx, bindings) in keymap::help() {
+        lines.push(Line::styled(ctx.title(), theme.style(Slot::Heading)));
+        for (keys, what) in bindings {
+            entry(&mut lines, keys.to_string(), 26, what, Slot::StatusKey);
         }
         lines.push(Line::raw(""));
     }
@@ -57,19 +59,7 @@ pub fn help(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
         theme.style(Slot::Heading),
     ));
     for (cmd, what) in COMMANDS {
-        lines.extend(wrap(
-            Line::from(vec![
-                Span::styled(
-                    format!("  :{cmd:<35}"),
-                    theme
-                        .style(Slot::StatusKey)
-                        .bg(ratatui::style::Color::Reset),
-                ),
-                Span::styled(what.to_string(), theme.style(Slot::Text)),
-            ]),
-            w,
-            38,
-        ));
+        entry(&mut lines, format!(":{cmd}"), 36, what, Slot::StatusKey);
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Badges", theme.style(Slot::Heading)));
@@ -86,14 +76,7 @@ pub fn help(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
             "allowed, blocked, not isolated; with ! the datapath disagrees",
         ),
     ] {
-        lines.extend(wrap(
-            Line::from(vec![
-                Span::styled(format!("  {b:<26}"), theme.style(Slot::Isolated)),
-                Span::styled(what, theme.style(Slot::Text)),
-            ]),
-            w,
-            28,
-        ));
+        entry(&mut lines, b.to_string(), 26, what, Slot::Isolated);
     }
     let max = lines.len().saturating_sub(inner.height as usize) as u16;
     let para = Paragraph::new(lines);

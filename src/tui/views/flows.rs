@@ -12,7 +12,7 @@ use crate::app::layout::inner_height;
 use crate::app::{Pane, State};
 use crate::flow::{Annotated, Datapath, Outcome, VerdictFilter};
 use crate::theme::{Slot, Theme};
-use crate::tui::widgets::{clip, pane};
+use crate::tui::widgets::{clip, filter_title, pane};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
@@ -34,16 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             theme.style(Slot::Match),
         ));
     }
-    if f.filter.active() || f.filter.editing {
-        title.push(Span::styled(
-            format!(
-                "/{}{} ",
-                f.filter.input.text,
-                if f.filter.editing { "▏" } else { "" }
-            ),
-            theme.style(Slot::Match),
-        ));
-    }
+    title.extend(filter_title(&f.filter, theme));
     if f.paused_at.is_some() {
         title.push(Span::styled("⏸ paused ", theme.style(Slot::Warning)));
     }

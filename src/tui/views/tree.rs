@@ -11,7 +11,7 @@ use super::focused;
 use crate::app::layout::inner_height;
 use crate::app::{Pane, RowKind, State, TreeMode};
 use crate::theme::{Slot, Theme};
-use crate::tui::widgets::{clip, highlighted, pane};
+use crate::tui::widgets::{clip, filter_title, highlighted, pane};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
@@ -23,16 +23,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         format!(" Namespaces · {what} "),
         theme.style(Slot::Title),
     )];
-    if state.tree_filter.active() || state.tree_filter.editing {
-        title.push(Span::styled(
-            format!(
-                "/{}{} ",
-                state.tree_filter.input.text,
-                if state.tree_filter.editing { "▏" } else { "" }
-            ),
-            theme.style(Slot::Match),
-        ));
-    }
+    title.extend(filter_title(&state.tree_filter, theme));
     let block = pane(Line::from(title), focused(state, Pane::Tree), theme);
     let inner = block.inner(area);
     frame.render_widget(block, area);
