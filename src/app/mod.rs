@@ -241,6 +241,14 @@ impl FlowPane {
         }
     }
 
+    /// The positions in `visible()` that a list of `height` rows shows: the newest ones,
+    /// or those ending at the selected flow.
+    pub fn window(&self, height: usize) -> std::ops::Range<usize> {
+        let n = self.shown_len();
+        let end = self.cursor_pos().map_or(0, |c| (c + 1).max(height.min(n)));
+        end.saturating_sub(height)..end
+    }
+
     /// Position of the selected flow in `visible()`, or the last shown one.
     pub fn cursor_pos(&self) -> Option<usize> {
         let n = self.shown_len();
@@ -1403,15 +1411,9 @@ fn mouse(state: &mut State, m: MouseEvent) {
                     }
                 }
                 Pane::Flows => {
-                    let h = layout::inner_height(areas.flows);
-                    let n = state.flows.shown_len();
-                    let end = state
-                        .flows
-                        .cursor_pos()
-                        .map_or(n, |p| (p + 1).max(h.min(n)));
-                    let start = end.saturating_sub(h);
-                    let i = start + line;
-                    if i < n {
+                    let window = state.flows.window(layout::inner_height(areas.flows));
+                    let i = window.start + line;
+                    if i < window.end {
                         state.flows.cursor = Some(state.flows.matched[i]);
                     }
                 }

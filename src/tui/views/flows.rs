@@ -58,10 +58,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         return;
     }
     let cursor = f.cursor_pos().unwrap_or(n - 1);
-    let end = (cursor + 1).max(h.min(n));
-    let start = end.saturating_sub(h);
     let width = inner.width as usize;
-    let lines: Vec<Line> = (start..end)
+    let lines: Vec<Line> = f
+        .window(h)
         .filter_map(|i| f.get(f.matched[i]).map(|fl| (i, fl)))
         .map(|(i, fl)| {
             let selected = i == cursor && (f.cursor.is_some() || focused(state, Pane::Flows));
