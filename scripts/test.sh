@@ -15,13 +15,14 @@ fi
 cargo --version
 
 log "system packages"
-# tmux drives the real binary in the terminal UI's end-to-end tests.
-if ! command -v tmux >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux procps
-  else
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux procps
-  fi
+# tmux drives the real binary in the terminal UI's end-to-end tests; pgrep finds its pid.
+need=()
+command -v tmux >/dev/null || need+=(tmux)
+command -v pgrep >/dev/null || need+=(procps)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 tmux -V
 
