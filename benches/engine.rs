@@ -3,35 +3,16 @@
 //!
 //! Targets (10k pods, 2k policies): build <= 1 s, median verdict <= 1 us, matrix <= 5 s.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netpol_tui::cluster::synthetic::{generate, Shape};
 use netpol_tui::policy::{Endpoint, EngineOptions, Flow, Index, Protocol};
 
-/// Counts live heap bytes, so that the index's own footprint can be read off.
-struct Counting;
+mod common;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use common::{live, mib, Counting};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
@@ -39,10 +20,6 @@ static ALLOC: Counting = Counting;
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-fn mib(bytes: usize) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
 }
 
 fn flows(index: &Index, n: usize, seed: u64) -> Vec<Flow> {
@@ -84,7 +61,7 @@ fn bench_size(pods: usize, policies: usize, verdicts: bool) {
     );
 
     let mut builds = Vec::new();
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live();
     let mut index = None;
     for _ in 0..5 {
         drop(index.take());
@@ -97,7 +74,7 @@ fn bench_size(pods: usize, policies: usize, verdicts: bool) {
         builds.push(start.elapsed());
     }
     let Some(index) = index else { return };
-    let held = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    let held = live().saturating_sub(before);
     println!(
         "  index build: median {:.1} ms over 5 runs; index memory {:.1} MiB; {} pod classes",
         median(builds).as_secs_f64() * 1e3,

@@ -4,9 +4,7 @@
 //!
 //! Targets: <= 10 ms per frame, <= 20 ms per query, <= 200 MB resident.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -20,33 +18,12 @@ use netpol_tui::tui::views;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-/// Counts live heap bytes.
-struct Counting;
+mod common;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use common::{live, mib, Counting};
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
-
-fn mib(bytes: usize) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
 
 /// Resident set size and its peak, from /proc (Linux).
 fn rss() -> (f64, f64) {
@@ -156,18 +133,18 @@ fn main() {
     let t = Instant::now();
     let world = generate(Shape::new(10_000, 2_000));
     let generate_time = t.elapsed();
-    let live0 = LIVE.load(Ordering::Relaxed);
+    let live0 = live();
     let t = Instant::now();
     let mut state = ui_state(world, true);
     let build = t.elapsed();
-    let live_state = LIVE.load(Ordering::Relaxed);
+    let live_state = live();
     let events = flow_events(&state.snapshot.index, 100_000);
     let t = Instant::now();
     for e in events {
         update(&mut state, Msg::Flow(e));
     }
     let annotate = t.elapsed();
-    let live_flows = LIVE.load(Ordering::Relaxed);
+    let live_flows = live();
     println!(
         "world: 10000 pods, 2000 policies (generated in {:.0} ms)",
         ms(generate_time)

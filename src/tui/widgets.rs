@@ -200,6 +200,18 @@ pub fn wrap_all(lines: Vec<Line<'static>>, width: usize, extra: usize) -> Vec<Li
         .collect()
 }
 
+/// A list row drawn as selected: the selection style over the whole row, filled to `width`
+/// so that it reads as a bar.
+pub fn selected_bar(line: Line<'static>, width: usize, theme: &Theme) -> Line<'static> {
+    let style = theme.style(Slot::Selection);
+    let mut line = line.patch_style(style);
+    let used = line.width();
+    if used < width {
+        line.push_span(Span::styled(" ".repeat(width - used), style));
+    }
+    line
+}
+
 /// A list's `/filter` for its pane title, with a cursor while it is typed; `None` when off.
 pub fn filter_title(filter: &crate::app::Filter, theme: &Theme) -> Option<Span<'static>> {
     (filter.active() || filter.editing).then(|| {

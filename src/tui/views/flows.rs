@@ -12,7 +12,7 @@ use crate::app::layout::inner_height;
 use crate::app::{Pane, State};
 use crate::flow::{Annotated, Datapath, Outcome, VerdictFilter};
 use crate::theme::{Slot, Theme};
-use crate::tui::widgets::{clip, filter_title, pane};
+use crate::tui::widgets::{clip, filter_title, pane, selected_bar};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
@@ -64,18 +64,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .filter_map(|i| f.get(f.matched[i]).map(|fl| (i, fl)))
         .map(|(i, fl)| {
             let selected = i == cursor && (f.cursor.is_some() || focused(state, Pane::Flows));
-            let mut line = flow_line(fl, width, theme);
+            let line = flow_line(fl, width, theme);
             if selected {
-                line = line.patch_style(theme.style(Slot::Selection));
-                let used = line.width();
-                if used < width {
-                    line.push_span(Span::styled(
-                        " ".repeat(width - used),
-                        theme.style(Slot::Selection),
-                    ));
-                }
+                selected_bar(line, width, theme)
+            } else {
+                line
             }
-            line
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).style(theme.style(Slot::Text)), inner);

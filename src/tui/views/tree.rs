@@ -11,7 +11,7 @@ use super::focused;
 use crate::app::layout::inner_height;
 use crate::app::{Pane, RowKind, State, TreeMode};
 use crate::theme::{Slot, Theme};
-use crate::tui::widgets::{clip, filter_title, highlighted, pane};
+use crate::tui::widgets::{clip, filter_title, highlighted, pane, selected_bar};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let theme = &state.theme;
@@ -48,15 +48,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         let selected = i == state.cursor;
         let mut line = row_line(state, row.kind, &row.matched, width, theme);
         if selected {
-            line = line.patch_style(theme.style(Slot::Selection));
-            // Fill the rest of the row so the selection reads as a bar.
-            let used = line.width();
-            if used < width {
-                line.push_span(Span::styled(
-                    " ".repeat(width - used),
-                    theme.style(Slot::Selection),
-                ));
-            }
+            line = selected_bar(line, width, theme);
         }
         lines.push(line);
     }
