@@ -117,7 +117,7 @@ impl ExplainForm {
         }
     }
 
-    pub fn refresh_picks(&mut self, _snapshot: &Snapshot, matcher: &Matcher) {
+    pub fn refresh_picks(&mut self, matcher: &Matcher) {
         let text = match self.field {
             Field::From => &self.from.text,
             Field::To => &self.to.text,
@@ -138,7 +138,7 @@ impl ExplainForm {
             .map(|e| e.text.as_str())
     }
 
-    fn advance(&mut self, snapshot: &Snapshot, matcher: &Matcher, forward: bool) {
+    fn advance(&mut self, matcher: &Matcher, forward: bool) {
         let order = [
             Field::From,
             Field::To,
@@ -154,7 +154,7 @@ impl ExplainForm {
             (i + n - 1) % n
         };
         self.field = order[next];
-        self.refresh_picks(snapshot, matcher);
+        self.refresh_picks(matcher);
     }
 
     /// Takes the highlighted suggestion unless the text already names an endpoint exactly.
@@ -186,9 +186,9 @@ impl ExplainForm {
                 if matches!(self.field, Field::From | Field::To) {
                     self.accept_pick();
                 }
-                self.advance(snapshot, matcher, true);
+                self.advance(matcher, true);
             }
-            KeyCode::BackTab => self.advance(snapshot, matcher, false),
+            KeyCode::BackTab => self.advance(matcher, false),
             _ => {}
         }
         if matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
@@ -202,11 +202,11 @@ impl ExplainForm {
                 KeyCode::Up => self.pick = self.pick.saturating_sub(1),
                 KeyCode::Enter => {
                     self.accept_pick();
-                    self.advance(snapshot, matcher, true);
+                    self.advance(matcher, true);
                 }
                 _ => {
                     if self.edit(key, ctrl) {
-                        self.refresh_picks(snapshot, matcher);
+                        self.refresh_picks(matcher);
                     }
                 }
             },

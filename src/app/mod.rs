@@ -934,7 +934,7 @@ fn action(state: &mut State, a: Action) -> Vec<Command> {
                     let mut form = ExplainForm::new(&state.snapshot);
                     form.to = LineInput::with(&state.index().inventory().pods[pod as usize].key());
                     form.field = Field::From;
-                    form.refresh_picks(&state.snapshot, &state.matcher);
+                    form.refresh_picks(&state.matcher);
                     state.open_explain(form);
                 }
             }
@@ -973,7 +973,7 @@ fn action(state: &mut State, a: Action) -> Vec<Command> {
                 form.from = LineInput::with(&state.index().inventory().pods[pod as usize].key());
                 form.field = Field::To;
             }
-            form.refresh_picks(&state.snapshot, &state.matcher);
+            form.refresh_picks(&state.matcher);
             state.open_explain(form);
         }
         Action::Pause => {
@@ -1282,6 +1282,23 @@ fn best(state: &State, kinds: &[&str], query: &str) -> Option<Target> {
         .find(|t| kinds.contains(&t.kind()))
 }
 
+/// `:pod` / `:netpol`: without a name, list that kind in the tree; with one, go to the best
+/// match of `kind` (a finder kind: `pod`, `netpol`).
+fn list_or_go(state: &mut State, arg: &str, list: Action, kind: &str) {
+    if arg.is_empty() {
+        action(state, list);
+        state.focus = Pane::Tree;
+        return;
+    }
+    match best(state, &[kind], arg) {
+        Some(t) => go_to(state, t),
+        None => {
+            let what = if kind == "netpol" { "policy" } else { kind };
+            state.complain(format!("no {what} matches {arg:?}"));
+        }
+    }
+}
+
 fn run_command(state: &mut State, text: &str) -> Vec<Command> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let Some((&cmd, args)) = words.split_first() else {
@@ -1308,27 +1325,9 @@ fn run_command(state: &mut State, text: &str) -> Vec<Command> {
                 }
             }
         }
-        "pod" | "pods" | "po" => {
-            if arg.is_empty() {
-                action(state, Action::ShowPods);
-                state.focus = Pane::Tree;
-            } else {
-                match best(state, &["pod"], &arg) {
-                    Some(t) => go_to(state, t),
-                    None => state.complain(format!("no pod matches {arg:?}")),
-                }
-            }
-        }
+        "pod" | "pods" | "po" => list_or_go(state, &arg, Action::ShowPods, "pod"),
         "netpol" | "netpols" | "np" | "policy" | "policies" | "networkpolicy" => {
-            if arg.is_empty() {
-                action(state, Action::ShowPolicies);
-                state.focus = Pane::Tree;
-            } else {
-                match best(state, &["netpol"], &arg) {
-                    Some(t) => go_to(state, t),
-                    None => state.complain(format!("no policy matches {arg:?}")),
-                }
-            }
+            list_or_go(state, &arg, Action::ShowPolicies, "netpol")
         }
         "explain" | "x" => {
             let mut form = ExplainForm::new(&state.snapshot);
@@ -1349,7 +1348,7 @@ fn run_command(state: &mut State, text: &str) -> Vec<Command> {
                 form.run(&state.snapshot.index);
             } else {
                 form.field = [Field::From, Field::To, Field::Port][args.len()];
-                form.refresh_picks(&state.snapshot, &state.matcher);
+                form.refresh_picks(&state.matcher);
             }
             state.open_explain(form);
         }
@@ -1421,16 +1420,16 @@ fn mouse(state: &mut State, m: MouseEvent) {
             }
         }
         MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
-            let delta = if m.kind == MouseEventKind::ScrollDown {
-                3
+            // Three rows per notch, in the pane under the pointer, keeping the focus.
+            let step = if m.kind == MouseEventKind::ScrollDown {
+                Action::Down
             } else {
-                -3
+                Action::Up
             };
             let focus = state.focus;
             state.focus = pane;
-            action(state, if delta > 0 { Action::Down } else { Action::Up });
-            for _ in 1..3 {
-                action(state, if delta > 0 { Action::Down } else { Action::Up });
+            for _ in 0..3 {
+                action(state, step);
             }
             state.focus = focus;
         }

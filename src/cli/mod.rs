@@ -7,7 +7,7 @@ pub mod paint;
 pub mod render;
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -293,10 +293,8 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
     let command = cli.command.take();
     let source = &cli.source;
     let Some(command) = command else {
-        if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-            return Err(Failure(
-                "the terminal UI needs a terminal on stdin and stdout; in scripts use a subcommand: explain, matrix or effective (see --help)".into(),
-            ));
+        if !crate::tui::has_terminal() {
+            return Err(Failure(crate::tui::NO_TERMINAL.into()));
         }
         let world = load_world(source, false)?;
         let info = if source.demo {
@@ -311,9 +309,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             print(crate::cluster::demo::DEMO_YAML)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { dump: false }
-            if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() =>
-        {
+        Command::Demo { dump: false } if crate::tui::has_terminal() => {
             let world = load_world(source, true)?;
             open_tui(&cli, world, demo_info(), true)
         }

@@ -77,10 +77,17 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Why the UI cannot run here: it needs a terminal on both stdin and stdout.
+pub const NO_TERMINAL: &str = "the terminal UI needs a terminal on stdin and stdout; in scripts use a subcommand: explain, matrix or effective (see --help)";
+
+pub fn has_terminal() -> bool {
+    io::stdout().is_terminal() && io::stdin().is_terminal()
+}
+
 /// Runs the UI until the user quits or a signal arrives.
 pub fn run(mut state: State, demo_flows: bool) -> anyhow::Result<()> {
-    if !io::stdout().is_terminal() || !io::stdin().is_terminal() {
-        bail!("the terminal UI needs a terminal on stdin and stdout; in scripts use explain, matrix or effective");
+    if !has_terminal() {
+        bail!(NO_TERMINAL);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
