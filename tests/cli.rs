@@ -500,13 +500,22 @@ fn all_errors_of_a_folder_are_reported_together() {
 fn usage_errors_exit_2() {
     bin().args(["explain", "--demo"]).assert().code(2);
     bin().args(["matrix", "--demo", "-p", "0"]).assert().code(2);
+    // No -f, no --demo: the cluster; with no kubeconfig and no service account, a clear no.
+    let home = tempfile::tempdir().unwrap();
     bin()
         .args(["matrix", "-p", "80"])
+        .env("HOME", home.path())
+        .env_remove("KUBECONFIG")
+        .env_remove("KUBERNETES_SERVICE_HOST")
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "no input: give manifests with -f PATH",
+            "error: no cluster: no kubeconfig (--kubeconfig, KUBECONFIG or ~/.kube/config) and not running in a pod; for manifests use -f PATH, or --demo",
         ));
+    bin()
+        .args(["matrix", "-p", "80", "--kubeconfig", "k.yaml", "--demo"])
+        .assert()
+        .code(2);
     bin()
         .args(["matrix", "-p", "80", "-f", "does/not/exist"])
         .assert()

@@ -224,6 +224,7 @@ fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
             pods,
             nodes,
             nodes_known: true,
+            hidden: Vec::new(),
         };
         inv.normalize();
         (inv, policies)

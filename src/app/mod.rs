@@ -17,10 +17,11 @@ use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
-use crate::cluster::World;
+use crate::cluster::{live, World};
 use crate::flow::{annotate, Annotated, FlowEvent, FlowStore, Names, VerdictFilter};
 use crate::policy::effective::{effective, Effective};
 use crate::policy::{EngineOptions, Index, PodId, PolicyId};
+use crate::theme::contexts::ContextRules;
 use crate::theme::{Theme, ThemeSet};
 
 pub use explain_form::{ExplainForm, Field};
@@ -47,6 +48,10 @@ pub enum Msg {
     },
     /// A new world from the source (a reload, or a change seen by a watch).
     Snapshot(World),
+    /// The live cluster's connection: state, sync time, what is not visible.
+    Live(live::Status),
+    /// Switching to another context failed; the current one goes on.
+    SwitchFailed(String),
     /// SIGTERM, SIGHUP or SIGINT from outside.
     Terminate,
     /// What the last frame found out about sizes it could not know before drawing.
@@ -59,6 +64,18 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Quit,
+    /// Connect to another kubeconfig context and watch it instead.
+    SwitchContext(String),
+}
+
+/// The live cluster, when it is the source.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub status: live::Status,
+    /// Every context of the kubeconfig.
+    pub contexts: Vec<String>,
+    /// A context being connected to; until it answers, the data shown is the old one's.
+    pub switching: Option<String>,
 }
 
 /// Where the data comes from, for the status bar.
@@ -373,6 +390,10 @@ pub struct State {
     pub overlay: Option<Overlay>,
     pub themes: ThemeSet,
     pub theme: Theme,
+    /// The theme the user chose; a context rule may show another one or recolour its frame.
+    chosen_theme: String,
+    pub context_rules: ContextRules,
+    pub live: Option<Live>,
     pub message: Option<Message>,
     pub now_ms: u64,
     pub quit: bool,
@@ -415,7 +436,10 @@ impl State {
             flows: FlowPane::new(FlowStore::DEFAULT_CAPACITY),
             overlay: None,
             themes,
+            chosen_theme: theme.name.clone(),
             theme,
+            context_rules: ContextRules::default(),
+            live: None,
             message: None,
             now_ms: 0,
             quit: false,
@@ -682,6 +706,77 @@ impl State {
 
     // ---- snapshots and flows ----------------------------------------------------------
 
+    /// Starts on a live cluster: its first status and the kubeconfig's contexts.
+    pub fn attach_live(&mut self, status: live::Status, contexts: Vec<String>) {
+        if let Some(first) = status.hidden.first() {
+            let more = status.hidden.len() - 1;
+            self.complain(if more > 0 {
+                format!("not visible: {first} (and {more} more; :ctx lists them)")
+            } else {
+                format!("not visible: {first}")
+            });
+        }
+        self.live = Some(Live {
+            status,
+            contexts,
+            switching: None,
+        });
+        self.apply_look();
+    }
+
+    fn set_live_status(&mut self, status: live::Status) {
+        let Some(live) = &mut self.live else {
+            return;
+        };
+        let changed = live.status.context != status.context;
+        if live.switching.as_deref() == Some(status.context.as_str()) {
+            live.switching = None;
+        }
+        live.status = status;
+        if changed {
+            let context = live.status.context.clone();
+            let hidden = live.status.hidden.len();
+            self.apply_look();
+            if hidden > 0 {
+                self.complain(format!(
+                    "context {context}: {hidden} thing(s) not visible (:ctx lists them)"
+                ));
+            } else {
+                self.say(format!("context {context}"));
+            }
+        }
+    }
+
+    /// The chosen theme, or the one a context rule gives, with the rule's frame colour.
+    fn apply_look(&mut self) {
+        let rule = self
+            .live
+            .as_ref()
+            .and_then(|l| self.context_rules.find(&l.status.context))
+            .cloned();
+        let name = rule
+            .as_ref()
+            .and_then(|r| r.theme.clone())
+            .unwrap_or_else(|| self.chosen_theme.clone());
+        let base = self
+            .themes
+            .get(&name)
+            .or_else(|| self.themes.get(&self.chosen_theme))
+            .cloned()
+            .unwrap_or_else(|| self.theme.clone());
+        self.theme = match rule.and_then(|r| r.frame) {
+            Some(color) => base.with_frame(color),
+            None => base,
+        };
+    }
+
+    /// The rule matching the live context, if any: the status bar shows the context in its
+    /// frame colour.
+    pub fn context_frame(&self) -> Option<ratatui::style::Color> {
+        let live = self.live.as_ref()?;
+        self.context_rules.find(&live.status.context)?.frame
+    }
+
     /// Replaces the world, keeping the selection where it still exists.
     pub fn set_world(&mut self, world: World) {
         let keep_ns = self.selected().and_then(|k| self.row_key(k));
@@ -814,6 +909,17 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Snapshot(world) => {
             state.set_world(world);
+            Vec::new()
+        }
+        Msg::Live(status) => {
+            state.set_live_status(status);
+            Vec::new()
+        }
+        Msg::SwitchFailed(error) => {
+            if let Some(live) = &mut state.live {
+                live.switching = None;
+            }
+            state.complain(error);
             Vec::new()
         }
         Msg::Terminate => {
@@ -1022,8 +1128,9 @@ fn action(state: &mut State, a: Action) -> Vec<Command> {
 
 fn set_theme(state: &mut State, name: &str) {
     match state.themes.get(name) {
-        Some(t) => {
-            state.theme = t.clone();
+        Some(_) => {
+            state.chosen_theme = name.to_string();
+            state.apply_look();
             state.say(format!("theme {name}"));
         }
         None => {
@@ -1243,12 +1350,16 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ),
     ("flows", "focus the flow list"),
     ("theme [NAME]", "switch theme; without a name, list them"),
+    (
+        "ctx [NAME]",
+        "switch kubeconfig context; without a name, list them and what is not visible",
+    ),
     ("help", "this help"),
     ("q", "quit"),
 ];
 
 const COMMAND_WORDS: &[&str] = &[
-    "ns", "pod", "netpol", "explain", "flows", "theme", "help", "quit",
+    "ns", "pod", "netpol", "explain", "flows", "theme", "ctx", "help", "quit",
 ];
 
 fn complete_command(state: &State, line: &mut LineInput) {
@@ -1260,6 +1371,11 @@ fn complete_command(state: &State, line: &mut LineInput) {
     let candidates: Vec<String> = match rest {
         None => COMMAND_WORDS.iter().map(|s| s.to_string()).collect(),
         Some(_) if word == "theme" => state.themes.names(),
+        Some(_) if word == "ctx" => state
+            .live
+            .as_ref()
+            .map(|l| l.contexts.clone())
+            .unwrap_or_default(),
         Some(_) => return,
     };
     let partial = rest.unwrap_or(word);
@@ -1363,11 +1479,47 @@ fn run_command(state: &mut State, text: &str) -> Vec<Command> {
                 set_theme(state, &arg);
             }
         }
+        "ctx" | "context" | "use-context" => return context_command(state, &arg),
         other => state.complain(format!(
-            "unknown command :{other}; try :ns :pod :netpol :explain :flows :theme :q (? for help)"
+            "unknown command :{other}; try :ns :pod :netpol :explain :flows :theme :ctx :q (? for help)"
         )),
     }
     Vec::new()
+}
+
+/// `:ctx`: lists contexts (and what the current one cannot see), or switches.
+fn context_command(state: &mut State, arg: &str) -> Vec<Command> {
+    let Some(live) = &mut state.live else {
+        state.complain(format!(
+            ":ctx needs a live cluster; this view shows {} ({})",
+            state.source.kind, state.source.detail
+        ));
+        return Vec::new();
+    };
+    let current = live.status.context.clone();
+    if arg.is_empty() {
+        let mut text = format!("contexts: {} (now: {current})", live.contexts.join(", "));
+        if !live.status.hidden.is_empty() {
+            text.push_str(&format!(
+                " · not visible: {}",
+                live.status.hidden.join("; ")
+            ));
+        }
+        state.say(text);
+        return Vec::new();
+    }
+    if arg == current {
+        state.say(format!("already on context {current}"));
+        return Vec::new();
+    }
+    if !live.contexts.iter().any(|c| c == arg) {
+        let known = live.contexts.join(", ");
+        state.complain(format!("no context {arg:?}; there are: {known}"));
+        return Vec::new();
+    }
+    live.switching = Some(arg.to_string());
+    state.say(format!("connecting to {arg}…"));
+    vec![Command::SwitchContext(arg.to_string())]
 }
 
 fn mouse(state: &mut State, m: MouseEvent) {

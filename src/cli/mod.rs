@@ -14,12 +14,13 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::app::{Message, SourceInfo, State};
 use crate::cluster::files::{self, Input, LoadReport};
-use crate::cluster::{demo, World};
+use crate::cluster::{demo, live, World};
 use crate::policy::effective::effective;
 use crate::policy::explain::explain;
 use crate::policy::query::{resolve_endpoint, resolve_port};
 use crate::policy::selector::Selector;
 use crate::policy::{EngineOptions, Flow, Index, PodId, Protocol};
+use crate::theme::contexts::{self, ContextRules};
 use crate::theme::{self, ThemeSet};
 
 use paint::{ColorChoice, Paint};
@@ -30,8 +31,8 @@ use paint::{ColorChoice, Paint};
     bin_name = "kubectl netpol-tui",
     version,
     about = "Kubernetes NetworkPolicy: effective rules, explained verdicts, connectivity matrix",
-    long_about = "Kubernetes NetworkPolicy: effective rules, explained verdicts, connectivity matrix.\n\nWithout a subcommand, opens the terminal UI on the manifests of -f (or the demo with --demo).",
-    after_help = "Exit codes: 0 success (explain: allowed), 1 explain: denied, 2 bad input or usage."
+    long_about = "Kubernetes NetworkPolicy: effective rules, explained verdicts, connectivity matrix.\n\nWithout a subcommand, opens the terminal UI: on the cluster of the current kubeconfig context, on the manifests of -f, or on the demo with --demo. Against a cluster it only reads (get, list, watch).",
+    after_help = "Exit codes: 0 success (explain: allowed), 1 explain: denied, 2 bad input, usage or no connection, 3 explain: unknown (depends on what cannot be read)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -65,7 +66,16 @@ pub struct SourceArgs {
     #[arg(long, global = true, conflicts_with = "filenames")]
     pub demo: bool,
 
-    /// Namespace to narrow to (and to look bare pod names up in).
+    /// Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, global = true, value_name = "PATH", conflicts_with_all = ["filenames", "demo"])]
+    pub kubeconfig: Option<std::path::PathBuf>,
+
+    /// The kubeconfig context to use (default: its current-context).
+    #[arg(long, global = true, value_name = "NAME", conflicts_with_all = ["filenames", "demo"])]
+    pub context: Option<String>,
+
+    /// Namespace to narrow to (and to look bare pod names up in; on a cluster, default: the
+    /// context's namespace).
     #[arg(short = 'n', long, global = true, value_name = "NS")]
     pub namespace: Option<String>,
 
@@ -164,6 +174,9 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// What the source holds: on a cluster, the context, server, what this user may not read,
+    /// and how long the first complete list took.
+    Status,
     /// The built-in demo in the terminal UI, with simulated traffic. When stdout is not a
     /// terminal it prints the pods' effective rules instead; --dump prints its manifests.
     Demo {
@@ -201,9 +214,34 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<World, Failure> {
-    let loaded = if source.demo || demo_forced {
-        demo::load()?
+/// The world to work on, and where it came from.
+struct Loaded {
+    world: World,
+    info: SourceInfo,
+    /// On a cluster: the context's namespace (or -n), for bare pod names.
+    context_namespace: Option<String>,
+    live: Option<LiveLoaded>,
+}
+
+struct LiveLoaded {
+    runtime: tokio::runtime::Runtime,
+    session: live::Session,
+    status: live::Status,
+    target: live::Target,
+    elapsed: std::time::Duration,
+}
+
+fn live_target(source: &SourceArgs) -> live::Target {
+    live::Target {
+        kubeconfig: source.kubeconfig.clone(),
+        context: source.context.clone(),
+        namespace: source.namespace.clone(),
+    }
+}
+
+fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<Loaded, Failure> {
+    let (loaded, info) = if source.demo || demo_forced {
+        (demo::load()?, demo_info())
     } else if !source.filenames.is_empty() {
         let inputs: Vec<Input> = source
             .filenames
@@ -211,15 +249,58 @@ fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<World, Failure> 
             .map(|f| Input::from_arg(f))
             .collect();
         let mut stdin = std::io::stdin().lock();
-        files::load(&inputs, &mut stdin)?
+        (files::load(&inputs, &mut stdin)?, files_info(source))
     } else {
-        return Err(Failure(
-            "no input: give manifests with -f PATH (files, directories, or - for stdin), or --demo"
-                .into(),
-        ));
+        return load_live(source);
     };
     report_load(&loaded.report, !(source.demo || demo_forced));
-    Ok(loaded.world)
+    Ok(Loaded {
+        world: loaded.world,
+        info,
+        context_namespace: None,
+        live: None,
+    })
+}
+
+/// Connects to the cluster and lists everything once; the session keeps watching.
+fn load_live(source: &SourceArgs) -> Result<Loaded, Failure> {
+    let runtime = crate::tui::runtime().map_err(|e| Failure(format!("{e:#}")))?;
+    let target = live_target(source);
+    let started = std::time::Instant::now();
+    let (session, world, status) = runtime.block_on(live::open(&target, live::SYNC_LIMIT))?;
+    let elapsed = started.elapsed();
+    let mut stderr = std::io::stderr().lock();
+    for h in &status.hidden {
+        let _ = writeln!(stderr, "warning: not visible: {h}");
+    }
+    const SHOWN: usize = 10;
+    for w in status.warnings.iter().take(SHOWN) {
+        let _ = writeln!(stderr, "warning: cannot use {w}");
+    }
+    if status.warnings.len() > SHOWN {
+        let _ = writeln!(
+            stderr,
+            "warning: {} more objects cannot be used",
+            status.warnings.len() - SHOWN
+        );
+    }
+    let info = SourceInfo {
+        kind: status.context.clone(),
+        detail: status.server.clone(),
+        flows: false,
+    };
+    Ok(Loaded {
+        world,
+        info,
+        context_namespace: Some(session.connection.namespace.clone()),
+        live: Some(LiveLoaded {
+            runtime,
+            session,
+            status,
+            target,
+            elapsed,
+        }),
+    })
 }
 
 fn report_load(report: &LoadReport, summary: bool) {
@@ -238,22 +319,27 @@ fn engine_options(source: &SourceArgs) -> EngineOptions {
     }
 }
 
-/// Opens the terminal UI on `world`.
-fn open_tui(
-    cli: &Cli,
-    world: World,
-    info: SourceInfo,
-    demo_flows: bool,
-) -> Result<ExitCode, Failure> {
+/// Opens the terminal UI on what was loaded.
+fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<ExitCode, Failure> {
     let mut themes = ThemeSet::load(theme::user_dir().as_deref())?;
     let chosen = themes.select(cli.theme.as_deref().unwrap_or(theme::DEFAULT))?;
+    let rules = ContextRules::load(contexts::user_file().as_deref(), &themes)?;
     for w in &themes.warnings {
         eprintln!("warning: {w}");
     }
     let warnings = themes.warnings.clone();
+    let Loaded {
+        world,
+        info,
+        context_namespace,
+        live,
+    } = loaded;
     let mut state = State::new(world, engine_options(&cli.source), info, themes, chosen);
-    if let Some(ns) = &cli.source.namespace {
-        if !state.start_at_namespace(ns) {
+    state.context_rules = rules;
+    let start_ns = cli.source.namespace.clone().or(context_namespace);
+    if let Some(ns) = &start_ns {
+        // On a cluster the context's namespace may hold nothing yet: start at the top then.
+        if !state.start_at_namespace(ns) && cli.source.namespace.is_some() {
             return Err(Failure(format!("-n: no namespace {ns}")));
         }
     }
@@ -266,7 +352,27 @@ fn open_tui(
             error: true,
         });
     }
-    crate::tui::run(state, demo_flows).map_err(|e| Failure(format!("{e:#}")))?;
+    let (runtime, live_source) = match live {
+        Some(l) => {
+            state.attach_live(l.status, l.session.connection.contexts.clone());
+            (
+                l.runtime,
+                Some(crate::tui::LiveSource {
+                    session: l.session,
+                    target: l.target,
+                }),
+            )
+        }
+        None => (
+            crate::tui::runtime().map_err(|e| Failure(format!("{e:#}")))?,
+            None,
+        ),
+    };
+    let sources = crate::tui::Sources {
+        demo_flows,
+        live: live_source,
+    };
+    crate::tui::run(state, runtime, sources).map_err(|e| Failure(format!("{e:#}")))?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -296,13 +402,8 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         if !crate::tui::has_terminal() {
             return Err(Failure(crate::tui::NO_TERMINAL.into()));
         }
-        let world = load_world(source, false)?;
-        let info = if source.demo {
-            demo_info()
-        } else {
-            files_info(source)
-        };
-        return open_tui(&cli, world, info, source.demo);
+        let loaded = load_world(source, false)?;
+        return open_tui(&cli, loaded, source.demo);
     };
     match command {
         Command::Demo { dump: true } => {
@@ -310,11 +411,20 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dump: false } if crate::tui::has_terminal() => {
-            let world = load_world(source, true)?;
-            open_tui(&cli, world, demo_info(), true)
+            let loaded = load_world(source, true)?;
+            open_tui(&cli, loaded, true)
+        }
+        Command::Status => {
+            let loaded = load_world(source, false)?;
+            print(&status_text(&loaded))?;
+            if let Some(l) = loaded.live {
+                drop(l.session);
+                l.runtime.shutdown_background();
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dump: false } => {
-            let world = load_world(source, true)?;
+            let (world, _) = load_world(source, true)?.once();
             let index = Index::build(world.inventory, world.policies, engine_options(source));
             let pods = pods_in_scope(&index, source.namespace.as_deref(), None)?;
             let mut out = String::new();
@@ -333,9 +443,9 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             protocol,
             output,
         } => {
-            let world = load_world(source, false)?;
+            let (world, context_ns) = load_world(source, false)?.once();
             let index = Index::build(world.inventory, world.policies, engine_options(source));
-            let ns = source.namespace.as_deref();
+            let ns = source.namespace.as_deref().or(context_ns.as_deref());
             let src =
                 resolve_endpoint(&index, &from, ns).map_err(|e| Failure(format!("--from: {e}")))?;
             let dst =
@@ -357,6 +467,8 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             }
             Ok(if e.allowed {
                 ExitCode::SUCCESS
+            } else if e.unknown.is_some() {
+                ExitCode::from(3)
             } else {
                 ExitCode::from(1)
             })
@@ -376,7 +488,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
                 Some(s) => Some(Selector::parse(&s).map_err(|e| Failure(format!("-l: {e}")))?),
                 None => None,
             };
-            let world = load_world(source, false)?;
+            let (world, _) = load_world(source, false)?.once();
             let index = Index::build(world.inventory, world.policies, engine_options(source));
             let pods = pods_in_scope(&index, source.namespace.as_deref(), selector.as_ref())?;
             let m = index.matrix(&pods, protocol, port);
@@ -408,23 +520,28 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Effective { pod, output } => {
-            let world = load_world(source, false)?;
+            let (world, context_ns) = load_world(source, false)?.once();
             let index = Index::build(world.inventory, world.policies, engine_options(source));
+            // As kubectl: on a cluster, without -n the context's namespace is meant.
+            let ns = source.namespace.clone().or(context_ns);
             let pods = match &pod {
                 Some(p) => {
-                    let ep = resolve_endpoint(&index, p, source.namespace.as_deref())?;
+                    let ep = resolve_endpoint(&index, p, ns.as_deref())?;
                     match ep.pod_id() {
                         Some(id) => vec![id],
                         None => return Err(Failure(format!("{p} is not a pod"))),
                     }
                 }
                 None => {
-                    if source.namespace.is_none() && !source.all_namespaces {
+                    if source.all_namespaces {
+                        pods_in_scope(&index, None, None)?
+                    } else if ns.is_some() {
+                        pods_in_scope(&index, ns.as_deref(), None)?
+                    } else {
                         return Err(Failure(
                             "effective: name a pod, or give -n NAMESPACE or -A".into(),
                         ));
                     }
-                    pods_in_scope(&index, source.namespace.as_deref(), None)?
                 }
             };
             let results: Vec<_> = pods.iter().map(|&p| effective(&index, p)).collect();
@@ -443,6 +560,66 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+impl Loaded {
+    /// For one-shot commands: the world and the context's namespace; the watch ends here.
+    fn once(self) -> (World, Option<String>) {
+        if let Some(l) = self.live {
+            drop(l.session);
+            l.runtime.shutdown_background();
+        }
+        (self.world, self.context_namespace)
+    }
+}
+
+/// `status`: where the data comes from, how much there is, and what is not visible.
+fn status_text(loaded: &Loaded) -> String {
+    let inv = &loaded.world.inventory;
+    let counts = format!(
+        "{} namespaces, {} pods, {} NetworkPolicies, {} nodes",
+        inv.namespaces.len(),
+        inv.pods.len(),
+        loaded.world.policies.policies.len(),
+        inv.nodes.len()
+    );
+    let mut out = String::new();
+    match &loaded.live {
+        Some(l) => {
+            out.push_str(&format!("context:    {}\n", l.status.context));
+            out.push_str(&format!("server:     {}\n", l.status.server));
+            out.push_str(&format!(
+                "namespace:  {}\n",
+                loaded.context_namespace.as_deref().unwrap_or("default")
+            ));
+            out.push_str(&format!(
+                "synced:     {counts} in {:.2} s\n",
+                l.elapsed.as_secs_f64()
+            ));
+            if l.status.hidden.is_empty() {
+                out.push_str("visible:    everything NetworkPolicy verdicts need\n");
+            } else {
+                out.push_str("not visible:\n");
+                for h in &l.status.hidden {
+                    out.push_str(&format!("  - {h}\n"));
+                }
+            }
+            if !l.status.warnings.is_empty() {
+                out.push_str(&format!(
+                    "unusable:   {} object(s) (printed above)\n",
+                    l.status.warnings.len()
+                ));
+            }
+        }
+        None => {
+            out.push_str(&format!(
+                "source:     {} ({})\n",
+                loaded.info.kind, loaded.info.detail
+            ));
+            out.push_str(&format!("loaded:     {counts}\n"));
+        }
+    }
+    out
 }
 
 /// Pods of one namespace (or all), optionally narrowed by a label selector, sorted.

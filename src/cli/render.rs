@@ -50,6 +50,8 @@ pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
     let mut out = String::new();
     let verdict = if e.allowed {
         paint.good(&format!("{OK} ALLOWED"))
+    } else if e.unknown.is_some() {
+        paint.warn("? UNKNOWN")
     } else {
         paint.bad(&format!("{NO} DENIED"))
     };
@@ -74,6 +76,9 @@ pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
         None => {
             let _ = writeln!(out, "  {}", summary(e));
         }
+    }
+    if let Some(why) = &e.unknown {
+        let _ = writeln!(out, "  {}", paint.warn(&format!("unknown: {why}")));
     }
     for side in [&e.egress, &e.ingress] {
         out.push('\n');

@@ -709,6 +709,7 @@ impl Builder {
             pods: self.pods.into_values().collect(),
             nodes: self.nodes.into_values().collect(),
             nodes_known: true,
+            hidden: Vec::new(),
         };
         inventory.normalize();
         let policies = PolicySet::new(self.policies.into_values().collect());

@@ -7,6 +7,7 @@
 pub mod convert;
 pub mod demo;
 pub mod files;
+pub mod live;
 pub mod synthetic;
 pub mod yaml_lines;
 

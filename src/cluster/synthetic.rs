@@ -359,6 +359,7 @@ pub fn generate(shape: Shape) -> World {
         pods,
         nodes,
         nodes_known: true,
+        hidden: Vec::new(),
     };
     inventory.normalize();
     World::new(inventory, PolicySet::new(policies))

@@ -114,9 +114,16 @@ pub fn annotate(index: &Index, names: &Names, event: FlowEvent) -> Annotated {
         (false, true) => Outcome::NotIsolated,
     };
     let policies = deciding_policies(names, &verdict);
-    let explanation = sentence(
+    let mut explanation = sentence(
         &event, &flow, &verdict, outcome, &src_name, &dst_name, names,
     );
+    let inv = index.inventory();
+    let external =
+        matches!(flow.src, Endpoint::External(_)) || matches!(flow.dst, Endpoint::External(_));
+    if !allowed && external && (!inv.nodes_known || !inv.hidden.is_empty()) {
+        explanation
+            .push_str(" (uncertain: the address may be a node or a pod that could not be read)");
+    }
     Annotated {
         event,
         src_name,

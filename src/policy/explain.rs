@@ -29,6 +29,9 @@ pub struct Explanation {
     pub ingress: SideExplanation,
     /// Implementation choices and caveats that bear on this verdict.
     pub notes: Vec<String>,
+    /// Set when the verdict is DENIED only because something could not be read: the flow
+    /// might be allowed after all (for example, the other end might be the pod's own node).
+    pub unknown: Option<String>,
     /// The verdict in the engine's own terms (policy ids index the policy set).
     #[serde(skip)]
     pub verdict: Verdict,
@@ -133,18 +136,38 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
             }
         }
     }
-    if !inv.nodes_known
-        && matches!(
-            (flow.src, flow.dst),
-            (Endpoint::Pod { .. }, Endpoint::External(_))
-                | (Endpoint::External(_), Endpoint::Pod { .. })
-        )
-    {
-        notes.push(
-            "node addresses are unknown: if the other end is the pod's own node, the flow is \
-             allowed regardless of policy"
-                .into(),
-        );
+    let mut unknown = None;
+    let external = match (flow.src, flow.dst) {
+        (Endpoint::Pod { .. }, Endpoint::External(ip))
+        | (Endpoint::External(ip), Endpoint::Pod { .. }) => Some(ip),
+        _ => None,
+    };
+    if let Some(ip) = external {
+        if !inv.nodes_known {
+            notes.push(
+                "node addresses are unknown: if the other end is the pod's own node, the flow is \
+                 allowed regardless of policy"
+                    .into(),
+            );
+            if !verdict.allowed() {
+                unknown = Some(format!(
+                    "denied by policy, unless {ip} is the address of the pod's own node (always \
+                     allowed); node addresses could not be read"
+                ));
+            }
+        }
+        if !inv.hidden.is_empty() {
+            notes.push(format!(
+                "{ip} is not a visible pod, but not everything could be read: {}",
+                inv.hidden.join("; ")
+            ));
+            if !verdict.allowed() && unknown.is_none() {
+                unknown = Some(format!(
+                    "denied by policy if {ip} is outside the cluster; it may be a pod that could \
+                     not be read, which a policy might admit"
+                ));
+            }
+        }
     }
     notes.sort();
     notes.dedup();
@@ -159,6 +182,7 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
         egress: egress.1,
         ingress: ingress.1,
         notes,
+        unknown,
         verdict,
     }
 }

@@ -126,6 +126,10 @@ pub struct Inventory {
     /// False when node objects could not be read: node-local exemptions are then unknown.
     #[serde(default = "yes")]
     pub nodes_known: bool,
+    /// What the source could not see (forbidden to read), one sentence each. Verdicts about
+    /// addresses that might belong to unseen pods carry a note.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<String>,
 }
 
 fn yes() -> bool {

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use ratatui::style::{Color, Modifier, Style};
 use toml::de::{DeTable, DeValue};
 
+pub mod contexts;
+
 /// The built-in themes: name and text.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("dark", include_str!("../../themes/dark.toml")),
@@ -293,6 +295,12 @@ pub enum ThemeError {
         name: String,
         known: Vec<String>,
     },
+    /// A configuration file with a mistake at a line.
+    Config {
+        source: String,
+        line: Option<usize>,
+        message: String,
+    },
 }
 
 impl fmt::Display for ThemeError {
@@ -309,6 +317,14 @@ impl fmt::Display for ThemeError {
             ThemeError::Read { source, message } => {
                 write!(f, "theme {source}: cannot read: {message}")
             }
+            ThemeError::Config {
+                source,
+                line: Some(line),
+                message,
+            } => write!(f, "{source}:{line}: {message}"),
+            ThemeError::Config {
+                source, message, ..
+            } => write!(f, "{source}: {message}"),
             ThemeError::Unknown { name, known } => write!(
                 f,
                 "--theme: no theme {name:?}; there are: {} (or give a path to a .toml file)",
@@ -421,7 +437,16 @@ pub fn user_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("NETPOL_TUI_THEME_DIR") {
         return Some(PathBuf::from(d));
     }
-    dirs::config_dir().map(|d| d.join("netpol-tui").join("themes"))
+    config_dir().map(|d| d.join("themes"))
+}
+
+/// The configuration folder: `$NETPOL_TUI_CONFIG_DIR`, else `netpol-tui` in the user's
+/// configuration folder (`~/.config/netpol-tui`).
+pub fn config_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("NETPOL_TUI_CONFIG_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    dirs::config_dir().map(|d| d.join("netpol-tui"))
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use ratatui::Terminal;
 use tokio::sync::mpsc;
 
 use crate::app::{update, Command, Msg, State};
+use crate::cluster::live::{self, Session, Target, Update};
 use crate::flow::demo::DemoTraffic;
 
 /// Messages waiting for the UI task; beyond this, flows are dropped and counted.
@@ -84,28 +85,55 @@ pub fn has_terminal() -> bool {
     io::stdout().is_terminal() && io::stdin().is_terminal()
 }
 
-/// Runs the UI until the user quits or a signal arrives.
-pub fn run(mut state: State, demo_flows: bool) -> anyhow::Result<()> {
-    if !has_terminal() {
-        bail!(NO_TERMINAL);
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The runtime every source and the UI loop run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("cannot start the runtime")?;
+        .context("cannot start the runtime")
+}
+
+/// The live cluster as a source: its session (already synced once) and what was asked for,
+/// so that `:ctx` can reach the kubeconfig's other contexts.
+pub struct LiveSource {
+    pub session: Session,
+    pub target: Target,
+}
+
+/// What feeds the UI besides the terminal.
+#[derive(Default)]
+pub struct Sources {
+    /// Simulated traffic over the world (the demo).
+    pub demo_flows: bool,
+    pub live: Option<LiveSource>,
+}
+
+/// Runs the UI until the user quits or a signal arrives, on `runtime` (the one the live
+/// session was started on, if any).
+pub fn run(
+    mut state: State,
+    runtime: tokio::runtime::Runtime,
+    sources: Sources,
+) -> anyhow::Result<()> {
+    if !has_terminal() {
+        bail!(NO_TERMINAL);
+    }
     install_panic_hook();
     let mut terminal = enter()?;
     let _guard = Guard;
     let size = terminal.size().context("cannot read the terminal size")?;
     update(&mut state, Msg::Resize(size.width, size.height));
-    runtime.block_on(event_loop(&mut terminal, state, demo_flows))
+    let result = runtime.block_on(event_loop(&mut terminal, state, sources));
+    // Watches and timers end with the runtime; do not wait for a slow connection to close.
+    runtime.shutdown_background();
+    result
 }
 
 async fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     mut state: State,
-    demo_flows: bool,
+    sources: Sources,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL);
     let stop = Arc::new(AtomicBool::new(false));
@@ -114,10 +142,15 @@ async fn event_loop(
     spawn_input(tx.clone(), stop.clone());
     tokio::spawn(signals(tx.clone()));
     tokio::spawn(ticker(tx.clone(), lost.clone()));
-    if demo_flows {
+    if sources.demo_flows {
         let traffic = DemoTraffic::new(state.snapshot.index.clone(), now_ms());
         tokio::spawn(demo_source(traffic, tx.clone(), lost.clone()));
     }
+    let switch = sources.live.map(|live| {
+        let (switch_tx, switch_rx) = mpsc::channel::<String>(4);
+        tokio::spawn(live_source(live, tx.clone(), switch_rx));
+        switch_tx
+    });
     drop(tx);
 
     let mut info = views::FrameInfo::default();
@@ -133,8 +166,15 @@ async fn event_loop(
         let mut next = Some(first);
         let mut handled = 0;
         while let Some(msg) = next.take() {
-            if update(&mut state, msg).contains(&Command::Quit) {
-                break 'outer;
+            for command in update(&mut state, msg) {
+                match command {
+                    Command::Quit => break 'outer,
+                    Command::SwitchContext(name) => {
+                        if let Some(switch) = &switch {
+                            let _ = switch.try_send(name);
+                        }
+                    }
+                }
             }
             handled += 1;
             if handled < 512 {
@@ -225,6 +265,50 @@ async fn demo_source(mut traffic: DemoTraffic, tx: mpsc::Sender<Msg>, lost: Arc<
                 lost.fetch_add(1, Ordering::Relaxed);
             }
             Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+    }
+}
+
+/// Forwards the live session's snapshots and status, and switches context on request: the
+/// new context is connected and synced first; if that fails the current one goes on.
+async fn live_source(live: LiveSource, tx: mpsc::Sender<Msg>, mut switch: mpsc::Receiver<String>) {
+    let LiveSource {
+        mut session,
+        target,
+    } = live;
+    loop {
+        tokio::select! {
+            update = session.next() => {
+                let sent = match update {
+                    Some(Update::Snapshot(world, status)) => {
+                        tx.send(Msg::Live(status)).await.is_ok()
+                            && tx.send(Msg::Snapshot(world)).await.is_ok()
+                    }
+                    Some(Update::Status(status)) => tx.send(Msg::Live(status)).await.is_ok(),
+                    None => return,
+                };
+                if !sent {
+                    return;
+                }
+            }
+            Some(context) = switch.recv() => {
+                let next = Target {
+                    context: Some(context.clone()),
+                    ..target.clone()
+                };
+                let msgs = match live::open(&next, live::SYNC_LIMIT).await {
+                    Ok((new, world, status)) => {
+                        session = new;
+                        vec![Msg::Live(status), Msg::Snapshot(world)]
+                    }
+                    Err(e) => vec![Msg::SwitchFailed(format!("context {context}: {e}"))],
+                };
+                for m in msgs {
+                    if tx.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use ratatui::Frame;
 
 use crate::app::finder::LineInput;
 use crate::app::{State, COMMANDS};
+use crate::cluster::live::Link;
 use crate::theme::Slot;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
@@ -15,18 +16,19 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let st = theme.style(Slot::Status);
     let key = theme.style(Slot::StatusKey);
     let inv = state.snapshot.index.inventory();
-    let mut spans = vec![
-        Span::styled(format!(" {} ", state.source.kind), key),
-        Span::styled(
-            format!(
-                "│ {} ns · {} pods · {} netpol ",
-                inv.namespaces.len(),
-                inv.pods.len(),
-                state.snapshot.index.policies().policies.len()
-            ),
-            st,
+    let mut spans = match &state.live {
+        Some(live) => live_spans(state, live),
+        None => vec![Span::styled(format!(" {} ", state.source.kind), key)],
+    };
+    spans.extend([Span::styled(
+        format!(
+            "│ {} ns · {} pods · {} netpol ",
+            inv.namespaces.len(),
+            inv.pods.len(),
+            state.snapshot.index.policies().policies.len()
         ),
-    ];
+        st,
+    )]);
     if state.source.flows {
         let lost = state.flows.lost;
         spans.push(Span::styled(
@@ -75,6 +77,59 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(st), area);
+}
+
+/// `3s`, `4m`, `2h`: how long ago, coarsely.
+pub fn age(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        _ => format!("{}h", s / 3600),
+    }
+}
+
+/// The context (in its rule's frame colour), the connection, and how fresh the data is.
+fn live_spans<'a>(state: &State, live: &crate::app::Live) -> Vec<Span<'a>> {
+    let theme = &state.theme;
+    let st = theme.style(Slot::Status);
+    let mut badge = theme.style(Slot::StatusKey);
+    if let Some(color) = state.context_frame() {
+        badge = badge.bg(color).fg(ratatui::style::Color::White);
+    }
+    let status = &live.status;
+    let mut spans = vec![Span::styled(format!(" {} ", status.context), badge)];
+    let now = state.now_ms;
+    let warn = st.patch(theme.style(Slot::Warning));
+    if let Some(target) = &live.switching {
+        spans.push(Span::styled(format!(" → {target}… STALE "), warn));
+        return spans;
+    }
+    match &status.link {
+        Link::Live => {
+            let synced = status
+                .synced_ms
+                .map(|t| format!(" · synced {} ago", age(now.saturating_sub(t))))
+                .unwrap_or_default();
+            spans.push(Span::styled(format!(" ● live{synced} "), st));
+        }
+        Link::Connecting => spans.push(Span::styled(" ◌ connecting ".to_string(), warn)),
+        Link::Reconnecting { since_ms, error } => {
+            let mut text = format!(
+                " ◌ reconnecting · STALE {} ",
+                age(now.saturating_sub(*since_ms))
+            );
+            if state.size.0 >= 140 {
+                let short: String = error.chars().take(48).collect();
+                text.push_str(&format!("({short}) "));
+            }
+            spans.push(Span::styled(text, warn));
+        }
+    }
+    if !status.hidden.is_empty() {
+        spans.push(Span::styled("⚠ partial ".to_string(), warn));
+    }
+    spans
 }
 
 pub fn command_line(frame: &mut Frame, area: Rect, state: &State, line: &LineInput) {

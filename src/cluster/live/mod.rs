@@ -1,0 +1,602 @@
+//! The live cluster: connect with a kubeconfig context, find out what this user may read,
+//! list and watch Namespaces, Pods, NetworkPolicies and Nodes, and hand the engine a new
+//! [`World`] shortly after anything changes.
+//!
+//! Strictly read-only: the only requests are GET lists and watches. Permissions are found by
+//! trying a list of one object (a 403 answers the question), never by creating access reviews.
+
+pub mod connect;
+mod watch;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::networking::v1 as net;
+use kube::api::{Api, ListParams};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use connect::{connect, Connection, LiveError, Target};
+pub use watch::PAGE_SIZE;
+
+use watch::{describe, Change, Item, Key, Watched};
+
+use super::{convert, World};
+use crate::policy::model::{Inventory, PolicySet};
+
+/// After a change, wait this long for quiet before building a snapshot...
+pub const QUIET: Duration = Duration::from_millis(100);
+/// ...but never longer than this after the first change.
+pub const MAX_DELAY: Duration = Duration::from_millis(500);
+/// How many namespaces are probed at once when cluster-wide lists are forbidden.
+const PROBE_CONCURRENCY: usize = 16;
+
+/// Where a kind can be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Cluster,
+    /// Cluster-wide lists are forbidden; these namespaces can be read one by one.
+    Namespaces(Vec<String>),
+}
+
+/// What this user may read, found before watching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    pub namespaces: bool,
+    pub nodes: bool,
+    pub pods: Scope,
+    pub policies: Scope,
+    /// What cannot be seen, one sentence each; shown in the UI and printed by commands.
+    pub hidden: Vec<String>,
+}
+
+/// The state of the connection, for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// Listing for the first time.
+    Connecting,
+    /// Every watch is open: the snapshot is current.
+    Live,
+    /// A list or watch failed and is being retried; the data may be stale since `since_ms`.
+    Reconnecting { since_ms: u64, error: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub context: String,
+    pub server: String,
+    pub link: Link,
+    /// When the last snapshot was built from complete lists (ms since the epoch).
+    pub synced_ms: Option<u64>,
+    pub hidden: Vec<String>,
+    /// Objects that could not be used (invalid from the engine's point of view).
+    pub warnings: Vec<String>,
+}
+
+impl Status {
+    pub fn is_stale(&self) -> bool {
+        !matches!(self.link, Link::Live)
+    }
+}
+
+/// What a session reports.
+#[derive(Debug)]
+pub enum Update {
+    Snapshot(World, Status),
+    Status(Status),
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// `Ok(false)` when the list is forbidden; other failures are errors.
+async fn can_list<K: Watched>(api: Api<K>) -> Result<bool, kube::Error> {
+    match api.list(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 403 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn unreachable(conn: &Connection, e: &kube::Error) -> LiveError {
+    LiveError(format!(
+        "cannot read from the API server {} (context {}): {}",
+        conn.server,
+        conn.context,
+        describe(e)
+    ))
+}
+
+/// Which namespaces allow listing `K` one by one.
+async fn readable_in<K: Watched + kube::Resource<Scope = kube::core::NamespaceResourceScope>>(
+    conn: &Connection,
+    candidates: &[String],
+) -> Result<Vec<String>, LiveError> {
+    let results: Vec<(String, Result<bool, kube::Error>)> =
+        futures::stream::iter(candidates.iter().cloned())
+            .map(|ns| {
+                let api: Api<K> = Api::namespaced(conn.client.clone(), &ns);
+                async move { (ns, can_list(api).await) }
+            })
+            .buffer_unordered(PROBE_CONCURRENCY)
+            .collect()
+            .await;
+    let mut ok = Vec::new();
+    for (ns, r) in results {
+        if r.map_err(|e| unreachable(conn, &e))? {
+            ok.push(ns);
+        }
+    }
+    ok.sort();
+    Ok(ok)
+}
+
+fn sample(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    text
+}
+
+/// Finds what may be read: cluster-wide lists first, namespace by namespace if those are
+/// forbidden. Only GET requests with `limit=1`.
+pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
+    let client = &conn.client;
+    let namespaces = can_list(Api::<core::Namespace>::all(client.clone()))
+        .await
+        .map_err(|e| unreachable(conn, &e))?;
+    let nodes = can_list(Api::<core::Node>::all(client.clone()))
+        .await
+        .map_err(|e| unreachable(conn, &e))?;
+    let pods_all = can_list(Api::<core::Pod>::all(client.clone()))
+        .await
+        .map_err(|e| unreachable(conn, &e))?;
+    let policies_all = can_list(Api::<net::NetworkPolicy>::all(client.clone()))
+        .await
+        .map_err(|e| unreachable(conn, &e))?;
+
+    let mut hidden = Vec::new();
+    if !nodes {
+        hidden.push(
+            "nodes (forbidden): verdicts that depend on node addresses are unknown".to_string(),
+        );
+    }
+    if !namespaces {
+        hidden.push(
+            "namespace labels (forbidden): namespaceSelectors are matched against the \
+             kubernetes.io/metadata.name label only"
+                .to_string(),
+        );
+    }
+    let candidates: Vec<String> = if pods_all && policies_all {
+        Vec::new()
+    } else if namespaces {
+        let api = Api::<core::Namespace>::all(client.clone());
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut params = ListParams::default().limit(PAGE_SIZE);
+            if let Some(t) = &token {
+                params = params.continue_token(t);
+            }
+            let page = api.list(&params).await.map_err(|e| unreachable(conn, &e))?;
+            names.extend(page.items.iter().filter_map(|n| n.metadata.name.clone()));
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+        names
+    } else {
+        vec![conn.namespace.clone()]
+    };
+
+    let mut scope_of = |all: bool, what: &str, readable: Vec<String>| -> Scope {
+        if all {
+            return Scope::Cluster;
+        }
+        let unreadable: Vec<String> = candidates
+            .iter()
+            .filter(|c| !readable.contains(c))
+            .cloned()
+            .collect();
+        let outside = if namespaces {
+            if unreadable.is_empty() {
+                None
+            } else {
+                Some(format!(
+                    "{what} in {} namespace(s) (forbidden): {}",
+                    unreadable.len(),
+                    sample(&unreadable)
+                ))
+            }
+        } else {
+            Some(format!(
+                "{what} outside namespace(s) {} (cluster-wide list forbidden; other namespaces \
+                 cannot be listed)",
+                if readable.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    sample(&readable)
+                }
+            ))
+        };
+        hidden.extend(outside);
+        Scope::Namespaces(readable)
+    };
+    let pod_readable = if pods_all {
+        Vec::new()
+    } else {
+        readable_in::<core::Pod>(conn, &candidates).await?
+    };
+    let policy_readable = if policies_all {
+        Vec::new()
+    } else {
+        readable_in::<net::NetworkPolicy>(conn, &candidates).await?
+    };
+    let pods = scope_of(pods_all, "pods", pod_readable);
+    let policies = scope_of(policies_all, "NetworkPolicies", policy_readable);
+    Ok(Access {
+        namespaces,
+        nodes,
+        pods,
+        policies,
+        hidden,
+    })
+}
+
+/// One list-and-watch loop's part of the cache.
+struct Part {
+    label: String,
+    store: BTreeMap<Key, Item>,
+    listed: bool,
+    failing: Option<String>,
+}
+
+/// Merges what the loops report, and builds snapshots.
+struct Cache {
+    parts: Vec<Part>,
+    access: Access,
+    status: Status,
+    out: mpsc::Sender<Update>,
+}
+
+impl Cache {
+    fn apply(&mut self, id: usize, change: Change) -> bool {
+        let part = &mut self.parts[id];
+        match change {
+            Change::Listed(items) => {
+                part.store = items.into_iter().collect();
+                part.listed = true;
+                part.failing = None;
+                true
+            }
+            Change::Applied(applied) => {
+                let (key, item) = *applied;
+                part.store.insert(key, item);
+                part.failing = None;
+                true
+            }
+            Change::Deleted(key) => {
+                part.store.remove(&key);
+                part.failing = None;
+                true
+            }
+            Change::Watching => {
+                part.failing = None;
+                false
+            }
+            Change::Failed(error) => {
+                part.failing = Some(error);
+                false
+            }
+        }
+    }
+
+    fn all_listed(&self) -> bool {
+        self.parts.iter().all(|p| p.listed)
+    }
+
+    /// The link as the parts see it; keeps the time of the first failure.
+    fn link(&self) -> Link {
+        if let Some(p) = self.parts.iter().find(|p| p.failing.is_some()) {
+            let since_ms = match &self.status.link {
+                Link::Reconnecting { since_ms, .. } => *since_ms,
+                _ => now_ms(),
+            };
+            let error = format!("{}: {}", p.label, p.failing.as_deref().unwrap_or(""));
+            return Link::Reconnecting { since_ms, error };
+        }
+        if self.all_listed() {
+            Link::Live
+        } else {
+            Link::Connecting
+        }
+    }
+
+    fn world(&self) -> (World, Vec<String>) {
+        let mut namespaces = BTreeMap::new();
+        let mut pods = Vec::new();
+        let mut nodes = Vec::new();
+        let mut policies = Vec::new();
+        let mut warnings = Vec::new();
+        for part in &self.parts {
+            for item in part.store.values() {
+                match item {
+                    Item::Namespace(ns) => {
+                        namespaces.insert(ns.name.clone(), ns.clone());
+                    }
+                    Item::Pod(p) => pods.push(p.clone()),
+                    Item::Node(n) => nodes.push(n.clone()),
+                    Item::Policy(p) => policies.push(p.clone()),
+                    Item::Finished => {}
+                    Item::Invalid(why) => warnings.push(why.clone()),
+                }
+            }
+        }
+        // Namespaces not readable (or deleted while their objects linger) still exist with
+        // the label the API server guarantees.
+        let mut referenced: BTreeSet<String> = BTreeSet::new();
+        referenced.extend(
+            pods.iter()
+                .map(|p: &crate::policy::model::Pod| p.namespace.clone()),
+        );
+        referenced.extend(
+            policies
+                .iter()
+                .map(|p: &crate::policy::model::Policy| p.namespace.clone()),
+        );
+        for scope in [&self.access.pods, &self.access.policies] {
+            if let Scope::Namespaces(list) = scope {
+                referenced.extend(list.iter().cloned());
+            }
+        }
+        for ns in referenced {
+            namespaces
+                .entry(ns.clone())
+                .or_insert_with(|| convert::implicit_namespace(&ns));
+        }
+        nodes.sort_by(|a: &crate::policy::model::Node, b| a.name.cmp(&b.name));
+        let mut inventory = Inventory {
+            namespaces: namespaces.into_values().collect(),
+            pods,
+            nodes,
+            nodes_known: self.access.nodes,
+            hidden: self.access.hidden.clone(),
+        };
+        inventory.normalize();
+        warnings.sort();
+        (World::new(inventory, PolicySet::new(policies)), warnings)
+    }
+
+    async fn send_status(&mut self) -> bool {
+        let link = self.link();
+        if link == self.status.link {
+            return true;
+        }
+        self.status.link = link;
+        self.out
+            .send(Update::Status(self.status.clone()))
+            .await
+            .is_ok()
+    }
+
+    async fn flush(&mut self) -> bool {
+        let (world, warnings) = self.world();
+        self.status.link = self.link();
+        self.status.synced_ms = Some(now_ms());
+        self.status.warnings = warnings;
+        self.out
+            .send(Update::Snapshot(world, self.status.clone()))
+            .await
+            .is_ok()
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<(usize, Change)>) {
+        // When the pending changes must be turned into a snapshot.
+        let mut pending: Option<(Instant, Instant)> = None;
+        loop {
+            let next = match pending {
+                Some((first, last)) if self.all_listed() => {
+                    let due = (last + QUIET).min(first + MAX_DELAY);
+                    match tokio::time::timeout_at(due, rx.recv()).await {
+                        Ok(v) => v,
+                        Err(_) => {
+                            pending = None;
+                            if !self.flush().await {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                _ => rx.recv().await,
+            };
+            let Some((id, change)) = next else {
+                return;
+            };
+            let was_listed = self.all_listed();
+            let now = Instant::now();
+            if self.apply(id, change) {
+                pending = Some(match pending {
+                    Some((first, _)) => (first, now),
+                    None => (now, now),
+                });
+            }
+            // The first complete list goes out at once.
+            if !was_listed && self.all_listed() {
+                pending = None;
+                if !self.flush().await {
+                    return;
+                }
+                continue;
+            }
+            if !self.send_status().await {
+                return;
+            }
+        }
+    }
+}
+
+/// The list-and-watch loops being started, with their parts of the cache.
+struct Loops {
+    parts: Vec<Part>,
+    tasks: Vec<JoinHandle<()>>,
+    tx: mpsc::Sender<(usize, Change)>,
+}
+
+impl Loops {
+    fn add<K: Watched>(&mut self, label: String, api: Api<K>) {
+        let id = self.parts.len();
+        self.parts.push(Part {
+            label,
+            store: BTreeMap::new(),
+            listed: false,
+            failing: None,
+        });
+        self.tasks
+            .push(tokio::spawn(watch::run(api, id, self.tx.clone())));
+    }
+}
+
+/// A running connection: watch loops and the cache, ended when dropped.
+pub struct Session {
+    pub connection: Connection,
+    pub access: Access,
+    rx: mpsc::Receiver<Update>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Session {
+    /// Finds the user's access and starts watching. Must run inside a tokio runtime.
+    pub async fn open(connection: Connection) -> Result<Session, LiveError> {
+        let access = discover(&connection).await?;
+        let client = &connection.client;
+        let (change_tx, change_rx) = mpsc::channel::<(usize, Change)>(1024);
+        let mut loops = Loops {
+            parts: Vec::new(),
+            tasks: Vec::new(),
+            tx: change_tx,
+        };
+        if access.namespaces {
+            loops.add(
+                "namespaces".into(),
+                Api::<core::Namespace>::all(client.clone()),
+            );
+        }
+        if access.nodes {
+            loops.add("nodes".into(), Api::<core::Node>::all(client.clone()));
+        }
+        match &access.pods {
+            Scope::Cluster => loops.add("pods".into(), Api::<core::Pod>::all(client.clone())),
+            Scope::Namespaces(list) => {
+                for ns in list {
+                    let api = Api::<core::Pod>::namespaced(client.clone(), ns);
+                    loops.add(format!("pods in {ns}"), api);
+                }
+            }
+        }
+        match &access.policies {
+            Scope::Cluster => loops.add(
+                "networkpolicies".into(),
+                Api::<net::NetworkPolicy>::all(client.clone()),
+            ),
+            Scope::Namespaces(list) => {
+                for ns in list {
+                    let api = Api::<net::NetworkPolicy>::namespaced(client.clone(), ns);
+                    loops.add(format!("networkpolicies in {ns}"), api);
+                }
+            }
+        }
+        let Loops {
+            parts,
+            mut tasks,
+            tx,
+        } = loops;
+        drop(tx);
+        let (out, rx) = mpsc::channel(16);
+        let cache = Cache {
+            parts,
+            status: Status {
+                context: connection.context.clone(),
+                server: connection.server.clone(),
+                link: Link::Connecting,
+                synced_ms: None,
+                hidden: access.hidden.clone(),
+                warnings: Vec::new(),
+            },
+            access: access.clone(),
+            out,
+        };
+        tasks.push(tokio::spawn(cache.run(change_rx)));
+        Ok(Session {
+            connection,
+            access,
+            rx,
+            tasks,
+        })
+    }
+
+    /// The next snapshot or status change; `None` once the session has ended.
+    pub async fn next(&mut self) -> Option<Update> {
+        self.rx.recv().await
+    }
+
+    /// Waits for the first complete snapshot, failing after `limit` with the last error seen.
+    pub async fn first_snapshot(&mut self, limit: Duration) -> Result<(World, Status), LiveError> {
+        let deadline = Instant::now() + limit;
+        let mut last: Option<Status> = None;
+        loop {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(Update::Snapshot(world, status))) => return Ok((world, status)),
+                Ok(Some(Update::Status(s))) => last = Some(s),
+                Ok(None) => return Err(LiveError("the connection ended".into())),
+                Err(_) => {
+                    let why = match last.map(|s| s.link) {
+                        Some(Link::Reconnecting { error, .. }) => error,
+                        _ => "no answer".into(),
+                    };
+                    return Err(LiveError(format!(
+                        "no complete list from {} (context {}) within {} s: {why}",
+                        self.connection.server,
+                        self.connection.context,
+                        limit.as_secs()
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// How long the first complete list may take before giving up.
+pub const SYNC_LIMIT: Duration = Duration::from_secs(60);
+
+/// Connects to `target`, starts watching, and waits for the first complete snapshot.
+pub async fn open(target: &Target, limit: Duration) -> Result<(Session, World, Status), LiveError> {
+    let connection = connect(target).await?;
+    let mut session = Session::open(connection).await?;
+    let (world, status) = session.first_snapshot(limit).await?;
+    Ok((session, world, status))
+}

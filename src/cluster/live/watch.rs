@@ -1,0 +1,290 @@
+//! One list-then-watch loop per resource kind and scope, in the manner of client-go's
+//! reflector: page through a list, watch from its resourceVersion, follow bookmarks, relist
+//! on 410 Gone, and retry everything else with capped exponential backoff. Objects are
+//! converted to the engine's model as they arrive, so the full API objects (managed fields,
+//! container specs, statuses) are never kept.
+//!
+//! Written against `Api::list` and `Api::watch` rather than kube-runtime's `watcher` because
+//! the status bar needs to know when a watch is open again after a failure, and `watcher`
+//! reports nothing until the next object changes.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::networking::v1 as net;
+use kube::api::{Api, ListParams, WatchEvent, WatchParams};
+use kube::Resource;
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+
+use super::connect::chain;
+use crate::cluster::convert;
+use crate::policy::compile::{compile_network_policy, FieldError};
+use crate::policy::model::{Namespace, Node, Origin, Pod, Policy};
+
+/// Objects per list page, as client-go's pager.
+pub const PAGE_SIZE: u32 = 500;
+/// The server closes each watch after this long; the loop then watches again.
+const WATCH_TIMEOUT_SECS: u32 = 290;
+
+/// What the engine keeps of one API object.
+#[derive(Debug, Clone)]
+pub enum Item {
+    Namespace(Namespace),
+    Pod(Pod),
+    Node(Node),
+    Policy(Policy),
+    /// A pod that has finished (Succeeded or Failed): policies no longer apply to it.
+    Finished,
+    /// An object the engine cannot use, with the reason (shown as a warning).
+    Invalid(String),
+}
+
+/// `(namespace, name)`; the namespace is empty for cluster-scoped kinds.
+pub type Key = (String, String);
+
+/// What one loop reports to the cache.
+#[derive(Debug)]
+pub enum Change {
+    /// A complete list: replaces everything this loop reported before.
+    Listed(Vec<(Key, Item)>),
+    Applied(Box<(Key, Item)>),
+    Deleted(Key),
+    /// A watch is open: the loop is in sync with the server.
+    Watching,
+    /// Something failed; the loop retries by itself.
+    Failed(String),
+}
+
+/// A kind the engine reads, with its conversion.
+pub trait Watched:
+    Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static
+{
+    fn item(&self) -> Item;
+}
+
+fn key_of<K: Resource>(obj: &K) -> Key {
+    let meta = obj.meta();
+    (
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+fn invalid<K: Resource<DynamicType = ()>>(obj: &K, errs: Vec<FieldError>) -> Item {
+    let (ns, name) = key_of(obj);
+    let what = if ns.is_empty() {
+        format!("{} {name}", K::kind(&()))
+    } else {
+        format!("{} {ns}/{name}", K::kind(&()))
+    };
+    let reasons: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    Item::Invalid(format!("{what}: {}", reasons.join("; ")))
+}
+
+fn origin() -> Origin {
+    Origin {
+        source: "cluster".into(),
+        line: None,
+    }
+}
+
+impl Watched for core::Namespace {
+    fn item(&self) -> Item {
+        match convert::namespace(self) {
+            Ok(ns) => Item::Namespace(ns),
+            Err(errs) => invalid(self, errs),
+        }
+    }
+}
+
+impl Watched for core::Pod {
+    fn item(&self) -> Item {
+        match convert::pod(self, "default", origin()) {
+            Ok(Some(pod)) => Item::Pod(pod),
+            Ok(None) => Item::Finished,
+            Err(errs) => invalid(self, errs),
+        }
+    }
+}
+
+impl Watched for core::Node {
+    fn item(&self) -> Item {
+        match convert::node(self) {
+            Ok(node) => Item::Node(node),
+            Err(errs) => invalid(self, errs),
+        }
+    }
+}
+
+impl Watched for net::NetworkPolicy {
+    fn item(&self) -> Item {
+        match compile_network_policy(self, "default", origin()) {
+            Ok(policy) => Item::Policy(policy),
+            Err(errs) => invalid(self, errs),
+        }
+    }
+}
+
+/// Capped exponential backoff with jitter: 250 ms doubling to 30 s.
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(30);
+
+    fn new() -> Backoff {
+        Backoff { next: Self::FIRST }
+    }
+
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+
+    async fn wait(&mut self) {
+        let base = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        // Up to 25% jitter so that many loops do not retry in step.
+        let jitter = base.mul_f64(fastrand::f64() * 0.25);
+        tokio::time::sleep(base + jitter).await;
+    }
+}
+
+/// Words for an error from the API server or the connection to it.
+pub fn describe(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => api_words(status.code, &status.reason, &status.message),
+        kube::Error::HyperError(err) => format!("connection failed: {}", chain(err)),
+        kube::Error::Service(err) => format!("connection failed: {}", chain(err.as_ref())),
+        other => chain(other),
+    }
+}
+
+fn api_words(code: u16, reason: &str, message: &str) -> String {
+    match code {
+        401 => "unauthorized: the API server rejected the credentials of this context".into(),
+        403 => format!("forbidden: {message}"),
+        410 => format!("expired ({message}): listing again"),
+        _ if message.is_empty() => format!("API error {code} {reason}"),
+        _ => format!("API error {code}: {message}"),
+    }
+}
+
+fn is_gone(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 410)
+}
+
+/// Lists every page; returns the items and the list's resourceVersion.
+async fn list_all<K: Watched>(api: &Api<K>) -> Result<(Vec<(Key, Item)>, String), kube::Error> {
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut params = ListParams::default().limit(PAGE_SIZE);
+        if let Some(t) = &token {
+            params = params.continue_token(t);
+        }
+        let page = api.list(&params).await?;
+        items.extend(page.items.iter().map(|o| (key_of(o), o.item())));
+        match page.metadata.continue_.filter(|c| !c.is_empty()) {
+            Some(next) => token = Some(next),
+            None => {
+                let version = page.metadata.resource_version.unwrap_or_default();
+                return Ok((items, version));
+            }
+        }
+    }
+}
+
+/// Runs until the receiver is gone (the session ended).
+pub async fn run<K: Watched>(api: Api<K>, id: usize, tx: mpsc::Sender<(usize, Change)>) {
+    let mut backoff = Backoff::new();
+    let mut version: Option<String> = None;
+    loop {
+        let from = match &version {
+            Some(v) => v.clone(),
+            None => match list_all(&api).await {
+                Ok((items, v)) => {
+                    if tx.send((id, Change::Listed(items))).await.is_err() {
+                        return;
+                    }
+                    version = Some(v.clone());
+                    v
+                }
+                Err(e) => {
+                    if tx.send((id, Change::Failed(describe(&e)))).await.is_err() {
+                        return;
+                    }
+                    backoff.wait().await;
+                    continue;
+                }
+            },
+        };
+        let params = WatchParams::default().timeout(WATCH_TIMEOUT_SECS);
+        let stream = match api.watch(&params, &from).await {
+            Ok(s) => s,
+            Err(e) => {
+                if is_gone(&e) {
+                    version = None;
+                }
+                if tx.send((id, Change::Failed(describe(&e)))).await.is_err() {
+                    return;
+                }
+                backoff.wait().await;
+                continue;
+            }
+        };
+        if tx.send((id, Change::Watching)).await.is_err() {
+            return;
+        }
+        let mut stream = std::pin::pin!(stream);
+        let mut failed = false;
+        while let Some(event) = stream.next().await {
+            let change = match event {
+                Ok(WatchEvent::Added(o)) | Ok(WatchEvent::Modified(o)) => {
+                    version = o.meta().resource_version.clone().or(version);
+                    Change::Applied(Box::new((key_of(&o), o.item())))
+                }
+                Ok(WatchEvent::Deleted(o)) => {
+                    version = o.meta().resource_version.clone().or(version);
+                    Change::Deleted(key_of(&o))
+                }
+                Ok(WatchEvent::Bookmark(b)) => {
+                    version = Some(b.metadata.resource_version);
+                    backoff.reset();
+                    continue;
+                }
+                Ok(WatchEvent::Error(status)) => {
+                    if status.code == 410 {
+                        // History is gone: list again at once, no backoff needed.
+                        version = None;
+                    } else {
+                        failed = true;
+                    }
+                    Change::Failed(api_words(status.code, &status.reason, &status.message))
+                }
+                Err(e) => {
+                    failed = true;
+                    Change::Failed(format!("watch interrupted: {}", describe(&e)))
+                }
+            };
+            let stop = matches!(change, Change::Failed(_));
+            if !stop {
+                backoff.reset();
+            }
+            if tx.send((id, change)).await.is_err() {
+                return;
+            }
+            if stop {
+                break;
+            }
+        }
+        if failed {
+            backoff.wait().await;
+        }
+        // A watch that ended normally (the server's timeout) is simply opened again.
+    }
+}

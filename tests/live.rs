@@ -1,0 +1,781 @@
+//! The live cluster against a scripted API server on loopback (tests/mockapi): list then
+//! watch, bookmarks, 410 Gone and relist, 403 with namespace fallback, nodes forbidden,
+//! disconnect and reconnect, and changes reaching explain and matrix. Every test ends by
+//! checking that only get, list and watch were used.
+
+mod mockapi;
+
+use std::io::Write;
+use std::process::Command;
+use std::time::Duration;
+
+use mockapi::objects::{namespace, node, pod, policy};
+use mockapi::{Kind, MockApi};
+use netpol_tui::cluster::live::{self, Link, Scope, Session, Status, Target, Update};
+use netpol_tui::cluster::World;
+use netpol_tui::policy::explain::{explain, Explanation};
+use netpol_tui::policy::query::resolve_endpoint;
+use netpol_tui::policy::{EngineOptions, Flow, Index, Protocol};
+use serde_json::json;
+use tempfile::NamedTempFile;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// The demo's story in miniature: production with frontend, backend and database; the
+/// database admits only the backend.
+fn cluster(mock: &MockApi) {
+    mock.apply(namespace("production", json!({"env": "prod"})));
+    mock.apply(namespace("kube-system", json!({})));
+    mock.apply(node("node-1", "10.0.0.11"));
+    mock.apply(pod(
+        "production",
+        "frontend",
+        json!({"app": "frontend"}),
+        "10.1.0.10",
+        &[("http", 8080)],
+    ));
+    mock.apply(pod(
+        "production",
+        "backend",
+        json!({"app": "backend"}),
+        "10.1.0.11",
+        &[("http", 8080)],
+    ));
+    mock.apply(pod(
+        "production",
+        "database",
+        json!({"app": "database"}),
+        "10.1.0.12",
+        &[("postgres", 5432)],
+    ));
+    mock.apply(pod(
+        "kube-system",
+        "coredns",
+        json!({"k8s-app": "kube-dns"}),
+        "10.1.0.2",
+        &[("dns", 53)],
+    ));
+    mock.apply(policy(
+        "production",
+        "default-deny",
+        json!({"podSelector": {}, "policyTypes": ["Ingress"]}),
+    ));
+    mock.apply(policy(
+        "production",
+        "database-netpol",
+        json!({
+            "podSelector": {"matchLabels": {"app": "database"}},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "backend"}}}],
+                         "ports": [{"port": 5432}]}]
+        }),
+    ));
+}
+
+fn kubeconfig(mock: &MockApi, contexts: &[&str]) -> NamedTempFile {
+    let mut f = NamedTempFile::new().unwrap();
+    f.write_all(mock.kubeconfig(contexts).as_bytes()).unwrap();
+    f
+}
+
+fn target(file: &NamedTempFile) -> Target {
+    Target {
+        kubeconfig: Some(file.path().to_path_buf()),
+        context: None,
+        namespace: None,
+    }
+}
+
+fn why(world: &World, from: &str, to: &str, port: u16) -> Explanation {
+    let index = Index::build(
+        world.inventory.clone(),
+        world.policies.clone(),
+        EngineOptions::default(),
+    );
+    let src = resolve_endpoint(&index, from, None).unwrap();
+    let dst = resolve_endpoint(&index, to, None).unwrap();
+    explain(
+        &index,
+        &Flow {
+            src,
+            dst,
+            protocol: Protocol::Tcp,
+            port,
+        },
+    )
+}
+
+fn allowed(world: &World, from: &str, to: &str, port: u16) -> bool {
+    why(world, from, to, port).allowed
+}
+
+/// Waits for a snapshot that satisfies `ok`.
+async fn snapshot_where(
+    session: &mut Session,
+    what: &str,
+    ok: impl Fn(&World, &Status) -> bool,
+) -> (World, Status) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match tokio::time::timeout_at(deadline, session.next()).await {
+            Ok(Some(Update::Snapshot(w, s))) if ok(&w, &s) => return (w, s),
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("session ended while waiting for {what}"),
+            Err(_) => panic!("no snapshot with {what} within {WAIT:?}"),
+        }
+    }
+}
+
+/// Waits for a status (alone or with a snapshot) that satisfies `ok`.
+async fn status_where(session: &mut Session, what: &str, ok: impl Fn(&Status) -> bool) -> Status {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let s = match tokio::time::timeout_at(deadline, session.next()).await {
+            Ok(Some(Update::Snapshot(_, s))) | Ok(Some(Update::Status(s))) => s,
+            Ok(None) => panic!("session ended while waiting for {what}"),
+            Err(_) => panic!("no status with {what} within {WAIT:?}"),
+        };
+        if ok(&s) {
+            return s;
+        }
+    }
+}
+
+/// `status` if it is live, else the next live one.
+async fn live_again(session: &mut Session, status: Status) -> Status {
+    if status.link == Link::Live {
+        return status;
+    }
+    status_where(session, "live again", |s| s.link == Link::Live).await
+}
+
+fn lists(mock: &MockApi, path: &str) -> usize {
+    mock.requests()
+        .iter()
+        .filter(|r| r.path == path && !r.is_watch())
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_then_watch_and_changes_reach_explain() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    let (mut session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+
+    assert_eq!(status.context, "mock");
+    assert_eq!(status.link, Link::Live);
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    assert_eq!(world.inventory.pods.len(), 4);
+    assert_eq!(world.inventory.nodes.len(), 1);
+    assert!(world.inventory.nodes_known);
+    assert_eq!(world.policies.policies.len(), 2);
+    // Labels from the Namespace objects, not only the automatic one.
+    let prod = world
+        .inventory
+        .namespaces
+        .iter()
+        .find(|n| n.name == "production")
+        .unwrap();
+    assert_eq!(prod.labels.get("env").map(String::as_str), Some("prod"));
+    assert!(!prod.implicit);
+    assert!(!allowed(
+        &world,
+        "production/frontend",
+        "production/database",
+        5432
+    ));
+    assert!(allowed(
+        &world,
+        "production/backend",
+        "production/database",
+        5432
+    ));
+    // The manifest kept for the YAML view has no managed fields.
+    let kept = world.policies.policies[0].manifest.as_deref().unwrap_or("");
+    assert!(
+        !kept.is_empty() && !kept.contains("managedFields"),
+        "{kept}"
+    );
+
+    // Lists are paged; watches start at the list's resourceVersion and ask for bookmarks.
+    let reqs = mock.requests();
+    let pod_list = reqs
+        .iter()
+        .find(|r| {
+            r.path == "/api/v1/pods"
+                && !r.is_watch()
+                && r.query.get("limit").map(String::as_str) == Some("500")
+        })
+        .expect("a paged pod list");
+    assert!(!pod_list.query.contains_key("continue"));
+    let pod_watch = reqs
+        .iter()
+        .find(|r| r.path == "/api/v1/pods" && r.is_watch())
+        .expect("a pod watch");
+    assert_eq!(
+        pod_watch
+            .query
+            .get("allowWatchBookmarks")
+            .map(String::as_str),
+        Some("true")
+    );
+    assert!(pod_watch.query.contains_key("resourceVersion"));
+
+    // Added: a policy that lets the frontend reach the database.
+    mock.apply(policy("production", "frontend-to-db", json!({
+        "podSelector": {"matchLabels": {"app": "database"}},
+        "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "frontend"}}}], "ports": [{"port": "postgres"}]}]
+    })));
+    let (world, _) = snapshot_where(&mut session, "frontend-to-db", |w, _| {
+        w.policies.policies.len() == 3
+    })
+    .await;
+    let e = why(&world, "production/frontend", "production/database", 5432);
+    assert!(e.allowed);
+    assert!(
+        e.ingress
+            .allowed_by
+            .as_ref()
+            .is_some_and(|c| c.policy == "production/frontend-to-db"),
+        "{:?}",
+        e.ingress.allowed_by
+    );
+
+    // Modified: the frontend is relabelled and no longer matches.
+    mock.apply(pod(
+        "production",
+        "frontend",
+        json!({"app": "web"}),
+        "10.1.0.10",
+        &[("http", 8080)],
+    ));
+    let (world, _) = snapshot_where(&mut session, "relabelled frontend", |w, _| {
+        w.inventory
+            .pods
+            .iter()
+            .any(|p| p.name == "frontend" && p.labels.get("app").map(String::as_str) == Some("web"))
+    })
+    .await;
+    assert!(!allowed(
+        &world,
+        "production/frontend",
+        "production/database",
+        5432
+    ));
+
+    // Deleted: without the default deny, the frontend's port 8080 on the backend opens.
+    assert!(!allowed(
+        &world,
+        "production/frontend",
+        "production/backend",
+        8080
+    ));
+    mock.delete(Kind::NetworkPolicy, "production", "default-deny");
+    let (world, _) = snapshot_where(&mut session, "default-deny gone", |w, _| {
+        w.policies.policies.len() == 2
+    })
+    .await;
+    assert!(allowed(
+        &world,
+        "production/frontend",
+        "production/backend",
+        8080
+    ));
+
+    // A pod that finished is no longer a pod policies apply to.
+    let mut done = pod(
+        "production",
+        "backend",
+        json!({"app": "backend"}),
+        "10.1.0.11",
+        &[],
+    );
+    done["status"]["phase"] = json!("Succeeded");
+    mock.apply(done);
+    let (world, _) = snapshot_where(&mut session, "backend finished", |w, _| {
+        w.inventory.pods.len() == 3
+    })
+    .await;
+    assert!(resolve_endpoint(
+        &Index::build(
+            world.inventory.clone(),
+            world.policies.clone(),
+            EngineOptions::default()
+        ),
+        "production/backend",
+        None
+    )
+    .is_err());
+
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bookmarks_move_the_point_a_watch_resumes_from() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    let (mut session, _, _) = live::open(&target(&config), WAIT).await.unwrap();
+    while mock.open_watches() < 4 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = lists(&mock, "/api/v1/pods");
+    mock.bookmark();
+    let bookmark = mock.resource_version().to_string();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The server ends its watches (as at its watch timeout); the client watches again from
+    // the bookmark, without listing again.
+    mock.end_watches();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let resumed = mock.requests().iter().any(|r| {
+            r.path == "/api/v1/pods"
+                && r.is_watch()
+                && r.query.get("resourceVersion") == Some(&bookmark)
+        });
+        if resumed {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no watch resumed from bookmark {bookmark}: {:#?}",
+            mock.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        lists(&mock, "/api/v1/pods"),
+        before,
+        "a bookmark must spare a relist"
+    );
+
+    // And the resumed watch delivers.
+    mock.apply(pod(
+        "production",
+        "cache",
+        json!({"app": "cache"}),
+        "10.1.0.13",
+        &[],
+    ));
+    snapshot_where(&mut session, "the new pod", |w, _| {
+        w.inventory.pods.iter().any(|p| p.name == "cache")
+    })
+    .await;
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gone_means_list_again() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    let (mut session, _, _) = live::open(&target(&config), WAIT).await.unwrap();
+    while mock.open_watches() < 4 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = lists(&mock, "/api/v1/pods");
+
+    // Open watches are told their history is gone (etcd compaction); meanwhile a pod was
+    // deleted that no watch reported.
+    mock.end_watches();
+    mock.delete(Kind::Pod, "production", "frontend");
+    mock.compact(true);
+    let (world, _) = snapshot_where(&mut session, "the relisted pods", |w, _| {
+        !w.inventory.pods.iter().any(|p| p.name == "frontend")
+    })
+    .await;
+    assert_eq!(world.inventory.pods.len(), 3);
+    assert!(
+        lists(&mock, "/api/v1/pods") > before,
+        "410 must lead to a new list"
+    );
+
+    // A 410 on a watch that is open: the ERROR event, then a relist, and things go on.
+    mock.compact(true);
+    mock.apply(pod(
+        "production",
+        "frontend",
+        json!({"app": "frontend"}),
+        "10.1.0.10",
+        &[],
+    ));
+    let (_, status) = snapshot_where(&mut session, "frontend back", |w, _| {
+        w.inventory.pods.iter().any(|p| p.name == "frontend")
+    })
+    .await;
+    live_again(&mut session, status).await;
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_cluster_wide_lists_fall_back_to_readable_namespaces() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.forbid(Kind::Pod, None);
+    mock.forbid(Kind::NetworkPolicy, None);
+    mock.forbid(Kind::Pod, Some("kube-system"));
+    mock.forbid(Kind::NetworkPolicy, Some("kube-system"));
+    mock.forbid(Kind::Node, None);
+    let config = kubeconfig(&mock, &["mock"]);
+    let (mut session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+
+    assert_eq!(
+        session.access.pods,
+        Scope::Namespaces(vec!["production".into()])
+    );
+    assert_eq!(
+        session.access.policies,
+        Scope::Namespaces(vec!["production".into()])
+    );
+    assert!(!session.access.nodes);
+    let hidden = status.hidden.join("\n");
+    assert!(hidden.contains("nodes (forbidden)"), "{hidden}");
+    assert!(
+        hidden.contains("pods in 1 namespace(s) (forbidden): kube-system"),
+        "{hidden}"
+    );
+    assert!(
+        hidden.contains("NetworkPolicies in 1 namespace(s) (forbidden): kube-system"),
+        "{hidden}"
+    );
+    assert_eq!(world.inventory.pods.len(), 3, "only production's pods");
+    assert!(!world.inventory.nodes_known);
+
+    // What can be seen is still judged exactly.
+    assert!(!allowed(
+        &world,
+        "production/frontend",
+        "production/database",
+        5432
+    ));
+    assert!(allowed(
+        &world,
+        "production/backend",
+        "production/database",
+        5432
+    ));
+    // From an address that may be the node (or a hidden pod): unknown, never a plain DENIED.
+    let e = why(&world, "10.0.0.11", "production/database", 5432);
+    assert!(!e.allowed);
+    assert!(
+        e.unknown
+            .as_deref()
+            .is_some_and(|u| u.contains("pod's own node")),
+        "{:?}",
+        e.unknown
+    );
+
+    // Watches run per namespace, and changes there arrive.
+    assert!(mock
+        .requests()
+        .iter()
+        .any(|r| r.path == "/api/v1/namespaces/production/pods" && r.is_watch()));
+    mock.apply(pod(
+        "production",
+        "worker",
+        json!({"app": "worker"}),
+        "10.1.0.14",
+        &[],
+    ));
+    snapshot_where(&mut session, "worker", |w, _| {
+        w.inventory.pods.iter().any(|p| p.name == "worker")
+    })
+    .await;
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_namespace_list_only_the_context_namespace_is_tried() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.forbid(Kind::Namespace, None);
+    mock.forbid(Kind::Pod, None);
+    mock.forbid(Kind::NetworkPolicy, None);
+    let config = kubeconfig(&mock, &["mock"]);
+    let t = Target {
+        namespace: Some("production".into()),
+        ..target(&config)
+    };
+    let (session, world, status) = live::open(&t, WAIT).await.unwrap();
+    assert_eq!(
+        session.access.pods,
+        Scope::Namespaces(vec!["production".into()])
+    );
+    assert!(!session.access.namespaces);
+    let hidden = status.hidden.join("\n");
+    assert!(hidden.contains("namespace labels (forbidden)"), "{hidden}");
+    assert!(
+        hidden.contains("pods outside namespace(s) production"),
+        "{hidden}"
+    );
+    // Namespaces are known by name only, with the label the API server guarantees.
+    let prod = world
+        .inventory
+        .namespaces
+        .iter()
+        .find(|n| n.name == "production")
+        .unwrap();
+    assert!(prod.implicit);
+    assert_eq!(
+        prod.labels
+            .get("kubernetes.io/metadata.name")
+            .map(String::as_str),
+        Some("production")
+    );
+    assert!(!prod.labels.contains_key("env"));
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_marks_stale_and_reconnect_catches_up() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    let (mut session, _, _) = live::open(&target(&config), WAIT).await.unwrap();
+    while mock.open_watches() < 4 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    mock.stop();
+    let down = status_where(&mut session, "reconnecting", |s| {
+        matches!(s.link, Link::Reconnecting { .. })
+    })
+    .await;
+    assert!(down.is_stale());
+    let Link::Reconnecting { error, .. } = &down.link else {
+        unreachable!()
+    };
+    assert!(!error.is_empty());
+
+    // While the server is away, the cluster changes.
+    mock.apply(pod(
+        "production",
+        "late",
+        json!({"app": "late"}),
+        "10.1.0.20",
+        &[],
+    ));
+    mock.restart().await;
+    let (world, status) = snapshot_where(&mut session, "the pod added while away", |w, _| {
+        w.inventory.pods.iter().any(|p| p.name == "late")
+    })
+    .await;
+    assert_eq!(world.inventory.pods.len(), 5);
+    let status = live_again(&mut session, status).await;
+    assert!(!status.is_stale());
+    assert!(status.synced_ms.is_some());
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_errors_are_clear() {
+    let mock = MockApi::start().await;
+    let config = kubeconfig(&mock, &["mock"]);
+    // Wrong credentials.
+    let text = mock.kubeconfig(&["mock"]).replace(mockapi::TOKEN, "stolen");
+    let mut bad = NamedTempFile::new().unwrap();
+    bad.write_all(text.as_bytes()).unwrap();
+    let err = live::open(&target(&bad), WAIT)
+        .await
+        .err()
+        .expect("401 must fail");
+    assert!(err.to_string().contains("unauthorized"), "{err}");
+
+    // Unknown context.
+    let t = Target {
+        context: Some("nope".into()),
+        ..target(&config)
+    };
+    let err = live::open(&t, WAIT).await.err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "no context \"nope\" in the kubeconfig; there are: mock"
+    );
+
+    // Nobody listening.
+    mock.stop();
+    let err = live::open(&target(&config), WAIT).await.err().unwrap();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "cannot read from the API server {} (context mock): connection failed",
+            mock.url()
+        )),
+        "{err}"
+    );
+
+    // A kubeconfig that is not one.
+    let mut junk = NamedTempFile::new().unwrap();
+    junk.write_all(b"clusters: [unclosed\n").unwrap();
+    let err = live::open(&target(&junk), WAIT).await.err().unwrap();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("--kubeconfig {}:", junk.path().display())),
+        "{err}"
+    );
+}
+
+/// The mock's read-only check itself: a write is caught and fails the assertion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_read_only_check_catches_writes() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, PostParams};
+    let mock = MockApi::start().await;
+    let config = kubeconfig(&mock, &["mock"]);
+    let conn = live::connect(&target(&config)).await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(conn.client.clone(), "default");
+    let _ = api
+        .create(&PostParams::default(), &ConfigMap::default())
+        .await;
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| mock.assert_read_only()));
+    assert!(caught.is_err(), "a POST must fail the read-only assertion");
+}
+
+// ---- the binary against the mock ------------------------------------------------------
+
+fn bin(config: &NamedTempFile, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-netpol_tui"));
+    cmd.arg("--kubeconfig")
+        .arg(config.path())
+        .args(args)
+        .env("NO_COLOR", "1");
+    cmd.output().unwrap()
+}
+
+async fn run(config: &NamedTempFile, args: &[&str]) -> (i32, String, String) {
+    let path = config.path().to_path_buf();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let f = NamedTempFile::new().unwrap();
+        std::fs::copy(&path, f.path()).unwrap();
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        bin(&f, &refs)
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_read_the_cluster_and_follow_changes() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+
+    let (code, out, err) = run(
+        &config,
+        &[
+            "explain",
+            "--from",
+            "production/frontend",
+            "--to",
+            "production/database",
+            "-p",
+            "postgres",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("✗ DENIED  production/frontend → production/database  TCP/5432"),
+        "{out}"
+    );
+    assert!(out.contains("database-netpol"), "{out}");
+
+    mock.apply(policy(
+        "production",
+        "frontend-to-db",
+        json!({
+            "podSelector": {"matchLabels": {"app": "database"}},
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "frontend"}}}]}]
+        }),
+    ));
+    let (code, out, _) = run(
+        &config,
+        &[
+            "explain",
+            "--from",
+            "production/frontend",
+            "--to",
+            "production/database",
+            "-p",
+            "5432",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("frontend-to-db"), "{out}");
+
+    let (code, out, err) = run(
+        &config,
+        &["matrix", "-p", "5432", "-n", "production", "-o", "json"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["production/frontend"]["production/database"], json!(true));
+    assert_eq!(m["production/backend"]["production/database"], json!(true));
+    assert_eq!(m["production/database"]["production/database"], json!(true));
+
+    // `effective` without a pod uses the context's namespace (default), as kubectl does; the
+    // context's namespace is overridden by -n.
+    let (code, out, err) = run(&config, &["effective", "-n", "production", "-o", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.as_array().map(Vec::len), Some(3));
+    // Bare pod names are looked up in -n.
+    let (code, _, err) = run(&config, &["-n", "production", "effective", "frontend"]).await;
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = run(&config, &["status"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("context:    mock"), "{out}");
+    assert!(
+        out.contains(&format!("server:     {}", mock.url())),
+        "{out}"
+    );
+    assert!(
+        out.contains("synced:     2 namespaces, 4 pods, 3 NetworkPolicies, 1 nodes in"),
+        "{out}"
+    );
+    assert!(out.contains("visible:    everything"), "{out}");
+
+    mock.forbid(Kind::Node, None);
+    let (code, out, err) = run(
+        &config,
+        &[
+            "explain",
+            "--from",
+            "10.0.0.11",
+            "--to",
+            "production/backend",
+            "-p",
+            "8080",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "unknown, not denied: {out}{err}");
+    assert!(out.starts_with("? UNKNOWN"), "{out}");
+    assert!(
+        err.contains("warning: not visible: nodes (forbidden)"),
+        "{err}"
+    );
+
+    mock.stop();
+    let (code, _, err) = run(&config, &["status"]).await;
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: cannot read from the API server"),
+        "{err}"
+    );
+    mock.assert_read_only();
+}

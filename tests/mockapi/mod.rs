@@ -1,0 +1,638 @@
+//! A scripted Kubernetes API server on loopback for tests and benchmarks: it speaks the real
+//! list and watch JSON (pagination with continue tokens, watch streams of newline-separated
+//! events, bookmarks, 410 Gone, 403 Forbidden as Status objects) over plain HTTP/1.1.
+//!
+//! It is strictly a reader's server: any verb other than get, list and watch is answered with
+//! 405 and recorded as a violation, and `assert_read_only` fails the test.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub const TOKEN: &str = "mock-token-7f3a";
+
+/// The resource kinds the mock serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Namespace,
+    Node,
+    Pod,
+    NetworkPolicy,
+}
+
+impl Kind {
+    fn plural(self) -> &'static str {
+        match self {
+            Kind::Namespace => "namespaces",
+            Kind::Node => "nodes",
+            Kind::Pod => "pods",
+            Kind::NetworkPolicy => "networkpolicies",
+        }
+    }
+    fn api_version(self) -> &'static str {
+        match self {
+            Kind::NetworkPolicy => "networking.k8s.io/v1",
+            _ => "v1",
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Namespace => "Namespace",
+            Kind::Node => "Node",
+            Kind::Pod => "Pod",
+            Kind::NetworkPolicy => "NetworkPolicy",
+        }
+    }
+    fn namespaced(self) -> bool {
+        matches!(self, Kind::Pod | Kind::NetworkPolicy)
+    }
+    fn from_json(object: &Value) -> Kind {
+        match object["kind"].as_str() {
+            Some("Namespace") => Kind::Namespace,
+            Some("Node") => Kind::Node,
+            Some("Pod") => Kind::Pod,
+            Some("NetworkPolicy") => Kind::NetworkPolicy,
+            other => panic!("mock api: unsupported kind {other:?}"),
+        }
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub query: BTreeMap<String, String>,
+}
+
+impl Seen {
+    pub fn is_watch(&self) -> bool {
+        self.query
+            .get("watch")
+            .is_some_and(|v| v == "true" || v == "1")
+    }
+}
+
+type Key = (Kind, String, String);
+
+struct Watcher {
+    kind: Kind,
+    namespace: Option<String>,
+    tx: mpsc::UnboundedSender<Bytes>,
+}
+
+#[derive(Default)]
+struct Inner {
+    rv: u64,
+    objects: BTreeMap<Key, Value>,
+    /// Every change, for watches that start at an older resourceVersion.
+    history: Vec<(u64, &'static str, Value)>,
+    /// Watches from a resourceVersion below this get 410 Gone.
+    compacted: u64,
+    watchers: Vec<Watcher>,
+    /// (kind, namespace or None for the cluster-wide list) answered with 403.
+    forbidden: BTreeSet<(Kind, Option<String>)>,
+    requests: Vec<Seen>,
+    violations: Vec<String>,
+    /// Connection tasks, aborted by `stop`.
+    connections: Vec<JoinHandle<()>>,
+}
+
+pub struct MockApi {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+    accept: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl MockApi {
+    /// Starts the server on a free loopback port, on the current tokio runtime.
+    pub async fn start() -> MockApi {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().unwrap();
+        let inner = Arc::new(Mutex::new(Inner {
+            rv: 1000,
+            ..Inner::default()
+        }));
+        let accept = tokio::spawn(accept_loop(listener, inner.clone()));
+        MockApi {
+            addr,
+            inner,
+            accept: Mutex::new(Some(accept)),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A kubeconfig with one context (`mock`) pointing here, authenticating with a token.
+    pub fn kubeconfig(&self, contexts: &[&str]) -> String {
+        let mut text = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {first}\nclusters:\n- name: mock\n  cluster:\n    server: {url}\nusers:\n- name: reader\n  user:\n    token: {TOKEN}\ncontexts:\n",
+            first = contexts.first().copied().unwrap_or("mock"),
+            url = self.url()
+        );
+        for name in contexts {
+            text.push_str(&format!(
+                "- name: {name}\n  context:\n    cluster: mock\n    user: reader\n    namespace: default\n"
+            ));
+        }
+        text
+    }
+
+    /// Stops serving: closes the listener and every open connection (an API server restart).
+    pub fn stop(&self) {
+        if let Some(task) = self.accept.lock().unwrap().take() {
+            task.abort();
+        }
+        let mut inner = self.inner.lock().unwrap();
+        inner.watchers.clear();
+        for c in inner.connections.drain(..) {
+            c.abort();
+        }
+    }
+
+    /// Serves again on the same port after `stop`.
+    pub async fn restart(&self) {
+        let listener = loop {
+            match TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        };
+        *self.accept.lock().unwrap() =
+            Some(tokio::spawn(accept_loop(listener, self.inner.clone())));
+    }
+
+    /// Ends every open watch stream cleanly (as the server's watch timeout does).
+    pub fn end_watches(&self) {
+        self.inner.lock().unwrap().watchers.clear();
+    }
+
+    /// Creates or replaces an object; open watches see ADDED or MODIFIED.
+    pub fn apply(&self, mut object: Value) {
+        let kind = Kind::from_json(&object);
+        let mut inner = self.inner.lock().unwrap();
+        inner.rv += 1;
+        let rv = inner.rv;
+        let name = object["metadata"]["name"]
+            .as_str()
+            .expect("metadata.name")
+            .to_string();
+        let namespace = if kind.namespaced() {
+            object["metadata"]["namespace"]
+                .as_str()
+                .expect("metadata.namespace")
+                .to_string()
+        } else {
+            String::new()
+        };
+        object["metadata"]["resourceVersion"] = json!(rv.to_string());
+        object["metadata"]["uid"] = json!(format!("uid-{}-{namespace}-{name}", kind.plural()));
+        // What the real server carries and clients are expected to drop.
+        object["metadata"]["managedFields"] = json!([{
+            "manager": "kubectl", "operation": "Apply", "apiVersion": kind.api_version(),
+            "fieldsType": "FieldsV1", "fieldsV1": {"f:metadata": {}}
+        }]);
+        let key = (kind, namespace, name);
+        let kind_of_event = if inner.objects.contains_key(&key) {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
+        inner.objects.insert(key, object.clone());
+        inner.emit(kind_of_event, rv, object);
+    }
+
+    /// Applies many objects at once without keeping history (for large fixtures).
+    pub fn load(&self, objects: impl IntoIterator<Item = Value>) {
+        for o in objects {
+            self.apply(o);
+        }
+        let mut inner = self.inner.lock().unwrap();
+        inner.history.clear();
+        inner.compacted = inner.rv;
+    }
+
+    /// Deletes an object; open watches see DELETED.
+    pub fn delete(&self, kind: Kind, namespace: &str, name: &str) {
+        let mut inner = self.inner.lock().unwrap();
+        let key = (kind, namespace.to_string(), name.to_string());
+        let Some(mut object) = inner.objects.remove(&key) else {
+            panic!("mock api: no {kind:?} {namespace}/{name} to delete");
+        };
+        inner.rv += 1;
+        let rv = inner.rv;
+        object["metadata"]["resourceVersion"] = json!(rv.to_string());
+        inner.emit("DELETED", rv, object);
+    }
+
+    /// Sends a BOOKMARK carrying the current resourceVersion to every open watch.
+    pub fn bookmark(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.rv += 1;
+        let rv = inner.rv;
+        inner.watchers.retain(|w| {
+            let event = json!({"type": "BOOKMARK", "object": {
+                "kind": w.kind.name(), "apiVersion": w.kind.api_version(),
+                "metadata": {"resourceVersion": rv.to_string()}
+            }});
+            w.tx.send(line(&event)).is_ok()
+        });
+    }
+
+    /// Forgets history: watches from an older resourceVersion get 410 Gone. With `expire_open`,
+    /// open watches receive the 410 ERROR event and are closed, as after etcd compaction.
+    pub fn compact(&self, expire_open: bool) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.compacted = inner.rv + 1;
+        inner.history.clear();
+        if expire_open {
+            for w in inner.watchers.drain(..) {
+                let _ = w.tx.send(line(&gone()));
+            }
+        }
+    }
+
+    /// Answers lists and watches of `kind` with 403: cluster-wide when `namespace` is None.
+    pub fn forbid(&self, kind: Kind, namespace: Option<&str>) {
+        self.inner
+            .lock()
+            .unwrap()
+            .forbidden
+            .insert((kind, namespace.map(str::to_string)));
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.inner.lock().unwrap().requests.clone()
+    }
+
+    pub fn open_watches(&self) -> usize {
+        let mut inner = self.inner.lock().unwrap();
+        inner.watchers.retain(|w| !w.tx.is_closed());
+        inner.watchers.len()
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.inner.lock().unwrap().rv
+    }
+
+    /// Fails the test if the client used any verb other than get, list and watch.
+    pub fn assert_read_only(&self) {
+        let (violations, requests) = {
+            let inner = self.inner.lock().unwrap();
+            (inner.violations.clone(), inner.requests.len())
+        };
+        assert!(
+            violations.is_empty(),
+            "the client tried to change the cluster: {violations:#?}"
+        );
+        assert!(requests > 0, "the client sent no request at all");
+    }
+}
+
+impl Drop for MockApi {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Inner {
+    fn emit(&mut self, kind_of_event: &'static str, rv: u64, object: Value) {
+        let kind = Kind::from_json(&object);
+        let ns = object["metadata"]["namespace"].as_str().map(str::to_string);
+        let event = line(&json!({"type": kind_of_event, "object": object}));
+        self.watchers.retain(|w| {
+            if w.kind != kind || (w.namespace.is_some() && w.namespace != ns) {
+                return !w.tx.is_closed();
+            }
+            w.tx.send(event.clone()).is_ok()
+        });
+        self.history.push((rv, kind_of_event, object));
+    }
+}
+
+fn line(v: &Value) -> Bytes {
+    let mut text = serde_json::to_vec(v).unwrap();
+    text.push(b'\n');
+    Bytes::from(text)
+}
+
+fn gone() -> Value {
+    json!({"type": "ERROR", "object": {
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": "too old resource version", "reason": "Expired", "code": 410
+    }})
+}
+
+fn status(code: u16, reason: &str, message: String) -> Response<BoxBody<Bytes, Infallible>> {
+    let body = json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "message": message, "reason": reason, "code": code
+    });
+    respond(
+        StatusCode::from_u16(code).unwrap(),
+        full(serde_json::to_vec(&body).unwrap()),
+    )
+}
+
+fn full(bytes: Vec<u8>) -> BoxBody<Bytes, Infallible> {
+    Full::new(Bytes::from(bytes)).boxed()
+}
+
+fn respond(
+    code: StatusCode,
+    body: BoxBody<Bytes, Infallible>,
+) -> Response<BoxBody<Bytes, Infallible>> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(body)
+        .unwrap()
+}
+
+async fn accept_loop(listener: TcpListener, inner: Arc<Mutex<Inner>>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let inner2 = inner.clone();
+        let task = tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let inner = inner2.clone();
+                async move { Ok::<_, Infallible>(handle(&inner, req)) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        let mut guard = inner.lock().unwrap();
+        guard.connections.retain(|c| !c.is_finished());
+        guard.connections.push(task);
+    }
+}
+
+/// `(kind, namespace)` of a list or watch path, or None for anything else.
+fn route(path: &str) -> Option<(Kind, Option<String>)> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let kind_of = |plural: &str| match plural {
+        "namespaces" => Some(Kind::Namespace),
+        "nodes" => Some(Kind::Node),
+        "pods" => Some(Kind::Pod),
+        "networkpolicies" => Some(Kind::NetworkPolicy),
+        _ => None,
+    };
+    match parts.as_slice() {
+        ["api", "v1", plural] => kind_of(plural).map(|k| (k, None)),
+        ["api", "v1", "namespaces", ns, "pods"] => Some((Kind::Pod, Some(ns.to_string()))),
+        ["apis", "networking.k8s.io", "v1", "networkpolicies"] => Some((Kind::NetworkPolicy, None)),
+        ["apis", "networking.k8s.io", "v1", "namespaces", ns, "networkpolicies"] => {
+            Some((Kind::NetworkPolicy, Some(ns.to_string())))
+        }
+        _ => None,
+    }
+}
+
+fn handle(
+    inner: &Arc<Mutex<Inner>>,
+    req: Request<Incoming>,
+) -> Response<BoxBody<Bytes, Infallible>> {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query: BTreeMap<String, String> = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_string(), percent_decode(v))
+        })
+        .collect();
+    let seen = Seen {
+        method: method.clone(),
+        path: path.clone(),
+        query: query.clone(),
+    };
+    let mut guard = inner.lock().unwrap();
+    guard.requests.push(seen.clone());
+    if method != "GET" {
+        guard.violations.push(format!("{method} {path}"));
+        return status(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not allowed: read-only mock"),
+        );
+    }
+    let authorized = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {TOKEN}"));
+    if !authorized {
+        return status(401, "Unauthorized", "Unauthorized".into());
+    }
+    let Some((kind, namespace)) = route(&path) else {
+        return status(404, "NotFound", format!("the server could not find {path}"));
+    };
+    if guard.forbidden.contains(&(kind, namespace.clone())) {
+        let scope = match &namespace {
+            Some(ns) => format!("in the namespace \"{ns}\""),
+            None => "at the cluster scope".into(),
+        };
+        return status(
+            403,
+            "Forbidden",
+            format!(
+                "{plural} is forbidden: User \"reader\" cannot list resource \"{plural}\" in API group \"{group}\" {scope}",
+                plural = kind.plural(),
+                group = if kind == Kind::NetworkPolicy { "networking.k8s.io" } else { "" },
+            ),
+        );
+    }
+    if seen.is_watch() {
+        watch(&mut guard, kind, namespace, &query)
+    } else {
+        list(&guard, kind, namespace.as_deref(), &query)
+    }
+}
+
+fn in_scope(key: &Key, kind: Kind, namespace: Option<&str>) -> bool {
+    key.0 == kind && namespace.is_none_or(|ns| key.1 == ns)
+}
+
+fn list(
+    inner: &Inner,
+    kind: Kind,
+    namespace: Option<&str>,
+    query: &BTreeMap<String, String>,
+) -> Response<BoxBody<Bytes, Infallible>> {
+    let limit: usize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|&l| l > 0)
+        .unwrap_or(usize::MAX);
+    // Continue tokens carry the list's resourceVersion and the offset, as an opaque string.
+    let (rv, offset) = match query.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => {
+            let (rv, off) = token.split_once('-').expect("mock continue token");
+            (rv.parse::<u64>().unwrap(), off.parse::<usize>().unwrap())
+        }
+        None => (inner.rv, 0),
+    };
+    let items: Vec<&Value> = inner
+        .objects
+        .iter()
+        .filter(|(k, _)| in_scope(k, kind, namespace))
+        .map(|(_, v)| v)
+        .skip(offset)
+        .take(limit.saturating_add(1))
+        .collect();
+    let more = items.len() > limit;
+    let page: Vec<Value> = items
+        .into_iter()
+        .take(limit)
+        .map(|v| {
+            // List items carry no kind or apiVersion, as from the real server.
+            let mut v = v.clone();
+            if let Value::Object(m) = &mut v {
+                m.remove("kind");
+                m.remove("apiVersion");
+            }
+            v
+        })
+        .collect();
+    let next = if more {
+        format!("{rv}-{}", offset + limit)
+    } else {
+        String::new()
+    };
+    let body = json!({
+        "kind": format!("{}List", kind.name()),
+        "apiVersion": kind.api_version(),
+        "metadata": {"resourceVersion": rv.to_string(), "continue": next},
+        "items": page,
+    });
+    respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()))
+}
+
+fn watch(
+    inner: &mut Inner,
+    kind: Kind,
+    namespace: Option<String>,
+    query: &BTreeMap<String, String>,
+) -> Response<BoxBody<Bytes, Infallible>> {
+    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
+    let from: u64 = query
+        .get("resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(inner.rv);
+    if from < inner.compacted {
+        // The real server answers 200 and sends the 410 as the stream's only event.
+        let _ = tx.send(line(&gone()));
+        drop(tx);
+    } else {
+        for (rv, kind_of_event, object) in &inner.history {
+            let ns = object["metadata"]["namespace"].as_str();
+            if *rv > from
+                && Kind::from_json(object) == kind
+                && (namespace.is_none() || namespace.as_deref() == ns)
+            {
+                let _ = tx.send(line(&json!({"type": kind_of_event, "object": object})));
+            }
+        }
+        inner.watchers.push(Watcher {
+            kind,
+            namespace,
+            tx,
+        });
+    }
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
+    respond(StatusCode::OK, BodyExt::boxed(StreamBody::new(stream)))
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Object builders in the shape the API server returns.
+pub mod objects {
+    use serde_json::{json, Value};
+
+    pub fn namespace(name: &str, labels: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Namespace",
+               "metadata": {"name": name, "labels": labels}, "status": {"phase": "Active"}})
+    }
+
+    pub fn node(name: &str, ip: &str) -> Value {
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+               "status": {"addresses": [{"type": "InternalIP", "address": ip},
+                                        {"type": "Hostname", "address": name}]}})
+    }
+
+    /// A running pod with one container listening on `ports` (name, number).
+    pub fn pod(ns: &str, name: &str, labels: Value, ip: &str, ports: &[(&str, u16)]) -> Value {
+        let ports: Vec<Value> = ports
+            .iter()
+            .map(|(n, p)| json!({"name": n, "containerPort": p, "protocol": "TCP"}))
+            .collect();
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": name, "namespace": ns, "labels": labels,
+                            "annotations": {"kubectl.kubernetes.io/restartedAt": "2026-11-01T00:00:00Z"}},
+               "spec": {"nodeName": "node-1", "containers": [{"name": "main", "image": "registry.local/app:1", "ports": ports,
+                        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]},
+               "status": {"phase": "Running", "hostIP": "10.0.0.11", "podIP": ip, "podIPs": [{"ip": ip}]}})
+    }
+
+    pub fn policy(ns: &str, name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": name, "namespace": ns}, "spec": spec})
+    }
+}
