@@ -6,7 +6,10 @@ use common::{ctrl, demo_state, feed_flows, press, selected_key, type_text};
 use crossterm::event::KeyModifiers;
 use crossterm::event::{KeyCode, MouseButton, MouseEvent, MouseEventKind};
 use netpol_tui::app::{update, Action, Command, Detail, Field, Msg, Overlay, Pane, TreeMode};
+use netpol_tui::cluster::live::{Link, Status};
 use netpol_tui::flow::{Outcome, VerdictFilter};
+use netpol_tui::theme::Slot;
+use ratatui::style::Color;
 
 #[test]
 fn starts_on_the_first_namespace_with_everything_expanded() {
@@ -413,4 +416,118 @@ fn zoom_and_focus_cycle() {
     update(&mut s, Msg::Action(Action::FocusPrev));
     update(&mut s, Msg::Action(Action::FocusPrev));
     assert_eq!(s.focus, Pane::Flows);
+}
+
+fn live_status(context: &str, link: Link, synced_ms: Option<u64>, hidden: &[&str]) -> Status {
+    Status {
+        context: context.into(),
+        server: "https://10.0.0.1:6443".into(),
+        link,
+        synced_ms,
+        hidden: hidden.iter().map(|h| h.to_string()).collect(),
+        warnings: Vec::new(),
+    }
+}
+
+#[test]
+fn live_context_switching_and_the_production_frame() {
+    let mut s = demo_state(120, 40);
+    let plain = s.theme.style(Slot::Border);
+    s.attach_live(
+        live_status("staging", Link::Live, Some(1_000), &[]),
+        vec!["staging".into(), "prod-eu".into()],
+    );
+    assert_eq!(
+        s.theme.style(Slot::Border),
+        plain,
+        "staging keeps the theme"
+    );
+    assert!(s.context_frame().is_none());
+
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "ctx");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(
+        s.message.as_ref().unwrap().text,
+        "contexts: staging, prod-eu (now: staging)"
+    );
+
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "ctx nope");
+    press(&mut s, KeyCode::Enter);
+    let m = s.message.clone().unwrap();
+    assert!(m.error);
+    assert_eq!(m.text, "no context \"nope\"; there are: staging, prod-eu");
+
+    // Tab completes a context name; Enter asks the loop to connect.
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "ctx pr");
+    press(&mut s, KeyCode::Tab);
+    assert_eq!(
+        press(&mut s, KeyCode::Enter),
+        vec![Command::SwitchContext("prod-eu".into())]
+    );
+    assert_eq!(
+        s.live.as_ref().unwrap().switching.as_deref(),
+        Some("prod-eu")
+    );
+
+    // The new context answers: switched, and production wears a red frame.
+    update(
+        &mut s,
+        Msg::Live(live_status(
+            "prod-eu",
+            Link::Live,
+            Some(2_000),
+            &["nodes (forbidden): verdicts that depend on node addresses are unknown"],
+        )),
+    );
+    let live = s.live.as_ref().unwrap();
+    assert_eq!(live.switching, None);
+    assert_eq!(live.status.context, "prod-eu");
+    assert_eq!(s.theme.style(Slot::Border).fg, Some(Color::Red));
+    assert_eq!(s.theme.style(Slot::BorderFocused).fg, Some(Color::Red));
+    assert_eq!(s.context_frame(), Some(Color::Red));
+    assert!(s
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("1 thing(s) not visible"));
+
+    // A theme chosen by hand keeps the frame while on production.
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "theme light");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(s.theme.name, "light");
+    assert_eq!(s.theme.style(Slot::Border).fg, Some(Color::Red));
+
+    // A failed switch leaves the current context in place.
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "ctx staging");
+    assert_eq!(
+        press(&mut s, KeyCode::Enter),
+        vec![Command::SwitchContext("staging".into())]
+    );
+    update(
+        &mut s,
+        Msg::SwitchFailed("context staging: cannot read from the API server".into()),
+    );
+    assert_eq!(s.live.as_ref().unwrap().switching, None);
+    assert_eq!(s.live.as_ref().unwrap().status.context, "prod-eu");
+    assert!(s.message.as_ref().unwrap().error);
+}
+
+#[test]
+fn ctx_without_a_cluster_says_so() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "ctx prod");
+    assert_eq!(press(&mut s, KeyCode::Enter), Vec::<Command>::new());
+    assert!(s
+        .message
+        .as_ref()
+        .unwrap()
+        .text
+        .starts_with(":ctx needs a live cluster"));
 }

@@ -779,3 +779,72 @@ async fn commands_read_the_cluster_and_follow_changes() {
     );
     mock.assert_read_only();
 }
+
+/// The ClusterRole shipped for readers grants exactly what the client uses: get, list and
+/// watch on the four kinds.
+#[test]
+fn the_shipped_reader_role_is_read_only_and_sufficient() {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/reader-rbac.yaml"
+    ))
+    .unwrap();
+    let mut granted = std::collections::BTreeSet::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let v = serde_yaml::Value::deserialize(doc).unwrap();
+        if v["kind"] != serde_yaml::Value::from("ClusterRole") {
+            continue;
+        }
+        for rule in v["rules"].as_sequence().unwrap() {
+            for verb in rule["verbs"].as_sequence().unwrap() {
+                let verb = verb.as_str().unwrap();
+                assert!(
+                    ["get", "list", "watch"].contains(&verb),
+                    "verb {verb} writes"
+                );
+            }
+            for r in rule["resources"].as_sequence().unwrap() {
+                granted.insert(r.as_str().unwrap().to_string());
+            }
+        }
+    }
+    let needed: std::collections::BTreeSet<String> =
+        ["namespaces", "pods", "nodes", "networkpolicies"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    assert_eq!(granted, needed);
+}
+
+/// Credentials from an exec plugin (as cloud providers' kubeconfigs use) reach the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_credential_plugins_supply_the_token() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let credential = format!(
+        r#"{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"{}"}}}}"#,
+        mockapi::TOKEN
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("credential.sh");
+    std::fs::write(
+        &plugin,
+        format!("#!/bin/sh\ncat <<'END'\n{credential}\nEND\n"),
+    )
+    .unwrap();
+    let user = format!(
+        "  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args: [{:?}]\n      interactiveMode: Never\n",
+        plugin.display().to_string()
+    );
+    let text = mock
+        .kubeconfig(&["mock"])
+        .replace(&format!("  user:\n    token: {}\n", mockapi::TOKEN), &user);
+    assert!(text.contains("exec:"), "{text}");
+    let mut f = NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    let (session, world, _) = live::open(&target(&f), WAIT).await.unwrap();
+    assert_eq!(world.inventory.pods.len(), 4);
+    drop(session);
+    mock.assert_read_only();
+}

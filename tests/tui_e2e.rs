@@ -2,6 +2,8 @@
 //! screen comes back with capture-pane. Needs tmux (scripts/test.sh installs it); without it
 //! these tests fail, they do not skip.
 
+mod mockapi;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -41,6 +43,7 @@ impl Tmux {
                 "env",
                 "TERM=xterm-256color",
                 "NETPOL_TUI_THEME_DIR=/nonexistent",
+                "NETPOL_TUI_CONFIG_DIR=/nonexistent",
                 "sh",
                 "-c",
                 &script,
@@ -244,4 +247,66 @@ fn bad_theme_fails_before_the_screen_changes() {
     let want = format!("error: theme {}:2: not valid TOML", file.display());
     assert!(screen.replace('\n', "").contains(&want), "{screen}");
     assert_eq!(t.exit_code(), "exit=2");
+}
+
+/// The UI on a live (scripted) cluster: the context and link in the status bar, a pod added
+/// on the server appearing, the server going away (STALE) and coming back.
+#[test]
+fn live_cluster_updates_and_reconnects() {
+    use mockapi::objects::{namespace, pod, policy};
+    use serde_json::json;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mock = rt.block_on(mockapi::MockApi::start());
+    mock.apply(namespace("shop", json!({"team": "web"})));
+    mock.apply(pod(
+        "shop",
+        "cart",
+        json!({"app": "cart"}),
+        "10.1.0.5",
+        &[("http", 8080)],
+    ));
+    mock.apply(policy(
+        "shop",
+        "deny-all",
+        json!({"podSelector": {}, "policyTypes": ["Ingress"]}),
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubeconfig");
+    std::fs::write(&config, mock.kubeconfig(&["prod-shop", "dev"])).unwrap();
+
+    let t = Tmux::start(
+        "live",
+        120,
+        40,
+        &format!("--kubeconfig {}", config.display()),
+    );
+    let screen = t.wait_for("● live");
+    assert!(screen.contains(" prod-shop "), "{screen}");
+    assert!(screen.contains("cart"), "{screen}");
+
+    mock.apply(pod(
+        "shop",
+        "checkout",
+        json!({"app": "checkout"}),
+        "10.1.0.6",
+        &[("http", 8080)],
+    ));
+    t.wait_for("checkout");
+
+    mock.stop();
+    t.wait_for("STALE");
+    mock.apply(pod(
+        "shop",
+        "payments",
+        json!({"app": "payments"}),
+        "10.1.0.7",
+        &[],
+    ));
+    rt.block_on(mock.restart());
+    t.wait_for("payments");
+    t.wait_for("● live");
+
+    t.keys(&["q"]);
+    assert_eq!(t.exit_code(), "exit=0");
+    mock.assert_read_only();
 }

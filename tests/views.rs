@@ -165,3 +165,64 @@ fn verdict_cells_carry_symbol_and_theme_style() {
         assert!(cell.1 > 0);
     }
 }
+
+/// A live cluster whose watches are failing: the context badge in the production frame
+/// colour, STALE with its age, and the partial-view mark.
+#[test]
+fn live_status_bar_stale_on_production() {
+    use netpol_tui::cluster::live::{Link, Status};
+    snap("live_stale", |s| {
+        s.attach_live(
+            Status {
+                context: "prod-eu".into(),
+                server: "https://10.0.0.1:6443".into(),
+                link: Link::Reconnecting {
+                    since_ms: 1_795_348_800_000,
+                    error: "pods: connection failed: connection refused".into(),
+                },
+                synced_ms: Some(1_795_348_790_000),
+                hidden: vec![
+                    "nodes (forbidden): verdicts that depend on node addresses are unknown".into(),
+                ],
+                warnings: Vec::new(),
+            },
+            vec!["prod-eu".into()],
+        );
+        s.message = None;
+        update(
+            s,
+            Msg::Tick {
+                now_ms: 1_795_348_814_000,
+            },
+        );
+    });
+    let mut s = demo_state(120, 40);
+    s.attach_live(
+        Status {
+            context: "prod-eu".into(),
+            server: "https://10.0.0.1:6443".into(),
+            link: Link::Live,
+            synced_ms: Some(1_795_348_810_000),
+            hidden: Vec::new(),
+            warnings: Vec::new(),
+        },
+        vec!["prod-eu".into()],
+    );
+    update(
+        &mut s,
+        Msg::Tick {
+            now_ms: 1_795_348_814_000,
+        },
+    );
+    let terminal = draw(&mut s);
+    let buffer = terminal.backend().buffer();
+    let bottom: String = (0..120)
+        .map(|x| buffer[(x, 39)].symbol().to_string())
+        .collect();
+    assert!(
+        bottom.starts_with(" prod-eu  ● live · synced 4s ago "),
+        "{bottom}"
+    );
+    // The border is drawn in the production colour.
+    assert_eq!(buffer[(0, 0)].fg, ratatui::style::Color::Red);
+}
