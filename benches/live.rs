@@ -106,6 +106,18 @@ async fn bench() {
         kubeconfig: Some(config.path().to_path_buf()),
         ..Target::default()
     };
+    // For profiling the client by hand: serve the cluster and wait.
+    if let Some(secs) = std::env::var("LIVE_BENCH_SERVE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        println!(
+            "serving for {secs} s; kubeconfig: {}",
+            config.path().display()
+        );
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        return;
+    }
 
     // 1. First complete snapshot, then the index, in this process.
     let mut firsts = Vec::new();
@@ -186,22 +198,38 @@ async fn bench() {
     let exe = env!("CARGO_BIN_EXE_kubectl-netpol_tui");
     let path = config.path().to_path_buf();
     let mut walls = Vec::new();
-    let mut peak_kib = 0i64;
+    let mut peak_kib = 0u64;
     for _ in 0..3 {
         let path = path.clone();
         let (wall, out, rss) = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let out = std::process::Command::new(exe)
+            let mut child = std::process::Command::new(exe)
                 .arg("--kubeconfig")
                 .arg(&path)
                 .arg("status")
-                .output()
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
                 .unwrap();
-            let wall = t.elapsed().as_secs_f64();
-            // Peak RSS of the largest waited-for child so far (ru_maxrss, KiB on Linux).
-            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-            unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-            (wall, out, usage.ru_maxrss)
+            // VmHWM is the child's own high-water mark since exec (getrusage would count the
+            // memory of this process, which the child shares until exec). Sampled until exit:
+            // being a high-water mark, the last sample holds the peak up to that moment.
+            let status_file = format!("/proc/{}/status", child.id());
+            let mut hwm_kib = 0u64;
+            while child.try_wait().unwrap().is_none() {
+                if let Ok(text) = std::fs::read_to_string(&status_file) {
+                    if let Some(v) = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                    {
+                        hwm_kib = hwm_kib.max(v);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let out = child.wait_with_output().unwrap();
+            (t.elapsed().as_secs_f64(), out, hwm_kib)
         })
         .await
         .unwrap();
@@ -217,7 +245,7 @@ async fn bench() {
         }
     }
     println!(
-        "binary `status` (process start to exit): median {:.0} ms; peak RSS {:.0} MiB (3 runs)",
+        "binary `status` (process start to exit): median {:.0} ms; peak RSS (VmHWM) {:.0} MiB (3 runs)",
         median(&mut walls),
         peak_kib as f64 / 1024.0
     );

@@ -6,6 +6,7 @@ use common::{ctrl, demo_state, feed_flows, press, selected_key, type_text};
 use crossterm::event::KeyModifiers;
 use crossterm::event::{KeyCode, MouseButton, MouseEvent, MouseEventKind};
 use netpol_tui::app::{update, Action, Command, Detail, Field, Msg, Overlay, Pane, TreeMode};
+use netpol_tui::cluster::demo;
 use netpol_tui::cluster::live::{Link, Status};
 use netpol_tui::flow::{Outcome, VerdictFilter};
 use netpol_tui::theme::Slot;
@@ -473,6 +474,10 @@ fn live_context_switching_and_the_production_frame() {
     );
 
     // The new context answers: switched, and production wears a red frame.
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "ns");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(s.rows.len(), 5, "collapsed");
     update(
         &mut s,
         Msg::Live(live_status(
@@ -494,6 +499,9 @@ fn live_context_switching_and_the_production_frame() {
         .unwrap()
         .text
         .contains("1 thing(s) not visible"));
+    // Its first world opens every namespace, as at start.
+    update(&mut s, Msg::Snapshot(demo::load().unwrap().world));
+    assert_eq!(s.rows.len(), 16);
 
     // A theme chosen by hand keeps the frame while on production.
     press(&mut s, KeyCode::Char(':'));

@@ -793,7 +793,7 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
     let mut granted = std::collections::BTreeSet::new();
     for doc in serde_yaml::Deserializer::from_str(&text) {
         let v = serde_yaml::Value::deserialize(doc).unwrap();
-        if v["kind"] != serde_yaml::Value::from("ClusterRole") {
+        if v["kind"].as_str() != Some("ClusterRole") {
             continue;
         }
         for rule in v["rules"].as_sequence().unwrap() {
@@ -846,5 +846,41 @@ async fn exec_credential_plugins_supply_the_token() {
     let (session, world, _) = live::open(&target(&f), WAIT).await.unwrap();
     assert_eq!(world.inventory.pods.len(), 4);
     drop(session);
+    mock.assert_read_only();
+}
+
+/// HTTPS: the kubeconfig's CA is trusted, and a server the CA did not sign is refused with
+/// words that say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_the_clusters_ca() {
+    let mock = MockApi::start_tls().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    assert!(mock.url().starts_with("https://"));
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert_eq!(world.inventory.pods.len(), 4);
+    assert_eq!(status.server, mock.url());
+    drop(session);
+
+    // Another CA: the client must refuse to talk.
+    let other = MockApi::start_tls().await;
+    let text = mock
+        .kubeconfig(&["mock"])
+        .replace(&mock.url(), &other.url());
+    let mut f = NamedTempFile::new().unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    let err = live::open(&target(&f), WAIT)
+        .await
+        .err()
+        .expect("an unknown CA must fail");
+    let text = err.to_string();
+    assert!(
+        text.contains("connection failed") && text.to_lowercase().contains("certificate"),
+        "{text}"
+    );
+    assert!(
+        other.requests().is_empty(),
+        "no request may pass an untrusted TLS handshake"
+    );
     mock.assert_read_only();
 }

@@ -394,6 +394,8 @@ pub struct State {
     chosen_theme: String,
     pub context_rules: ContextRules,
     pub live: Option<Live>,
+    /// The next world is another context's: open all its namespaces, as at start.
+    new_context: bool,
     pub message: Option<Message>,
     pub now_ms: u64,
     pub quit: bool,
@@ -440,6 +442,7 @@ impl State {
             theme,
             context_rules: ContextRules::default(),
             live: None,
+            new_context: false,
             message: None,
             now_ms: 0,
             quit: false,
@@ -734,6 +737,7 @@ impl State {
         }
         live.status = status;
         if changed {
+            self.new_context = true;
             let context = live.status.context.clone();
             let hidden = live.status.hidden.len();
             self.apply_look();
@@ -782,6 +786,15 @@ impl State {
         let keep_ns = self.selected().and_then(|k| self.row_key(k));
         let index = Arc::new(Index::build(world.inventory, world.policies, self.options));
         self.snapshot = Snapshot::new(index);
+        if std::mem::take(&mut self.new_context) {
+            self.expanded = self
+                .snapshot
+                .overview
+                .namespaces
+                .iter()
+                .map(|n| n.name.clone())
+                .collect();
+        }
         self.detail = Detail::Empty;
         self.rebuild_rows();
         if let Some(key) = keep_ns {

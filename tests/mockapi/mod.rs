@@ -114,11 +114,62 @@ pub struct MockApi {
     pub addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
     accept: Mutex<Option<JoinHandle<()>>>,
+    tls: Option<Tls>,
+}
+
+/// HTTPS with a certificate for 127.0.0.1 signed by a CA made for this server.
+#[derive(Clone)]
+pub struct Tls {
+    acceptor: tokio_rustls::TlsAcceptor,
+    /// The CA certificate, PEM: what a kubeconfig's certificate-authority-data carries.
+    pub ca_pem: String,
+}
+
+impl Tls {
+    fn new() -> Tls {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        use tokio_rustls::rustls;
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "mock cluster CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+        Tls {
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+            ca_pem: ca.pem(),
+        }
+    }
 }
 
 impl MockApi {
     /// Starts the server on a free loopback port, on the current tokio runtime.
     pub async fn start() -> MockApi {
+        MockApi::start_with(None).await
+    }
+
+    /// The same over HTTPS, with a CA of its own.
+    pub async fn start_tls() -> MockApi {
+        MockApi::start_with(Some(Tls::new())).await
+    }
+
+    async fn start_with(tls: Option<Tls>) -> MockApi {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -127,22 +178,36 @@ impl MockApi {
             rv: 1000,
             ..Inner::default()
         }));
-        let accept = tokio::spawn(accept_loop(listener, inner.clone()));
+        let accept = tokio::spawn(accept_loop(listener, inner.clone(), tls.clone()));
         MockApi {
             addr,
             inner,
             accept: Mutex::new(Some(accept)),
+            tls,
         }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_ref().map(|t| t.ca_pem.as_str())
     }
 
     /// A kubeconfig with one context (`mock`) pointing here, authenticating with a token.
     pub fn kubeconfig(&self, contexts: &[&str]) -> String {
+        use base64::Engine as _;
+        let ca = match self.ca_pem() {
+            Some(pem) => format!(
+                "    certificate-authority-data: {}\n",
+                base64::engine::general_purpose::STANDARD.encode(pem)
+            ),
+            None => String::new(),
+        };
         let mut text = format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: {first}\nclusters:\n- name: mock\n  cluster:\n    server: {url}\nusers:\n- name: reader\n  user:\n    token: {TOKEN}\ncontexts:\n",
+            "apiVersion: v1\nkind: Config\ncurrent-context: {first}\nclusters:\n- name: mock\n  cluster:\n    server: {url}\n{ca}users:\n- name: reader\n  user:\n    token: {TOKEN}\ncontexts:\n",
             first = contexts.first().copied().unwrap_or("mock"),
             url = self.url()
         );
@@ -174,8 +239,11 @@ impl MockApi {
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
             }
         };
-        *self.accept.lock().unwrap() =
-            Some(tokio::spawn(accept_loop(listener, self.inner.clone())));
+        *self.accept.lock().unwrap() = Some(tokio::spawn(accept_loop(
+            listener,
+            self.inner.clone(),
+            self.tls.clone(),
+        )));
     }
 
     /// Ends every open watch stream cleanly (as the server's watch timeout does).
@@ -365,20 +433,30 @@ fn respond(
         .unwrap()
 }
 
-async fn accept_loop(listener: TcpListener, inner: Arc<Mutex<Inner>>) {
+async fn accept_loop(listener: TcpListener, inner: Arc<Mutex<Inner>>, tls: Option<Tls>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             return;
         };
         let inner2 = inner.clone();
+        let tls = tls.clone();
         let task = tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let inner = inner2.clone();
                 async move { Ok::<_, Infallible>(handle(&inner, req)) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let http = hyper::server::conn::http1::Builder::new();
+            match tls {
+                Some(tls) => {
+                    // A client that rejects the certificate ends the handshake here.
+                    if let Ok(stream) = tls.acceptor.accept(stream).await {
+                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                }
+            }
         });
         let mut guard = inner.lock().unwrap();
         guard.connections.retain(|c| !c.is_finished());
