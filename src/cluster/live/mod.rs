@@ -97,11 +97,11 @@ fn now_ms() -> u64 {
 }
 
 /// `Ok(false)` when the list is forbidden; other failures are errors.
-async fn can_list<K: Watched>(api: Api<K>) -> Result<bool, kube::Error> {
+async fn can_list<K: Watched>(conn: &Connection, api: Api<K>) -> Result<bool, LiveError> {
     match api.list(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(s)) if s.code == 403 => Ok(false),
-        Err(e) => Err(e),
+        Err(e) => Err(unreachable(conn, &e)),
     }
 }
 
@@ -119,18 +119,18 @@ async fn readable_in<K: Watched + kube::Resource<Scope = kube::core::NamespaceRe
     conn: &Connection,
     candidates: &[String],
 ) -> Result<Vec<String>, LiveError> {
-    let results: Vec<(String, Result<bool, kube::Error>)> =
+    let results: Vec<(String, Result<bool, LiveError>)> =
         futures::stream::iter(candidates.iter().cloned())
             .map(|ns| {
                 let api: Api<K> = Api::namespaced(conn.client.clone(), &ns);
-                async move { (ns, can_list(api).await) }
+                async move { (ns, can_list(conn, api).await) }
             })
             .buffer_unordered(PROBE_CONCURRENCY)
             .collect()
             .await;
     let mut ok = Vec::new();
     for (ns, r) in results {
-        if r.map_err(|e| unreachable(conn, &e))? {
+        if r? {
             ok.push(ns);
         }
     }
@@ -156,18 +156,11 @@ fn sample(names: &[String]) -> String {
 /// forbidden. Only GET requests with `limit=1`.
 pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
     let client = &conn.client;
-    let namespaces = can_list(Api::<core::Namespace>::all(client.clone()))
-        .await
-        .map_err(|e| unreachable(conn, &e))?;
-    let nodes = can_list(Api::<core::Node>::all(client.clone()))
-        .await
-        .map_err(|e| unreachable(conn, &e))?;
-    let pods_all = can_list(Api::<core::Pod>::all(client.clone()))
-        .await
-        .map_err(|e| unreachable(conn, &e))?;
-    let policies_all = can_list(Api::<net::NetworkPolicy>::all(client.clone()))
-        .await
-        .map_err(|e| unreachable(conn, &e))?;
+    let namespaces = can_list(conn, Api::<core::Namespace>::all(client.clone())).await?;
+    let nodes = can_list(conn, Api::<core::Node>::all(client.clone())).await?;
+    let pods_all = can_list(conn, Api::<core::Pod>::all(client.clone())).await?;
+    let policies = Api::<net::NetworkPolicy>::all(client.clone());
+    let policies_all = can_list(conn, policies).await?;
 
     let mut hidden = Vec::new();
     if !nodes {
@@ -186,21 +179,10 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         Vec::new()
     } else if namespaces {
         let api = Api::<core::Namespace>::all(client.clone());
-        let mut names = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut params = ListParams::default().limit(PAGE_SIZE);
-            if let Some(t) = &token {
-                params = params.continue_token(t);
-            }
-            let page = api.list(&params).await.map_err(|e| unreachable(conn, &e))?;
-            names.extend(page.items.iter().filter_map(|n| n.metadata.name.clone()));
-            match page.metadata.continue_.filter(|c| !c.is_empty()) {
-                Some(next) => token = Some(next),
-                None => break,
-            }
-        }
-        names
+        let (names, _) = watch::list_pages(&api, |n| n.metadata.name.clone())
+            .await
+            .map_err(|e| unreachable(conn, &e))?;
+        names.into_iter().flatten().collect()
     } else {
         vec![conn.namespace.clone()]
     };

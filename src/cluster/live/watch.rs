@@ -178,8 +178,12 @@ fn is_gone(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 410)
 }
 
-/// Lists every page; returns the items and the list's resourceVersion.
-async fn list_all<K: Watched>(api: &Api<K>) -> Result<(Vec<(Key, Item)>, String), kube::Error> {
+/// Lists every page (as client-go's pager), keeping what `keep` makes of each object;
+/// returns that and the list's resourceVersion.
+pub async fn list_pages<K: Watched, T>(
+    api: &Api<K>,
+    mut keep: impl FnMut(&K) -> T,
+) -> Result<(Vec<T>, String), kube::Error> {
     let mut items = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -188,7 +192,7 @@ async fn list_all<K: Watched>(api: &Api<K>) -> Result<(Vec<(Key, Item)>, String)
             params = params.continue_token(t);
         }
         let page = api.list(&params).await?;
-        items.extend(page.items.iter().map(|o| (key_of(o), o.item())));
+        items.extend(page.items.iter().map(&mut keep));
         match page.metadata.continue_.filter(|c| !c.is_empty()) {
             Some(next) => token = Some(next),
             None => {
@@ -206,7 +210,7 @@ pub async fn run<K: Watched>(api: Api<K>, id: usize, tx: mpsc::Sender<(usize, Ch
     loop {
         let from = match &version {
             Some(v) => v.clone(),
-            None => match list_all(&api).await {
+            None => match list_pages(&api, |o| (key_of(o), o.item())).await {
                 Ok((items, v)) => {
                     if tx.send((id, Change::Listed(items))).await.is_err() {
                         return;
