@@ -8,3 +8,12 @@ pub mod flow;
 pub mod policy;
 pub mod theme;
 pub mod tui;
+
+/// Wall-clock milliseconds since the epoch, for sync ages, ticks and flow times. Used by the
+/// sources and the terminal loop only; the engine has no clock.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -638,26 +638,17 @@ async fn the_read_only_check_catches_writes() {
 
 // ---- the binary against the mock ------------------------------------------------------
 
-fn bin(config: &NamedTempFile, args: &[&str]) -> std::process::Output {
+/// Runs the binary with `--kubeconfig config` off the runtime's threads (the mock server
+/// runs on them): exit code, stdout, stderr.
+async fn run(config: &NamedTempFile, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-netpol_tui"));
     cmd.arg("--kubeconfig")
         .arg(config.path())
         .args(args)
         .env("NO_COLOR", "1");
-    cmd.output().unwrap()
-}
-
-async fn run(config: &NamedTempFile, args: &[&str]) -> (i32, String, String) {
-    let path = config.path().to_path_buf();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let f = NamedTempFile::new().unwrap();
-        std::fs::copy(&path, f.path()).unwrap();
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        bin(&f, &refs)
-    })
-    .await
-    .unwrap();
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -417,10 +417,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         Command::Status => {
             let loaded = load_world(source, false)?;
             print(&status_text(&loaded))?;
-            if let Some(l) = loaded.live {
-                drop(l.session);
-                l.runtime.shutdown_background();
-            }
+            loaded.once();
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dump: false } => {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::policy::explain::endpoint_name;
+use crate::policy::explain::{endpoint_name, uncertain_address};
 use crate::policy::{Direction, Endpoint, Exemption, Flow, Index, Protocol, Side, Verdict};
 
 /// What the datapath did with a flow.
@@ -117,10 +117,7 @@ pub fn annotate(index: &Index, names: &Names, event: FlowEvent) -> Annotated {
     let mut explanation = sentence(
         &event, &flow, &verdict, outcome, &src_name, &dst_name, names,
     );
-    let inv = index.inventory();
-    let external =
-        matches!(flow.src, Endpoint::External(_)) || matches!(flow.dst, Endpoint::External(_));
-    if !allowed && external && (!inv.nodes_known || !inv.hidden.is_empty()) {
+    if !allowed && uncertain_address(index.inventory(), &flow).is_some() {
         explanation
             .push_str(" (uncertain: the address may be a node or a pod that could not be read)");
     }

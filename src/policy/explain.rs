@@ -137,12 +137,7 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
         }
     }
     let mut unknown = None;
-    let external = match (flow.src, flow.dst) {
-        (Endpoint::Pod { .. }, Endpoint::External(ip))
-        | (Endpoint::External(ip), Endpoint::Pod { .. }) => Some(ip),
-        _ => None,
-    };
-    if let Some(ip) = external {
+    if let Some(ip) = uncertain_address(inv, flow) {
         if !inv.nodes_known {
             notes.push(
                 "node addresses are unknown: if the other end is the pod's own node, the flow is \
@@ -184,6 +179,20 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
         notes,
         unknown,
         verdict,
+    }
+}
+
+/// The non-pod address at the other end of a pod's flow, when the inventory cannot rule out
+/// that it is the pod's own node (nodes unreadable) or a pod that could not be read: a denial
+/// of such a flow is not certain.
+pub fn uncertain_address(inv: &Inventory, flow: &Flow) -> Option<std::net::IpAddr> {
+    if inv.nodes_known && inv.hidden.is_empty() {
+        return None;
+    }
+    match (flow.src, flow.dst) {
+        (Endpoint::Pod { .. }, Endpoint::External(ip))
+        | (Endpoint::External(ip), Endpoint::Pod { .. }) => Some(ip),
+        _ => None,
     }
 }
 

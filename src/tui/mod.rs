@@ -11,7 +11,7 @@ pub mod widgets;
 use std::io::{self, IsTerminal, Stdout};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
@@ -26,6 +26,7 @@ use tokio::sync::mpsc;
 use crate::app::{update, Command, Msg, State};
 use crate::cluster::live::{self, Session, Target, Update};
 use crate::flow::demo::DemoTraffic;
+use crate::now_ms;
 
 /// Messages waiting for the UI task; beyond this, flows are dropped and counted.
 pub const CHANNEL: usize = 4096;
@@ -69,13 +70,6 @@ impl Drop for Guard {
     fn drop(&mut self) {
         restore();
     }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// Why the UI cannot run here: it needs a terminal on both stdin and stdout.

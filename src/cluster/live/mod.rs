@@ -9,7 +9,7 @@ pub mod connect;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1 as core;
@@ -25,6 +25,7 @@ pub use watch::PAGE_SIZE;
 use watch::{describe, Change, Item, Key, Watched};
 
 use super::{convert, World};
+use crate::now_ms;
 use crate::policy::model::{Inventory, PolicySet};
 
 /// After a change, wait this long for quiet before building a snapshot...
@@ -87,13 +88,6 @@ impl Status {
 pub enum Update {
     Snapshot(World, Status),
     Status(Status),
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 /// `Ok(false)` when the list is forbidden; other failures are errors.
