@@ -148,6 +148,18 @@ async fn live_again(session: &mut Session, status: Status) -> Status {
     status_where(session, "live again", |s| s.link == Link::Live).await
 }
 
+/// Waits until `n` watches are open on the server.
+async fn wait_for_watches(mock: &MockApi, n: usize) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while mock.open_watches() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} watches were not opened within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn lists(mock: &MockApi, path: &str) -> usize {
     mock.requests()
         .iter()
@@ -198,6 +210,8 @@ async fn list_then_watch_and_changes_reach_explain() {
     );
 
     // Lists are paged; watches start at the list's resourceVersion and ask for bookmarks.
+    // The snapshot goes out when the lists are in, which may be before the watches open.
+    wait_for_watches(&mock, 4).await;
     let reqs = mock.requests();
     let pod_list = reqs
         .iter()
@@ -317,9 +331,7 @@ async fn bookmarks_move_the_point_a_watch_resumes_from() {
     cluster(&mock);
     let config = kubeconfig(&mock, &["mock"]);
     let (mut session, _, _) = live::open(&target(&config), WAIT).await.unwrap();
-    while mock.open_watches() < 4 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_watches(&mock, 4).await;
     let before = lists(&mock, "/api/v1/pods");
     mock.bookmark();
     let bookmark = mock.resource_version().to_string();
@@ -372,9 +384,7 @@ async fn gone_means_list_again() {
     cluster(&mock);
     let config = kubeconfig(&mock, &["mock"]);
     let (mut session, _, _) = live::open(&target(&config), WAIT).await.unwrap();
-    while mock.open_watches() < 4 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_watches(&mock, 4).await;
     let before = lists(&mock, "/api/v1/pods");
 
     // Open watches are told their history is gone (etcd compaction); meanwhile a pod was
@@ -468,7 +478,9 @@ async fn forbidden_cluster_wide_lists_fall_back_to_readable_namespaces() {
         e.unknown
     );
 
-    // Watches run per namespace, and changes there arrive.
+    // Watches run per namespace (namespaces, pods and policies of production; nodes are
+    // forbidden), and changes there arrive.
+    wait_for_watches(&mock, 3).await;
     assert!(mock
         .requests()
         .iter()
@@ -537,9 +549,7 @@ async fn disconnect_marks_stale_and_reconnect_catches_up() {
     cluster(&mock);
     let config = kubeconfig(&mock, &["mock"]);
     let (mut session, _, _) = live::open(&target(&config), WAIT).await.unwrap();
-    while mock.open_watches() < 4 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for_watches(&mock, 4).await;
 
     mock.stop();
     let down = status_where(&mut session, "reconnecting", |s| {
