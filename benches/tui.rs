@@ -91,6 +91,7 @@ fn flow_events(index: &Index, n: usize) -> Vec<FlowEvent> {
                 src,
                 dst,
                 protocol: Protocol::Tcp,
+                src_port: 40000,
                 dst_port: port,
                 datapath,
             }

@@ -5,7 +5,11 @@ pub mod app;
 pub mod cli;
 pub mod cluster;
 pub mod flow;
+#[cfg(all(feature = "probe", target_os = "linux"))]
+pub mod lab;
 pub mod policy;
+#[cfg(all(feature = "probe", target_os = "linux"))]
+pub mod probe;
 pub mod theme;
 pub mod tui;
 

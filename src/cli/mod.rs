@@ -3,6 +3,7 @@
 //! Exit codes: 0 success (for `explain`: the flow is allowed), 1 the flow is denied
 //! (`explain` only), 2 bad input or usage.
 
+pub mod node;
 pub mod paint;
 pub mod render;
 
@@ -184,6 +185,18 @@ pub enum Command {
         #[arg(long)]
         dump: bool,
     },
+    /// Flows seen by the eBPF probe on this node (or read from an agent with --agent), each
+    /// annotated with the policy responsible. The probe needs root (or CAP_BPF, CAP_PERFMON
+    /// and CAP_NET_ADMIN). Annotations use -f, --demo or the cluster.
+    Trace(node::TraceArgs),
+    /// Run the eBPF probe and serve its flows on a loopback port to any number of readers
+    /// (`trace --agent`), in length-delimited, versioned frames.
+    Agent(node::AgentArgs),
+    /// Build a miniature node from the manifests (root): a network namespace per pod, a
+    /// routing node enforcing the policies with nftables, servers on the container ports,
+    /// traffic between every pair, and the probe attached; prints the flows like `trace`.
+    /// Everything is removed at the end, also on Ctrl-C.
+    Lab(node::LabArgs),
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -414,6 +427,9 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             let loaded = load_world(source, true)?;
             open_tui(&cli, loaded, true)
         }
+        Command::Trace(args) => node::trace(source, args),
+        Command::Agent(args) => node::agent(args),
+        Command::Lab(args) => node::lab(source, args),
         Command::Status => {
             let loaded = load_world(source, false)?;
             print(&status_text(&loaded))?;

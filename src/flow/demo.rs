@@ -149,6 +149,7 @@ impl DemoTraffic {
             src,
             dst,
             protocol: pattern.protocol,
+            src_port: 32768 + (time_ms % 28000) as u16,
             dst_port: pattern.port,
             datapath,
         })

@@ -5,7 +5,9 @@
 //! task annotates each with the current index and keeps the newest in a [`FlowStore`].
 //! Nothing here does I/O; the tasks that pace a source live with the terminal loop.
 
+pub mod correlate;
 pub mod demo;
+pub mod wire;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -35,6 +37,8 @@ pub struct FlowEvent {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub protocol: Protocol,
+    /// 0 when the source does not know it.
+    pub src_port: u16,
     pub dst_port: u16,
     pub datapath: Datapath,
 }
@@ -129,6 +133,91 @@ pub fn annotate(index: &Index, names: &Names, event: FlowEvent) -> Annotated {
         policies,
         explanation,
         flow,
+    }
+}
+
+/// One flow as `trace -o json` prints it.
+#[derive(Debug, Serialize)]
+pub struct FlowRecord<'a> {
+    pub time_ms: u64,
+    /// `ns/pod`, `node/NAME`, or the address.
+    pub src: &'a str,
+    pub dst: &'a str,
+    pub src_ip: IpAddr,
+    pub dst_ip: IpAddr,
+    pub protocol: Protocol,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// `forwarded` or `dropped`.
+    pub datapath: &'static str,
+    /// The kernel's drop reason, for dropped flows.
+    pub drop_reason: Option<&'a str>,
+    pub outcome: Outcome,
+    pub policies: &'a [Arc<str>],
+    pub explanation: &'a str,
+}
+
+impl Annotated {
+    pub fn record(&self) -> FlowRecord<'_> {
+        let e = &self.event;
+        let (datapath, drop_reason) = match &e.datapath {
+            Datapath::Forwarded => ("forwarded", None),
+            Datapath::Dropped { reason } => ("dropped", Some(reason.as_str())),
+        };
+        FlowRecord {
+            time_ms: e.time_ms,
+            src: &self.src_name,
+            dst: &self.dst_name,
+            src_ip: e.src,
+            dst_ip: e.dst,
+            protocol: e.protocol,
+            src_port: e.src_port,
+            dst_port: e.dst_port,
+            datapath,
+            drop_reason,
+            outcome: self.outcome,
+            policies: &self.policies,
+            explanation: &self.explanation,
+        }
+    }
+
+    /// One line in the manner of `hubble observe`:
+    /// `17:05:01.123 ns/a:41234 -> ns/b:8080 TCP FORWARDED allowed_by_policy: allowed by ...`.
+    pub fn line(&self) -> String {
+        let e = &self.event;
+        let secs = e.time_ms / 1000;
+        let verdict = match &e.datapath {
+            Datapath::Forwarded => "FORWARDED".to_string(),
+            Datapath::Dropped { reason } => format!("DROPPED ({reason})"),
+        };
+        format!(
+            "{:02}:{:02}:{:02}.{:03} {}:{} -> {}:{} {} {} {}: {}",
+            (secs / 3600) % 24,
+            (secs / 60) % 60,
+            secs % 60,
+            e.time_ms % 1000,
+            self.src_name,
+            e.src_port,
+            self.dst_name,
+            e.dst_port,
+            e.protocol,
+            verdict,
+            self.outcome.as_str(),
+            self.explanation
+        )
+    }
+
+    /// Whether either end is a pod of the inventory.
+    pub fn touches_pod(&self) -> bool {
+        self.flow.src.pod_id().is_some() || self.flow.dst.pod_id().is_some()
+    }
+
+    /// Whether either end is a pod in `namespace`.
+    pub fn touches_namespace(&self, namespace: &str) -> bool {
+        [&self.src_name, &self.dst_name].iter().any(|n| {
+            n.split_once('/')
+                .is_some_and(|(ns, _)| ns == namespace && ns != "node")
+        })
     }
 }
 
@@ -399,6 +488,7 @@ mod tests {
             src: ip_of(index, from),
             dst: ip_of(index, to),
             protocol: Protocol::Tcp,
+            src_port: 40000,
             dst_port: port,
             datapath,
         }

@@ -1,0 +1,526 @@
+//! The node-side commands: `trace` (annotated flows from the local probe or an agent),
+//! `agent` (the probe served to readers) and `lab` (a miniature node to try it on).
+
+use std::io::{BufWriter, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::{engine_options, load_world, Failure, SourceArgs};
+use crate::flow::wire::{self, Counters, Frame};
+use crate::flow::{annotate, Annotated, FlowEvent, Names, Outcome};
+use crate::policy::Index;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TraceFormat {
+    Text,
+    Json,
+}
+
+/// Which flows `trace` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerdictArg {
+    /// Dropped by the datapath (by a policy or not).
+    Dropped,
+    /// Forwarded by the datapath.
+    Forwarded,
+    /// Where the datapath and the policies disagree.
+    Disagreements,
+    #[value(name = "blocked_by_policy")]
+    BlockedByPolicy,
+    #[value(name = "allowed_by_policy")]
+    AllowedByPolicy,
+    #[value(name = "not_isolated")]
+    NotIsolated,
+    #[value(name = "datapath_drop")]
+    DatapathDrop,
+    #[value(name = "policy_not_enforced")]
+    PolicyNotEnforced,
+}
+
+impl VerdictArg {
+    fn admits(self, a: &Annotated) -> bool {
+        let o = a.outcome;
+        match self {
+            VerdictArg::Dropped => matches!(o, Outcome::BlockedByPolicy | Outcome::DatapathDrop),
+            VerdictArg::Forwarded => !matches!(o, Outcome::BlockedByPolicy | Outcome::DatapathDrop),
+            VerdictArg::Disagreements => o.disagrees(),
+            VerdictArg::BlockedByPolicy => o == Outcome::BlockedByPolicy,
+            VerdictArg::AllowedByPolicy => o == Outcome::AllowedByPolicy,
+            VerdictArg::NotIsolated => o == Outcome::NotIsolated,
+            VerdictArg::DatapathDrop => o == Outcome::DatapathDrop,
+            VerdictArg::PolicyNotEnforced => o == Outcome::PolicyNotEnforced,
+        }
+    }
+}
+
+/// What `trace` and `lab` print, and which flows.
+#[derive(Debug, Clone, Args)]
+pub struct PrintArgs {
+    /// Only flows to or from this pod (`ns/name`, or a name in -n's namespace).
+    #[arg(long, value_name = "POD")]
+    pub pod: Option<String>,
+    /// Only flows with this verdict (repeatable).
+    #[arg(long, value_enum, value_name = "VERDICT")]
+    pub verdict: Vec<VerdictArg>,
+    /// Only flows to this destination port.
+    #[arg(long, short = 'p')]
+    pub port: Option<u16>,
+    /// Also flows where neither end is a pod of the inventory (the node's own traffic).
+    #[arg(long)]
+    pub all_addresses: bool,
+    /// One line per flow, or one JSON object per line.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TraceFormat,
+    /// Stop after this many seconds (default: until Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+}
+
+/// How the local probe is set up (`trace` without --agent, `agent`, `lab`).
+#[derive(Debug, Clone, Args)]
+pub struct ProbeArgs {
+    /// Size of the kernel's ring buffer in bytes (rounded up to a power of two).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 22)]
+    pub ring_bytes: u32,
+    /// Attach only to pod veths whose name matches this glob (`cali*`, `lxc*`).
+    #[arg(long, value_name = "GLOB")]
+    pub interfaces: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// Read a node agent (`HOST:PORT`, e.g. through `kubectl port-forward`) instead of
+    /// running the probe here.
+    #[arg(long, value_name = "ADDR")]
+    pub agent: Option<String>,
+    #[command(flatten)]
+    pub print: PrintArgs,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AgentArgs {
+    /// Where to serve the stream (loopback only; port 0 picks one and prints it).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9184")]
+    pub listen: SocketAddr,
+    /// The node's name in the hello frame (default: $NODE_NAME, else the host name).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Stop after this many seconds (default: until SIGINT or SIGTERM).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<f64>,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LabArgs {
+    /// Also serve the flows as an agent does (loopback; port 0 picks one and prints it).
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<SocketAddr>,
+    /// An nftables statement for the node's forward chain, before the policies' rules:
+    /// a datapath that drops on its own (`ip daddr 10.244.1.11 tcp dport 9090 drop`).
+    #[arg(long, value_name = "NFT")]
+    pub extra_rule: Vec<String>,
+    /// Seconds between the traffic generator's rounds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub round: f64,
+    #[command(flatten)]
+    pub print: PrintArgs,
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+}
+
+/// Annotates flows and prints those the filters admit.
+pub(super) struct Printer {
+    index: Index,
+    names: Names,
+    args: PrintArgs,
+    /// `ns/name` of --pod.
+    pod: Option<String>,
+    namespace: Option<String>,
+    out: BufWriter<std::io::Stdout>,
+    pub seen: u64,
+    pub shown: u64,
+    pub counters: Counters,
+}
+
+impl Printer {
+    pub(super) fn new(
+        source: &SourceArgs,
+        index: Index,
+        args: PrintArgs,
+    ) -> Result<Printer, Failure> {
+        let pod = match &args.pod {
+            Some(p) if p.contains('/') => Some(p.clone()),
+            Some(p) => match &source.namespace {
+                Some(ns) => Some(format!("{ns}/{p}")),
+                None => return Err(Failure(format!("--pod {p}: give ns/name, or -n"))),
+            },
+            None => None,
+        };
+        if let Some(key) = &pod {
+            let (ns, name) = key.split_once('/').unwrap_or_default();
+            if index.pod_id(ns, name).is_none() {
+                return Err(Failure(format!(
+                    "--pod {key}: no such pod in the inventory"
+                )));
+            }
+        }
+        Ok(Printer {
+            names: Names::new(&index),
+            index,
+            args,
+            pod,
+            namespace: source.namespace.clone(),
+            out: BufWriter::new(std::io::stdout()),
+            seen: 0,
+            shown: 0,
+            counters: Counters::default(),
+        })
+    }
+
+    fn admits(&self, a: &Annotated) -> bool {
+        (self.args.all_addresses || a.touches_pod())
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|ns| a.touches_namespace(ns))
+            && self
+                .pod
+                .as_deref()
+                .is_none_or(|p| &*a.src_name == p || &*a.dst_name == p)
+            && self.args.port.is_none_or(|p| a.event.dst_port == p)
+            && (self.args.verdict.is_empty() || self.args.verdict.iter().any(|v| v.admits(a)))
+    }
+
+    pub(super) fn flows(&mut self, flows: Vec<FlowEvent>) -> std::io::Result<()> {
+        for e in flows {
+            self.seen += 1;
+            let a = annotate(&self.index, &self.names, e);
+            if !self.admits(&a) {
+                continue;
+            }
+            self.shown += 1;
+            match self.args.output {
+                TraceFormat::Json => {
+                    serde_json::to_writer(&mut self.out, &a.record())?;
+                    self.out.write_all(b"\n")?;
+                }
+                TraceFormat::Text => writeln!(self.out, "{}", a.line())?,
+            }
+        }
+        self.out.flush()
+    }
+
+    pub(super) fn summary(&self) -> String {
+        format!(
+            "summary: {} flows seen, {} shown; kernel lost {} (ring full), reader lost {}, kernel sent {}",
+            self.seen,
+            self.shown,
+            self.counters.kernel_lost,
+            self.counters.reader_lost,
+            self.counters.sent
+        )
+    }
+}
+
+fn index_for(source: &SourceArgs) -> Result<Index, Failure> {
+    let (world, _) = load_world(source, false)?.once();
+    Ok(Index::build(
+        world.inventory,
+        world.policies,
+        engine_options(source),
+    ))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    crate::tui::runtime().map_err(|e| Failure(format!("{e:#}")))
+}
+
+/// Completes after `duration`, or on SIGINT or SIGTERM.
+async fn stop_signal(duration: Option<f64>) {
+    let sleep = async {
+        match duration {
+            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
+            None => std::future::pending().await,
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = sleep => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
+
+pub(super) fn trace(source: &SourceArgs, args: TraceArgs) -> Result<ExitCode, Failure> {
+    let index = index_for(source)?;
+    let mut printer = Printer::new(source, index, args.print.clone())?;
+    let rt = runtime()?;
+    let result = match &args.agent {
+        Some(addr) => rt.block_on(read_agent(addr, &mut printer, args.print.duration)),
+        None => local_trace(&rt, &mut printer, &args),
+    };
+    eprintln!("{}", printer.summary());
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn read_agent(
+    addr: &str,
+    printer: &mut Printer,
+    duration: Option<f64>,
+) -> Result<(), Failure> {
+    use futures::StreamExt;
+    let socket = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| Failure(format!("--agent {addr}: {e}")))?;
+    let mut frames = tokio_util::codec::FramedRead::new(socket, wire::codec());
+    let stop = stop_signal(duration);
+    tokio::pin!(stop);
+    loop {
+        let frame = tokio::select! {
+            _ = &mut stop => return Ok(()),
+            f = frames.next() => f,
+        };
+        let Some(frame) = frame else {
+            return Err(Failure(format!(
+                "--agent {addr}: the agent closed the stream"
+            )));
+        };
+        let frame = frame.map_err(|e| Failure(format!("--agent {addr}: {e}")))?;
+        match wire::decode(&frame).map_err(|e| Failure(format!("--agent {addr}: {e}")))? {
+            Frame::Hello(h) => eprintln!(
+                "agent on node {} (kernel {}, ring {} bytes)",
+                h.node, h.kernel, h.ring_bytes
+            ),
+            Frame::Flows(flows) => printer.flows(flows)?,
+            Frame::Counters(c) => printer.counters = c,
+        }
+    }
+}
+
+#[cfg(all(feature = "probe", target_os = "linux"))]
+fn probe_options(args: &ProbeArgs) -> crate::probe::ProbeOptions {
+    crate::probe::ProbeOptions {
+        ring_bytes: args.ring_bytes,
+        interfaces: args.interfaces.clone(),
+    }
+}
+
+#[cfg(all(feature = "probe", target_os = "linux"))]
+fn local_trace(
+    rt: &tokio::runtime::Runtime,
+    printer: &mut Printer,
+    args: &TraceArgs,
+) -> Result<(), Failure> {
+    use crate::probe::{self, Output, Probe};
+    rt.block_on(async {
+        let p = Probe::load(probe_options(&args.probe))?;
+        let mut failed = None;
+        probe::run(p, stop_signal(args.print.duration), |out| match out {
+            Output::Flows(f) => {
+                if let Err(e) = printer.flows(f) {
+                    failed.get_or_insert(e);
+                }
+            }
+            Output::Counters(c) => printer.counters = c,
+            Output::Link(change) => link_note(&change),
+        })
+        .await?;
+        match failed {
+            Some(e) => Err(Failure(e.to_string())),
+            None => Ok(()),
+        }
+    })
+}
+
+#[cfg(not(all(feature = "probe", target_os = "linux")))]
+fn local_trace(
+    _rt: &tokio::runtime::Runtime,
+    _printer: &mut Printer,
+    _args: &TraceArgs,
+) -> Result<(), Failure> {
+    Err(Failure(
+        "this build has no probe (Linux, feature `probe`): use --agent ADDR".into(),
+    ))
+}
+
+#[cfg(all(feature = "probe", target_os = "linux"))]
+fn link_note(change: &crate::probe::LinkChange) {
+    use crate::probe::LinkChange;
+    match change {
+        LinkChange::Attached(name) => eprintln!("probe: attached to {name}"),
+        LinkChange::Gone(name) => eprintln!("probe: {name} is gone"),
+        LinkChange::Failed(name, e) => eprintln!("probe: could not attach to {name}: {e}"),
+    }
+}
+
+#[cfg(all(feature = "probe", target_os = "linux"))]
+fn node_name(given: Option<String>) -> String {
+    given
+        .or_else(|| std::env::var("NODE_NAME").ok())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[cfg(all(feature = "probe", target_os = "linux"))]
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Binds the agent's listener (before a lab moves the process into its node).
+#[cfg(all(feature = "probe", target_os = "linux"))]
+fn bind_agent(addr: SocketAddr) -> Result<std::net::TcpListener, Failure> {
+    crate::probe::agent::check_listen(&addr).map_err(Failure)?;
+    let l =
+        std::net::TcpListener::bind(addr).map_err(|e| Failure(format!("--listen {addr}: {e}")))?;
+    l.set_nonblocking(true)?;
+    eprintln!("agent listening on {}", l.local_addr()?);
+    Ok(l)
+}
+
+#[cfg(all(feature = "probe", target_os = "linux"))]
+pub(super) fn agent(args: AgentArgs) -> Result<ExitCode, Failure> {
+    use crate::probe::{self, agent::Hub, Probe};
+    let listener = bind_agent(args.listen)?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let p = Probe::load(probe_options(&args.probe))?;
+        let hub = Hub::new(wire::Hello {
+            node: node_name(args.node.clone()),
+            kernel: kernel_release(),
+            ring_bytes: p.ring_bytes(),
+        });
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let server = tokio::spawn(hub.clone().serve(listener));
+        probe::run(p, stop_signal(args.duration), |out| {
+            if let probe::Output::Link(change) = &out {
+                link_note(change);
+            }
+            hub.publish(&out);
+        })
+        .await?;
+        server.abort();
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[cfg(not(all(feature = "probe", target_os = "linux")))]
+pub(super) fn agent(_args: AgentArgs) -> Result<ExitCode, Failure> {
+    Err(Failure(
+        "this build has no probe (Linux, feature `probe`)".into(),
+    ))
+}
+
+#[cfg(all(feature = "probe", target_os = "linux"))]
+pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failure> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    use crate::lab::{self, Lab};
+    use crate::probe::{self, agent::Hub, Output, Probe};
+
+    if !source.demo && source.filenames.is_empty() {
+        return Err(Failure(
+            "lab builds pods from manifests: give --demo or -f".into(),
+        ));
+    }
+    let index = index_for(source)?;
+    let listener = args.serve.map(bind_agent).transpose()?;
+    let mut the_lab = Lab::up(&index, &args.extra_rule)?;
+    for s in &the_lab.skipped {
+        eprintln!("lab: skipped {s}");
+    }
+    eprintln!(
+        "lab: {} pods in namespaces {}p*, node {}",
+        the_lab.pods.len(),
+        lab::PREFIX,
+        lab::NODE_NETNS
+    );
+    the_lab.enter_node()?;
+    // Built after entering the node: its worker threads are born there.
+    let rt = runtime()?;
+    let mut printer = Printer::new(source, index, args.print.clone())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(lab::traffic::Tally::default());
+    let result: Result<(), Failure> = rt.block_on(async {
+        let mut options = probe_options(&args.probe);
+        options
+            .interfaces
+            .get_or_insert_with(|| format!("{}*", lab::IFACE_PREFIX));
+        let p = Probe::load(options)?;
+        let hub = Hub::new(wire::Hello {
+            node: lab::NODE_NETNS.into(),
+            kernel: kernel_release(),
+            ring_bytes: p.ring_bytes(),
+        });
+        let server = match listener {
+            Some(l) => Some(tokio::spawn(
+                hub.clone().serve(tokio::net::TcpListener::from_std(l)?),
+            )),
+            None => None,
+        };
+        let round = Duration::from_secs_f64(args.round.max(0.05));
+        let threads = lab::traffic::start(&the_lab.pods, round, stop.clone(), tally.clone());
+        let mut failed = None;
+        let outcome = probe::run(p, stop_signal(args.print.duration), |out| {
+            hub.publish(&out);
+            match out {
+                Output::Flows(f) => {
+                    if let Err(e) = printer.flows(f) {
+                        failed.get_or_insert(e);
+                    }
+                }
+                Output::Counters(c) => printer.counters = c,
+                Output::Link(_) => {}
+            }
+        })
+        .await;
+        stop.store(true, Ordering::Relaxed);
+        if let Some(s) = server {
+            s.abort();
+        }
+        for t in threads {
+            let _ = t.join();
+        }
+        outcome?;
+        match failed {
+            Some(e) => Err(Failure(e.to_string())),
+            None => Ok(()),
+        }
+    });
+    drop(rt);
+    the_lab.down();
+    eprintln!(
+        "lab: traffic: {} attempts, {} answered",
+        tally.attempts.load(Ordering::Relaxed),
+        tally.answered.load(Ordering::Relaxed)
+    );
+    eprintln!("{}", printer.summary());
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+#[cfg(not(all(feature = "probe", target_os = "linux")))]
+pub(super) fn lab(_source: &SourceArgs, _args: LabArgs) -> Result<ExitCode, Failure> {
+    Err(Failure(
+        "this build has no probe (Linux, feature `probe`)".into(),
+    ))
+}
