@@ -19,12 +19,19 @@ log "system packages"
 need=()
 command -v tmux >/dev/null || need+=(tmux)
 command -v pgrep >/dev/null || need+=(procps)
+# setpriv runs the binary without privileges in the probe tests.
+command -v setpriv >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
 fi
 tmux -V
+
+log "eBPF toolchain"
+# The probe tests load the real programs: bpf-linker, nightly rust-src, nftables, iproute2.
+bash scripts/install-ebpf.sh
+export PATH="$HOME/.cargo/bin:$PATH"
 
 log "format"
 cargo fmt --all -- --check

@@ -240,7 +240,9 @@ fn deciding_policies(names: &Names, v: &Verdict) -> Vec<Arc<str>> {
             _ => {}
         }
     }
-    out.dedup();
+    // A policy isolating both ends (a namespace's default deny) is named once.
+    let mut named = std::collections::HashSet::new();
+    out.retain(|p| named.insert(p.clone()));
     out
 }
 

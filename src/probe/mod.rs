@@ -431,6 +431,19 @@ fn decode(bytes: &[u8], facts: &KernelFacts, clock: Clock) -> Option<RawEvent> {
     })
 }
 
+/// The names of the programs this probe loads.
+pub const PROGRAMS: [&str; 3] = ["from_pod", "to_pod", "kfree_skb"];
+
+/// Names of the eBPF programs loaded in the kernel now (by any process).
+pub fn loaded_program_names() -> Result<Vec<String>, ProbeError> {
+    let mut names = Vec::new();
+    for p in aya::programs::loaded_programs() {
+        let p = p.map_err(|e| ProbeError::Io(e.to_string()))?;
+        names.push(p.name_as_str().unwrap_or_default().to_string());
+    }
+    Ok(names)
+}
+
 /// What [`run`] hands to its sink.
 #[derive(Debug, Clone)]
 pub enum Output {
