@@ -2,9 +2,13 @@
 # Prints the figures quoted in README: the engine (index build, memory, verdict latency,
 # matrix) and the terminal UI (frame time, memory, finder latency), on generated clusters.
 # and the live cluster against the scripted API server (first snapshot, change latency, memory).
-# Usage: scripts/bench.sh [engine|tui|live]   (all when omitted)
+# The node probe has a script of its own (root, a lab, iperf3): scripts/bench-probe.sh.
+# Usage: scripts/bench.sh [engine|tui|live|probe]   (engine, tui and live when omitted)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = probe ]; then
+  exec bash scripts/bench-probe.sh
+fi
 for bench in ${1:-engine tui live}; do
   echo "== $bench"
   cargo bench --locked --bench "$bench"

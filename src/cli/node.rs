@@ -129,6 +129,13 @@ pub struct LabArgs {
     /// Seconds between the traffic generator's rounds.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
     pub round: f64,
+    /// Start no servers and no traffic (for measuring with tools of one's own, run with
+    /// `ip netns exec`).
+    #[arg(long)]
+    pub no_traffic: bool,
+    /// Attach no probe: only the node, the pods and the rules (a baseline for measurements).
+    #[arg(long)]
+    pub no_probe: bool,
     #[command(flatten)]
     pub print: PrintArgs,
     #[command(flatten)]
@@ -449,6 +456,16 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
     for s in &the_lab.skipped {
         eprintln!("lab: skipped {s}");
     }
+    for p in &the_lab.pods {
+        let ips: Vec<String> = p.ips.iter().map(|ip| ip.to_string()).collect();
+        eprintln!(
+            "lab: pod {} in {} ({}) via {}",
+            p.key,
+            p.netns,
+            ips.join(", "),
+            p.iface
+        );
+    }
     eprintln!(
         "lab: {} pods in namespaces {}p*, node {}",
         the_lab.pods.len(),
@@ -466,6 +483,21 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
         options
             .interfaces
             .get_or_insert_with(|| format!("{}*", lab::IFACE_PREFIX));
+        let round = Duration::from_secs_f64(args.round.max(0.05));
+        if args.no_probe {
+            let threads = if args.no_traffic {
+                Vec::new()
+            } else {
+                lab::traffic::start(&the_lab.pods, round, stop.clone(), tally.clone())
+            };
+            eprintln!("lab: ready (no probe)");
+            stop_signal(args.print.duration).await;
+            stop.store(true, Ordering::Relaxed);
+            for t in threads {
+                let _ = t.join();
+            }
+            return Ok(());
+        }
         let p = Probe::load(options)?;
         let hub = Hub::new(wire::Hello {
             node: lab::NODE_NETNS.into(),
@@ -478,8 +510,12 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
             )),
             None => None,
         };
-        let round = Duration::from_secs_f64(args.round.max(0.05));
-        let threads = lab::traffic::start(&the_lab.pods, round, stop.clone(), tally.clone());
+        let threads = if args.no_traffic {
+            Vec::new()
+        } else {
+            lab::traffic::start(&the_lab.pods, round, stop.clone(), tally.clone())
+        };
+        eprintln!("lab: ready");
         let mut failed = None;
         let outcome = probe::run(p, stop_signal(args.print.duration), |out| {
             hub.publish(&out);

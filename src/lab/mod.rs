@@ -162,27 +162,11 @@ impl Lab {
 
         let ids: Vec<PodId> = self.pods.iter().map(|p| p.id).collect();
         let rules = nft::ruleset(index, &ids, extra_rules);
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", NODE_NETNS, "nft", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| LabError(format!("nft: {e}")))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(rules.as_bytes())
-                .map_err(|e| LabError(format!("nft: {e}")))?;
-        }
-        let out = child
-            .wait_with_output()
-            .map_err(|e| LabError(format!("nft: {e}")))?;
-        if !out.status.success() {
-            return Err(LabError(format!(
-                "nft refused the rules: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
+        feed(
+            Command::new("ip").args(["netns", "exec", NODE_NETNS, "nft", "-f", "-"]),
+            &rules,
+            "nft refused the rules",
+        )?;
         Ok(())
     }
 
@@ -214,7 +198,7 @@ impl Lab {
             del.push_str(&format!("netns delete {}\n", p.netns));
         }
         del.push_str(&format!("netns delete {NODE_NETNS}\n"));
-        let _ = ip_batch_force(&del);
+        ip_batch_force(&del);
     }
 }
 
@@ -252,7 +236,7 @@ pub fn cleanup_stale() {
         }
     }
     if !del.is_empty() {
-        let _ = ip_batch_force(&del);
+        ip_batch_force(&del);
     }
 }
 
@@ -293,48 +277,46 @@ fn run(cmd: &mut Command) -> Result<(), LabError> {
     Ok(())
 }
 
-fn ip_batch(netns: Option<&str>, script: &str) -> Result<(), LabError> {
-    let mut cmd = Command::new("ip");
-    if let Some(ns) = netns {
-        cmd.args(["-n", ns]);
-    }
-    cmd.args(["-batch", "-"]);
+/// Runs `cmd` with `input` on its stdin; a failure names `what` and the command's stderr.
+fn feed(cmd: &mut Command, input: &str, what: &str) -> Result<(), LabError> {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| LabError(format!("ip: {e}")))?;
+        .map_err(|e| LabError(format!("{what}: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
-            .write_all(script.as_bytes())
-            .map_err(|e| LabError(format!("ip: {e}")))?;
+            .write_all(input.as_bytes())
+            .map_err(|e| LabError(format!("{what}: {e}")))?;
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| LabError(format!("ip: {e}")))?;
+        .map_err(|e| LabError(format!("{what}: {e}")))?;
     if !out.status.success() {
         return Err(LabError(format!(
-            "ip{}: {}",
-            netns.map(|n| format!(" -n {n}")).unwrap_or_default(),
+            "{what}: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
     Ok(())
 }
 
-/// Like [`ip_batch`], carrying on past failing lines (for removal).
-fn ip_batch_force(script: &str) -> Result<(), LabError> {
-    let mut child = Command::new("ip")
-        .args(["-force", "-batch", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| LabError(format!("ip: {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(script.as_bytes());
+fn ip_batch(netns: Option<&str>, script: &str) -> Result<(), LabError> {
+    let mut cmd = Command::new("ip");
+    let mut what = "ip".to_string();
+    if let Some(ns) = netns {
+        cmd.args(["-n", ns]);
+        what = format!("ip -n {ns}");
     }
-    let _ = child.wait();
-    Ok(())
+    feed(cmd.args(["-batch", "-"]), script, &what)
+}
+
+/// Like [`ip_batch`], carrying on past failing lines (for removal); failures are ignored.
+fn ip_batch_force(script: &str) {
+    let _ = feed(
+        Command::new("ip").args(["-force", "-batch", "-"]),
+        script,
+        "ip",
+    );
 }

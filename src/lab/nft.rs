@@ -17,14 +17,15 @@ use crate::policy::{Direction, Index, PodId, Protocol};
 
 pub const TABLE: &str = "netpol_tui_lab";
 
-/// The whole table, for `nft -f -`. `extra` statements come first after connection
-/// tracking: they stand for a datapath that drops on its own.
+/// The whole table, for `nft -f -`. `extra` statements come first, before connection
+/// tracking: they stand for a datapath that drops (or passes) on its own.
 pub fn ruleset(index: &Index, pods: &[PodId], extra: &[String]) -> String {
     let inv = index.inventory();
+    let mut extra_text = String::new();
     let mut base = String::new();
     let mut chains = String::new();
     for rule in extra {
-        let _ = writeln!(base, "    {rule}");
+        let _ = writeln!(extra_text, "    {rule}");
     }
     for direction in [Direction::Egress, Direction::Ingress] {
         for &pod in pods {
@@ -57,8 +58,9 @@ pub fn ruleset(index: &Index, pods: &[PodId], extra: &[String]) -> String {
             let _ = writeln!(chains, "    drop\n  }}");
         }
     }
+    let extra = extra_text;
     format!(
-        "table inet {TABLE} {{\n  chain forward {{\n    type filter hook forward priority filter; policy accept;\n    ct state established,related accept\n{base}  }}\n{chains}}}\n"
+        "table inet {TABLE} {{\n  chain forward {{\n    type filter hook forward priority filter; policy accept;\n{extra}    ct state established,related accept\n{base}  }}\n{chains}}}\n"
     )
 }
 

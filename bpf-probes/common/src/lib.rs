@@ -58,7 +58,8 @@ pub struct Event {
     pub dst: [u8; 16],
 }
 
-/// A flow as the classifiers key it: the initiator's tuple, whichever hook saw it.
+/// A flow as the classifiers key it: its tuple with the lower (address, port) first, so
+/// both directions share the entry; [`FlowStats::seen`] says which side began.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
@@ -83,7 +84,8 @@ pub struct FlowStats {
     /// Responder to initiator.
     pub reply_packets: u64,
     pub reply_bytes: u64,
-    /// Hooks that have reported the flow: bit 0 from-pod, bit 1 to-pod.
+    /// Hooks that have reported the flow: bit 0 from-pod, bit 1 to-pod; bit 7 set when the
+    /// initiator is the key's `src`.
     pub seen: u8,
     /// TCP flags seen in either direction, ORed.
     pub tcp_flags: u8,

@@ -103,11 +103,23 @@ mod probe {
         }
     }
 
-    /// The tuple and TCP flags of a packet at `ctx` (Ethernet framed), if it is TCP, UDP or
-    /// SCTP over IPv4 or IPv6 and carries ports.
+    /// A pointer to a `T` at `offset` of the packet, when the packet is long enough
+    /// (direct packet access: no helper call).
+    #[inline(always)]
+    fn at<T>(ctx: &TcContext, offset: usize) -> Option<*const T> {
+        let start = ctx.data();
+        if start + offset + core::mem::size_of::<T>() > ctx.data_end() {
+            return None;
+        }
+        Some((start + offset) as *const T)
+    }
+
+    /// The packet's tuple as sent, and its TCP flags, if it is TCP, UDP or SCTP over IPv4
+    /// or IPv6 (Ethernet framed) and carries ports.
     #[inline(always)]
     fn parse_tc(ctx: &TcContext) -> Option<(FlowKey, u8)> {
-        let proto = u16::from_be(ctx.load::<u16>(12).ok()?);
+        // SAFETY (every read below): `at` checked the bytes lie inside the packet.
+        let proto = u16::from_be(unsafe { *at::<u16>(ctx, 12)? });
         let mut key = FlowKey {
             src: [0; 16],
             dst: [0; 16],
@@ -119,24 +131,22 @@ mod probe {
         };
         let l4 = match proto {
             ETH_P_IP => {
-                let vihl: u8 = ctx.load(ETH_HLEN).ok()?;
-                let frag = u16::from_be(ctx.load::<u16>(ETH_HLEN + 6).ok()?);
-                if frag & 0x1fff != 0 {
+                let ip = unsafe { &*at::<[u8; 20]>(ctx, ETH_HLEN)? };
+                if u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0 {
                     return None;
                 }
                 key.family = FAMILY_V4;
-                key.protocol = ctx.load(ETH_HLEN + 9).ok()?;
-                let s: [u8; 4] = ctx.load(ETH_HLEN + 12).ok()?;
-                let d: [u8; 4] = ctx.load(ETH_HLEN + 16).ok()?;
-                key.src[..4].copy_from_slice(&s);
-                key.dst[..4].copy_from_slice(&d);
-                ETH_HLEN + ((vihl & 0x0f) as usize) * 4
+                key.protocol = ip[9];
+                key.src[..4].copy_from_slice(&ip[12..16]);
+                key.dst[..4].copy_from_slice(&ip[16..20]);
+                ETH_HLEN + ((ip[0] & 0x0f) as usize) * 4
             }
             ETH_P_IPV6 => {
+                let ip = unsafe { &*at::<[u8; 40]>(ctx, ETH_HLEN)? };
                 key.family = FAMILY_V6;
-                key.protocol = ctx.load(ETH_HLEN + 6).ok()?;
-                key.src = ctx.load(ETH_HLEN + 8).ok()?;
-                key.dst = ctx.load(ETH_HLEN + 24).ok()?;
+                key.protocol = ip[6];
+                key.src.copy_from_slice(&ip[8..24]);
+                key.dst.copy_from_slice(&ip[24..40]);
                 ETH_HLEN + 40
             }
             _ => return None,
@@ -144,56 +154,70 @@ mod probe {
         if !matches!(key.protocol, IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP) {
             return None;
         }
-        key.src_port = u16::from_be(ctx.load::<u16>(l4).ok()?);
-        key.dst_port = u16::from_be(ctx.load::<u16>(l4 + 2).ok()?);
+        let ports = unsafe { &*at::<[u8; 14]>(ctx, l4)? };
+        key.src_port = u16::from_be_bytes([ports[0], ports[1]]);
+        key.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
         let flags = if key.protocol == IPPROTO_TCP {
-            ctx.load::<u8>(l4 + 13).ok()?
+            ports[13]
         } else {
             0
         };
         Some((key, flags))
     }
 
+    /// Whether `(src, src_port)` sorts before `(dst, dst_port)`: both directions of a flow
+    /// then share one map entry, found with one lookup.
+    #[inline(always)]
+    fn ordered(k: &FlowKey) -> bool {
+        let a = u128::from_be_bytes(k.src);
+        let b = u128::from_be_bytes(k.dst);
+        a < b || (a == b && k.src_port <= k.dst_port)
+    }
+
     #[inline(always)]
     fn observe(ctx: &TcContext, kind: u8) {
-        let Some((key, flags)) = parse_tc(ctx) else {
+        let Some((packet, flags)) = parse_tc(ctx) else {
             return;
+        };
+        let forward = ordered(&packet);
+        let key = if forward {
+            packet
+        } else {
+            FlowKey {
+                src: packet.dst,
+                dst: packet.src,
+                src_port: packet.dst_port,
+                dst_port: packet.src_port,
+                ..packet
+            }
         };
         let len = ctx.len() as u64;
         // SAFETY: a helper without arguments.
         let now = unsafe { bpf_ktime_get_ns() };
         let bit = if kind == KIND_FROM_POD { 1u8 } else { 2u8 };
+        // `seen` bit 7: the initiator is the ordered side.
+        let initiator_bit = 0x80u8;
         if let Some(st) = FLOWS.get_ptr_mut(&key) {
             // SAFETY: a value of the map; concurrent updates may lose a count, never memory.
             let st = unsafe { &mut *st };
-            st.packets += 1;
-            st.bytes += len;
+            let from_initiator = (st.seen & initiator_bit != 0) == forward;
             st.last_ns = now;
             st.tcp_flags |= flags;
+            if !from_initiator {
+                st.reply_packets += 1;
+                st.reply_bytes += len;
+                return;
+            }
+            st.packets += 1;
+            st.bytes += len;
             if st.seen & bit != 0 {
                 return;
             }
             st.seen |= bit;
         } else {
-            let reverse = FlowKey {
-                src: key.dst,
-                dst: key.src,
-                src_port: key.dst_port,
-                dst_port: key.src_port,
-                ..key
-            };
-            if let Some(st) = FLOWS.get_ptr_mut(&reverse) {
-                // SAFETY: as above.
-                let st = unsafe { &mut *st };
-                st.reply_packets += 1;
-                st.reply_bytes += len;
-                st.last_ns = now;
-                st.tcp_flags |= flags;
-                return;
-            }
             // A TCP flow is only new at its first SYN: a stream already running when the
             // probe started, or a reply to one, is not reported as a flow of its own.
-            if key.protocol == IPPROTO_TCP && (flags & TCP_SYN == 0 || flags & TCP_ACK != 0) {
+            if packet.protocol == IPPROTO_TCP && (flags & TCP_SYN == 0 || flags & TCP_ACK != 0) {
                 return;
             }
             let st = FlowStats {
@@ -203,7 +227,7 @@ mod probe {
                 bytes: len,
                 reply_packets: 0,
                 reply_bytes: 0,
-                seen: bit,
+                seen: bit | if forward { initiator_bit } else { 0 },
                 tcp_flags: flags,
                 _pad: [0; 6],
             };
@@ -212,16 +236,17 @@ mod probe {
             }
         }
         let mut e = empty_event(kind);
-        e.family = key.family;
-        e.protocol = key.protocol;
+        e.ts_ns = now;
+        e.family = packet.family;
+        e.protocol = packet.protocol;
         e.tcp_flags = flags;
         // SAFETY: the context's own __sk_buff.
         e.ifindex = unsafe { (*ctx.skb.skb).ifindex };
-        e.src_port = key.src_port;
-        e.dst_port = key.dst_port;
+        e.src_port = packet.src_port;
+        e.dst_port = packet.dst_port;
         e.len = len as u32;
-        e.src = key.src;
-        e.dst = key.dst;
+        e.src = packet.src;
+        e.dst = packet.dst;
         emit(&e);
     }
 
