@@ -885,3 +885,90 @@ async fn tls_with_the_clusters_ca() {
     );
     mock.assert_read_only();
 }
+
+/// `trace --agent` on a cluster: flows are annotated with the cluster as the watch sees it,
+/// so a pod created after the trace started is named in the flows that follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_follows_the_cluster_while_annotating_agent_flows() {
+    use futures::SinkExt;
+    use netpol_tui::flow::wire::{self, Frame, Hello};
+    use netpol_tui::flow::{Datapath, FlowEvent};
+
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    // A scripted agent: one flow to an address no pod has yet, then the same flow again once
+    // the test has created a pod with that address.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (again_tx, again_rx) = tokio::sync::oneshot::channel::<()>();
+    let agent = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut out = tokio_util::codec::FramedWrite::new(socket, wire::codec());
+        let flow = FlowEvent {
+            time_ms: 1_795_348_800_000,
+            src: "10.1.0.10".parse().unwrap(),
+            dst: "10.1.0.20".parse().unwrap(),
+            protocol: Protocol::Tcp,
+            src_port: 40000,
+            dst_port: 8080,
+            datapath: Datapath::Dropped {
+                reason: "NETFILTER_DROP".into(),
+            },
+        };
+        let hello = Frame::Hello(Hello {
+            node: "node-1".into(),
+            kernel: "6.18".into(),
+            ring_bytes: 4096,
+        });
+        out.send(wire::encode(&hello)).await.unwrap();
+        out.send(wire::encode(&Frame::Flows(vec![flow.clone()])))
+            .await
+            .unwrap();
+        again_rx.await.unwrap();
+        out.send(wire::encode(&Frame::Flows(vec![flow])))
+            .await
+            .unwrap();
+        // Held open until the trace ends.
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    });
+    let trace = {
+        let addr = addr.clone();
+        tokio::spawn(async move {
+            run(
+                &config,
+                &["trace", "--agent", &addr, "-o", "json", "--duration", "6"],
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    mock.apply(pod(
+        "production",
+        "newcomer",
+        json!({"app": "newcomer"}),
+        "10.1.0.20",
+        &[("http", 8080)],
+    ));
+    // The watch event, the cache's quiet window, and the snapshot.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    again_tx.send(()).unwrap();
+    let (code, out, err) = trace.await.unwrap();
+    agent.abort();
+    assert_eq!(code, 0, "{out}{err}");
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2, "{out}{err}");
+    assert_eq!(rows[0]["dst"], "10.1.0.20", "{out}");
+    assert_eq!(rows[1]["dst"], "production/newcomer", "{out}");
+    assert_eq!(rows[1]["outcome"], "blocked_by_policy", "{out}");
+    assert_eq!(
+        rows[1]["policies"],
+        json!(["production/default-deny"]),
+        "{out}"
+    );
+    assert!(err.contains("agent on node node-1"), "{err}");
+    mock.assert_read_only();
+}

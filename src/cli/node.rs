@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::{engine_options, load_world, Failure, SourceArgs};
+use crate::cluster::World;
 use crate::flow::wire::{self, Counters, Frame};
 use crate::flow::{annotate, Annotated, FlowEvent, Names, Outcome};
 use crate::policy::Index;
@@ -146,6 +147,9 @@ pub struct LabArgs {
 pub(super) struct Printer {
     index: Index,
     names: Names,
+    /// On a cluster: the worlds the watch delivers; the index follows them.
+    updates: Option<tokio::sync::watch::Receiver<Option<World>>>,
+    options: crate::policy::EngineOptions,
     args: PrintArgs,
     /// `ns/name` of --pod.
     pod: Option<String>,
@@ -180,7 +184,9 @@ impl Printer {
         }
         Ok(Printer {
             names: Names::new(&index),
+            options: index.options(),
             index,
+            updates: None,
             args,
             pod,
             namespace: source.namespace.clone(),
@@ -205,7 +211,21 @@ impl Printer {
             && (self.args.verdict.is_empty() || self.args.verdict.iter().any(|v| v.admits(a)))
     }
 
+    /// Takes the newest world from the cluster's watch, if one came.
+    fn follow(&mut self) {
+        let Some(rx) = &mut self.updates else { return };
+        if !rx.has_changed().unwrap_or(false) {
+            return;
+        }
+        let world = rx.borrow_and_update().clone();
+        if let Some(w) = world {
+            self.index = Index::build(w.inventory, w.policies, self.options);
+            self.names = Names::new(&self.index);
+        }
+    }
+
     pub(super) fn flows(&mut self, flows: Vec<FlowEvent>) -> std::io::Result<()> {
+        self.follow();
         for e in flows {
             self.seen += 1;
             let a = annotate(&self.index, &self.names, e);
@@ -245,6 +265,41 @@ fn index_for(source: &SourceArgs) -> Result<Index, Failure> {
     ))
 }
 
+/// The index to annotate with and the runtime to run on. On a cluster the watch goes on in
+/// the background, and the printer follows the worlds it delivers.
+fn following(
+    source: &SourceArgs,
+) -> Result<
+    (
+        Index,
+        tokio::runtime::Runtime,
+        Option<tokio::sync::watch::Receiver<Option<World>>>,
+    ),
+    Failure,
+> {
+    let loaded = load_world(source, false)?;
+    let index = Index::build(
+        loaded.world.inventory.clone(),
+        loaded.world.policies.clone(),
+        engine_options(source),
+    );
+    let Some(live) = loaded.live else {
+        return Ok((index, runtime()?, None));
+    };
+    let (tx, rx) = tokio::sync::watch::channel(None);
+    let mut session = live.session;
+    live.runtime.spawn(async move {
+        while let Some(update) = session.next().await {
+            if let crate::cluster::live::Update::Snapshot(world, _) = update {
+                if tx.send(Some(world)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok((index, live.runtime, Some(rx)))
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     crate::tui::runtime().map_err(|e| Failure(format!("{e:#}")))
 }
@@ -273,9 +328,9 @@ async fn stop_signal(duration: Option<f64>) {
 }
 
 pub(super) fn trace(source: &SourceArgs, args: TraceArgs) -> Result<ExitCode, Failure> {
-    let index = index_for(source)?;
+    let (index, rt, updates) = following(source)?;
     let mut printer = Printer::new(source, index, args.print.clone())?;
-    let rt = runtime()?;
+    printer.updates = updates;
     let result = match &args.agent {
         Some(addr) => rt.block_on(read_agent(addr, &mut printer, args.print.duration)),
         None => local_trace(&rt, &mut printer, &args),
