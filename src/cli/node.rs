@@ -143,12 +143,15 @@ pub struct LabArgs {
     pub probe: ProbeArgs,
 }
 
+/// The newest world of a cluster's watch (none for manifests and the demo).
+type Updates = Option<tokio::sync::watch::Receiver<Option<World>>>;
+
 /// Annotates flows and prints those the filters admit.
 pub(super) struct Printer {
     index: Index,
     names: Names,
     /// On a cluster: the worlds the watch delivers; the index follows them.
-    updates: Option<tokio::sync::watch::Receiver<Option<World>>>,
+    updates: Updates,
     options: crate::policy::EngineOptions,
     args: PrintArgs,
     /// `ns/name` of --pod.
@@ -267,16 +270,7 @@ fn index_for(source: &SourceArgs) -> Result<Index, Failure> {
 
 /// The index to annotate with and the runtime to run on. On a cluster the watch goes on in
 /// the background, and the printer follows the worlds it delivers.
-fn following(
-    source: &SourceArgs,
-) -> Result<
-    (
-        Index,
-        tokio::runtime::Runtime,
-        Option<tokio::sync::watch::Receiver<Option<World>>>,
-    ),
-    Failure,
-> {
+fn following(source: &SourceArgs) -> Result<(Index, tokio::runtime::Runtime, Updates), Failure> {
     let loaded = load_world(source, false)?;
     let index = Index::build(
         loaded.world.inventory.clone(),
