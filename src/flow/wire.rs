@@ -71,34 +71,40 @@ pub fn encode(frame: &Frame) -> Bytes {
             put_str(&mut b, &h.kernel);
             b.put_u32(h.ring_bytes);
         }
-        Frame::Flows(flows) => {
-            b.put_u8(FLOWS);
-            b.put_u16(flows.len() as u16);
-            for f in flows {
-                b.put_u64(f.time_ms);
-                put_ip(&mut b, f.src);
-                put_ip(&mut b, f.dst);
-                b.put_u8(match f.protocol {
-                    Protocol::Tcp => 6,
-                    Protocol::Udp => 17,
-                    Protocol::Sctp => 132,
-                });
-                b.put_u16(f.src_port);
-                b.put_u16(f.dst_port);
-                match &f.datapath {
-                    Datapath::Forwarded => b.put_u8(0),
-                    Datapath::Dropped { reason } => {
-                        b.put_u8(1);
-                        put_str(&mut b, reason);
-                    }
-                }
-            }
-        }
+        Frame::Flows(flows) => return encode_flows(flows),
         Frame::Counters(c) => {
             b.put_u8(COUNTERS);
             b.put_u64(c.kernel_lost);
             b.put_u64(c.reader_lost);
             b.put_u64(c.sent);
+        }
+    }
+    b.freeze()
+}
+
+/// A `FLOWS` frame of `flows` (at most [`MAX_BATCH`] of them are expected).
+pub fn encode_flows(flows: &[FlowEvent]) -> Bytes {
+    let mut b = BytesMut::with_capacity(4 + flows.len() * 48);
+    b.put_u8(VERSION);
+    b.put_u8(FLOWS);
+    b.put_u16(flows.len() as u16);
+    for f in flows {
+        b.put_u64(f.time_ms);
+        put_ip(&mut b, f.src);
+        put_ip(&mut b, f.dst);
+        b.put_u8(match f.protocol {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Sctp => 132,
+        });
+        b.put_u16(f.src_port);
+        b.put_u16(f.dst_port);
+        match &f.datapath {
+            Datapath::Forwarded => b.put_u8(0),
+            Datapath::Dropped { reason } => {
+                b.put_u8(1);
+                put_str(&mut b, reason);
+            }
         }
     }
     b.freeze()

@@ -50,7 +50,7 @@ impl Hub {
         match out {
             Output::Flows(flows) => {
                 for chunk in flows.chunks(wire::MAX_BATCH) {
-                    let frame = wire::encode(&Frame::Flows(chunk.to_vec()));
+                    let frame = wire::encode_flows(chunk);
                     readers.retain(|r| match r.tx.try_send(frame.clone()) {
                         Ok(()) => true,
                         Err(mpsc::error::TrySendError::Full(_)) => {

@@ -84,10 +84,9 @@ mod probe {
         }
     }
 
-    fn empty_event(kind: u8) -> Event {
+    fn empty_event(kind: u8, ts_ns: u64) -> Event {
         Event {
-            // SAFETY: a helper without arguments.
-            ts_ns: unsafe { bpf_ktime_get_ns() },
+            ts_ns,
             kind,
             family: 0,
             protocol: 0,
@@ -235,8 +234,7 @@ mod probe {
                 return;
             }
         }
-        let mut e = empty_event(kind);
-        e.ts_ns = now;
+        let mut e = empty_event(kind, now);
         e.family = packet.family;
         e.protocol = packet.protocol;
         e.tcp_flags = flags;
@@ -295,7 +293,8 @@ mod probe {
         let ip_at = head.wrapping_add(nh as usize);
         let mut ip = [0u8; 40];
         bpf_probe_read_kernel_buf(ip_at, &mut ip)?;
-        let mut e = empty_event(KIND_DROP);
+        // SAFETY: a helper without arguments.
+        let mut e = empty_event(KIND_DROP, bpf_ktime_get_ns());
         let l4 = match ip[0] >> 4 {
             4 => {
                 if u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0 {
