@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use super::{engine_options, load_world, Failure, SourceArgs};
 use crate::cluster::World;
 use crate::flow::wire::{self, Counters, Frame};
-use crate::flow::{annotate, Annotated, FlowEvent, Names, Outcome};
+use crate::flow::{annotate, Annotated, FlowEvent, Names, Outcome, VerdictFilter};
 use crate::policy::Index;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -45,9 +45,10 @@ impl VerdictArg {
     fn admits(self, a: &Annotated) -> bool {
         let o = a.outcome;
         match self {
-            VerdictArg::Dropped => matches!(o, Outcome::BlockedByPolicy | Outcome::DatapathDrop),
-            VerdictArg::Forwarded => !matches!(o, Outcome::BlockedByPolicy | Outcome::DatapathDrop),
-            VerdictArg::Disagreements => o.disagrees(),
+            // The flow view's filters draw the same lines.
+            VerdictArg::Dropped => VerdictFilter::Blocked.admits(o),
+            VerdictArg::Forwarded => VerdictFilter::Allowed.admits(o),
+            VerdictArg::Disagreements => VerdictFilter::Disagreements.admits(o),
             VerdictArg::BlockedByPolicy => o == Outcome::BlockedByPolicy,
             VerdictArg::AllowedByPolicy => o == Outcome::AllowedByPolicy,
             VerdictArg::NotIsolated => o == Outcome::NotIsolated,

@@ -38,10 +38,6 @@ impl Hub {
         }
     }
 
-    pub fn readers(&self) -> usize {
-        self.readers.lock().map(|r| r.len()).unwrap_or(0)
-    }
-
     /// Sends one piece of the probe's output to every reader.
     pub fn publish(&self, out: &Output) {
         let Ok(mut readers) = self.readers.lock() else {

@@ -172,17 +172,8 @@ impl Probe {
         })
     }
 
-    pub fn facts(&self) -> &Arc<KernelFacts> {
-        &self.facts
-    }
-
     pub fn ring_bytes(&self) -> u32 {
         self.options.ring_bytes
-    }
-
-    /// Names of the interfaces the classifiers are attached to.
-    pub fn attached(&self) -> Vec<String> {
-        self.attached.keys().cloned().collect()
     }
 
     /// Attaches to pod veths that appeared and forgets those that went.
