@@ -494,15 +494,18 @@ pub async fn run(
             sink(Output::Flows(std::mem::take(&mut flows)));
         }
     }
-    // Drain what the kernel already queued, then report the last counters.
-    while let Ok(Ok(())) =
-        tokio::time::timeout(Duration::from_millis(50), reader.read(&mut raw, 4096)).await
-    {
+    // Drain what the kernel already queued, for a moment only: with traffic still flowing
+    // the ring never empties, and stopping must not wait for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(250);
+    while let Ok(Ok(())) = tokio::time::timeout_at(deadline, reader.read(&mut raw, 4096)).await {
         if raw.is_empty() {
             break;
         }
         for e in raw.drain(..) {
             correlator.push(e, &mut flows);
+        }
+        if !flows.is_empty() {
+            sink(Output::Flows(std::mem::take(&mut flows)));
         }
     }
     correlator.flush(&mut flows);
