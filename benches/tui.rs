@@ -130,6 +130,11 @@ fn frames(state: &mut State, w: u16, h: u16, n: usize) -> Vec<Duration> {
 }
 
 fn main() {
+    // `cargo bench --bench tui -- churn` runs only the churn measurement.
+    if std::env::args().skip(1).any(|a| a == "churn") {
+        churn();
+        return;
+    }
     let (rss0, _) = rss();
     let t = Instant::now();
     let world = generate(Shape::new(10_000, 2_000));
@@ -270,5 +275,113 @@ fn main() {
     println!(
         "finder worst fresh median: {:.1} ms",
         ms(cold.into_iter().max().unwrap_or_default())
+    );
+}
+
+/// Key-to-frame latency while a live source sends a new 10k-pod world every 200 ms: keys go
+/// through the same channel as the worlds, the loop handles what is waiting and draws once,
+/// as the terminal loop does.
+fn churn() {
+    use std::collections::VecDeque;
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::mpsc;
+
+    let worlds: Vec<netpol_tui::cluster::World> = (0..2)
+        .map(|i| {
+            generate(Shape {
+                seed: 42 + i,
+                ..Shape::new(10_000, 2_000)
+            })
+        })
+        .collect();
+    let state = ui_state(worlds[0].clone(), false);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let run_for = Duration::from_secs(12);
+    let sent: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
+    let (latencies, snapshots) = rt.block_on(async move {
+        let (tx, mut rx) = mpsc::channel::<Msg>(4096);
+        let source_tx = tx.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(200));
+            for i in 0.. {
+                every.tick().await;
+                let world = worlds[i % worlds.len()].clone();
+                if source_tx.send(Msg::Snapshot(world)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let keys_sent = sent.clone();
+        tokio::spawn(async move {
+            let mut rng = fastrand::Rng::with_seed(7);
+            for i in 0u32.. {
+                tokio::time::sleep(Duration::from_millis(15 + rng.u64(..20))).await;
+                let code = if i % 40 < 20 {
+                    KeyCode::Down
+                } else {
+                    KeyCode::Up
+                };
+                keys_sent.lock().expect("lock").push_back(Instant::now());
+                if tx
+                    .send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let mut state = state;
+        update(&mut state, Msg::Resize(120, 40));
+        let mut terminal = Terminal::new(TestBackend::new(120, 40)).expect("backend");
+        let mut latencies = Vec::new();
+        let mut snapshots = 0usize;
+        let start = Instant::now();
+        while let Some(first) = rx.recv().await {
+            let mut keys = 0;
+            let mut next = Some(first);
+            let mut handled = 0;
+            while let Some(msg) = next.take() {
+                match &msg {
+                    Msg::Key(_) => keys += 1,
+                    Msg::Snapshot(_) => snapshots += 1,
+                    _ => {}
+                }
+                update(&mut state, msg);
+                handled += 1;
+                if handled < 512 {
+                    next = rx.try_recv().ok();
+                }
+            }
+            terminal
+                .draw(|f| {
+                    black_box(views::draw(f, &state));
+                })
+                .expect("draw");
+            let drawn = Instant::now();
+            let mut queue = sent.lock().expect("lock");
+            for _ in 0..keys {
+                if let Some(t) = queue.pop_front() {
+                    latencies.push(drawn - t);
+                }
+            }
+            if start.elapsed() > run_for {
+                break;
+            }
+        }
+        (latencies, snapshots)
+    });
+    rt.shutdown_background();
+    println!(
+        "key to frame while a new 10k-pod world arrives every 200 ms: median {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} keys, {} worlds)",
+        ms(percentile(latencies.clone(), 0.5)),
+        ms(percentile(latencies.clone(), 0.99)),
+        ms(latencies.iter().copied().max().unwrap_or_default()),
+        latencies.len(),
+        snapshots
     );
 }
