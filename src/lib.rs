@@ -1,5 +1,9 @@
 //! netpol-tui: Kubernetes NetworkPolicy analysis. The engine (`policy`) is pure; sources
-//! of the world (`cluster`) do the I/O; `cli` is the command line.
+//! of the world (`cluster`, `flow`, `probe`) do the I/O; `render` writes the engine's answers
+//! as text; `app` is the UI's state, `tui` the terminal, `cli` the command line.
+//!
+//! Layers, each importing only those below it: `cli` > `tui` > `app` > `cluster`, `flow`,
+//! `probe`, `lab`, `render`, `theme`, `process` > `policy`.
 
 pub mod app;
 pub mod cli;
@@ -10,6 +14,8 @@ pub mod lab;
 pub mod policy;
 #[cfg(all(feature = "probe", target_os = "linux"))]
 pub mod probe;
+pub mod process;
+pub mod render;
 pub mod theme;
 pub mod tui;
 

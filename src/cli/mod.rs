@@ -4,8 +4,6 @@
 //! (`explain` only), 2 bad input or usage.
 
 pub mod node;
-pub mod paint;
-pub mod render;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,7 +22,31 @@ use crate::policy::{EngineOptions, Flow, Index, PodId, Protocol};
 use crate::theme::contexts::{self, ContextRules};
 use crate::theme::{self, ThemeSet};
 
-use paint::{ColorChoice, Paint};
+use crate::render::{self, paint::Paint};
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// ANSI colours for `always`, and for `auto` when stdout is a terminal and `NO_COLOR` is
+    /// unset or empty.
+    fn paint(self) -> Paint {
+        use std::io::IsTerminal;
+        Paint::new(match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        })
+    }
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -214,7 +236,7 @@ impl<E: std::fmt::Display> From<E> for Failure {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    let paint = Paint::new(cli.color);
+    let paint = cli.color.paint();
     match execute(cli, &paint) {
         Ok(code) => code,
         Err(Failure(message)) => {
@@ -277,7 +299,7 @@ fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<Loaded, Failure>
 
 /// Connects to the cluster and lists everything once; the session keeps watching.
 fn load_live(source: &SourceArgs) -> Result<Loaded, Failure> {
-    let runtime = crate::tui::runtime().map_err(|e| Failure(format!("{e:#}")))?;
+    let runtime = runtime()?;
     let target = live_target(source);
     let started = std::time::Instant::now();
     let (session, world, status) = runtime.block_on(live::open(&target, live::SYNC_LIMIT))?;
@@ -376,10 +398,7 @@ fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<ExitCode, Fai
                 }),
             )
         }
-        None => (
-            crate::tui::runtime().map_err(|e| Failure(format!("{e:#}")))?,
-            None,
-        ),
+        None => (runtime()?, None),
     };
     let sources = crate::tui::Sources {
         demo_flows,
@@ -668,6 +687,11 @@ fn print_data<T: serde::Serialize>(value: &T, format: Data) -> Result<(), Failur
         Data::Yaml => serde_yaml::to_string(value)?,
     };
     print(&text)
+}
+
+/// The runtime for sources and loops.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    crate::process::runtime().map_err(|e| Failure(format!("cannot start the runtime: {e}")))
 }
 
 /// Writes to stdout; a closed pipe (`| head`) ends quietly.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::{engine_options, load_world, Failure, SourceArgs};
+use super::{engine_options, load_world, runtime, Failure, SourceArgs};
 use crate::cluster::World;
 use crate::flow::wire::{self, Counters, Frame};
 use crate::flow::{annotate, Annotated, FlowEvent, Names, Outcome, VerdictFilter};
@@ -295,31 +295,9 @@ fn following(source: &SourceArgs) -> Result<(Index, tokio::runtime::Runtime, Upd
     Ok((index, live.runtime, Some(rx)))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    crate::tui::runtime().map_err(|e| Failure(format!("{e:#}")))
-}
-
-/// Completes after `duration`, or on SIGINT or SIGTERM.
+/// Completes after `duration`, or on SIGINT, SIGTERM or SIGHUP.
 async fn stop_signal(duration: Option<f64>) {
-    let sleep = async {
-        match duration {
-            Some(s) => tokio::time::sleep(Duration::from_secs_f64(s.max(0.0))).await,
-            None => std::future::pending().await,
-        }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = sleep => {}
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-    }
+    crate::process::until(duration.map(|s| Duration::from_secs_f64(s.max(0.0)))).await;
 }
 
 pub(super) fn trace(source: &SourceArgs, args: TraceArgs) -> Result<ExitCode, Failure> {

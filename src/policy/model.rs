@@ -4,17 +4,14 @@
 //! Plain data only. Sources in `cluster/` build these values; the engine reads them.
 //! Must not import tokio, kube's client, ratatui, crossterm or aya.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+pub use super::selector::Labels;
 use super::selector::Selector;
-
-/// Labels of a pod or namespace. A sorted map keeps every output deterministic.
-pub type Labels = BTreeMap<String, String>;
 
 /// The label every namespace carries since Kubernetes 1.21.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";

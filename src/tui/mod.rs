@@ -79,15 +79,6 @@ pub fn has_terminal() -> bool {
     io::stdout().is_terminal() && io::stdin().is_terminal()
 }
 
-/// The runtime every source and the UI loop run on.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")
-}
-
 /// The live cluster as a source: its session (already synced once) and what was asked for,
 /// so that `:ctx` can reach the kubeconfig's other contexts.
 pub struct LiveSource {
@@ -212,19 +203,7 @@ fn spawn_input(tx: mpsc::Sender<Msg>, stop: Arc<AtomicBool>) {
 }
 
 async fn signals(tx: mpsc::Sender<Msg>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut hup), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = hup.recv() => {}
-        _ = int.recv() => {}
-    }
+    crate::process::signal().await;
     let _ = tx.send(Msg::Terminate).await;
 }
 

@@ -5,7 +5,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
 
-use crate::cli::paint::{parse_markup, Tone};
+use crate::render::paint::{parse_markup, Tone};
 use crate::theme::{Slot, Theme};
 
 pub const OK: &str = "✓";
@@ -242,7 +242,7 @@ pub fn clip(s: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::paint::Paint;
+    use crate::render::paint::Paint;
 
     fn text(line: &Line) -> Vec<String> {
         line.spans.iter().map(|s| s.content.to_string()).collect()

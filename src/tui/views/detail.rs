@@ -8,9 +8,9 @@ use ratatui::Frame;
 
 use super::focused;
 use crate::app::{Detail, Pane, State};
-use crate::cli::paint::Paint;
-use crate::cli::render;
 use crate::policy::{PodId, PolicyId};
+use crate::render;
+use crate::render::paint::Paint;
 use crate::theme::{Slot, Theme};
 use crate::tui::widgets::{pane, toned, wrap, wrap_all, yaml_line, NO, OK};
 

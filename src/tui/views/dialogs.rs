@@ -9,8 +9,8 @@ use crate::app::finder::Target;
 use crate::app::keymap;
 use crate::app::layout::centered;
 use crate::app::{ExplainForm, Field, FinderState, State, COMMANDS};
-use crate::cli::paint::Paint;
-use crate::cli::render;
+use crate::render;
+use crate::render::paint::Paint;
 use crate::theme::Slot;
 use crate::tui::widgets::{clip, highlighted, pane, toned, wrap, wrap_all};
 

@@ -1,5 +1,10 @@
-//! Text output of explain, effective and matrix: readable at 100 columns, symbols as well
-//! as colour so that nothing depends on telling red from green.
+//! Text of the engine's results (explain, effective, matrix) for both front ends: the command
+//! line prints it, the terminal UI styles the same words with its theme. Readable at 100
+//! columns, symbols as well as colour so that nothing depends on telling red from green.
+//!
+//! Reads `policy` results only; must not import the terminal, the UI state or any source.
+
+pub mod paint;
 
 use std::fmt::Write;
 
@@ -8,7 +13,7 @@ use crate::policy::explain::{Check, Explanation, PolicyTrace, SideExplanation};
 use crate::policy::model::Inventory;
 use crate::policy::Matrix;
 
-use super::paint::Paint;
+use paint::Paint;
 
 const OK: &str = "✓";
 const NO: &str = "✗";

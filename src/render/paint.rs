@@ -2,16 +2,7 @@
 //! each painted piece with its [`Tone`] so that the terminal UI can style the same text with
 //! its theme.
 
-use std::io::IsTerminal;
-
 use owo_colors::OwoColorize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ColorChoice {
-    Auto,
-    Always,
-    Never,
-}
 
 /// What a painted piece means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,15 +88,8 @@ pub fn parse_markup(text: &str) -> Vec<Vec<(Option<Tone>, String)>> {
 }
 
 impl Paint {
-    pub fn new(choice: ColorChoice) -> Paint {
-        let ansi = match choice {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stdout().is_terminal()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
-        };
+    /// ANSI colours when `ansi`, plain text otherwise.
+    pub fn new(ansi: bool) -> Paint {
         Paint {
             mode: if ansi { Mode::Ansi } else { Mode::Plain },
         }
