@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use netpol_tui::app::finder::{self, Matcher};
-use netpol_tui::app::{update, Msg, SourceInfo, State};
+use netpol_tui::app::{update, Msg, Snapshot, SourceInfo, State};
 use netpol_tui::cluster::synthetic::{generate, Shape};
 use netpol_tui::flow::{Datapath, FlowEvent};
 use netpol_tui::policy::{EngineOptions, Flow, Index, Protocol};
@@ -101,8 +101,7 @@ fn flow_events(index: &Index, n: usize) -> Vec<FlowEvent> {
 
 fn ui_state(world: netpol_tui::cluster::World, flows: bool) -> State {
     State::new(
-        world,
-        EngineOptions::default(),
+        Snapshot::prepare(world, EngineOptions::default()),
         SourceInfo {
             kind: "bench".into(),
             detail: String::new(),
@@ -310,7 +309,15 @@ fn churn() {
             for i in 0.. {
                 every.tick().await;
                 let world = worlds[i % worlds.len()].clone();
-                if source_tx.send(Msg::Snapshot(world)).await.is_err() {
+                // As the live source does: prepared on a blocking thread, then sent.
+                let Ok(prepared) = tokio::task::spawn_blocking(move || {
+                    Snapshot::prepare(world, EngineOptions::default())
+                })
+                .await
+                else {
+                    return;
+                };
+                if source_tx.send(Msg::Snapshot(prepared)).await.is_err() {
                     return;
                 }
             }
@@ -351,7 +358,12 @@ fn churn() {
                     Msg::Snapshot(_) => snapshots += 1,
                     _ => {}
                 }
-                update(&mut state, msg);
+                for command in update(&mut state, msg) {
+                    // As the terminal loop does: old worlds are freed elsewhere.
+                    if let netpol_tui::app::Command::Release(old) = command {
+                        tokio::task::spawn_blocking(move || drop(old));
+                    }
+                }
                 handled += 1;
                 if handled < 512 {
                     next = rx.try_recv().ok();

@@ -400,7 +400,7 @@ fn a_new_snapshot_keeps_the_selection() {
     type_text(&mut s, "production/redis");
     press(&mut s, KeyCode::Enter);
     let world = netpol_tui::cluster::demo::load().expect("demo").world;
-    update(&mut s, Msg::Snapshot(world));
+    update(&mut s, common::prepared(world));
     assert_eq!(selected_key(&s), "pod production/redis");
 }
 
@@ -500,7 +500,7 @@ fn live_context_switching_and_the_production_frame() {
         .text
         .contains("1 thing(s) not visible"));
     // Its first world opens every namespace, as at start.
-    update(&mut s, Msg::Snapshot(demo::load().unwrap().world));
+    update(&mut s, common::prepared(demo::load().unwrap().world));
     assert_eq!(s.rows.len(), 16);
 
     // A theme chosen by hand keeps the frame while on production.

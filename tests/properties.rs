@@ -4,13 +4,15 @@
 //! - a pod that no policy selects is not isolated;
 //! - the order of policies never changes a verdict;
 //! - adding an allow rule never turns an allowed flow into a denied one;
-//! - an ingress-isolating policy with no rules denies.
+//! - an ingress-isolating policy with no rules denies;
+//! - `effective` counts the pods a peer matches as a literal walk over the pods does.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use proptest::prelude::*;
 
+use netpol_tui::policy::effective::effective;
 use netpol_tui::policy::explain::explain;
 use netpol_tui::policy::model::{
     ContainerPort, Inventory, IpBlock, Labels, Namespace, NamespaceScope, Node, Peer, Pod, Policy,
@@ -388,6 +390,47 @@ proptest! {
             let v = index.verdict(&flow);
             prop_assert!(!v.allowed(), "flow {:?}", flow);
             prop_assert_eq!(v.ingress, Side::Denied { isolating: vec![0] });
+        }
+    }
+
+    #[test]
+    fn effective_peer_counts_match_a_walk_over_the_pods((inv, policies) in world()) {
+        let index = build(&inv, policies, EngineOptions::default());
+        let ns_labels = |ns: &str| inv.namespaces.iter().find(|n| n.name == ns).map(|n| &n.labels);
+        for pod in 0..inv.pods.len() as u32 {
+            let e = effective(&index, pod);
+            for side in [&e.ingress, &e.egress] {
+                for a in &side.allows {
+                    let (ns, name) = a.policy.split_once('/').expect("ns/name");
+                    let id = index.policy_id(ns, name).expect("the policy");
+                    let policy = &index.policies().policies[id as usize];
+                    let rule = &policy.rules(side.direction).expect("isolating")[a.rule];
+                    let Some(peer) = rule.peers.iter().find(|p| {
+                        netpol_tui::policy::explain::describe_peer(p, &policy.namespace) == a.peer
+                    }) else {
+                        prop_assert_eq!(a.peer_pods, None);
+                        continue;
+                    };
+                    let walked = match peer {
+                        Peer::IpBlock(_) => None,
+                        Peer::Pods { pods, namespaces } => Some(
+                            inv.pods
+                                .iter()
+                                .filter(|p| {
+                                    let ns_ok = match namespaces {
+                                        NamespaceScope::PolicyNamespace => p.namespace == policy.namespace,
+                                        NamespaceScope::Selector(s) => {
+                                            ns_labels(&p.namespace).is_some_and(|l| s.matches(l))
+                                        }
+                                    };
+                                    ns_ok && pods.matches(&p.labels)
+                                })
+                                .count(),
+                        ),
+                    };
+                    prop_assert_eq!(a.peer_pods, walked, "{} {:?}", a.policy, a.peer);
+                }
+            }
         }
     }
 }

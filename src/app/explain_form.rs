@@ -6,10 +6,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::finder::{self, Entry, Hit, LineInput, Matcher, Target};
 use super::Snapshot;
-use crate::flow::{Annotated, Datapath};
+use crate::flow::{Annotated, Datapath, EndKind};
 use crate::policy::explain::{explain, Explanation};
 use crate::policy::query::{resolve_endpoint, resolve_port};
-use crate::policy::{Endpoint, Flow, Index, PolicyId, Protocol, Side, Verdict};
+use crate::policy::{Flow, Index, PolicyId, Protocol, Side, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -51,17 +51,6 @@ const PICKS: usize = 8;
 
 impl ExplainForm {
     pub fn new(snapshot: &Snapshot) -> ExplainForm {
-        let inv = snapshot.index.inventory();
-        let mut endpoints: Vec<Entry> = snapshot
-            .entries
-            .iter()
-            .filter(|e| matches!(e.target, Target::Pod(_)))
-            .cloned()
-            .collect();
-        endpoints.extend(inv.nodes.iter().enumerate().map(|(i, n)| Entry {
-            text: format!("node/{}", n.name),
-            target: Target::Node(i as u32),
-        }));
         ExplainForm {
             field: Field::From,
             from: LineInput::default(),
@@ -70,7 +59,7 @@ impl ExplainForm {
             protocol: Protocol::Tcp,
             picks: Vec::new(),
             pick: 0,
-            endpoints,
+            endpoints: endpoints(snapshot),
             result: None,
             responsible: None,
             scroll: 0,
@@ -80,9 +69,9 @@ impl ExplainForm {
 
     /// A dialog filled in from a flow of the flow list (run it with [`ExplainForm::run`]).
     pub fn for_flow(f: &Annotated) -> ExplainForm {
-        let name = |e: &Endpoint, ip: std::net::IpAddr, n: &str| match e {
-            Endpoint::External(_) => ip.to_string(),
-            _ => n.to_string(),
+        let name = |e: EndKind, ip: std::net::IpAddr, n: &str| match e {
+            EndKind::Other => ip.to_string(),
+            EndKind::Pod | EndKind::Node => n.to_string(),
         };
         let datapath = match &f.event.datapath {
             Datapath::Forwarded => "forwarded".to_string(),
@@ -90,8 +79,8 @@ impl ExplainForm {
         };
         ExplainForm {
             field: Field::Result,
-            from: LineInput::with(&name(&f.flow.src, f.event.src, &f.src_name)),
-            to: LineInput::with(&name(&f.flow.dst, f.event.dst, &f.dst_name)),
+            from: LineInput::with(&name(f.ends[0], f.event.src, &f.src_name)),
+            to: LineInput::with(&name(f.ends[1], f.event.dst, &f.dst_name)),
             port: LineInput::with(&f.event.dst_port.to_string()),
             protocol: f.event.protocol,
             picks: Vec::new(),
@@ -105,6 +94,25 @@ impl ExplainForm {
                 f.outcome.as_str(),
                 f.explanation
             )),
+        }
+    }
+
+    /// Brings the dialog to a new world: suggestions come from it, and an answer is worked
+    /// out again (if what it named is gone, the answer says so).
+    pub fn rebase(&mut self, snapshot: &Snapshot, matcher: &Matcher) {
+        self.endpoints = endpoints(snapshot);
+        if self.result.is_some() {
+            let field = self.field;
+            let scroll = self.scroll;
+            self.run(&snapshot.index);
+            if self.result.as_ref().is_some_and(|r| r.is_ok()) {
+                self.field = field;
+                self.scroll = scroll;
+            }
+        } else {
+            let pick = self.pick;
+            self.refresh_picks(matcher);
+            self.pick = pick.min(self.picks.len().saturating_sub(1));
         }
     }
 
@@ -298,6 +306,29 @@ impl ExplainForm {
         self.picks.clear();
         self.result = Some(result);
     }
+}
+
+/// What the From and To fields suggest: every pod and node of the world.
+fn endpoints(snapshot: &Snapshot) -> Vec<Entry> {
+    let mut out: Vec<Entry> = snapshot
+        .entries
+        .iter()
+        .filter(|e| matches!(e.target, Target::Pod(_)))
+        .cloned()
+        .collect();
+    out.extend(
+        snapshot
+            .index
+            .inventory()
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Entry {
+                text: format!("node/{}", n.name),
+                target: Target::Node(i as u32),
+            }),
+    );
+    out
 }
 
 /// The policy to look at first: the admitting rule's policy, or the first isolating

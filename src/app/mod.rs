@@ -9,6 +9,7 @@ pub mod finder;
 pub mod keymap;
 pub mod layout;
 pub mod overview;
+pub mod world;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -17,10 +18,10 @@ use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
-use crate::cluster::{live, World};
-use crate::flow::{annotate, Annotated, FlowEvent, FlowStore, Names, VerdictFilter};
+use crate::cluster::live;
+use crate::flow::{annotate, Annotated, FlowEvent, FlowStore, VerdictFilter};
 use crate::policy::effective::{effective, Effective};
-use crate::policy::{EngineOptions, Index, PodId, PolicyId};
+use crate::policy::{Index, PodId, PolicyId};
 use crate::theme::contexts::ContextRules;
 use crate::theme::{Theme, ThemeSet};
 
@@ -29,7 +30,7 @@ use finder::{Entry, Hit, LineInput, Matcher, Target};
 pub use keymap::Action;
 use keymap::Context;
 pub use layout::Pane;
-use overview::Overview;
+pub use world::Snapshot;
 
 /// Everything that can happen to the UI.
 #[derive(Debug, Clone)]
@@ -46,8 +47,9 @@ pub enum Msg {
     Tick {
         now_ms: u64,
     },
-    /// A new world from the source (a reload, or a change seen by a watch).
-    Snapshot(World),
+    /// A new world from the source (a reload, or a change seen by a watch), prepared by the
+    /// source's task.
+    Snapshot(Arc<Snapshot>),
     /// The live cluster's connection: state, sync time, what is not visible.
     Live(live::Status),
     /// Switching to another context failed; the current one goes on.
@@ -61,11 +63,25 @@ pub enum Msg {
 }
 
 /// What the terminal loop must do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Command {
     Quit,
     /// Connect to another kubeconfig context and watch it instead.
     SwitchContext(String),
+    /// A world the UI no longer shows. Freeing a 10k-pod world takes about 12 ms: the loop
+    /// lets it go elsewhere rather than on the UI task.
+    Release(Arc<Snapshot>),
+}
+
+impl PartialEq for Command {
+    fn eq(&self, other: &Command) -> bool {
+        match (self, other) {
+            (Command::Quit, Command::Quit) => true,
+            (Command::SwitchContext(a), Command::SwitchContext(b)) => a == b,
+            (Command::Release(a), Command::Release(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }
 
 /// The live cluster, when it is the source.
@@ -87,48 +103,6 @@ pub struct SourceInfo {
     pub detail: String,
     /// Whether a flow source is attached.
     pub flows: bool,
-}
-
-/// The index and the view models of one world.
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub index: Arc<Index>,
-    pub overview: Overview,
-    pub names: Names,
-    pub entries: Vec<Entry>,
-    pub labels: Vec<String>,
-    /// Each pod's labels as `k=v k=v`, for the tree filter.
-    pub pod_labels: Vec<String>,
-}
-
-impl Snapshot {
-    pub fn new(index: Arc<Index>) -> Snapshot {
-        let overview = Overview::build(&index);
-        let names = Names::new(&index);
-        let entries = finder::entries(&index);
-        let labels = entries
-            .iter()
-            .filter(|e| matches!(e.target, Target::Label(_)))
-            .map(|e| e.text.clone())
-            .collect();
-        let pod_labels = index
-            .inventory()
-            .pods
-            .iter()
-            .map(|p| {
-                let pairs: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                pairs.join(" ")
-            })
-            .collect();
-        Snapshot {
-            index,
-            overview,
-            names,
-            entries,
-            labels,
-            pod_labels,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +155,23 @@ pub struct FinderState {
     pub cursor: usize,
     /// The query the pool was made for, and every entry that matched it.
     pool: Option<(String, Vec<usize>)>,
+}
+
+/// How many finder hits are listed.
+const FINDER_HITS: usize = 200;
+
+impl FinderState {
+    /// The finder with `query` searched afresh over `entries`.
+    fn search(matcher: &Matcher, entries: &[Entry], query: LineInput) -> FinderState {
+        let (hits, matching) =
+            finder::search_within(matcher, entries, None, &query.text, FINDER_HITS);
+        FinderState {
+            pool: Some((query.text.clone(), matching)),
+            query,
+            hits,
+            cursor: 0,
+        }
+    }
 }
 
 /// A text filter being typed into a list, or in force.
@@ -360,18 +351,29 @@ pub struct Message {
     pub error: bool,
 }
 
+/// A tree row by name, valid across worlds (a [`RowKind`] is a position in one world).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowKey {
+    Namespace(String),
+    /// `namespace/name`.
+    Pod(String),
+    /// `namespace/name`.
+    Policy(String),
+}
+
 /// Where to go back to with Esc after a jump.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Place {
     mode: TreeMode,
-    row: Option<RowKind>,
+    row: Option<RowKey>,
     focus: Pane,
 }
 
 #[derive(Debug, Clone)]
 pub struct State {
-    pub snapshot: Snapshot,
-    pub options: EngineOptions,
+    /// The current world. Replaced only by [`State::set_world`], which rebuilds everything
+    /// that points into it.
+    pub snapshot: Arc<Snapshot>,
     pub source: SourceInfo,
     pub size: (u16, u16),
     pub focus: Pane,
@@ -405,14 +407,11 @@ pub struct State {
 
 impl State {
     pub fn new(
-        world: World,
-        options: EngineOptions,
+        snapshot: Arc<Snapshot>,
         source: SourceInfo,
         themes: ThemeSet,
         theme: Theme,
     ) -> State {
-        let index = Arc::new(Index::build(world.inventory, world.policies, options));
-        let snapshot = Snapshot::new(index);
         let expanded = snapshot
             .overview
             .namespaces
@@ -421,7 +420,6 @@ impl State {
             .collect();
         let mut s = State {
             snapshot,
-            options,
             source,
             size: (120, 40),
             focus: Pane::Tree,
@@ -658,7 +656,7 @@ impl State {
     fn here(&self) -> Place {
         Place {
             mode: self.tree_mode,
-            row: self.selected(),
+            row: self.selected().and_then(|k| self.row_key(k)),
             focus: self.focus,
         }
     }
@@ -669,7 +667,8 @@ impl State {
         };
         self.tree_mode = place.mode;
         self.rebuild_rows();
-        if let Some(row) = place.row {
+        // The object may be gone from the current world: the cursor then stays put.
+        if let Some(row) = place.row.and_then(|k| self.resolve(&k)) {
             self.select(row);
         }
         self.focus = place.focus;
@@ -781,11 +780,12 @@ impl State {
         self.context_rules.find(&live.status.context)?.frame
     }
 
-    /// Replaces the world, keeping the selection where it still exists.
-    pub fn set_world(&mut self, world: World) {
-        let keep_ns = self.selected().and_then(|k| self.row_key(k));
-        let index = Arc::new(Index::build(world.inventory, world.policies, self.options));
-        self.snapshot = Snapshot::new(index);
+    /// Replaces the world and returns the old one. Whatever pointed into the old one is found
+    /// again by name in the new one: the selection, the detail, an open dialog (run again on
+    /// the new world).
+    pub fn set_world(&mut self, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
+        let keep = self.selected().and_then(|k| self.row_key(k));
+        let old = std::mem::replace(&mut self.snapshot, snapshot);
         if std::mem::take(&mut self.new_context) {
             self.expanded = self
                 .snapshot
@@ -796,30 +796,64 @@ impl State {
                 .collect();
         }
         self.detail = Detail::Empty;
+        // Rows hold positions in the old world: none may survive into the new one.
+        self.rows.clear();
         self.rebuild_rows();
-        if let Some(key) = keep_ns {
-            if let Some(i) = self
-                .rows
-                .iter()
-                .position(|r| self.row_key(r.kind).as_ref() == Some(&key))
-            {
-                self.cursor = i;
-            }
+        if let Some(i) = keep
+            .and_then(|k| self.resolve(&k))
+            .and_then(|kind| self.rows.iter().position(|r| r.kind == kind))
+        {
+            self.cursor = i;
         }
         self.scroll_tree_to_cursor();
         self.refresh_detail();
+        self.overlay = self.overlay.take().map(|o| self.rebase_overlay(o));
+        old
     }
 
-    fn row_key(&self, kind: RowKind) -> Option<(u8, String)> {
+    /// An open dialog, brought to the current world: the finder searches again, the explain
+    /// dialog takes its suggestions from the new world and runs again if it had an answer.
+    fn rebase_overlay(&self, overlay: Overlay) -> Overlay {
+        match overlay {
+            Overlay::Finder(f) => Overlay::Finder(FinderState::search(
+                &self.matcher,
+                &self.snapshot.entries,
+                f.query,
+            )),
+            Overlay::Explain(mut form) => {
+                form.rebase(&self.snapshot, &self.matcher);
+                Overlay::Explain(form)
+            }
+            other @ (Overlay::Help { .. } | Overlay::Command(_)) => other,
+        }
+    }
+
+    /// The name of a row of the current world.
+    pub fn row_key(&self, kind: RowKind) -> Option<RowKey> {
         let index = &self.snapshot.index;
         Some(match kind {
-            RowKind::Namespace(n) => (
-                0,
-                index.inventory().namespaces.get(n as usize)?.name.clone(),
-            ),
-            RowKind::Pod(p) => (1, index.inventory().pods.get(p as usize)?.key()),
-            RowKind::Policy(p) => (2, index.policies().policies.get(p as usize)?.key()),
+            RowKind::Namespace(n) => {
+                RowKey::Namespace(index.inventory().namespaces.get(n as usize)?.name.clone())
+            }
+            RowKind::Pod(p) => RowKey::Pod(index.inventory().pods.get(p as usize)?.key()),
+            RowKind::Policy(p) => RowKey::Policy(index.policies().policies.get(p as usize)?.key()),
         })
+    }
+
+    /// The row a name stands for in the current world, if it is still there.
+    pub fn resolve(&self, key: &RowKey) -> Option<RowKind> {
+        let index = &self.snapshot.index;
+        match key {
+            RowKey::Namespace(name) => index.namespace_id(name).map(RowKind::Namespace),
+            RowKey::Pod(key) => {
+                let (ns, name) = key.split_once('/')?;
+                index.pod_id(ns, name).map(RowKind::Pod)
+            }
+            RowKey::Policy(key) => {
+                let (ns, name) = key.split_once('/')?;
+                index.policy_id(ns, name).map(RowKind::Policy)
+            }
+        }
     }
 
     fn add_flow(&mut self, event: FlowEvent) {
@@ -920,10 +954,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.tick(now_ms);
             Vec::new()
         }
-        Msg::Snapshot(world) => {
-            state.set_world(world);
-            Vec::new()
-        }
+        Msg::Snapshot(snapshot) => vec![Command::Release(state.set_world(snapshot))],
         Msg::Live(status) => {
             state.set_live_status(status);
             Vec::new()
@@ -1080,10 +1111,11 @@ fn action(state: &mut State, a: Action) -> Vec<Command> {
             }
         },
         Action::Finder => {
-            state.overlay = Some(Overlay::Finder(FinderState {
-                hits: finder::search(&state.matcher, &state.snapshot.entries, "", 200),
-                ..FinderState::default()
-            }));
+            state.overlay = Some(Overlay::Finder(FinderState::search(
+                &state.matcher,
+                &state.snapshot.entries,
+                LineInput::default(),
+            )));
         }
         Action::CommandLine => state.overlay = Some(Overlay::Command(LineInput::default())),
         Action::Explain => {
@@ -1266,7 +1298,7 @@ fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
                     &state.snapshot.entries,
                     pool,
                     &f.query.text,
-                    200,
+                    FINDER_HITS,
                 );
                 f.hits = hits;
                 f.pool = Some((f.query.text.clone(), matching));

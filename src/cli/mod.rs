@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::app::{Message, SourceInfo, State};
+use crate::app::{Message, Snapshot, SourceInfo, State};
 use crate::cluster::files::{self, Input, LoadReport};
 use crate::cluster::{demo, live, World};
 use crate::policy::effective::effective;
@@ -369,7 +369,8 @@ fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<ExitCode, Fai
         context_namespace,
         live,
     } = loaded;
-    let mut state = State::new(world, engine_options(&cli.source), info, themes, chosen);
+    let snapshot = Snapshot::prepare(world, engine_options(&cli.source));
+    let mut state = State::new(snapshot, info, themes, chosen);
     state.context_rules = rules;
     let start_ns = cli.source.namespace.clone().or(context_namespace);
     if let Some(ns) = &start_ns {

@@ -93,8 +93,29 @@ pub struct Annotated {
     /// The deciding (allowing) or isolating policies, as `ns/name`.
     pub policies: Vec<Arc<str>>,
     pub explanation: String,
+    /// What each address stood for in the world that judged the flow. No position into that
+    /// world is kept: the world may change while the flow is on screen.
     #[serde(skip)]
-    pub flow: Flow,
+    pub ends: [EndKind; 2],
+}
+
+/// What an address of a flow stood for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndKind {
+    Pod,
+    Node,
+    /// Neither a pod nor a node of the inventory.
+    Other,
+}
+
+impl EndKind {
+    fn of(e: &Endpoint) -> EndKind {
+        match e {
+            Endpoint::Pod { .. } => EndKind::Pod,
+            Endpoint::Node { .. } => EndKind::Node,
+            Endpoint::External(_) => EndKind::Other,
+        }
+    }
 }
 
 /// Judges `event` under `index`.
@@ -132,7 +153,7 @@ pub fn annotate(index: &Index, names: &Names, event: FlowEvent) -> Annotated {
         outcome,
         policies,
         explanation,
-        flow,
+        ends: [EndKind::of(&flow.src), EndKind::of(&flow.dst)],
     }
 }
 
@@ -209,7 +230,7 @@ impl Annotated {
 
     /// Whether either end is a pod of the inventory.
     pub fn touches_pod(&self) -> bool {
-        self.flow.src.pod_id().is_some() || self.flow.dst.pod_id().is_some()
+        self.ends.contains(&EndKind::Pod)
     }
 
     /// Whether either end is a pod in `namespace`.

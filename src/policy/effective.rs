@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::engine::{Index, PodId};
 use super::explain::describe_peer;
-use super::model::{Direction, Labels, NamespaceScope, Peer, PortMatch};
+use super::model::{Direction, Labels, PortMatch};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Effective {
@@ -103,26 +103,8 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
                         ports: ports.clone(),
                     });
                 }
-                for peer in &rule.peers {
-                    let peer_pods = match peer {
-                        Peer::IpBlock(_) => None,
-                        Peer::Pods { pods, namespaces } => Some(
-                            inv.pods
-                                .iter()
-                                .filter(|p| {
-                                    let ns_ok = match namespaces {
-                                        NamespaceScope::PolicyNamespace => {
-                                            p.namespace == policy.namespace
-                                        }
-                                        NamespaceScope::Selector(s) => index
-                                            .namespace_labels(&p.namespace)
-                                            .is_some_and(|l| s.matches(l)),
-                                    };
-                                    ns_ok && pods.matches(&p.labels)
-                                })
-                                .count(),
-                        ),
-                    };
+                for (i, peer) in rule.peers.iter().enumerate() {
+                    let peer_pods = index.peer_pods(pid, direction, r, i);
                     side.allows.push(Allowance {
                         policy: policy.key(),
                         rule: r,

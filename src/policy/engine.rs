@@ -177,6 +177,7 @@ pub struct Index {
     options: EngineOptions,
     namespace_ids: HashMap<String, u32>,
     pod_ids: HashMap<(String, String), PodId>,
+    policy_ids: HashMap<(String, String), PolicyId>,
     node_ids: HashMap<String, NodeId>,
     pod_by_ip: HashMap<IpAddr, PodId>,
     node_by_ip: HashMap<IpAddr, NodeId>,
@@ -351,12 +352,19 @@ impl Index {
             compiled.push(CompiledPolicy { ingress, egress });
         }
 
+        let policy_ids = policies
+            .policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.namespace.clone(), p.name.clone()), i as PolicyId))
+            .collect();
         Index {
             inventory,
             policies,
             options,
             namespace_ids,
             pod_ids,
+            policy_ids,
             node_ids,
             pod_by_ip,
             node_by_ip,
@@ -385,6 +393,17 @@ impl Index {
         self.pod_ids
             .get(&(namespace.to_string(), name.to_string()))
             .copied()
+    }
+
+    pub fn policy_id(&self, namespace: &str, name: &str) -> Option<PolicyId> {
+        self.policy_ids
+            .get(&(namespace.to_string(), name.to_string()))
+            .copied()
+    }
+
+    /// Position of the namespace in the inventory's (sorted) list.
+    pub fn namespace_id(&self, name: &str) -> Option<u32> {
+        self.namespace_ids.get(name).copied()
     }
 
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
@@ -425,6 +444,27 @@ impl Index {
         match direction {
             Direction::Ingress => &class.ingress,
             Direction::Egress => &class.egress,
+        }
+    }
+
+    /// How many pods of the inventory a selector peer of a policy's rule matches (`None` for
+    /// an ipBlock peer, or an index out of range). Counted per class, not per pod.
+    pub fn peer_pods(
+        &self,
+        policy: PolicyId,
+        direction: Direction,
+        rule: usize,
+        peer: usize,
+    ) -> Option<usize> {
+        let compiled = self.compiled.get(policy as usize)?;
+        match compiled.rules(direction).get(rule)?.peers.get(peer)? {
+            CompiledPeer::Classes(set) => Some(
+                self.peer_sets[*set as usize]
+                    .ones()
+                    .map(|c| self.classes[c].members as usize)
+                    .sum(),
+            ),
+            CompiledPeer::IpBlock(_) => None,
         }
     }
 

@@ -23,10 +23,12 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 
-use crate::app::{update, Command, Msg, State};
+use crate::app::{update, Command, Msg, Snapshot, State};
 use crate::cluster::live::{self, Session, Target, Update};
+use crate::cluster::World;
 use crate::flow::demo::DemoTraffic;
 use crate::now_ms;
+use crate::policy::EngineOptions;
 
 /// Messages waiting for the UI task; beyond this, flows are dropped and counted.
 pub const CHANNEL: usize = 4096;
@@ -131,9 +133,10 @@ async fn event_loop(
         let traffic = DemoTraffic::new(state.snapshot.index.clone(), now_ms());
         tokio::spawn(demo_source(traffic, tx.clone(), lost.clone()));
     }
+    let options = state.snapshot.options();
     let switch = sources.live.map(|live| {
         let (switch_tx, switch_rx) = mpsc::channel::<String>(4);
-        tokio::spawn(live_source(live, tx.clone(), switch_rx));
+        tokio::spawn(live_source(live, options, tx.clone(), switch_rx));
         switch_tx
     });
     drop(tx);
@@ -158,6 +161,9 @@ async fn event_loop(
                         if let Some(switch) = &switch {
                             let _ = switch.try_send(name);
                         }
+                    }
+                    Command::Release(old) => {
+                        tokio::task::spawn_blocking(move || drop(old));
                     }
                 }
             }
@@ -242,46 +248,81 @@ async fn demo_source(mut traffic: DemoTraffic, tx: mpsc::Sender<Msg>, lost: Arc<
     }
 }
 
-/// Forwards the live session's snapshots and status, and switches context on request: the
-/// new context is connected and synced first; if that fails the current one goes on.
-async fn live_source(live: LiveSource, tx: mpsc::Sender<Msg>, mut switch: mpsc::Receiver<String>) {
+/// Forwards the live session's status and worlds, each world prepared here, off the UI task
+/// (when several wait, only the newest is prepared); switches context on request: the new
+/// context is connected and synced first; if that fails the current one goes on.
+async fn live_source(
+    live: LiveSource,
+    options: EngineOptions,
+    tx: mpsc::Sender<Msg>,
+    mut switch: mpsc::Receiver<String>,
+) {
     let LiveSource {
         mut session,
         target,
     } = live;
     loop {
-        tokio::select! {
+        let (world, statuses) = tokio::select! {
             update = session.next() => {
-                let sent = match update {
-                    Some(Update::Snapshot(world, status)) => {
-                        tx.send(Msg::Live(status)).await.is_ok()
-                            && tx.send(Msg::Snapshot(world)).await.is_ok()
+                let Some(first) = update else { return };
+                let mut world = None;
+                let mut statuses = Vec::new();
+                let mut next = Some(first);
+                while let Some(update) = next.take() {
+                    match update {
+                        Update::Snapshot(w, status) => {
+                            world = Some(w);
+                            statuses.push(status);
+                        }
+                        Update::Status(status) => statuses.push(status),
                     }
-                    Some(Update::Status(status)) => tx.send(Msg::Live(status)).await.is_ok(),
-                    None => return,
-                };
-                if !sent {
-                    return;
+                    next = session.try_next();
                 }
+                (world, statuses)
             }
             Some(context) = switch.recv() => {
                 let next = Target {
                     context: Some(context.clone()),
                     ..target.clone()
                 };
-                let msgs = match live::open(&next, live::SYNC_LIMIT).await {
+                match live::open(&next, live::SYNC_LIMIT).await {
                     Ok((new, world, status)) => {
                         session = new;
-                        vec![Msg::Live(status), Msg::Snapshot(world)]
+                        (Some(world), vec![status])
                     }
-                    Err(e) => vec![Msg::SwitchFailed(format!("context {context}: {e}"))],
-                };
-                for m in msgs {
-                    if tx.send(m).await.is_err() {
-                        return;
+                    Err(e) => {
+                        let msg = Msg::SwitchFailed(format!("context {context}: {e}"));
+                        if tx.send(msg).await.is_err() {
+                            return;
+                        }
+                        continue;
                     }
                 }
             }
+        };
+        let prepared = match world {
+            Some(w) => match prepare(w, options).await {
+                Some(p) => Some(p),
+                None => return,
+            },
+            None => None,
+        };
+        for status in statuses {
+            if tx.send(Msg::Live(status)).await.is_err() {
+                return;
+            }
+        }
+        if let Some(p) = prepared {
+            if tx.send(Msg::Snapshot(p)).await.is_err() {
+                return;
+            }
         }
     }
+}
+
+/// Prepares a world on a blocking thread; `None` if the runtime is shutting down.
+async fn prepare(world: World, options: EngineOptions) -> Option<Arc<Snapshot>> {
+    tokio::task::spawn_blocking(move || Snapshot::prepare(world, options))
+        .await
+        .ok()
 }

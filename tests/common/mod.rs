@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use netpol_tui::app::{update, Command, Msg, SourceInfo, State};
+use netpol_tui::app::{update, Command, Msg, Snapshot, SourceInfo, State};
 use netpol_tui::cluster::demo;
 use netpol_tui::flow::demo::DemoTraffic;
 use netpol_tui::policy::EngineOptions;
@@ -12,8 +12,7 @@ use netpol_tui::theme::{Theme, ThemeSet};
 pub fn demo_state(width: u16, height: u16) -> State {
     let world = demo::load().expect("demo loads").world;
     let mut s = State::new(
-        world,
-        EngineOptions::default(),
+        Snapshot::prepare(world, EngineOptions::default()),
         SourceInfo {
             kind: "demo".into(),
             detail: String::new(),
@@ -41,6 +40,11 @@ pub fn type_text(s: &mut State, text: &str) {
     for c in text.chars() {
         press(s, KeyCode::Char(c));
     }
+}
+
+/// A world as a source hands it to the UI: prepared.
+pub fn prepared(world: netpol_tui::cluster::World) -> Msg {
+    Msg::Snapshot(Snapshot::prepare(world, EngineOptions::default()))
 }
 
 /// `n` flows of the demo's simulated traffic, seeded, at fixed times.

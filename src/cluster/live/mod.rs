@@ -540,6 +540,11 @@ impl Session {
         self.rx.recv().await
     }
 
+    /// An update already waiting, without waiting for one.
+    pub fn try_next(&mut self) -> Option<Update> {
+        self.rx.try_recv().ok()
+    }
+
     /// Waits for the first complete snapshot, failing after `limit` with the last error seen.
     pub async fn first_snapshot(&mut self, limit: Duration) -> Result<(World, Status), LiveError> {
         let deadline = Instant::now() + limit;
