@@ -2,9 +2,11 @@
 //! typed IP), a port by number or name, a protocol; the result is `explain`'s reasoning with
 //! the responsible policy one key away.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyEvent;
 
-use super::finder::{self, Entry, Hit, LineInput, Matcher, Target};
+use super::finder::{self, Entry, Hit, Matcher, Target};
+use super::keymap::{self, Action, Context};
+use super::line::LineInput;
 use super::Snapshot;
 use crate::flow::{Annotated, Datapath, EndKind};
 use crate::policy::explain::{explain, Explanation};
@@ -186,92 +188,54 @@ impl ExplainForm {
         }
     }
 
-    pub fn key(&mut self, key: KeyEvent, snapshot: &Snapshot, matcher: &Matcher) -> Outcome {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => return Outcome::Close,
-            KeyCode::Tab => {
-                if matches!(self.field, Field::From | Field::To) {
+    /// Takes a key; `None` when the key means nothing here. Text fields take editing keys
+    /// first; the others are the Explain bindings of the keymap, read per field.
+    pub fn key(
+        &mut self,
+        key: KeyEvent,
+        snapshot: &Snapshot,
+        matcher: &Matcher,
+    ) -> Option<Outcome> {
+        if let Some(input) = self.input() {
+            if input.edit(key) {
+                self.refresh_picks(matcher);
+                return Some(Outcome::Stay);
+            }
+        }
+        let action = keymap::lookup(key, Context::Explain)?;
+        match (action, self.field) {
+            (Action::Close, _) => return Some(Outcome::Close),
+            (Action::NextField, field) => {
+                if matches!(field, Field::From | Field::To) {
                     self.accept_pick();
                 }
                 self.advance(matcher, true);
             }
-            KeyCode::BackTab => self.advance(matcher, false),
-            _ => {}
+            (Action::PrevField, _) => self.advance(matcher, false),
+            (Action::Down, Field::From | Field::To) => {
+                self.pick = (self.pick + 1).min(self.picks.len().saturating_sub(1))
+            }
+            (Action::Up, Field::From | Field::To) => self.pick = self.pick.saturating_sub(1),
+            (Action::Down, Field::Protocol) => self.protocol = cycle(self.protocol, 1),
+            (Action::Up, Field::Protocol) => self.protocol = cycle(self.protocol, 2),
+            (Action::Down, Field::Result) => self.scroll = self.scroll.saturating_add(1),
+            (Action::Up, Field::Result) => self.scroll = self.scroll.saturating_sub(1),
+            (Action::PageDown, Field::Result) => self.scroll = self.scroll.saturating_add(10),
+            (Action::PageUp, Field::Result) => self.scroll = self.scroll.saturating_sub(10),
+            (Action::Accept, Field::From | Field::To) => {
+                self.accept_pick();
+                self.advance(matcher, true);
+            }
+            (Action::Accept, Field::Port | Field::Protocol) => self.run(&snapshot.index),
+            (Action::Accept | Action::GoTo, Field::Result) => {
+                return Some(match self.responsible {
+                    Some(p) => Outcome::JumpTo(p),
+                    None => Outcome::Stay,
+                });
+            }
+            _ => return None,
         }
-        if matches!(key.code, KeyCode::Tab | KeyCode::BackTab) {
-            return Outcome::Stay;
-        }
-        match self.field {
-            Field::From | Field::To => match key.code {
-                KeyCode::Down => {
-                    self.pick = (self.pick + 1).min(self.picks.len().saturating_sub(1))
-                }
-                KeyCode::Up => self.pick = self.pick.saturating_sub(1),
-                KeyCode::Enter => {
-                    self.accept_pick();
-                    self.advance(matcher, true);
-                }
-                _ => {
-                    if self.edit(key, ctrl) {
-                        self.refresh_picks(matcher);
-                    }
-                }
-            },
-            Field::Port => match key.code {
-                KeyCode::Enter => self.run(&snapshot.index),
-                _ => {
-                    self.edit(key, ctrl);
-                }
-            },
-            Field::Protocol => match key.code {
-                KeyCode::Enter => self.run(&snapshot.index),
-                KeyCode::Down | KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('j') => {
-                    self.protocol = match self.protocol {
-                        Protocol::Tcp => Protocol::Udp,
-                        Protocol::Udp => Protocol::Sctp,
-                        Protocol::Sctp => Protocol::Tcp,
-                    }
-                }
-                KeyCode::Up | KeyCode::Left | KeyCode::Char('k') => {
-                    self.protocol = match self.protocol {
-                        Protocol::Tcp => Protocol::Sctp,
-                        Protocol::Udp => Protocol::Tcp,
-                        Protocol::Sctp => Protocol::Udp,
-                    }
-                }
-                _ => {}
-            },
-            Field::Result => match key.code {
-                KeyCode::Enter | KeyCode::Char('g') => {
-                    if let Some(p) = self.responsible {
-                        return Outcome::JumpTo(p);
-                    }
-                }
-                KeyCode::Down | KeyCode::Char('j') => self.scroll = self.scroll.saturating_add(1),
-                KeyCode::Up | KeyCode::Char('k') => self.scroll = self.scroll.saturating_sub(1),
-                KeyCode::PageDown => self.scroll = self.scroll.saturating_add(10),
-                KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(10),
-                KeyCode::Char('q') => return Outcome::Close,
-                _ => {}
-            },
-        }
-        Outcome::Stay
-    }
-
-    /// Edits the focused text field; true when the text changed.
-    fn edit(&mut self, key: KeyEvent, ctrl: bool) -> bool {
-        let Some(input) = self.input() else {
-            return false;
-        };
-        match key.code {
-            KeyCode::Backspace => input.backspace(),
-            KeyCode::Char('w') if ctrl => input.delete_word(),
-            KeyCode::Char('u') if ctrl => input.clear(),
-            KeyCode::Char(c) if !ctrl => input.push(c),
-            _ => return false,
-        }
-        true
+        Some(Outcome::Stay)
     }
 
     /// Resolves the fields and explains the flow; errors name the field.
@@ -306,6 +270,13 @@ impl ExplainForm {
         self.picks.clear();
         self.result = Some(result);
     }
+}
+
+/// The protocol `steps` places on in the cycle TCP, UDP, SCTP (two steps on is one back).
+fn cycle(p: Protocol, steps: usize) -> Protocol {
+    let all = Protocol::ALL;
+    let i = all.iter().position(|q| *q == p).unwrap_or(0);
+    all[(i + steps) % all.len()]
 }
 
 /// What the From and To fields suggest: every pod and node of the world.

@@ -1,48 +1,10 @@
 //! Fuzzy matching (fuzzy-matcher's skim algorithm) for the finder, the list filters and the
-//! explain dialog's endpoint pickers, and the one-line text input they share.
+//! explain dialog's endpoint pickers.
 
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 
 use crate::policy::{Index, PodId, PolicyId};
-
-/// A one-line text input; the cursor stays at the end.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LineInput {
-    pub text: String,
-}
-
-impl LineInput {
-    pub fn with(text: &str) -> LineInput {
-        LineInput {
-            text: text.to_string(),
-        }
-    }
-
-    pub fn push(&mut self, c: char) {
-        self.text.push(c);
-    }
-
-    pub fn backspace(&mut self) {
-        self.text.pop();
-    }
-
-    /// Deletes the last word (Ctrl-W).
-    pub fn delete_word(&mut self) {
-        let trimmed = self.text.trim_end().len();
-        self.text.truncate(trimmed);
-        let cut = self
-            .text
-            .rfind(|c: char| c.is_whitespace() || c == '/')
-            .map(|i| i + 1)
-            .unwrap_or(0);
-        self.text.truncate(cut);
-    }
-
-    pub fn clear(&mut self) {
-        self.text.clear();
-    }
-}
 
 pub struct Matcher {
     inner: SkimMatcherV2,
@@ -291,16 +253,5 @@ mod tests {
         let one_thread = score_all(&m, &many, &pool[..PARALLEL_FROM - 1], "ns-5");
         let parallel = score_all(&m, &many, &pool, "ns-5");
         assert_eq!(&parallel[..one_thread.len()], one_thread.as_slice());
-    }
-
-    #[test]
-    fn line_input_edits() {
-        let mut l = LineInput::with("production/front");
-        l.delete_word();
-        assert_eq!(l.text, "production/");
-        l.push('x');
-        l.backspace();
-        l.backspace();
-        assert_eq!(l.text, "production");
     }
 }

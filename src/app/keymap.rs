@@ -1,9 +1,14 @@
-//! The keymap: every binding carries its own description, and the help screen is made from
-//! this table, so help cannot drift from the keys.
+//! The keymap: every binding of the main screen and of every dialog, each with its own
+//! description and, where it is worth a place on screen, a short hint. The help screen, the
+//! status bar's hints and the dialogs' titles are all made from this table, so none of them
+//! can drift from the keys.
+//!
+//! Dialogs with a text field give printable keys, Backspace, Ctrl-W and Ctrl-U to the line
+//! editor first (see `line`); their bindings here are the other keys.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// What a key asks for in the main screen.
+/// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Quit,
@@ -30,16 +35,31 @@ pub enum Action {
     NextTheme,
     ShowPods,
     ShowPolicies,
+    // Dialogs.
+    /// Close the dialog (or the filter being typed) without doing anything.
+    Close,
+    /// Take the choice, run the command, keep the filter.
+    Accept,
+    NextField,
+    PrevField,
+    /// Complete the word being typed.
+    Complete,
+    /// Go to the policy an answer names.
+    GoTo,
 }
 
-/// Where a binding applies; `Main` holds everywhere in the main screen.
+/// Where a binding applies. `Main` holds in every pane of the main screen, never in dialogs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
     Main,
     Tree,
     Flows,
-    Explain,
+    /// Typing a `/` filter into a list.
+    Filter,
     Finder,
+    Command,
+    Explain,
+    Help,
 }
 
 impl Context {
@@ -48,19 +68,29 @@ impl Context {
             Context::Main => "Everywhere",
             Context::Tree => "Namespaces, pods and policies",
             Context::Flows => "Flows",
+            Context::Filter => "Typing a filter",
+            Context::Finder => "Finder (Ctrl-P)",
+            Context::Command => "Command line (:)",
             Context::Explain => "Explain dialog",
-            Context::Finder => "Finder, filter and command line",
+            Context::Help => "This help",
         }
+    }
+
+    /// A pane of the main screen, where `Main` bindings apply too.
+    fn is_pane(self) -> bool {
+        matches!(self, Context::Main | Context::Tree | Context::Flows)
     }
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct Binding {
     pub context: Context,
-    /// Shown in help, e.g. `j ↓`.
+    /// Shown in help, e.g. `j ↓`. Empty for a binding that shares the line above.
     pub keys: &'static str,
     pub help: &'static str,
-    /// `None` for keys handled by a dialog's own input (listed for help only).
+    /// A short form (key, word) for the status bar and dialog titles.
+    pub hint: Option<(&'static str, &'static str)>,
+    /// `None` for a line of help only (keys handled by the line editor).
     pub action: Option<Action>,
     codes: &'static [(KeyCode, KeyModifiers)],
 }
@@ -70,11 +100,12 @@ const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
 
 macro_rules! bind {
-    ($ctx:ident, $keys:literal, $help:literal, $action:ident, [$($code:expr),*]) => {
+    ($ctx:ident, $keys:literal, $help:literal, $hint:expr, $action:ident, [$($code:expr),*]) => {
         Binding {
             context: Context::$ctx,
             keys: $keys,
             help: $help,
+            hint: $hint,
             action: Some(Action::$action),
             codes: &[$($code),*],
         }
@@ -84,10 +115,19 @@ macro_rules! bind {
             context: Context::$ctx,
             keys: $keys,
             help: $help,
+            hint: None,
             action: None,
             codes: &[],
         }
     };
+}
+
+const fn ch(c: char) -> (KeyCode, KeyModifiers) {
+    (KeyCode::Char(c), NONE)
+}
+
+const fn key(code: KeyCode) -> (KeyCode, KeyModifiers) {
+    (code, NONE)
 }
 
 pub const BINDINGS: &[Binding] = &[
@@ -95,105 +135,104 @@ pub const BINDINGS: &[Binding] = &[
         Main,
         "q  Ctrl-C",
         "quit",
+        Some(("q", "quit")),
         Quit,
-        [(KeyCode::Char('q'), NONE), (KeyCode::Char('c'), CTRL)]
+        [ch('q'), (KeyCode::Char('c'), CTRL)]
     ),
     bind!(
         Main,
         "?",
         "this help",
+        Some(("?", "help")),
         Help,
-        [
-            (KeyCode::Char('?'), NONE),
-            (KeyCode::Char('?'), SHIFT),
-            (KeyCode::F(1), NONE)
-        ]
+        [ch('?'), (KeyCode::Char('?'), SHIFT), key(KeyCode::F(1))]
     ),
     bind!(
         Main,
         "Tab  Shift-Tab",
         "next / previous pane",
+        None,
         FocusNext,
-        [(KeyCode::Tab, NONE)]
+        [key(KeyCode::Tab)]
     ),
     bind!(
         Main,
         "",
         "",
+        None,
         FocusPrev,
-        [(KeyCode::BackTab, NONE), (KeyCode::BackTab, SHIFT)]
+        [key(KeyCode::BackTab), (KeyCode::BackTab, SHIFT)]
     ),
     bind!(
         Main,
         "j ↓  k ↑",
         "move down / up",
+        None,
         Down,
-        [(KeyCode::Char('j'), NONE), (KeyCode::Down, NONE)]
+        [ch('j'), key(KeyCode::Down)]
     ),
-    bind!(
-        Main,
-        "",
-        "",
-        Up,
-        [(KeyCode::Char('k'), NONE), (KeyCode::Up, NONE)]
-    ),
+    bind!(Main, "", "", None, Up, [ch('k'), key(KeyCode::Up)]),
     bind!(
         Main,
         "PgDn Ctrl-D  PgUp Ctrl-U",
         "page down / up",
+        None,
         PageDown,
-        [(KeyCode::PageDown, NONE), (KeyCode::Char('d'), CTRL)]
+        [key(KeyCode::PageDown), (KeyCode::Char('d'), CTRL)]
     ),
     bind!(
         Main,
         "",
         "",
+        None,
         PageUp,
-        [(KeyCode::PageUp, NONE), (KeyCode::Char('u'), CTRL)]
+        [key(KeyCode::PageUp), (KeyCode::Char('u'), CTRL)]
     ),
     bind!(
         Main,
         "g Home  G End",
         "first / last",
+        None,
         Top,
-        [(KeyCode::Char('g'), NONE), (KeyCode::Home, NONE)]
+        [ch('g'), key(KeyCode::Home)]
     ),
     bind!(
         Main,
         "",
         "",
+        None,
         Bottom,
-        [
-            (KeyCode::Char('G'), NONE),
-            (KeyCode::Char('G'), SHIFT),
-            (KeyCode::End, NONE)
-        ]
+        [ch('G'), (KeyCode::Char('G'), SHIFT), key(KeyCode::End)]
     ),
     bind!(
         Main,
         "Enter",
         "drill in: open a namespace, show a pod's rules, explain a flow",
+        None,
         Enter,
-        [(KeyCode::Enter, NONE)]
+        [key(KeyCode::Enter)]
     ),
     bind!(
         Main,
         "Esc",
         "back: close, clear the filter, return from a jump",
+        None,
         Back,
-        [(KeyCode::Esc, NONE)]
+        [key(KeyCode::Esc)]
     ),
     bind!(
         Main,
         "/",
         "filter the focused list (names fuzzy; flows: every word)",
+        None,
         Filter,
-        [(KeyCode::Char('/'), NONE)]
+        [ch('/')]
     ),
     bind!(
         Main,
         "Ctrl-P",
         "jump anywhere: namespaces, pods, policies, labels",
+        Some(("^P", "find")),
         Finder,
         [(KeyCode::Char('p'), CTRL)]
     ),
@@ -201,110 +240,272 @@ pub const BINDINGS: &[Binding] = &[
         Main,
         ":",
         "command: :ns :pod :netpol :explain :flows :theme NAME :q",
+        Some((":", "cmd")),
         CommandLine,
-        [(KeyCode::Char(':'), NONE), (KeyCode::Char(':'), SHIFT)]
+        [ch(':'), (KeyCode::Char(':'), SHIFT)]
     ),
     bind!(
         Main,
         "e",
         "explain a flow (from the selected pod)",
+        Some(("e", "explain")),
         Explain,
-        [(KeyCode::Char('e'), NONE)]
+        [ch('e')]
     ),
-    bind!(
-        Main,
-        "z",
-        "zoom the focused pane",
-        Zoom,
-        [(KeyCode::Char('z'), NONE)]
-    ),
-    bind!(
-        Main,
-        "t",
-        "next theme",
-        NextTheme,
-        [(KeyCode::Char('t'), NONE)]
-    ),
+    bind!(Main, "z", "zoom the focused pane", None, Zoom, [ch('z')]),
+    bind!(Main, "t", "next theme", None, NextTheme, [ch('t')]),
     bind!(
         Tree,
         "l →  h ←",
         "expand / collapse a namespace",
+        None,
         Expand,
-        [(KeyCode::Char('l'), NONE), (KeyCode::Right, NONE)]
+        [ch('l'), key(KeyCode::Right)]
     ),
-    bind!(
-        Tree,
-        "",
-        "",
-        Collapse,
-        [(KeyCode::Char('h'), NONE), (KeyCode::Left, NONE)]
-    ),
+    bind!(Tree, "", "", None, Collapse, [ch('h'), key(KeyCode::Left)]),
     bind!(
         Tree,
         "P",
         "list policies under namespaces",
+        None,
         ShowPolicies,
-        [(KeyCode::Char('P'), NONE), (KeyCode::Char('P'), SHIFT)]
+        [ch('P'), (KeyCode::Char('P'), SHIFT)]
     ),
     bind!(
         Tree,
         "O",
         "list pods under namespaces",
+        None,
         ShowPods,
-        [(KeyCode::Char('O'), NONE), (KeyCode::Char('O'), SHIFT)]
+        [ch('O'), (KeyCode::Char('O'), SHIFT)]
     ),
     bind!(
         Flows,
         "Space  p",
         "pause / resume the flow list",
+        None,
         Pause,
-        [(KeyCode::Char(' '), NONE), (KeyCode::Char('p'), NONE)]
+        [ch(' '), ch('p')]
     ),
     bind!(
         Flows,
         "v",
         "show all / blocked / allowed / disagreements",
+        None,
         VerdictFilter,
-        [(KeyCode::Char('v'), NONE)]
+        [ch('v')]
     ),
-    bind!(Explain, "Tab  Shift-Tab", "next / previous field"),
+    bind!(Filter, "type", "narrow the list with every key"),
     bind!(
-        Explain,
-        "↑ ↓",
-        "choose a suggestion (From, To) or the protocol"
-    ),
-    bind!(
-        Explain,
+        Filter,
         "Enter",
-        "accept the suggestion; on Port or Protocol: explain"
+        "keep the filter and go back to the list",
+        None,
+        Accept,
+        [key(KeyCode::Enter)]
     ),
     bind!(
-        Explain,
-        "Enter  g",
-        "in the result: go to the responsible policy"
+        Filter,
+        "Esc",
+        "clear the filter",
+        None,
+        Close,
+        [key(KeyCode::Esc)]
     ),
-    bind!(Explain, "Esc", "close"),
+    bind!(
+        Filter,
+        "↓ ↑",
+        "keep the filter and move in the list",
+        None,
+        Down,
+        [key(KeyCode::Down)]
+    ),
+    bind!(Filter, "", "", None, Up, [key(KeyCode::Up)]),
     bind!(
         Finder,
         "type",
         "narrow the list; matched characters are highlighted"
     ),
-    bind!(Finder, "↑ ↓  Ctrl-N Ctrl-P", "choose"),
-    bind!(Finder, "Tab", "complete a command or theme name"),
-    bind!(Finder, "Enter  Esc", "accept / cancel"),
+    bind!(
+        Finder,
+        "↓ ↑  Ctrl-N Ctrl-P",
+        "choose",
+        None,
+        Down,
+        [key(KeyCode::Down), (KeyCode::Char('n'), CTRL)]
+    ),
+    bind!(
+        Finder,
+        "",
+        "",
+        None,
+        Up,
+        [key(KeyCode::Up), (KeyCode::Char('p'), CTRL)]
+    ),
+    bind!(
+        Finder,
+        "Enter",
+        "go there",
+        None,
+        Accept,
+        [key(KeyCode::Enter)]
+    ),
+    bind!(Finder, "Esc", "cancel", None, Close, [key(KeyCode::Esc)]),
+    bind!(
+        Command,
+        "Tab",
+        "complete a command, theme or context name",
+        Some(("Tab", "completes")),
+        Complete,
+        [key(KeyCode::Tab)]
+    ),
+    bind!(
+        Command,
+        "Enter",
+        "run the command",
+        Some(("Enter", "runs")),
+        Accept,
+        [key(KeyCode::Enter)]
+    ),
+    bind!(
+        Command,
+        "Esc",
+        "cancel (so does Backspace on an empty line)",
+        Some(("Esc", "cancels")),
+        Close,
+        [key(KeyCode::Esc)]
+    ),
+    bind!(
+        Explain,
+        "Tab  Shift-Tab",
+        "next / previous field",
+        Some(("Tab", "next field")),
+        NextField,
+        [key(KeyCode::Tab)]
+    ),
+    bind!(
+        Explain,
+        "",
+        "",
+        None,
+        PrevField,
+        [key(KeyCode::BackTab), (KeyCode::BackTab, SHIFT)]
+    ),
+    bind!(
+        Explain,
+        "↓ ↑  → ←",
+        "choose a suggestion (From, To) or the protocol; scroll the answer",
+        None,
+        Down,
+        [key(KeyCode::Down), key(KeyCode::Right), ch(' '), ch('j')]
+    ),
+    bind!(
+        Explain,
+        "",
+        "",
+        None,
+        Up,
+        [key(KeyCode::Up), key(KeyCode::Left), ch('k')]
+    ),
+    bind!(
+        Explain,
+        "PgDn  PgUp",
+        "scroll the answer by a page",
+        None,
+        PageDown,
+        [key(KeyCode::PageDown)]
+    ),
+    bind!(Explain, "", "", None, PageUp, [key(KeyCode::PageUp)]),
+    bind!(
+        Explain,
+        "Enter",
+        "take the suggestion; on Port or Protocol: explain",
+        Some(("Enter", "run")),
+        Accept,
+        [key(KeyCode::Enter)]
+    ),
+    bind!(
+        Explain,
+        "Enter  g",
+        "in the answer: go to the responsible policy (Esc comes back)",
+        None,
+        GoTo,
+        [ch('g')]
+    ),
+    bind!(
+        Explain,
+        "Esc  q",
+        "close (q outside the text fields)",
+        Some(("Esc", "close")),
+        Close,
+        [key(KeyCode::Esc), ch('q')]
+    ),
+    bind!(
+        Help,
+        "Esc  any other key",
+        "close",
+        Some(("Esc", "closes")),
+        Close,
+        [key(KeyCode::Esc)]
+    ),
+    bind!(
+        Help,
+        "↓ ↑  j k",
+        "scroll",
+        Some(("↑↓", "scroll")),
+        Down,
+        [key(KeyCode::Down), ch('j')]
+    ),
+    bind!(Help, "", "", None, Up, [key(KeyCode::Up), ch('k')]),
+    bind!(
+        Help,
+        "PgDn  PgUp",
+        "scroll by a page",
+        None,
+        PageDown,
+        [key(KeyCode::PageDown)]
+    ),
+    bind!(Help, "", "", None, PageUp, [key(KeyCode::PageUp)]),
 ];
 
-/// The main-screen action bound to `key` in `context` (Main bindings apply in every pane).
+/// The action bound to `key` in `context`. In a pane of the main screen, `Main` bindings
+/// apply as well; in a dialog, only the dialog's own.
 pub fn lookup(key: KeyEvent, context: Context) -> Option<Action> {
     BINDINGS
         .iter()
-        .filter(|b| b.context == Context::Main || b.context == context)
+        .filter(|b| b.context == context || (context.is_pane() && b.context == Context::Main))
         .find(|b| {
             b.codes
                 .iter()
                 .any(|(code, mods)| *code == key.code && *mods == key.modifiers)
         })
         .and_then(|b| b.action)
+}
+
+/// The hint (short key, word) of `action` in `context`, if it has one.
+pub fn hint(context: Context, action: Action) -> Option<(&'static str, &'static str)> {
+    BINDINGS
+        .iter()
+        .find(|b| b.context == context && b.action == Some(action))
+        .and_then(|b| b.hint)
+}
+
+/// Every hint of a context, in table order: what a dialog's title says about its keys.
+pub fn hints(context: Context) -> Vec<(&'static str, &'static str)> {
+    BINDINGS
+        .iter()
+        .filter(|b| b.context == context)
+        .filter_map(|b| b.hint)
+        .collect()
+}
+
+/// `title · Key word · Key word`, for a dialog's frame.
+pub fn titled(title: &str, context: Context) -> String {
+    let mut out = title.to_string();
+    for (k, word) in hints(context) {
+        out.push_str(&format!(" · {k} {word}"));
+    }
+    out
 }
 
 /// Help lines per context, in table order; bindings that share a line have an empty label.
@@ -337,7 +538,10 @@ mod tests {
             }
         }
         // Pane bindings must not shadow a Main one.
-        for b in BINDINGS.iter().filter(|b| b.context != Context::Main) {
+        for b in BINDINGS
+            .iter()
+            .filter(|b| b.context.is_pane() && b.context != Context::Main)
+        {
             for code in b.codes {
                 assert!(!seen.contains(&(Context::Main, *code)), "{code:?}");
             }
@@ -354,6 +558,11 @@ mod tests {
             Action::Finder,
             Action::Pause,
             Action::ShowPolicies,
+            Action::Close,
+            Action::Accept,
+            Action::NextField,
+            Action::Complete,
+            Action::GoTo,
         ] {
             assert!(described.contains(&a), "{a:?}");
         }
@@ -363,5 +572,30 @@ mod tests {
             .iter()
             .flat_map(|(_, l)| l)
             .any(|(k, h)| *k == "Ctrl-P" && h.starts_with("jump anywhere")));
+        // Every dialog says how to leave it.
+        for ctx in [
+            Context::Finder,
+            Context::Command,
+            Context::Explain,
+            Context::Help,
+        ] {
+            assert!(
+                BINDINGS
+                    .iter()
+                    .any(|b| b.context == ctx && b.action == Some(Action::Close)),
+                "{ctx:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dialogs_do_not_see_main_bindings() {
+        let q = KeyEvent::new(KeyCode::Char('e'), KeyModifiers::NONE);
+        assert_eq!(lookup(q, Context::Tree), Some(Action::Explain));
+        assert_eq!(lookup(q, Context::Finder), None);
+        assert_eq!(
+            titled("Help", Context::Help),
+            "Help · Esc closes · ↑↓ scroll"
+        );
     }
 }

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::finder::{self, Entry, Target};
+use super::overlay::{FinderState, Overlay};
 use super::overview::Overview;
+use super::tree::{Detail, RowKey, RowKind};
+use super::State;
 use crate::cluster::World;
 use crate::flow::Names;
 use crate::policy::{EngineOptions, Index};
@@ -65,5 +68,83 @@ impl Snapshot {
 
     pub fn options(&self) -> EngineOptions {
         self.index.options()
+    }
+}
+
+impl State {
+    /// Replaces the world and returns the old one. Whatever pointed into the old one is found
+    /// again by name in the new one: the selection, the detail, an open dialog (run again on
+    /// the new world).
+    pub fn set_world(&mut self, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
+        let keep = self.selected().and_then(|k| self.row_key(k));
+        let old = std::mem::replace(&mut self.snapshot, snapshot);
+        if std::mem::take(&mut self.new_context) {
+            self.expanded = self
+                .snapshot
+                .overview
+                .namespaces
+                .iter()
+                .map(|n| n.name.clone())
+                .collect();
+        }
+        self.detail = Detail::Empty;
+        // Rows hold positions in the old world: none may survive into the new one.
+        self.rows.clear();
+        self.rebuild_rows();
+        if let Some(i) = keep
+            .and_then(|k| self.resolve(&k))
+            .and_then(|kind| self.rows.iter().position(|r| r.kind == kind))
+        {
+            self.cursor = i;
+        }
+        self.scroll_tree_to_cursor();
+        self.refresh_detail();
+        self.overlay = self.overlay.take().map(|o| self.rebase_overlay(o));
+        old
+    }
+
+    /// An open dialog, brought to the current world: the finder searches again, the explain
+    /// dialog takes its suggestions from the new world and runs again if it had an answer.
+    pub(super) fn rebase_overlay(&self, overlay: Overlay) -> Overlay {
+        match overlay {
+            Overlay::Finder(f) => Overlay::Finder(FinderState::search(
+                &self.matcher,
+                &self.snapshot.entries,
+                f.query,
+            )),
+            Overlay::Explain(mut form) => {
+                form.rebase(&self.snapshot, &self.matcher);
+                Overlay::Explain(form)
+            }
+            other @ (Overlay::Help { .. } | Overlay::Command(_)) => other,
+        }
+    }
+
+    /// The name of a row of the current world.
+    pub fn row_key(&self, kind: RowKind) -> Option<RowKey> {
+        let index = &self.snapshot.index;
+        Some(match kind {
+            RowKind::Namespace(n) => {
+                RowKey::Namespace(index.inventory().namespaces.get(n as usize)?.name.clone())
+            }
+            RowKind::Pod(p) => RowKey::Pod(index.inventory().pods.get(p as usize)?.key()),
+            RowKind::Policy(p) => RowKey::Policy(index.policies().policies.get(p as usize)?.key()),
+        })
+    }
+
+    /// The row a name stands for in the current world, if it is still there.
+    pub fn resolve(&self, key: &RowKey) -> Option<RowKind> {
+        let index = &self.snapshot.index;
+        match key {
+            RowKey::Namespace(name) => index.namespace_id(name).map(RowKind::Namespace),
+            RowKey::Pod(key) => {
+                let (ns, name) = key.split_once('/')?;
+                index.pod_id(ns, name).map(RowKind::Pod)
+            }
+            RowKey::Policy(key) => {
+                let (ns, name) = key.split_once('/')?;
+                index.policy_id(ns, name).map(RowKind::Policy)
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The world the engine reasons about, and its sources: YAML/JSON manifests (`files`),
-//! the built-in scenario (`demo`), and later the live cluster.
+//! the built-in scenario (`demo`), and the live cluster (`live`: list and watch through the
+//! API server). Also `synthetic`, large generated worlds for benchmarks.
 //!
 //! The world's data types are the engine's input model (`policy::model`); this module
 //! owns getting them. All file I/O lives here, never in `policy/`.

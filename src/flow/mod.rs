@@ -1,9 +1,10 @@
 //! Flows: the datapath's record of a connection, its annotation by the policy engine, the
 //! bounded store the UI reads, and the demo's simulated traffic.
 //!
-//! Sources (the demo generator today, the node probe later) produce [`FlowEvent`]s; the UI
-//! task annotates each with the current index and keeps the newest in a [`FlowStore`].
-//! Nothing here does I/O; the tasks that pace a source live with the terminal loop.
+//! Sources (the demo generator, the node probe and its agents) produce [`FlowEvent`]s; the
+//! UI task annotates each with the current index and keeps the newest in a [`FlowStore`].
+//! `wire` is the agents' frame format and `correlate` pairs the probe's hook events into
+//! flows. Nothing here does I/O; the tasks that pace a source live with their callers.
 
 pub mod correlate;
 pub mod demo;

@@ -30,7 +30,12 @@ fn frame_of(frame: &mut Frame, area: Rect, title: &str, state: &State) -> Rect {
 pub fn help(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
     let theme = &state.theme;
     let area = centered(full, 90, 90, 100, 60);
-    let inner = frame_of(frame, area, "Help · Esc closes · ↑↓ scroll", state);
+    let inner = frame_of(
+        frame,
+        area,
+        &keymap::titled("Help", keymap::Context::Help),
+        state,
+    );
     let w = inner.width as usize;
     let mut lines = Vec::new();
     // A key (or command) column, and the words wrapped under the words.
@@ -139,7 +144,7 @@ pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm)
     let inner = frame_of(
         frame,
         area,
-        "Explain a flow · Tab next field · Enter run · Esc close",
+        &keymap::titled("Explain a flow", keymap::Context::Explain),
         state,
     );
     let label = |name: &str, f: Field| {

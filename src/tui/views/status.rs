@@ -6,7 +6,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::app::finder::LineInput;
+use crate::app::keymap::{self, Action, Context};
+use crate::app::line::LineInput;
 use crate::app::{State, COMMANDS};
 use crate::cluster::live::Link;
 use crate::theme::Slot;
@@ -59,19 +60,23 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         None => {
             spans.push(Span::styled("│ ", st));
             let used: usize = spans.iter().map(|s| s.width()).sum();
-            let hints: &[(&str, &str)] = if area.width as usize >= used + 44 {
+            // The keys worth a place here, as the keymap names them.
+            let wanted: &[Action] = if area.width as usize >= used + 44 {
                 &[
-                    ("?", "help"),
-                    (":", "cmd"),
-                    ("^P", "find"),
-                    ("e", "explain"),
-                    ("q", "quit"),
+                    Action::Help,
+                    Action::CommandLine,
+                    Action::Finder,
+                    Action::Explain,
+                    Action::Quit,
                 ]
             } else {
-                &[("?", "help"), ("q", "quit")]
+                &[Action::Help, Action::Quit]
             };
+            let hints = wanted
+                .iter()
+                .filter_map(|&a| keymap::hint(Context::Main, a));
             for (k, what) in hints {
-                spans.push(Span::styled(*k, key));
+                spans.push(Span::styled(k, key));
                 spans.push(Span::styled(format!(" {what}  "), st));
             }
         }
@@ -145,7 +150,13 @@ pub fn command_line(frame: &mut Frame, area: Rect, state: &State, line: &LineInp
                     .is_some_and(|w| w.starts_with(word))
         })
         .map(|(c, what)| format!("   {c}: {what}"))
-        .unwrap_or_else(|| "   Tab completes · Enter runs · Esc cancels".into());
+        .unwrap_or_else(|| {
+            let keys: Vec<String> = keymap::hints(Context::Command)
+                .iter()
+                .map(|(k, w)| format!("{k} {w}"))
+                .collect();
+            format!("   {}", keys.join(" · "))
+        });
     let spans = vec![
         Span::styled(":", theme.style(Slot::StatusKey)),
         Span::styled(format!("{}▏", line.text), st),

@@ -1,0 +1,167 @@
+//! The `:` command line in the manner of k9s: `:ns`, `:pod`, `:netpol`, `:explain`, `:flows`,
+//! `:theme`, `:ctx`, `:q`, with Tab completion.
+
+use super::actions::{action, set_theme};
+use super::explain_form::{ExplainForm, Field};
+use super::finder::{self, Target};
+use super::keymap::Action;
+use super::layout::Pane;
+use super::line::LineInput;
+use super::live::context_command;
+use super::overlay::Overlay;
+use super::tree::{go_to, Filter};
+use super::{Command, State};
+
+/// Commands of the `:` line, with what they do (help shows this list).
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("ns [NAME]", "namespaces; with a name, go to it"),
+    (
+        "pod [NAME]",
+        "pods under their namespaces; with a name, go to the best match",
+    ),
+    (
+        "netpol [NAME]",
+        "policies under their namespaces; with a name, go to it",
+    ),
+    (
+        "explain [FROM [TO [PORT [PROTO]]]]",
+        "the explain dialog, run at once when complete",
+    ),
+    ("flows", "focus the flow list"),
+    ("theme [NAME]", "switch theme; without a name, list them"),
+    (
+        "ctx [NAME]",
+        "switch kubeconfig context; without a name, list them and what is not visible",
+    ),
+    ("help", "this help"),
+    ("q", "quit"),
+];
+
+pub(super) const COMMAND_WORDS: &[&str] = &[
+    "ns", "pod", "netpol", "explain", "flows", "theme", "ctx", "help", "quit",
+];
+
+pub(super) fn complete_command(state: &State, line: &mut LineInput) {
+    let text = line.text.trim_start().to_string();
+    let (word, rest) = match text.split_once(' ') {
+        Some((w, r)) => (w, Some(r)),
+        None => (text.as_str(), None),
+    };
+    let candidates: Vec<String> = match rest {
+        None => COMMAND_WORDS.iter().map(|s| s.to_string()).collect(),
+        Some(_) if word == "theme" => state.themes.names(),
+        Some(_) if word == "ctx" => state
+            .live
+            .as_ref()
+            .map(|l| l.contexts.clone())
+            .unwrap_or_default(),
+        Some(_) => return,
+    };
+    let partial = rest.unwrap_or(word);
+    let found: Vec<&String> = candidates
+        .iter()
+        .filter(|c| c.starts_with(partial))
+        .collect();
+    if let [one] = found.as_slice() {
+        line.text = match rest {
+            None => format!("{one} "),
+            Some(_) => format!("{word} {one}"),
+        };
+    }
+}
+
+pub(super) fn best(state: &State, kinds: &[&str], query: &str) -> Option<Target> {
+    let hits = finder::search(&state.matcher, &state.snapshot.entries, query, 500);
+    hits.into_iter()
+        .map(|h| state.snapshot.entries[h.entry].target)
+        .find(|t| kinds.contains(&t.kind()))
+}
+
+/// `:pod` / `:netpol`: without a name, list that kind in the tree; with one, go to the best
+/// match of `kind` (a finder kind: `pod`, `netpol`).
+pub(super) fn list_or_go(state: &mut State, arg: &str, list: Action, kind: &str) {
+    if arg.is_empty() {
+        action(state, list);
+        state.focus = Pane::Tree;
+        return;
+    }
+    match best(state, &[kind], arg) {
+        Some(t) => go_to(state, t),
+        None => {
+            let what = if kind == "netpol" { "policy" } else { kind };
+            state.complain(format!("no {what} matches {arg:?}"));
+        }
+    }
+}
+
+pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let Some((&cmd, args)) = words.split_first() else {
+        return Vec::new();
+    };
+    let arg = args.join(" ");
+    match cmd {
+        "q" | "q!" | "quit" | "exit" => {
+            state.quit = true;
+            return vec![Command::Quit];
+        }
+        "help" | "h" | "?" => state.overlay = Some(Overlay::Help { scroll: 0 }),
+        "ns" | "namespace" | "namespaces" => {
+            state.tree_filter = Filter::default();
+            state.focus = Pane::Tree;
+            if arg.is_empty() {
+                state.expanded.clear();
+                state.rebuild_rows();
+                state.refresh_detail();
+            } else {
+                match best(state, &["ns"], &arg) {
+                    Some(t) => go_to(state, t),
+                    None => state.complain(format!("no namespace matches {arg:?}")),
+                }
+            }
+        }
+        "pod" | "pods" | "po" => list_or_go(state, &arg, Action::ShowPods, "pod"),
+        "netpol" | "netpols" | "np" | "policy" | "policies" | "networkpolicy" => {
+            list_or_go(state, &arg, Action::ShowPolicies, "netpol")
+        }
+        "explain" | "x" => {
+            let mut form = ExplainForm::new(&state.snapshot);
+            let fields = [&mut form.from, &mut form.to, &mut form.port];
+            for (input, value) in fields.into_iter().zip(args.iter()) {
+                *input = LineInput::with(value);
+            }
+            if let Some(p) = args.get(3) {
+                match crate::policy::Protocol::parse(p) {
+                    Some(p) => form.protocol = p,
+                    None => {
+                        state.complain(format!("unknown protocol {p:?}: use TCP, UDP or SCTP"));
+                        return Vec::new();
+                    }
+                }
+            }
+            if args.len() >= 3 {
+                form.run(&state.snapshot.index);
+            } else {
+                form.field = [Field::From, Field::To, Field::Port][args.len()];
+                form.refresh_picks(&state.matcher);
+            }
+            state.open_explain(form);
+        }
+        "flows" | "flow" => {
+            state.focus = Pane::Flows;
+        }
+        "theme" | "skin" => {
+            if arg.is_empty() {
+                let names = state.themes.names().join(", ");
+                state.say(format!("themes: {names} (now: {})", state.theme.name));
+            } else {
+                set_theme(state, &arg);
+            }
+        }
+        "ctx" | "context" | "use-context" => return context_command(state, &arg),
+        other => state.complain(format!(
+            "unknown command :{other}; try :ns :pod :netpol :explain :flows :theme :ctx :q (? for help)"
+        )),
+    }
+    Vec::new()
+}

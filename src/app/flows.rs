@@ -1,0 +1,232 @@
+//! The flow list: the bounded store, the filters (verdict and words) and what they let through,
+//! pausing, the selected flow, rates and losses. Flows hold names and addresses, never
+//! positions in a world, so they outlive it.
+
+use std::collections::VecDeque;
+
+use crate::flow::{annotate, Annotated, FlowEvent, FlowStore, VerdictFilter};
+
+use super::explain_form::ExplainForm;
+use super::overlay::Overlay;
+use super::tree::Filter;
+use super::State;
+
+/// The flow list: the store, which flows pass the filters, and where the view is.
+#[derive(Debug, Clone)]
+pub struct FlowPane {
+    pub store: FlowStore,
+    /// Sequence numbers (0 = first flow ever) of stored flows that pass the filters.
+    pub matched: VecDeque<u64>,
+    pub filter: Filter,
+    pub verdict: VerdictFilter,
+    /// While paused, only flows up to this sequence number are shown.
+    pub paused_at: Option<u64>,
+    /// Selected flow; `None` follows the newest.
+    pub cursor: Option<u64>,
+    /// Flows per second over the last few seconds.
+    pub rate: f64,
+    /// Events the source dropped because the UI fell behind.
+    pub lost: u64,
+    rate_window: VecDeque<(u64, u64)>,
+    /// Lower-case search text of each stored flow, in store order.
+    texts: VecDeque<Box<str>>,
+    /// The text filter the current `matched` was made with.
+    matched_for: String,
+}
+
+impl FlowPane {
+    pub fn new(capacity: usize) -> FlowPane {
+        FlowPane {
+            store: FlowStore::new(capacity),
+            matched: VecDeque::new(),
+            filter: Filter::default(),
+            verdict: VerdictFilter::All,
+            paused_at: None,
+            cursor: None,
+            rate: 0.0,
+            lost: 0,
+            rate_window: VecDeque::new(),
+            texts: VecDeque::new(),
+            matched_for: String::new(),
+        }
+    }
+
+    pub(super) fn first_seq(&self) -> u64 {
+        self.store.total - self.store.len() as u64
+    }
+
+    pub fn get(&self, seq: u64) -> Option<&Annotated> {
+        seq.checked_sub(self.first_seq())
+            .and_then(|i| self.store.get(i as usize))
+    }
+
+    /// The flows the list shows, oldest first.
+    pub fn visible(&self) -> &VecDeque<u64> {
+        &self.matched
+    }
+
+    /// How many of `visible()` are shown (all of them unless paused).
+    pub fn shown_len(&self) -> usize {
+        match self.paused_at {
+            None => self.matched.len(),
+            Some(limit) => self.matched.partition_point(|&s| s < limit),
+        }
+    }
+
+    /// The positions in `visible()` that a list of `height` rows shows: the newest ones,
+    /// or those ending at the selected flow.
+    pub fn window(&self, height: usize) -> std::ops::Range<usize> {
+        let n = self.shown_len();
+        let end = self.cursor_pos().map_or(0, |c| (c + 1).max(height.min(n)));
+        end.saturating_sub(height)..end
+    }
+
+    /// Position of the selected flow in `visible()`, or the last shown one.
+    pub fn cursor_pos(&self) -> Option<usize> {
+        let n = self.shown_len();
+        if n == 0 {
+            return None;
+        }
+        match self.cursor {
+            None => Some(n - 1),
+            Some(seq) => Some(self.matched.partition_point(|&s| s < seq).min(n - 1)),
+        }
+    }
+
+    /// Flows are long lines, where fuzzy matching admits nearly everything: the flow filter
+    /// keeps the flows whose text holds every word of the query (case-insensitive).
+    pub(super) fn admits(
+        &self,
+        words: &[String],
+        outcome: crate::flow::Outcome,
+        text: &str,
+    ) -> bool {
+        self.verdict.admits(outcome) && words.iter().all(|w| text.contains(w.as_str()))
+    }
+
+    pub(super) fn words(&self) -> Vec<String> {
+        self.filter
+            .input
+            .text
+            .to_lowercase()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Recomputes `matched`. When only words were typed onto the end of the query (same
+    /// verdict filter), the current matches are narrowed instead of scanning every flow.
+    pub(super) fn refilter(&mut self, narrow: bool) {
+        let words = self.words();
+        let first = self.first_seq();
+        let query = self.filter.input.text.to_lowercase();
+        let narrowing = narrow && query.starts_with(&self.matched_for);
+        self.matched = if narrowing {
+            let old = std::mem::take(&mut self.matched);
+            old.into_iter()
+                .filter(|&q| {
+                    let i = (q - first) as usize;
+                    self.store
+                        .get(i)
+                        .is_some_and(|f| self.admits(&words, f.outcome, &self.texts[i]))
+                })
+                .collect()
+        } else {
+            self.store
+                .iter()
+                .zip(&self.texts)
+                .enumerate()
+                .filter(|(_, (f, t))| self.admits(&words, f.outcome, t))
+                .map(|(i, _)| first + i as u64)
+                .collect()
+        };
+        self.matched_for = query;
+    }
+
+    pub(super) fn push(&mut self, f: Annotated) {
+        let text: Box<str> = flow_text(&f).to_lowercase().into();
+        let admitted = self.admits(&self.words(), f.outcome, &text);
+        if self.store.len() == self.store.capacity() {
+            self.texts.pop_front();
+        }
+        self.store.push(f);
+        self.texts.push_back(text);
+        let first = self.first_seq();
+        while self.matched.front().is_some_and(|&s| s < first) {
+            self.matched.pop_front();
+        }
+        if admitted {
+            self.matched.push_back(self.store.total - 1);
+        }
+    }
+}
+
+/// The words a flow filter matches against.
+pub fn flow_text(f: &Annotated) -> String {
+    format!(
+        "{} {} {}/{} {} {}",
+        f.src_name,
+        f.dst_name,
+        f.event.protocol,
+        f.event.dst_port,
+        f.outcome.as_str(),
+        f.policies.join(" ")
+    )
+}
+
+impl State {
+    pub(super) fn add_flow(&mut self, event: FlowEvent) {
+        let f = annotate(&self.snapshot.index, &self.snapshot.names, event);
+        self.flows.push(f);
+    }
+
+    pub(super) fn tick(&mut self, now_ms: u64) {
+        self.now_ms = now_ms;
+        let w = &mut self.flows.rate_window;
+        w.push_back((now_ms, self.flows.store.total));
+        while w.len() > 2
+            && w.front()
+                .is_some_and(|&(t, _)| now_ms.saturating_sub(t) > 5000)
+        {
+            w.pop_front();
+        }
+        if let (Some(&(t0, n0)), Some(&(t1, n1))) = (w.front(), w.back()) {
+            if t1 > t0 {
+                self.flows.rate = (n1 - n0) as f64 * 1000.0 / (t1 - t0) as f64;
+            }
+        }
+    }
+
+    pub(super) fn move_flows(&mut self, delta: isize) {
+        let n = self.flows.shown_len();
+        if n == 0 {
+            return;
+        }
+        let pos = self.flows.cursor_pos().unwrap_or(n - 1) as isize;
+        let new = (pos + delta).clamp(0, n as isize - 1) as usize;
+        // Moving onto the newest flow while not paused means: follow again.
+        self.flows.cursor = if new == n - 1 && self.flows.paused_at.is_none() {
+            None
+        } else {
+            Some(self.flows.matched[new])
+        };
+    }
+
+    pub(super) fn open_explain(&mut self, form: ExplainForm) {
+        self.overlay = Some(Overlay::Explain(Box::new(form)));
+    }
+
+    pub(super) fn explain_selected_flow(&mut self) {
+        let Some(pos) = self.flows.cursor_pos() else {
+            self.say("no flow selected");
+            return;
+        };
+        let seq = self.flows.matched[pos];
+        let Some(f) = self.flows.get(seq).cloned() else {
+            return;
+        };
+        let mut form = ExplainForm::for_flow(&f);
+        form.run(&self.snapshot.index);
+        self.open_explain(form);
+    }
+}
