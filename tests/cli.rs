@@ -529,6 +529,205 @@ fn usage_errors_exit_2() {
         .code(2);
 }
 
+/// Every numeric flag of every subcommand: non-finite, negative, zero, absurd and wrong-kind
+/// values are usage errors (exit 2) that name the flag, never a panic. The node commands
+/// check their flags before anything needs root.
+#[test]
+fn bad_numeric_flags_are_usage_errors() {
+    let explain = [
+        "explain",
+        "--demo",
+        "--from",
+        "production/frontend",
+        "--to",
+        "production/database",
+    ];
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            [&explain[..], &["--port", "70000"]].concat(),
+            "--port",
+            "out of range",
+        ),
+        (
+            [&explain[..], &["--port=-1"]].concat(),
+            "--port",
+            "out of range",
+        ),
+        (
+            [&explain[..], &["--port", "0"]].concat(),
+            "--port",
+            "out of range",
+        ),
+        (
+            [&explain[..], &["--port", "-1"]].concat(),
+            "--port",
+            "out of range",
+        ),
+        (
+            [&explain[..], &["--port", "99999999999999999999999"]].concat(),
+            "--port",
+            "out of range",
+        ),
+        (
+            vec!["matrix", "--demo", "-p", "0"],
+            "--port",
+            "must be between 1 and 65535",
+        ),
+        (
+            vec!["matrix", "--demo", "-p", "65536"],
+            "--port",
+            "must be between 1 and 65535",
+        ),
+        (
+            vec!["matrix", "--demo", "--port=-5"],
+            "--port",
+            "must be between 1 and 65535",
+        ),
+        (
+            vec!["matrix", "--demo", "-p", "inf"],
+            "--port",
+            "is not a port number",
+        ),
+        (
+            vec![
+                "trace",
+                "--demo",
+                "--agent",
+                "127.0.0.1:9",
+                "--duration",
+                "inf",
+            ],
+            "--duration",
+            "not a finite number",
+        ),
+        (
+            vec![
+                "trace",
+                "--demo",
+                "--agent",
+                "127.0.0.1:9",
+                "--duration",
+                "1e300",
+            ],
+            "--duration",
+            "outside",
+        ),
+        (
+            vec![
+                "trace",
+                "--demo",
+                "--agent",
+                "127.0.0.1:9",
+                "--duration",
+                "NaN",
+            ],
+            "--duration",
+            "not a finite number",
+        ),
+        (
+            vec!["trace", "--demo", "--agent", "127.0.0.1:9", "--duration=-1"],
+            "--duration",
+            "outside",
+        ),
+        (
+            vec![
+                "trace",
+                "--demo",
+                "--agent",
+                "127.0.0.1:9",
+                "--duration",
+                "0",
+            ],
+            "--duration",
+            "stop at once",
+        ),
+        (
+            vec![
+                "trace",
+                "--demo",
+                "--agent",
+                "127.0.0.1:9",
+                "--duration",
+                "soon",
+            ],
+            "--duration",
+            "not a number",
+        ),
+        (
+            vec!["trace", "--demo", "--agent", "127.0.0.1:9", "--port", "0"],
+            "--port",
+            "must be between",
+        ),
+        (
+            vec!["trace", "--demo", "--ring-bytes", "0"],
+            "--ring-bytes",
+            "outside",
+        ),
+        (
+            vec!["trace", "--demo", "--ring-bytes", "4294967295"],
+            "--ring-bytes",
+            "outside",
+        ),
+        (
+            vec!["trace", "--demo", "--ring-bytes", "-4096"],
+            "--ring-bytes",
+            "not a whole number",
+        ),
+        (
+            vec!["lab", "--demo", "--duration", "-1"],
+            "--duration",
+            "outside",
+        ),
+        (
+            vec!["agent", "--duration", "inf"],
+            "--duration",
+            "not a finite number",
+        ),
+        (
+            vec!["agent", "--duration", "1e300"],
+            "--duration",
+            "outside",
+        ),
+        (
+            vec!["agent", "--ring-bytes", "99999999999"],
+            "--ring-bytes",
+            "outside",
+        ),
+        (
+            vec!["lab", "--demo", "--round", "inf"],
+            "--round",
+            "not a finite number",
+        ),
+        (
+            vec!["lab", "--demo", "--round", "1e300"],
+            "--round",
+            "outside",
+        ),
+        (vec!["lab", "--demo", "--round", "0"], "--round", "outside"),
+        (vec!["lab", "--demo", "--round=-1"], "--round", "outside"),
+        (
+            vec!["lab", "--demo", "--duration", "-inf"],
+            "--duration",
+            "not a finite number",
+        ),
+        (
+            vec!["lab", "--demo", "--port", "65536"],
+            "--port",
+            "must be between",
+        ),
+    ];
+    for (args, flag, words) in cases {
+        let out = bin().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(words),
+            "{args:?}: wanted {flag} and {words:?} in: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn the_terminal_ui_needs_a_terminal() {
     // assert_cmd gives the program pipes, not a terminal.

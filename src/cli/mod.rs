@@ -4,6 +4,7 @@
 //! (`explain` only), 2 bad input or usage.
 
 pub mod node;
+mod numbers;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -168,7 +169,7 @@ pub enum Command {
         #[arg(long, value_name = "ENDPOINT")]
         to: String,
         /// Destination port: a number, or a container port name of the destination pod.
-        #[arg(long, short = 'p')]
+        #[arg(long, short = 'p', allow_hyphen_values = true)]
         port: String,
         #[arg(long, value_parser = parse_protocol, default_value = "TCP")]
         protocol: Protocol,
@@ -178,7 +179,7 @@ pub enum Command {
     },
     /// Every pod to every pod: which may connect on one port.
     Matrix {
-        #[arg(long, short = 'p')]
+        #[arg(long, short = 'p', value_parser = numbers::port, allow_hyphen_values = true)]
         port: u16,
         #[arg(long, value_parser = parse_protocol, default_value = "TCP")]
         protocol: Protocol,
@@ -512,11 +513,6 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             selector,
             output,
         } => {
-            if port == 0 {
-                return Err(Failure(
-                    "--port: 0 is not a valid port: must be between 1 and 65535".into(),
-                ));
-            }
             let selector = match selector {
                 Some(s) => Some(Selector::parse(&s).map_err(|e| Failure(format!("-l: {e}")))?),
                 None => None,

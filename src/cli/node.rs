@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::{engine_options, load_world, runtime, Failure, SourceArgs};
+use super::{engine_options, load_world, numbers, runtime, Failure, SourceArgs};
 use crate::cluster::World;
 use crate::flow::wire::{self, Counters, Frame};
 use crate::flow::{annotate, Annotated, FlowEvent, Names, Outcome, VerdictFilter};
@@ -68,7 +68,7 @@ pub struct PrintArgs {
     #[arg(long, value_enum, value_name = "VERDICT")]
     pub verdict: Vec<VerdictArg>,
     /// Only flows to this destination port.
-    #[arg(long, short = 'p')]
+    #[arg(long, short = 'p', value_parser = numbers::port, allow_hyphen_values = true)]
     pub port: Option<u16>,
     /// Also flows where neither end is a pod of the inventory (the node's own traffic).
     #[arg(long)]
@@ -77,15 +77,15 @@ pub struct PrintArgs {
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: TraceFormat,
     /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECONDS")]
-    pub duration: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = numbers::run_time, allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
 }
 
 /// How the local probe is set up (`trace` without --agent, `agent`, `lab`).
 #[derive(Debug, Clone, Args)]
 pub struct ProbeArgs {
     /// Size of the kernel's ring buffer in bytes (rounded up to a power of two).
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 22)]
+    #[arg(long, value_name = "BYTES", default_value = "4194304", value_parser = numbers::ring_bytes, allow_hyphen_values = true)]
     pub ring_bytes: u32,
     /// Attach only to pod veths whose name matches this glob (`cali*`, `lxc*`).
     #[arg(long, value_name = "GLOB")]
@@ -113,8 +113,8 @@ pub struct AgentArgs {
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
     /// Stop after this many seconds (default: until SIGINT or SIGTERM).
-    #[arg(long, value_name = "SECONDS")]
-    pub duration: Option<f64>,
+    #[arg(long, value_name = "SECONDS", value_parser = numbers::run_time, allow_hyphen_values = true)]
+    pub duration: Option<Duration>,
     #[command(flatten)]
     pub probe: ProbeArgs,
 }
@@ -129,8 +129,8 @@ pub struct LabArgs {
     #[arg(long, value_name = "NFT")]
     pub extra_rule: Vec<String>,
     /// Seconds between the traffic generator's rounds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
-    pub round: f64,
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = numbers::round, allow_hyphen_values = true)]
+    pub round: Duration,
     /// Start no servers and no traffic (for measuring with tools of one's own, run with
     /// `ip netns exec`).
     #[arg(long)]
@@ -296,8 +296,8 @@ fn following(source: &SourceArgs) -> Result<(Index, tokio::runtime::Runtime, Upd
 }
 
 /// Completes after `duration`, or on SIGINT, SIGTERM or SIGHUP.
-async fn stop_signal(duration: Option<f64>) {
-    crate::process::until(duration.map(|s| Duration::from_secs_f64(s.max(0.0)))).await;
+async fn stop_signal(duration: Option<Duration>) {
+    crate::process::until(duration).await;
 }
 
 pub(super) fn trace(source: &SourceArgs, args: TraceArgs) -> Result<ExitCode, Failure> {
@@ -315,7 +315,7 @@ pub(super) fn trace(source: &SourceArgs, args: TraceArgs) -> Result<ExitCode, Fa
 async fn read_agent(
     addr: &str,
     printer: &mut Printer,
-    duration: Option<f64>,
+    duration: Option<Duration>,
 ) -> Result<(), Failure> {
     use futures::StreamExt;
     let socket = tokio::net::TcpStream::connect(addr)
@@ -511,7 +511,7 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
         options
             .interfaces
             .get_or_insert_with(|| format!("{}*", lab::IFACE_PREFIX));
-        let round = Duration::from_secs_f64(args.round.max(0.05));
+        let round = args.round;
         if args.no_probe {
             let threads = if args.no_traffic {
                 Vec::new()

@@ -78,7 +78,7 @@ pub fn resolve_port(
     protocol: Protocol,
 ) -> Result<u16, String> {
     let text = text.trim();
-    if let Ok(n) = text.parse::<u32>() {
+    if let Ok(n) = text.parse::<i128>() {
         return u16::try_from(n)
             .ok()
             .filter(|p| *p != 0)
