@@ -226,13 +226,68 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(s).ok_or_else(|| format!("unknown protocol {s:?}: use TCP, UDP or SCTP"))
 }
 
-/// A failure that ends the command with exit code 2 and this message.
-#[derive(Debug)]
-pub struct Failure(pub String);
+/// Why a command failed. Each kind carries its source's own error up to here, where
+/// [`Failure::exit_code`] is the one place that turns failures into exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Flags that contradict each other, or that the command cannot use.
+    #[error("{0}")]
+    Usage(String),
+    /// What a flag names, looked up in the world: `--from: no pod shop/cart`.
+    #[error("{flag}: {error}")]
+    Lookup {
+        flag: &'static str,
+        error: crate::policy::Error,
+    },
+    /// Manifests that the API server would reject: every error, with file and line.
+    #[error(transparent)]
+    Input(#[from] files::LoadErrors),
+    /// The cluster could not be reached or read.
+    #[error(transparent)]
+    Cluster(#[from] live::LiveError),
+    #[error(transparent)]
+    Theme(#[from] crate::theme::ThemeError),
+    /// The node side: an agent's stream, the listener, a build without the probe.
+    #[error("{0}")]
+    Node(String),
+    #[cfg(all(feature = "probe", target_os = "linux"))]
+    #[error(transparent)]
+    Probe(#[from] crate::probe::ProbeError),
+    #[cfg(all(feature = "probe", target_os = "linux"))]
+    #[error(transparent)]
+    Lab(#[from] crate::lab::LabError),
+    /// Output could not be written (a closed pipe is not a failure).
+    #[error("cannot write output: {0}")]
+    Output(std::io::Error),
+    /// A result could not be encoded as JSON or YAML.
+    #[error("cannot encode the output: {0}")]
+    Encode(String),
+    /// The runtime or the terminal could not be set up.
+    #[error("{0}")]
+    Setup(String),
+}
 
-impl<E: std::fmt::Display> From<E> for Failure {
-    fn from(e: E) -> Self {
-        Failure(e.to_string())
+impl Failure {
+    /// Every failure exits 2 (bad input, usage, no connection, a node that cannot run the
+    /// probe); 0, 1 and 3 are answers, not failures (see `--help`).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_)
+            | Failure::Lookup { .. }
+            | Failure::Input(_)
+            | Failure::Cluster(_)
+            | Failure::Theme(_)
+            | Failure::Node(_)
+            | Failure::Output(_)
+            | Failure::Encode(_)
+            | Failure::Setup(_) => 2,
+            #[cfg(all(feature = "probe", target_os = "linux"))]
+            Failure::Probe(_) | Failure::Lab(_) => 2,
+        }
+    }
+
+    fn lookup(flag: &'static str) -> impl FnOnce(crate::policy::Error) -> Failure {
+        move |error| Failure::Lookup { flag, error }
     }
 }
 
@@ -240,12 +295,12 @@ pub fn run(cli: Cli) -> ExitCode {
     let paint = cli.color.paint();
     match execute(cli, &paint) {
         Ok(code) => code,
-        Err(Failure(message)) => {
+        Err(failure) => {
             let mut stderr = std::io::stderr().lock();
-            for line in message.lines() {
+            for line in failure.to_string().lines() {
                 let _ = writeln!(stderr, "error: {line}");
             }
-            ExitCode::from(2)
+            ExitCode::from(failure.exit_code())
         }
     }
 }
@@ -377,7 +432,7 @@ fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<ExitCode, Fai
     if let Some(ns) = &start_ns {
         // On a cluster the context's namespace may hold nothing yet: start at the top then.
         if !state.start_at_namespace(ns) && cli.source.namespace.is_some() {
-            return Err(Failure(format!("-n: no namespace {ns}")));
+            return Err(Failure::Usage(format!("-n: no namespace {ns}")));
         }
     }
     if let Some(first) = warnings.first() {
@@ -406,7 +461,7 @@ fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<ExitCode, Fai
         demo_flows,
         live: live_source,
     };
-    crate::tui::run(state, runtime, sources).map_err(|e| Failure(format!("{e:#}")))?;
+    crate::tui::run(state, runtime, sources).map_err(|e| Failure::Setup(format!("{e:#}")))?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -434,7 +489,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
     let source = &cli.source;
     let Some(command) = command else {
         if !crate::tui::has_terminal() {
-            return Err(Failure(crate::tui::NO_TERMINAL.into()));
+            return Err(Failure::Usage(crate::tui::NO_TERMINAL.into()));
         }
         let loaded = load_world(source, false)?;
         return open_tui(&cli, loaded, source.demo);
@@ -480,12 +535,10 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             let (world, context_ns) = load_world(source, false)?.once();
             let index = Index::build(world.inventory, world.policies, engine_options(source));
             let ns = source.namespace.as_deref().or(context_ns.as_deref());
-            let src =
-                resolve_endpoint(&index, &from, ns).map_err(|e| Failure(format!("--from: {e}")))?;
-            let dst =
-                resolve_endpoint(&index, &to, ns).map_err(|e| Failure(format!("--to: {e}")))?;
-            let port = resolve_port(&index, &port, &dst, protocol)
-                .map_err(|e| Failure(format!("--port: {e}")))?;
+            let src = resolve_endpoint(&index, &from, ns).map_err(Failure::lookup("--from"))?;
+            let dst = resolve_endpoint(&index, &to, ns).map_err(Failure::lookup("--to"))?;
+            let port =
+                resolve_port(&index, &port, &dst, protocol).map_err(Failure::lookup("--port"))?;
             let e = explain(
                 &index,
                 &Flow {
@@ -514,7 +567,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             output,
         } => {
             let selector = match selector {
-                Some(s) => Some(Selector::parse(&s).map_err(|e| Failure(format!("-l: {e}")))?),
+                Some(s) => Some(Selector::parse(&s).map_err(Failure::lookup("-l"))?),
                 None => None,
             };
             let (world, _) = load_world(source, false)?.once();
@@ -555,10 +608,11 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             let ns = source.namespace.clone().or(context_ns);
             let pods = match &pod {
                 Some(p) => {
-                    let ep = resolve_endpoint(&index, p, ns.as_deref())?;
+                    let ep = resolve_endpoint(&index, p, ns.as_deref())
+                        .map_err(Failure::lookup("effective"))?;
                     match ep.pod_id() {
                         Some(id) => vec![id],
-                        None => return Err(Failure(format!("{p} is not a pod"))),
+                        None => return Err(Failure::Usage(format!("{p} is not a pod"))),
                     }
                 }
                 None => {
@@ -567,7 +621,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
                     } else if ns.is_some() {
                         pods_in_scope(&index, ns.as_deref(), None)?
                     } else {
-                        return Err(Failure(
+                        return Err(Failure::Usage(
                             "effective: name a pod, or give -n NAMESPACE or -A".into(),
                         ));
                     }
@@ -661,7 +715,7 @@ fn pods_in_scope(
     if let Some(ns) = namespace {
         if !inv.namespaces.iter().any(|n| n.name == ns) {
             let known: Vec<&str> = inv.namespaces.iter().map(|n| n.name.as_str()).collect();
-            return Err(Failure(format!(
+            return Err(Failure::Usage(format!(
                 "-n: no namespace {ns}; there are: {}",
                 known.join(", ")
             )));
@@ -680,15 +734,17 @@ fn pods_in_scope(
 /// Prints `value` as pretty JSON or as YAML.
 fn print_data<T: serde::Serialize>(value: &T, format: Data) -> Result<(), Failure> {
     let text = match format {
-        Data::Json => serde_json::to_string_pretty(value)? + "\n",
-        Data::Yaml => serde_yaml::to_string(value)?,
+        Data::Json => {
+            serde_json::to_string_pretty(value).map_err(|e| Failure::Encode(e.to_string()))? + "\n"
+        }
+        Data::Yaml => serde_yaml::to_string(value).map_err(|e| Failure::Encode(e.to_string()))?,
     };
     print(&text)
 }
 
 /// The runtime for sources and loops.
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    crate::process::runtime().map_err(|e| Failure(format!("cannot start the runtime: {e}")))
+    crate::process::runtime().map_err(|e| Failure::Setup(format!("cannot start the runtime: {e}")))
 }
 
 /// Writes to stdout; a closed pipe (`| head`) ends quietly.
@@ -700,6 +756,6 @@ fn print(text: &str) -> Result<(), Failure> {
     {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure(format!("cannot write output: {e}"))),
+        Err(e) => Err(Failure::Output(e)),
     }
 }

@@ -174,14 +174,14 @@ impl Printer {
             Some(p) if p.contains('/') => Some(p.clone()),
             Some(p) => match &source.namespace {
                 Some(ns) => Some(format!("{ns}/{p}")),
-                None => return Err(Failure(format!("--pod {p}: give ns/name, or -n"))),
+                None => return Err(Failure::Usage(format!("--pod {p}: give ns/name, or -n"))),
             },
             None => None,
         };
         if let Some(key) = &pod {
             let (ns, name) = key.split_once('/').unwrap_or_default();
             if index.pod_id(ns, name).is_none() {
-                return Err(Failure(format!(
+                return Err(Failure::Usage(format!(
                     "--pod {key}: no such pod in the inventory"
                 )));
             }
@@ -320,7 +320,7 @@ async fn read_agent(
     use futures::StreamExt;
     let socket = tokio::net::TcpStream::connect(addr)
         .await
-        .map_err(|e| Failure(format!("--agent {addr}: {e}")))?;
+        .map_err(|e| Failure::Node(format!("--agent {addr}: {e}")))?;
     let mut frames = tokio_util::codec::FramedRead::new(socket, wire::codec());
     let stop = stop_signal(duration);
     tokio::pin!(stop);
@@ -330,17 +330,17 @@ async fn read_agent(
             f = frames.next() => f,
         };
         let Some(frame) = frame else {
-            return Err(Failure(format!(
+            return Err(Failure::Node(format!(
                 "--agent {addr}: the agent closed the stream"
             )));
         };
-        let frame = frame.map_err(|e| Failure(format!("--agent {addr}: {e}")))?;
-        match wire::decode(&frame).map_err(|e| Failure(format!("--agent {addr}: {e}")))? {
+        let frame = frame.map_err(|e| Failure::Node(format!("--agent {addr}: {e}")))?;
+        match wire::decode(&frame).map_err(|e| Failure::Node(format!("--agent {addr}: {e}")))? {
             Frame::Hello(h) => eprintln!(
                 "agent on node {} (kernel {}, ring {} bytes)",
                 h.node, h.kernel, h.ring_bytes
             ),
-            Frame::Flows(flows) => printer.flows(flows)?,
+            Frame::Flows(flows) => printer.flows(flows).map_err(Failure::Output)?,
             Frame::Counters(c) => printer.counters = c,
         }
     }
@@ -375,7 +375,7 @@ fn local_trace(
         })
         .await?;
         match failed {
-            Some(e) => Err(Failure(e.to_string())),
+            Some(e) => Err(Failure::Output(e)),
             None => Ok(()),
         }
     })
@@ -387,7 +387,7 @@ fn local_trace(
     _printer: &mut Printer,
     _args: &TraceArgs,
 ) -> Result<(), Failure> {
-    Err(Failure(
+    Err(Failure::Node(
         "this build has no probe (Linux, feature `probe`): use --agent ADDR".into(),
     ))
 }
@@ -424,11 +424,11 @@ fn kernel_release() -> String {
 /// Binds the agent's listener (before a lab moves the process into its node).
 #[cfg(all(feature = "probe", target_os = "linux"))]
 fn bind_agent(addr: SocketAddr) -> Result<std::net::TcpListener, Failure> {
-    crate::probe::agent::check_listen(&addr).map_err(Failure)?;
-    let l =
-        std::net::TcpListener::bind(addr).map_err(|e| Failure(format!("--listen {addr}: {e}")))?;
-    l.set_nonblocking(true)?;
-    eprintln!("agent listening on {}", l.local_addr()?);
+    crate::probe::agent::check_listen(&addr).map_err(Failure::Usage)?;
+    let listen = |e: std::io::Error| Failure::Node(format!("--listen {addr}: {e}"));
+    let l = std::net::TcpListener::bind(addr).map_err(listen)?;
+    l.set_nonblocking(true).map_err(listen)?;
+    eprintln!("agent listening on {}", l.local_addr().map_err(listen)?);
     Ok(l)
 }
 
@@ -444,7 +444,8 @@ pub(super) fn agent(args: AgentArgs) -> Result<ExitCode, Failure> {
             kernel: kernel_release(),
             ring_bytes: p.ring_bytes(),
         });
-        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let listener = tokio::net::TcpListener::from_std(listener)
+            .map_err(|e| Failure::Node(format!("--listen: {e}")))?;
         let server = tokio::spawn(hub.clone().serve(listener));
         probe::run(p, stop_signal(args.duration), |out| {
             if let probe::Output::Link(change) = &out {
@@ -460,7 +461,7 @@ pub(super) fn agent(args: AgentArgs) -> Result<ExitCode, Failure> {
 
 #[cfg(not(all(feature = "probe", target_os = "linux")))]
 pub(super) fn agent(_args: AgentArgs) -> Result<ExitCode, Failure> {
-    Err(Failure(
+    Err(Failure::Node(
         "this build has no probe (Linux, feature `probe`)".into(),
     ))
 }
@@ -474,7 +475,7 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
     use crate::probe::{self, agent::Hub, Output, Probe};
 
     if !source.demo && source.filenames.is_empty() {
-        return Err(Failure(
+        return Err(Failure::Usage(
             "lab builds pods from manifests: give --demo or -f".into(),
         ));
     }
@@ -534,7 +535,10 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
         });
         let server = match listener {
             Some(l) => Some(tokio::spawn(
-                hub.clone().serve(tokio::net::TcpListener::from_std(l)?),
+                hub.clone().serve(
+                    tokio::net::TcpListener::from_std(l)
+                        .map_err(|e| Failure::Node(format!("--serve: {e}")))?,
+                ),
             )),
             None => None,
         };
@@ -567,7 +571,7 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
         }
         outcome?;
         match failed {
-            Some(e) => Err(Failure(e.to_string())),
+            Some(e) => Err(Failure::Output(e)),
             None => Ok(()),
         }
     });
@@ -584,7 +588,7 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
 
 #[cfg(not(all(feature = "probe", target_os = "linux")))]
 pub(super) fn lab(_source: &SourceArgs, _args: LabArgs) -> Result<ExitCode, Failure> {
-    Err(Failure(
+    Err(Failure::Node(
         "this build has no probe (Linux, feature `probe`)".into(),
     ))
 }

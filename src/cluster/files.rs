@@ -502,7 +502,7 @@ impl Builder {
                             self.duplicate(&label, &origin);
                         }
                     }
-                    Err(errs) => self.field_errors(doc, &label, prefix, errs),
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
                 }
             }
             ("apps", "Deployment") => {

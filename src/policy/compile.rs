@@ -10,6 +10,7 @@ use k8s_openapi::api::networking::v1 as net;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+use super::error::FieldErrors;
 use super::model::{
     IpBlock, NamespaceScope, Origin, Peer, Policy, PortMatch, PortSpec, Protocol, Rule,
 };
@@ -46,7 +47,7 @@ pub fn compile_network_policy(
     np: &net::NetworkPolicy,
     default_namespace: &str,
     origin: Origin,
-) -> Result<Policy, Vec<FieldError>> {
+) -> Result<Policy, FieldErrors> {
     let mut errs = Errors::default();
     let name = match np.metadata.name.as_deref() {
         Some(n) if !n.is_empty() => n.to_string(),
@@ -62,7 +63,7 @@ pub fn compile_network_policy(
         .unwrap_or_else(|| default_namespace.to_string());
     let Some(spec) = np.spec.as_ref() else {
         errs.push("spec", "is required");
-        return Err(errs.0);
+        return Err(FieldErrors(errs.0));
     };
 
     let pod_selector = match &spec.pod_selector {
@@ -142,7 +143,7 @@ pub fn compile_network_policy(
     }
 
     if !errs.0.is_empty() {
-        return Err(errs.0);
+        return Err(FieldErrors(errs.0));
     }
     Ok(Policy {
         namespace,
@@ -460,7 +461,7 @@ fn compile_selector(sel: &LabelSelector, path: &str, errs: &mut Errors) -> Selec
 mod tests {
     use super::*;
 
-    fn compile(yaml: &str) -> Result<Policy, Vec<FieldError>> {
+    fn compile(yaml: &str) -> Result<Policy, FieldErrors> {
         let np: net::NetworkPolicy = serde_yaml::from_str(yaml).expect("test YAML parses");
         compile_network_policy(&np, "default", Origin::default())
     }
@@ -468,6 +469,7 @@ mod tests {
     fn errors(yaml: &str) -> Vec<String> {
         compile(yaml)
             .expect_err("policy should be rejected")
+            .0
             .iter()
             .map(|e| e.to_string())
             .collect()

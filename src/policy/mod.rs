@@ -7,6 +7,7 @@
 pub mod compile;
 pub mod effective;
 pub mod engine;
+pub mod error;
 pub mod explain;
 pub mod model;
 pub mod query;
@@ -16,4 +17,5 @@ pub use engine::{
     Endpoint, EngineOptions, Exemption, Flow, Index, Matrix, PodId, PolicyId, RuleRef, Side,
     Verdict,
 };
+pub use error::{Error, FieldErrors, Result};
 pub use model::{Direction, Inventory, Policy, PolicySet, Protocol};

@@ -9,15 +9,12 @@ use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 
 use super::engine::{Endpoint, Index};
+use super::error::{Error, Result};
 use super::model::Protocol;
 
 /// Resolves an endpoint. A bare pod name is looked up in `namespace` when given, else
 /// across all namespaces (and must then be unique).
-pub fn resolve_endpoint(
-    index: &Index,
-    text: &str,
-    namespace: Option<&str>,
-) -> Result<Endpoint, String> {
+pub fn resolve_endpoint(index: &Index, text: &str, namespace: Option<&str>) -> Result<Endpoint> {
     let text = text.trim();
     if let Ok(ip) = text.parse::<IpAddr>() {
         return Ok(index.endpoint_for_ip(ip));
@@ -31,15 +28,15 @@ pub fn resolve_endpoint(
             if let Some(node) = index.node_id(name) {
                 return Ok(Endpoint::Node { node, addr: None });
             }
-            return Err(format!(
-                "no node named {name}{}",
-                suggest(inv.nodes.iter().map(|n| format!("node/{}", n.name)), text)
-            ));
+            return Err(Error::NoNode {
+                name: name.to_string(),
+                suggestion: suggest(inv.nodes.iter().map(|n| format!("node/{}", n.name)), text),
+            });
         }
-        return Err(format!(
-            "no pod {text}{}",
-            suggest(inv.pods.iter().map(|p| p.key()), text)
-        ));
+        return Err(Error::NoPod {
+            wanted: text.to_string(),
+            suggestion: suggest(inv.pods.iter().map(|p| p.key()), text),
+        });
     }
     let candidates: Vec<u32> = inv
         .pods
@@ -55,39 +52,35 @@ pub fn resolve_endpoint(
                 Some(ns) => format!("{ns}/{text}"),
                 None => text.to_string(),
             };
-            Err(format!(
-                "no pod {wanted}{}",
-                suggest(inv.pods.iter().map(|p| p.key()), &wanted)
-            ))
+            Err(Error::NoPod {
+                suggestion: suggest(inv.pods.iter().map(|p| p.key()), &wanted),
+                wanted,
+            })
         }
-        many => {
-            let names: Vec<String> = many.iter().map(|&i| inv.pods[i as usize].key()).collect();
-            Err(format!(
-                "pod name {text} is ambiguous: {}; write namespace/name",
-                names.join(", ")
-            ))
-        }
+        many => Err(Error::AmbiguousPod {
+            name: text.to_string(),
+            candidates: many.iter().map(|&i| inv.pods[i as usize].key()).collect(),
+        }),
     }
 }
 
 /// Resolves a port given as a number, or as a container port name of the destination pod.
-pub fn resolve_port(
-    index: &Index,
-    text: &str,
-    dst: &Endpoint,
-    protocol: Protocol,
-) -> Result<u16, String> {
+pub fn resolve_port(index: &Index, text: &str, dst: &Endpoint, protocol: Protocol) -> Result<u16> {
     let text = text.trim();
     if let Ok(n) = text.parse::<i128>() {
         return u16::try_from(n)
             .ok()
             .filter(|p| *p != 0)
-            .ok_or_else(|| format!("port {n} is out of range: must be between 1 and 65535"));
+            .ok_or(Error::PortOutOfRange(n));
+    }
+    if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
+        // Digits too many for any integer type: still a number, not a name.
+        return Err(Error::PortOutOfRange(i128::MAX));
     }
     let Endpoint::Pod { pod, .. } = dst else {
-        return Err(format!(
-            "the named port {text} can only be resolved on a destination pod; give a number"
-        ));
+        return Err(Error::NamedPortNeedsPod {
+            name: text.to_string(),
+        });
     };
     let p = &index.inventory().pods[*pod as usize];
     let found: Vec<_> = p
@@ -99,15 +92,14 @@ pub fn resolve_port(
         return Ok(cp.port);
     }
     if let Some(cp) = found.first() {
-        return Err(format!(
-            "{} has port {text} only for {} (port {}); use --protocol {}",
-            p.key(),
-            cp.protocol,
-            cp.port,
-            cp.protocol
-        ));
+        return Err(Error::NamedPortOtherProtocol {
+            pod: p.key(),
+            name: text.to_string(),
+            protocol: cp.protocol,
+            port: cp.port,
+        });
     }
-    let names: Vec<String> = p
+    let declared: Vec<String> = p
         .ports
         .iter()
         .map(|cp| match &cp.name {
@@ -115,22 +107,22 @@ pub fn resolve_port(
             None => format!("{}/{}", cp.protocol, cp.port),
         })
         .collect();
-    if names.is_empty() {
-        Err(format!(
-            "{} declares no container ports, so {text:?} names nothing; give a number",
-            p.key()
-        ))
+    if declared.is_empty() {
+        Err(Error::NoContainerPorts {
+            pod: p.key(),
+            name: text.to_string(),
+        })
     } else {
-        Err(format!(
-            "{} has no container port named {text:?}; it has {}",
-            p.key(),
-            names.join(", ")
-        ))
+        Err(Error::NoNamedPort {
+            pod: p.key(),
+            name: text.to_string(),
+            declared,
+        })
     }
 }
 
-/// `; did you mean X?` for the closest candidate, or nothing.
-fn suggest(candidates: impl Iterator<Item = String>, wanted: &str) -> String {
+/// The closest candidate, if any is close.
+fn suggest(candidates: impl Iterator<Item = String>, wanted: &str) -> Option<String> {
     let matcher = SkimMatcherV2::default();
     let mut best: Option<(i64, String)> = None;
     for c in candidates {
@@ -143,6 +135,5 @@ fn suggest(candidates: impl Iterator<Item = String>, wanted: &str) -> String {
             }
         }
     }
-    best.map(|(_, c)| format!("; did you mean {c}?"))
-        .unwrap_or_default()
+    best.map(|(_, c)| c)
 }

@@ -114,7 +114,14 @@ impl Selector {
     }
 
     /// Parses kubectl's selector syntax: `a=b,c!=d,e in (f,g),h notin (i),j,!k`.
-    pub fn parse(text: &str) -> Result<Selector, String> {
+    pub fn parse(text: &str) -> crate::policy::Result<Selector> {
+        Selector::parse_terms(text).map_err(|problem| crate::policy::Error::Selector {
+            text: text.to_string(),
+            problem,
+        })
+    }
+
+    fn parse_terms(text: &str) -> Result<Selector, String> {
         let mut requirements = Vec::new();
         for term in split_terms(text)? {
             let term = term.trim();

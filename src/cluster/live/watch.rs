@@ -123,7 +123,7 @@ impl Watched for net::NetworkPolicy {
     fn item(&self) -> Item {
         match compile_network_policy(self, "default", origin()) {
             Ok(policy) => Item::Policy(policy),
-            Err(errs) => invalid(self, errs),
+            Err(errs) => invalid(self, errs.0),
         }
     }
 }

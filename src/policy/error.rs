@@ -1,0 +1,76 @@
+//! The engine's errors: what it cannot compile, parse or resolve. A denied flow is a verdict,
+//! never an error.
+
+use std::fmt;
+
+use super::compile::FieldError;
+use super::model::Protocol;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every field of one object that the API server would reject.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct FieldErrors(pub Vec<FieldError>);
+
+impl fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `; did you mean X?`, or nothing.
+fn did_you_mean(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_ref()
+        .map(|s| format!("; did you mean {s}?"))
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] FieldErrors),
+    /// A label selector in kubectl's syntax that does not parse or validate.
+    #[error("{problem}")]
+    Selector { text: String, problem: String },
+    #[error("no pod {wanted}{}", did_you_mean(.suggestion))]
+    NoPod {
+        wanted: String,
+        suggestion: Option<String>,
+    },
+    #[error("no node named {name}{}", did_you_mean(.suggestion))]
+    NoNode {
+        name: String,
+        suggestion: Option<String>,
+    },
+    #[error("pod name {name} is ambiguous: {}; write namespace/name", .candidates.join(", "))]
+    AmbiguousPod {
+        name: String,
+        candidates: Vec<String>,
+    },
+    #[error("port {0} is out of range: must be between 1 and 65535")]
+    PortOutOfRange(i128),
+    #[error("the named port {name} can only be resolved on a destination pod; give a number")]
+    NamedPortNeedsPod { name: String },
+    #[error("{pod} has port {name} only for {protocol} (port {port}); use --protocol {protocol}")]
+    NamedPortOtherProtocol {
+        pod: String,
+        name: String,
+        protocol: Protocol,
+        port: u16,
+    },
+    #[error("{pod} declares no container ports, so {name:?} names nothing; give a number")]
+    NoContainerPorts { pod: String, name: String },
+    #[error("{pod} has no container port named {name:?}; it has {}", .declared.join(", "))]
+    NoNamedPort {
+        pod: String,
+        name: String,
+        declared: Vec<String>,
+    },
+}
