@@ -3,7 +3,7 @@
 //! as text; `app` is the UI's state, `tui` the terminal, `cli` the command line.
 //!
 //! Layers, each importing only those below it: `cli` > `tui` > `app` > `cluster`, `flow`,
-//! `probe`, `lab`, `render`, `theme`, `process` > `policy`.
+//! `probe`, `lab`, `render`, `theme`, `process`, `logging` > `policy`.
 
 pub mod app;
 pub mod cli;
@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod flow;
 #[cfg(all(feature = "probe", target_os = "linux"))]
 pub mod lab;
+pub mod logging;
 pub mod policy;
 #[cfg(all(feature = "probe", target_os = "linux"))]
 pub mod probe;

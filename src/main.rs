@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    netpol_tui::cli::run(netpol_tui::cli::Cli::parse())
+    netpol_tui::cli::run(netpol_tui::cli::parse())
 }

@@ -10,7 +10,9 @@ use serde_json::Value;
 
 fn bin() -> Command {
     let mut cmd = Command::cargo_bin("kubectl-netpol_tui").unwrap();
-    cmd.env_remove("NO_COLOR").arg("--color=never");
+    cmd.env_remove("NO_COLOR")
+        .env("NETPOL_TUI_LOG", "off")
+        .arg("--color=never");
     cmd
 }
 

@@ -543,8 +543,26 @@ async fn without_namespace_list_only_the_context_namespace_is_tried() {
     mock.assert_read_only();
 }
 
+/// This test binary's log (debug), started once: what a user would attach to a report.
+fn test_log() -> &'static std::path::Path {
+    static LOG: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    &LOG.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("netpol-tui.log");
+        netpol_tui::logging::init_to(
+            &path,
+            netpol_tui::logging::EnvFilter::new("netpol_tui=debug"),
+        )
+        .unwrap();
+        (dir, path)
+    })
+    .1
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_marks_stale_and_reconnect_catches_up() {
+    let log = test_log();
     let mock = MockApi::start().await;
     cluster(&mock);
     let config = kubeconfig(&mock, &["mock"]);
@@ -581,6 +599,13 @@ async fn disconnect_marks_stale_and_reconnect_catches_up() {
     assert!(status.synced_ms.is_some());
     drop(session);
     mock.assert_read_only();
+    // The outage and the recovery are in the log, with the part that failed.
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        text.contains("WARN netpol_tui::cluster::live: list or watch failed; retrying part="),
+        "{text}"
+    );
+    assert!(text.contains("again after a failure part="), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -655,7 +680,8 @@ async fn run(config: &NamedTempFile, args: &[&str]) -> (i32, String, String) {
     cmd.arg("--kubeconfig")
         .arg(config.path())
         .args(args)
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        .env("NETPOL_TUI_LOG", "off");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();

@@ -18,7 +18,9 @@ fn lock() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kubectl-netpol_tui"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubectl-netpol_tui"));
+    cmd.env("NETPOL_TUI_LOG", "off");
+    cmd
 }
 
 fn require_root() {

@@ -55,8 +55,7 @@ impl ColorChoice {
     bin_name = "kubectl netpol-tui",
     version,
     about = "Kubernetes NetworkPolicy: effective rules, explained verdicts, connectivity matrix",
-    long_about = "Kubernetes NetworkPolicy: effective rules, explained verdicts, connectivity matrix.\n\nWithout a subcommand, opens the terminal UI: on the cluster of the current kubeconfig context, on the manifests of -f, or on the demo with --demo. Against a cluster it only reads (get, list, watch).",
-    after_help = "Exit codes: 0 success (explain: allowed), 1 explain: denied, 2 bad input, usage or no connection, 3 explain: unknown (depends on what cannot be read)."
+    long_about = "Kubernetes NetworkPolicy: effective rules, explained verdicts, connectivity matrix.\n\nWithout a subcommand, opens the terminal UI: on the cluster of the current kubeconfig context, on the manifests of -f, or on the demo with --demo. Against a cluster it only reads (get, list, watch)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -222,6 +221,22 @@ pub enum Command {
     Lab(node::LabArgs),
 }
 
+impl Command {
+    /// The subcommand's name, for the log.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Explain { .. } => "explain",
+            Command::Matrix { .. } => "matrix",
+            Command::Effective { .. } => "effective",
+            Command::Status => "status",
+            Command::Demo { .. } => "demo",
+            Command::Trace(_) => "trace",
+            Command::Agent(_) => "agent",
+            Command::Lab(_) => "lab",
+        }
+    }
+}
+
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::parse(s).ok_or_else(|| format!("unknown protocol {s:?}: use TCP, UDP or SCTP"))
 }
@@ -291,7 +306,25 @@ impl Failure {
     }
 }
 
+/// The command line as typed, with the help's words about the log filled in for this user.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let command = Cli::command().after_help(format!("{EXIT_CODES}\n\n{}", crate::logging::help()));
+    let matches = command.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success (explain: allowed), 1 explain: denied, 2 bad input, usage or no connection, 3 explain: unknown (depends on what cannot be read).";
+
 pub fn run(cli: Cli) -> ExitCode {
+    match crate::logging::init() {
+        Ok(_) => tracing::info!(command = cli.command.as_ref().map(Command::name), "run"),
+        // Without a log the program works as well; say so only to one who asked for one.
+        Err(e) if std::env::var_os(crate::logging::LEVEL_VAR).is_some() => {
+            eprintln!("warning: {e}")
+        }
+        Err(_) => {}
+    }
     let paint = cli.color.paint();
     match execute(cli, &paint) {
         Ok(code) => code,

@@ -336,12 +336,22 @@ async fn read_agent(
         };
         let frame = frame.map_err(|e| Failure::Node(format!("--agent {addr}: {e}")))?;
         match wire::decode(&frame).map_err(|e| Failure::Node(format!("--agent {addr}: {e}")))? {
-            Frame::Hello(h) => eprintln!(
-                "agent on node {} (kernel {}, ring {} bytes)",
-                h.node, h.kernel, h.ring_bytes
-            ),
+            Frame::Hello(h) => {
+                tracing::info!(%addr, node = %h.node, kernel = %h.kernel, ring = h.ring_bytes, "agent connected");
+                eprintln!(
+                    "agent on node {} (kernel {}, ring {} bytes)",
+                    h.node, h.kernel, h.ring_bytes
+                )
+            }
             Frame::Flows(flows) => printer.flows(flows).map_err(Failure::Output)?,
-            Frame::Counters(c) => printer.counters = c,
+            Frame::Counters(c) => {
+                if c.kernel_lost > printer.counters.kernel_lost
+                    || c.reader_lost > printer.counters.reader_lost
+                {
+                    tracing::warn!(%addr, kernel_lost = c.kernel_lost, reader_lost = c.reader_lost, "agent reports lost flow events");
+                }
+                printer.counters = c
+            }
         }
     }
 }

@@ -223,6 +223,11 @@ async fn ticker(tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
         }
         let n = lost.load(Ordering::Relaxed);
         if n != last_lost {
+            tracing::warn!(
+                lost = n - last_lost,
+                total = n,
+                "flow events dropped: the UI fell behind"
+            );
             last_lost = n;
             if tx.send(Msg::FlowsLost(n)).await.is_err() {
                 return;
@@ -322,7 +327,15 @@ async fn live_source(
 
 /// Prepares a world on a blocking thread; `None` if the runtime is shutting down.
 async fn prepare(world: World, options: EngineOptions) -> Option<Arc<Snapshot>> {
-    tokio::task::spawn_blocking(move || Snapshot::prepare(world, options))
+    let prepared = tokio::task::spawn_blocking(move || Snapshot::prepare(world, options))
         .await
-        .ok()
+        .ok()?;
+    tracing::info!(
+        pods = prepared.index.inventory().pods.len(),
+        policies = prepared.index.policies().policies.len(),
+        classes = prepared.index.class_count(),
+        ms = prepared.build_ms,
+        "world prepared"
+    );
+    Some(prepared)
 }

@@ -256,9 +256,12 @@ impl Cache {
         let part = &mut self.parts[id];
         match change {
             Change::Listed(items) => {
+                tracing::debug!(part = %part.label, objects = items.len(), "listed");
+                if let Some(error) = part.failing.take() {
+                    tracing::info!(part = %part.label, %error, "listed again after a failure");
+                }
                 part.store = items.into_iter().collect();
                 part.listed = true;
-                part.failing = None;
                 true
             }
             Change::Applied(applied) => {
@@ -273,10 +276,13 @@ impl Cache {
                 true
             }
             Change::Watching => {
-                part.failing = None;
+                if let Some(error) = part.failing.take() {
+                    tracing::info!(part = %part.label, %error, "watching again after a failure");
+                }
                 false
             }
             Change::Failed(error) => {
+                tracing::warn!(part = %part.label, %error, "list or watch failed; retrying");
                 part.failing = Some(error);
                 false
             }
@@ -372,7 +378,14 @@ impl Cache {
     }
 
     async fn flush(&mut self) -> bool {
+        let started = std::time::Instant::now();
         let (world, warnings) = self.world();
+        tracing::debug!(
+            pods = world.inventory.pods.len(),
+            policies = world.policies.policies.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "world assembled from the watches"
+        );
         self.status.link = self.link();
         self.status.synced_ms = Some(now_ms());
         self.status.warnings = warnings;
