@@ -1,8 +1,10 @@
 //! Terminal UI benchmark: frame render time and memory with 10k pods, 2k policies and 100k
-//! flows in the store; fuzzy query latency over 50k finder entries. Prints figures; run with
-//! `scripts/bench.sh`.
+//! flows in the store; fuzzy query latency over 50k finder entries; key-to-frame latency while
+//! a live source sends a new 10k-pod world every 200 ms. Prints figures; run with
+//! `scripts/bench.sh tui` (`cargo bench --bench tui -- churn` for the last one alone).
 //!
-//! Targets: <= 10 ms per frame, <= 20 ms per query, <= 200 MB resident.
+//! Targets: <= 10 ms per frame, <= 20 ms per query, <= 200 MB resident, key to frame under
+//! churn <= 20 ms (median and p99).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -275,6 +277,8 @@ fn main() {
         "finder worst fresh median: {:.1} ms",
         ms(cold.into_iter().max().unwrap_or_default())
     );
+    drop(state);
+    churn();
 }
 
 /// Key-to-frame latency while a live source sends a new 10k-pod world every 200 ms: keys go
