@@ -8,16 +8,31 @@ use fixedbitset::FixedBitSet;
 use super::{port_spec_matches, CompiledPeer, CompiledRule, Index, PodId};
 use crate::policy::model::{PortMatch, Protocol};
 
-impl Index {
-    /// Allowed pairs among `pods` for one protocol and port, computed per class.
-    pub fn matrix(&self, pods: &[PodId], protocol: Protocol, port: u16) -> Matrix {
-        let n = self.classes.len();
+/// What one protocol and port allow, class by class: for a class, the source classes it admits
+/// (ingress) and the destination classes it may send to (egress). Made lazily, so that a
+/// caller pays only for the classes it asks about.
+pub struct PortView<'a> {
+    index: &'a Index,
+    protocol: Protocol,
+    port: u16,
+    all: FixedBitSet,
+    /// Per ipBlock, the classes whose members it contains.
+    block_sets: Vec<FixedBitSet>,
+    /// Classes that have a container port resolving a name (and protocol) to `port`.
+    named: HashMap<(String, Protocol), FixedBitSet>,
+    ingress: Vec<Option<FixedBitSet>>,
+    egress: Vec<Option<FixedBitSet>>,
+}
+
+impl<'a> PortView<'a> {
+    pub fn new(index: &'a Index, protocol: Protocol, port: u16) -> PortView<'a> {
+        let n = index.classes.len();
         let mut all = FixedBitSet::with_capacity(n);
         all.insert_range(..);
-        let block_sets: Vec<FixedBitSet> = (0..self.ip_blocks.len() as u32)
+        let block_sets = (0..index.ip_blocks.len() as u32)
             .map(|b| {
                 let mut set = FixedBitSet::with_capacity(n);
-                for (c, class) in self.classes.iter().enumerate() {
+                for (c, class) in index.classes.iter().enumerate() {
                     if class.ip_blocks.binary_search(&b).is_ok() {
                         set.insert(c);
                     }
@@ -25,104 +40,110 @@ impl Index {
                 set
             })
             .collect();
-        // Classes that have a container port resolving the rule's named port to `port`.
-        let mut named_cache: HashMap<(String, Protocol), FixedBitSet> = HashMap::new();
-        let mut named_set = |name: &str, proto: Protocol| -> FixedBitSet {
-            named_cache
-                .entry((name.to_string(), proto))
-                .or_insert_with(|| {
-                    let mut set = FixedBitSet::with_capacity(n);
-                    for (c, class) in self.classes.iter().enumerate() {
-                        let ports = &self.inventory.pods[class.representative as usize].ports;
-                        if ports.iter().any(|cp| {
-                            cp.protocol == proto
-                                && cp.port == port
-                                && cp.name.as_deref() == Some(name)
-                        }) {
-                            set.insert(c);
-                        }
-                    }
-                    set
-                })
-                .clone()
-        };
-        let peers_set = |rule: &CompiledRule| -> FixedBitSet {
-            if rule.peers.is_empty() {
-                return all.clone();
-            }
-            let mut set = FixedBitSet::with_capacity(n);
-            for peer in &rule.peers {
-                match peer {
-                    CompiledPeer::Classes(s) => set.union_with(&self.peer_sets[*s as usize]),
-                    CompiledPeer::IpBlock(b) => set.union_with(&block_sets[*b as usize]),
-                }
-            }
-            set
-        };
+        PortView {
+            index,
+            protocol,
+            port,
+            all,
+            block_sets,
+            named: HashMap::new(),
+            ingress: vec![None; n],
+            egress: vec![None; n],
+        }
+    }
 
-        let local: Vec<u32> = {
-            let mut seen = FixedBitSet::with_capacity(n);
-            let mut v = Vec::new();
-            for &p in pods {
-                let c = self.pod_class[p as usize];
-                if !seen.put(c as usize) {
-                    v.push(c);
-                }
+    fn peers(&self, rule: &CompiledRule) -> FixedBitSet {
+        if rule.peers.is_empty() {
+            return self.all.clone();
+        }
+        let mut set = FixedBitSet::with_capacity(self.all.len());
+        for peer in &rule.peers {
+            match peer {
+                CompiledPeer::Classes(s) => set.union_with(&self.index.peer_sets[*s as usize]),
+                CompiledPeer::IpBlock(b) => set.union_with(&self.block_sets[*b as usize]),
             }
-            v
-        };
+        }
+        set
+    }
 
-        // egress_ok[c]: destination classes class c may send to.
-        let mut egress_ok: HashMap<u32, FixedBitSet> = HashMap::new();
-        // ingress_ok[c]: source classes class c accepts.
-        let mut ingress_ok: HashMap<u32, FixedBitSet> = HashMap::new();
-        for &c in &local {
-            let class = &self.classes[c as usize];
-            let dst_ports = &self.inventory.pods[class.representative as usize].ports;
-
-            let ingress = if class.ingress.is_empty() {
-                all.clone()
-            } else {
+    fn named(&mut self, name: &str, protocol: Protocol) -> &FixedBitSet {
+        let (index, port, n) = (self.index, self.port, self.all.len());
+        self.named
+            .entry((name.to_string(), protocol))
+            .or_insert_with(|| {
                 let mut set = FixedBitSet::with_capacity(n);
+                for (c, class) in index.classes.iter().enumerate() {
+                    let ports = &index.inventory.pods[class.representative as usize].ports;
+                    if ports.iter().any(|cp| {
+                        cp.protocol == protocol
+                            && cp.port == port
+                            && cp.name.as_deref() == Some(name)
+                    }) {
+                        set.insert(c);
+                    }
+                }
+                set
+            })
+    }
+
+    /// The source classes class `c` admits.
+    pub fn ingress(&mut self, c: u32) -> &FixedBitSet {
+        if self.ingress[c as usize].is_none() {
+            let index = self.index;
+            let class = &index.classes[c as usize];
+            let dst_ports = &index.inventory.pods[class.representative as usize].ports;
+            let set = if class.ingress.is_empty() {
+                self.all.clone()
+            } else {
+                let mut set = FixedBitSet::with_capacity(self.all.len());
                 for &pid in &class.ingress {
-                    for rule in &self.compiled[pid as usize].ingress {
+                    for rule in &index.compiled[pid as usize].ingress {
                         let port_ok = rule.ports.is_empty()
                             || rule
                                 .ports
                                 .iter()
-                                .any(|s| port_spec_matches(s, dst_ports, protocol, port));
+                                .any(|s| port_spec_matches(s, dst_ports, self.protocol, self.port));
                         if port_ok {
-                            set.union_with(&peers_set(rule));
+                            set.union_with(&self.peers(rule));
                         }
                     }
                 }
                 set
             };
-            ingress_ok.insert(c, ingress);
+            self.ingress[c as usize] = Some(set);
+        }
+        self.ingress[c as usize].as_ref().unwrap_or(&self.all)
+    }
 
-            let egress = if class.egress.is_empty() {
-                all.clone()
+    /// The destination classes class `c` may send to.
+    pub fn egress(&mut self, c: u32) -> &FixedBitSet {
+        if self.egress[c as usize].is_none() {
+            let index = self.index;
+            let class = &index.classes[c as usize];
+            let set = if class.egress.is_empty() {
+                self.all.clone()
             } else {
-                let mut set = FixedBitSet::with_capacity(n);
+                let mut set = FixedBitSet::with_capacity(self.all.len());
                 for &pid in &class.egress {
-                    for rule in &self.compiled[pid as usize].egress {
-                        let mut ports_ok = FixedBitSet::with_capacity(n);
+                    for rule in &index.compiled[pid as usize].egress {
+                        let mut ports_ok = FixedBitSet::with_capacity(self.all.len());
                         if rule.ports.is_empty() {
-                            ports_ok = all.clone();
+                            ports_ok = self.all.clone();
                         } else {
                             for spec in &rule.ports {
-                                if spec.protocol != protocol {
+                                if spec.protocol != self.protocol {
                                     continue;
                                 }
                                 match &spec.port {
-                                    PortMatch::Any => ports_ok = all.clone(),
+                                    PortMatch::Any => ports_ok = self.all.clone(),
                                     PortMatch::Range { from, to } => {
-                                        if (*from..=*to).contains(&port) {
-                                            ports_ok = all.clone();
+                                        if (*from..=*to).contains(&self.port) {
+                                            ports_ok = self.all.clone();
                                         }
                                     }
                                     PortMatch::Named { name } => {
-                                        ports_ok.union_with(&named_set(name, spec.protocol))
+                                        let named = self.named(name, spec.protocol).clone();
+                                        ports_ok.union_with(&named)
                                     }
                                 }
                             }
@@ -130,24 +151,44 @@ impl Index {
                         if ports_ok.is_clear() {
                             continue;
                         }
-                        let mut allowed = peers_set(rule);
+                        let mut allowed = self.peers(rule);
                         allowed.intersect_with(&ports_ok);
                         set.union_with(&allowed);
                     }
                 }
                 set
             };
-            egress_ok.insert(c, egress);
+            self.egress[c as usize] = Some(set);
         }
+        self.egress[c as usize].as_ref().unwrap_or(&self.all)
+    }
 
-        let position: HashMap<u32, usize> =
-            local.iter().enumerate().map(|(i, &c)| (c, i)).collect();
+    /// Whether a member of class `src` may open `protocol`/`port` to a member of class `dst`
+    /// (two distinct pods: a pod to itself is always allowed).
+    pub fn allows(&mut self, src: u32, dst: u32) -> bool {
+        self.egress(src).contains(dst as usize) && self.ingress(dst).contains(src as usize)
+    }
+}
+
+impl Index {
+    /// Allowed pairs among `pods` for one protocol and port, computed per class.
+    pub fn matrix(&self, pods: &[PodId], protocol: Protocol, port: u16) -> Matrix {
+        let n = self.classes.len();
+        let mut position = vec![u32::MAX; n];
+        let mut local: Vec<u32> = Vec::new();
+        for &p in pods {
+            let c = self.pod_class[p as usize];
+            if position[c as usize] == u32::MAX {
+                position[c as usize] = local.len() as u32;
+                local.push(c);
+            }
+        }
+        let mut view = PortView::new(self, protocol, port);
         let k = local.len();
         let mut allowed = FixedBitSet::with_capacity(k * k);
         for (i, &src) in local.iter().enumerate() {
             for (j, &dst) in local.iter().enumerate() {
-                if egress_ok[&src].contains(dst as usize) && ingress_ok[&dst].contains(src as usize)
-                {
+                if view.allows(src, dst) {
                     allowed.insert(i * k + j);
                 }
             }
@@ -156,11 +197,16 @@ impl Index {
             pods: pods.to_vec(),
             class_of: pods
                 .iter()
-                .map(|&p| position[&self.pod_class[p as usize]] as u32)
+                .map(|&p| position[self.pod_class[p as usize] as usize])
                 .collect(),
             classes: k,
             allowed,
         }
+    }
+
+    /// The class of a pod: pods of one class are alike to every policy.
+    pub fn class_of(&self, pod: PodId) -> u32 {
+        self.pod_class[pod as usize]
     }
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 mod matrix;
 
-pub use matrix::Matrix;
+pub use matrix::{Matrix, PortView};
 
 use super::model::{
     ContainerPort, Direction, Inventory, IpBlock, Labels, NamespaceScope, Peer, PolicySet,
