@@ -208,6 +208,7 @@ fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
                     host_network: false,
                     ports,
                     workload: None,
+                    template: false,
                     origin: Default::default(),
                 }
             })

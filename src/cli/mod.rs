@@ -3,27 +3,22 @@
 //! Exit codes: 0 success (for `explain`: the flow is allowed), 1 the flow is denied
 //! (`explain` only), 2 bad input or usage.
 
+mod commands;
+mod load;
 pub mod node;
 mod numbers;
+mod output;
+mod ui;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::app::{Message, Snapshot, SourceInfo, State};
-use crate::cluster::files::{self, Input, LoadReport};
-use crate::cluster::{demo, live, World};
-use crate::policy::effective::effective;
-use crate::policy::explain::explain;
-use crate::policy::query::{resolve_endpoint, resolve_port};
-use crate::policy::selector::Selector;
-use crate::policy::{EngineOptions, Flow, Index, PodId, Protocol};
-use crate::theme::contexts::{self, ContextRules};
-use crate::theme::{self, ThemeSet};
-
-use crate::render::{self, paint::Paint};
+use crate::cluster::files;
+use crate::cluster::live;
+use crate::policy::{EngineOptions, Protocol};
+use crate::render::paint::Paint;
 
 /// When to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,23 +133,6 @@ pub enum MatrixOutput {
     Json,
     Yaml,
     Csv,
-}
-
-/// The machine-readable forms, printed by `print_data`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Data {
-    Json,
-    Yaml,
-}
-
-impl Output {
-    fn data(self) -> Option<Data> {
-        match self {
-            Output::Text => None,
-            Output::Json => Some(Data::Json),
-            Output::Yaml => Some(Data::Yaml),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -338,183 +316,15 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-/// The world to work on, and where it came from.
-struct Loaded {
-    world: World,
-    info: SourceInfo,
-    /// On a cluster: the context's namespace (or -n), for bare pod names.
-    context_namespace: Option<String>,
-    live: Option<LiveLoaded>,
-}
-
-struct LiveLoaded {
-    runtime: tokio::runtime::Runtime,
-    session: live::Session,
-    status: live::Status,
-    target: live::Target,
-    elapsed: std::time::Duration,
-}
-
-fn live_target(source: &SourceArgs) -> live::Target {
-    live::Target {
-        kubeconfig: source.kubeconfig.clone(),
-        context: source.context.clone(),
-        namespace: source.namespace.clone(),
-    }
-}
-
-fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<Loaded, Failure> {
-    let (loaded, info) = if source.demo || demo_forced {
-        (demo::load()?, demo_info())
-    } else if !source.filenames.is_empty() {
-        let inputs: Vec<Input> = source
-            .filenames
-            .iter()
-            .map(|f| Input::from_arg(f))
-            .collect();
-        let mut stdin = std::io::stdin().lock();
-        (files::load(&inputs, &mut stdin)?, files_info(source))
-    } else {
-        return load_live(source);
-    };
-    report_load(&loaded.report, !(source.demo || demo_forced));
-    Ok(Loaded {
-        world: loaded.world,
-        info,
-        context_namespace: None,
-        live: None,
-    })
-}
-
-/// Connects to the cluster and lists everything once; the session keeps watching.
-fn load_live(source: &SourceArgs) -> Result<Loaded, Failure> {
-    let runtime = runtime()?;
-    let target = live_target(source);
-    let started = std::time::Instant::now();
-    let (session, world, status) = runtime.block_on(live::open(&target, live::SYNC_LIMIT))?;
-    let elapsed = started.elapsed();
-    let mut stderr = std::io::stderr().lock();
-    for h in &status.hidden {
-        let _ = writeln!(stderr, "warning: not visible: {h}");
-    }
-    const SHOWN: usize = 10;
-    for w in status.warnings.iter().take(SHOWN) {
-        let _ = writeln!(stderr, "warning: cannot use {w}");
-    }
-    if status.warnings.len() > SHOWN {
-        let _ = writeln!(
-            stderr,
-            "warning: {} more objects cannot be used",
-            status.warnings.len() - SHOWN
-        );
-    }
-    let info = SourceInfo {
-        kind: status.context.clone(),
-        detail: status.server.clone(),
-        flows: false,
-    };
-    Ok(Loaded {
-        world,
-        info,
-        context_namespace: Some(session.connection.namespace.clone()),
-        live: Some(LiveLoaded {
-            runtime,
-            session,
-            status,
-            target,
-            elapsed,
-        }),
-    })
-}
-
-fn report_load(report: &LoadReport, summary: bool) {
-    let mut stderr = std::io::stderr().lock();
-    if summary {
-        let _ = writeln!(stderr, "{}", report.summary());
-    }
-    for w in &report.warnings {
-        let _ = writeln!(stderr, "warning: {w}");
-    }
-}
-
 fn engine_options(source: &SourceArgs) -> EngineOptions {
     EngineOptions {
         ipblock_matches_pods: source.ipblock_pods == IpBlockPods::Match,
     }
 }
 
-/// Opens the terminal UI on what was loaded.
-fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<ExitCode, Failure> {
-    let mut themes = ThemeSet::load(theme::user_dir().as_deref())?;
-    let chosen = themes.select(cli.theme.as_deref().unwrap_or(theme::DEFAULT))?;
-    let rules = ContextRules::load(contexts::user_file().as_deref(), &themes)?;
-    for w in &themes.warnings {
-        eprintln!("warning: {w}");
-    }
-    let warnings = themes.warnings.clone();
-    let Loaded {
-        world,
-        info,
-        context_namespace,
-        live,
-    } = loaded;
-    let snapshot = Snapshot::prepare(world, engine_options(&cli.source));
-    let mut state = State::new(snapshot, info, themes, chosen);
-    state.context_rules = rules;
-    let start_ns = cli.source.namespace.clone().or(context_namespace);
-    if let Some(ns) = &start_ns {
-        // On a cluster the context's namespace may hold nothing yet: start at the top then.
-        if !state.start_at_namespace(ns) && cli.source.namespace.is_some() {
-            return Err(Failure::Usage(format!("-n: no namespace {ns}")));
-        }
-    }
-    if let Some(first) = warnings.first() {
-        state.message = Some(Message {
-            text: format!(
-                "{first} ({} theme warning(s), printed again on exit)",
-                warnings.len()
-            ),
-            error: true,
-        });
-    }
-    let (runtime, live_source) = match live {
-        Some(l) => {
-            state.attach_live(l.status, l.session.connection.contexts.clone());
-            (
-                l.runtime,
-                Some(crate::tui::LiveSource {
-                    session: l.session,
-                    target: l.target,
-                }),
-            )
-        }
-        None => (runtime()?, None),
-    };
-    let sources = crate::tui::Sources {
-        demo_flows,
-        live: live_source,
-    };
-    crate::tui::run(state, runtime, sources).map_err(|e| Failure::Setup(format!("{e:#}")))?;
-    for w in &warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn files_info(source: &SourceArgs) -> SourceInfo {
-    SourceInfo {
-        kind: "files".into(),
-        detail: source.filenames.join(", "),
-        flows: false,
-    }
-}
-
-fn demo_info() -> SourceInfo {
-    SourceInfo {
-        kind: "demo".into(),
-        detail: "built-in scenario with simulated traffic".into(),
-        flows: true,
-    }
+/// The runtime for sources and loops.
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    crate::process::runtime().map_err(|e| Failure::Setup(format!("cannot start the runtime: {e}")))
 }
 
 fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
@@ -524,271 +334,36 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         if !crate::tui::has_terminal() {
             return Err(Failure::Usage(crate::tui::NO_TERMINAL.into()));
         }
-        let loaded = load_world(source, false)?;
-        return open_tui(&cli, loaded, source.demo);
+        let loaded = load::load_world(source, false)?;
+        return ui::open_tui(&cli, loaded, source.demo);
     };
     match command {
         Command::Demo { dump: true } => {
-            print(crate::cluster::demo::DEMO_YAML)?;
+            output::print(crate::cluster::demo::DEMO_YAML)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dump: false } if crate::tui::has_terminal() => {
-            let loaded = load_world(source, true)?;
-            open_tui(&cli, loaded, true)
+            let loaded = load::load_world(source, true)?;
+            ui::open_tui(&cli, loaded, true)
         }
+        Command::Demo { dump: false } => commands::demo_text(source, paint),
         Command::Trace(args) => node::trace(source, args),
         Command::Agent(args) => node::agent(args),
         Command::Lab(args) => node::lab(source, args),
-        Command::Status => {
-            let loaded = load_world(source, false)?;
-            print(&status_text(&loaded))?;
-            loaded.once();
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Demo { dump: false } => {
-            let (world, _) = load_world(source, true)?.once();
-            let index = Index::build(world.inventory, world.policies, engine_options(source));
-            let pods = pods_in_scope(&index, source.namespace.as_deref(), None)?;
-            let mut out = String::new();
-            for pod in pods {
-                out.push_str(&render::effective(&effective(&index, pod), paint));
-                out.push('\n');
-            }
-            out.push_str(&paint.dim("Try: explain --demo --from production/frontend --to production/database --port 5432\n"));
-            print(&out)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Status => commands::status(source),
         Command::Explain {
             from,
             to,
             port,
             protocol,
             output,
-        } => {
-            let (world, context_ns) = load_world(source, false)?.once();
-            let index = Index::build(world.inventory, world.policies, engine_options(source));
-            let ns = source.namespace.as_deref().or(context_ns.as_deref());
-            let src = resolve_endpoint(&index, &from, ns).map_err(Failure::lookup("--from"))?;
-            let dst = resolve_endpoint(&index, &to, ns).map_err(Failure::lookup("--to"))?;
-            let port =
-                resolve_port(&index, &port, &dst, protocol).map_err(Failure::lookup("--port"))?;
-            let e = explain(
-                &index,
-                &Flow {
-                    src,
-                    dst,
-                    protocol,
-                    port,
-                },
-            );
-            match output.data() {
-                None => print(&render::explanation(&e, paint))?,
-                Some(format) => print_data(&e, format)?,
-            }
-            Ok(if e.allowed {
-                ExitCode::SUCCESS
-            } else if e.unknown.is_some() {
-                ExitCode::from(3)
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        } => commands::explain_flow(source, paint, (&from, &to, &port), protocol, output),
         Command::Matrix {
             port,
             protocol,
             selector,
             output,
-        } => {
-            let selector = match selector {
-                Some(s) => Some(Selector::parse(&s).map_err(Failure::lookup("-l"))?),
-                None => None,
-            };
-            let (world, _) = load_world(source, false)?.once();
-            let index = Index::build(world.inventory, world.policies, engine_options(source));
-            let pods = pods_in_scope(&index, source.namespace.as_deref(), selector.as_ref())?;
-            let m = index.matrix(&pods, protocol, port);
-            let inv = index.inventory();
-            match output {
-                MatrixOutput::Text => print(&render::matrix_text(
-                    &m,
-                    inv,
-                    &format!("matrix {protocol}/{port}"),
-                    paint,
-                ))?,
-                MatrixOutput::Csv => print(&render::matrix_csv(&m, inv))?,
-                MatrixOutput::Json | MatrixOutput::Yaml => {
-                    let mut map: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
-                    for (i, &from) in m.pods.iter().enumerate() {
-                        let row = map.entry(inv.pods[from as usize].key()).or_default();
-                        for (j, &to) in m.pods.iter().enumerate() {
-                            row.insert(inv.pods[to as usize].key(), m.get(i, j));
-                        }
-                    }
-                    let format = if output == MatrixOutput::Json {
-                        Data::Json
-                    } else {
-                        Data::Yaml
-                    };
-                    print_data(&map, format)?;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Effective { pod, output } => {
-            let (world, context_ns) = load_world(source, false)?.once();
-            let index = Index::build(world.inventory, world.policies, engine_options(source));
-            // As kubectl: on a cluster, without -n the context's namespace is meant.
-            let ns = source.namespace.clone().or(context_ns);
-            let pods = match &pod {
-                Some(p) => {
-                    let ep = resolve_endpoint(&index, p, ns.as_deref())
-                        .map_err(Failure::lookup("effective"))?;
-                    match ep.pod_id() {
-                        Some(id) => vec![id],
-                        None => return Err(Failure::Usage(format!("{p} is not a pod"))),
-                    }
-                }
-                None => {
-                    if source.all_namespaces {
-                        pods_in_scope(&index, None, None)?
-                    } else if ns.is_some() {
-                        pods_in_scope(&index, ns.as_deref(), None)?
-                    } else {
-                        return Err(Failure::Usage(
-                            "effective: name a pod, or give -n NAMESPACE or -A".into(),
-                        ));
-                    }
-                }
-            };
-            let results: Vec<_> = pods.iter().map(|&p| effective(&index, p)).collect();
-            match (output.data(), results.as_slice()) {
-                (None, _) => {
-                    let text: Vec<String> = results
-                        .iter()
-                        .map(|e| render::effective(e, paint))
-                        .collect();
-                    print(&text.join("\n"))?;
-                }
-                // One named pod prints as an object, a namespace's pods as a list.
-                (Some(format), [one]) if pod.is_some() => print_data(one, format)?,
-                (Some(format), all) => print_data(&all, format)?,
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-impl Loaded {
-    /// For one-shot commands: the world and the context's namespace; the watch ends here.
-    fn once(self) -> (World, Option<String>) {
-        if let Some(l) = self.live {
-            drop(l.session);
-            l.runtime.shutdown_background();
-        }
-        (self.world, self.context_namespace)
-    }
-}
-
-/// `status`: where the data comes from, how much there is, and what is not visible.
-fn status_text(loaded: &Loaded) -> String {
-    let inv = &loaded.world.inventory;
-    let counts = format!(
-        "{} namespaces, {} pods, {} NetworkPolicies, {} nodes",
-        inv.namespaces.len(),
-        inv.pods.len(),
-        loaded.world.policies.policies.len(),
-        inv.nodes.len()
-    );
-    let mut out = String::new();
-    match &loaded.live {
-        Some(l) => {
-            out.push_str(&format!("context:    {}\n", l.status.context));
-            out.push_str(&format!("server:     {}\n", l.status.server));
-            out.push_str(&format!(
-                "namespace:  {}\n",
-                loaded.context_namespace.as_deref().unwrap_or("default")
-            ));
-            out.push_str(&format!(
-                "synced:     {counts} in {:.2} s\n",
-                l.elapsed.as_secs_f64()
-            ));
-            if l.status.hidden.is_empty() {
-                out.push_str("visible:    everything NetworkPolicy verdicts need\n");
-            } else {
-                out.push_str("not visible:\n");
-                for h in &l.status.hidden {
-                    out.push_str(&format!("  - {h}\n"));
-                }
-            }
-            if !l.status.warnings.is_empty() {
-                out.push_str(&format!(
-                    "unusable:   {} object(s) (printed above)\n",
-                    l.status.warnings.len()
-                ));
-            }
-        }
-        None => {
-            out.push_str(&format!(
-                "source:     {} ({})\n",
-                loaded.info.kind, loaded.info.detail
-            ));
-            out.push_str(&format!("loaded:     {counts}\n"));
-        }
-    }
-    out
-}
-
-/// Pods of one namespace (or all), optionally narrowed by a label selector, sorted.
-fn pods_in_scope(
-    index: &Index,
-    namespace: Option<&str>,
-    selector: Option<&Selector>,
-) -> Result<Vec<PodId>, Failure> {
-    let inv = index.inventory();
-    if let Some(ns) = namespace {
-        if !inv.namespaces.iter().any(|n| n.name == ns) {
-            let known: Vec<&str> = inv.namespaces.iter().map(|n| n.name.as_str()).collect();
-            return Err(Failure::Usage(format!(
-                "-n: no namespace {ns}; there are: {}",
-                known.join(", ")
-            )));
-        }
-    }
-    Ok(inv
-        .pods
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| namespace.is_none_or(|ns| p.namespace == ns))
-        .filter(|(_, p)| selector.is_none_or(|s| s.matches(&p.labels)))
-        .map(|(i, _)| i as PodId)
-        .collect())
-}
-
-/// Prints `value` as pretty JSON or as YAML.
-fn print_data<T: serde::Serialize>(value: &T, format: Data) -> Result<(), Failure> {
-    let text = match format {
-        Data::Json => {
-            serde_json::to_string_pretty(value).map_err(|e| Failure::Encode(e.to_string()))? + "\n"
-        }
-        Data::Yaml => serde_yaml::to_string(value).map_err(|e| Failure::Encode(e.to_string()))?,
-    };
-    print(&text)
-}
-
-/// The runtime for sources and loops.
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    crate::process::runtime().map_err(|e| Failure::Setup(format!("cannot start the runtime: {e}")))
-}
-
-/// Writes to stdout; a closed pipe (`| head`) ends quietly.
-fn print(text: &str) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Failure::Output(e)),
+        } => commands::matrix(source, paint, (port, protocol), selector, output),
+        Command::Effective { pod, output } => commands::effective_rules(source, paint, pod, output),
     }
 }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::{engine_options, load_world, numbers, runtime, Failure, SourceArgs};
+use super::load::load_world;
+use super::{engine_options, numbers, runtime, Failure, SourceArgs};
 use crate::cluster::World;
 use crate::flow::wire::{self, Counters, Frame};
 use crate::flow::{annotate, Annotated, FlowEvent, Names, Outcome, VerdictFilter};

@@ -105,9 +105,33 @@ pub fn pod(
         node: spec.and_then(|s| s.node_name.clone()),
         host_network: spec.and_then(|s| s.host_network).unwrap_or(false),
         ports,
-        workload: None,
+        workload: owner(&pod.metadata),
+        template: false,
         origin,
     }))
+}
+
+/// The pod's workload from its controlling owner reference: a ReplicaSet named
+/// `<deployment>-<pod-template-hash>` stands for its Deployment, as the Deployment controller
+/// names them; any other controller is itself the workload.
+fn owner(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<String> {
+    let owner = meta
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|o| o.controller == Some(true))?;
+    if owner.kind == "ReplicaSet" {
+        let hash = meta
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("pod-template-hash"));
+        if let Some(deployment) = hash.and_then(|h| owner.name.strip_suffix(&format!("-{h}"))) {
+            if !deployment.is_empty() {
+                return Some(format!("Deployment/{deployment}"));
+            }
+        }
+    }
+    Some(format!("{}/{}", owner.kind, owner.name))
 }
 
 /// A pod standing for the pods a workload will run: labels and ports from its template,
@@ -145,6 +169,7 @@ pub fn template_pod(
             .unwrap_or(false),
         ports,
         workload: Some(format!("{kind}/{name}")),
+        template: true,
         origin,
     })
 }

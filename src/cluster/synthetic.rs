@@ -179,7 +179,12 @@ pub fn generate(shape: Shape) -> World {
                         protocol: *proto,
                     })
                     .collect(),
-                workload: None,
+                workload: Some(if stateful {
+                    format!("StatefulSet/{app}")
+                } else {
+                    format!("Deployment/{app}")
+                }),
+                template: false,
                 origin: Default::default(),
             });
         }

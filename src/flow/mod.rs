@@ -8,6 +8,7 @@
 
 pub mod correlate;
 pub mod demo;
+pub mod record;
 pub mod wire;
 
 use std::collections::VecDeque;

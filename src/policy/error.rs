@@ -36,6 +36,9 @@ fn did_you_mean(suggestion: &Option<String>) -> String {
 pub enum Error {
     #[error(transparent)]
     Invalid(#[from] FieldErrors),
+    /// A what-if (`default-deny:NS`) that does not parse.
+    #[error("{text:?}: {problem}")]
+    WhatIf { text: String, problem: String },
     /// A label selector in kubectl's syntax that does not parse or validate.
     #[error("{problem}")]
     Selector { text: String, problem: String },

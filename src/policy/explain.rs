@@ -118,7 +118,7 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                     p.key()
                 ));
             }
-            if p.workload.is_some() && p.ips.is_empty() {
+            if p.template {
                 let uses_blocks = policies.iter().any(|pol| {
                     pol.ingress
                         .iter()

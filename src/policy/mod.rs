@@ -4,6 +4,7 @@
 //! PURE: no I/O, no clock, no hash-order output. Must not import tokio, kube's client,
 //! ratatui, crossterm or aya; it may use the plain data types of k8s-openapi.
 
+pub mod audit;
 pub mod compile;
 pub mod effective;
 pub mod engine;
@@ -12,6 +13,7 @@ pub mod explain;
 pub mod model;
 pub mod query;
 pub mod selector;
+pub mod workload;
 
 pub use engine::{
     Endpoint, EngineOptions, Exemption, Flow, Index, Matrix, PodId, PolicyId, RuleRef, Side,

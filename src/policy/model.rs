@@ -96,8 +96,12 @@ pub struct Pod {
     pub node: Option<String>,
     pub host_network: bool,
     pub ports: Vec<ContainerPort>,
-    /// `Kind/name` of the workload whose template this pod stands for, if any.
+    /// `Kind/name` of the pod's workload: its controller (a ReplicaSet's Deployment where
+    /// the names show it), or the workload whose template this pod stands for.
     pub workload: Option<String>,
+    /// The pod stands for a workload's template: it has no IP and no node yet.
+    #[serde(default)]
+    pub template: bool,
     #[serde(skip)]
     pub origin: Origin,
 }
@@ -105,6 +109,14 @@ pub struct Pod {
 impl Pod {
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// `Kind/name` of the workload, or `Pod/name` for a pod no controller owns.
+    pub fn workload_ref(&self) -> String {
+        match &self.workload {
+            Some(w) => w.clone(),
+            None => format!("Pod/{}", self.name),
+        }
     }
 }
 

@@ -1,0 +1,218 @@
+//! The one-shot commands on a loaded world: `explain`, `matrix`, `effective`, `status`, and
+//! `demo` without a terminal.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use super::load::{load_world, pods_in_scope, Loaded};
+use super::output::{print, print_data, Data};
+use super::{engine_options, Failure, MatrixOutput, Output, SourceArgs};
+use crate::policy::effective::effective;
+use crate::policy::explain::explain;
+use crate::policy::query::{resolve_endpoint, resolve_port};
+use crate::policy::selector::Selector;
+use crate::policy::{Flow, Index, Protocol};
+use crate::render::{self, paint::Paint};
+
+/// The world of `source`, compiled; and the context's namespace on a cluster.
+fn index(source: &SourceArgs, demo: bool) -> Result<(Index, Option<String>), Failure> {
+    let (world, context_ns) = load_world(source, demo)?.once();
+    Ok((
+        Index::build(world.inventory, world.policies, engine_options(source)),
+        context_ns,
+    ))
+}
+
+pub(super) fn explain_flow(
+    source: &SourceArgs,
+    paint: &Paint,
+    (from, to, port): (&str, &str, &str),
+    protocol: Protocol,
+    output: Output,
+) -> Result<ExitCode, Failure> {
+    let (index, context_ns) = index(source, false)?;
+    let ns = source.namespace.as_deref().or(context_ns.as_deref());
+    let src = resolve_endpoint(&index, from, ns).map_err(Failure::lookup("--from"))?;
+    let dst = resolve_endpoint(&index, to, ns).map_err(Failure::lookup("--to"))?;
+    let port = resolve_port(&index, port, &dst, protocol).map_err(Failure::lookup("--port"))?;
+    let e = explain(
+        &index,
+        &Flow {
+            src,
+            dst,
+            protocol,
+            port,
+        },
+    );
+    match output.data() {
+        None => print(&render::explanation(&e, paint))?,
+        Some(format) => print_data(&e, format)?,
+    }
+    Ok(if e.allowed {
+        ExitCode::SUCCESS
+    } else if e.unknown.is_some() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub(super) fn matrix(
+    source: &SourceArgs,
+    paint: &Paint,
+    (port, protocol): (u16, Protocol),
+    selector: Option<String>,
+    output: MatrixOutput,
+) -> Result<ExitCode, Failure> {
+    let selector = match selector {
+        Some(s) => Some(Selector::parse(&s).map_err(Failure::lookup("-l"))?),
+        None => None,
+    };
+    let (index, _) = index(source, false)?;
+    let pods = pods_in_scope(&index, source.namespace.as_deref(), selector.as_ref())?;
+    let m = index.matrix(&pods, protocol, port);
+    let inv = index.inventory();
+    match output {
+        MatrixOutput::Text => print(&render::matrix_text(
+            &m,
+            inv,
+            &format!("matrix {protocol}/{port}"),
+            paint,
+        ))?,
+        MatrixOutput::Csv => print(&render::matrix_csv(&m, inv))?,
+        MatrixOutput::Json | MatrixOutput::Yaml => {
+            let mut map: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
+            for (i, &from) in m.pods.iter().enumerate() {
+                let row = map.entry(inv.pods[from as usize].key()).or_default();
+                for (j, &to) in m.pods.iter().enumerate() {
+                    row.insert(inv.pods[to as usize].key(), m.get(i, j));
+                }
+            }
+            let format = if output == MatrixOutput::Json {
+                Data::Json
+            } else {
+                Data::Yaml
+            };
+            print_data(&map, format)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn effective_rules(
+    source: &SourceArgs,
+    paint: &Paint,
+    pod: Option<String>,
+    output: Output,
+) -> Result<ExitCode, Failure> {
+    let (index, context_ns) = index(source, false)?;
+    // As kubectl: on a cluster, without -n the context's namespace is meant.
+    let ns = source.namespace.clone().or(context_ns);
+    let pods = match &pod {
+        Some(p) => {
+            let ep =
+                resolve_endpoint(&index, p, ns.as_deref()).map_err(Failure::lookup("effective"))?;
+            match ep.pod_id() {
+                Some(id) => vec![id],
+                None => return Err(Failure::Usage(format!("{p} is not a pod"))),
+            }
+        }
+        None => {
+            if source.all_namespaces {
+                pods_in_scope(&index, None, None)?
+            } else if ns.is_some() {
+                pods_in_scope(&index, ns.as_deref(), None)?
+            } else {
+                return Err(Failure::Usage(
+                    "effective: name a pod, or give -n NAMESPACE or -A".into(),
+                ));
+            }
+        }
+    };
+    let results: Vec<_> = pods.iter().map(|&p| effective(&index, p)).collect();
+    match (output.data(), results.as_slice()) {
+        (None, _) => {
+            let text: Vec<String> = results
+                .iter()
+                .map(|e| render::effective(e, paint))
+                .collect();
+            print(&text.join("\n"))?;
+        }
+        // One named pod prints as an object, a namespace's pods as a list.
+        (Some(format), [one]) if pod.is_some() => print_data(one, format)?,
+        (Some(format), all) => print_data(&all, format)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `demo` without a terminal: the demo pods' effective rules.
+pub(super) fn demo_text(source: &SourceArgs, paint: &Paint) -> Result<ExitCode, Failure> {
+    let (index, _) = index(source, true)?;
+    let pods = pods_in_scope(&index, source.namespace.as_deref(), None)?;
+    let mut out = String::new();
+    for pod in pods {
+        out.push_str(&render::effective(&effective(&index, pod), paint));
+        out.push('\n');
+    }
+    out.push_str(&paint.dim(
+        "Try: explain --demo --from production/frontend --to production/database --port 5432\n",
+    ));
+    print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn status(source: &SourceArgs) -> Result<ExitCode, Failure> {
+    let loaded = load_world(source, false)?;
+    print(&status_text(&loaded))?;
+    loaded.once();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `status`: where the data comes from, how much there is, and what is not visible.
+fn status_text(loaded: &Loaded) -> String {
+    let inv = &loaded.world.inventory;
+    let counts = format!(
+        "{} namespaces, {} pods, {} NetworkPolicies, {} nodes",
+        inv.namespaces.len(),
+        inv.pods.len(),
+        loaded.world.policies.policies.len(),
+        inv.nodes.len()
+    );
+    let mut out = String::new();
+    match &loaded.live {
+        Some(l) => {
+            out.push_str(&format!("context:    {}\n", l.status.context));
+            out.push_str(&format!("server:     {}\n", l.status.server));
+            out.push_str(&format!(
+                "namespace:  {}\n",
+                loaded.context_namespace.as_deref().unwrap_or("default")
+            ));
+            out.push_str(&format!(
+                "synced:     {counts} in {:.2} s\n",
+                l.elapsed.as_secs_f64()
+            ));
+            if l.status.hidden.is_empty() {
+                out.push_str("visible:    everything NetworkPolicy verdicts need\n");
+            } else {
+                out.push_str("not visible:\n");
+                for h in &l.status.hidden {
+                    out.push_str(&format!("  - {h}\n"));
+                }
+            }
+            if !l.status.warnings.is_empty() {
+                out.push_str(&format!(
+                    "unusable:   {} object(s) (printed above)\n",
+                    l.status.warnings.len()
+                ));
+            }
+        }
+        None => {
+            out.push_str(&format!(
+                "source:     {} ({})\n",
+                loaded.info.kind, loaded.info.detail
+            ));
+            out.push_str(&format!("loaded:     {counts}\n"));
+        }
+    }
+    out
+}

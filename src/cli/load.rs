@@ -1,0 +1,163 @@
+//! Where commands get their world: the demo, manifests, or the live cluster (listed once,
+//! and for the UI and `trace`, watched on).
+
+use std::io::Write;
+
+use super::{runtime, Failure, SourceArgs};
+use crate::app::SourceInfo;
+use crate::cluster::files::{self, Input, LoadReport};
+use crate::cluster::{demo, live, World};
+use crate::policy::selector::Selector;
+use crate::policy::{Index, PodId};
+
+/// The world to work on, and where it came from.
+pub(super) struct Loaded {
+    pub(super) world: World,
+    pub(super) info: SourceInfo,
+    /// On a cluster: the context's namespace (or -n), for bare pod names.
+    pub(super) context_namespace: Option<String>,
+    pub(super) live: Option<LiveLoaded>,
+}
+
+pub(super) struct LiveLoaded {
+    pub(super) runtime: tokio::runtime::Runtime,
+    pub(super) session: live::Session,
+    pub(super) status: live::Status,
+    pub(super) target: live::Target,
+    pub(super) elapsed: std::time::Duration,
+}
+
+pub(super) fn live_target(source: &SourceArgs) -> live::Target {
+    live::Target {
+        kubeconfig: source.kubeconfig.clone(),
+        context: source.context.clone(),
+        namespace: source.namespace.clone(),
+    }
+}
+
+pub(super) fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<Loaded, Failure> {
+    let (loaded, info) = if source.demo || demo_forced {
+        (demo::load()?, demo_info())
+    } else if !source.filenames.is_empty() {
+        let inputs: Vec<Input> = source
+            .filenames
+            .iter()
+            .map(|f| Input::from_arg(f))
+            .collect();
+        let mut stdin = std::io::stdin().lock();
+        (files::load(&inputs, &mut stdin)?, files_info(source))
+    } else {
+        return load_live(source);
+    };
+    report_load(&loaded.report, !(source.demo || demo_forced));
+    Ok(Loaded {
+        world: loaded.world,
+        info,
+        context_namespace: None,
+        live: None,
+    })
+}
+
+/// Connects to the cluster and lists everything once; the session keeps watching.
+pub(super) fn load_live(source: &SourceArgs) -> Result<Loaded, Failure> {
+    let runtime = runtime()?;
+    let target = live_target(source);
+    let started = std::time::Instant::now();
+    let (session, world, status) = runtime.block_on(live::open(&target, live::SYNC_LIMIT))?;
+    let elapsed = started.elapsed();
+    let mut stderr = std::io::stderr().lock();
+    for h in &status.hidden {
+        let _ = writeln!(stderr, "warning: not visible: {h}");
+    }
+    const SHOWN: usize = 10;
+    for w in status.warnings.iter().take(SHOWN) {
+        let _ = writeln!(stderr, "warning: cannot use {w}");
+    }
+    if status.warnings.len() > SHOWN {
+        let _ = writeln!(
+            stderr,
+            "warning: {} more objects cannot be used",
+            status.warnings.len() - SHOWN
+        );
+    }
+    let info = SourceInfo {
+        kind: status.context.clone(),
+        detail: status.server.clone(),
+        flows: false,
+    };
+    Ok(Loaded {
+        world,
+        info,
+        context_namespace: Some(session.connection.namespace.clone()),
+        live: Some(LiveLoaded {
+            runtime,
+            session,
+            status,
+            target,
+            elapsed,
+        }),
+    })
+}
+
+pub(super) fn report_load(report: &LoadReport, summary: bool) {
+    let mut stderr = std::io::stderr().lock();
+    if summary {
+        let _ = writeln!(stderr, "{}", report.summary());
+    }
+    for w in &report.warnings {
+        let _ = writeln!(stderr, "warning: {w}");
+    }
+}
+
+pub(super) fn files_info(source: &SourceArgs) -> SourceInfo {
+    SourceInfo {
+        kind: "files".into(),
+        detail: source.filenames.join(", "),
+        flows: false,
+    }
+}
+
+pub(super) fn demo_info() -> SourceInfo {
+    SourceInfo {
+        kind: "demo".into(),
+        detail: "built-in scenario with simulated traffic".into(),
+        flows: true,
+    }
+}
+
+impl Loaded {
+    /// For one-shot commands: the world and the context's namespace; the watch ends here.
+    pub(super) fn once(self) -> (World, Option<String>) {
+        if let Some(l) = self.live {
+            drop(l.session);
+            l.runtime.shutdown_background();
+        }
+        (self.world, self.context_namespace)
+    }
+}
+
+/// Pods of one namespace (or all), optionally narrowed by a label selector, sorted.
+pub(super) fn pods_in_scope(
+    index: &Index,
+    namespace: Option<&str>,
+    selector: Option<&Selector>,
+) -> Result<Vec<PodId>, Failure> {
+    let inv = index.inventory();
+    if let Some(ns) = namespace {
+        if !inv.namespaces.iter().any(|n| n.name == ns) {
+            let known: Vec<&str> = inv.namespaces.iter().map(|n| n.name.as_str()).collect();
+            return Err(Failure::Usage(format!(
+                "-n: no namespace {ns}; there are: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(inv
+        .pods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| namespace.is_none_or(|ns| p.namespace == ns))
+        .filter(|(_, p)| selector.is_none_or(|s| s.matches(&p.labels)))
+        .map(|(i, _)| i as PodId)
+        .collect())
+}

@@ -1,0 +1,46 @@
+//! Output: text as it is, data as JSON or YAML; a closed pipe (`| head`) ends quietly.
+
+use std::io::Write;
+
+use super::{Failure, Output};
+
+/// The machine-readable forms, printed by `print_data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Data {
+    Json,
+    Yaml,
+}
+
+impl Output {
+    pub(super) fn data(self) -> Option<Data> {
+        match self {
+            Output::Text => None,
+            Output::Json => Some(Data::Json),
+            Output::Yaml => Some(Data::Yaml),
+        }
+    }
+}
+
+/// Prints `value` as pretty JSON or as YAML.
+pub(super) fn print_data<T: serde::Serialize>(value: &T, format: Data) -> Result<(), Failure> {
+    let text = match format {
+        Data::Json => {
+            serde_json::to_string_pretty(value).map_err(|e| Failure::Encode(e.to_string()))? + "\n"
+        }
+        Data::Yaml => serde_yaml::to_string(value).map_err(|e| Failure::Encode(e.to_string()))?,
+    };
+    print(&text)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends quietly.
+pub(super) fn print(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Output(e)),
+    }
+}

@@ -1,0 +1,68 @@
+//! The terminal UI, opened on what was loaded: themes, context rules, the start namespace,
+//! and the sources that feed it.
+
+use std::process::ExitCode;
+
+use super::load::Loaded;
+use super::{engine_options, runtime, Cli, Failure};
+use crate::app::{Message, Snapshot, State};
+use crate::theme::contexts::{self, ContextRules};
+use crate::theme::{self, ThemeSet};
+
+/// Opens the terminal UI on what was loaded.
+pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<ExitCode, Failure> {
+    let mut themes = ThemeSet::load(theme::user_dir().as_deref())?;
+    let chosen = themes.select(cli.theme.as_deref().unwrap_or(theme::DEFAULT))?;
+    let rules = ContextRules::load(contexts::user_file().as_deref(), &themes)?;
+    for w in &themes.warnings {
+        eprintln!("warning: {w}");
+    }
+    let warnings = themes.warnings.clone();
+    let Loaded {
+        world,
+        info,
+        context_namespace,
+        live,
+    } = loaded;
+    let snapshot = Snapshot::prepare(world, engine_options(&cli.source));
+    let mut state = State::new(snapshot, info, themes, chosen);
+    state.context_rules = rules;
+    let start_ns = cli.source.namespace.clone().or(context_namespace);
+    if let Some(ns) = &start_ns {
+        // On a cluster the context's namespace may hold nothing yet: start at the top then.
+        if !state.start_at_namespace(ns) && cli.source.namespace.is_some() {
+            return Err(Failure::Usage(format!("-n: no namespace {ns}")));
+        }
+    }
+    if let Some(first) = warnings.first() {
+        state.message = Some(Message {
+            text: format!(
+                "{first} ({} theme warning(s), printed again on exit)",
+                warnings.len()
+            ),
+            error: true,
+        });
+    }
+    let (runtime, live_source) = match live {
+        Some(l) => {
+            state.attach_live(l.status, l.session.connection.contexts.clone());
+            (
+                l.runtime,
+                Some(crate::tui::LiveSource {
+                    session: l.session,
+                    target: l.target,
+                }),
+            )
+        }
+        None => (runtime()?, None),
+    };
+    let sources = crate::tui::Sources {
+        demo_flows,
+        live: live_source,
+    };
+    crate::tui::run(state, runtime, sources).map_err(|e| Failure::Setup(format!("{e:#}")))?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
