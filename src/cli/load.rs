@@ -13,6 +13,8 @@ use crate::policy::{Index, PodId};
 /// The world to work on, and where it came from.
 pub(super) struct Loaded {
     pub(super) world: World,
+    /// Staged changes the source holds (Calico's staged policies), for audit mode.
+    pub(super) staged: Vec<crate::policy::audit::Staged>,
     pub(super) info: SourceInfo,
     /// On a cluster: the context's namespace (or -n), for bare pod names.
     pub(super) context_namespace: Option<String>,
@@ -36,22 +38,34 @@ pub(super) fn live_target(source: &SourceArgs) -> live::Target {
 }
 
 pub(super) fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<Loaded, Failure> {
-    let (loaded, info) = if source.demo || demo_forced {
-        (demo::load()?, demo_info())
-    } else if !source.filenames.is_empty() {
-        let inputs: Vec<Input> = source
-            .filenames
-            .iter()
-            .map(|f| Input::from_arg(f))
-            .collect();
-        let mut stdin = std::io::stdin().lock();
-        (files::load(&inputs, &mut stdin)?, files_info(source))
-    } else {
+    let demo = source.demo || demo_forced;
+    if !demo && source.filenames.is_empty() {
         return load_live(source);
+    }
+    let inputs: Vec<Input> = source
+        .filenames
+        .iter()
+        .map(|f| Input::from_arg(f))
+        .collect();
+    let texts: &[(&str, &str)] = if demo {
+        &[("<demo>", demo::DEMO_YAML)]
+    } else {
+        &[]
     };
-    report_load(&loaded.report, !(source.demo || demo_forced));
+    let mut stdin = std::io::stdin().lock();
+    let loaded = files::load_with(texts, &inputs, &mut stdin)?;
+    let info = match (demo, inputs.is_empty()) {
+        (true, true) => demo_info(),
+        (true, false) => SourceInfo {
+            detail: format!("the demo and {}", source.filenames.join(", ")),
+            ..demo_info()
+        },
+        (false, _) => files_info(source),
+    };
+    report_load(&loaded.report, !inputs.is_empty());
     Ok(Loaded {
         world: loaded.world,
+        staged: loaded.staged,
         info,
         context_namespace: None,
         live: None,
@@ -87,6 +101,7 @@ pub(super) fn load_live(source: &SourceArgs) -> Result<Loaded, Failure> {
     };
     Ok(Loaded {
         world,
+        staged: Vec::new(),
         info,
         context_namespace: Some(session.connection.namespace.clone()),
         live: Some(LiveLoaded {

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success (for `explain`: the flow is allowed), 1 the flow is denied
 //! (`explain` only), 2 bad input or usage.
 
+mod audit;
 mod commands;
 mod load;
 pub mod node;
@@ -80,8 +81,8 @@ pub struct SourceArgs {
     #[arg(short = 'f', long = "filename", global = true, value_name = "PATH")]
     pub filenames: Vec<String>,
 
-    /// Use the built-in demo scenario instead of manifests.
-    #[arg(long, global = true, conflicts_with = "filenames")]
+    /// Use the built-in demo scenario (with -f: the demo and the manifests together).
+    #[arg(long, global = true)]
     pub demo: bool,
 
     /// Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
@@ -185,6 +186,11 @@ pub enum Command {
         #[arg(long)]
         dump: bool,
     },
+    /// What staged policies (or a default-deny not yet applied) would break, and newly
+    /// allow: in the flows seen, in every pod's declared reachability, in each pod's effective
+    /// rules; --suggest prints the allow rules that would fix it. Exit 0 when nothing would
+    /// break, 1 when something would.
+    Audit(audit::AuditArgs),
     /// Flows seen by the eBPF probe on this node (or read from an agent with --agent), each
     /// annotated with the policy responsible. The probe needs root (or CAP_BPF, CAP_PERFMON
     /// and CAP_NET_ADMIN). Annotations use -f, --demo or the cluster.
@@ -211,6 +217,7 @@ impl Command {
             Command::Trace(_) => "trace",
             Command::Agent(_) => "agent",
             Command::Lab(_) => "lab",
+            Command::Audit(_) => "audit",
         }
     }
 }
@@ -292,7 +299,7 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 success (explain: allowed), 1 explain: denied, 2 bad input, usage or no connection, 3 explain: unknown (depends on what cannot be read).";
+const EXIT_CODES: &str = "Exit codes: 0 success (explain: allowed; audit: nothing would break), 1 explain: denied, audit: something would break, 2 bad input, usage or no connection, 3 explain: unknown (depends on what cannot be read).";
 
 pub fn run(cli: Cli) -> ExitCode {
     match crate::logging::init() {
@@ -351,6 +358,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         Command::Agent(args) => node::agent(args),
         Command::Lab(args) => node::lab(source, args),
         Command::Status => commands::status(source),
+        Command::Audit(args) => audit::run(source, args, paint),
         Command::Explain {
             from,
             to,

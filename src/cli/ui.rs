@@ -20,6 +20,7 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
     let warnings = themes.warnings.clone();
     let Loaded {
         world,
+        staged: _,
         info,
         context_namespace,
         live,

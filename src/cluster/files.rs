@@ -21,6 +21,7 @@ use serde_json::Value;
 use super::convert;
 use super::yaml_lines;
 use super::World;
+use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{compile_network_policy, FieldError};
 use crate::policy::model::{Inventory, Namespace, Node, Origin, Pod, Policy, PolicySet};
 
@@ -143,11 +144,27 @@ impl LoadReport {
 pub struct Loaded {
     pub world: World,
     pub report: LoadReport,
+    /// Staged changes read from the input (Calico's StagedKubernetesNetworkPolicy), in input
+    /// order: not part of the world, for audit mode.
+    pub staged: Vec<Staged>,
 }
 
 /// Reads every input; `stdin` is read only if an input is `-`.
 pub fn load(inputs: &[Input], stdin: &mut dyn Read) -> Result<Loaded, LoadErrors> {
+    load_with(&[], inputs, stdin)
+}
+
+/// Reads manifests held in memory (`(name, text)`, such as the demo's) and then `inputs`,
+/// into one world.
+pub fn load_with(
+    texts: &[(&str, &str)],
+    inputs: &[Input],
+    stdin: &mut dyn Read,
+) -> Result<Loaded, LoadErrors> {
     let mut builder = Builder::default();
+    for (name, text) in texts {
+        builder.text(name, text, false);
+    }
     let mut stdin_used = false;
     for input in inputs {
         match input {
@@ -184,6 +201,7 @@ struct Builder {
     templates: Vec<Pod>,
     nodes: BTreeMap<String, Node>,
     policies: BTreeMap<(String, String), Policy>,
+    staged: Vec<Staged>,
     /// Errors past `MAX_ERRORS`, counted only.
     more_errors: usize,
 }
@@ -539,6 +557,9 @@ impl Builder {
                         .map(|s| (s.template, "spec.jobTemplate.spec.template"))
                 })
             }
+            ("projectcalico.org", "StagedKubernetesNetworkPolicy") => {
+                self.staged_policy(value, doc, &label, prefix, origin)
+            }
             ("extensions", "NetworkPolicy") => self.object_error(
                 doc,
                 Some(label),
@@ -558,6 +579,75 @@ impl Builder {
                 }
                 *self.report.skipped.entry(kind).or_default() += 1;
             }
+        }
+    }
+
+    /// Calico's StagedKubernetesNetworkPolicy: a NetworkPolicy spec plus `stagedAction`
+    /// (`Set`, the default, or `Delete`), read as a staged change.
+    fn staged_policy(
+        &mut self,
+        value: Value,
+        doc: &Doc,
+        label: &str,
+        prefix: &str,
+        origin: Origin,
+    ) {
+        let Value::Object(mut map) = value else {
+            return;
+        };
+        let action = map
+            .get_mut("spec")
+            .and_then(Value::as_object_mut)
+            .and_then(|spec| spec.remove("stagedAction"));
+        let source = format!("{origin} (StagedKubernetesNetworkPolicy)");
+        let meta = map.get("metadata");
+        let field = |f: &str| {
+            meta.and_then(|m| m.get(f))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (name, namespace) = (field("name"), field("namespace"));
+        match action.as_ref().map(|a| a.as_str()) {
+            None | Some(Some("Set")) => {
+                map.insert("apiVersion".into(), "networking.k8s.io/v1".into());
+                map.insert("kind".into(), "NetworkPolicy".into());
+                let Some(np) =
+                    self.typed::<net::NetworkPolicy>(Value::Object(map), doc, label, prefix)
+                else {
+                    return;
+                };
+                match compile_network_policy(&np, DEFAULT_NAMESPACE, origin) {
+                    Ok(policy) => {
+                        self.count("StagedKubernetesNetworkPolicy");
+                        self.staged
+                            .push(Staged::new(Change::Set(Box::new(policy)), source));
+                    }
+                    Err(errs) => self.field_errors(doc, label, prefix, errs.0),
+                }
+            }
+            Some(Some("Delete")) if !name.is_empty() => {
+                self.count("StagedKubernetesNetworkPolicy");
+                let namespace = if namespace.is_empty() {
+                    DEFAULT_NAMESPACE.to_string()
+                } else {
+                    namespace
+                };
+                self.staged
+                    .push(Staged::new(Change::Remove { namespace, name }, source));
+            }
+            Some(Some("Delete")) => self.object_error(
+                doc,
+                Some(label.into()),
+                &format!("{prefix}metadata.name"),
+                "is required".into(),
+            ),
+            Some(_) => self.object_error(
+                doc,
+                Some(label.into()),
+                &format!("{prefix}spec.stagedAction"),
+                "must be \"Set\" or \"Delete\"".into(),
+            ),
         }
     }
 
@@ -716,6 +806,7 @@ impl Builder {
         Ok(Loaded {
             world: World::new(inventory, policies),
             report: self.report,
+            staged: self.staged,
         })
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! Reads `policy` results only; must not import the terminal, the UI state or any source.
 
+pub mod audit;
 pub mod paint;
 
 use std::fmt::Write;

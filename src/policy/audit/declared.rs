@@ -196,13 +196,27 @@ pub fn diff(
     }
 }
 
-/// A pod pair of a row whose verdict changes as the row says: to explain it and to fix it.
+/// A pod pair of a row whose verdict changes as the row says: to explain it.
 pub fn example(audit: &Audit, workloads: &Workloads, row: &DeclaredRow) -> Option<Flow> {
+    examples(audit, workloads, row, 1).into_iter().next()
+}
+
+/// Pod pairs of a row whose verdict changes as the row says, one per pair of classes (pods of
+/// one workload can differ), at most `limit`: to fix them all.
+pub fn examples(
+    audit: &Audit,
+    workloads: &Workloads,
+    row: &DeclaredRow,
+    limit: usize,
+) -> Vec<Flow> {
     let from = &workloads.list[row.from as usize];
     let to = &workloads.list[row.to as usize];
+    let class = |p: PodId| audit.current.class_of(p);
+    let mut out: Vec<Flow> = Vec::new();
+    let mut pairs: Vec<(u32, u32)> = Vec::new();
     for &s in &from.pods {
         for &d in &to.pods {
-            if s == d {
+            if s == d || pairs.contains(&(class(s), class(d))) {
                 continue;
             }
             let flow = Flow {
@@ -213,9 +227,13 @@ pub fn example(audit: &Audit, workloads: &Workloads, row: &DeclaredRow) -> Optio
             };
             let (now, then) = audit.judge(&flow);
             if Delta::between(&now, &then) == Some(row.delta) {
-                return Some(flow);
+                pairs.push((class(s), class(d)));
+                out.push(flow);
+                if out.len() >= limit {
+                    return out;
+                }
             }
         }
     }
-    None
+    out
 }

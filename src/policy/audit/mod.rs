@@ -424,9 +424,15 @@ pub struct ObservedGroup {
     pub flows: u64,
     pub first_seen_ms: u64,
     pub last_seen_ms: u64,
-    /// One of its flows, to explain and to fix.
+    /// One of its flows, to explain.
     pub example: Flow,
+    /// Its flows between distinct pairs of classes (at most [`EXAMPLES`]): pods of one
+    /// workload can differ, and a fix must keep them all.
+    pub examples: Vec<Flow>,
 }
+
+/// How many flows of distinct class pairs a group keeps.
+pub const EXAMPLES: usize = 16;
 
 /// The flows-seen lens: takes flows one by one and keeps only groups that change. Each
 /// distinct (source, destination, protocol, port) is judged once.
@@ -486,7 +492,7 @@ impl<'a> Observer<'a> {
                         delta,
                     );
                     let next = self.groups.len() as u32;
-                    *self.group_of.entry(gkey).or_insert_with(|| {
+                    let g = *self.group_of.entry(gkey).or_insert_with(|| {
                         self.groups.push(ObservedGroup {
                             from: gkey.0,
                             to: gkey.1,
@@ -497,9 +503,21 @@ impl<'a> Observer<'a> {
                             first_seen_ms: time_ms,
                             last_seen_ms: time_ms,
                             example: flow,
+                            examples: Vec::new(),
                         });
                         next
-                    })
+                    });
+                    let class = |e: &Endpoint| e.pod_id().map(|p| index.class_of(p));
+                    let pair = (class(&flow.src), class(&flow.dst));
+                    let examples = &mut self.groups[g as usize].examples;
+                    if examples.len() < EXAMPLES
+                        && !examples
+                            .iter()
+                            .any(|f| (class(&f.src), class(&f.dst)) == pair)
+                    {
+                        examples.push(flow);
+                    }
+                    g
                 });
                 self.judged.insert(key, group);
                 group

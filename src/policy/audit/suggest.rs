@@ -13,9 +13,11 @@ use k8s_openapi::api::networking::v1 as net;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{stage_manifest, Audit, Staged};
+use super::declared::{self, DeclaredRow};
+use super::{stage_manifest, Audit, Delta, ObservedGroup, Staged};
 use crate::policy::engine::{Endpoint, Flow, Side};
 use crate::policy::model::{Direction, Labels, Protocol, NAMESPACE_NAME_LABEL};
+use crate::policy::workload::Workload;
 use crate::policy::workload::Workloads;
 
 /// A suggested policy and the flows it keeps.
@@ -266,6 +268,59 @@ pub fn suggest(audit: &Audit, workloads: &Workloads, needs: &[Flow]) -> Suggesti
         policies,
         notes: notes.into_iter().collect(),
     }
+}
+
+/// What the suggestions leave undone, and what they do besides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Check {
+    /// Observed groups that would still break (some flow of them).
+    pub observed_breaks: usize,
+    /// Declared rows that would still break.
+    pub declared_breaks: usize,
+    /// Declared rows newly allowed with the suggestions that the staged changes alone do not
+    /// allow: what the suggestions open beyond what they were asked to keep.
+    pub opened: Vec<DeclaredRow>,
+}
+
+/// Judges `changes` with the suggestions staged too, against the current policies.
+pub fn check(
+    audit: &Audit,
+    changes: &[Staged],
+    workloads: &Workloads,
+    suggestion: &Suggestion,
+    observed: Option<&[ObservedGroup]>,
+    keep: impl Fn(&Workload, &Workload) -> bool,
+) -> Check {
+    let mut all = changes.to_vec();
+    all.extend(suggestion.staged());
+    let fixed = Audit::new(audit.current.clone(), &all);
+    let observed_breaks = observed
+        .unwrap_or_default()
+        .iter()
+        .filter(|g| g.delta == Delta::WouldBreak)
+        .filter(|g| {
+            g.examples.iter().any(|f| {
+                let (now, then) = fixed.judge(f);
+                Delta::between(&now, &then) == Some(Delta::WouldBreak)
+            })
+        })
+        .count();
+    let mut allowed_already = BTreeSet::new();
+    declared::diff(audit, workloads, &keep, |r| {
+        if r.delta == Delta::WouldAllow {
+            allowed_already.insert(r);
+        }
+    });
+    let mut check = Check {
+        observed_breaks,
+        ..Check::default()
+    };
+    declared::diff(&fixed, workloads, &keep, |r| match r.delta {
+        Delta::WouldBreak => check.declared_breaks += 1,
+        Delta::WouldAllow if !allowed_already.contains(&r) => check.opened.push(r),
+        Delta::WouldAllow => {}
+    });
+    check
 }
 
 fn match_labels(labels: Labels) -> LabelSelector {

@@ -1,0 +1,279 @@
+//! Random worlds for property tests: namespaces with labels, pods with labels, IPs (v4 and
+//! v6) and named ports, policies with every peer and port kind.
+
+#![allow(dead_code)]
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use netpol_tui::policy::model::{
+    ContainerPort, Inventory, IpBlock, Labels, Namespace, NamespaceScope, Node, Peer, Pod, Policy,
+    PolicySet, PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
+};
+use netpol_tui::policy::selector::{Operator, Requirement, Selector};
+use netpol_tui::policy::{Endpoint, EngineOptions, Flow, Index};
+
+pub const NAMESPACES: [&str; 3] = ["ns0", "ns1", "ns2"];
+pub const KEYS: [&str; 3] = ["app", "tier", "env"];
+pub const VALUES: [&str; 3] = ["a", "b", "c"];
+pub const PORTS: [u16; 5] = [53, 80, 1000, 5432, 8080];
+
+pub fn labels() -> impl Strategy<Value = Labels> {
+    prop::collection::btree_map(
+        prop::sample::select(KEYS.to_vec()).prop_map(String::from),
+        prop::sample::select(VALUES.to_vec()).prop_map(String::from),
+        0..3,
+    )
+}
+
+pub fn selector() -> impl Strategy<Value = Selector> {
+    let requirement = (
+        prop::sample::select(KEYS.to_vec()),
+        0..4u8,
+        prop::collection::vec(prop::sample::select(VALUES.to_vec()), 1..3),
+    )
+        .prop_map(|(key, op, values)| Requirement {
+            key: key.to_string(),
+            op: match op {
+                0 => Operator::In(values.into_iter().map(String::from).collect()),
+                1 => Operator::NotIn(values.into_iter().map(String::from).collect()),
+                2 => Operator::Exists,
+                _ => Operator::DoesNotExist,
+            },
+        });
+    prop::collection::vec(requirement, 0..3).prop_map(Selector::new)
+}
+
+pub fn ip_block() -> impl Strategy<Value = IpBlock> {
+    let blocks = vec![
+        ("10.0.0.0/16", vec!["10.0.1.0/24"]),
+        ("10.0.0.0/8", vec![]),
+        ("0.0.0.0/0", vec!["10.0.0.0/8"]),
+        ("192.168.0.0/24", vec![]),
+        ("fd00::/8", vec!["fd00:0:0:1::/64"]),
+    ];
+    prop::sample::select(blocks).prop_map(|(cidr, except)| IpBlock {
+        cidr: cidr.parse().unwrap(),
+        except: except.iter().map(|e| e.parse().unwrap()).collect(),
+    })
+}
+
+pub fn peer() -> impl Strategy<Value = Peer> {
+    prop_oneof![
+        3 => (selector(), prop::option::of(selector())).prop_map(|(pods, ns)| Peer::Pods {
+            pods,
+            namespaces: match ns {
+                Some(s) => NamespaceScope::Selector(s),
+                None => NamespaceScope::PolicyNamespace,
+            },
+        }),
+        1 => ip_block().prop_map(Peer::IpBlock),
+    ]
+}
+
+pub fn protocol() -> impl Strategy<Value = Protocol> {
+    prop::sample::select(Protocol::ALL.to_vec())
+}
+
+pub fn port_spec() -> impl Strategy<Value = PortSpec> {
+    let matcher = prop_oneof![
+        Just(PortMatch::Any),
+        prop::sample::select(PORTS.to_vec()).prop_map(|p| PortMatch::Range { from: p, to: p }),
+        (1u16..6000, 0u16..3000).prop_map(|(from, len)| PortMatch::Range {
+            from,
+            to: from.saturating_add(len)
+        }),
+        prop::sample::select(vec!["http", "dns", "db"])
+            .prop_map(|n| PortMatch::Named { name: n.into() }),
+    ];
+    (protocol(), matcher).prop_map(|(protocol, port)| PortSpec { protocol, port })
+}
+
+pub fn rule() -> impl Strategy<Value = Rule> {
+    (
+        prop::collection::vec(peer(), 0..3),
+        prop::collection::vec(port_spec(), 0..3),
+    )
+        .prop_map(|(peers, ports)| Rule { peers, ports })
+}
+
+pub fn rules() -> impl Strategy<Value = Option<Vec<Rule>>> {
+    prop::option::of(prop::collection::vec(rule(), 0..3))
+}
+
+pub fn policy(i: usize) -> impl Strategy<Value = Policy> {
+    (
+        prop::sample::select(NAMESPACES.to_vec()),
+        selector(),
+        rules(),
+        rules(),
+    )
+        .prop_map(move |(ns, pod_selector, ingress, egress)| Policy {
+            namespace: ns.to_string(),
+            name: format!("p{i}"),
+            pod_selector,
+            ingress,
+            egress,
+            warnings: Vec::new(),
+            origin: Default::default(),
+            manifest: None,
+        })
+}
+
+pub fn container_ports() -> impl Strategy<Value = Vec<ContainerPort>> {
+    let choices = vec![
+        ContainerPort {
+            name: Some("http".into()),
+            port: 80,
+            protocol: Protocol::Tcp,
+        },
+        ContainerPort {
+            name: Some("http".into()),
+            port: 8080,
+            protocol: Protocol::Tcp,
+        },
+        ContainerPort {
+            name: Some("dns".into()),
+            port: 53,
+            protocol: Protocol::Udp,
+        },
+        ContainerPort {
+            name: Some("db".into()),
+            port: 5432,
+            protocol: Protocol::Tcp,
+        },
+        ContainerPort {
+            name: None,
+            port: 1000,
+            protocol: Protocol::Sctp,
+        },
+    ];
+    prop::sample::subsequence(choices, 0..3).prop_filter("one port per name", |ports| {
+        let names: Vec<_> = ports.iter().filter_map(|p| p.name.clone()).collect();
+        let mut dedup = names.clone();
+        dedup.sort();
+        dedup.dedup();
+        dedup.len() == names.len()
+    })
+}
+
+pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
+    let namespaces = prop::collection::vec(labels(), 3).prop_map(|labels| {
+        NAMESPACES
+            .iter()
+            .zip(labels)
+            .map(|(name, mut labels)| {
+                labels.insert(NAMESPACE_NAME_LABEL.into(), name.to_string());
+                Namespace {
+                    name: name.to_string(),
+                    labels,
+                    implicit: false,
+                }
+            })
+            .collect::<Vec<_>>()
+    });
+    let pod = (
+        prop::sample::select(NAMESPACES.to_vec()),
+        labels(),
+        container_ports(),
+        0..2usize,
+        any::<bool>(),
+        any::<bool>(),
+    );
+    let pods = prop::collection::vec(pod, 1..8).prop_map(|pods| {
+        pods.into_iter()
+            .enumerate()
+            .map(|(i, (ns, labels, ports, node, v6, has_ip))| {
+                let mut ips: Vec<IpAddr> = Vec::new();
+                if has_ip {
+                    ips.push(format!("10.0.{}.{}", i % 3, 10 + i).parse().unwrap());
+                    if v6 {
+                        ips.push(format!("fd00:0:0:{}::{}", i % 3, 10 + i).parse().unwrap());
+                    }
+                }
+                Pod {
+                    namespace: ns.to_string(),
+                    name: format!("pod{i}"),
+                    labels,
+                    ips,
+                    node: Some(format!("node{node}")),
+                    host_network: false,
+                    ports,
+                    workload: None,
+                    template: false,
+                    origin: Default::default(),
+                }
+            })
+            .collect::<Vec<_>>()
+    });
+    let policies = (0..6usize).prop_flat_map(|n| (0..n).map(policy).collect::<Vec<_>>());
+    (namespaces, pods, policies).prop_map(|(namespaces, pods, policies)| {
+        let nodes = (0..2)
+            .map(|i| Node {
+                name: format!("node{i}"),
+                addresses: vec![format!("192.168.0.{}", i + 1).parse().unwrap()],
+            })
+            .collect();
+        let mut inv = Inventory {
+            namespaces,
+            pods,
+            nodes,
+            nodes_known: true,
+            hidden: Vec::new(),
+        };
+        inv.normalize();
+        (inv, policies)
+    })
+}
+
+pub fn endpoints(inv: &Inventory) -> Vec<Endpoint> {
+    let mut out: Vec<Endpoint> = (0..inv.pods.len() as u32).map(Endpoint::pod).collect();
+    for (i, pod) in inv.pods.iter().enumerate() {
+        for ip in &pod.ips {
+            out.push(Endpoint::Pod {
+                pod: i as u32,
+                addr: Some(*ip),
+            });
+        }
+    }
+    out.push(Endpoint::Node {
+        node: 0,
+        addr: None,
+    });
+    out.push(Endpoint::Node {
+        node: 1,
+        addr: Some("192.168.0.2".parse().unwrap()),
+    });
+    for ip in ["8.8.8.8", "10.0.1.99", "fd00::99"] {
+        out.push(Endpoint::External(ip.parse().unwrap()));
+    }
+    out
+}
+
+pub fn flows(inv: &Inventory) -> Vec<Flow> {
+    let eps = endpoints(inv);
+    let mut out = Vec::new();
+    for (i, src) in eps.iter().enumerate() {
+        for (j, dst) in eps.iter().enumerate() {
+            let protocol = Protocol::ALL[(i + j) % 3];
+            let port = PORTS[(i * 7 + j) % PORTS.len()];
+            out.push(Flow {
+                src: *src,
+                dst: *dst,
+                protocol,
+                port,
+            });
+        }
+    }
+    out
+}
+
+pub fn build(inv: &Inventory, policies: Vec<Policy>, options: EngineOptions) -> Index {
+    Index::build(
+        Arc::new(inv.clone()),
+        Arc::new(PolicySet::new(policies)),
+        options,
+    )
+}
