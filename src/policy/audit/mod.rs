@@ -434,6 +434,9 @@ pub struct ObservedGroup {
 /// How many flows of distinct class pairs a group keeps.
 pub const EXAMPLES: usize = 16;
 
+/// Distinct addresses-and-port keys remembered as judged; past this the memory is emptied.
+const JUDGED_CACHE: usize = 1 << 17;
+
 /// The flows-seen lens: takes flows one by one and keeps only groups that change. Each
 /// distinct (source, destination, protocol, port) is judged once.
 #[derive(Debug)]
@@ -519,6 +522,10 @@ impl<'a> Observer<'a> {
                     }
                     g
                 });
+                // The cache only saves work: emptied when full, memory stays bounded.
+                if self.judged.len() >= JUDGED_CACHE {
+                    self.judged.clear();
+                }
                 self.judged.insert(key, group);
                 group
             }
