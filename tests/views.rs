@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ctrl, demo_state, feed_flows, press, type_text};
+use common::{audit_state, ctrl, demo_state, feed_flows, key, press, type_text};
 use crossterm::event::KeyCode;
 use netpol_tui::app::{update, Msg, State};
 use netpol_tui::theme::Slot;
@@ -225,4 +225,55 @@ fn live_status_bar_stale_on_production() {
     );
     // The border is drawn in the production colour.
     assert_eq!(buffer[(0, 0)].fg, ratatui::style::Color::Red);
+}
+
+/// Like `snap`, on the demo in audit mode with 40 flows seen.
+fn snap_audit(name: &str, setup: impl Fn(&mut State)) {
+    for (w, h) in SIZES {
+        let mut s = audit_state(w, h, 40);
+        setup(&mut s);
+        let terminal = draw(&mut s);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), terminal.backend());
+    }
+}
+
+#[test]
+fn audit_flows_and_status() {
+    snap_audit("audit_flows", |s| {
+        press(s, KeyCode::Tab);
+        press(s, KeyCode::Tab);
+    });
+}
+
+#[test]
+fn audit_pod_before_and_after() {
+    snap_audit("audit_pod", |s| {
+        ctrl(s, 'p');
+        type_text(s, "monitoring/prometheus");
+        press(s, KeyCode::Enter);
+    });
+}
+
+#[test]
+fn audit_breakage_view() {
+    snap_audit("audit_breakage", |s| {
+        key(s, KeyCode::Char('b'));
+    });
+}
+
+#[test]
+fn audit_staged_list() {
+    snap_audit("audit_staged", |s| {
+        key(s, KeyCode::Char('S'));
+        key(s, KeyCode::Down);
+    });
+}
+
+#[test]
+fn audit_explain_both_worlds() {
+    snap_audit("audit_explain", |s| {
+        press(s, KeyCode::Char(':'));
+        type_text(s, "explain monitoring/prometheus production/backend 9090");
+        press(s, KeyCode::Enter);
+    });
 }

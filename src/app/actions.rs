@@ -1,6 +1,7 @@
 //! What main-screen actions do: moving, folding, drilling in and going back, opening
 //! dialogs, pausing flows, zooming, themes.
 
+use super::audit::Breakage;
 use super::explain_form::{ExplainForm, Field};
 use super::keymap::Action;
 use super::layout::{self, Pane};
@@ -8,6 +9,8 @@ use super::line::LineInput;
 use super::overlay::{FinderState, Overlay};
 use super::tree::{Filter, RowKind, TreeMode};
 use super::{Command, State};
+use crate::flow::VerdictFilter;
+use crate::policy::audit::{Change, Staged};
 
 /// Does what a main-screen action asks.
 pub(super) fn action(state: &mut State, a: Action) -> Vec<Command> {
@@ -70,10 +73,19 @@ pub(super) fn action(state: &mut State, a: Action) -> Vec<Command> {
             }
         }
         Action::VerdictFilter => {
-            state.flows.verdict = state.flows.verdict.next();
-            state.flows.refilter(false);
-            state.flows.cursor = None;
-            let label = state.flows.verdict.label();
+            let f = &mut state.flows;
+            // In audit mode the cycle has one more stop: flows the staged changes would break.
+            if f.would_break_only {
+                f.would_break_only = false;
+            } else if f.verdict == VerdictFilter::Disagreements && state.audit.current().is_some() {
+                f.would_break_only = true;
+                f.verdict = VerdictFilter::All;
+            } else {
+                f.verdict = f.verdict.next();
+            }
+            f.refilter(false);
+            f.cursor = None;
+            let label = f.filter_label();
             state.say(format!("flows: showing {label}"));
         }
         Action::Zoom => {
@@ -100,15 +112,102 @@ pub(super) fn action(state: &mut State, a: Action) -> Vec<Command> {
             state.rebuild_rows();
             state.refresh_detail();
         }
+        Action::Audit => return state.toggle_audit(),
+        Action::Breakage => open_breakage(state),
+        Action::StagedList => state.overlay = Some(Overlay::Staged { cursor: 0 }),
+        Action::StageDeny => {
+            let namespace = match state.selected() {
+                Some(RowKind::Namespace(n)) => {
+                    Some(state.snapshot.overview.namespaces[n as usize].name.clone())
+                }
+                Some(RowKind::Pod(p)) => {
+                    Some(state.index().inventory().pods[p as usize].namespace.clone())
+                }
+                Some(RowKind::Policy(p)) => Some(
+                    state.index().policies().policies[p as usize]
+                        .namespace
+                        .clone(),
+                ),
+                None => None,
+            };
+            match namespace {
+                Some(namespace) => state.overlay = Some(Overlay::DenyPrompt { namespace }),
+                None => state.say("select a namespace first"),
+            }
+        }
+        Action::StageRemoval => match state.selected() {
+            Some(RowKind::Policy(p)) => {
+                let policy = &state.index().policies().policies[p as usize];
+                let change = Staged::new(
+                    Change::Remove {
+                        namespace: policy.namespace.clone(),
+                        name: policy.name.clone(),
+                    },
+                    "X in the tree",
+                );
+                return state.stage(vec![change]);
+            }
+            _ => state.say("select a policy to stage its removal (P lists policies)"),
+        },
+        Action::WriteFlows => return write_flows(state, None),
         // Dialog actions: the keymap binds them in dialogs only.
         Action::Close
         | Action::Accept
         | Action::NextField
         | Action::PrevField
         | Action::Complete
-        | Action::GoTo => {}
+        | Action::GoTo
+        | Action::Toggle
+        | Action::Remove
+        | Action::Write
+        | Action::DenyIngress
+        | Action::DenyEgress
+        | Action::DenyBoth => {}
     }
     Vec::new()
+}
+
+/// The breakage view of the audit view in force, with the flows shown.
+fn open_breakage(state: &mut State) {
+    let Some(view) = state.audit.current().cloned() else {
+        state.say(if state.audit.on {
+            "audit mode: still judging the staged changes…"
+        } else {
+            "audit mode is off: a turns it on"
+        });
+        return;
+    };
+    let flows = state.flows.visible().iter().filter_map(|&seq| {
+        state.flows.get(seq).map(|f| {
+            let e = &f.event;
+            (e.time_ms, e.src, e.dst, e.protocol, e.dst_port)
+        })
+    });
+    let headline = super::audit::headline(state);
+    let breakage = Breakage::new(view, flows, headline);
+    state.overlay = Some(Overlay::Breakage(Box::new(breakage)));
+}
+
+/// Writes the flows the list shows, as `trace -o json` lines.
+pub(super) fn write_flows(state: &mut State, path: Option<String>) -> Vec<Command> {
+    let mut contents = String::new();
+    let mut n = 0usize;
+    for &seq in state.flows.visible() {
+        if let Some(f) = state.flows.get(seq) {
+            if let Ok(line) = serde_json::to_string(&f.record()) {
+                contents.push_str(&line);
+                contents.push('\n');
+                n += 1;
+            }
+        }
+    }
+    if n == 0 {
+        state.say("no flow to write");
+        return Vec::new();
+    }
+    let path = path.unwrap_or_else(|| format!("netpol-tui-flows-{}.jsonl", state.now_ms / 1000));
+    state.say(format!("writing {n} flows to {path}…"));
+    vec![Command::WriteFile { path, contents }]
 }
 
 /// Up, down, a page, the top or the bottom of the focused pane.

@@ -11,6 +11,7 @@ use super::live::context_command;
 use super::overlay::Overlay;
 use super::tree::{go_to, Filter};
 use super::{Command, State};
+use crate::policy::audit::{Change, Staged};
 
 /// Commands of the `:` line, with what they do (help shows this list).
 pub const COMMANDS: &[(&str, &str)] = &[
@@ -28,6 +29,21 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "the explain dialog, run at once when complete",
     ),
     ("flows", "focus the flow list"),
+    (
+        "write-flows [PATH]",
+        "write the flows shown to a file, as trace -o json lines",
+    ),
+    ("audit", "audit mode on or off: judge the staged changes"),
+    (
+        "stage PATH",
+        "stage the NetworkPolicies of a file or folder (added, or replacing by name)",
+    ),
+    ("unstage NS/NAME", "stage the removal of a policy"),
+    ("staged", "the staged changes: switch each on or off"),
+    (
+        "breakage",
+        "what the staged changes would break, and the fix",
+    ),
     ("theme [NAME]", "switch theme; without a name, list them"),
     (
         "ctx [NAME]",
@@ -38,7 +54,21 @@ pub const COMMANDS: &[(&str, &str)] = &[
 ];
 
 pub(super) const COMMAND_WORDS: &[&str] = &[
-    "ns", "pod", "netpol", "explain", "flows", "theme", "ctx", "help", "quit",
+    "ns",
+    "pod",
+    "netpol",
+    "explain",
+    "flows",
+    "write-flows",
+    "audit",
+    "stage",
+    "unstage",
+    "staged",
+    "breakage",
+    "theme",
+    "ctx",
+    "help",
+    "quit",
 ];
 
 pub(super) fn complete_command(state: &State, line: &mut LineInput) {
@@ -150,6 +180,34 @@ pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
         "flows" | "flow" => {
             state.focus = Pane::Flows;
         }
+        "write-flows" => {
+            return super::actions::write_flows(state, (!arg.is_empty()).then(|| arg.clone()))
+        }
+        "audit" => return action(state, Action::Audit),
+        "staged" => return action(state, Action::StagedList),
+        "breakage" | "break" => return action(state, Action::Breakage),
+        "stage" => {
+            if arg.is_empty() {
+                state.complain(":stage PATH: name a file or folder of NetworkPolicies");
+                return Vec::new();
+            }
+            state.say(format!("reading {arg}…"));
+            return vec![Command::LoadStage(arg)];
+        }
+        "unstage" => {
+            let Some((namespace, name)) = arg.split_once('/') else {
+                state.complain(":unstage NAMESPACE/NAME");
+                return Vec::new();
+            };
+            let change = Staged::new(
+                Change::Remove {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                },
+                format!(":unstage {arg}"),
+            );
+            return state.stage(vec![change]);
+        }
         "theme" | "skin" => {
             if arg.is_empty() {
                 let names = state.themes.names().join(", ");
@@ -160,7 +218,7 @@ pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
         }
         "ctx" | "context" | "use-context" => return context_command(state, &arg),
         other => state.complain(format!(
-            "unknown command :{other}; try :ns :pod :netpol :explain :flows :theme :ctx :q (? for help)"
+            "unknown command :{other}; try :ns :pod :netpol :explain :flows :audit :stage :theme :ctx :q (? for help)"
         )),
     }
     Vec::new()

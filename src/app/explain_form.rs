@@ -2,6 +2,8 @@
 //! typed IP), a port by number or name, a protocol; the result is `explain`'s reasoning with
 //! the responsible policy one key away.
 
+use std::sync::Arc;
+
 use crossterm::event::KeyEvent;
 
 use super::finder::{self, Entry, Hit, Matcher, Target};
@@ -47,6 +49,11 @@ pub struct ExplainForm {
     pub scroll: u16,
     /// What the datapath did, when the dialog was opened on a flow.
     pub flow_note: Option<String>,
+    /// The flow last explained, to explain again in the staged world.
+    flow: Option<Flow>,
+    /// In audit mode: the staged world, and the flow explained in it.
+    staged_index: Option<Arc<Index>>,
+    pub staged: Option<Box<Explanation>>,
 }
 
 const PICKS: usize = 8;
@@ -66,6 +73,9 @@ impl ExplainForm {
             responsible: None,
             scroll: 0,
             flow_note: None,
+            flow: None,
+            staged_index: None,
+            staged: None,
         }
     }
 
@@ -96,12 +106,31 @@ impl ExplainForm {
                 f.outcome.as_str(),
                 f.explanation
             )),
+            flow: None,
+            staged_index: None,
+            staged: None,
         }
+    }
+
+    /// In audit mode, the staged world to explain the flow in as well (`None`: audit off).
+    pub fn set_staged(&mut self, staged: Option<Arc<Index>>) {
+        self.staged_index = staged;
+        self.rerun_staged();
+    }
+
+    fn rerun_staged(&mut self) {
+        self.staged = match (&self.flow, &self.staged_index) {
+            (Some(flow), Some(index)) => Some(Box::new(explain(index, flow))),
+            _ => None,
+        };
     }
 
     /// Brings the dialog to a new world: suggestions come from it, and an answer is worked
     /// out again (if what it named is gone, the answer says so).
     pub fn rebase(&mut self, snapshot: &Snapshot, matcher: &Matcher) {
+        // The staged world was the old world's; audit mode brings the new one's when ready.
+        self.staged_index = None;
+        self.staged = None;
         self.endpoints = endpoints(snapshot);
         if self.result.is_some() {
             let field = self.field;
@@ -253,16 +282,17 @@ impl ExplainForm {
             }
             let port = resolve_port(index, &self.port.text, &dst, self.protocol)
                 .map_err(|e| format!("Port: {e}"))?;
-            Ok(Box::new(explain(
-                index,
-                &Flow {
-                    src,
-                    dst,
-                    protocol: self.protocol,
-                    port,
-                },
-            )))
+            let flow = Flow {
+                src,
+                dst,
+                protocol: self.protocol,
+                port,
+            };
+            Ok((flow, Box::new(explain(index, &flow))))
         })();
+        self.flow = result.as_ref().ok().map(|(f, _)| *f);
+        let result = result.map(|(_, e)| e);
+        self.rerun_staged();
         self.responsible = result.as_ref().ok().and_then(|e| responsible(&e.verdict));
         if result.is_ok() {
             self.field = Field::Result;

@@ -4,7 +4,9 @@
 
 use std::collections::VecDeque;
 
-use crate::flow::{annotate, Annotated, FlowEvent, FlowStore, VerdictFilter};
+use crate::flow::{annotate, Annotated, FlowEvent, FlowStore, Outcome, VerdictFilter};
+use crate::policy::audit::Delta;
+use crate::policy::Flow;
 
 use super::explain_form::ExplainForm;
 use super::overlay::Overlay;
@@ -30,6 +32,12 @@ pub struct FlowPane {
     rate_window: VecDeque<(u64, u64)>,
     /// Lower-case search text of each stored flow, in store order.
     texts: VecDeque<Box<str>>,
+    /// In audit mode, what the staged policies would change for each stored flow.
+    deltas: VecDeque<Option<Delta>>,
+    /// Show only flows the staged policies would break (audit mode).
+    pub would_break_only: bool,
+    /// How many stored flows the staged policies would break.
+    breaking: usize,
     /// The text filter the current `matched` was made with.
     matched_for: String,
 }
@@ -47,6 +55,9 @@ impl FlowPane {
             lost: 0,
             rate_window: VecDeque::new(),
             texts: VecDeque::new(),
+            deltas: VecDeque::new(),
+            would_break_only: false,
+            breaking: 0,
             matched_for: String::new(),
         }
     }
@@ -98,10 +109,33 @@ impl FlowPane {
     pub(super) fn admits(
         &self,
         words: &[String],
-        outcome: crate::flow::Outcome,
+        outcome: Outcome,
+        delta: Option<Delta>,
         text: &str,
     ) -> bool {
-        self.verdict.admits(outcome) && words.iter().all(|w| text.contains(w.as_str()))
+        self.verdict.admits(outcome)
+            && (!self.would_break_only || delta == Some(Delta::WouldBreak))
+            && words.iter().all(|w| text.contains(w.as_str()))
+    }
+
+    /// How many stored flows the staged policies would break (audit mode).
+    pub fn breaking(&self) -> usize {
+        self.breaking
+    }
+
+    /// What the staged policies would change for a stored flow (audit mode).
+    pub fn delta(&self, seq: u64) -> Option<Delta> {
+        seq.checked_sub(self.first_seq())
+            .and_then(|i| self.deltas.get(i as usize).copied().flatten())
+    }
+
+    /// `all`, `blocked`, ..., or `would break`.
+    pub fn filter_label(&self) -> &'static str {
+        if self.would_break_only {
+            "would break"
+        } else {
+            self.verdict.label()
+        }
     }
 
     pub(super) fn words(&self) -> Vec<String> {
@@ -126,31 +160,39 @@ impl FlowPane {
             old.into_iter()
                 .filter(|&q| {
                     let i = (q - first) as usize;
-                    self.store
-                        .get(i)
-                        .is_some_and(|f| self.admits(&words, f.outcome, &self.texts[i]))
+                    self.store.get(i).is_some_and(|f| {
+                        self.admits(&words, f.outcome, self.deltas[i], &self.texts[i])
+                    })
                 })
                 .collect()
         } else {
             self.store
                 .iter()
                 .zip(&self.texts)
+                .zip(&self.deltas)
                 .enumerate()
-                .filter(|(_, (f, t))| self.admits(&words, f.outcome, t))
+                .filter(|(_, ((f, t), d))| self.admits(&words, f.outcome, **d, t))
                 .map(|(i, _)| first + i as u64)
                 .collect()
         };
         self.matched_for = query;
     }
 
-    pub(super) fn push(&mut self, f: Annotated) {
+    pub(super) fn push(&mut self, f: Annotated, delta: Option<Delta>) {
         let text: Box<str> = flow_text(&f).to_lowercase().into();
-        let admitted = self.admits(&self.words(), f.outcome, &text);
+        let admitted = self.admits(&self.words(), f.outcome, delta, &text);
         if self.store.len() == self.store.capacity() {
             self.texts.pop_front();
+            if self.deltas.pop_front().flatten() == Some(Delta::WouldBreak) {
+                self.breaking -= 1;
+            }
+        }
+        if delta == Some(Delta::WouldBreak) {
+            self.breaking += 1;
         }
         self.store.push(f);
         self.texts.push_back(text);
+        self.deltas.push_back(delta);
         let first = self.first_seq();
         while self.matched.front().is_some_and(|&s| s < first) {
             self.matched.pop_front();
@@ -176,8 +218,49 @@ pub fn flow_text(f: &Annotated) -> String {
 
 impl State {
     pub(super) fn add_flow(&mut self, event: FlowEvent) {
+        let delta = self.audit.current().and_then(|view| {
+            let index = &self.snapshot.index;
+            view.delta(&Flow {
+                src: index.endpoint_for_ip(event.src),
+                dst: index.endpoint_for_ip(event.dst),
+                protocol: event.protocol,
+                port: event.dst_port,
+            })
+        });
         let f = annotate(&self.snapshot.index, &self.snapshot.names, event);
-        self.flows.push(f);
+        self.flows.push(f, delta);
+    }
+
+    /// Judges every stored flow under the current audit view again (none: audit mode off).
+    pub(super) fn rejudge_flows(&mut self) {
+        let view = self.audit.current().cloned();
+        let index = self.snapshot.index.clone();
+        let deltas = self
+            .flows
+            .store
+            .iter()
+            .map(|f| {
+                view.as_ref().and_then(|v| {
+                    v.delta(&Flow {
+                        src: index.endpoint_for_ip(f.event.src),
+                        dst: index.endpoint_for_ip(f.event.dst),
+                        protocol: f.event.protocol,
+                        port: f.event.dst_port,
+                    })
+                })
+            })
+            .collect();
+        self.flows.deltas = deltas;
+        self.flows.breaking = self
+            .flows
+            .deltas
+            .iter()
+            .filter(|d| **d == Some(Delta::WouldBreak))
+            .count();
+        if view.is_none() {
+            self.flows.would_break_only = false;
+        }
+        self.flows.refilter(false);
     }
 
     pub(super) fn tick(&mut self, now_ms: u64) {
@@ -212,7 +295,8 @@ impl State {
         };
     }
 
-    pub(super) fn open_explain(&mut self, form: ExplainForm) {
+    pub(super) fn open_explain(&mut self, mut form: ExplainForm) {
+        form.set_staged(self.audit.current().map(|v| v.audit.staged.clone()));
         self.overlay = Some(Overlay::Explain(Box::new(form)));
     }
 

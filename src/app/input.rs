@@ -13,6 +13,7 @@ use super::layout::{self, Pane};
 use super::overlay::{FinderOutcome, Overlay};
 use super::tree::{go_to, Filter};
 use super::{Command, State};
+use crate::policy::audit::{stage_manifest, Staged, WhatIf};
 
 /// Typing into a list's `/` filter: the list narrows with every key. Returns whether the key
 /// was used.
@@ -88,6 +89,52 @@ pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
             }
             state.overlay = Some(Overlay::Command(line));
         }
+        Overlay::Staged { cursor } => return staged_key(state, cursor, key),
+        Overlay::Breakage(mut b) => {
+            match keymap::lookup(key, Context::Breakage) {
+                Some(Action::Close) => return Vec::new(),
+                Some(Action::Down) => b.scroll = b.scroll.saturating_add(1),
+                Some(Action::Up) => b.scroll = b.scroll.saturating_sub(1),
+                Some(Action::PageDown) => b.scroll = b.scroll.saturating_add(10),
+                Some(Action::PageUp) => b.scroll = b.scroll.saturating_sub(10),
+                Some(Action::Write) if b.yaml.is_empty() => {
+                    state.say("nothing to write: no allow rule is needed")
+                }
+                Some(Action::Write) => {
+                    let path = format!("netpol-tui-suggested-{}.yaml", state.now_ms / 1000);
+                    let contents = b.yaml.clone();
+                    state.overlay = Some(Overlay::Breakage(b));
+                    state.say(format!("writing the suggested policies to {path}…"));
+                    return vec![Command::WriteFile { path, contents }];
+                }
+                _ => {}
+            }
+            state.overlay = Some(Overlay::Breakage(b));
+        }
+        Overlay::DenyPrompt { namespace } => {
+            let (ingress, egress) = match keymap::lookup(key, Context::DenyPrompt) {
+                Some(Action::DenyIngress) => (true, false),
+                Some(Action::DenyEgress) => (false, true),
+                Some(Action::DenyBoth) => (true, true),
+                Some(Action::Close) => return Vec::new(),
+                _ => {
+                    state.overlay = Some(Overlay::DenyPrompt { namespace });
+                    return Vec::new();
+                }
+            };
+            let what = WhatIf {
+                namespace: Some(namespace),
+                ingress,
+                egress,
+            };
+            let source = format!("D in the tree ({})", what.describe());
+            let changes: Vec<Staged> = what
+                .manifests(state.snapshot.index.inventory())
+                .iter()
+                .filter_map(|np| stage_manifest(np, &source).ok())
+                .collect();
+            return state.stage(changes);
+        }
         Overlay::Explain(mut form) => match form.key(key, &state.snapshot, &state.matcher) {
             Some(explain_form::Outcome::Close) => {}
             Some(explain_form::Outcome::JumpTo(policy)) => state.jump_to_policy(policy),
@@ -97,6 +144,35 @@ pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         },
     }
     Vec::new()
+}
+
+/// The staged changes' list: move, switch a change on or off, drop it.
+fn staged_key(state: &mut State, cursor: usize, key: KeyEvent) -> Vec<Command> {
+    let n = state.audit.changes.len();
+    let mut cursor = cursor.min(n.saturating_sub(1));
+    let mut commands = Vec::new();
+    match keymap::lookup(key, Context::Staged) {
+        Some(Action::Close) => return Vec::new(),
+        Some(Action::Down) => cursor = (cursor + 1).min(n.saturating_sub(1)),
+        Some(Action::Up) => cursor = cursor.saturating_sub(1),
+        Some(Action::Toggle) if n > 0 => {
+            let change = &mut state.audit.changes[cursor];
+            change.enabled = !change.enabled;
+            let what = if change.enabled { "on" } else { "off" };
+            let label = change.label();
+            state.say(format!("{label}: {what}"));
+            commands = state.audit_changed();
+        }
+        Some(Action::Remove) if n > 0 => {
+            let gone = state.audit.changes.remove(cursor);
+            state.say(format!("{}: dropped", gone.label()));
+            cursor = cursor.min(state.audit.changes.len().saturating_sub(1));
+            commands = state.audit_changed();
+        }
+        _ => {}
+    }
+    state.overlay = Some(Overlay::Staged { cursor });
+    commands
 }
 
 pub(super) fn mouse(state: &mut State, m: MouseEvent) {

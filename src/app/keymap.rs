@@ -35,6 +35,18 @@ pub enum Action {
     NextTheme,
     ShowPods,
     ShowPolicies,
+    /// Audit mode on or off.
+    Audit,
+    /// The breakage view (audit mode).
+    Breakage,
+    /// The list of staged changes.
+    StagedList,
+    /// Stage a default-deny for the selected row's namespace (asks which direction).
+    StageDeny,
+    /// Stage the removal of the selected policy.
+    StageRemoval,
+    /// Write the flows shown to a file.
+    WriteFlows,
     // Dialogs.
     /// Close the dialog (or the filter being typed) without doing anything.
     Close,
@@ -46,6 +58,15 @@ pub enum Action {
     Complete,
     /// Go to the policy an answer names.
     GoTo,
+    /// Switch the selected entry on or off.
+    Toggle,
+    /// Remove the selected entry.
+    Remove,
+    /// Write what the dialog shows to a file.
+    Write,
+    DenyIngress,
+    DenyEgress,
+    DenyBoth,
 }
 
 /// Where a binding applies. `Main` holds in every pane of the main screen, never in dialogs.
@@ -60,6 +81,12 @@ pub enum Context {
     Command,
     Explain,
     Help,
+    /// The staged changes' list.
+    Staged,
+    /// The breakage view.
+    Breakage,
+    /// Which direction a staged default-deny isolates.
+    DenyPrompt,
 }
 
 impl Context {
@@ -73,6 +100,9 @@ impl Context {
             Context::Command => "Command line (:)",
             Context::Explain => "Explain dialog",
             Context::Help => "This help",
+            Context::Staged => "Staged changes (S)",
+            Context::Breakage => "What would break (b, audit mode)",
+            Context::DenyPrompt => "Staging a default-deny (D)",
         }
     }
 
@@ -295,6 +325,54 @@ pub const BINDINGS: &[Binding] = &[
         VerdictFilter,
         [ch('v')]
     ),
+    bind!(
+        Main,
+        "a",
+        "audit mode: flows, rules and explain judged under the staged changes too",
+        Some(("a", "audit")),
+        Audit,
+        [ch('a')]
+    ),
+    bind!(
+        Main,
+        "b",
+        "audit mode: what would break, and the allow rules that would fix it",
+        None,
+        Breakage,
+        [ch('b')]
+    ),
+    bind!(
+        Main,
+        "S",
+        "the staged changes: switch each on or off",
+        None,
+        StagedList,
+        [ch('S'), (KeyCode::Char('S'), SHIFT)]
+    ),
+    bind!(
+        Tree,
+        "D",
+        "stage a default-deny for the selected namespace (asks the direction)",
+        None,
+        StageDeny,
+        [ch('D'), (KeyCode::Char('D'), SHIFT)]
+    ),
+    bind!(
+        Tree,
+        "X",
+        "stage the removal of the selected policy",
+        None,
+        StageRemoval,
+        [ch('X'), (KeyCode::Char('X'), SHIFT)]
+    ),
+    bind!(
+        Flows,
+        "w",
+        "write the flows shown to a file, as trace -o json lines",
+        None,
+        WriteFlows,
+        [ch('w')]
+    ),
     bind!(Filter, "type", "narrow the list with every key"),
     bind!(
         Filter,
@@ -466,6 +544,98 @@ pub const BINDINGS: &[Binding] = &[
         [key(KeyCode::PageDown)]
     ),
     bind!(Help, "", "", None, PageUp, [key(KeyCode::PageUp)]),
+    bind!(
+        Staged,
+        "↓ ↑",
+        "choose a change",
+        None,
+        Down,
+        [key(KeyCode::Down), ch('j')]
+    ),
+    bind!(Staged, "", "", None, Up, [key(KeyCode::Up), ch('k')]),
+    bind!(
+        Staged,
+        "Space",
+        "switch the change on or off",
+        Some(("Space", "on/off")),
+        Toggle,
+        [ch(' ')]
+    ),
+    bind!(
+        Staged,
+        "x  Delete",
+        "drop the change",
+        Some(("x", "drop")),
+        Remove,
+        [ch('x'), key(KeyCode::Delete)]
+    ),
+    bind!(
+        Staged,
+        "Esc",
+        "close",
+        Some(("Esc", "close")),
+        Close,
+        [key(KeyCode::Esc), ch('q')]
+    ),
+    bind!(
+        Breakage,
+        "↓ ↑  PgDn PgUp",
+        "scroll",
+        None,
+        Down,
+        [key(KeyCode::Down), ch('j')]
+    ),
+    bind!(Breakage, "", "", None, Up, [key(KeyCode::Up), ch('k')]),
+    bind!(Breakage, "", "", None, PageDown, [key(KeyCode::PageDown)]),
+    bind!(Breakage, "", "", None, PageUp, [key(KeyCode::PageUp)]),
+    bind!(
+        Breakage,
+        "w",
+        "write the suggested policies to a file",
+        Some(("w", "write YAML")),
+        Write,
+        [ch('w')]
+    ),
+    bind!(
+        Breakage,
+        "Esc",
+        "close",
+        Some(("Esc", "close")),
+        Close,
+        [key(KeyCode::Esc), ch('q')]
+    ),
+    bind!(
+        DenyPrompt,
+        "i",
+        "isolate ingress",
+        Some(("i", "ingress")),
+        DenyIngress,
+        [ch('i')]
+    ),
+    bind!(
+        DenyPrompt,
+        "e",
+        "isolate egress",
+        Some(("e", "egress")),
+        DenyEgress,
+        [ch('e')]
+    ),
+    bind!(
+        DenyPrompt,
+        "b",
+        "isolate both",
+        Some(("b", "both")),
+        DenyBoth,
+        [ch('b')]
+    ),
+    bind!(
+        DenyPrompt,
+        "Esc",
+        "cancel",
+        Some(("Esc", "cancel")),
+        Close,
+        [key(KeyCode::Esc)]
+    ),
 ];
 
 /// The action bound to `key` in `context`. In a pane of the main screen, `Main` bindings

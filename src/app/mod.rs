@@ -7,10 +7,12 @@
 //! source.
 //!
 //! The parts: `tree` (the left pane and the way back), `flows` (the flow list), `input`
-//! (keys of dialogs and filters, mouse), `overlay` (the dialogs' state), `actions` (main-screen keys), `commands` (the `:` line), `live`
-//! (the cluster's status and contexts), `world` (prepared worlds and rebasing onto a new one).
+//! (keys of dialogs and filters, mouse), `overlay` (the dialogs' state), `actions` (main-screen
+//! keys), `commands` (the `:` line), `live` (the cluster's status and contexts), `world`
+//! (prepared worlds and rebasing onto a new one), `audit` (staged changes and audit mode).
 
 mod actions;
+pub mod audit;
 mod commands;
 pub mod explain_form;
 pub mod finder;
@@ -31,10 +33,12 @@ use std::sync::Arc;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent};
 
 use crate::flow::{FlowEvent, FlowStore};
+use crate::policy::audit::Staged;
 use crate::policy::{Index, PodId};
 use crate::theme::contexts::ContextRules;
 use crate::theme::{Theme, ThemeSet};
 
+pub use audit::{AuditMode, AuditView};
 pub use commands::COMMANDS;
 pub use explain_form::{ExplainForm, Field};
 pub use flows::{flow_text, FlowPane};
@@ -59,6 +63,8 @@ pub enum Msg {
     /// A main-screen action, as a key would give it (tests and the command line use these).
     Action(Action),
     Flow(FlowEvent),
+    /// Flows of a source, in a batch (recorded flows, agents).
+    Flows(Vec<FlowEvent>),
     /// Flow events a source had to drop because the channel was full (a running total).
     FlowsLost(u64),
     /// The clock, a few times a second: rates and ages.
@@ -78,6 +84,13 @@ pub enum Msg {
     Rendered {
         detail_lines: usize,
     },
+    /// A staged world judged, as asked for by [`Command::PrepareAudit`].
+    Audit(Arc<AuditView>),
+    /// Policies read for `:stage PATH`: where from and the changes, or why not.
+    Staged(Result<(String, Vec<Staged>), String>),
+    /// What a job the UI asked for came to, in words (a file written, flows read), or why
+    /// it failed.
+    Note(Result<String, String>),
 }
 
 /// What the terminal loop must do.
@@ -86,9 +99,30 @@ pub enum Command {
     Quit,
     /// Connect to another kubeconfig context and watch it instead.
     SwitchContext(String),
-    /// A world the UI no longer shows. Freeing a 10k-pod world takes about 12 ms: the loop
-    /// lets it go elsewhere rather than on the UI task.
-    Release(Arc<Snapshot>),
+    /// What the UI no longer shows. Freeing a 10k-pod world takes about 12 ms: the loop lets
+    /// it go elsewhere rather than on the UI task.
+    Release(Garbage),
+    /// Judge the staged changes against this world, off the UI task (see
+    /// [`AuditView::prepare`]), and answer with [`Msg::Audit`].
+    PrepareAudit {
+        current: Arc<Index>,
+        changes: Vec<Staged>,
+        generation: u64,
+    },
+    /// Read NetworkPolicies from a path for `:stage`, and answer with [`Msg::Staged`].
+    LoadStage(String),
+    /// Write `contents` to `path` (flows, suggested policies), and answer with [`Msg::Note`].
+    WriteFile {
+        path: String,
+        contents: String,
+    },
+}
+
+/// Large values the UI lets go of.
+#[derive(Debug, Clone)]
+pub enum Garbage {
+    World(Arc<Snapshot>),
+    Audit(Arc<AuditView>),
 }
 
 impl PartialEq for Command {
@@ -96,7 +130,27 @@ impl PartialEq for Command {
         match (self, other) {
             (Command::Quit, Command::Quit) => true,
             (Command::SwitchContext(a), Command::SwitchContext(b)) => a == b,
-            (Command::Release(a), Command::Release(b)) => Arc::ptr_eq(a, b),
+            (Command::Release(Garbage::World(a)), Command::Release(Garbage::World(b))) => {
+                Arc::ptr_eq(a, b)
+            }
+            (Command::Release(Garbage::Audit(a)), Command::Release(Garbage::Audit(b))) => {
+                Arc::ptr_eq(a, b)
+            }
+            (
+                Command::PrepareAudit { generation: a, .. },
+                Command::PrepareAudit { generation: b, .. },
+            ) => a == b,
+            (Command::LoadStage(a), Command::LoadStage(b)) => a == b,
+            (
+                Command::WriteFile {
+                    path: a,
+                    contents: x,
+                },
+                Command::WriteFile {
+                    path: b,
+                    contents: y,
+                },
+            ) => a == b && x == y,
             _ => false,
         }
     }
@@ -161,6 +215,8 @@ pub struct State {
     pub message: Option<Message>,
     pub now_ms: u64,
     pub quit: bool,
+    /// Staged changes and, in audit mode, how they judge.
+    pub audit: AuditMode,
     history: Vec<Place>,
     matcher: Matcher,
 }
@@ -204,6 +260,7 @@ impl State {
             message: None,
             now_ms: 0,
             quit: false,
+            audit: AuditMode::default(),
             history: Vec::new(),
             matcher: Matcher::default(),
         };
@@ -302,6 +359,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.add_flow(event);
             Vec::new()
         }
+        Msg::Flows(events) => {
+            for event in events {
+                state.add_flow(event);
+            }
+            Vec::new()
+        }
         Msg::FlowsLost(n) => {
             state.flows.lost = n;
             Vec::new()
@@ -310,7 +373,22 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.tick(now_ms);
             Vec::new()
         }
-        Msg::Snapshot(snapshot) => vec![Command::Release(state.set_world(snapshot))],
+        Msg::Snapshot(snapshot) => {
+            let old = state.set_world(snapshot);
+            let mut commands = vec![Command::Release(Garbage::World(old))];
+            commands.extend(state.audit_changed());
+            commands
+        }
+        Msg::Audit(view) => state.take_audit(view),
+        Msg::Staged(result) => state.staged_loaded(result),
+        Msg::Note(Ok(text)) => {
+            state.say(text);
+            Vec::new()
+        }
+        Msg::Note(Err(e)) => {
+            state.complain(e);
+            Vec::new()
+        }
         Msg::Live(status) => {
             state.set_live_status(status);
             Vec::new()

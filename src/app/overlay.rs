@@ -3,6 +3,7 @@
 
 use crossterm::event::KeyEvent;
 
+use super::audit::Breakage;
 use super::explain_form::ExplainForm;
 use super::finder::{self, Entry, Hit, Matcher, Target};
 use super::keymap::{self, Action, Context};
@@ -10,10 +11,21 @@ use super::line::LineInput;
 
 #[derive(Debug, Clone)]
 pub enum Overlay {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
     Finder(FinderState),
     Command(LineInput),
     Explain(Box<ExplainForm>),
+    /// The staged changes, the cursor on one.
+    Staged {
+        cursor: usize,
+    },
+    Breakage(Box<Breakage>),
+    /// Asking which direction a default-deny for the namespace isolates.
+    DenyPrompt {
+        namespace: String,
+    },
 }
 
 #[derive(Debug, Clone, Default)]

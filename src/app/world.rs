@@ -116,7 +116,12 @@ impl State {
                 form.rebase(&self.snapshot, &self.matcher);
                 Overlay::Explain(form)
             }
-            other @ (Overlay::Help { .. } | Overlay::Command(_)) => other,
+            // The staged list holds names; the breakage view holds the world it was made of.
+            other @ (Overlay::Help { .. }
+            | Overlay::Command(_)
+            | Overlay::Staged { .. }
+            | Overlay::Breakage(_)
+            | Overlay::DenyPrompt { .. }) => other,
         }
     }
 

@@ -64,27 +64,19 @@ pub struct AuditArgs {
 fn staged_from(paths: &[String], flag: &str) -> Result<Vec<Staged>, Failure> {
     let inputs: Vec<Input> = paths.iter().map(|p| Input::from_arg(p)).collect();
     let mut stdin = std::io::stdin().lock();
-    let loaded = files::load(&inputs, &mut stdin)?;
-    for w in &loaded.report.warnings {
+    let read = files::load_staged(&inputs, &mut stdin)?;
+    for w in &read.report.warnings {
         if !w.contains("used but not declared") {
             eprintln!("warning: {flag}: {w}");
         }
     }
-    let others = loaded.world.inventory.pods.len() + loaded.world.inventory.nodes.len();
-    if others > 0 {
+    if read.ignored > 0 {
         eprintln!(
-            "warning: {flag}: {others} pod(s) and node(s) ignored: staging changes policies only"
+            "warning: {flag}: {} pod(s) and node(s) ignored: staging changes policies only",
+            read.ignored
         );
     }
-    let mut out: Vec<Staged> = loaded
-        .world
-        .policies
-        .policies
-        .iter()
-        .map(|p| Staged::new(Change::Set(Box::new(p.clone())), p.origin.to_string()))
-        .collect();
-    out.extend(loaded.staged);
-    Ok(out)
+    Ok(read.changes)
 }
 
 /// Every staged change in the order they apply: what the source itself stages (Calico's

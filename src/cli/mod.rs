@@ -71,6 +71,11 @@ pub struct Cli {
     )]
     pub theme: Option<String>,
 
+    /// Recorded flows for the terminal UI's flow list: `trace -o json` lines or Hubble JSON
+    /// lines. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub flows: Vec<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

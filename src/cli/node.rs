@@ -97,8 +97,13 @@ pub struct ProbeArgs {
 pub struct TraceArgs {
     /// Read a node agent (`HOST:PORT`, e.g. through `kubectl port-forward`) instead of
     /// running the probe here.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", conflicts_with = "flows")]
     pub agent: Option<String>,
+    /// Read recorded flows instead (`trace -o json` lines or Hubble JSON lines; - for
+    /// stdin): annotations are worked out again with the world of -f, --demo or the cluster.
+    /// Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub flows: Vec<String>,
     #[command(flatten)]
     pub print: PrintArgs,
     #[command(flatten)]
@@ -306,11 +311,49 @@ pub(super) fn trace(source: &SourceArgs, args: TraceArgs) -> Result<ExitCode, Fa
     let mut printer = Printer::new(source, index, args.print.clone())?;
     printer.updates = updates;
     let result = match &args.agent {
+        _ if !args.flows.is_empty() => read_recorded(&args.flows, &mut printer),
         Some(addr) => rt.block_on(read_agent(addr, &mut printer, args.print.duration)),
         None => local_trace(&rt, &mut printer, &args),
     };
     eprintln!("{}", printer.summary());
     result.map(|()| ExitCode::SUCCESS)
+}
+
+/// Recorded flows, annotated and printed as they are read, in batches.
+fn read_recorded(paths: &[String], printer: &mut Printer) -> Result<(), Failure> {
+    use std::io::BufRead;
+    if paths.iter().filter(|p| *p == "-").count() > 1 {
+        return Err(Failure::Usage("--flows: stdin (-) can be read once".into()));
+    }
+    for path in paths {
+        let mut reader: Box<dyn BufRead> = if path == "-" {
+            Box::new(std::io::BufReader::new(std::io::stdin()))
+        } else {
+            let file = std::fs::File::open(path)
+                .map_err(|e| Failure::Usage(format!("--flows {path}: cannot read: {e}")))?;
+            Box::new(std::io::BufReader::new(file))
+        };
+        let mut batch = Vec::with_capacity(1024);
+        let mut failed = None;
+        let report = crate::flow::record::read(&mut reader, |e| {
+            batch.push(e);
+            if batch.len() == 1024 && failed.is_none() {
+                if let Err(e) = printer.flows(std::mem::take(&mut batch)) {
+                    failed = Some(e);
+                }
+            }
+        })
+        .map_err(|e| Failure::Usage(format!("--flows {path}: cannot read: {e}")))?;
+        if let Some(e) = failed {
+            return Err(Failure::Output(e));
+        }
+        printer.flows(batch).map_err(Failure::Output)?;
+        eprintln!("{path}: {}", report.summary());
+        for (line, why) in &report.bad {
+            eprintln!("warning: {path}:{line}: {why}");
+        }
+    }
+    Ok(())
 }
 
 async fn read_agent(

@@ -20,14 +20,20 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
     let warnings = themes.warnings.clone();
     let Loaded {
         world,
-        staged: _,
-        info,
+        staged,
+        mut info,
         context_namespace,
         live,
     } = loaded;
     let snapshot = Snapshot::prepare(world, engine_options(&cli.source));
+    if !cli.flows.is_empty() {
+        info.flows = true;
+    }
     let mut state = State::new(snapshot, info, themes, chosen);
     state.context_rules = rules;
+    // What the source stages (Calico's staged policies) is listed; the demo shows it at once.
+    state.audit.on = demo_flows && !staged.is_empty();
+    state.audit.changes = staged;
     let start_ns = cli.source.namespace.clone().or(context_namespace);
     if let Some(ns) = &start_ns {
         // On a cluster the context's namespace may hold nothing yet: start at the top then.
@@ -60,6 +66,7 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
     let sources = crate::tui::Sources {
         demo_flows,
         live: live_source,
+        recorded: cli.flows.clone(),
     };
     crate::tui::run(state, runtime, sources).map_err(|e| Failure::Setup(format!("{e:#}")))?;
     for w in &warnings {

@@ -185,6 +185,34 @@ pub fn load_with(
     builder.finish()
 }
 
+/// Policies read to be staged: every NetworkPolicy as an addition (or replacement), and the
+/// staged objects among them, in input order.
+pub struct ToStage {
+    pub changes: Vec<Staged>,
+    pub report: LoadReport,
+    /// Pods and nodes found too, which staging ignores.
+    pub ignored: usize,
+}
+
+/// Reads manifests to stage (`--stage`, `:stage`).
+pub fn load_staged(inputs: &[Input], stdin: &mut dyn Read) -> Result<ToStage, LoadErrors> {
+    let loaded = load(inputs, stdin)?;
+    let inv = &loaded.world.inventory;
+    let mut changes: Vec<Staged> = loaded
+        .world
+        .policies
+        .policies
+        .iter()
+        .map(|p| Staged::new(Change::Set(Box::new(p.clone())), p.origin.to_string()))
+        .collect();
+    changes.extend(loaded.staged);
+    Ok(ToStage {
+        ignored: inv.pods.len() + inv.nodes.len(),
+        changes,
+        report: loaded.report,
+    })
+}
+
 /// Parses manifests held in memory (the built-in demo, tests).
 pub fn load_text(name: &str, text: &str) -> Result<Loaded, LoadErrors> {
     let mut builder = Builder::default();

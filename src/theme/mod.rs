@@ -75,6 +75,9 @@ slots! {
     Forwarded => "flow.forwarded", "Flows the datapath forwarded.";
     Dropped => "flow.dropped", "Flows the datapath dropped.";
     Disagree => "flow.disagree", "Flows where the datapath and the policies disagree.";
+    AuditBadge => "audit.badge", "The AUDIT badge of the status bar while audit mode is on.";
+    WouldBreak => "audit.would_break", "What staged policies would break (always shown with ⊘ as well).";
+    WouldAllow => "audit.would_allow", "What staged policies would newly allow (always shown with ⊕ as well).";
     YamlKey => "yaml.key", "YAML keys.";
     YamlString => "yaml.string", "YAML strings.";
     YamlNumber => "yaml.number", "YAML numbers and booleans.";

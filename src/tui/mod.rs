@@ -23,7 +23,8 @@ use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use tokio::sync::mpsc;
 
-use crate::app::{update, Command, Msg, Snapshot, State};
+use crate::app::{update, AuditView, Command, Msg, Snapshot, State};
+use crate::cluster::files::{self, Input};
 use crate::cluster::live::{self, Session, Target, Update};
 use crate::cluster::World;
 use crate::flow::demo::DemoTraffic;
@@ -94,6 +95,8 @@ pub struct Sources {
     /// Simulated traffic over the world (the demo).
     pub demo_flows: bool,
     pub live: Option<LiveSource>,
+    /// Recorded flows to read (`trace -o json` or Hubble JSON lines; `-` for stdin).
+    pub recorded: Vec<String>,
 }
 
 /// Runs the UI until the user quits or a signal arrives, on `runtime` (the one the live
@@ -133,13 +136,26 @@ async fn event_loop(
         let traffic = DemoTraffic::new(state.snapshot.index.clone(), now_ms());
         tokio::spawn(demo_source(traffic, tx.clone(), lost.clone()));
     }
+    for path in sources.recorded {
+        let tx = tx.clone();
+        tokio::task::spawn_blocking(move || recorded_source(&path, tx));
+    }
     let options = state.snapshot.options();
     let switch = sources.live.map(|live| {
         let (switch_tx, switch_rx) = mpsc::channel::<String>(4);
         tokio::spawn(live_source(live, options, tx.clone(), switch_rx));
         switch_tx
     });
+    // Jobs the UI asks for (audits, files) answer on the channel too.
+    let jobs = Jobs {
+        tx: tx.clone(),
+        switch,
+    };
     drop(tx);
+    for command in state.begin() {
+        // Starting commands never quit.
+        let _ = jobs.run(command);
+    }
 
     let mut info = views::FrameInfo::default();
     terminal.draw(|f| info = views::draw(f, &state))?;
@@ -155,16 +171,8 @@ async fn event_loop(
         let mut handled = 0;
         while let Some(msg) = next.take() {
             for command in update(&mut state, msg) {
-                match command {
-                    Command::Quit => break 'outer,
-                    Command::SwitchContext(name) => {
-                        if let Some(switch) = &switch {
-                            let _ = switch.try_send(name);
-                        }
-                    }
-                    Command::Release(old) => {
-                        tokio::task::spawn_blocking(move || drop(old));
-                    }
+                if jobs.run(command).is_break() {
+                    break 'outer;
                 }
             }
             handled += 1;
@@ -182,6 +190,60 @@ async fn event_loop(
     }
     stop.store(true, Ordering::Relaxed);
     Ok(())
+}
+
+/// Carries out what `update` asks for: heavy or I/O work goes to blocking threads, and
+/// answers come back as messages.
+struct Jobs {
+    tx: mpsc::Sender<Msg>,
+    switch: Option<mpsc::Sender<String>>,
+}
+
+impl Jobs {
+    fn run(&self, command: Command) -> std::ops::ControlFlow<()> {
+        match command {
+            Command::Quit => return std::ops::ControlFlow::Break(()),
+            Command::SwitchContext(name) => {
+                if let Some(switch) = &self.switch {
+                    let _ = switch.try_send(name);
+                }
+            }
+            Command::Release(old) => {
+                tokio::task::spawn_blocking(move || drop(old));
+            }
+            Command::PrepareAudit {
+                current,
+                changes,
+                generation,
+            } => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let view = AuditView::prepare(current, &changes, generation);
+                    let _ = tx.blocking_send(Msg::Audit(view));
+                });
+            }
+            Command::LoadStage(path) => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let inputs = [Input::from_arg(&path)];
+                    let result = files::load_staged(&inputs, &mut std::io::empty())
+                        .map(|read| (path.clone(), read.changes))
+                        .map_err(|e| format!(":stage {path}: {e}"));
+                    let _ = tx.blocking_send(Msg::Staged(result));
+                });
+            }
+            Command::WriteFile { path, contents } => {
+                let tx = self.tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let result = std::fs::write(&path, contents)
+                        .map(|()| format!("wrote {path}"))
+                        .map_err(|e| format!("cannot write {path}: {e}"));
+                    let _ = tx.blocking_send(Msg::Note(result));
+                });
+            }
+        }
+        std::ops::ControlFlow::Continue(())
+    }
 }
 
 /// Reads the terminal on a thread of its own: crossterm's read blocks.
@@ -251,6 +313,62 @@ async fn demo_source(mut traffic: DemoTraffic, tx: mpsc::Sender<Msg>, lost: Arc<
             Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }
+}
+
+/// Flows in a batch.
+const BATCH: usize = 1024;
+
+/// Reads recorded flows into the UI in batches (waiting for room: a file is not a live
+/// stream, nothing of it need be lost), then says what was read.
+fn recorded_source(path: &str, tx: mpsc::Sender<Msg>) {
+    let reader: Result<Box<dyn std::io::BufRead>, String> = if path == "-" {
+        Err("--flows -: stdin is the terminal's while the UI runs; give a file".into())
+    } else {
+        std::fs::File::open(path)
+            .map(|f| Box::new(std::io::BufReader::new(f)) as Box<dyn std::io::BufRead>)
+            .map_err(|e| format!("--flows {path}: cannot read: {e}"))
+    };
+    let mut reader = match reader {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = tx.blocking_send(Msg::Note(Err(e)));
+            return;
+        }
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut closed = false;
+    let report = crate::flow::record::read(&mut reader, |e| {
+        if closed {
+            return;
+        }
+        batch.push(e);
+        if batch.len() == BATCH {
+            closed = tx
+                .blocking_send(Msg::Flows(std::mem::take(&mut batch)))
+                .is_err();
+        }
+    });
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(Msg::Flows(batch));
+    }
+    let note = match report {
+        Ok(r) => {
+            tracing::info!(
+                path,
+                flows = r.flows,
+                bad = r.bad_lines,
+                "recorded flows read"
+            );
+            let first_bad = r
+                .bad
+                .first()
+                .map(|(line, why)| format!("; first bad line {path}:{line}: {why}"))
+                .unwrap_or_default();
+            Ok(format!("{path}: {}{first_bad}", r.summary()))
+        }
+        Err(e) => Err(format!("--flows {path}: {e}")),
+    };
+    let _ = tx.blocking_send(Msg::Note(note));
 }
 
 /// Forwards the live session's status and worlds, each world prepared here, off the UI task

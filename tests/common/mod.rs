@@ -72,3 +72,61 @@ pub fn selected_key(s: &State) -> String {
         None => "nothing".into(),
     }
 }
+
+/// Carries out what `update` asks for, as the terminal loop does, but at once: staged worlds
+/// are judged, staged files read; other commands are returned.
+pub fn carry_out(s: &mut State, commands: Vec<Command>) -> Vec<Command> {
+    let mut left = Vec::new();
+    let mut queue = commands;
+    while let Some(command) = queue.pop() {
+        match command {
+            Command::PrepareAudit {
+                current,
+                changes,
+                generation,
+            } => {
+                let view = netpol_tui::app::AuditView::prepare(current, &changes, generation);
+                queue.extend(update(s, Msg::Audit(view)));
+            }
+            Command::LoadStage(path) => {
+                let inputs = [netpol_tui::cluster::files::Input::from_arg(&path)];
+                let result =
+                    netpol_tui::cluster::files::load_staged(&inputs, &mut std::io::empty())
+                        .map(|read| (path.clone(), read.changes))
+                        .map_err(|e| e.to_string());
+                queue.extend(update(s, Msg::Staged(result)));
+            }
+            Command::Release(_) => {}
+            other => left.push(other),
+        }
+    }
+    left
+}
+
+/// A key, with what it asks for carried out.
+pub fn key(s: &mut State, code: KeyCode) -> Vec<Command> {
+    let commands = press(s, code);
+    carry_out(s, commands)
+}
+
+/// The demo in audit mode: its staged changes judged, `n` flows seen.
+pub fn audit_state(width: u16, height: u16, flows: usize) -> State {
+    let loaded = demo::load().expect("demo loads");
+    let mut s = State::new(
+        Snapshot::prepare(loaded.world, EngineOptions::default()),
+        SourceInfo {
+            kind: "demo".into(),
+            detail: String::new(),
+            flows: true,
+        },
+        ThemeSet::builtin(),
+        Theme::builtin_default(),
+    );
+    update(&mut s, Msg::Resize(width, height));
+    s.audit.changes = loaded.staged;
+    s.audit.on = true;
+    let begin = s.begin();
+    carry_out(&mut s, begin);
+    feed_flows(&mut s, flows);
+    s
+}

@@ -135,6 +135,10 @@ fn pod(
     // The same words as `effective` on the command line, styled by the theme.
     let text = render::effective_sides_at(effective, &Paint::markup(), width);
     lines.extend(toned(&text, theme));
+    if let Some(view) = state.audit.current() {
+        lines.push(Line::raw(""));
+        lines.extend(pod_audit(view, &p.key(), width, theme));
+    }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         "Enter: explain a flow to this pod · e: from this pod",
@@ -325,4 +329,69 @@ fn policy(
         }
     }
     (format!("netpol {}", p.key()), lines)
+}
+
+/// Audit mode: the pod's effective rules before -> after the staged changes.
+fn pod_audit(
+    view: &crate::app::AuditView,
+    pod: &str,
+    width: usize,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let mut lines = vec![heading("AUDIT · ONCE STAGED", theme)];
+    let Some(change) = view.pods.iter().find(|c| c.pod == pod) else {
+        lines.push(Line::styled(
+            "  no change: the same policies with the same rules select this pod",
+            theme.style(Slot::Muted),
+        ));
+        return lines;
+    };
+    let iso = |on: bool| if on { "isolated" } else { "not isolated" };
+    for (dir, side) in [("ingress", &change.ingress), ("egress", &change.egress)] {
+        let changed = side.isolated_before != side.isolated_after
+            || !side.added.is_empty()
+            || !side.removed.is_empty();
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {dir}: "), theme.style(Slot::Text)),
+            Span::styled(
+                format!(
+                    "{} → {}",
+                    iso(side.isolated_before),
+                    iso(side.isolated_after)
+                ),
+                if changed {
+                    theme.style(Slot::WouldBreak)
+                } else {
+                    theme.style(Slot::Muted)
+                },
+            ),
+        ]));
+        for a in &side.removed {
+            lines.extend(wrap(
+                Line::from(vec![
+                    Span::styled("    ⊘ - ", theme.style(Slot::WouldBreak)),
+                    Span::styled(a.clone(), theme.style(Slot::Text)),
+                ]),
+                width,
+                8,
+            ));
+        }
+        for a in &side.added {
+            lines.extend(wrap(
+                Line::from(vec![
+                    Span::styled("    ⊕ + ", theme.style(Slot::WouldAllow)),
+                    Span::styled(a.clone(), theme.style(Slot::Text)),
+                ]),
+                width,
+                8,
+            ));
+        }
+        if side.isolated_after && !side.isolated_before && side.added.is_empty() {
+            lines.push(Line::styled(
+                format!("    ⊘ nothing is allowed {dir} once staged"),
+                theme.style(Slot::WouldBreak),
+            ));
+        }
+    }
+    lines
 }

@@ -266,6 +266,26 @@ pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm)
                 ]));
                 out.push(Line::raw(""));
             }
+            if let Some(staged) = &form.staged {
+                let word = |allowed: bool| if allowed { "✓ ALLOWED" } else { "✗ DENIED" };
+                let (mark, slot, what) = match (e.allowed, staged.allowed) {
+                    (true, false) => ("⊘ ", Slot::WouldBreak, "would break"),
+                    (false, true) => ("⊕ ", Slot::WouldAllow, "would newly be allowed"),
+                    _ => ("", Slot::Muted, "no change"),
+                };
+                out.push(Line::from(vec![
+                    Span::styled(format!("{mark}audit: "), theme.style(slot)),
+                    Span::styled(
+                        format!(
+                            "now {}, once staged {}: {what} (the staged answer follows the current one)",
+                            word(e.allowed),
+                            word(staged.allowed)
+                        ),
+                        theme.style(slot),
+                    ),
+                ]));
+                out.push(Line::raw(""));
+            }
             let text = render::explanation_at(e, &Paint::markup(), body.width as usize);
             let responsible = form
                 .responsible
@@ -285,10 +305,134 @@ pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm)
                     line
                 });
             }
+            if let Some(staged) = &form.staged {
+                out.push(Line::raw(""));
+                out.push(Line::styled(
+                    "── ONCE STAGED ──",
+                    theme.style(Slot::Heading),
+                ));
+                let text = render::explanation_at(staged, &Paint::markup(), body.width as usize);
+                out.extend(toned(&text, theme));
+            }
         }
     }
     let out = wrap_all(out, body.width as usize, 2);
     let max = out.len().saturating_sub(body.height as usize) as u16;
     let para = Paragraph::new(out);
     frame.render_widget(para.scroll((form.scroll.min(max), 0)), body);
+}
+
+/// The staged changes, each on or off.
+pub fn staged_list(frame: &mut Frame, full: Rect, state: &State, cursor: usize) {
+    let theme = &state.theme;
+    let area = centered(full, 80, 60, 110, 30);
+    let inner = frame_of(
+        frame,
+        area,
+        &keymap::titled("Staged changes", keymap::Context::Staged),
+        state,
+    );
+    let w = inner.width as usize;
+    let mut lines = vec![Line::styled(
+        if state.audit.on {
+            "Audit mode is on: flows, rules and explain are judged with the changes that are on."
+        } else {
+            "Audit mode is off (a turns it on)."
+        },
+        theme.style(Slot::Muted),
+    )];
+    lines.push(Line::raw(""));
+    if state.audit.changes.is_empty() {
+        lines.push(Line::styled(
+            "Nothing staged. D on a namespace stages a default-deny, X on a policy its removal, \
+             :stage PATH adds the policies of a file or folder.",
+            theme.style(Slot::Muted),
+        ));
+    }
+    for (i, change) in state.audit.changes.iter().enumerate() {
+        let (mark, style) = if change.enabled {
+            ("● on ", theme.style(Slot::Allow))
+        } else {
+            ("○ off", theme.style(Slot::Muted))
+        };
+        let line = Line::from(vec![
+            Span::styled(format!(" {mark}  "), style),
+            Span::styled(format!("{:<40} ", change.label()), theme.style(Slot::Text)),
+            Span::styled(change.source.clone(), theme.style(Slot::Muted)),
+        ]);
+        lines.push(if i == cursor {
+            crate::tui::widgets::selected_bar(line, w, theme)
+        } else {
+            line
+        });
+    }
+    let lines = wrap_all(lines, w, 2);
+    let top = (cursor + 2).saturating_sub(inner.height as usize / 2) as u16;
+    frame.render_widget(Paragraph::new(lines).scroll((top, 0)), inner);
+}
+
+/// What would break, and the suggested allow rules.
+pub fn breakage(frame: &mut Frame, full: Rect, state: &State, b: &crate::app::audit::Breakage) {
+    let theme = &state.theme;
+    let area = centered(full, 94, 94, 130, 60);
+    let inner = frame_of(
+        frame,
+        area,
+        &keymap::titled("What would break", keymap::Context::Breakage),
+        state,
+    );
+    let mut lines = toned(&b.text, theme);
+    lines.push(Line::raw(""));
+    if b.yaml.is_empty() {
+        lines.push(Line::styled(
+            "No allow rule is needed: nothing breaks.",
+            theme.style(Slot::Muted),
+        ));
+    } else {
+        lines.push(Line::styled(
+            "SUGGESTED ALLOW RULES (w writes them to a file; kubectl apply -f FILE)",
+            theme.style(Slot::Heading),
+        ));
+        lines.extend(
+            b.yaml
+                .lines()
+                .map(|l| crate::tui::widgets::yaml_line(l, theme)),
+        );
+    }
+    for note in &b.suggestion.notes {
+        lines.push(Line::styled(
+            format!("note: {note}"),
+            theme.style(Slot::Warning),
+        ));
+    }
+    let lines = wrap_all(lines, inner.width as usize, 4);
+    let max = lines.len().saturating_sub(inner.height as usize) as u16;
+    frame.render_widget(Paragraph::new(lines).scroll((b.scroll.min(max), 0)), inner);
+}
+
+/// Which direction a staged default-deny isolates.
+pub fn deny_prompt(frame: &mut Frame, full: Rect, state: &State, namespace: &str) {
+    let theme = &state.theme;
+    let area = centered(full, 60, 20, 70, 7);
+    let inner = frame_of(
+        frame,
+        area,
+        &keymap::titled("Stage a default-deny", keymap::Context::DenyPrompt),
+        state,
+    );
+    let lines = vec![
+        Line::from(vec![
+            Span::styled("namespace ", theme.style(Slot::Muted)),
+            Span::styled(namespace.to_string(), theme.style(Slot::Title)),
+        ]),
+        Line::raw(""),
+        Line::styled(
+            "Isolate which direction? i ingress · e egress · b both · Esc cancel",
+            theme.style(Slot::Text),
+        ),
+    ];
+    frame.render_widget(
+        Paragraph::new(lines).wrap(ratatui::widgets::Wrap { trim: true }),
+        inner,
+    );
 }

@@ -11,6 +11,7 @@ use super::focused;
 use crate::app::layout::inner_height;
 use crate::app::{Pane, State};
 use crate::flow::{Annotated, Datapath, Outcome, VerdictFilter};
+use crate::policy::audit::Delta;
 use crate::theme::{Slot, Theme};
 use crate::tui::widgets::{clip, filter_title, pane, selected_bar};
 
@@ -28,9 +29,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             }),
         ));
     }
-    if f.verdict != VerdictFilter::All {
+    if f.verdict != VerdictFilter::All || f.would_break_only {
         title.push(Span::styled(
-            format!("· {} ", f.verdict.label()),
+            format!("· {} ", f.filter_label()),
             theme.style(Slot::Match),
         ));
     }
@@ -64,7 +65,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         .filter_map(|i| f.get(f.matched[i]).map(|fl| (i, fl)))
         .map(|(i, fl)| {
             let selected = i == cursor && (f.cursor.is_some() || focused(state, Pane::Flows));
-            let line = flow_line(fl, width, theme);
+            // In audit mode a column says what the staged changes would do.
+            let delta = state.audit.on.then(|| f.delta(f.matched[i]));
+            let line = flow_line(fl, delta, width, theme);
             if selected {
                 selected_bar(line, width, theme)
             } else {
@@ -91,7 +94,20 @@ fn clock(ms: u64) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-fn flow_line(f: &Annotated, width: usize, theme: &Theme) -> Line<'static> {
+/// The audit mark of a flow: what the staged policies would do to it.
+pub fn audit_mark(delta: Delta, theme: &Theme) -> (&'static str, Style) {
+    match delta {
+        Delta::WouldBreak => ("⊘", theme.style(Slot::WouldBreak)),
+        Delta::WouldAllow => ("⊕", theme.style(Slot::WouldAllow)),
+    }
+}
+
+fn flow_line(
+    f: &Annotated,
+    delta: Option<Option<Delta>>,
+    width: usize,
+    theme: &Theme,
+) -> Line<'static> {
     let (sym, style) = mark(f.outcome, theme);
     // Narrow screens drop the clock and the datapath word (the symbol still tells).
     let wide = width >= 100;
@@ -110,6 +126,14 @@ fn flow_line(f: &Annotated, width: usize, theme: &Theme) -> Line<'static> {
         ));
     }
     spans.push(Span::styled(format!("{sym:<2} "), style));
+    match delta {
+        Some(Some(d)) => {
+            let (sym, style) = audit_mark(d, theme);
+            spans.push(Span::styled(format!("{sym} "), style));
+        }
+        Some(None) => spans.push(Span::raw("  ")),
+        None => {}
+    }
     if wide {
         spans.push(match &f.event.datapath {
             Datapath::Forwarded => Span::styled("fwd  ", theme.style(Slot::Forwarded)),

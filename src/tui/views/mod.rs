@@ -51,6 +51,11 @@ pub fn draw(frame: &mut Frame, state: &State) -> FrameInfo {
         Some(Overlay::Help { scroll }) => dialogs::help(frame, full, state, *scroll),
         Some(Overlay::Finder(f)) => dialogs::finder(frame, full, state, f),
         Some(Overlay::Explain(form)) => dialogs::explain(frame, full, state, form),
+        Some(Overlay::Staged { cursor }) => dialogs::staged_list(frame, full, state, *cursor),
+        Some(Overlay::Breakage(b)) => dialogs::breakage(frame, full, state, b),
+        Some(Overlay::DenyPrompt { namespace }) => {
+            dialogs::deny_prompt(frame, full, state, namespace)
+        }
         Some(Overlay::Command(_)) | None => {}
     }
     info

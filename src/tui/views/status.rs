@@ -30,7 +30,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         ),
         st,
     )]);
-    if state.source.flows {
+    spans.extend(audit_spans(state));
+    // Narrow screens leave the rate and losses to the flow pane's title.
+    if state.source.flows && (area.width >= 100 || state.flows.lost > 0) {
         let lost = state.flows.lost;
         spans.push(Span::styled(
             format!("│ flows {:.0}/s ", state.flows.rate),
@@ -82,6 +84,53 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(st), area);
+}
+
+/// Audit mode: the badge, what is staged, and what it would break (⊘) and newly allow (⊕).
+fn audit_spans(state: &State) -> Vec<Span<'static>> {
+    let theme = &state.theme;
+    let st = theme.style(Slot::Status);
+    let audit = &state.audit;
+    let staged = audit.changes.iter().filter(|c| c.enabled).count();
+    if !audit.on {
+        return if audit.changes.is_empty() {
+            Vec::new()
+        } else {
+            vec![Span::styled(format!("│ {staged} staged (a: audit) "), st)]
+        };
+    }
+    let mut spans = vec![
+        Span::styled("│", st),
+        Span::styled(" AUDIT ", theme.style(Slot::AuditBadge)),
+    ];
+    if state.size.0 >= 110 {
+        spans.push(Span::styled(format!(" {staged} staged "), st));
+    } else {
+        spans.push(Span::raw(" "));
+    }
+    match audit.current() {
+        None if staged == 0 => spans.push(Span::styled("· nothing staged ", st)),
+        None => spans.push(Span::styled(
+            "· judging… ",
+            st.patch(theme.style(Slot::Warning)),
+        )),
+        Some(view) => {
+            let breaks = view.declared_breaks();
+            let flows = state.flows.breaking();
+            // Narrow screens keep the numbers and drop the words.
+            let text = if state.size.0 >= 110 {
+                format!("⊘ {breaks} pairs, {flows} flows ")
+            } else {
+                format!("⊘ {breaks}/{flows} ")
+            };
+            spans.push(Span::styled(text, st.patch(theme.style(Slot::WouldBreak))));
+            spans.push(Span::styled(
+                format!("⊕ {} ", view.declared_allows()),
+                st.patch(theme.style(Slot::WouldAllow)),
+            ));
+        }
+    }
+    spans
 }
 
 /// `3s`, `4m`, `2h`: how long ago, coarsely.
