@@ -17,6 +17,17 @@ struct Tmux {
 impl Tmux {
     /// Starts `args` of the binary in a detached tmux session of the given size.
     fn start(name: &str, width: u16, height: u16, args: &str) -> Tmux {
+        Tmux::start_in(name, width, height, args, None)
+    }
+
+    /// Like `start`, with `cwd` as the program's working folder.
+    fn start_in(
+        name: &str,
+        width: u16,
+        height: u16,
+        args: &str,
+        cwd: Option<&std::path::Path>,
+    ) -> Tmux {
         let dir = tempfile::tempdir().expect("temp dir");
         let status = dir.path().join("status");
         let socket = format!("netpol-e2e-{name}-{}", std::process::id());
@@ -28,6 +39,7 @@ impl Tmux {
             status = status.display()
         );
         let ok = Command::new("tmux")
+            .current_dir(cwd.unwrap_or(std::path::Path::new(".")))
             .args([
                 "-L",
                 &socket,
@@ -309,4 +321,49 @@ fn live_cluster_updates_and_reconnects() {
     t.keys(&["q"]);
     assert_eq!(t.exit_code(), "exit=0");
     mock.assert_read_only();
+}
+
+#[test]
+fn audit_mode_in_the_demo_stages_judges_and_writes_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux::start_in("audit", 130, 40, "demo", Some(dir.path()));
+    // The demo opens in audit mode with its staged changes judged.
+    t.wait_for("AUDIT");
+    t.wait_for("⊘ 9 pairs");
+    // Stage a default-deny for kube-system too, both directions.
+    t.keys(&["C-p"]);
+    t.text("kube-system");
+    t.keys(&["Enter"]);
+    t.keys(&["D"]);
+    t.wait_for("Stage a default-deny");
+    t.keys(&["b"]);
+    t.wait_for("4 staged");
+    let screen = t.wait_for("⊕ 1");
+    assert!(!screen.contains("⊘ 9 pairs"), "more breaks now:\n{screen}");
+    // The breakage view, with the fix written next to where the binary ran.
+    t.keys(&["b"]);
+    t.wait_for("What would break");
+    t.keys(&["G"]);
+    t.wait_for("SUGGESTED ALLOW RULES");
+    t.keys(&["w"]);
+    t.wait_for("wrote netpol-tui-sugg");
+    t.keys(&["Escape", "q"]);
+    assert_eq!(t.exit_code(), "exit=0");
+    assert_restored(&t);
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("netpol-tui-suggested-")
+        })
+        .collect();
+    assert_eq!(written.len(), 1);
+    let yaml = std::fs::read_to_string(written[0].path()).unwrap();
+    assert!(yaml.contains("kind: NetworkPolicy"), "{yaml}");
+    assert!(
+        yaml.contains("kubernetes.io/metadata.name: kube-system"),
+        "{yaml}"
+    );
 }

@@ -93,10 +93,13 @@ pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         Overlay::Breakage(mut b) => {
             match keymap::lookup(key, Context::Breakage) {
                 Some(Action::Close) => return Vec::new(),
-                Some(Action::Down) => b.scroll = b.scroll.saturating_add(1),
+                Some(Action::Down) => b.scroll = b.scroll.saturating_add(1).min(u16::MAX - 1),
                 Some(Action::Up) => b.scroll = b.scroll.saturating_sub(1),
                 Some(Action::PageDown) => b.scroll = b.scroll.saturating_add(10),
                 Some(Action::PageUp) => b.scroll = b.scroll.saturating_sub(10),
+                Some(Action::Top) => b.scroll = 0,
+                // Drawing turns this into the line where the suggested rules start.
+                Some(Action::Bottom) => b.scroll = u16::MAX,
                 Some(Action::Write) if b.yaml.is_empty() => {
                     state.say("nothing to write: no allow rule is needed")
                 }

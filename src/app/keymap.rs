@@ -590,6 +590,22 @@ pub const BINDINGS: &[Binding] = &[
     bind!(Breakage, "", "", None, PageUp, [key(KeyCode::PageUp)]),
     bind!(
         Breakage,
+        "g Home  G End",
+        "the top / the suggested allow rules",
+        None,
+        Top,
+        [ch('g'), key(KeyCode::Home)]
+    ),
+    bind!(
+        Breakage,
+        "",
+        "",
+        None,
+        Bottom,
+        [ch('G'), (KeyCode::Char('G'), SHIFT), key(KeyCode::End)]
+    ),
+    bind!(
+        Breakage,
         "w",
         "write the suggested policies to a file",
         Some(("w", "write YAML")),

@@ -407,7 +407,20 @@ pub fn breakage(frame: &mut Frame, full: Rect, state: &State, b: &crate::app::au
     }
     let lines = wrap_all(lines, inner.width as usize, 4);
     let max = lines.len().saturating_sub(inner.height as usize) as u16;
-    frame.render_widget(Paragraph::new(lines).scroll((b.scroll.min(max), 0)), inner);
+    // The end (G) is where the suggested rules start.
+    let scroll = if b.scroll == u16::MAX {
+        lines
+            .iter()
+            .position(|l| {
+                l.spans
+                    .first()
+                    .is_some_and(|s| s.content.starts_with("SUGGESTED ALLOW RULES"))
+            })
+            .map_or(max, |i| i as u16)
+    } else {
+        b.scroll
+    };
+    frame.render_widget(Paragraph::new(lines).scroll((scroll.min(max), 0)), inner);
 }
 
 /// Which direction a staged default-deny isolates.

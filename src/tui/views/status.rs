@@ -47,7 +47,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             },
         ));
     }
-    if area.width >= 100 {
+    // A message needs the room more than the theme's name does.
+    if area.width >= 100 && state.message.is_none() {
         spans.push(Span::styled(format!("│ theme {} ", state.theme.name), st));
     }
     match &state.message {
