@@ -836,11 +836,16 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
             }
         }
     }
-    let needed: std::collections::BTreeSet<String> =
-        ["namespaces", "pods", "nodes", "networkpolicies"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+    let needed: std::collections::BTreeSet<String> = [
+        "namespaces",
+        "pods",
+        "nodes",
+        "networkpolicies",
+        "stagedkubernetesnetworkpolicies",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     assert_eq!(granted, needed);
 }
 
@@ -996,5 +1001,79 @@ async fn trace_follows_the_cluster_while_annotating_agent_flows() {
         "{out}"
     );
     assert!(err.contains("agent on node node-1"), "{err}");
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calicos_staged_policies_are_read_where_served() {
+    use mockapi::objects::staged;
+    // Not served: one discovery request, nothing else, nothing hidden.
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(world.staged.is_empty());
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    assert_eq!(session.access.staged, None);
+    drop(session);
+
+    // Served: the staged objects are the world's staged changes, and follow the watch.
+    mock.serve_calico();
+    mock.apply(staged(
+        "production",
+        "default-deny-egress",
+        "Set",
+        json!({"podSelector": {}, "policyTypes": ["Egress"]}),
+    ));
+    let (mut session, world, _) = live::open(&target(&config), WAIT).await.unwrap();
+    assert_eq!(session.access.staged, Some(Scope::Cluster));
+    let labels: Vec<String> = world.staged.iter().map(|s| s.label()).collect();
+    assert_eq!(labels, ["+ production/default-deny-egress"]);
+    assert!(world.staged[0].from_source);
+    wait_for_watches(&mock, 5).await;
+    mock.apply(staged("production", "database-netpol", "Delete", json!({})));
+    let (world, _) = snapshot_where(&mut session, "the staged removal", |w, _| {
+        w.staged.len() == 2
+    })
+    .await;
+    assert!(world
+        .staged
+        .iter()
+        .any(|s| s.label() == "- production/database-netpol"));
+    drop(session);
+
+    // The audit command judges them: removing the database's policy opens nothing that the
+    // default-deny does not close again; the egress default-deny breaks the frontend's calls.
+    let (code, out, err) = run(&config, &["audit", "-o", "json"]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let effects: Vec<&str> = v["staged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["effect"].as_str().unwrap())
+        .collect();
+    // In the order of their namespace and name.
+    assert_eq!(effects, ["removed", "added"]);
+    assert!(v["declared"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["from"] == "production/frontend" && d["change"] == "would_break"));
+
+    // Forbidden everywhere: named among what is not visible.
+    mock.forbid(Kind::StagedPolicy, None);
+    mock.forbid(Kind::StagedPolicy, Some("default"));
+    mock.forbid(Kind::StagedPolicy, Some("production"));
+    mock.forbid(Kind::StagedPolicy, Some("kube-system"));
+    let (_, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(world.staged.is_empty());
+    assert!(
+        status.hidden.iter().any(|h| h.starts_with(
+            "staged policies (StagedKubernetesNetworkPolicy) in 2 namespace(s) (forbidden)"
+        )),
+        "{:?}",
+        status.hidden
+    );
     mock.assert_read_only();
 }

@@ -78,6 +78,26 @@ pub struct AuditMode {
 }
 
 impl AuditMode {
+    /// The source's staged changes are now `staged`: they replace the ones it held before,
+    /// each keeping whether it was switched off; the user's own changes stay after them.
+    pub fn follow_source(&mut self, staged: &[Staged]) {
+        let off: Vec<String> = self
+            .changes
+            .iter()
+            .filter(|c| c.from_source && !c.enabled)
+            .map(Staged::label)
+            .collect();
+        let mut changes: Vec<Staged> = staged
+            .iter()
+            .map(|s| Staged {
+                enabled: !off.contains(&s.label()),
+                ..s.clone()
+            })
+            .collect();
+        changes.extend(self.changes.drain(..).filter(|c| !c.from_source));
+        self.changes = changes;
+    }
+
     /// The enabled changes, what a view judges.
     pub fn enabled(&self) -> Vec<Staged> {
         self.changes.iter().filter(|s| s.enabled).cloned().collect()

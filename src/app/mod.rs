@@ -228,6 +228,7 @@ impl State {
         themes: ThemeSet,
         theme: Theme,
     ) -> State {
+        let source_staged = snapshot.staged.to_vec();
         let expanded = snapshot
             .overview
             .namespaces
@@ -260,7 +261,10 @@ impl State {
             message: None,
             now_ms: 0,
             quit: false,
-            audit: AuditMode::default(),
+            audit: AuditMode {
+                changes: source_staged,
+                ..AuditMode::default()
+            },
             history: Vec::new(),
             matcher: Matcher::default(),
         };

@@ -16,6 +16,7 @@ use super::tree::{Detail, RowKey, RowKind};
 use super::State;
 use crate::cluster::World;
 use crate::flow::Names;
+use crate::policy::audit::Staged;
 use crate::policy::{EngineOptions, Index};
 
 /// The index and the view models of one world.
@@ -28,6 +29,8 @@ pub struct Snapshot {
     pub labels: Vec<String>,
     /// Each pod's labels as `k=v k=v`, for the tree filter.
     pub pod_labels: Vec<String>,
+    /// What the source itself stages (Calico's staged objects).
+    pub staged: Arc<Vec<Staged>>,
     /// How long preparing took, for the log.
     pub build_ms: u64,
 }
@@ -37,6 +40,7 @@ impl Snapshot {
     /// off the UI task.
     pub fn prepare(world: World, options: EngineOptions) -> Arc<Snapshot> {
         let started = Instant::now();
+        let staged = world.staged;
         let index = Arc::new(Index::build(world.inventory, world.policies, options));
         let overview = Overview::build(&index);
         let names = Names::new(&index);
@@ -62,6 +66,7 @@ impl Snapshot {
             entries,
             labels,
             pod_labels,
+            staged,
             build_ms: started.elapsed().as_millis() as u64,
         })
     }
@@ -78,6 +83,9 @@ impl State {
     pub fn set_world(&mut self, snapshot: Arc<Snapshot>) -> Arc<Snapshot> {
         let keep = self.selected().and_then(|k| self.row_key(k));
         let old = std::mem::replace(&mut self.snapshot, snapshot);
+        if !Arc::ptr_eq(&old.staged, &self.snapshot.staged) {
+            self.audit.follow_source(&self.snapshot.staged);
+        }
         if std::mem::take(&mut self.new_context) {
             self.expanded = self
                 .snapshot

@@ -82,7 +82,7 @@ fn staged_from(paths: &[String], flag: &str) -> Result<Vec<Staged>, Failure> {
 /// Every staged change in the order they apply: what the source itself stages (Calico's
 /// staged objects), `--stage-all`, `--stage`, the what-ifs, then `--unstage`.
 fn changes(loaded: &Loaded, args: &AuditArgs, what_ifs: &[WhatIf]) -> Result<Vec<Staged>, Failure> {
-    let mut changes = loaded.staged.clone();
+    let mut changes: Vec<Staged> = loaded.world.staged.iter().cloned().collect();
     if !args.stage_all.is_empty() {
         changes.push(Staged::new(Change::Clear, "--stage-all"));
         changes.extend(staged_from(&args.stage_all, "--stage-all")?);

@@ -13,8 +13,6 @@ use crate::policy::{Index, PodId};
 /// The world to work on, and where it came from.
 pub(super) struct Loaded {
     pub(super) world: World,
-    /// Staged changes the source holds (Calico's staged policies), for audit mode.
-    pub(super) staged: Vec<crate::policy::audit::Staged>,
     pub(super) info: SourceInfo,
     /// On a cluster: the context's namespace (or -n), for bare pod names.
     pub(super) context_namespace: Option<String>,
@@ -65,7 +63,6 @@ pub(super) fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<Loade
     report_load(&loaded.report, !inputs.is_empty());
     Ok(Loaded {
         world: loaded.world,
-        staged: loaded.staged,
         info,
         context_namespace: None,
         live: None,
@@ -101,7 +98,6 @@ pub(super) fn load_live(source: &SourceArgs) -> Result<Loaded, Failure> {
     };
     Ok(Loaded {
         world,
-        staged: Vec::new(),
         info,
         context_namespace: Some(session.connection.namespace.clone()),
         live: Some(LiveLoaded {

@@ -20,7 +20,6 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
     let warnings = themes.warnings.clone();
     let Loaded {
         world,
-        staged,
         mut info,
         context_namespace,
         live,
@@ -32,8 +31,7 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
     let mut state = State::new(snapshot, info, themes, chosen);
     state.context_rules = rules;
     // What the source stages (Calico's staged policies) is listed; the demo shows it at once.
-    state.audit.on = demo_flows && !staged.is_empty();
-    state.audit.changes = staged;
+    state.audit.on = demo_flows && !state.audit.changes.is_empty();
     let start_ns = cli.source.namespace.clone().or(context_namespace);
     if let Some(ns) = &start_ns {
         // On a cluster the context's namespace may hold nothing yet: start at the top then.

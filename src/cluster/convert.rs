@@ -7,6 +7,7 @@ use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1 as core;
 
+use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{validate_port_name, FieldError};
 use crate::policy::model::{
     ContainerPort, Labels, Namespace, Node, Origin, Pod, Protocol, NAMESPACE_NAME_LABEL,
@@ -265,4 +266,67 @@ pub fn node(node: &core::Node) -> Result<Node, Vec<FieldError>> {
         return Err(errs);
     }
     Ok(Node { name, addresses })
+}
+
+/// Calico's StagedKubernetesNetworkPolicy (a NetworkPolicy spec and `spec.stagedAction`, `Set`
+/// by default or `Delete`) as a staged change held by the source.
+pub fn staged_knp(
+    value: serde_json::Value,
+    default_namespace: &str,
+    origin: Origin,
+) -> Result<Staged, Vec<FieldError>> {
+    use serde_json::Value;
+    let Value::Object(mut map) = value else {
+        return Err(vec![field("", "is not an object")]);
+    };
+    let action = map
+        .get_mut("spec")
+        .and_then(Value::as_object_mut)
+        .and_then(|spec| spec.remove("stagedAction"));
+    let source = format!("{origin} (StagedKubernetesNetworkPolicy)");
+    let meta = map.get("metadata");
+    let text = |f: &str| {
+        meta.and_then(|m| m.get(f))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (name, namespace) = (text("name"), text("namespace"));
+    let change = match action.as_ref().map(Value::as_str) {
+        None | Some(Some("Set")) => {
+            map.insert("apiVersion".into(), "networking.k8s.io/v1".into());
+            map.insert("kind".into(), "NetworkPolicy".into());
+            let np: k8s_openapi::api::networking::v1::NetworkPolicy =
+                serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+                    let path = e.path().to_string();
+                    vec![field(
+                        if path == "." { String::new() } else { path },
+                        e.into_inner().to_string(),
+                    )]
+                })?;
+            let policy =
+                crate::policy::compile::compile_network_policy(&np, default_namespace, origin)
+                    .map_err(|e| e.0)?;
+            Change::Set(Box::new(policy))
+        }
+        Some(Some("Delete")) if !name.is_empty() => Change::Remove {
+            namespace: if namespace.is_empty() {
+                default_namespace.to_string()
+            } else {
+                namespace
+            },
+            name,
+        },
+        Some(Some("Delete")) => return Err(vec![field("metadata.name", "is required")]),
+        Some(_) => {
+            return Err(vec![field(
+                "spec.stagedAction",
+                "must be \"Set\" or \"Delete\"",
+            )])
+        }
+    };
+    Ok(Staged {
+        from_source: true,
+        ..Staged::new(change, source)
+    })
 }

@@ -27,7 +27,7 @@ mod tests {
         assert_eq!(loaded.world.inventory.pods.len(), 11);
         assert_eq!(loaded.world.inventory.nodes.len(), 2);
         assert_eq!(loaded.world.policies.policies.len(), 10);
-        let staged: Vec<String> = loaded.staged.iter().map(|s| s.label()).collect();
+        let staged: Vec<String> = loaded.world.staged.iter().map(|s| s.label()).collect();
         assert_eq!(
             staged,
             [

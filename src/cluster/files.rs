@@ -142,11 +142,10 @@ impl LoadReport {
 }
 
 pub struct Loaded {
+    /// With the staged objects of the input (Calico's StagedKubernetesNetworkPolicy) as the
+    /// world's staged changes, in input order.
     pub world: World,
     pub report: LoadReport,
-    /// Staged changes read from the input (Calico's StagedKubernetesNetworkPolicy), in input
-    /// order: not part of the world, for audit mode.
-    pub staged: Vec<Staged>,
 }
 
 /// Reads every input; `stdin` is read only if an input is `-`.
@@ -205,7 +204,11 @@ pub fn load_staged(inputs: &[Input], stdin: &mut dyn Read) -> Result<ToStage, Lo
         .iter()
         .map(|p| Staged::new(Change::Set(Box::new(p.clone())), p.origin.to_string()))
         .collect();
-    changes.extend(loaded.staged);
+    // Staged objects among files given to be staged are the user's staging too.
+    changes.extend(loaded.world.staged.iter().map(|s| Staged {
+        from_source: false,
+        ..s.clone()
+    }));
     Ok(ToStage {
         ignored: inv.pods.len() + inv.nodes.len(),
         changes,
@@ -620,62 +623,12 @@ impl Builder {
         prefix: &str,
         origin: Origin,
     ) {
-        let Value::Object(mut map) = value else {
-            return;
-        };
-        let action = map
-            .get_mut("spec")
-            .and_then(Value::as_object_mut)
-            .and_then(|spec| spec.remove("stagedAction"));
-        let source = format!("{origin} (StagedKubernetesNetworkPolicy)");
-        let meta = map.get("metadata");
-        let field = |f: &str| {
-            meta.and_then(|m| m.get(f))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let (name, namespace) = (field("name"), field("namespace"));
-        match action.as_ref().map(|a| a.as_str()) {
-            None | Some(Some("Set")) => {
-                map.insert("apiVersion".into(), "networking.k8s.io/v1".into());
-                map.insert("kind".into(), "NetworkPolicy".into());
-                let Some(np) =
-                    self.typed::<net::NetworkPolicy>(Value::Object(map), doc, label, prefix)
-                else {
-                    return;
-                };
-                match compile_network_policy(&np, DEFAULT_NAMESPACE, origin) {
-                    Ok(policy) => {
-                        self.count("StagedKubernetesNetworkPolicy");
-                        self.staged
-                            .push(Staged::new(Change::Set(Box::new(policy)), source));
-                    }
-                    Err(errs) => self.field_errors(doc, label, prefix, errs.0),
-                }
-            }
-            Some(Some("Delete")) if !name.is_empty() => {
+        match convert::staged_knp(value, DEFAULT_NAMESPACE, origin) {
+            Ok(staged) => {
                 self.count("StagedKubernetesNetworkPolicy");
-                let namespace = if namespace.is_empty() {
-                    DEFAULT_NAMESPACE.to_string()
-                } else {
-                    namespace
-                };
-                self.staged
-                    .push(Staged::new(Change::Remove { namespace, name }, source));
+                self.staged.push(staged);
             }
-            Some(Some("Delete")) => self.object_error(
-                doc,
-                Some(label.into()),
-                &format!("{prefix}metadata.name"),
-                "is required".into(),
-            ),
-            Some(_) => self.object_error(
-                doc,
-                Some(label.into()),
-                &format!("{prefix}spec.stagedAction"),
-                "must be \"Set\" or \"Delete\"".into(),
-            ),
+            Err(errs) => self.field_errors(doc, label, prefix, errs),
         }
     }
 
@@ -832,9 +785,8 @@ impl Builder {
         inventory.normalize();
         let policies = PolicySet::new(self.policies.into_values().collect());
         Ok(Loaded {
-            world: World::new(inventory, policies),
+            world: World::new(inventory, policies).with_staged(self.staged),
             report: self.report,
-            staged: self.staged,
         })
     }
 }

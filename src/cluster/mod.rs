@@ -14,13 +14,17 @@ pub mod yaml_lines;
 
 use std::sync::Arc;
 
+use crate::policy::audit::Staged;
 use crate::policy::model::{Inventory, PolicySet};
 
-/// One consistent view of the cluster: what exists and which policies apply.
+/// One consistent view of the cluster: what exists, which policies apply, and which changes
+/// the source itself holds staged (Calico's StagedKubernetesNetworkPolicy objects).
 #[derive(Debug, Clone, Default)]
 pub struct World {
     pub inventory: Arc<Inventory>,
     pub policies: Arc<PolicySet>,
+    /// In the source's order; each marked `from_source`.
+    pub staged: Arc<Vec<Staged>>,
 }
 
 impl World {
@@ -28,6 +32,12 @@ impl World {
         World {
             inventory: Arc::new(inventory),
             policies: Arc::new(policies),
+            staged: Arc::default(),
         }
+    }
+
+    pub fn with_staged(mut self, staged: Vec<Staged>) -> World {
+        self.staged = Arc::new(staged);
+        self
     }
 }

@@ -123,7 +123,6 @@ pub fn audit_state(width: u16, height: u16, flows: usize) -> State {
         Theme::builtin_default(),
     );
     update(&mut s, Msg::Resize(width, height));
-    s.audit.changes = loaded.staged;
     s.audit.on = true;
     let begin = s.begin();
     carry_out(&mut s, begin);

@@ -30,6 +30,8 @@ pub enum Kind {
     Node,
     Pod,
     NetworkPolicy,
+    /// Calico's StagedKubernetesNetworkPolicy: served only after `serve_calico`.
+    StagedPolicy,
 }
 
 impl Kind {
@@ -39,12 +41,21 @@ impl Kind {
             Kind::Node => "nodes",
             Kind::Pod => "pods",
             Kind::NetworkPolicy => "networkpolicies",
+            Kind::StagedPolicy => "stagedkubernetesnetworkpolicies",
         }
     }
     fn api_version(self) -> &'static str {
         match self {
             Kind::NetworkPolicy => "networking.k8s.io/v1",
+            Kind::StagedPolicy => "projectcalico.org/v3",
             _ => "v1",
+        }
+    }
+    fn group(self) -> &'static str {
+        match self {
+            Kind::NetworkPolicy => "networking.k8s.io",
+            Kind::StagedPolicy => "projectcalico.org",
+            _ => "",
         }
     }
     fn name(self) -> &'static str {
@@ -53,10 +64,11 @@ impl Kind {
             Kind::Node => "Node",
             Kind::Pod => "Pod",
             Kind::NetworkPolicy => "NetworkPolicy",
+            Kind::StagedPolicy => "StagedKubernetesNetworkPolicy",
         }
     }
     fn namespaced(self) -> bool {
-        matches!(self, Kind::Pod | Kind::NetworkPolicy)
+        matches!(self, Kind::Pod | Kind::NetworkPolicy | Kind::StagedPolicy)
     }
     fn from_json(object: &Value) -> Kind {
         match object["kind"].as_str() {
@@ -64,6 +76,7 @@ impl Kind {
             Some("Node") => Kind::Node,
             Some("Pod") => Kind::Pod,
             Some("NetworkPolicy") => Kind::NetworkPolicy,
+            Some("StagedKubernetesNetworkPolicy") => Kind::StagedPolicy,
             other => panic!("mock api: unsupported kind {other:?}"),
         }
     }
@@ -108,6 +121,8 @@ struct Inner {
     violations: Vec<String>,
     /// Connection tasks, aborted by `stop`.
     connections: Vec<JoinHandle<()>>,
+    /// Whether projectcalico.org/v3 is served (discovery and the staged policies).
+    calico: bool,
 }
 
 pub struct MockApi {
@@ -336,6 +351,11 @@ impl MockApi {
         }
     }
 
+    /// Serves Calico's API group: its discovery document and StagedKubernetesNetworkPolicy.
+    pub fn serve_calico(&self) {
+        self.inner.lock().unwrap().calico = true;
+    }
+
     /// Answers lists and watches of `kind` with 403: cluster-wide when `namespace` is None.
     pub fn forbid(&self, kind: Kind, namespace: Option<&str>) {
         self.inner
@@ -481,6 +501,12 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         ["apis", "networking.k8s.io", "v1", "namespaces", ns, "networkpolicies"] => {
             Some((Kind::NetworkPolicy, Some(ns.to_string())))
         }
+        ["apis", "projectcalico.org", "v3", "stagedkubernetesnetworkpolicies"] => {
+            Some((Kind::StagedPolicy, None))
+        }
+        ["apis", "projectcalico.org", "v3", "namespaces", ns, "stagedkubernetesnetworkpolicies"] => {
+            Some((Kind::StagedPolicy, Some(ns.to_string())))
+        }
         _ => None,
     }
 }
@@ -525,7 +551,17 @@ fn handle(
     if !authorized {
         return status(401, "Unauthorized", "Unauthorized".into());
     }
-    let Some((kind, namespace)) = route(&path) else {
+    if path.trim_end_matches('/') == "/apis/projectcalico.org/v3" && guard.calico {
+        let body = json!({
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "projectcalico.org/v3",
+            "resources": [{"name": "stagedkubernetesnetworkpolicies", "singularName": "",
+                "namespaced": true, "kind": "StagedKubernetesNetworkPolicy",
+                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]
+        });
+        return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
+    }
+    let route = route(&path).filter(|(k, _)| *k != Kind::StagedPolicy || guard.calico);
+    let Some((kind, namespace)) = route else {
         return status(404, "NotFound", format!("the server could not find {path}"));
     };
     if guard.forbidden.contains(&(kind, namespace.clone())) {
@@ -539,7 +575,7 @@ fn handle(
             format!(
                 "{plural} is forbidden: User \"reader\" cannot list resource \"{plural}\" in API group \"{group}\" {scope}",
                 plural = kind.plural(),
-                group = if kind == Kind::NetworkPolicy { "networking.k8s.io" } else { "" },
+                group = kind.group(),
             ),
         );
     }
@@ -711,6 +747,14 @@ pub mod objects {
 
     pub fn policy(ns: &str, name: &str, spec: Value) -> Value {
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+               "metadata": {"name": name, "namespace": ns}, "spec": spec})
+    }
+
+    /// Calico's staged policy: a NetworkPolicy spec and `stagedAction` (Set or Delete).
+    pub fn staged(ns: &str, name: &str, action: &str, spec: Value) -> Value {
+        let mut spec = spec;
+        spec["stagedAction"] = json!(action);
+        json!({"apiVersion": "projectcalico.org/v3", "kind": "StagedKubernetesNetworkPolicy",
                "metadata": {"name": name, "namespace": ns}, "spec": spec})
     }
 }

@@ -50,6 +50,8 @@ pub struct Access {
     pub nodes: bool,
     pub pods: Scope,
     pub policies: Scope,
+    /// Calico's staged policies, where the API server serves them and they may be read.
+    pub staged: Option<Scope>,
     /// What cannot be seen, one sentence each; shown in the UI and printed by commands.
     pub hidden: Vec<String>,
 }
@@ -146,6 +148,24 @@ fn sample(names: &[String]) -> String {
     text
 }
 
+/// Whether the API server serves Calico's staged policies: one discovery request. Absent
+/// (404) is the usual case and says nothing; forbidden discovery is treated as absent too,
+/// for the resource could not be listed either way.
+async fn staged_served(conn: &Connection) -> Result<bool, LiveError> {
+    match conn
+        .client
+        .list_api_group_resources("projectcalico.org/v3")
+        .await
+    {
+        Ok(list) => Ok(list
+            .resources
+            .iter()
+            .any(|r| r.name == "stagedkubernetesnetworkpolicies")),
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => Ok(false),
+        Err(e) => Err(unreachable(conn, &e)),
+    }
+}
+
 /// Finds what may be read: cluster-wide lists first, namespace by namespace if those are
 /// forbidden. Only GET requests with `limit=1`.
 pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
@@ -169,7 +189,18 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
                 .to_string(),
         );
     }
-    let candidates: Vec<String> = if pods_all && policies_all {
+    // Calico's staged policies: `None` where not served.
+    let staged_all = match staged_served(conn).await? {
+        false => None,
+        true => Some(
+            can_list(
+                conn,
+                Api::<watch::StagedKubernetesNetworkPolicy>::all(client.clone()),
+            )
+            .await?,
+        ),
+    };
+    let candidates: Vec<String> = if pods_all && policies_all && staged_all != Some(false) {
         Vec::new()
     } else if namespaces {
         let api = Api::<core::Namespace>::all(client.clone());
@@ -226,11 +257,27 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
     };
     let pods = scope_of(pods_all, "pods", pod_readable);
     let policies = scope_of(policies_all, "NetworkPolicies", policy_readable);
+    let staged = match staged_all {
+        None => None,
+        Some(all) => {
+            let readable = if all {
+                Vec::new()
+            } else {
+                readable_in::<watch::StagedKubernetesNetworkPolicy>(conn, &candidates).await?
+            };
+            Some(scope_of(
+                all,
+                "staged policies (StagedKubernetesNetworkPolicy)",
+                readable,
+            ))
+        }
+    };
     Ok(Access {
         namespaces,
         nodes,
         pods,
         policies,
+        staged,
         hidden,
     })
 }
@@ -315,6 +362,7 @@ impl Cache {
         let mut pods = Vec::new();
         let mut nodes = Vec::new();
         let mut policies = Vec::new();
+        let mut staged = Vec::new();
         let mut warnings = Vec::new();
         for part in &self.parts {
             for item in part.store.values() {
@@ -325,6 +373,7 @@ impl Cache {
                     Item::Pod(p) => pods.push(p.clone()),
                     Item::Node(n) => nodes.push(n.clone()),
                     Item::Policy(p) => policies.push(p.clone()),
+                    Item::Staged(s) => staged.push(s.clone()),
                     Item::Finished => {}
                     Item::Invalid(why) => warnings.push(why.clone()),
                 }
@@ -362,7 +411,10 @@ impl Cache {
         };
         inventory.normalize();
         warnings.sort();
-        (World::new(inventory, PolicySet::new(policies)), warnings)
+        (
+            World::new(inventory, PolicySet::new(policies)).with_staged(staged),
+            warnings,
+        )
     }
 
     async fn send_status(&mut self) -> bool {
@@ -516,6 +568,20 @@ impl Session {
                 for ns in list {
                     let api = Api::<net::NetworkPolicy>::namespaced(client.clone(), ns);
                     loops.add(format!("networkpolicies in {ns}"), api);
+                }
+            }
+        }
+        match &access.staged {
+            None => {}
+            Some(Scope::Cluster) => loops.add(
+                "staged policies".into(),
+                Api::<watch::StagedKubernetesNetworkPolicy>::all(client.clone()),
+            ),
+            Some(Scope::Namespaces(list)) => {
+                for ns in list {
+                    let api =
+                        Api::<watch::StagedKubernetesNetworkPolicy>::namespaced(client.clone(), ns);
+                    loops.add(format!("staged policies in {ns}"), api);
                 }
             }
         }

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use super::connect::chain;
 use crate::cluster::convert;
+use crate::policy::audit::Staged;
 use crate::policy::compile::{compile_network_policy, FieldError};
 use crate::policy::model::{Namespace, Node, Origin, Pod, Policy};
 
@@ -38,8 +39,50 @@ pub enum Item {
     Policy(Policy),
     /// A pod that has finished (Succeeded or Failed): policies no longer apply to it.
     Finished,
+    /// A change the cluster holds staged (Calico's StagedKubernetesNetworkPolicy).
+    Staged(Staged),
     /// An object the engine cannot use, with the reason (shown as a warning).
     Invalid(String),
+}
+
+/// Calico's StagedKubernetesNetworkPolicy (projectcalico.org/v3), read where the API server
+/// serves it: a NetworkPolicy spec with a `stagedAction`.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct StagedKubernetesNetworkPolicy {
+    pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    #[serde(default)]
+    pub spec: serde_json::Value,
+}
+
+impl k8s_openapi::Resource for StagedKubernetesNetworkPolicy {
+    const API_VERSION: &'static str = "projectcalico.org/v3";
+    const GROUP: &'static str = "projectcalico.org";
+    const KIND: &'static str = "StagedKubernetesNetworkPolicy";
+    const VERSION: &'static str = "v3";
+    const URL_PATH_SEGMENT: &'static str = "stagedkubernetesnetworkpolicies";
+    type Scope = k8s_openapi::NamespaceResourceScope;
+}
+
+impl k8s_openapi::Metadata for StagedKubernetesNetworkPolicy {
+    type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn metadata(&self) -> &Self::Ty {
+        &self.metadata
+    }
+
+    fn metadata_mut(&mut self) -> &mut Self::Ty {
+        &mut self.metadata
+    }
+}
+
+impl Watched for StagedKubernetesNetworkPolicy {
+    fn item(&self) -> Item {
+        let value = serde_json::json!({"metadata": self.metadata, "spec": self.spec});
+        match convert::staged_knp(value, "default", origin()) {
+            Ok(staged) => Item::Staged(staged),
+            Err(errs) => invalid(self, errs),
+        }
+    }
 }
 
 /// `(namespace, name)`; the namespace is empty for cluster-scoped kinds.

@@ -46,6 +46,9 @@ pub struct Staged {
     pub source: String,
     /// Off: kept in the list of staged changes, not applied (the UI switches them).
     pub enabled: bool,
+    /// Held by the source itself (a staged object in the manifests or the cluster): it
+    /// follows the source's world, where the user's own changes stay.
+    pub from_source: bool,
 }
 
 impl Staged {
@@ -54,6 +57,7 @@ impl Staged {
             change,
             source: source.into(),
             enabled: true,
+            from_source: false,
         }
     }
 

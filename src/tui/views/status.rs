@@ -47,9 +47,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             },
         ));
     }
-    // A message needs the room more than the theme's name does.
-    if area.width >= 100 && state.message.is_none() {
-        spans.push(Span::styled(format!("│ theme {} ", state.theme.name), st));
+    // The theme's name gives way to a message and to the key hints.
+    let theme_span = Span::styled(format!("│ theme {} ", state.theme.name), st);
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    if state.message.is_none() && area.width as usize >= used + theme_span.width() + 46 {
+        spans.push(theme_span);
     }
     match &state.message {
         Some(m) => spans.push(Span::styled(
@@ -97,7 +99,7 @@ fn audit_spans(state: &State) -> Vec<Span<'static>> {
         return if audit.changes.is_empty() {
             Vec::new()
         } else {
-            vec![Span::styled(format!("│ {staged} staged (a: audit) "), st)]
+            vec![Span::styled(format!("│ {staged} staged "), st)]
         };
     }
     let mut spans = vec![
