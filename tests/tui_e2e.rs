@@ -361,9 +361,8 @@ fn audit_mode_in_the_demo_stages_judges_and_writes_the_fix() {
         .collect();
     assert_eq!(written.len(), 1);
     let yaml = std::fs::read_to_string(written[0].path()).unwrap();
-    assert!(yaml.contains("kind: NetworkPolicy"), "{yaml}");
-    assert!(
-        yaml.contains("kubernetes.io/metadata.name: kube-system"),
-        "{yaml}"
-    );
+    // Valid manifests, as the loader reads them; which rules depends on the flows seen.
+    let loaded = netpol_tui::cluster::files::load_text("suggested", &yaml)
+        .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    assert!(!loaded.world.policies.policies.is_empty(), "{yaml}");
 }
