@@ -69,3 +69,6 @@ shot help dark '?'
 shot light light C-p text:production/backend Enter
 shot colorblind colorblind C-p text:production/frontend Enter
 shot high-contrast high-contrast : text:netpol Enter
+# Audit mode: the demo's staged rollout step, judged.
+shot audit dark C-p text:monitoring/prometheus Enter
+shot breakage dark b
