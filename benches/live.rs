@@ -1,7 +1,8 @@
 //! The live cluster against the scripted API server (tests/mockapi) holding 10k pods and 2k
 //! policies: time to the first complete snapshot, time from a change on the server to a
-//! rebuilt index, and the client's peak resident memory (the real binary, `status`, in a
-//! process of its own so that the server's memory does not count).
+//! rebuilt index, the client's peak resident memory (the real binary, `status`, in a process
+//! of its own so that the server's memory does not count), and the time from the end of an
+//! API server outage to a live view again.
 //!
 //! Run with `scripts/bench.sh live`.
 
@@ -249,5 +250,47 @@ async fn bench() {
         median(&mut walls),
         peak_kib as f64 / 1024.0
     );
+
+    // 4. Recovery: the API server goes away for 15 s; time from its return to a live view
+    // (every watch open again, after relisting what changed).
+    let outage = Duration::from_secs(
+        std::env::var("LIVE_BENCH_OUTAGE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(15),
+    );
+    let (mut session, _, status) = live::open(&target, Duration::from_secs(120)).await.unwrap();
+    if status.link != live::Link::Live {
+        wait_live(&mut session).await;
+    }
+    let mut recoveries = Vec::new();
+    for _ in 0..3 {
+        mock.stop();
+        tokio::time::sleep(outage).await;
+        mock.restart().await;
+        let t = Instant::now();
+        wait_live(&mut session).await;
+        recoveries.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "outage of {} s, server back to live view: median {:.0} ms, max {:.0} ms (3 outages)",
+        outage.as_secs(),
+        median(&mut recoveries.clone()),
+        recoveries.iter().cloned().fold(0.0, f64::max)
+    );
+    drop(session);
     mock.assert_read_only();
+}
+
+/// Waits until the session reports that every watch is open.
+async fn wait_live(session: &mut live::Session) {
+    loop {
+        let status = match session.next().await {
+            Some(Update::Snapshot(_, s)) | Some(Update::Status(s)) => s,
+            None => panic!("session ended"),
+        };
+        if status.link == live::Link::Live {
+            return;
+        }
+    }
 }

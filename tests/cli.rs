@@ -743,3 +743,56 @@ fn the_terminal_ui_needs_a_terminal() {
             ));
     }
 }
+
+#[test]
+fn kubeconfig_paths_that_do_not_exist_are_named_once() {
+    let out = bin()
+        .args(["status", "--kubeconfig", "/nonexistent/kubeconfig"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: --kubeconfig /nonexistent/kubeconfig: No such file or directory"),
+        "{err}"
+    );
+    assert!(!err.contains('"'), "the path is not quoted twice: {err}");
+
+    let out = bin()
+        .arg("status")
+        .env("KUBECONFIG", "/nonexistent/one")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: KUBECONFIG=/nonexistent/one: no such file"),
+        "{err}"
+    );
+
+    let out = bin()
+        .arg("status")
+        .env("KUBECONFIG", "/nonexistent/one:/nonexistent/two")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "/nonexistent/one:/nonexistent/two: no such file (none of the listed files exists)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn request_timeout_is_checked() {
+    for bad in ["0", "-1", "inf", "soon"] {
+        let out = bin()
+            .args(["status", "--request-timeout", bad])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--request-timeout"), "{bad}: {err}");
+    }
+}

@@ -1077,3 +1077,230 @@ async fn calicos_staged_policies_are_read_where_served() {
     );
     mock.assert_read_only();
 }
+
+// ---- narrow rights: unknown, never a guess -----------------------------------------------
+
+/// A namespace selector across namespaces: `production` admits from namespaces labelled
+/// `environment: prod`, and `production` itself is one of them.
+fn labelled_cluster(mock: &MockApi) {
+    cluster(mock);
+    mock.apply(namespace(
+        "production",
+        json!({"env": "prod", "environment": "prod"}),
+    ));
+    mock.apply(policy(
+        "production",
+        "from-prod-namespaces",
+        json!({
+            "podSelector": {"matchLabels": {"app": "database"}},
+            "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"environment": "prod"}}}],
+                         "ports": [{"port": 5432}]}]
+        }),
+    ));
+}
+
+const FRONTEND_TO_DB: [&str; 6] = [
+    "explain",
+    "--from",
+    "production/frontend",
+    "--to",
+    "production/database",
+    "-p",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_namespace_labels_give_unknown_not_denied() {
+    let mock = MockApi::start().await;
+    labelled_cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    let explain: Vec<&str> = FRONTEND_TO_DB.iter().copied().chain(["5432"]).collect();
+    // Who may read everything: allowed, by the namespace selector.
+    let (code, out, err) = run(&config, &explain).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("from-prod-namespaces"), "{out}");
+
+    // Pods and policies of production only; namespaces forbidden.
+    mock.forbid(Kind::Namespace, None);
+    mock.forbid(Kind::Pod, None);
+    mock.forbid(Kind::NetworkPolicy, None);
+    mock.forbid(Kind::Node, None);
+    let narrow: Vec<&str> = ["-n", "production"].into_iter().chain(explain).collect();
+    let (code, out, err) = run(&config, &narrow).await;
+    assert_eq!(code, 3, "unknown, not denied: {out}{err}");
+    assert!(out.starts_with("? UNKNOWN"), "{out}");
+    assert!(out.contains("cannot be read"), "{out}");
+    assert!(
+        !out.contains("has no label environment"),
+        "a false reason: {out}"
+    );
+    assert!(
+        err.contains("namespace labels (forbidden)"),
+        "said on stderr: {err}"
+    );
+
+    // The matrix says which cells are unknown: `?`, null in JSON, `unknown` in CSV.
+    let (code, out, err) = run(&config, &["-n", "production", "matrix", "-p", "5432"]).await;
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.contains("? unknown"), "{out}");
+    assert!(err.contains("the labels of namespaces production"), "{err}");
+    let (code, out, _) = run(
+        &config,
+        &["-n", "production", "matrix", "-p", "5432", "-o", "json"],
+    )
+    .await;
+    assert_eq!(code, 3);
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["production/frontend"]["production/database"], json!(null));
+    // The backend is admitted by a pod selector, which needs no namespace labels.
+    assert_eq!(m["production/backend"]["production/database"], json!(true));
+    let (_, out, _) = run(
+        &config,
+        &["-n", "production", "matrix", "-p", "5432", "-o", "csv"],
+    )
+    .await;
+    assert!(out.contains(",unknown"), "{out}");
+
+    // `effective` counts the pods a namespace selector may match as unknown.
+    let (code, out, err) = run(&config, &["-n", "production", "effective", "database"]).await;
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.contains("3 more pods unknown"), "{out}");
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_policies_of_a_namespace_give_unknown() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    // Pods everywhere; NetworkPolicies of production only.
+    mock.forbid(Kind::NetworkPolicy, None);
+    mock.forbid(Kind::NetworkPolicy, Some("kube-system"));
+    let config = kubeconfig(&mock, &["mock"]);
+    let (code, out, err) = run(
+        &config,
+        &[
+            "explain",
+            "--from",
+            "production/frontend",
+            "--to",
+            "kube-system/coredns",
+            "-p",
+            "53",
+            "--protocol",
+            "UDP",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "kube-system's policies are unknown: {out}{err}");
+    assert!(
+        out.contains("the NetworkPolicies of namespace kube-system could not be read"),
+        "{out}"
+    );
+    // Production's own verdicts stay definite.
+    let explain: Vec<&str> = FRONTEND_TO_DB.iter().copied().chain(["5432"]).collect();
+    let (code, out, _) = run(&config, &explain).await;
+    assert_eq!(code, 1, "{out}");
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_nodes_are_named_as_unreadable() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.forbid(Kind::Node, None);
+    let config = kubeconfig(&mock, &["mock"]);
+    let (code, out, err) = run(
+        &config,
+        &[
+            "explain",
+            "--from",
+            "node/node-1",
+            "--to",
+            "production/backend",
+            "-p",
+            "8080",
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("nodes cannot be read"), "{err}");
+    assert!(!err.contains("no node named"), "{err}");
+    // An address: a node, or a pod that could not be read, both named; no rule line says
+    // "is not a pod".
+    let (code, out, _) = run(
+        &config,
+        &[
+            "explain",
+            "--from",
+            "10.0.0.11",
+            "--to",
+            "production/database",
+            "-p",
+            "5432",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("pod's own node"), "{out}");
+    assert!(!out.contains("is not a pod"), "{out}");
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_readable_says_what_is_needed() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    for kind in [Kind::Namespace, Kind::Node, Kind::Pod, Kind::NetworkPolicy] {
+        mock.forbid(kind, None);
+    }
+    for ns in ["default", "production", "kube-system"] {
+        mock.forbid(Kind::Pod, Some(ns));
+        mock.forbid(Kind::NetworkPolicy, Some(ns));
+    }
+    let config = kubeconfig(&mock, &["mock"]);
+    let (code, _, err) = run(&config, &["status"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nothing could be read"), "{err}");
+    assert!(err.contains("deploy/reader-rbac.yaml"), "{err}");
+    assert!(
+        err.contains("get, list and watch on namespaces, nodes, pods and networkpolicies"),
+        "{err}"
+    );
+    assert!(!err.contains("the connection ended"), "{err}");
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_ends_commands_with_the_reason() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.hang(true);
+    let config = kubeconfig(&mock, &["mock"]);
+    let started = std::time::Instant::now();
+    let (code, _, err) = run(&config, &["--request-timeout", "2", "status"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "no answer from the API server {} (context mock) within 2 s",
+            mock.url()
+        )),
+        "{err}"
+    );
+    assert!(started.elapsed() < WAIT, "it gave up in time");
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_carry_the_user_agent() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    let (code, _, err) = run(&config, &["status"]).await;
+    assert_eq!(code, 0, "{err}");
+    let requests = mock.requests();
+    assert!(!requests.is_empty());
+    let expected = format!("netpol-tui/{}", env!("CARGO_PKG_VERSION"));
+    for r in &requests {
+        assert_eq!(r.user_agent.as_deref(), Some(expected.as_str()), "{r:?}");
+    }
+    mock.assert_read_only();
+}

@@ -6,6 +6,9 @@
 //! - adding an allow rule never turns an allowed flow into a denied one;
 //! - an ingress-isolating policy with no rules denies;
 //! - `effective` counts the pods a peer matches as a literal walk over the pods does.
+//! - where namespace labels or a namespace's policies cannot be read, every definite answer
+//!   (verdict, matrix cell) is the answer with everything known, and the index, explain and
+//!   the matrix agree on what is unknown.
 
 mod generators;
 
@@ -16,7 +19,7 @@ use netpol_tui::policy::effective::effective;
 use netpol_tui::policy::explain::explain;
 use netpol_tui::policy::model::{NamespaceScope, Peer, Policy, Protocol};
 use netpol_tui::policy::selector::Selector;
-use netpol_tui::policy::{Direction, Endpoint, EngineOptions, Flow, Side};
+use netpol_tui::policy::{Decision, Direction, Endpoint, EngineOptions, Flow, Side};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
@@ -164,6 +167,79 @@ proptest! {
                         ),
                     };
                     prop_assert_eq!(a.peer_pods, walked, "{} {:?}", a.policy, a.peer);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_read_never_gives_a_wrong_definite_answer((full, partial, policies, readable) in partly_known_world(), cilium in any::<bool>()) {
+        let options = EngineOptions { ipblock_matches_pods: !cilium };
+        let truth = build(&full, policies, options);
+        let seen = build(&partial, readable, options);
+        for flow in flows(&partial) {
+            let sure = truth.verdict(&flow).decision();
+            let v = seen.verdict(&flow);
+            let slow = explain(&seen, &flow);
+            prop_assert_eq!(&v, &slow.verdict, "flow {:?}", flow);
+            match v.decision() {
+                Decision::Unknown => {
+                    prop_assert!(slow.unknown.is_some(), "explain gives no reason: {:?}", flow);
+                    prop_assert!(!slow.allowed);
+                }
+                d => {
+                    prop_assert_eq!(d, sure, "a definite answer that is wrong: {:?}", flow);
+                    prop_assert!(slow.unknown.is_none());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_read_matrix_agrees_with_verdicts((full, partial, policies, readable) in partly_known_world(), port in prop::sample::select(PORTS.to_vec()), protocol in protocol()) {
+        let truth = build(&full, policies, EngineOptions::default());
+        let seen = build(&partial, readable, EngineOptions::default());
+        let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
+        let m = seen.matrix(&pods, protocol, port);
+        let (mut allowed, mut unknown) = (0u64, 0u64);
+        for i in 0..pods.len() {
+            for j in 0..pods.len() {
+                let flow = Flow { src: Endpoint::pod(pods[i]), dst: Endpoint::pod(pods[j]), protocol, port };
+                let d = seen.verdict(&flow).decision();
+                prop_assert_eq!(m.decision(i, j), d, "pod{} -> pod{}", i, j);
+                if d != Decision::Unknown {
+                    prop_assert_eq!(d, truth.verdict(&flow).decision());
+                }
+                allowed += u64::from(d == Decision::Allowed);
+                unknown += u64::from(d == Decision::Unknown);
+            }
+        }
+        prop_assert_eq!(m.allowed_pairs(), allowed);
+        prop_assert_eq!(m.unknown_pairs(), unknown);
+        prop_assert_eq!(m.has_unknown(), unknown > 0);
+    }
+
+    #[test]
+    fn hidden_namespace_labels_effective_counts_bound_the_truth((full, mut partial, policies, _) in partly_known_world()) {
+        // Labels hidden only: the same policies on both sides.
+        for ns in &mut partial.namespaces {
+            ns.policies_known = true;
+        }
+        let truth = build(&full, policies.clone(), EngineOptions::default());
+        let seen = build(&partial, policies, EngineOptions::default());
+        for pod in 0..partial.pods.len() as u32 {
+            let (t, s) = (effective(&truth, pod), effective(&seen, pod));
+            for (ts, ss) in [(&t.ingress, &s.ingress), (&t.egress, &s.egress)] {
+                prop_assert_eq!(ts.allows.len(), ss.allows.len());
+                for (ta, sa) in ts.allows.iter().zip(&ss.allows) {
+                    let (Some(real), Some(sure)) = (ta.peer_pods, sa.peer_pods) else {
+                        prop_assert_eq!(ta.peer_pods, sa.peer_pods);
+                        continue;
+                    };
+                    // The pods surely matched are matched; the rest are among the unknown.
+                    let maybe = sa.peer_pods_unknown.unwrap_or(0);
+                    prop_assert!(sure <= real && real <= sure + maybe,
+                        "{} {}: {} sure, {} unknown, {} really", sa.policy, sa.peer, sure, maybe, real);
                 }
             }
         }

@@ -324,6 +324,43 @@ fn live_cluster_updates_and_reconnects() {
 }
 
 #[test]
+fn a_server_that_never_answers_leaves_the_ui_usable() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mock = rt.block_on(mockapi::MockApi::start());
+    mock.hang(true);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubeconfig");
+    std::fs::write(&config, mock.kubeconfig(&["prod-shop", "dev"])).unwrap();
+
+    let started = Instant::now();
+    let t = Tmux::start(
+        "hang",
+        120,
+        40,
+        &format!("--kubeconfig {}", config.display()),
+    );
+    // Drawn at once, saying what it waits for.
+    let screen = t.wait_for("connecting to prod-shop");
+    assert!(screen.contains("◌ connecting"), "{screen}");
+    assert!(screen.contains("nothing read yet"), "{screen}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the first frame took {:?}",
+        started.elapsed()
+    );
+    // Usable meanwhile: `:ctx` lists the contexts.
+    t.keys(&[":"]);
+    t.text("ctx");
+    t.keys(&["Enter"]);
+    t.wait_for("contexts: prod-shop, dev");
+    t.keys(&["q"]);
+    assert_eq!(t.exit_code(), "exit=0");
+    assert_restored(&t);
+    assert!(!mock.requests().is_empty(), "the UI did ask the server");
+    mock.assert_read_only();
+}
+
+#[test]
 fn audit_mode_in_the_demo_stages_judges_and_writes_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let t = Tmux::start_in("audit", 130, 40, "demo", Some(dir.path()));

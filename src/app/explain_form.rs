@@ -342,7 +342,9 @@ pub fn responsible(v: &Verdict) -> Option<PolicyId> {
         })
     } else {
         [&v.ingress, &v.egress].into_iter().find_map(|s| match s {
-            Side::Denied { isolating } => isolating.first().copied(),
+            Side::Denied { isolating } | Side::Unknown { isolating, .. } => {
+                isolating.first().copied()
+            }
             _ => None,
         })
     }

@@ -8,13 +8,16 @@ use super::{Command, Live, State};
 impl State {
     /// Starts on a live cluster: its first status and the kubeconfig's contexts.
     pub fn attach_live(&mut self, status: live::Status, contexts: Vec<String>) {
-        if let Some(first) = status.hidden.first() {
-            let more = status.hidden.len() - 1;
-            self.complain(if more > 0 {
-                format!("not visible: {first} (and {more} more; :ctx lists them)")
-            } else {
-                format!("not visible: {first}")
-            });
+        if status.link == live::Link::Connecting {
+            // Nothing read yet: the first world opens as a new context's.
+            self.new_context = true;
+            self.say(format!(
+                "connecting to {} ({})…",
+                status.context, status.server
+            ));
+        }
+        if !status.hidden.is_empty() {
+            self.complain(not_visible(&status.hidden));
         }
         self.live = Some(Live {
             status,
@@ -29,22 +32,27 @@ impl State {
             return;
         };
         let changed = live.status.context != status.context;
+        let newly_hidden = live.status.hidden.is_empty() && !status.hidden.is_empty();
         if live.switching.as_deref() == Some(status.context.as_str()) {
             live.switching = None;
         }
         live.status = status;
+        let context = live.status.context.clone();
+        let hidden = live.status.hidden.clone();
         if changed {
             self.new_context = true;
-            let context = live.status.context.clone();
-            let hidden = live.status.hidden.len();
             self.apply_look();
-            if hidden > 0 {
-                self.complain(format!(
-                    "context {context}: {hidden} thing(s) not visible (:ctx lists them)"
-                ));
-            } else {
+            if hidden.is_empty() {
                 self.say(format!("context {context}"));
+            } else {
+                self.complain(format!(
+                    "context {context}: {} thing(s) not visible (:ctx lists them)",
+                    hidden.len()
+                ));
             }
+        } else if newly_hidden {
+            // Read for the first time: what this user cannot see.
+            self.complain(not_visible(&hidden));
         }
     }
 
@@ -76,6 +84,18 @@ impl State {
     pub fn context_frame(&self) -> Option<ratatui::style::Color> {
         let live = self.live.as_ref()?;
         self.context_rules.find(&live.status.context)?.frame
+    }
+}
+
+/// The first thing that cannot be read, and how many more.
+fn not_visible(hidden: &[String]) -> String {
+    match hidden {
+        [] => String::new(),
+        [one] => format!("not visible: {one}"),
+        [first, rest @ ..] => format!(
+            "not visible: {first} (and {} more; :ctx lists them)",
+            rest.len()
+        ),
     }
 }
 

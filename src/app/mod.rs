@@ -212,6 +212,9 @@ pub struct State {
     pub live: Option<Live>,
     /// The next world is another context's: open all its namespaces, as at start.
     new_context: bool,
+    /// The namespace to start at once the first world of a cluster arrives (the UI draws
+    /// before the cluster is read), and whether the user named it (`-n`).
+    start_namespace: Option<(String, bool)>,
     pub message: Option<Message>,
     pub now_ms: u64,
     pub quit: bool,
@@ -258,6 +261,7 @@ impl State {
             context_rules: ContextRules::default(),
             live: None,
             new_context: false,
+            start_namespace: None,
             message: None,
             now_ms: 0,
             quit: false,
@@ -271,6 +275,12 @@ impl State {
         s.rebuild_rows();
         s.refresh_detail();
         s
+    }
+
+    /// Starts on `name` once the first world arrives; `named`: the user asked for it (`-n`),
+    /// so its absence is said.
+    pub fn start_at_namespace_later(&mut self, name: String, named: bool) {
+        self.start_namespace = Some((name, named));
     }
 
     /// Starts on one namespace: selected and the only one expanded.

@@ -95,6 +95,7 @@ impl State {
                 .map(|n| n.name.clone())
                 .collect();
         }
+        let start = self.start_namespace.take();
         self.detail = Detail::Empty;
         // Rows hold positions in the old world: none may survive into the new one.
         self.rows.clear();
@@ -104,6 +105,11 @@ impl State {
             .and_then(|kind| self.rows.iter().position(|r| r.kind == kind))
         {
             self.cursor = i;
+        }
+        if let Some((ns, named)) = start {
+            if !self.start_at_namespace(&ns) && named {
+                self.complain(format!("-n: no namespace {ns} in this cluster"));
+            }
         }
         self.scroll_tree_to_cursor();
         self.refresh_detail();

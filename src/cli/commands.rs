@@ -1,14 +1,14 @@
 //! The one-shot commands on a loaded world: `explain`, `matrix`, `effective`, `status`, and
 //! `demo` without a terminal.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use super::load::{load_world, pods_in_scope, Loaded};
-use super::output::{print, print_data, Data};
+use super::output::{print, print_data, stream};
 use super::{engine_options, Failure, MatrixOutput, Output, SourceArgs};
 use crate::policy::effective::effective;
 use crate::policy::explain::explain;
+use crate::policy::model::Inventory;
 use crate::policy::query::{resolve_endpoint, resolve_port};
 use crate::policy::selector::Selector;
 use crate::policy::{Flow, Index, Protocol};
@@ -72,31 +72,45 @@ pub(super) fn matrix(
     let pods = pods_in_scope(&index, source.namespace.as_deref(), selector.as_ref())?;
     let m = index.matrix(&pods, protocol, port);
     let inv = index.inventory();
-    match output {
-        MatrixOutput::Text => print(&render::matrix_text(
-            &m,
-            inv,
-            &format!("matrix {protocol}/{port}"),
-            paint,
-        ))?,
-        MatrixOutput::Csv => print(&render::matrix_csv(&m, inv))?,
-        MatrixOutput::Json | MatrixOutput::Yaml => {
-            let mut map: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
-            for (i, &from) in m.pods.iter().enumerate() {
-                let row = map.entry(inv.pods[from as usize].key()).or_default();
-                for (j, &to) in m.pods.iter().enumerate() {
-                    row.insert(inv.pods[to as usize].key(), m.get(i, j));
-                }
-            }
-            let format = if output == MatrixOutput::Json {
-                Data::Json
-            } else {
-                Data::Yaml
-            };
-            print_data(&map, format)?;
-        }
+    let title = format!("matrix {protocol}/{port}");
+    stream(|w| match output {
+        MatrixOutput::Text => render::matrix::text(w, &m, inv, &title, paint),
+        MatrixOutput::Csv => render::matrix::csv(w, &m, inv),
+        MatrixOutput::Json => render::matrix::json(w, &m, inv),
+        MatrixOutput::Yaml => render::matrix::yaml(w, &m, inv),
+    })?;
+    if m.has_unknown() {
+        eprintln!("{}", unknown_note(inv));
+        return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why some answers are unknown: what could not be read.
+fn unknown_note(inv: &Inventory) -> String {
+    let names = |f: fn(&crate::policy::model::Namespace) -> bool| -> String {
+        let list: Vec<&str> = inv
+            .namespaces
+            .iter()
+            .filter(|n| f(n))
+            .map(|n| n.name.as_str())
+            .collect();
+        list.join(", ")
+    };
+    let mut missing = Vec::new();
+    let labels = names(|n| !n.labels_known);
+    if !labels.is_empty() {
+        missing.push(format!("the labels of namespaces {labels}"));
+    }
+    let policies = names(|n| !n.policies_known);
+    if !policies.is_empty() {
+        missing.push(format!("the NetworkPolicies of namespaces {policies}"));
+    }
+    format!(
+        "unknown: some answers depend on what could not be read ({}); grant the reader role \
+         (deploy/reader-rbac.yaml) for definite answers",
+        missing.join("; ")
+    )
 }
 
 pub(super) fn effective_rules(
@@ -141,6 +155,15 @@ pub(super) fn effective_rules(
         // One named pod prints as an object, a namespace's pods as a list.
         (Some(format), [one]) if pod.is_some() => print_data(one, format)?,
         (Some(format), all) => print_data(&all, format)?,
+    }
+    let unknown = results.iter().any(|e| {
+        [&e.ingress, &e.egress]
+            .iter()
+            .any(|s| s.unknown.is_some() || s.allows.iter().any(|a| a.peer_pods_unknown.is_some()))
+    });
+    if unknown {
+        eprintln!("{}", unknown_note(index.inventory()));
+        return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,14 @@ pub(super) struct Loaded {
     /// On a cluster: the context's namespace (or -n), for bare pod names.
     pub(super) context_namespace: Option<String>,
     pub(super) live: Option<LiveLoaded>,
+    /// For the UI on a cluster: the context, connected to but not yet read from.
+    pub(super) pending: Option<PendingLive>,
+}
+
+pub(super) struct PendingLive {
+    pub(super) runtime: tokio::runtime::Runtime,
+    pub(super) connection: live::Connection,
+    pub(super) target: live::Target,
 }
 
 pub(super) struct LiveLoaded {
@@ -66,6 +74,30 @@ pub(super) fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<Loade
         info,
         context_namespace: None,
         live: None,
+        pending: None,
+    })
+}
+
+/// For the UI: reads the kubeconfig (whose mistakes are reported before the terminal is
+/// taken) and returns at once; the UI draws while the cluster is read.
+pub(super) fn start_live(source: &SourceArgs) -> Result<Loaded, Failure> {
+    let runtime = runtime()?;
+    let target = live_target(source);
+    let connection = runtime.block_on(live::connect(&target))?;
+    Ok(Loaded {
+        world: World::default(),
+        info: SourceInfo {
+            kind: connection.context.clone(),
+            detail: connection.server.clone(),
+            flows: false,
+        },
+        context_namespace: Some(connection.namespace.clone()),
+        live: None,
+        pending: Some(PendingLive {
+            runtime,
+            connection,
+            target,
+        }),
     })
 }
 
@@ -74,7 +106,7 @@ pub(super) fn load_live(source: &SourceArgs) -> Result<Loaded, Failure> {
     let runtime = runtime()?;
     let target = live_target(source);
     let started = std::time::Instant::now();
-    let (session, world, status) = runtime.block_on(live::open(&target, live::SYNC_LIMIT))?;
+    let (session, world, status) = runtime.block_on(live::open(&target, source.request_timeout))?;
     let elapsed = started.elapsed();
     let mut stderr = std::io::stderr().lock();
     for h in &status.hidden {
@@ -107,6 +139,7 @@ pub(super) fn load_live(source: &SourceArgs) -> Result<Loaded, Failure> {
             target,
             elapsed,
         }),
+        pending: None,
     })
 }
 

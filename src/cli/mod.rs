@@ -98,6 +98,19 @@ pub struct SourceArgs {
     #[arg(long, global = true, value_name = "NAME", conflicts_with_all = ["filenames", "demo"])]
     pub context: Option<String>,
 
+    /// Seconds to wait for the cluster to be read once before giving up, for commands (the
+    /// terminal UI keeps trying and stays usable meanwhile).
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        default_value = "60",
+        value_parser = numbers::request_timeout,
+        allow_hyphen_values = true,
+        conflicts_with_all = ["filenames", "demo"]
+    )]
+    pub request_timeout: std::time::Duration,
+
     /// Namespace to narrow to (and to look bare pod names up in; on a cluster, default: the
     /// context's namespace).
     #[arg(short = 'n', long, global = true, value_name = "NS")]
@@ -169,7 +182,7 @@ pub enum Command {
         /// Only pods matching this label selector (kubectl syntax: a=b,c!=d,e in (f,g)).
         #[arg(short = 'l', long, value_name = "SELECTOR")]
         selector: Option<String>,
-        /// text (a grid), json ({"ns/from": {"ns/to": true}}), yaml or csv.
+        /// text (a grid), json ({"ns/from": {"ns/to": true}}; null where unknown), yaml or csv.
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: MatrixOutput,
     },
@@ -346,7 +359,11 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         if !crate::tui::has_terminal() {
             return Err(Failure::Usage(crate::tui::NO_TERMINAL.into()));
         }
-        let loaded = load::load_world(source, false)?;
+        let loaded = if source.demo || !source.filenames.is_empty() {
+            load::load_world(source, false)?
+        } else {
+            load::start_live(source)?
+        };
         return ui::open_tui(&cli, loaded, source.demo);
     };
     match command {

@@ -40,6 +40,16 @@ pub fn run_time(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--request-timeout`: 1 s to an hour.
+pub fn request_timeout(text: &str) -> Result<std::time::Duration, String> {
+    seconds_between(
+        text,
+        1.0,
+        3600.0,
+        "how long the cluster may take to be read",
+    )
+}
+
 /// `--round`: seconds between traffic rounds of the lab, 0.05 to 3600.
 pub fn round(text: &str) -> Result<Duration, String> {
     seconds_between(

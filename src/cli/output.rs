@@ -32,6 +32,20 @@ pub(super) fn print_data<T: serde::Serialize>(value: &T, format: Data) -> Result
     print(&text)
 }
 
+/// Streams to stdout through a buffer, for output too large to hold: `write` is called once
+/// and writes as it goes. A closed pipe (`| head`) ends quietly.
+pub(super) fn stream(
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), Failure> {
+    let stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+    match write(&mut out).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::Output(e)),
+    }
+}
+
 /// Writes to stdout; a closed pipe (`| head`) ends quietly.
 pub(super) fn print(text: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();

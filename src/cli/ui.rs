@@ -23,6 +23,7 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
         mut info,
         context_namespace,
         live,
+        pending,
     } = loaded;
     let snapshot = Snapshot::prepare(world, engine_options(&cli.source));
     if !cli.flows.is_empty() {
@@ -33,7 +34,9 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
     // What the source stages (Calico's staged policies) is listed; the demo shows it at once.
     state.audit.on = demo_flows && !state.audit.changes.is_empty();
     let start_ns = cli.source.namespace.clone().or(context_namespace);
-    if let Some(ns) = &start_ns {
+    if let (Some(ns), Some(_)) = (&start_ns, &pending) {
+        state.start_at_namespace_later(ns.clone(), cli.source.namespace.is_some());
+    } else if let Some(ns) = &start_ns {
         // On a cluster the context's namespace may hold nothing yet: start at the top then.
         if !state.start_at_namespace(ns) && cli.source.namespace.is_some() {
             return Err(Failure::Usage(format!("-n: no namespace {ns}")));
@@ -48,18 +51,29 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
             error: true,
         });
     }
-    let (runtime, live_source) = match live {
-        Some(l) => {
+    let (runtime, live_source) = match (live, pending) {
+        (Some(l), _) => {
             state.attach_live(l.status, l.session.connection.contexts.clone());
             (
                 l.runtime,
                 Some(crate::tui::LiveSource {
-                    session: l.session,
+                    start: crate::tui::LiveStart::Synced(l.session),
                     target: l.target,
                 }),
             )
         }
-        None => (runtime()?, None),
+        (None, Some(p)) => {
+            let c = &p.connection;
+            state.attach_live(crate::cluster::live::connecting(c), c.contexts.clone());
+            (
+                p.runtime,
+                Some(crate::tui::LiveSource {
+                    start: crate::tui::LiveStart::Connecting(p.connection),
+                    target: p.target,
+                }),
+            )
+        }
+        (None, None) => (runtime()?, None),
     };
     let sources = crate::tui::Sources {
         demo_flows,

@@ -34,6 +34,8 @@ pub fn namespace(ns: &core::Namespace) -> Result<Namespace, Vec<FieldError>> {
         name,
         labels,
         implicit: false,
+        labels_known: true,
+        policies_known: true,
     })
 }
 
@@ -43,6 +45,17 @@ pub fn implicit_namespace(name: &str) -> Namespace {
         name: name.to_string(),
         labels: Labels::from([(NAMESPACE_NAME_LABEL.to_string(), name.to_string())]),
         implicit: true,
+        labels_known: true,
+        policies_known: true,
+    }
+}
+
+/// A namespace known by name only, whose labels could not be read: only the automatic
+/// `kubernetes.io/metadata.name` label is known.
+pub fn unreadable_namespace(name: &str) -> Namespace {
+    Namespace {
+        labels_known: false,
+        ..implicit_namespace(name)
     }
 }
 

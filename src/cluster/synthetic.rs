@@ -106,6 +106,8 @@ pub fn generate(shape: Shape) -> World {
                 ]),
                 name,
                 implicit: false,
+                labels_known: true,
+                policies_known: true,
             }
         })
         .collect();

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::policy::explain::{endpoint_name, uncertain_address};
-use crate::policy::{Direction, Endpoint, Exemption, Flow, Index, Protocol, Side, Verdict};
+use crate::policy::{
+    Decision, Direction, Endpoint, Exemption, Flow, Index, Protocol, Side, Verdict,
+};
 
 /// What the datapath did with a flow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,6 +59,9 @@ pub enum Outcome {
     DatapathDrop,
     /// Forwarded although the policies deny it: the CNI does not enforce them here.
     PolicyNotEnforced,
+    /// The policies' answer depends on namespace labels that could not be read, so neither
+    /// the verdict nor an agreement with the datapath can be told.
+    Unknown,
 }
 
 impl Outcome {
@@ -67,19 +72,13 @@ impl Outcome {
             Outcome::NotIsolated => "not_isolated",
             Outcome::DatapathDrop => "datapath_drop",
             Outcome::PolicyNotEnforced => "policy_not_enforced",
+            Outcome::Unknown => "unknown",
         }
     }
 
     /// The datapath and the policies disagree.
     pub fn disagrees(self) -> bool {
         matches!(self, Outcome::DatapathDrop | Outcome::PolicyNotEnforced)
-    }
-
-    pub fn policy_allows(self) -> bool {
-        matches!(
-            self,
-            Outcome::AllowedByPolicy | Outcome::NotIsolated | Outcome::DatapathDrop
-        )
     }
 }
 
@@ -131,22 +130,30 @@ pub fn annotate(index: &Index, names: &Names, event: FlowEvent) -> Annotated {
     let verdict = index.verdict(&flow);
     let src_name = names.endpoint(index, &flow.src);
     let dst_name = names.endpoint(index, &flow.dst);
-    let allowed = verdict.allowed();
+    let uncertain = uncertain_address(index.inventory(), &flow);
+    let decision = match verdict.decision() {
+        // Denied only if the address is outside the cluster, which cannot be told.
+        Decision::Denied if uncertain.is_some() => Decision::Unknown,
+        d => d,
+    };
     let dropped = matches!(event.datapath, Datapath::Dropped { .. });
-    let outcome = match (dropped, allowed) {
-        (true, false) => Outcome::BlockedByPolicy,
-        (true, true) => Outcome::DatapathDrop,
-        (false, false) => Outcome::PolicyNotEnforced,
-        (false, true) if admitted_by_rule(&verdict) => Outcome::AllowedByPolicy,
-        (false, true) => Outcome::NotIsolated,
+    let outcome = match (dropped, decision) {
+        (_, Decision::Unknown) => Outcome::Unknown,
+        (true, Decision::Denied) => Outcome::BlockedByPolicy,
+        (true, Decision::Allowed) => Outcome::DatapathDrop,
+        (false, Decision::Denied) => Outcome::PolicyNotEnforced,
+        (false, Decision::Allowed) if admitted_by_rule(&verdict) => Outcome::AllowedByPolicy,
+        (false, Decision::Allowed) => Outcome::NotIsolated,
     };
     let policies = deciding_policies(names, &verdict);
     let mut explanation = sentence(
         &event, &flow, &verdict, outcome, &src_name, &dst_name, names,
     );
-    if !allowed && uncertain_address(index.inventory(), &flow).is_some() {
-        explanation
-            .push_str(" (uncertain: the address may be a node or a pod that could not be read)");
+    if let (Some(ip), Outcome::Unknown) = (uncertain, outcome) {
+        explanation.push_str(&format!(
+            "; {ip} may be a node or a pod that could not be read, either of which could be \
+             allowed"
+        ));
     }
     Annotated {
         event,
@@ -253,11 +260,14 @@ fn admitted_by_rule(v: &Verdict) -> bool {
 /// denying side(s).
 fn deciding_policies(names: &Names, v: &Verdict) -> Vec<Arc<str>> {
     let mut out = Vec::new();
-    let denied = !v.allowed();
+    let decision = v.decision();
     for side in [&v.egress, &v.ingress] {
         match side {
-            Side::Allowed(r) if !denied => out.push(names.policy(r.policy)),
-            Side::Denied { isolating } if denied => {
+            Side::Allowed(r) if decision == Decision::Allowed => out.push(names.policy(r.policy)),
+            Side::Denied { isolating } if decision == Decision::Denied => {
+                out.extend(isolating.iter().map(|&p| names.policy(p)))
+            }
+            Side::Unknown { isolating, .. } if decision == Decision::Unknown => {
                 out.extend(isolating.iter().map(|&p| names.policy(p)))
             }
             _ => {}
@@ -341,6 +351,46 @@ fn sentence(
         }
         Outcome::PolicyNotEnforced => {
             format!("policy not enforced here: forwarded, but {}", denials())
+        }
+        Outcome::Unknown => {
+            let mut parts = Vec::new();
+            for (side, direction, pod) in [
+                (&v.egress, Direction::Egress, src),
+                (&v.ingress, Direction::Ingress, dst),
+            ] {
+                let Side::Unknown { isolating, rule } = side else {
+                    continue;
+                };
+                let list: Vec<String> = isolating
+                    .iter()
+                    .map(|&p| names.policy(p).to_string())
+                    .collect();
+                parts.push(match rule {
+                    Some(rule) => format!(
+                        "{pod} isolated for {direction} by {}; {} {direction}[{}] admits {what} \
+                         only if namespace labels that could not be read match",
+                        list.join(", "),
+                        names.policy(rule.policy),
+                        rule.rule
+                    ),
+                    None => format!(
+                        "{pod}: the NetworkPolicies of its namespace could not be read, so its \
+                         {direction} isolation is unknown"
+                    ),
+                });
+            }
+            let datapath = match &event.datapath {
+                Datapath::Dropped { reason } => format!("dropped it ({reason})"),
+                Datapath::Forwarded => "forwarded it".to_string(),
+            };
+            if parts.is_empty() {
+                // Denied by policy, unless the address is one that could not be read.
+                parts.push(format!(
+                    "denied by policy only if the address is outside the cluster ({})",
+                    denials()
+                ));
+            }
+            format!("unknown: {}; the datapath {datapath}", parts.join("; "))
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct EffectiveSide {
     /// Policies that select the pod but leave this direction alone.
     pub selecting_without_isolating: Vec<String>,
     pub allows: Vec<Allowance>,
+    /// Set when the namespace's NetworkPolicies could not be read: what is listed is what the
+    /// readable ones say, and policies not seen may isolate the pod or admit more.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,6 +42,10 @@ pub struct Allowance {
     pub peer: String,
     /// How many pods of the inventory the peer matches (selector peers only).
     pub peer_pods: Option<usize>,
+    /// How many more pods it matches if namespace labels that could not be read are what its
+    /// namespace selector asks for: those pods' answers are unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_pods_unknown: Option<usize>,
     /// The ports in words; empty means every port and protocol.
     pub ports: Vec<String>,
 }
@@ -52,6 +60,13 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
             policies: Vec::new(),
             selecting_without_isolating: Vec::new(),
             allows: Vec::new(),
+            unknown: (!index.policies_known(pod_id)).then(|| {
+                format!(
+                    "the NetworkPolicies of namespace {} could not be read: others may isolate \
+                     this pod or admit more",
+                    pod.namespace
+                )
+            }),
         };
         for &pid in index.isolating_policies(pod_id, direction) {
             let policy = &index.policies().policies[pid as usize];
@@ -100,6 +115,7 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
                             Direction::Egress => "any destination".into(),
                         },
                         peer_pods: None,
+                        peer_pods_unknown: None,
                         ports: ports.clone(),
                     });
                 }
@@ -110,6 +126,7 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
                         rule: r,
                         peer: describe_peer(peer, &policy.namespace),
                         peer_pods,
+                        peer_pods_unknown: index.peer_pods_unknown(pid, direction, r, i),
                         ports: ports.clone(),
                     });
                 }

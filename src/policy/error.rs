@@ -47,6 +47,12 @@ pub enum Error {
         wanted: String,
         suggestion: Option<String>,
     },
+    /// Nodes could not be read, so whether the node exists cannot be told.
+    #[error("node/{name}: nodes cannot be read (forbidden or not served), so node names are unknown; use the node's address, or grant list on nodes (deploy/reader-rbac.yaml)")]
+    NodesUnreadable { name: String },
+    /// No such pod among those that could be read; it may be among those that could not.
+    #[error("no pod {wanted} among the pods that could be read; not visible: {hidden}")]
+    PodNotVisible { wanted: String, hidden: String },
     #[error("no node named {name}{}", did_you_mean(.suggestion))]
     NoNode {
         name: String,

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::engine::{
-    Endpoint, EngineOptions, Exemption, Flow, Index, PolicyId, RuleRef, Side, Verdict,
+    Decision, Endpoint, EngineOptions, Exemption, Flow, Index, PolicyId, RuleRef, Side, Verdict,
 };
 use super::model::{
     ContainerPort, Direction, Inventory, IpBlock, NamespaceScope, Peer, Pod, Policy, PortMatch,
@@ -76,6 +76,9 @@ pub struct PolicyTrace {
 pub struct RuleTrace {
     pub index: usize,
     pub admits: bool,
+    /// It would admit the flow if labels that cannot be read are what a peer selects.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
     /// Empty with `any_peer` true when the rule lists no peers.
     pub any_peer: bool,
     pub peers: Vec<Check>,
@@ -88,6 +91,9 @@ pub struct Check {
     pub index: usize,
     pub what: String,
     pub matched: bool,
+    /// Neither matched nor failed: it depends on labels that cannot be read.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
     pub reason: String,
 }
 
@@ -137,6 +143,40 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
         }
     }
     let mut unknown = None;
+    if verdict.decision() == Decision::Unknown {
+        let mut reasons = Vec::new();
+        for (side, explained) in [(&verdict.egress, &egress.1), (&verdict.ingress, &ingress.1)] {
+            match side {
+                Side::Unknown { rule: None, .. } => {
+                    let pod = explained.pod.as_deref().unwrap_or("?");
+                    let ns = pod.split('/').next().unwrap_or(pod);
+                    reasons.push(format!(
+                        "the NetworkPolicies of namespace {ns} could not be read, so whether \
+                         {pod} is isolated for {} and what admits it are unknown",
+                        explained.direction
+                    ));
+                }
+                Side::Unknown { rule: Some(_), .. } => {
+                    // A rule admits the flow only if namespace labels that cannot be read are
+                    // what it selects.
+                    let why = explained
+                        .policies
+                        .iter()
+                        .flat_map(|p| &p.rules)
+                        .flat_map(|r| &r.peers)
+                        .find(|c| c.unknown)
+                        .map(|c| c.reason.trim_start_matches("unknown: "))
+                        .unwrap_or("namespace labels cannot be read");
+                    reasons.push(format!(
+                        "a rule admits the flow only if namespace labels that cannot be read \
+                         are what it selects; {why}"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        unknown = Some(reasons.join("; "));
+    }
     if let Some(ip) = uncertain_address(inv, flow) {
         if !inv.nodes_known {
             notes.push(
@@ -144,24 +184,29 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                  allowed regardless of policy"
                     .into(),
             );
-            if !verdict.allowed() {
-                unknown = Some(format!(
-                    "denied by policy, unless {ip} is the address of the pod's own node (always \
-                     allowed); node addresses could not be read"
-                ));
-            }
         }
         if !inv.hidden.is_empty() {
             notes.push(format!(
                 "{ip} is not a visible pod, but not everything could be read: {}",
                 inv.hidden.join("; ")
             ));
-            if !verdict.allowed() && unknown.is_none() {
-                unknown = Some(format!(
-                    "denied by policy if {ip} is outside the cluster; it may be a pod that could \
-                     not be read, which a policy might admit"
-                ));
+        }
+        if !verdict.allowed() && unknown.is_none() {
+            // Name every way the address could change the answer.
+            let mut could = Vec::new();
+            if !inv.nodes_known {
+                could.push(
+                    "the pod's own node (always allowed; node addresses could not be read)"
+                        .to_string(),
+                );
             }
+            if !inv.hidden.is_empty() {
+                could.push("a pod that could not be read, which a policy might admit".to_string());
+            }
+            unknown = Some(format!(
+                "denied by policy if {ip} is outside the cluster; it may be {}",
+                could.join(", or ")
+            ));
         }
     }
     notes.sort();
@@ -254,6 +299,7 @@ fn explain_side(
     let mut traces = Vec::new();
     let mut isolating: Vec<PolicyId> = Vec::new();
     let mut first_admit: Option<RuleRef> = None;
+    let mut first_maybe: Option<RuleRef> = None;
     for (pid, policy) in all.iter().enumerate() {
         if policy.namespace != pod.namespace {
             continue;
@@ -321,23 +367,35 @@ fn explain_side(
             } else {
                 peers.iter().position(|c| c.matched).map(|i| Some(i as u32))
             };
+            // No peer surely matches, but one might: its namespace's labels are unknown.
+            let peer_maybe = if peer_hit.is_none() {
+                peers.iter().position(|c| c.unknown).map(|i| Some(i as u32))
+            } else {
+                None
+            };
             let port_hit = if rule.ports.is_empty() {
                 Some(None)
             } else {
                 ports.iter().position(|c| c.matched).map(|i| Some(i as u32))
             };
             let admits = peer_hit.is_some() && port_hit.is_some();
+            let rule_ref = |peer: Option<Option<u32>>| RuleRef {
+                policy: pid as PolicyId,
+                rule: r as u32,
+                peer: peer.flatten(),
+                port: port_hit.flatten(),
+            };
             if admits && first_admit.is_none() {
-                first_admit = Some(RuleRef {
-                    policy: pid as PolicyId,
-                    rule: r as u32,
-                    peer: peer_hit.flatten(),
-                    port: port_hit.flatten(),
-                });
+                first_admit = Some(rule_ref(peer_hit));
+            }
+            let might = peer_maybe.is_some() && port_hit.is_some();
+            if might && first_maybe.is_none() {
+                first_maybe = Some(rule_ref(peer_maybe));
             }
             trace.rules.push(RuleTrace {
                 index: r,
                 admits,
+                unknown: might,
                 any_peer: rule.peers.is_empty(),
                 peers,
                 any_port: rule.ports.is_empty(),
@@ -351,10 +409,25 @@ fn explain_side(
         Side::NotIsolated
     } else if let Some(r) = first_admit {
         Side::Allowed(r)
+    } else if let Some(rule) = first_maybe {
+        Side::Unknown {
+            isolating: isolating.clone(),
+            rule: Some(rule),
+        }
     } else {
         Side::Denied {
             isolating: isolating.clone(),
         }
+    };
+    let side = match side {
+        // Policies that could not be read may isolate the pod, or admit the flow.
+        Side::NotIsolated | Side::Denied { .. } if !index.policies_known(subject_id) => {
+            Side::Unknown {
+                isolating: isolating.clone(),
+                rule: None,
+            }
+        }
+        side => side,
     };
     let explanation = SideExplanation {
         direction,
@@ -364,6 +437,7 @@ fn explain_side(
             Side::NotIsolated => "not_isolated",
             Side::Allowed(_) => "allowed",
             Side::Denied { .. } => "denied",
+            Side::Unknown { .. } => "unknown",
         },
         allowed_by: first_admit.map(|r| RuleCite {
             policy: all[r.policy as usize].key(),
@@ -401,20 +475,30 @@ fn check_peer(
                 pod_peer_check(index, policy, pods, namespaces, p)
             }
             Endpoint::Node { .. } => (
-                false,
+                Some(false),
                 "the other end is a node, which pod and namespace selectors never match".into(),
             ),
+            // Whether an unknown address is a pod cannot be said while pods are hidden; the
+            // explanation's `unknown` says what that means for the verdict.
+            Endpoint::External(ip) if !inv.hidden.is_empty() => (
+                Some(false),
+                format!("{ip} is not among the pods that could be read"),
+            ),
             Endpoint::External(ip) => (
-                false,
+                Some(false),
                 format!("{ip} is not a pod; only an ipBlock can match it"),
             ),
         },
-        Peer::IpBlock(block) => ip_block_check(inv, index.options(), block, other, notes),
+        Peer::IpBlock(block) => {
+            let (m, r) = ip_block_check(inv, index.options(), block, other, notes);
+            (Some(m), r)
+        }
     };
     Check {
         index: i,
         what,
-        matched,
+        matched: matched == Some(true),
+        unknown: matched.is_none(),
         reason,
     }
 }
@@ -425,12 +509,12 @@ fn pod_peer_check(
     pods: &super::selector::Selector,
     namespaces: &NamespaceScope,
     pod: &Pod,
-) -> (bool, String) {
+) -> (Option<bool>, String) {
     match namespaces {
         NamespaceScope::PolicyNamespace => {
             if pod.namespace != policy.namespace {
                 return (
-                    false,
+                    Some(false),
                     format!(
                         "{} is in namespace {}; a podSelector without a namespaceSelector only \
                          matches pods of the policy's namespace {}",
@@ -442,7 +526,40 @@ fn pod_peer_check(
         NamespaceScope::Selector(ns_sel) => {
             let empty = Default::default();
             let labels = index.namespace_labels(&pod.namespace).unwrap_or(&empty);
-            if let Some(why) = ns_sel.mismatch(labels) {
+            let unreadable = index
+                .namespace(&pod.namespace)
+                .filter(|ns| !ns.labels_known);
+            if let Some(ns) = unreadable {
+                match ns_sel.matches_partly(labels, |k| ns.knows(k)) {
+                    Some(true) => {}
+                    Some(false) => {
+                        let why = ns_sel
+                            .requirements()
+                            .iter()
+                            .find(|r| ns.knows(&r.key) && !r.matches(labels))
+                            .map(|r| format!("needs {r}"))
+                            .unwrap_or_default();
+                        return (Some(false), format!("namespace {} {why}", pod.namespace));
+                    }
+                    None => {
+                        if let Some(why) = pods.mismatch(&pod.labels) {
+                            return (Some(false), format!("pod {} {}", pod.key(), why));
+                        }
+                        let req = ns_sel
+                            .unknown_requirement(|k| ns.knows(k))
+                            .map(|r| r.to_string())
+                            .unwrap_or_default();
+                        return (
+                            None,
+                            format!(
+                                "unknown: namespace {}'s labels cannot be read, so whether it \
+                                 has {req} is not known",
+                                pod.namespace
+                            ),
+                        );
+                    }
+                }
+            } else if let Some(why) = ns_sel.mismatch(labels) {
                 let mut reason = format!("namespace {} {}", pod.namespace, why);
                 if let Some(req) = ns_sel
                     .requirements()
@@ -457,13 +574,13 @@ fn pod_peer_check(
                         ));
                     }
                 }
-                return (false, reason);
+                return (Some(false), reason);
             }
         }
     }
     match pods.mismatch(&pod.labels) {
-        Some(why) => (false, format!("pod {} {}", pod.key(), why)),
-        None => (true, format!("{} matches", pod.key())),
+        Some(why) => (Some(false), format!("pod {} {}", pod.key(), why)),
+        None => (Some(true), format!("{} matches", pod.key())),
     }
 }
 
@@ -565,6 +682,7 @@ fn check_port(
         index: i,
         what,
         matched,
+        unknown: false,
         reason,
     }
 }

@@ -77,6 +77,22 @@ pub struct Namespace {
     /// True when no Namespace object was given and it was made up from a reference.
     #[serde(default)]
     pub implicit: bool,
+    /// False when the namespace's labels could not be read (namespaces forbidden): only the
+    /// automatic `kubernetes.io/metadata.name` label is known, and a selector on any other
+    /// label neither matches nor fails: its verdicts are unknown.
+    #[serde(default = "yes")]
+    pub labels_known: bool,
+    /// False when the namespace's NetworkPolicies could not be read: whether its pods are
+    /// isolated is unknown, so only what a readable policy surely admits is a definite answer.
+    #[serde(default = "yes")]
+    pub policies_known: bool,
+}
+
+impl Namespace {
+    /// Whether the value of label `key` is known (present or absent for sure).
+    pub fn knows(&self, key: &str) -> bool {
+        self.labels_known || key == NAMESPACE_NAME_LABEL
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

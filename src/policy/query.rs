@@ -28,15 +28,17 @@ pub fn resolve_endpoint(index: &Index, text: &str, namespace: Option<&str>) -> R
             if let Some(node) = index.node_id(name) {
                 return Ok(Endpoint::Node { node, addr: None });
             }
+            if !inv.nodes_known {
+                return Err(Error::NodesUnreadable {
+                    name: name.to_string(),
+                });
+            }
             return Err(Error::NoNode {
                 name: name.to_string(),
                 suggestion: suggest(inv.nodes.iter().map(|n| format!("node/{}", n.name)), text),
             });
         }
-        return Err(Error::NoPod {
-            wanted: text.to_string(),
-            suggestion: suggest(inv.pods.iter().map(|p| p.key()), text),
-        });
+        return Err(not_found(inv, text.to_string()));
     }
     let candidates: Vec<u32> = inv
         .pods
@@ -52,10 +54,7 @@ pub fn resolve_endpoint(index: &Index, text: &str, namespace: Option<&str>) -> R
                 Some(ns) => format!("{ns}/{text}"),
                 None => text.to_string(),
             };
-            Err(Error::NoPod {
-                suggestion: suggest(inv.pods.iter().map(|p| p.key()), &wanted),
-                wanted,
-            })
+            Err(not_found(inv, wanted))
         }
         many => Err(Error::AmbiguousPod {
             name: text.to_string(),
@@ -136,4 +135,25 @@ fn suggest(candidates: impl Iterator<Item = String>, wanted: &str) -> Option<Str
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// No pod `wanted`: with a suggestion, or, where not everything could be read, saying so
+/// rather than that the pod does not exist.
+fn not_found(inv: &crate::policy::model::Inventory, wanted: String) -> Error {
+    if let Some(close) = suggest(inv.pods.iter().map(|p| p.key()), &wanted) {
+        return Error::NoPod {
+            wanted,
+            suggestion: Some(close),
+        };
+    }
+    if !inv.hidden.is_empty() {
+        return Error::PodNotVisible {
+            wanted,
+            hidden: inv.hidden.join("; "),
+        };
+    }
+    Error::NoPod {
+        wanted,
+        suggestion: None,
+    }
 }

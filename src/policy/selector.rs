@@ -102,6 +102,27 @@ impl Selector {
         self.requirements.iter().all(|r| r.matches(labels))
     }
 
+    /// Matching where only some keys' values are known (`known(key)`): `Some` when the
+    /// answer holds whatever the unknown labels are, `None` when it depends on them.
+    pub fn matches_partly(&self, labels: &Labels, known: impl Fn(&str) -> bool) -> Option<bool> {
+        let mut unknown = false;
+        for r in &self.requirements {
+            if known(&r.key) {
+                if !r.matches(labels) {
+                    return Some(false);
+                }
+            } else {
+                unknown = true;
+            }
+        }
+        (!unknown).then_some(true)
+    }
+
+    /// The first requirement on a key whose value is not known, if any decides nothing else.
+    pub fn unknown_requirement(&self, known: impl Fn(&str) -> bool) -> Option<&Requirement> {
+        self.requirements.iter().find(|r| !known(&r.key))
+    }
+
     /// Why `labels` fail this selector, naming the first requirement that fails; `None` when
     /// the selector matches.
     pub fn mismatch(&self, labels: &Labels) -> Option<String> {

@@ -5,14 +5,13 @@
 //! Reads `policy` results only; must not import the terminal, the UI state or any source.
 
 pub mod audit;
+pub mod matrix;
 pub mod paint;
 
 use std::fmt::Write;
 
 use crate::policy::effective::{Effective, EffectiveSide};
 use crate::policy::explain::{Check, Explanation, PolicyTrace, SideExplanation};
-use crate::policy::model::Inventory;
-use crate::policy::Matrix;
 
 use paint::Paint;
 
@@ -83,8 +82,13 @@ pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
             let _ = writeln!(out, "  {}", summary(e));
         }
     }
-    if let Some(why) = &e.unknown {
-        let _ = writeln!(out, "  {}", paint.warn(&format!("unknown: {why}")));
+    match &e.unknown {
+        // The summary said it.
+        Some(_) if unknown_side(e) && e.exemption.is_none() => {}
+        Some(why) => {
+            let _ = writeln!(out, "  {}", paint.warn(&format!("unknown: {why}")));
+        }
+        None => {}
     }
     for side in [&e.egress, &e.ingress] {
         out.push('\n');
@@ -97,6 +101,13 @@ pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
         }
     }
     fit(out, width)
+}
+
+/// Whether a side's own answer is unknown (rather than the address at the other end).
+fn unknown_side(e: &Explanation) -> bool {
+    [&e.egress, &e.ingress]
+        .iter()
+        .any(|s| s.outcome == "unknown")
 }
 
 /// One sentence saying what decided.
@@ -116,6 +127,9 @@ fn summary(e: &Explanation) -> String {
         .collect();
     if !blocked.is_empty() {
         return format!("blocked: {}", blocked.join("\n  blocked: "));
+    }
+    if let (true, Some(why)) = (unknown_side(e), &e.unknown) {
+        return format!("unknown: {why}");
     }
     let parts: Vec<String> = [&e.egress, &e.ingress]
         .iter()
@@ -142,13 +156,22 @@ fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &
         "allowed" => paint.good(&format!("{OK} allowed")),
         "denied" => paint.bad(&format!("{NO} denied")),
         "not_isolated" => paint.good(&format!("{OK} not isolated")),
+        "unknown" => paint.warn("? unknown"),
         _ => paint.dim("not a pod: no policy applies on this side"),
     };
     let _ = writeln!(out, "{} {}: {outcome}", paint.strong(label), pod);
     if side.outcome == "not_applicable" {
         return;
     }
-    if side.policies.is_empty() {
+    if side.policies.is_empty() && side.outcome == "unknown" {
+        let _ = writeln!(
+            out,
+            "  {}",
+            paint.warn(
+                "no policy could be read in this namespace: its NetworkPolicies are not visible"
+            )
+        );
+    } else if side.policies.is_empty() {
         let _ = writeln!(out, "  {}", paint.dim("no policy in this namespace"));
         return;
     }
@@ -176,6 +199,8 @@ fn policy_text(out: &mut String, p: &PolicyTrace, side: &SideExplanation, paint:
         paint.dim("·")
     } else if p.rules.iter().any(|r| r.admits) {
         paint.good(OK)
+    } else if p.rules.iter().any(|r| r.unknown) {
+        paint.warn("?")
     } else {
         paint.bad(NO)
     };
@@ -196,6 +221,8 @@ fn policy_text(out: &mut String, p: &PolicyTrace, side: &SideExplanation, paint:
     for r in &p.rules {
         let rmark = if r.admits {
             paint.good(OK)
+        } else if r.unknown {
+            paint.warn("?")
         } else {
             paint.bad(NO)
         };
@@ -225,6 +252,8 @@ fn checks(out: &mut String, what: &str, list: &[Check], paint: &Paint) {
     for c in list {
         let mark = if c.matched {
             paint.good(OK)
+        } else if c.unknown {
+            paint.warn("?")
         } else {
             paint.bad(NO)
         };
@@ -272,6 +301,12 @@ fn effective_header(out: &mut String, e: &Effective, paint: &Paint) {
 
 fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
     let dir = side.direction.as_str();
+    if let Some(why) = &side.unknown {
+        let _ = writeln!(out, "  {dir}: {}", paint.warn(&format!("? unknown: {why}")));
+        if !side.isolated {
+            return;
+        }
+    }
     if !side.isolated {
         let _ = writeln!(
             out,
@@ -297,10 +332,16 @@ fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
         return;
     }
     for a in &side.allows {
-        let peer = match a.peer_pods {
-            Some(1) => format!("{} (1 pod)", a.peer),
-            Some(n) => format!("{} ({n} pods)", a.peer),
-            None => a.peer.clone(),
+        let plural = |n: usize| if n == 1 { "pod" } else { "pods" };
+        let peer = match (a.peer_pods, a.peer_pods_unknown) {
+            (Some(n), Some(m)) => format!(
+                "{} ({n} {}; {m} more {} unknown: their namespace labels could not be read)",
+                a.peer,
+                plural(n),
+                plural(m)
+            ),
+            (Some(n), None) => format!("{} ({n} {})", a.peer, plural(n)),
+            (None, _) => a.peer.clone(),
         };
         let ports = if a.ports.is_empty() {
             "all ports".to_string()
@@ -321,73 +362,4 @@ fn capital(dir: &str) -> String {
     c.next()
         .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
         .unwrap_or_default()
-}
-
-pub fn matrix_text(m: &Matrix, inv: &Inventory, title: &str, paint: &Paint) -> String {
-    let mut out = String::new();
-    let n = m.len();
-    let allowed = m.allowed_pairs();
-    let _ = writeln!(
-        out,
-        "{title}: {n} pods, {allowed} of {} ordered pairs allowed (a pod may always reach itself)",
-        n * n
-    );
-    let _ = writeln!(
-        out,
-        "rows: from, columns: to; {} allowed, {} denied",
-        paint.good(OK),
-        paint.bad(NO)
-    );
-    let names: Vec<String> = m.pods.iter().map(|&p| inv.pods[p as usize].key()).collect();
-    let width = names.iter().map(|s| s.chars().count()).max().unwrap_or(0);
-    let num_w = n.to_string().len();
-    let col_w = num_w.max(1) + 1;
-    let mut header = format!("{:>w$} {:<width$} ", "", "", w = num_w);
-    for j in 0..n {
-        let _ = write!(header, "{:>col_w$}", j + 1);
-    }
-    let _ = writeln!(out, "{}", header.trim_end());
-    for (i, name) in names.iter().enumerate() {
-        let mut line = format!("{:>w$} {:<width$} ", i + 1, name, w = num_w);
-        for j in 0..n {
-            let cell = if m.get(i, j) {
-                paint.good(OK)
-            } else {
-                paint.bad(NO)
-            };
-            let _ = write!(line, "{}{cell}", " ".repeat(col_w - 1));
-        }
-        let _ = writeln!(out, "{line}");
-    }
-    out
-}
-
-pub fn matrix_csv(m: &Matrix, inv: &Inventory) -> String {
-    let names: Vec<String> = m
-        .pods
-        .iter()
-        .map(|&p| csv_field(&inv.pods[p as usize].key()))
-        .collect();
-    let mut out = String::from("from\\to");
-    for n in &names {
-        out.push(',');
-        out.push_str(n);
-    }
-    out.push('\n');
-    for (i, name) in names.iter().enumerate() {
-        out.push_str(name);
-        for j in 0..names.len() {
-            out.push_str(if m.get(i, j) { ",true" } else { ",false" });
-        }
-        out.push('\n');
-    }
-    out
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

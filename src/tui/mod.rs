@@ -82,11 +82,20 @@ pub fn has_terminal() -> bool {
     io::stdout().is_terminal() && io::stdin().is_terminal()
 }
 
-/// The live cluster as a source: its session (already synced once) and what was asked for,
-/// so that `:ctx` can reach the kubeconfig's other contexts.
+/// The live cluster as a source: its session and what was asked for, so that `:ctx` can
+/// reach the kubeconfig's other contexts.
 pub struct LiveSource {
-    pub session: Session,
+    pub start: LiveStart,
     pub target: Target,
+}
+
+/// How the live source starts.
+pub enum LiveStart {
+    /// Read once already.
+    Synced(Session),
+    /// Connected to, nothing read yet: the UI draws while the cluster is read, and retries
+    /// while the API server does not answer.
+    Connecting(live::Connection),
 }
 
 /// What feeds the UI besides the terminal.
@@ -380,10 +389,14 @@ async fn live_source(
     tx: mpsc::Sender<Msg>,
     mut switch: mpsc::Receiver<String>,
 ) {
-    let LiveSource {
-        mut session,
-        target,
-    } = live;
+    let LiveSource { start, target } = live;
+    let mut session = match start {
+        LiveStart::Synced(s) => s,
+        LiveStart::Connecting(c) => match open_session(c, &target, &tx, &mut switch).await {
+            Some(s) => s,
+            None => return,
+        },
+    };
     loop {
         let (world, statuses) = tokio::select! {
             update = session.next() => {
@@ -439,6 +452,69 @@ async fn live_source(
             if tx.send(Msg::Snapshot(p)).await.is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// How long asking what may be read can take before trying again.
+const OPEN_LIMIT: Duration = Duration::from_secs(20);
+
+/// Opens a session on `connection`, retrying (1 s doubling to 8 s) while the API server
+/// cannot be reached or does not answer; `:ctx` moves to another context meanwhile. Each
+/// failure is shown. `None` once the UI is gone.
+async fn open_session(
+    mut connection: live::Connection,
+    target: &Target,
+    tx: &mpsc::Sender<Msg>,
+    switch: &mut mpsc::Receiver<String>,
+) -> Option<Session> {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        let failed = tokio::select! {
+            opened = live::open_within(connection.clone(), OPEN_LIMIT) => match opened {
+                Ok(session) => return Some(session),
+                Err(e) => Some(e),
+            },
+            Some(context) = switch.recv() => {
+                connection = retarget(connection, context, target, tx).await?;
+                None
+            }
+        };
+        let Some(error) = failed else { continue };
+        let text = format!("{error}; trying again in {} s", wait.as_secs());
+        tx.send(Msg::SwitchFailed(text)).await.ok()?;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            Some(context) = switch.recv() => {
+                connection = retarget(connection, context, target, tx).await?;
+            }
+        }
+        wait = (wait * 2).min(Duration::from_secs(8));
+    }
+}
+
+/// The connection for another context, announced as connecting; the current one if the
+/// kubeconfig has no such context. `None` once the UI is gone.
+async fn retarget(
+    current: live::Connection,
+    context: String,
+    target: &Target,
+    tx: &mpsc::Sender<Msg>,
+) -> Option<live::Connection> {
+    let next = Target {
+        context: Some(context.clone()),
+        ..target.clone()
+    };
+    match live::connect(&next).await {
+        Ok(c) => {
+            tx.send(Msg::Live(live::connecting(&c))).await.ok()?;
+            Some(c)
+        }
+        Err(e) => {
+            tx.send(Msg::SwitchFailed(format!("context {context}: {e}")))
+                .await
+                .ok()?;
+            Some(current)
         }
     }
 }

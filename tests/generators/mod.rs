@@ -170,6 +170,8 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
                     name: name.to_string(),
                     labels,
                     implicit: false,
+                    labels_known: true,
+                    policies_known: true,
                 }
             })
             .collect::<Vec<_>>()
@@ -276,4 +278,39 @@ pub fn build(inv: &Inventory, policies: Vec<Policy>, options: EngineOptions) -> 
         Arc::new(PolicySet::new(policies)),
         options,
     )
+}
+
+/// A world and the same world as a reader with narrow rights sees it: in some namespaces
+/// (picked at random) only the automatic name label is known; in others the NetworkPolicies
+/// could not be read, so the reader's world lacks them.
+pub fn partly_known_world(
+) -> impl Strategy<Value = (Inventory, Inventory, Vec<Policy>, Vec<Policy>)> {
+    (
+        world(),
+        prop::collection::vec(any::<bool>(), NAMESPACES.len()),
+        prop::collection::vec(prop::bool::weighted(0.25), NAMESPACES.len()),
+    )
+        .prop_map(|((full, policies), hide_labels, hide_policies)| {
+            let mut partial = full.clone();
+            for (ns, hidden) in partial.namespaces.iter_mut().zip(hide_labels) {
+                if hidden {
+                    ns.labels = Labels::from([(NAMESPACE_NAME_LABEL.into(), ns.name.clone())]);
+                    ns.labels_known = false;
+                }
+            }
+            for (ns, hidden) in partial.namespaces.iter_mut().zip(hide_policies) {
+                ns.policies_known = !hidden;
+            }
+            let seen: Vec<Policy> = policies
+                .iter()
+                .filter(|p| {
+                    partial
+                        .namespaces
+                        .iter()
+                        .any(|n| n.name == p.namespace && n.policies_known)
+                })
+                .cloned()
+                .collect();
+            (full, partial, policies, seen)
+        })
 }

@@ -88,6 +88,7 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub query: BTreeMap<String, String>,
+    pub user_agent: Option<String>,
 }
 
 impl Seen {
@@ -123,6 +124,9 @@ struct Inner {
     connections: Vec<JoinHandle<()>>,
     /// Whether projectcalico.org/v3 is served (discovery and the staged policies).
     calico: bool,
+    /// Accept connections and requests, and never answer (an API server stuck behind a
+    /// load balancer).
+    hang: bool,
 }
 
 pub struct MockApi {
@@ -357,6 +361,11 @@ impl MockApi {
     }
 
     /// Answers lists and watches of `kind` with 403: cluster-wide when `namespace` is None.
+    /// From now on, requests are read and never answered (until `hang(false)`).
+    pub fn hang(&self, on: bool) {
+        self.inner.lock().unwrap().hang = on;
+    }
+
     pub fn forbid(&self, kind: Kind, namespace: Option<&str>) {
         self.inner
             .lock()
@@ -463,7 +472,15 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Mutex<Inner>>, tls: Optio
         let task = tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let inner = inner2.clone();
-                async move { Ok::<_, Infallible>(handle(&inner, req)) }
+                async move {
+                    let hang = inner.lock().unwrap().hang;
+                    if hang {
+                        record(&inner, &req);
+                        // Answered only when `stop` aborts the connection.
+                        std::future::pending::<()>().await;
+                    }
+                    Ok::<_, Infallible>(handle(&inner, req))
+                }
             });
             let http = hyper::server::conn::http1::Builder::new();
             match tls {
@@ -511,12 +528,8 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
     }
 }
 
-fn handle(
-    inner: &Arc<Mutex<Inner>>,
-    req: Request<Incoming>,
-) -> Response<BoxBody<Bytes, Infallible>> {
-    let method = req.method().as_str().to_string();
-    let path = req.uri().path().to_string();
+/// What the server saw of a request.
+fn seen(req: &Request<Incoming>) -> Seen {
     let query: BTreeMap<String, String> = req
         .uri()
         .query()
@@ -528,11 +541,29 @@ fn handle(
             (k.to_string(), percent_decode(v))
         })
         .collect();
-    let seen = Seen {
-        method: method.clone(),
-        path: path.clone(),
-        query: query.clone(),
-    };
+    Seen {
+        method: req.method().as_str().to_string(),
+        path: req.uri().path().to_string(),
+        query,
+        user_agent: req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    }
+}
+
+/// Notes a request that will not be answered.
+fn record(inner: &Arc<Mutex<Inner>>, req: &Request<Incoming>) {
+    inner.lock().unwrap().requests.push(seen(req));
+}
+
+fn handle(
+    inner: &Arc<Mutex<Inner>>,
+    req: Request<Incoming>,
+) -> Response<BoxBody<Bytes, Infallible>> {
+    let seen = seen(&req);
+    let (method, path, query) = (seen.method.clone(), seen.path.clone(), seen.query.clone());
     let mut guard = inner.lock().unwrap();
     guard.requests.push(seen.clone());
     if method != "GET" {

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use kube::Client;
 
+/// The User-Agent of every request.
+pub const USER_AGENT: &str = concat!("netpol-tui/", env!("CARGO_PKG_VERSION"));
+
 /// What the user asked to connect to.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
@@ -51,25 +54,39 @@ pub(super) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// Reads the kubeconfig the way kubectl does. `Ok(None)` when there is none at all.
 pub fn kubeconfig(target: &Target) -> Result<Option<Kubeconfig>, LiveError> {
     if let Some(path) = &target.kubeconfig {
-        return Kubeconfig::read_from(path)
-            .map(Some)
-            .map_err(|e| LiveError(format!("--kubeconfig {}: {}", path.display(), chain(&e))));
+        return read(path, "--kubeconfig ").map(Some);
     }
     if let Some(paths) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
         let mut merged: Option<Kubeconfig> = None;
-        for path in std::env::split_paths(&paths).filter(|p| !p.as_os_str().is_empty()) {
+        let listed: Vec<PathBuf> = std::env::split_paths(&paths)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        for path in &listed {
             // kubectl skips files of the list that do not exist.
             if !path.exists() {
                 continue;
             }
-            let next = Kubeconfig::read_from(&path)
-                .map_err(|e| LiveError(format!("KUBECONFIG {}: {}", path.display(), chain(&e))))?;
+            let next = read(path, "KUBECONFIG ")?;
             merged = Some(match merged {
                 None => next,
                 Some(m) => m.merge(next).map_err(|e| {
                     LiveError(format!("KUBECONFIG {}: {}", path.display(), chain(&e)))
                 })?,
             });
+        }
+        if merged.is_none() {
+            let tried: Vec<String> = listed.iter().map(|p| p.display().to_string()).collect();
+            return Err(LiveError(format!(
+                "KUBECONFIG={}: no such file{}",
+                std::env::var_os("KUBECONFIG")
+                    .unwrap_or_default()
+                    .to_string_lossy(),
+                if tried.len() > 1 {
+                    " (none of the listed files exists)"
+                } else {
+                    ""
+                }
+            )));
         }
         return Ok(merged);
     }
@@ -80,9 +97,18 @@ pub fn kubeconfig(target: &Target) -> Result<Option<Kubeconfig>, LiveError> {
     if !path.exists() {
         return Ok(None);
     }
-    Kubeconfig::read_from(&path)
-        .map(Some)
-        .map_err(|e| LiveError(format!("{}: {}", path.display(), chain(&e))))
+    read(&path, "").map(Some)
+}
+
+/// Reads one kubeconfig file; errors start with `what` and the path, once, unquoted.
+fn read(path: &std::path::Path, what: &str) -> Result<Kubeconfig, LiveError> {
+    let fail = |why: String| LiveError(format!("{what}{}: {why}", path.display()));
+    // The file's own error first: kube's message quotes the path twice.
+    std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+    Kubeconfig::read_from(path).map_err(|e| match e {
+        kube::config::KubeconfigError::ReadConfig(io, _) => fail(io.to_string()),
+        other => fail(chain(&other)),
+    })
 }
 
 /// Connects to `target`'s context. No request is sent yet.
@@ -136,6 +162,12 @@ pub async fn connect(target: &Target) -> Result<Connection, LiveError> {
         .clone()
         .unwrap_or_else(|| config.default_namespace.clone());
     let server = config.cluster_url.to_string();
+    let mut config = config;
+    // So that cluster admins can find this tool's requests in the audit log.
+    config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_static(USER_AGENT),
+    ));
     let client = Client::try_from(config)
         .map_err(|e| LiveError(format!("context {context}: {}", chain(&e))))?;
     Ok(Connection {

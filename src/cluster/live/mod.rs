@@ -166,6 +166,14 @@ async fn staged_served(conn: &Connection) -> Result<bool, LiveError> {
     }
 }
 
+impl Access {
+    /// Neither pods nor NetworkPolicies can be read anywhere: nothing can be answered.
+    pub fn reads_nothing(&self) -> bool {
+        let none = |s: &Scope| matches!(s, Scope::Namespaces(l) if l.is_empty());
+        none(&self.pods) && none(&self.policies)
+    }
+}
+
 /// Finds what may be read: cluster-wide lists first, namespace by namespace if those are
 /// forbidden. Only GET requests with `limit=1`.
 pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
@@ -184,8 +192,8 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
     }
     if !namespaces {
         hidden.push(
-            "namespace labels (forbidden): namespaceSelectors are matched against the \
-             kubernetes.io/metadata.name label only"
+            "namespace labels (forbidden): only kubernetes.io/metadata.name is known; \
+             verdicts that depend on other namespace labels are unknown"
                 .to_string(),
         );
     }
@@ -397,9 +405,20 @@ impl Cache {
             }
         }
         for ns in referenced {
-            namespaces
-                .entry(ns.clone())
-                .or_insert_with(|| convert::implicit_namespace(&ns));
+            namespaces.entry(ns.clone()).or_insert_with(|| {
+                if self.access.namespaces {
+                    convert::implicit_namespace(&ns)
+                } else {
+                    convert::unreadable_namespace(&ns)
+                }
+            });
+        }
+        // Where NetworkPolicies can be read namespace by namespace only, the others' are
+        // unknown: whether their pods are isolated cannot be told.
+        if let Scope::Namespaces(readable) = &self.access.policies {
+            for ns in namespaces.values_mut() {
+                ns.policies_known = readable.contains(&ns.name);
+            }
         }
         nodes.sort_by(|a: &crate::policy::model::Node, b| a.name.cmp(&b.name));
         let mut inventory = Inventory {
@@ -534,6 +553,15 @@ impl Session {
     /// Finds the user's access and starts watching. Must run inside a tokio runtime.
     pub async fn open(connection: Connection) -> Result<Session, LiveError> {
         let access = discover(&connection).await?;
+        if access.reads_nothing() {
+            return Err(LiveError(format!(
+                "nothing could be read from {} (context {}): pods and NetworkPolicies are \
+                 forbidden in every namespace tried ({}); a reader needs get, list and watch on \
+                 namespaces, nodes, pods and networkpolicies (deploy/reader-rbac.yaml grants \
+                 exactly these)",
+                connection.server, connection.context, connection.namespace
+            )));
+        }
         let client = &connection.client;
         let (change_tx, change_rx) = mpsc::channel::<(usize, Change)>(1024);
         let mut loops = Loops {
@@ -653,10 +681,38 @@ impl Session {
 /// How long the first complete list may take before giving up.
 pub const SYNC_LIMIT: Duration = Duration::from_secs(60);
 
-/// Connects to `target`, starts watching, and waits for the first complete snapshot.
+/// Connects to `target`, starts watching, and waits for the first complete snapshot; all of
+/// it within `limit`.
 pub async fn open(target: &Target, limit: Duration) -> Result<(Session, World, Status), LiveError> {
     let connection = connect(target).await?;
-    let mut session = Session::open(connection).await?;
-    let (world, status) = session.first_snapshot(limit).await?;
+    let started = Instant::now();
+    let mut session = open_within(connection, limit).await?;
+    let rest = limit.saturating_sub(started.elapsed());
+    let (world, status) = session.first_snapshot(rest).await?;
     Ok((session, world, status))
+}
+
+/// `Session::open` (which asks what may be read), failing after `limit` when the server
+/// accepts the connection but does not answer.
+pub async fn open_within(connection: Connection, limit: Duration) -> Result<Session, LiveError> {
+    let (server, context) = (connection.server.clone(), connection.context.clone());
+    match tokio::time::timeout(limit, Session::open(connection)).await {
+        Ok(result) => result,
+        Err(_) => Err(LiveError(format!(
+            "no answer from the API server {server} (context {context}) within {} s",
+            limit.as_secs()
+        ))),
+    }
+}
+
+/// The status of a context being connected to, before anything was read.
+pub fn connecting(connection: &Connection) -> Status {
+    Status {
+        context: connection.context.clone(),
+        server: connection.server.clone(),
+        link: Link::Connecting,
+        synced_ms: None,
+        hidden: Vec::new(),
+        warnings: Vec::new(),
+    }
 }

@@ -171,14 +171,16 @@ impl Watched for net::NetworkPolicy {
     }
 }
 
-/// Capped exponential backoff with jitter: 250 ms doubling to 30 s.
+/// Capped exponential backoff with jitter: 250 ms doubling to 4 s (5 s with jitter), reset by
+/// every success. The cap is low so that the view is live again within seconds of the API
+/// server's return; a few requests per part every 4 s is nothing to an API server.
 struct Backoff {
     next: Duration,
 }
 
 impl Backoff {
     const FIRST: Duration = Duration::from_millis(250);
-    const MAX: Duration = Duration::from_secs(30);
+    const MAX: Duration = Duration::from_secs(4);
 
     fn new() -> Backoff {
         Backoff { next: Self::FIRST }
@@ -255,6 +257,7 @@ pub async fn run<K: Watched>(api: Api<K>, id: usize, tx: mpsc::Sender<(usize, Ch
             Some(v) => v.clone(),
             None => match list_pages(&api, |o| (key_of(o), o.item())).await {
                 Ok((items, v)) => {
+                    backoff.reset();
                     if tx.send((id, Change::Listed(items))).await.is_err() {
                         return;
                     }

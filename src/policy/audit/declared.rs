@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use fixedbitset::FixedBitSet;
 
 use super::{Audit, Delta};
-use crate::policy::engine::{Endpoint, Flow, PodId, PortView};
+use crate::policy::engine::{Decision, Endpoint, Flow, PodId, PortView};
 use crate::policy::model::{Direction, Protocol};
 use crate::policy::workload::{Workload, Workloads};
 
@@ -134,11 +134,13 @@ pub fn diff(
                 if r == c && dst.pods.len() < 2 {
                     continue; // a pod to itself is always allowed
                 }
+                // Only sure answers change: a pair that is unknown in either world is not
+                // claimed to break or to open.
                 let before = now_view.allows(src.now, dst.now);
                 let after = then_view.allows(src.then, dst.then);
                 match (before, after) {
-                    (true, false) => found[0].1.insert(r as usize),
-                    (false, true) => found[1].1.insert(r as usize),
+                    (Decision::Allowed, Decision::Denied) => found[0].1.insert(r as usize),
+                    (Decision::Denied, Decision::Allowed) => found[1].1.insert(r as usize),
                     _ => {}
                 }
             }

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::compile::compile_network_policy;
 use super::effective::{effective, EffectiveSide};
-use super::engine::{Endpoint, Flow, Index, PodId, PolicyId, Side, Verdict};
+use super::engine::{Decision, Endpoint, Flow, Index, PodId, PolicyId, Side, Verdict};
 use super::error::{Error, Result};
 use super::model::{Direction, Inventory, Origin, Policy, PolicySet, Protocol};
 use super::workload::Workloads;
@@ -274,10 +274,11 @@ pub enum Delta {
 }
 
 impl Delta {
+    /// Only sure answers change: unknown in either world is no change claimed.
     pub fn between(now: &Verdict, staged: &Verdict) -> Option<Delta> {
-        match (now.allowed(), staged.allowed()) {
-            (true, false) => Some(Delta::WouldBreak),
-            (false, true) => Some(Delta::WouldAllow),
+        match (now.decision(), staged.decision()) {
+            (Decision::Allowed, Decision::Denied) => Some(Delta::WouldBreak),
+            (Decision::Denied, Decision::Allowed) => Some(Delta::WouldAllow),
             _ => None,
         }
     }

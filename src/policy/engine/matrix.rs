@@ -5,8 +5,37 @@ use std::collections::HashMap;
 
 use fixedbitset::FixedBitSet;
 
-use super::{port_spec_matches, CompiledPeer, CompiledRule, Index, PodId};
+use super::{port_spec_matches, CompiledPeer, CompiledRule, Decision, Index, PodId};
 use crate::policy::model::{PortMatch, Protocol};
+
+/// What a class admits or may reach, for one port: the classes surely allowed, and those
+/// allowed only if namespace labels that cannot be read are what a rule selects.
+#[derive(Debug, Clone)]
+pub struct Reach {
+    pub sure: FixedBitSet,
+    pub maybe: Option<FixedBitSet>,
+}
+
+impl Reach {
+    fn decision(&self, class: usize) -> Decision {
+        if self.sure.contains(class) {
+            Decision::Allowed
+        } else if self.maybe.as_ref().is_some_and(|m| m.contains(class)) {
+            Decision::Unknown
+        } else {
+            Decision::Denied
+        }
+    }
+
+    fn add(&mut self, sure: &FixedBitSet, maybe: Option<&FixedBitSet>) {
+        self.sure.union_with(sure);
+        if let Some(m) = maybe {
+            self.maybe
+                .get_or_insert_with(|| FixedBitSet::with_capacity(m.len()))
+                .union_with(m);
+        }
+    }
+}
 
 /// What one protocol and port allow, class by class: for a class, the source classes it admits
 /// (ingress) and the destination classes it may send to (egress). Made lazily, so that a
@@ -20,8 +49,8 @@ pub struct PortView<'a> {
     block_sets: Vec<FixedBitSet>,
     /// Classes that have a container port resolving a name (and protocol) to `port`.
     named: HashMap<(String, Protocol), FixedBitSet>,
-    ingress: Vec<Option<FixedBitSet>>,
-    egress: Vec<Option<FixedBitSet>>,
+    ingress: Vec<Option<Reach>>,
+    egress: Vec<Option<Reach>>,
 }
 
 impl<'a> PortView<'a> {
@@ -52,18 +81,36 @@ impl<'a> PortView<'a> {
         }
     }
 
-    fn peers(&self, rule: &CompiledRule) -> FixedBitSet {
-        if rule.peers.is_empty() {
-            return self.all.clone();
+    fn everyone(&self) -> Reach {
+        Reach {
+            sure: self.all.clone(),
+            maybe: None,
         }
-        let mut set = FixedBitSet::with_capacity(self.all.len());
+    }
+
+    fn nobody(&self) -> Reach {
+        Reach {
+            sure: FixedBitSet::with_capacity(self.all.len()),
+            maybe: None,
+        }
+    }
+
+    /// The classes a rule's peers match, surely and maybe.
+    fn peers(&self, rule: &CompiledRule) -> Reach {
+        if rule.peers.is_empty() {
+            return self.everyone();
+        }
+        let mut reach = self.nobody();
         for peer in &rule.peers {
             match peer {
-                CompiledPeer::Classes(s) => set.union_with(&self.index.peer_sets[*s as usize]),
-                CompiledPeer::IpBlock(b) => set.union_with(&self.block_sets[*b as usize]),
+                CompiledPeer::Classes(s) => reach.add(
+                    &self.index.peer_sets[*s as usize],
+                    self.index.peer_maybe[*s as usize].as_ref(),
+                ),
+                CompiledPeer::IpBlock(b) => reach.add(&self.block_sets[*b as usize], None),
             }
         }
-        set
+        reach
     }
 
     fn named(&mut self, name: &str, protocol: Protocol) -> &FixedBitSet {
@@ -87,15 +134,20 @@ impl<'a> PortView<'a> {
     }
 
     /// The source classes class `c` admits.
-    pub fn ingress(&mut self, c: u32) -> &FixedBitSet {
+    pub fn ingress(&mut self, c: u32) -> &Reach {
         if self.ingress[c as usize].is_none() {
             let index = self.index;
             let class = &index.classes[c as usize];
             let dst_ports = &index.inventory.pods[class.representative as usize].ports;
-            let set = if class.ingress.is_empty() {
-                self.all.clone()
+            let known = index.inventory.namespaces[class.namespace as usize].policies_known;
+            let mut reach = if class.ingress.is_empty() {
+                if known {
+                    self.everyone()
+                } else {
+                    self.nobody()
+                }
             } else {
-                let mut set = FixedBitSet::with_capacity(self.all.len());
+                let mut reach = self.nobody();
                 for &pid in &class.ingress {
                     for rule in &index.compiled[pid as usize].ingress {
                         let port_ok = rule.ports.is_empty()
@@ -104,26 +156,36 @@ impl<'a> PortView<'a> {
                                 .iter()
                                 .any(|s| port_spec_matches(s, dst_ports, self.protocol, self.port));
                         if port_ok {
-                            set.union_with(&self.peers(rule));
+                            let peers = self.peers(rule);
+                            reach.add(&peers.sure, peers.maybe.as_ref());
                         }
                     }
                 }
-                set
+                reach
             };
-            self.ingress[c as usize] = Some(set);
+            if !known {
+                // Policies that could not be read may admit anyone else.
+                reach.maybe = Some(self.all.clone());
+            }
+            self.ingress[c as usize] = Some(reach);
         }
-        self.ingress[c as usize].as_ref().unwrap_or(&self.all)
+        self.ingress[c as usize].as_ref().expect("made just above")
     }
 
     /// The destination classes class `c` may send to.
-    pub fn egress(&mut self, c: u32) -> &FixedBitSet {
+    pub fn egress(&mut self, c: u32) -> &Reach {
         if self.egress[c as usize].is_none() {
             let index = self.index;
             let class = &index.classes[c as usize];
-            let set = if class.egress.is_empty() {
-                self.all.clone()
+            let known = index.inventory.namespaces[class.namespace as usize].policies_known;
+            let mut reach = if class.egress.is_empty() {
+                if known {
+                    self.everyone()
+                } else {
+                    self.nobody()
+                }
             } else {
-                let mut set = FixedBitSet::with_capacity(self.all.len());
+                let mut reach = self.nobody();
                 for &pid in &class.egress {
                     for rule in &index.compiled[pid as usize].egress {
                         let mut ports_ok = FixedBitSet::with_capacity(self.all.len());
@@ -151,22 +213,34 @@ impl<'a> PortView<'a> {
                         if ports_ok.is_clear() {
                             continue;
                         }
-                        let mut allowed = self.peers(rule);
-                        allowed.intersect_with(&ports_ok);
-                        set.union_with(&allowed);
+                        let mut peers = self.peers(rule);
+                        peers.sure.intersect_with(&ports_ok);
+                        if let Some(m) = &mut peers.maybe {
+                            m.intersect_with(&ports_ok);
+                        }
+                        reach.add(&peers.sure, peers.maybe.as_ref());
                     }
                 }
-                set
+                reach
             };
-            self.egress[c as usize] = Some(set);
+            if !known {
+                reach.maybe = Some(self.all.clone());
+            }
+            self.egress[c as usize] = Some(reach);
         }
-        self.egress[c as usize].as_ref().unwrap_or(&self.all)
+        self.egress[c as usize].as_ref().expect("made just above")
     }
 
     /// Whether a member of class `src` may open `protocol`/`port` to a member of class `dst`
     /// (two distinct pods: a pod to itself is always allowed).
-    pub fn allows(&mut self, src: u32, dst: u32) -> bool {
-        self.egress(src).contains(dst as usize) && self.ingress(dst).contains(src as usize)
+    pub fn allows(&mut self, src: u32, dst: u32) -> Decision {
+        let out = self.egress(src).decision(dst as usize);
+        let inn = self.ingress(dst).decision(src as usize);
+        match (out, inn) {
+            (Decision::Denied, _) | (_, Decision::Denied) => Decision::Denied,
+            (Decision::Allowed, Decision::Allowed) => Decision::Allowed,
+            _ => Decision::Unknown,
+        }
     }
 }
 
@@ -186,10 +260,13 @@ impl Index {
         let mut view = PortView::new(self, protocol, port);
         let k = local.len();
         let mut allowed = FixedBitSet::with_capacity(k * k);
+        let mut unknown = FixedBitSet::with_capacity(k * k);
         for (i, &src) in local.iter().enumerate() {
             for (j, &dst) in local.iter().enumerate() {
-                if view.allows(src, dst) {
-                    allowed.insert(i * k + j);
+                match view.allows(src, dst) {
+                    Decision::Allowed => allowed.insert(i * k + j),
+                    Decision::Unknown => unknown.insert(i * k + j),
+                    Decision::Denied => {}
                 }
             }
         }
@@ -201,6 +278,7 @@ impl Index {
                 .collect(),
             classes: k,
             allowed,
+            unknown,
         }
     }
 
@@ -217,14 +295,33 @@ pub struct Matrix {
     class_of: Vec<u32>,
     classes: usize,
     allowed: FixedBitSet,
+    /// Pairs whose answer depends on namespace labels that cannot be read.
+    unknown: FixedBitSet,
 }
 
 impl Matrix {
+    /// Pod i may surely reach pod j.
     pub fn get(&self, from: usize, to: usize) -> bool {
-        from == to
-            || self
-                .allowed
-                .contains(self.class_of[from] as usize * self.classes + self.class_of[to] as usize)
+        self.decision(from, to) == Decision::Allowed
+    }
+
+    pub fn decision(&self, from: usize, to: usize) -> Decision {
+        if from == to {
+            return Decision::Allowed;
+        }
+        let cell = self.class_of[from] as usize * self.classes + self.class_of[to] as usize;
+        if self.allowed.contains(cell) {
+            Decision::Allowed
+        } else if self.unknown.contains(cell) {
+            Decision::Unknown
+        } else {
+            Decision::Denied
+        }
+    }
+
+    /// Whether any pair's answer is unknown.
+    pub fn has_unknown(&self) -> bool {
+        self.unknown_pairs() > 0
     }
 
     /// Number of allowed ordered pairs, a pod to itself included.
@@ -243,6 +340,27 @@ impl Matrix {
             if !self.allowed.contains(a * self.classes + a) {
                 // Self traffic is allowed even where the class pair is not.
                 total += size[a];
+            }
+        }
+        total
+    }
+
+    /// Number of ordered pairs whose answer is unknown.
+    pub fn unknown_pairs(&self) -> u64 {
+        let mut size = vec![0u64; self.classes];
+        for &c in &self.class_of {
+            size[c as usize] += 1;
+        }
+        let mut total = 0u64;
+        for a in 0..self.classes {
+            for b in 0..self.classes {
+                if self.unknown.contains(a * self.classes + b) {
+                    total += size[a] * size[b];
+                    if a == b {
+                        // A pod to itself is allowed, never unknown.
+                        total -= size[a];
+                    }
+                }
             }
         }
         total

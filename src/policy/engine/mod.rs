@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 mod matrix;
 
-pub use matrix::{Matrix, PortView};
+pub use matrix::{Matrix, PortView, Reach};
 
 use super::model::{
     ContainerPort, Direction, Inventory, IpBlock, Labels, NamespaceScope, Peer, PolicySet,
@@ -97,11 +97,39 @@ pub enum Side {
     Denied {
         isolating: Vec<PolicyId>,
     },
+    /// No rule surely admits the flow and the answer is unknown: `rule` would admit it if a
+    /// namespace's labels that cannot be read are what it selects; with no such rule, the
+    /// pod's namespace's policies could not be read (`isolating`: those that could).
+    Unknown {
+        isolating: Vec<PolicyId>,
+        rule: Option<RuleRef>,
+    },
+}
+
+/// An answer in three values: where data is missing the engine says so instead of guessing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Allowed,
+    Denied,
+    Unknown,
 }
 
 impl Side {
+    /// The side surely allows the flow.
     pub fn allows(&self) -> bool {
-        !matches!(self, Side::Denied { .. })
+        matches!(
+            self,
+            Side::NotApplicable | Side::NotIsolated | Side::Allowed(_)
+        )
+    }
+
+    pub fn decision(&self) -> Decision {
+        match self {
+            Side::Denied { .. } => Decision::Denied,
+            Side::Unknown { .. } => Decision::Unknown,
+            _ => Decision::Allowed,
+        }
     }
 }
 
@@ -123,8 +151,22 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// The flow is surely allowed.
     pub fn allowed(&self) -> bool {
-        self.exemption.is_some() || (self.egress.allows() && self.ingress.allows())
+        self.decision() == Decision::Allowed
+    }
+
+    /// Allowed when exempt or both sides allow; denied when either side surely denies;
+    /// otherwise unknown.
+    pub fn decision(&self) -> Decision {
+        if self.exemption.is_some() {
+            return Decision::Allowed;
+        }
+        match (self.egress.decision(), self.ingress.decision()) {
+            (Decision::Denied, _) | (_, Decision::Denied) => Decision::Denied,
+            (Decision::Allowed, Decision::Allowed) => Decision::Allowed,
+            _ => Decision::Unknown,
+        }
     }
 }
 
@@ -190,6 +232,9 @@ pub struct Index {
     classes: Vec<Class>,
     compiled: Vec<CompiledPolicy>,
     peer_sets: Vec<FixedBitSet>,
+    /// Per peer set: classes it matches if labels that cannot be read are what it selects
+    /// (`None`: every namespace involved has known labels).
+    peer_maybe: Vec<Option<FixedBitSet>>,
     ip_blocks: Vec<IpBlock>,
 }
 
@@ -295,6 +340,7 @@ impl Index {
 
         let class_count = classes.len();
         let mut peer_sets: Vec<FixedBitSet> = Vec::new();
+        let mut peer_maybe: Vec<Option<FixedBitSet>> = Vec::new();
         let mut peer_set_ids: HashMap<(u32, Selector, Option<Selector>), u32> = HashMap::new();
         let mut compiled = Vec::with_capacity(policies.policies.len());
         for (pid, policy) in policies.policies.iter().enumerate() {
@@ -334,7 +380,7 @@ impl Index {
                                         }
                                     };
                                     let id = *peer_set_ids.entry(key).or_insert_with_key(|key| {
-                                        let set = selector_classes(
+                                        let (set, maybe) = selector_classes(
                                             &inventory,
                                             &classes,
                                             &namespace_classes,
@@ -342,6 +388,7 @@ impl Index {
                                             class_count,
                                         );
                                         peer_sets.push(set);
+                                        peer_maybe.push(maybe);
                                         (peer_sets.len() - 1) as u32
                                     });
                                     CompiledPeer::Classes(id)
@@ -377,6 +424,7 @@ impl Index {
             classes,
             compiled,
             peer_sets,
+            peer_maybe,
             ip_blocks,
         }
     }
@@ -412,6 +460,12 @@ impl Index {
 
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
         self.node_ids.get(name).copied()
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<&super::model::Namespace> {
+        self.namespace_ids
+            .get(name)
+            .map(|&i| &self.inventory.namespaces[i as usize])
     }
 
     pub fn namespace_labels(&self, namespace: &str) -> Option<&Labels> {
@@ -472,6 +526,25 @@ impl Index {
         }
     }
 
+    /// How many more pods a selector peer may match: those in namespaces whose labels could
+    /// not be read and that the peer's namespace selector might select. `None` for ipBlocks
+    /// and where every namespace it could reach is known.
+    pub fn peer_pods_unknown(
+        &self,
+        policy: PolicyId,
+        direction: Direction,
+        rule: usize,
+        peer: usize,
+    ) -> Option<usize> {
+        let compiled = self.compiled.get(policy as usize)?;
+        match compiled.rules(direction).get(rule)?.peers.get(peer)? {
+            CompiledPeer::Classes(set) => self.peer_maybe[*set as usize]
+                .as_ref()
+                .map(|m| m.ones().map(|c| self.classes[c].members as usize).sum()),
+            CompiledPeer::IpBlock(_) => None,
+        }
+    }
+
     /// Number of pod classes (pods that every policy treats alike).
     pub fn class_count(&self) -> usize {
         self.classes.len()
@@ -508,47 +581,108 @@ impl Index {
         }
     }
 
+    /// Whether every NetworkPolicy of the pod's namespace could be read.
+    pub fn policies_known(&self, pod: PodId) -> bool {
+        let class = &self.classes[self.pod_class[pod as usize] as usize];
+        self.inventory.namespaces[class.namespace as usize].policies_known
+    }
+
     fn side(&self, direction: Direction, subject: PodId, peer: &Endpoint, flow: &Flow) -> Side {
+        match self.side_of_readable(direction, subject, peer, flow) {
+            // Policies that could not be read may isolate the pod, or admit the flow.
+            Side::NotIsolated if !self.policies_known(subject) => Side::Unknown {
+                isolating: Vec::new(),
+                rule: None,
+            },
+            Side::Denied { isolating } if !self.policies_known(subject) => Side::Unknown {
+                isolating,
+                rule: None,
+            },
+            side => side,
+        }
+    }
+
+    /// The side as the policies that could be read decide it.
+    fn side_of_readable(
+        &self,
+        direction: Direction,
+        subject: PodId,
+        peer: &Endpoint,
+        flow: &Flow,
+    ) -> Side {
         let isolating = self.isolating_policies(subject, direction);
         if isolating.is_empty() {
             return Side::NotIsolated;
         }
+        let mut maybe: Option<RuleRef> = None;
         for &pid in isolating {
             for (r, rule) in self.compiled[pid as usize]
                 .rules(direction)
                 .iter()
                 .enumerate()
             {
-                let peer_hit = if rule.peers.is_empty() {
-                    Some(None)
+                let (peer_hit, sure) = if rule.peers.is_empty() {
+                    (Some(None), true)
                 } else {
-                    rule.peers
+                    match rule
+                        .peers
                         .iter()
-                        .position(|p| self.peer_matches(p, peer))
-                        .map(|i| Some(i as u32))
+                        .position(|p| self.peer_matches(p, peer) == Some(true))
+                    {
+                        Some(i) => (Some(Some(i as u32)), true),
+                        None => (
+                            rule.peers
+                                .iter()
+                                .position(|p| self.peer_matches(p, peer).is_none())
+                                .map(|i| Some(i as u32)),
+                            false,
+                        ),
+                    }
                 };
                 let Some(peer_hit) = peer_hit else { continue };
                 if let Some(port_hit) =
                     self.port_matches(&rule.ports, &flow.dst, flow.protocol, flow.port)
                 {
-                    return Side::Allowed(RuleRef {
+                    let rule = RuleRef {
                         policy: pid,
                         rule: r as u32,
                         peer: peer_hit,
                         port: port_hit,
-                    });
+                    };
+                    if sure {
+                        return Side::Allowed(rule);
+                    }
+                    maybe.get_or_insert(rule);
                 }
             }
         }
-        Side::Denied {
-            isolating: isolating.to_vec(),
+        match maybe {
+            Some(rule) => Side::Unknown {
+                isolating: isolating.to_vec(),
+                rule: Some(rule),
+            },
+            None => Side::Denied {
+                isolating: isolating.to_vec(),
+            },
         }
     }
 
-    fn peer_matches(&self, peer: &CompiledPeer, endpoint: &Endpoint) -> bool {
-        match (peer, endpoint) {
+    /// Whether a peer matches the other end: `None` when it depends on namespace labels that
+    /// cannot be read.
+    fn peer_matches(&self, peer: &CompiledPeer, endpoint: &Endpoint) -> Option<bool> {
+        Some(match (peer, endpoint) {
             (CompiledPeer::Classes(set), Endpoint::Pod { pod, .. }) => {
-                self.peer_sets[*set as usize].contains(self.pod_class[*pod as usize] as usize)
+                let class = self.pod_class[*pod as usize] as usize;
+                if self.peer_sets[*set as usize].contains(class) {
+                    true
+                } else if self.peer_maybe[*set as usize]
+                    .as_ref()
+                    .is_some_and(|m| m.contains(class))
+                {
+                    return None;
+                } else {
+                    false
+                }
             }
             (CompiledPeer::Classes(_), _) => false,
             (CompiledPeer::IpBlock(b), endpoint) => {
@@ -569,7 +703,7 @@ impl Index {
                         .is_ok(),
                 }
             }
-        }
+        })
     }
 
     /// `Some(None)`: the rule has no ports; `Some(Some(i))`: port entry i admits the flow.
@@ -614,36 +748,44 @@ pub fn port_spec_matches(
     }
 }
 
+/// The classes a selector peer matches, and those it matches only if namespace labels that
+/// cannot be read are what its namespaceSelector asks for.
 fn selector_classes(
     inventory: &Inventory,
     classes: &[Class],
     namespace_classes: &[Vec<u32>],
     key: &(u32, Selector, Option<Selector>),
     class_count: usize,
-) -> FixedBitSet {
+) -> (FixedBitSet, Option<FixedBitSet>) {
     let (own_ns, pods, namespaces) = key;
     let mut set = FixedBitSet::with_capacity(class_count);
-    let mut add_namespace = |ns: usize| {
+    let mut maybe: Option<FixedBitSet> = None;
+    let add_namespace = |ns: usize, to: &mut FixedBitSet| {
         for &c in &namespace_classes[ns] {
             let rep = classes[c as usize].representative;
             if pods.matches(&inventory.pods[rep as usize].labels) {
-                set.insert(c as usize);
+                to.insert(c as usize);
             }
         }
     };
     match namespaces {
         None => {
             if (*own_ns as usize) < namespace_classes.len() {
-                add_namespace(*own_ns as usize);
+                add_namespace(*own_ns as usize, &mut set);
             }
         }
         Some(ns_selector) => {
             for (i, ns) in inventory.namespaces.iter().enumerate() {
-                if ns_selector.matches(&ns.labels) {
-                    add_namespace(i);
+                match ns_selector.matches_partly(&ns.labels, |k| ns.knows(k)) {
+                    Some(true) => add_namespace(i, &mut set),
+                    Some(false) => {}
+                    None => add_namespace(
+                        i,
+                        maybe.get_or_insert_with(|| FixedBitSet::with_capacity(class_count)),
+                    ),
                 }
             }
         }
     }
-    set
+    (set, maybe)
 }

@@ -154,9 +154,19 @@ fn namespace(state: &State, n: u32, width: usize) -> (String, Vec<Line<'static>>
     let index = &state.snapshot.index;
     let policies = &index.policies().policies;
     let mut lines = Vec::new();
-    if let Some(labels) = index.namespace_labels(&nv.name) {
-        let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        lines.extend(field("labels", l.join("  "), width, theme));
+    match index.namespace(&nv.name) {
+        Some(ns) if !ns.labels_known => lines.extend(field(
+            "labels",
+            "unknown: namespaces could not be read; verdicts that depend on them say unknown"
+                .to_string(),
+            width,
+            theme,
+        )),
+        Some(ns) => {
+            let l: Vec<String> = ns.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            lines.extend(field("labels", l.join("  "), width, theme));
+        }
+        None => {}
     }
     lines.extend(field(
         "counts",

@@ -86,6 +86,7 @@ pub fn mark(outcome: Outcome, theme: &Theme) -> (&'static str, Style) {
         Outcome::NotIsolated => ("○", theme.style(Slot::Neutral)),
         Outcome::DatapathDrop => ("✗!", theme.style(Slot::Disagree)),
         Outcome::PolicyNotEnforced => ("✓!", theme.style(Slot::Disagree)),
+        Outcome::Unknown => ("?", theme.style(Slot::Warning)),
     }
 }
 

@@ -33,6 +33,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     if state.rows.is_empty() {
         let msg = if state.tree_filter.active() {
             "nothing matches the filter (Esc clears it)"
+        } else if state
+            .live
+            .as_ref()
+            .is_some_and(|l| l.status.synced_ms.is_none())
+        {
+            "nothing read yet: waiting for the cluster (q quits, :ctx changes context)"
         } else {
             "no namespaces"
         };
