@@ -2,6 +2,10 @@
 
 use std::process::ExitCode;
 
+/// Loading and compiling a cluster allocates many small objects, across threads.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     netpol_tui::cli::run(netpol_tui::cli::parse())
 }

@@ -457,7 +457,7 @@ fn bad_input_is_reported_precisely() {
         ("bad-operator.yaml", "bad-operator.yaml:8: NetworkPolicy x/bad-operator (document 1, line 1): spec.podSelector.matchExpressions[0].operator: unknown operator \"Equals\""),
         ("ipblock-with-selector.yaml", "ipblock-with-selector.yaml:8: NetworkPolicy x/mixed-peer (document 1, line 1): spec.ingress[0].from[0]: ipBlock cannot be combined with podSelector or namespaceSelector"),
         ("wrong-type.yaml", "wrong-type.yaml:8: NetworkPolicy x/wrong-type (document 1, line 1): spec.ingress[0].ports[0].port: invalid type: sequence"),
-        ("syntax.yaml", "syntax.yaml:9: (document 2): invalid YAML: mapping values are not allowed"),
+        ("syntax.yaml", "syntax.yaml:9: (document 2, line 5): invalid YAML: mapping values are not allowed in this context at line 9 column 13"),
         ("no-kind.yaml", "no-kind.yaml:1: (document 1, line 1): kind: is required"),
         ("old-api.yaml", "old-api.yaml:1: NetworkPolicy x/ancient (document 1, line 1): apiVersion: extensions/v1beta1 NetworkPolicy is no longer served"),
         ("bad-protocol.yaml", "bad-protocol.yaml:11: NetworkPolicy x/icmp (document 1, line 1): items[0].spec.ingress[0].ports[0].protocol: unsupported value \"ICMP\""),
@@ -795,4 +795,30 @@ fn request_timeout_is_checked() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--request-timeout"), "{bad}: {err}");
     }
+}
+
+#[test]
+fn hostile_nesting_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deep.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    a: {}\n",
+            "[".repeat(200_000)
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .args(["status", "-f", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "deep.yaml:6: (document 1, line 1): invalid YAML: nested more than 128 levels deep"
+        ),
+        "{err}"
+    );
 }

@@ -203,7 +203,11 @@ async fn list_then_watch_and_changes_reach_explain() {
         5432
     ));
     // The manifest kept for the YAML view has no managed fields.
-    let kept = world.policies.policies[0].manifest.as_deref().unwrap_or("");
+    let kept = world.policies.policies[0]
+        .manifest
+        .as_ref()
+        .map(|m| m.yaml())
+        .unwrap_or_default();
     assert!(
         !kept.is_empty() && !kept.contains("managedFields"),
         "{kept}"

@@ -365,8 +365,8 @@ fn write_data(r: &Report, changes: &[Staged], json: bool) -> std::io::Result<()>
             .map(|s| match &s.change {
                 Change::Set(p) if s.source.starts_with("--what-if") => p
                     .manifest
-                    .as_deref()
-                    .and_then(|y| serde_yaml::from_str(y).ok()),
+                    .as_ref()
+                    .and_then(|m| serde_json::to_value(&*m.0).ok()),
                 _ => None,
             })
             .collect();

@@ -1,12 +1,13 @@
 //! The one-shot commands on a loaded world: `explain`, `matrix`, `effective`, `status`, and
 //! `demo` without a terminal.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use super::load::{load_world, pods_in_scope, Loaded};
-use super::output::{print, print_data, stream};
+use super::output::{print, print_data, stream, stream_data};
 use super::{engine_options, Failure, MatrixOutput, Output, SourceArgs};
-use crate::policy::effective::effective;
+use crate::policy::effective::{effective, Effective};
 use crate::policy::explain::explain;
 use crate::policy::model::Inventory;
 use crate::policy::query::{resolve_endpoint, resolve_port};
@@ -143,24 +144,40 @@ pub(super) fn effective_rules(
             }
         }
     };
-    let results: Vec<_> = pods.iter().map(|&p| effective(&index, p)).collect();
-    match (output.data(), results.as_slice()) {
-        (None, _) => {
-            let text: Vec<String> = results
-                .iter()
-                .map(|e| render::effective(e, paint))
-                .collect();
-            print(&text.join("\n"))?;
-        }
-        // One named pod prints as an object, a namespace's pods as a list.
-        (Some(format), [one]) if pod.is_some() => print_data(one, format)?,
-        (Some(format), all) => print_data(&all, format)?,
-    }
-    let unknown = results.iter().any(|e| {
-        [&e.ingress, &e.egress]
+    // Pods of one class are alike to every policy: worked out once per class, the pod's name
+    // put in; printed as they are made, so that output never piles up in memory.
+    let inv = index.inventory();
+    let mut by_class: HashMap<u32, Effective> = HashMap::new();
+    let mut unknown = false;
+    let mut each = pods.iter().map(|&p| {
+        let shared = by_class
+            .entry(index.class_of(p))
+            .or_insert_with(|| effective(&index, p));
+        let mut e = shared.clone();
+        e.pod = inv.pods[p as usize].key();
+        unknown |= [&e.ingress, &e.egress]
             .iter()
-            .any(|s| s.unknown.is_some() || s.allows.iter().any(|a| a.peer_pods_unknown.is_some()))
+            .any(|s| s.unknown.is_some() || s.allows.iter().any(|a| a.peer_pods_unknown.is_some()));
+        e
     });
+    match output.data() {
+        None => stream(|w| {
+            for (i, e) in each.by_ref().enumerate() {
+                if i > 0 {
+                    writeln!(w)?;
+                }
+                w.write_all(render::effective(&e, paint).as_bytes())?;
+            }
+            Ok(())
+        })?,
+        // One named pod prints as an object, a namespace's pods as a list.
+        Some(format) if pod.is_some() => {
+            let one = each.next().expect("one pod was named");
+            print_data(&one, format)?
+        }
+        Some(format) => stream_data(&mut each, format)?,
+    }
+    drop(each);
     if unknown {
         eprintln!("{}", unknown_note(index.inventory()));
         return Ok(ExitCode::from(3));

@@ -46,6 +46,29 @@ pub(super) fn stream(
     }
 }
 
+/// A list made while it is printed: the items of `iter` as a JSON array or a YAML sequence,
+/// the same text `print_data` gives for a Vec of them, without holding them all.
+pub(super) fn stream_data<T: serde::Serialize>(
+    iter: &mut dyn Iterator<Item = T>,
+    format: Data,
+) -> Result<(), Failure> {
+    /// Serializes the iterator as a sequence, once.
+    struct Lazy<'a, T>(std::cell::RefCell<&'a mut dyn Iterator<Item = T>>);
+    impl<T: serde::Serialize> serde::Serialize for Lazy<'_, T> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(&mut *self.0.borrow_mut())
+        }
+    }
+    let lazy = Lazy(std::cell::RefCell::new(iter));
+    stream(|w| match format {
+        Data::Json => {
+            serde_json::to_writer_pretty(&mut *w, &lazy).map_err(std::io::Error::from)?;
+            writeln!(w)
+        }
+        Data::Yaml => serde_yaml::to_writer(&mut *w, &lazy).map_err(std::io::Error::other),
+    })
+}
+
 /// Writes to stdout; a closed pipe (`| head`) ends quietly.
 pub(super) fn print(text: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();

@@ -15,7 +15,6 @@ use k8s_openapi::api::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::convert;
@@ -240,22 +239,40 @@ struct Builder {
 /// Where the current document sits, for messages.
 struct Doc<'a> {
     file: &'a str,
+    /// The document's own text (its lines are found by parsing it alone).
     text: &'a str,
+    /// 0-based index of the document in its file.
     index: usize,
+    /// Lines before `text` in the file.
+    offset: usize,
     line: Option<usize>,
     /// Lines of the entries of a `kind: List`, found in one pass when first needed.
     items: OnceCell<Vec<usize>>,
 }
 
 impl<'a> Doc<'a> {
-    fn new(file: &'a str, text: &'a str, index: usize, line: Option<usize>) -> Doc<'a> {
+    fn new(
+        file: &'a str,
+        text: &'a str,
+        index: usize,
+        offset: usize,
+        line: Option<usize>,
+    ) -> Doc<'a> {
         Doc {
             file,
             text,
             index,
+            offset,
             line,
             items: OnceCell::new(),
         }
+    }
+
+    /// The line in the file of the node at `path` (or its nearest ancestor).
+    fn line_of(&self, path: &str) -> Option<usize> {
+        yaml_lines::line_of(self.text, 0, path)
+            .map(|l| l + self.offset)
+            .or(self.line)
     }
 
     /// The line where the object at `prefix` (`""` or `items[3].`) starts.
@@ -270,14 +287,81 @@ impl<'a> Doc<'a> {
         match item {
             Some(i) => self
                 .items
-                .get_or_init(|| yaml_lines::item_lines(self.text, self.index))
+                .get_or_init(|| {
+                    yaml_lines::item_lines(self.text, 0)
+                        .into_iter()
+                        .map(|l| l + self.offset)
+                        .collect()
+                })
                 .get(i)
                 .copied()
                 .or(self.line),
-            None => yaml_lines::line_of(self.text, self.index, prefix.trim_end_matches('.'))
-                .or(self.line),
+            None => self.line_of(prefix.trim_end_matches('.')),
         }
     }
+}
+
+/// Documents parsed together (on several cores), then used in order: bounds what is held.
+const BATCH: usize = 512;
+
+/// Files smaller than this are parsed on one core.
+const PARALLEL_FROM: usize = 256 * 1024;
+
+/// Flow collections nested deeper than serde_yaml accepts (128) are refused before parsing:
+/// libyaml's time grows with the square of the nesting.
+const MAX_NESTING: usize = 128;
+
+/// `message` with every "line N" moved down by `by` lines: the parser counts lines from the
+/// start of the document, messages count them in the file.
+fn shift_lines(message: &str, by: usize) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("line ") {
+        let (head, tail) = rest.split_at(at + "line ".len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        match tail[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&tail[..digits]),
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parses each document of `spans` alone, on up to `threads` threads: the value, or the line
+/// (within the document) and message of its syntax error.
+fn parse_documents(
+    text: &str,
+    spans: &[yaml_lines::DocSpan],
+    threads: usize,
+) -> Vec<Result<Value, (Option<usize>, String)>> {
+    let parse = |span: &yaml_lines::DocSpan| -> Result<Value, (Option<usize>, String)> {
+        let doc = &text[span.bytes.clone()];
+        if let Some(line) = yaml_lines::nesting_beyond(doc, MAX_NESTING) {
+            return Err((
+                Some(line),
+                format!("invalid YAML: nested more than {MAX_NESTING} levels deep"),
+            ));
+        }
+        serde_yaml::from_str::<Value>(doc)
+            .map_err(|e| (e.location().map(|l| l.line()), format!("invalid YAML: {e}")))
+    };
+    if threads <= 1 || spans.len() < 2 {
+        return spans.iter().map(parse).collect();
+    }
+    let per = spans.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = spans
+            .chunks(per)
+            .map(|part| scope.spawn(move || part.iter().map(parse).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// Errors reported one by one; past this, only their number (each costs a look-up of its line).
@@ -342,7 +426,7 @@ impl Builder {
         if json {
             match serde_json::from_str::<Value>(text) {
                 Ok(value) => {
-                    let doc = Doc::new(file, text, 0, Some(1));
+                    let doc = Doc::new(file, text, 0, 0, Some(1));
                     self.report.documents += 1;
                     self.object(value, &doc, "");
                 }
@@ -357,26 +441,41 @@ impl Builder {
             }
             return;
         }
-        let doc_lines = yaml_lines::document_lines(text).unwrap_or_default();
-        for (index, de) in serde_yaml::Deserializer::from_str(text).enumerate() {
-            match Value::deserialize(de) {
-                Ok(Value::Null) => {}
-                Ok(value) => {
-                    self.report.documents += 1;
-                    let doc = Doc::new(file, text, index, doc_lines.get(index).copied());
-                    self.object(value, &doc, "");
-                }
-                Err(e) => {
-                    // After a syntax error the rest of the stream cannot be trusted.
-                    self.errors.push(LoadError {
+        // Documents are found by their `---` lines and parsed each on its own (as kubectl
+        // does), a batch at a time on every core; then used in order. A syntax error spoils
+        // its document only.
+        let spans = yaml_lines::documents(text);
+        let threads = if text.len() < PARALLEL_FROM {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+        };
+        for (batch, spans) in spans.chunks(BATCH).enumerate() {
+            let parsed = parse_documents(text, spans, threads);
+            for (i, (span, result)) in spans.iter().zip(parsed).enumerate() {
+                let index = batch * BATCH + i;
+                let doc_text = &text[span.bytes.clone()];
+                match result {
+                    Ok(Value::Null) => {}
+                    Ok(value) => {
+                        self.report.documents += 1;
+                        let doc = Doc::new(
+                            file,
+                            doc_text,
+                            index,
+                            span.first_line - 1,
+                            Some(span.node_line),
+                        );
+                        self.object(value, &doc, "");
+                    }
+                    Err((line, message)) => self.errors.push(LoadError {
                         file: file.to_string(),
-                        line: e.location().map(|l| l.line()),
-                        document: Some((index + 1, doc_lines.get(index).copied())),
+                        line: line.map(|l| l + span.first_line - 1),
+                        document: Some((index + 1, Some(span.node_line))),
                         object: None,
                         field: None,
-                        message: format!("invalid YAML: {e}"),
-                    });
-                    return;
+                        message: shift_lines(&message, span.first_line - 1),
+                    }),
                 }
             }
         }
@@ -387,7 +486,7 @@ impl Builder {
             self.more_errors += 1;
             return;
         }
-        let line = yaml_lines::line_of(doc.text, doc.index, path).or(doc.line);
+        let line = doc.line_of(path);
         self.errors.push(LoadError {
             file: doc.file.to_string(),
             line,
@@ -684,6 +783,10 @@ impl Builder {
         label: &str,
         prefix: &str,
     ) -> Option<T> {
+        // Tracking the path costs a third of the time: only for an object that fails.
+        if let Ok(v) = T::deserialize(&value) {
+            return Some(v);
+        }
         match serde_path_to_error::deserialize::<_, T>(value) {
             Ok(v) => Some(v),
             Err(e) => {

@@ -393,3 +393,189 @@ mod tests {
         assert_eq!(keys.len(), 1000, "pod names are unique");
     }
 }
+
+/// The world as Kubernetes manifests (Namespaces, Pods, NetworkPolicies; YAML documents),
+/// for benchmarks of the command line on files. Loading them gives the same world back.
+pub fn manifests(world: &World, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use k8s_openapi::api::core::v1 as core;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    let meta = |namespace: Option<&str>, name: &str, labels: &Labels| ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: namespace.map(str::to_string),
+        labels: (!labels.is_empty()).then(|| labels.clone()),
+        ..ObjectMeta::default()
+    };
+    let mut doc = |value: &dyn erased::Manifest| -> std::io::Result<()> {
+        out.write_all(b"---\n")?;
+        out.write_all(value.yaml()?.as_bytes())
+    };
+    for ns in &world.inventory.namespaces {
+        doc(&core::Namespace {
+            metadata: meta(None, &ns.name, &ns.labels),
+            ..core::Namespace::default()
+        })?;
+    }
+    for p in &world.inventory.pods {
+        let ports: Vec<core::ContainerPort> = p
+            .ports
+            .iter()
+            .map(|cp| core::ContainerPort {
+                name: cp.name.clone(),
+                container_port: i32::from(cp.port),
+                protocol: Some(cp.protocol.to_string()),
+                ..core::ContainerPort::default()
+            })
+            .collect();
+        let ips: Vec<core::PodIP> = p
+            .ips
+            .iter()
+            .map(|ip| core::PodIP { ip: ip.to_string() })
+            .collect();
+        doc(&core::Pod {
+            metadata: meta(Some(&p.namespace), &p.name, &p.labels),
+            spec: Some(core::PodSpec {
+                node_name: p.node.clone(),
+                host_network: p.host_network.then_some(true),
+                containers: vec![core::Container {
+                    name: "main".into(),
+                    image: Some("registry.example/app:1".into()),
+                    ports: (!ports.is_empty()).then_some(ports),
+                    ..core::Container::default()
+                }],
+                ..core::PodSpec::default()
+            }),
+            status: Some(core::PodStatus {
+                pod_ip: p.ips.first().map(|ip| ip.to_string()),
+                pod_ips: (!ips.is_empty()).then_some(ips),
+                phase: Some("Running".into()),
+                ..core::PodStatus::default()
+            }),
+        })?;
+    }
+    for p in &world.policies.policies {
+        doc(&policy_manifest(p))?;
+    }
+    Ok(())
+}
+
+/// A policy of the model as the NetworkPolicy it came from (selectors as matchExpressions).
+pub fn policy_manifest(p: &Policy) -> k8s_openapi::api::networking::v1::NetworkPolicy {
+    use k8s_openapi::api::networking::v1 as net;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
+        LabelSelector, LabelSelectorRequirement, ObjectMeta,
+    };
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let selector = |s: &Selector| LabelSelector {
+        match_labels: None,
+        match_expressions: (!s.requirements().is_empty()).then(|| {
+            s.requirements()
+                .iter()
+                .map(|r| {
+                    let (operator, values) = match &r.op {
+                        Operator::In(v) => ("In", Some(v.clone())),
+                        Operator::NotIn(v) => ("NotIn", Some(v.clone())),
+                        Operator::Exists => ("Exists", None),
+                        Operator::DoesNotExist => ("DoesNotExist", None),
+                    };
+                    LabelSelectorRequirement {
+                        key: r.key.clone(),
+                        operator: operator.into(),
+                        values,
+                    }
+                })
+                .collect()
+        }),
+    };
+    let peer = |peer: &Peer| match peer {
+        Peer::Pods { pods, namespaces } => net::NetworkPolicyPeer {
+            pod_selector: Some(selector(pods)),
+            namespace_selector: match namespaces {
+                NamespaceScope::PolicyNamespace => None,
+                NamespaceScope::Selector(s) => Some(selector(s)),
+            },
+            ip_block: None,
+        },
+        Peer::IpBlock(b) => net::NetworkPolicyPeer {
+            ip_block: Some(net::IPBlock {
+                cidr: b.cidr.to_string(),
+                except: (!b.except.is_empty())
+                    .then(|| b.except.iter().map(|e| e.to_string()).collect()),
+            }),
+            ..net::NetworkPolicyPeer::default()
+        },
+    };
+    let port = |spec: &PortSpec| {
+        let (port, end_port) = match &spec.port {
+            PortMatch::Any => (None, None),
+            PortMatch::Range { from, to } if from == to => {
+                (Some(IntOrString::Int(i32::from(*from))), None)
+            }
+            PortMatch::Range { from, to } => (
+                Some(IntOrString::Int(i32::from(*from))),
+                Some(i32::from(*to)),
+            ),
+            PortMatch::Named { name } => (Some(IntOrString::String(name.clone())), None),
+        };
+        net::NetworkPolicyPort {
+            protocol: Some(spec.protocol.to_string()),
+            port,
+            end_port,
+        }
+    };
+    let parts = |r: &Rule| {
+        (
+            (!r.peers.is_empty()).then(|| r.peers.iter().map(peer).collect()),
+            (!r.ports.is_empty()).then(|| r.ports.iter().map(port).collect()),
+        )
+    };
+    let mut types = Vec::new();
+    if p.ingress.is_some() {
+        types.push("Ingress".to_string());
+    }
+    if p.egress.is_some() {
+        types.push("Egress".to_string());
+    }
+    net::NetworkPolicy {
+        metadata: ObjectMeta {
+            name: Some(p.name.clone()),
+            namespace: Some(p.namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(net::NetworkPolicySpec {
+            pod_selector: Some(selector(&p.pod_selector)),
+            policy_types: Some(types),
+            ingress: p.ingress.as_ref().map(|rules| {
+                rules
+                    .iter()
+                    .map(parts)
+                    .map(|(from, ports)| net::NetworkPolicyIngressRule { from, ports })
+                    .collect()
+            }),
+            egress: p.egress.as_ref().map(|rules| {
+                rules
+                    .iter()
+                    .map(parts)
+                    .map(|(to, ports)| net::NetworkPolicyEgressRule { to, ports })
+                    .collect()
+            }),
+        }),
+    }
+}
+
+mod erased {
+    /// A Kubernetes object that prints itself as YAML, with its kind and apiVersion.
+    pub trait Manifest {
+        fn yaml(&self) -> std::io::Result<String>;
+    }
+
+    impl<K: k8s_openapi::Resource + serde::Serialize> Manifest for K {
+        fn yaml(&self) -> std::io::Result<String> {
+            let mut value = serde_yaml::to_value(self).map_err(std::io::Error::other)?;
+            if let serde_yaml::Value::Mapping(m) = &mut value {
+                m.insert("apiVersion".into(), K::API_VERSION.into());
+                m.insert("kind".into(), K::KIND.into());
+            }
+            serde_yaml::to_string(&value).map_err(std::io::Error::other)
+        }
+    }
+}

@@ -158,10 +158,10 @@ pub fn compile_network_policy(
 }
 
 /// The policy as its author would read it: without server-side bookkeeping.
-fn manifest_yaml(np: &net::NetworkPolicy) -> Option<std::sync::Arc<str>> {
+fn manifest_yaml(np: &net::NetworkPolicy) -> Option<super::model::Manifest> {
     let mut np = np.clone();
     np.metadata.managed_fields = None;
-    serde_yaml::to_string(&np).ok().map(std::sync::Arc::from)
+    Some(super::model::Manifest(std::sync::Arc::new(np)))
 }
 
 /// A peer list holding a bare podSelector entry (own namespace) next to a bare

@@ -291,9 +291,23 @@ pub struct Policy {
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub origin: Origin,
-    /// The object as YAML (metadata.managedFields and status left out), for showing.
+    /// The object it was made from (metadata.managedFields left out), for showing.
     #[serde(skip)]
-    pub manifest: Option<std::sync::Arc<str>>,
+    pub manifest: Option<Manifest>,
+}
+
+/// A NetworkPolicy object as given, shared; printed as YAML only when shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest(pub std::sync::Arc<k8s_openapi::api::networking::v1::NetworkPolicy>);
+
+// NetworkPolicy holds strings, integers and lists of them: equality is total.
+impl Eq for Manifest {}
+
+impl Manifest {
+    /// The object as YAML.
+    pub fn yaml(&self) -> String {
+        serde_yaml::to_string(&*self.0).unwrap_or_default()
+    }
 }
 
 impl Policy {

@@ -327,7 +327,7 @@ fn policy(
     lines.push(Line::raw(""));
     lines.push(heading("MANIFEST", theme));
     match &p.manifest {
-        Some(yaml) => lines.extend(yaml.lines().map(|l| yaml_line(l, theme))),
+        Some(m) => lines.extend(m.yaml().lines().map(|l| yaml_line(l, theme))),
         None => {
             lines.push(Line::styled(
                 "# normalized form (the source kept no manifest)",
