@@ -1,5 +1,5 @@
-//! The command line on big manifests: loading, `matrix` in every output form, and
-//! `effective -A -o json`, at 10k and 30k pods, each in a process of its own with its wall
+//! The command line on big manifests: loading, `matrix` in every output form, every port
+//! at once by workload and by pod, and `effective -A -o json`, at 10k and 30k pods, each in a process of its own with its wall
 //! time and peak resident memory (VmHWM). Outputs of gigabytes go to /dev/null: what is
 //! measured is that they are written in bounded memory.
 //!
@@ -106,7 +106,30 @@ fn main() {
             1,
             0,
         );
+        bench(
+            "matrix --all-ports --by workload -o json",
+            &[
+                "matrix",
+                "--all-ports",
+                "--by",
+                "workload",
+                "-o",
+                "json",
+                "-f",
+                f,
+            ],
+            true,
+            runs,
+            0,
+        );
         if pods <= 10_000 {
+            bench(
+                "matrix --all-ports -o csv (every pod pair)",
+                &["matrix", "--all-ports", "-o", "csv", "-f", f],
+                true,
+                1,
+                0,
+            );
             bench(
                 "matrix -p 8080 -o json",
                 &["matrix", "-p", "8080", "-o", "json", "-f", f],

@@ -822,3 +822,89 @@ fn hostile_nesting_is_refused_with_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn every_port_at_once_by_pod_and_by_workload() {
+    let out = run(
+        bin().args([
+            "matrix",
+            "--all-ports",
+            "--by",
+            "workload",
+            "-f",
+            "tests/fixtures/good",
+        ]),
+        0,
+    );
+    assert_has(
+        &out,
+        &[
+            "every port: 4 workloads",
+            "shop/Deployment/storefront → payments/Pod/gateway-7c9d-abcde TCP 9000",
+            "→ shop/StatefulSet/cart-db TCP 5432",
+        ],
+    );
+    // The CSV quotes cells that list several ports.
+    let csv = stdout_of(bin().args([
+        "matrix",
+        "--all-ports",
+        "-o",
+        "csv",
+        "--demo",
+        "-n",
+        "production",
+    ]));
+    assert!(csv.starts_with("from,to,allowed\n"), "{csv}");
+    assert!(
+        csv.contains("production/backend,production/database,TCP 5432\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("production/api,production/api,all\n"), "{csv}");
+
+    // Each pair's port set agrees with the one-port matrix, port by port.
+    let all: serde_json::Value = serde_json::from_str(&stdout_of(bin().args([
+        "matrix",
+        "--all-ports",
+        "-o",
+        "json",
+        "--demo",
+    ])))
+    .unwrap();
+    for port in [53u16, 80, 5432, 6379, 8080, 9090] {
+        let m: serde_json::Value = serde_json::from_str(&stdout_of(bin().args([
+            "matrix",
+            "-p",
+            &port.to_string(),
+            "-o",
+            "json",
+            "--demo",
+        ])))
+        .unwrap();
+        for (from, row) in m.as_object().unwrap() {
+            for (to, allowed) in row.as_object().unwrap() {
+                let set = all[from][to].as_str().unwrap();
+                assert_eq!(
+                    allowed.as_bool().unwrap(),
+                    tcp_allows(set, port),
+                    "{from} -> {to} TCP/{port}: {set}"
+                );
+            }
+        }
+    }
+}
+
+/// Whether `TCP 80,8000-8080; UDP 53` (or `all`, `none`) holds TCP `port`.
+fn tcp_allows(set: &str, port: u16) -> bool {
+    match set {
+        "all" => true,
+        "none" => false,
+        _ => set.split("; ").any(|part| {
+            part.strip_prefix("TCP ").is_some_and(|ranges| {
+                ranges.split(',').any(|r| match r.split_once('-') {
+                    Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).contains(&port),
+                    None => r.parse::<u16>().unwrap() == port,
+                })
+            })
+        }),
+    }
+}

@@ -289,3 +289,55 @@ fn generated_manifests_read_back_to_the_same_verdicts() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Every port at once agrees with the one-port matrix on every port class: each range's
+    /// ends and the ports just outside them, every container port and its neighbours.
+    #[test]
+    fn every_port_at_once_agrees_with_the_matrix_on_every_port_class((_full, partial, _policies, readable) in partly_known_world()) {
+        use netpol_tui::policy::Connectivity;
+        use netpol_tui::policy::model::PortMatch;
+        let index = build(&partial, readable.clone(), EngineOptions::default());
+        let mut ports: std::collections::BTreeSet<u16> = [1, u16::MAX].into_iter().collect();
+        let mut near = |p: u16| {
+            ports.extend([p.saturating_sub(1).max(1), p, p.saturating_add(1)]);
+        };
+        for policy in &readable {
+            for rule in policy.ingress.iter().chain(policy.egress.iter()).flatten() {
+                for spec in &rule.ports {
+                    if let PortMatch::Range { from, to } = spec.port {
+                        near(from);
+                        near(to);
+                    }
+                }
+            }
+        }
+        for pod in &partial.pods {
+            for cp in &pod.ports {
+                near(cp.port);
+            }
+        }
+        let mut all = Connectivity::new(&index);
+        let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
+        for protocol in Protocol::ALL {
+            for &port in &ports {
+                let m = index.matrix(&pods, protocol, port);
+                for i in 0..pods.len() {
+                    for j in 0..pods.len() {
+                        if i == j {
+                            continue;
+                        }
+                        let pair = all.between(index.class_of(pods[i]), index.class_of(pods[j]));
+                        let d = m.decision(i, j);
+                        prop_assert_eq!(pair.sure.contains(protocol, port), d == Decision::Allowed,
+                            "pod{} -> pod{} {}/{}: {}", i, j, protocol, port, pair);
+                        prop_assert_eq!(pair.unknown.contains(protocol, port), d == Decision::Unknown,
+                            "pod{} -> pod{} {}/{}: {}", i, j, protocol, port, pair);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 
 use super::load::{load_world, pods_in_scope, Loaded};
 use super::output::{print, print_data, stream, stream_data};
-use super::{engine_options, Failure, MatrixOutput, Output, SourceArgs};
+use super::{engine_options, ByArg, Failure, MatrixOutput, Output, SourceArgs};
 use crate::policy::effective::{effective, Effective};
 use crate::policy::explain::explain;
 use crate::policy::model::Inventory;
 use crate::policy::query::{resolve_endpoint, resolve_port};
 use crate::policy::selector::Selector;
-use crate::policy::{Flow, Index, Protocol};
+use crate::policy::{By, Flow, Index, PortTable, Protocol};
 use crate::render::{self, paint::Paint};
 
 /// The world of `source`, compiled; and the context's namespace on a cluster.
@@ -82,6 +82,41 @@ pub(super) fn matrix(
     })?;
     if m.has_unknown() {
         eprintln!("{}", unknown_note(inv));
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `matrix --all-ports`: every protocol and port at once, by pod or by workload.
+pub(super) fn all_ports(
+    source: &SourceArgs,
+    by: ByArg,
+    selector: Option<String>,
+    output: MatrixOutput,
+) -> Result<ExitCode, Failure> {
+    let selector = match selector {
+        Some(s) => Some(Selector::parse(&s).map_err(Failure::lookup("-l"))?),
+        None => None,
+    };
+    let (index, _) = index(source, false)?;
+    let pods = pods_in_scope(&index, source.namespace.as_deref(), selector.as_ref())?;
+    let by = match by {
+        ByArg::Pod => By::Pod,
+        ByArg::Workload => By::Workload,
+    };
+    let mut table = PortTable::new(&index, &pods, by);
+    let rows = match by {
+        By::Pod => "pods",
+        By::Workload => "workloads",
+    };
+    stream(|w| match output {
+        MatrixOutput::Text => render::matrix::ports_text(w, &mut table, rows),
+        MatrixOutput::Csv => render::matrix::ports_csv(w, &mut table),
+        MatrixOutput::Json => render::matrix::ports_json(w, &mut table),
+        MatrixOutput::Yaml => render::matrix::ports_yaml(w, &mut table),
+    })?;
+    if table.unknown {
+        eprintln!("{}", unknown_note(index.inventory()));
         return Ok(ExitCode::from(3));
     }
     Ok(ExitCode::SUCCESS)

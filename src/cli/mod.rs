@@ -132,6 +132,13 @@ pub struct SourceArgs {
     pub ipblock_pods: IpBlockPods,
 }
 
+/// Rows of `matrix --all-ports`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ByArg {
+    Pod,
+    Workload,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum IpBlockPods {
     Match,
@@ -173,12 +180,27 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
-    /// Every pod to every pod: which may connect on one port.
+    /// Every pod to every pod: which may connect on one port, or (--all-ports) on which
+    /// protocols and ports.
     Matrix {
-        #[arg(long, short = 'p', value_parser = numbers::port, allow_hyphen_values = true)]
-        port: u16,
-        #[arg(long, value_parser = parse_protocol, default_value = "TCP")]
+        #[arg(
+            long,
+            short = 'p',
+            value_parser = numbers::port,
+            allow_hyphen_values = true,
+            required_unless_present = "all_ports",
+            conflicts_with = "all_ports"
+        )]
+        port: Option<u16>,
+        #[arg(long, value_parser = parse_protocol, default_value = "TCP", conflicts_with = "all_ports")]
         protocol: Protocol,
+        /// Every protocol and port at once: for each ordered pair, the allowed set as ranges
+        /// (`TCP 1-79,81-65535; UDP 53`, `all`, `none`).
+        #[arg(long)]
+        all_ports: bool,
+        /// With --all-ports: rows of pods, or of workloads (`ns/Kind/name`).
+        #[arg(long, value_enum, default_value = "pod", requires = "all_ports")]
+        by: ByArg,
         /// Only pods matching this label selector (kubectl syntax: a=b,c!=d,e in (f,g)).
         #[arg(short = 'l', long, value_name = "SELECTOR")]
         selector: Option<String>,
@@ -391,9 +413,14 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         Command::Matrix {
             port,
             protocol,
+            all_ports: _,
+            by,
             selector,
             output,
-        } => commands::matrix(source, paint, (port, protocol), selector, output),
+        } => match port {
+            Some(port) => commands::matrix(source, paint, (port, protocol), selector, output),
+            None => commands::all_ports(source, by, selector, output),
+        },
         Command::Effective { pod, output } => commands::effective_rules(source, paint, pod, output),
     }
 }

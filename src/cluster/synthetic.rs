@@ -431,8 +431,23 @@ pub fn manifests(world: &World, out: &mut dyn std::io::Write) -> std::io::Result
             .iter()
             .map(|ip| core::PodIP { ip: ip.to_string() })
             .collect();
+        let mut metadata = meta(Some(&p.namespace), &p.name, &p.labels);
+        // The controller, as the workload's own kind (loading reads it back as the workload).
+        metadata.owner_references = p.workload.as_ref().and_then(|w| {
+            let (kind, name) = w.split_once('/')?;
+            Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                    api_version: "apps/v1".into(),
+                    kind: kind.into(),
+                    name: name.into(),
+                    uid: format!("uid-{}-{name}", p.namespace),
+                    controller: Some(true),
+                    ..Default::default()
+                },
+            ])
+        });
         doc(&core::Pod {
-            metadata: meta(Some(&p.namespace), &p.name, &p.labels),
+            metadata,
             spec: Some(core::PodSpec {
                 node_name: p.node.clone(),
                 host_network: p.host_network.then_some(true),

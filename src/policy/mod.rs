@@ -16,8 +16,8 @@ pub mod selector;
 pub mod workload;
 
 pub use engine::{
-    Decision, Endpoint, EngineOptions, Exemption, Flow, Index, Matrix, PodId, PolicyId, RuleRef,
-    Side, Verdict,
+    By, Connectivity, Decision, Endpoint, EngineOptions, Exemption, Flow, Index, Matrix, PairPorts,
+    PodId, PolicyId, PortSet, PortTable, RuleRef, Side, Verdict,
 };
 pub use error::{Error, FieldErrors, Result};
 pub use model::{Direction, Inventory, Policy, PolicySet, Protocol};

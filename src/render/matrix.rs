@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use super::paint::Paint;
 use super::{NO, OK};
 use crate::policy::model::Inventory;
-use crate::policy::{Decision, Matrix};
+use crate::policy::{Decision, Matrix, PortTable};
 
 /// The pods' `namespace/name` keys, once each.
 fn keys(m: &Matrix, inv: &Inventory) -> Vec<String> {
@@ -189,6 +189,116 @@ pub fn yaml(w: &mut dyn Write, m: &Matrix, inv: &Inventory) -> io::Result<()> {
             line.push_str(": ");
             line.push_str(value(m.decision(i, j)));
             writeln!(w, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Every port at once, as text: for each source, one line per destination with the ports it
+/// may open (`all`, `none`, `TCP 80,443; UDP 53`).
+pub fn ports_text(w: &mut dyn Write, t: &mut PortTable, rows: &str) -> io::Result<()> {
+    let names = t.names.clone();
+    let n = names.len();
+    writeln!(
+        w,
+        "every port: {n} {rows}; under each source, what it may open to each destination"
+    )?;
+    let width = names.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+    let padded: Vec<String> = names.iter().map(|s| format!("  → {s:<width$}  ")).collect();
+    for (i, name) in names.iter().enumerate() {
+        writeln!(w, "{name}")?;
+        let row = t.row(i);
+        for (j, lead) in padded.iter().enumerate() {
+            w.write_all(lead.as_bytes())?;
+            w.write_all(row.get(j).as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+/// `from,to,allowed`, a line per ordered pair.
+pub fn ports_csv(w: &mut dyn Write, t: &mut PortTable) -> io::Result<()> {
+    writeln!(w, "from,to,allowed")?;
+    let names: Vec<String> = t.names.iter().map(|k| csv_field(k)).collect();
+    let mut line = String::new();
+    for (i, from) in names.iter().enumerate() {
+        let row = t.row(i);
+        for (j, to) in names.iter().enumerate() {
+            let cell = row.get(j);
+            line.clear();
+            line.push_str(from);
+            line.push(',');
+            line.push_str(to);
+            line.push(',');
+            // A cell with `,` (a list of ports) is quoted; cells hold no `"`.
+            if cell.contains(',') {
+                line.push('"');
+                line.push_str(cell);
+                line.push('"');
+            } else {
+                line.push_str(cell);
+            }
+            line.push('\n');
+            w.write_all(line.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// `{"from": {"to": "TCP 80; UDP 53"}}`, pretty.
+pub fn ports_json(w: &mut dyn Write, t: &mut PortTable) -> io::Result<()> {
+    let n = t.names.len();
+    if n == 0 {
+        return writeln!(w, "{{}}");
+    }
+    let quoted: Vec<String> = t
+        .names
+        .iter()
+        .map(|k| serde_json::to_string(k).map_err(io::Error::other))
+        .collect::<io::Result<_>>()?;
+    writeln!(w, "{{")?;
+    for (i, from) in quoted.iter().enumerate() {
+        writeln!(w, "  {from}: {{")?;
+        let row = t.row(i);
+        for (j, to) in quoted.iter().enumerate() {
+            // Cell texts hold no character JSON escapes.
+            w.write_all(b"    ")?;
+            w.write_all(to.as_bytes())?;
+            w.write_all(b": \"")?;
+            w.write_all(row.get(j).as_bytes())?;
+            w.write_all(if j + 1 < n { b"\",\n" } else { b"\"\n" })?;
+        }
+        writeln!(w, "  }}{}", if i + 1 < n { "," } else { "" })?;
+    }
+    writeln!(w, "}}")
+}
+
+/// The same map as YAML.
+pub fn ports_yaml(w: &mut dyn Write, t: &mut PortTable) -> io::Result<()> {
+    let n = t.names.len();
+    if n == 0 {
+        return writeln!(w, "{{}}");
+    }
+    let yaml = |s: &str| {
+        serde_yaml::to_string(s)
+            .map(|s| s.trim_end().to_string())
+            .map_err(io::Error::other)
+    };
+    let quoted: Vec<String> = t.names.iter().map(|k| yaml(k)).collect::<io::Result<_>>()?;
+    let mut texts = std::collections::HashMap::new();
+    for (i, from) in quoted.iter().enumerate() {
+        writeln!(w, "{from}:")?;
+        let row = t.row(i);
+        for (j, to) in quoted.iter().enumerate() {
+            let cell = row.get(j);
+            if !texts.contains_key(cell) {
+                texts.insert(cell.to_string(), yaml(cell)?);
+            }
+            writeln!(w, "  {to}: {}", texts[cell])?;
+        }
+        if texts.len() > 4096 {
+            texts.clear();
         }
     }
     Ok(())

@@ -139,7 +139,7 @@ impl<'a> PortView<'a> {
             let index = self.index;
             let class = &index.classes[c as usize];
             let dst_ports = &index.inventory.pods[class.representative as usize].ports;
-            let known = index.inventory.namespaces[class.namespace as usize].policies_known;
+            let known = index.class_policies_known(c);
             let mut reach = if class.ingress.is_empty() {
                 if known {
                     self.everyone()
@@ -177,7 +177,7 @@ impl<'a> PortView<'a> {
         if self.egress[c as usize].is_none() {
             let index = self.index;
             let class = &index.classes[c as usize];
-            let known = index.inventory.namespaces[class.namespace as usize].policies_known;
+            let known = index.class_policies_known(c);
             let mut reach = if class.egress.is_empty() {
                 if known {
                     self.everyone()

@@ -17,8 +17,10 @@ use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 
 mod matrix;
+mod ports;
 
 pub use matrix::{Matrix, PortView, Reach};
+pub use ports::{By, Connectivity, PairPorts, PortSet, PortTable};
 
 use super::model::{
     ContainerPort, Direction, Inventory, IpBlock, Labels, NamespaceScope, Peer, PolicySet,
@@ -583,8 +585,16 @@ impl Index {
 
     /// Whether every NetworkPolicy of the pod's namespace could be read.
     pub fn policies_known(&self, pod: PodId) -> bool {
-        let class = &self.classes[self.pod_class[pod as usize] as usize];
-        self.inventory.namespaces[class.namespace as usize].policies_known
+        self.class_policies_known(self.pod_class[pod as usize])
+    }
+
+    /// Whether every NetworkPolicy of a class's namespace could be read.
+    fn class_policies_known(&self, class: u32) -> bool {
+        let ns = self.classes[class as usize].namespace;
+        self.inventory
+            .namespaces
+            .get(ns as usize)
+            .is_none_or(|n| n.policies_known)
     }
 
     fn side(&self, direction: Direction, subject: PodId, peer: &Endpoint, flow: &Flow) -> Side {
