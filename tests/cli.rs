@@ -463,6 +463,11 @@ fn bad_input_is_reported_precisely() {
         ("bad-protocol.yaml", "bad-protocol.yaml:11: NetworkPolicy x/icmp (document 1, line 1): items[0].spec.ingress[0].ports[0].protocol: unsupported value \"ICMP\""),
         ("broken.json", "broken.json:4: invalid JSON: trailing comma"),
         ("bad-pod-ip.yaml", "bad-pod-ip.yaml:6: Pod x/p (document 1, line 1): status.podIP: \"10.0.0.300\" is not an IP address"),
+        ("bad-names.yaml", "bad-names.yaml:4: Namespace Bad_NS (document 1, line 1): metadata.name: \"Bad_NS\": a lowercase RFC 1123 label must consist of lowercase letters"),
+        ("bad-names.yaml", "bad-names.yaml:12: Pod shop/web (document 2, line 6): metadata.labels[bad key!]: label key \"bad key!\""),
+        ("long-pod-name.yaml", "metadata.name: pppppppppppppppppppp...: must be no more than 253 characters (it has 300)"),
+        ("no-container-port.yaml", "no-container-port.yaml:8: Pod shop/web (document 1, line 1): spec.containers[0].ports[0].containerPort: is required"),
+        ("misspelt-kind.yaml", "misspelt-kind.yaml:2: NetworkPolicyy shop/deny (document 1, line 1): kind: unknown kind \"NetworkPolicyy\" (networking.k8s.io/v1); did you mean NetworkPolicy?"),
     ];
     for (file, want) in cases {
         let path = format!("tests/fixtures/bad/{file}");
@@ -477,7 +482,7 @@ fn bad_input_is_reported_precisely() {
             "{file}: nothing on stdout when input is bad"
         );
         assert!(
-            stderr.contains(&format!("error: tests/fixtures/bad/{want}")),
+            stderr.contains(&format!("error: tests/fixtures/bad/{want}")) || stderr.contains(want),
             "{file}: wanted\n  {want}\ngot\n  {stderr}"
         );
         assert!(!stderr.contains("panicked"), "{file}: {stderr}");
@@ -907,4 +912,76 @@ fn tcp_allows(set: &str, port: u16) -> bool {
             })
         }),
     }
+}
+
+#[test]
+fn input_as_the_api_server_and_kubectl_take_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A typed list as `kubectl get pods -o yaml` prints it: items without kind.
+    let list = dir.path().join("pods.yaml");
+    std::fs::write(
+        &list,
+        "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a, namespace: shop, labels: {app: a}}\n  status: {podIP: 10.0.0.1}\n- metadata: {name: b, namespace: shop}\n",
+    )
+    .unwrap();
+    // A leading byte order mark.
+    let bom = dir.path().join("bom.yaml");
+    std::fs::write(
+        &bom,
+        "\u{feff}apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args([
+            "status",
+            "-f",
+            list.to_str().unwrap(),
+            "-f",
+            bom.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 Namespace, 2 Pod"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Errors come in file and line order, whatever order they were found in.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_One}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: Bad_Two, namespace: x}\n---\n- not: [an, object\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: Bad_Three}\n",
+    )
+    .unwrap();
+    let out = bin()
+        .args(["status", "-f", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<usize> = err
+        .lines()
+        .filter_map(|l| l.split(':').nth(2).and_then(|n| n.trim().parse().ok()))
+        .collect();
+    assert!(lines.len() >= 4, "{err}");
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]), "{err}");
+
+    // `notin` without parentheses is named for what it is.
+    let out = bin()
+        .args(["matrix", "--demo", "-p", "80", "-l", "app notin a"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the values of `notin` go in parentheses: `app notin (a)`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use k8s_openapi::api::core::v1 as core;
 
 use crate::policy::audit::{Change, Staged};
-use crate::policy::compile::{validate_port_name, FieldError};
+use crate::policy::compile::{check_metadata, validate_port_name, FieldError, NameRule};
 use crate::policy::model::{
     ContainerPort, Labels, Namespace, Node, Origin, Pod, Protocol, NAMESPACE_NAME_LABEL,
 };
@@ -21,12 +21,12 @@ fn field(path: impl Into<String>, message: impl Into<String>) -> FieldError {
 }
 
 pub fn namespace(ns: &core::Namespace) -> Result<Namespace, Vec<FieldError>> {
-    let name = ns
-        .metadata
-        .name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| vec![field("metadata.name", "is required")])?;
+    let mut errs = Vec::new();
+    check_metadata(&ns.metadata, NameRule::DnsLabel, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    let name = ns.metadata.name.clone().unwrap_or_default();
     let mut labels: Labels = ns.metadata.labels.clone().unwrap_or_default();
     // The API server sets this label on every namespace and does not let it differ.
     labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.clone());
@@ -66,10 +66,8 @@ pub fn pod(
     origin: Origin,
 ) -> Result<Option<Pod>, Vec<FieldError>> {
     let mut errs = Vec::new();
+    check_metadata(&pod.metadata, NameRule::DnsSubdomain, &mut errs);
     let name = pod.metadata.name.clone().filter(|n| !n.is_empty());
-    if name.is_none() {
-        errs.push(field("metadata.name", "is required"));
-    }
     let status = pod.status.as_ref();
     if matches!(
         status.and_then(|s| s.phase.as_deref()),
@@ -159,6 +157,22 @@ pub fn template_pod(
     origin: Origin,
 ) -> Result<Pod, Vec<FieldError>> {
     let mut errs = Vec::new();
+    if let Err(e) = crate::policy::selector::validate_dns_subdomain(name) {
+        errs.push(field("metadata.name", e));
+    }
+    for (key, value) in template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let checked = crate::policy::selector::validate_key(key)
+            .and_then(|()| crate::policy::selector::validate_value(value));
+        if let Err(e) = checked {
+            errs.push(field(format!("{template_path}.metadata.labels[{key}]"), e));
+        }
+    }
     let ports = match &template.spec {
         Some(spec) => container_ports(spec, &format!("{template_path}.spec"), &mut errs),
         None => Vec::new(),
@@ -205,13 +219,16 @@ fn container_ports(
                 let ppath = format!("{path}.{group}[{c}].ports[{i}]");
                 let Some(number) = u16::try_from(port.container_port).ok().filter(|p| *p != 0)
                 else {
-                    errs.push(field(
-                        format!("{ppath}.containerPort"),
+                    // Absent reads as 0, which is never valid.
+                    let message = if port.container_port == 0 {
+                        "is required: a port number between 1 and 65535".to_string()
+                    } else {
                         format!(
                             "{} is not a valid port number: must be between 1 and 65535",
                             port.container_port
-                        ),
-                    ));
+                        )
+                    };
+                    errs.push(field(format!("{ppath}.containerPort"), message));
                     continue;
                 };
                 let protocol = match port.protocol.as_deref() {
@@ -247,14 +264,10 @@ fn container_ports(
 }
 
 pub fn node(node: &core::Node) -> Result<Node, Vec<FieldError>> {
-    let name = node
-        .metadata
-        .name
-        .clone()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| vec![field("metadata.name", "is required")])?;
-    let mut addresses = Vec::new();
     let mut errs = Vec::new();
+    check_metadata(&node.metadata, NameRule::DnsSubdomain, &mut errs);
+    let name = node.metadata.name.clone().unwrap_or_default();
+    let mut addresses = Vec::new();
     for (i, a) in node
         .status
         .as_ref()

@@ -301,6 +301,42 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// The kinds read here.
+const KINDS: &[&str] = &[
+    "Namespace",
+    "Node",
+    "Pod",
+    "NetworkPolicy",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+    "List",
+    "StagedKubernetesNetworkPolicy",
+];
+
+/// A kind read here that `kind` is probably a misspelling of: one edit away for short
+/// names, two for longer ones, case aside. A kind read here (in another API group) is none.
+fn close_kind(kind: &str) -> Option<&'static str> {
+    if KINDS.contains(&kind) {
+        return None;
+    }
+    let lower = kind.to_ascii_lowercase();
+    KINDS
+        .iter()
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&lower, &k.to_ascii_lowercase()),
+                *k,
+            )
+        })
+        .filter(|(d, k)| *d <= if k.len() <= 6 { 1 } else { 2 })
+        .min()
+        .map(|(_, k)| k)
+}
+
 /// Documents parsed together (on several cores), then used in order: bounds what is held.
 const BATCH: usize = 512;
 
@@ -423,6 +459,8 @@ impl Builder {
 
     fn text(&mut self, file: &str, text: &str, json: bool) {
         self.report.files += 1;
+        // A byte order mark, as some editors write, is not part of the text (kubectl agrees).
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         if json {
             match serde_json::from_str::<Value>(text) {
                 Ok(value) => {
@@ -555,10 +593,20 @@ impl Builder {
             .to_string();
 
         if kind == "List" || (kind.ends_with("List") && map.get("items").is_some()) {
+            // A typed list as the API server returns it (`PodList`): its items carry no kind
+            // and apiVersion of their own.
+            let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
             match map.get("items") {
                 Some(Value::Array(items)) => {
                     for (i, item) in items.iter().enumerate() {
-                        self.object(item.clone(), doc, &format!("{prefix}items[{i}]."));
+                        let mut item = item.clone();
+                        if let (Some(k), Value::Object(fields)) = (item_kind, &mut item) {
+                            fields.entry("kind").or_insert_with(|| k.into());
+                            fields
+                                .entry("apiVersion")
+                                .or_insert_with(|| api_version.clone().into());
+                        }
+                        self.object(item, doc, &format!("{prefix}items[{i}]."));
                     }
                 }
                 Some(Value::Null) | None => {}
@@ -699,6 +747,15 @@ impl Builder {
                      use networking.k8s.io/v1"
                 ),
             ),
+            _ if close_kind(&kind).is_some() => self.object_error(
+                doc,
+                Some(label),
+                &format!("{prefix}kind"),
+                format!(
+                    "unknown kind {kind:?} ({api_version}); did you mean {}?",
+                    close_kind(&kind).unwrap_or_default()
+                ),
+            ),
             _ => {
                 // Policies of other engines (Calico, Cilium, admin tiers) change what the
                 // datapath does; saying nothing would make verdicts look complete.
@@ -804,6 +861,14 @@ impl Builder {
     }
 
     fn finish(mut self) -> Result<Loaded, LoadErrors> {
+        // In file order (as the files were first met) and line order within a file.
+        let mut rank: BTreeMap<String, usize> = BTreeMap::new();
+        for e in &self.errors {
+            let next = rank.len();
+            rank.entry(e.file.clone()).or_insert(next);
+        }
+        self.errors
+            .sort_by_key(|e| (rank[&e.file], e.line.unwrap_or(0)));
         if self.more_errors > 0 {
             self.error_at(
                 "(input)",

@@ -14,7 +14,10 @@ use super::error::FieldErrors;
 use super::model::{
     IpBlock, NamespaceScope, Origin, Peer, Policy, PortMatch, PortSpec, Protocol, Rule,
 };
-use super::selector::{validate_key, validate_value, Operator, Requirement, Selector};
+use super::selector::{
+    validate_dns_label, validate_dns_subdomain, validate_key, validate_value, Operator,
+    Requirement, Selector,
+};
 
 /// A validation error at a field, named by its path in the object (`spec.ingress[0].ports[1].port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +45,49 @@ impl Errors {
     }
 }
 
+/// How an object's name must look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameRule {
+    /// Namespaces.
+    DnsLabel,
+    /// Pods, policies, nodes and most other objects.
+    DnsSubdomain,
+}
+
+/// Checks metadata as the API server does: the name (required), the namespace (a DNS
+/// label) and every label key and value. Errors name the field.
+pub fn check_metadata(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    rule: NameRule,
+    errs: &mut Vec<FieldError>,
+) {
+    let mut push = |path: String, message: String| errs.push(FieldError { path, message });
+    match meta.name.as_deref() {
+        None | Some("") => push("metadata.name".into(), "is required".into()),
+        Some(name) => {
+            let checked = match rule {
+                NameRule::DnsLabel => validate_dns_label(name),
+                NameRule::DnsSubdomain => validate_dns_subdomain(name),
+            };
+            if let Err(e) = checked {
+                push("metadata.name".into(), e);
+            }
+        }
+    }
+    if let Some(ns) = meta.namespace.as_deref().filter(|n| !n.is_empty()) {
+        if let Err(e) = validate_dns_label(ns) {
+            push("metadata.namespace".into(), e);
+        }
+    }
+    for (key, value) in meta.labels.iter().flatten() {
+        if let Err(e) = validate_key(key) {
+            push(format!("metadata.labels[{key}]"), e);
+        } else if let Err(e) = validate_value(value) {
+            push(format!("metadata.labels[{key}]"), e);
+        }
+    }
+}
+
 /// Compiles one NetworkPolicy; `default_namespace` applies when metadata.namespace is absent.
 pub fn compile_network_policy(
     np: &net::NetworkPolicy,
@@ -49,13 +95,8 @@ pub fn compile_network_policy(
     origin: Origin,
 ) -> Result<Policy, FieldErrors> {
     let mut errs = Errors::default();
-    let name = match np.metadata.name.as_deref() {
-        Some(n) if !n.is_empty() => n.to_string(),
-        _ => {
-            errs.push("metadata.name", "is required");
-            String::new()
-        }
-    };
+    check_metadata(&np.metadata, NameRule::DnsSubdomain, &mut errs.0);
+    let name = np.metadata.name.clone().unwrap_or_default();
     let namespace = np
         .metadata
         .namespace

@@ -253,6 +253,15 @@ fn parse_term(term: &str) -> Result<Requirement, String> {
             )),
         };
     }
+    // `app notin a`: an operator word without its parentheses.
+    if let [key, op @ ("in" | "notin"), rest @ ..] =
+        term.split_whitespace().collect::<Vec<_>>().as_slice()
+    {
+        return Err(format!(
+            "selector term {term:?}: the values of `{op}` go in parentheses: `{key} {op} ({})`",
+            rest.join(",")
+        ));
+    }
     Ok(Requirement {
         key: term.to_string(),
         op: Operator::Exists,
@@ -291,6 +300,38 @@ pub fn validate_value(value: &str) -> Result<(), String> {
     } else {
         Err(format!(
             "label value {value:?}: must be at most 63 characters of letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        ))
+    }
+}
+
+/// Checks a name that must be a DNS label (RFC 1123), as namespace names: at most 63
+/// lowercase letters, digits and '-', starting and ending with a letter or digit.
+pub fn validate_dns_label(name: &str) -> Result<(), String> {
+    if name.len() <= 63 && !name.contains('.') && is_dns_subdomain(name) {
+        Ok(())
+    } else if name.len() > 63 {
+        Err(format!("{name:?}: must be no more than 63 characters"))
+    } else {
+        Err(format!(
+            "{name:?}: a lowercase RFC 1123 label must consist of lowercase letters, digits or '-', and must start and end with a letter or digit"
+        ))
+    }
+}
+
+/// Checks a name that must be a DNS subdomain (RFC 1123), as pod and policy names: at most
+/// 253 characters of dot-separated DNS labels.
+pub fn validate_dns_subdomain(name: &str) -> Result<(), String> {
+    if name.len() > 253 {
+        Err(format!(
+            "{}...: must be no more than 253 characters (it has {})",
+            &name[..name.char_indices().nth(20).map_or(name.len(), |(i, _)| i)],
+            name.len()
+        ))
+    } else if is_dns_subdomain(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?}: a lowercase RFC 1123 subdomain must consist of lowercase letters, digits, '-' or '.', and must start and end with a letter or digit"
         ))
     }
 }
