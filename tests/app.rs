@@ -264,7 +264,14 @@ fn quitting() {
     assert!(press(&mut s, KeyCode::Char('q')).is_empty());
     assert_eq!(ctrl(&mut s, 'c'), vec![Command::Quit]);
     let mut s = demo_state(120, 40);
-    assert_eq!(update(&mut s, Msg::Terminate), vec![Command::Quit]);
+    assert_eq!(
+        update(
+            &mut s,
+            Msg::Terminate(netpol_tui::process::Signal::Terminate)
+        ),
+        vec![Command::Quit]
+    );
+    assert_eq!(s.ended_by, Some(netpol_tui::process::Signal::Terminate));
 }
 
 #[test]

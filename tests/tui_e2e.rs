@@ -96,6 +96,11 @@ impl Tmux {
         self.tmux(&["capture-pane", "-t", "e2e", "-p"])
     }
 
+    /// The screen with its colours, as escape sequences.
+    fn screen_with_colours(&self) -> String {
+        self.tmux(&["capture-pane", "-t", "e2e", "-p", "-e"])
+    }
+
     /// Waits until the screen shows `needle`; fails with the screen after 15 s.
     fn wait_for(&self, needle: &str) -> String {
         let start = Instant::now();
@@ -210,17 +215,32 @@ fn demo_navigate_explain_and_quit() {
 }
 
 #[test]
-fn sigterm_restores_the_terminal() {
-    let t = Tmux::start("term", 100, 30, "demo");
+fn signals_restore_the_terminal_and_set_the_exit_status() {
+    for (signal, status) in [("TERM", "exit=143"), ("HUP", "exit=129")] {
+        let t = Tmux::start(&format!("sig{signal}"), 100, 30, "demo");
+        t.wait_for("Namespaces · pods");
+        let pid = t.pid();
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(ok.success());
+        assert_eq!(t.exit_code(), status, "SIG{signal}");
+        assert_restored(&t);
+    }
+}
+
+/// The terminal says 256 colours (TERM=xterm-256color, no COLORTERM): the theme's 24-bit
+/// colours are drawn as the nearest of the palette.
+#[test]
+fn colours_follow_what_the_terminal_shows() {
+    let t = Tmux::start("colours", 100, 30, "demo");
     t.wait_for("Namespaces · pods");
-    let pid = t.pid();
-    let ok = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(ok.success());
+    let screen = t.screen_with_colours();
+    assert!(screen.contains("38;5;"), "palette colours: {screen}");
+    assert!(!screen.contains("38;2;"), "no 24-bit colour: {screen}");
+    t.keys(&["q"]);
     assert_eq!(t.exit_code(), "exit=0");
-    assert_restored(&t);
 }
 
 #[test]

@@ -74,7 +74,7 @@ impl State {
             .cloned()
             .unwrap_or_else(|| self.theme.clone());
         self.theme = match rule.and_then(|r| r.frame) {
-            Some(color) => base.with_frame(color),
+            Some(color) => base.with_frame(self.themes.depth.color(color)),
             None => base,
         };
     }
@@ -83,7 +83,10 @@ impl State {
     /// frame colour.
     pub fn context_frame(&self) -> Option<ratatui::style::Color> {
         let live = self.live.as_ref()?;
-        self.context_rules.find(&live.status.context)?.frame
+        self.context_rules
+            .find(&live.status.context)?
+            .frame
+            .map(|c| self.themes.depth.color(c))
     }
 }
 

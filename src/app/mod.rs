@@ -79,7 +79,8 @@ pub enum Msg {
     /// Switching to another context failed; the current one goes on.
     SwitchFailed(String),
     /// SIGTERM, SIGHUP or SIGINT from outside.
-    Terminate,
+    /// A signal asks the process to stop.
+    Terminate(crate::process::Signal),
     /// What the last frame found out about sizes it could not know before drawing.
     Rendered {
         detail_lines: usize,
@@ -218,6 +219,8 @@ pub struct State {
     pub message: Option<Message>,
     pub now_ms: u64,
     pub quit: bool,
+    /// The signal that ended the run, if one did: the process exits with its status.
+    pub ended_by: Option<crate::process::Signal>,
     /// Staged changes and, in audit mode, how they judge.
     pub audit: AuditMode,
     history: Vec<Place>,
@@ -265,6 +268,7 @@ impl State {
             message: None,
             now_ms: 0,
             quit: false,
+            ended_by: None,
             audit: AuditMode {
                 changes: source_staged,
                 ..AuditMode::default()
@@ -414,8 +418,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.complain(error);
             Vec::new()
         }
-        Msg::Terminate => {
+        Msg::Terminate(signal) => {
             state.quit = true;
+            state.ended_by = Some(signal);
             vec![Command::Quit]
         }
         Msg::Rendered { detail_lines } => {

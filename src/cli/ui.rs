@@ -12,6 +12,8 @@ use crate::theme::{self, ThemeSet};
 /// Opens the terminal UI on what was loaded.
 pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<ExitCode, Failure> {
     let mut themes = ThemeSet::load(theme::user_dir().as_deref())?;
+    // Colours the terminal cannot show become the nearest it can.
+    themes.degrade(theme::ColorDepth::from_env());
     let chosen = themes.select(cli.theme.as_deref().unwrap_or(theme::DEFAULT))?;
     let rules = ContextRules::load(contexts::user_file().as_deref(), &themes)?;
     for w in &themes.warnings {
@@ -80,9 +82,11 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
         live: live_source,
         recorded: cli.flows.clone(),
     };
-    crate::tui::run(state, runtime, sources).map_err(|e| Failure::Setup(format!("{e:#}")))?;
+    let ended_by =
+        crate::tui::run(state, runtime, sources).map_err(|e| Failure::Setup(format!("{e:#}")))?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    Ok(ExitCode::SUCCESS)
+    // Ended by a signal: the status a shell expects (143 for SIGTERM, 129 for SIGHUP).
+    Ok(ended_by.map_or(ExitCode::SUCCESS, |s| ExitCode::from(s.exit_code())))
 }

@@ -16,6 +16,9 @@ use ratatui::style::{Color, Modifier, Style};
 use toml::de::{DeTable, DeValue};
 
 pub mod contexts;
+pub mod depth;
+
+pub use depth::ColorDepth;
 
 /// The built-in themes: name and text.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -94,6 +97,14 @@ pub struct Theme {
 impl Theme {
     pub fn style(&self, slot: Slot) -> Style {
         self.styles[slot as usize]
+    }
+
+    /// This theme as a terminal of `depth` colours shows it.
+    pub fn degraded(&self, depth: ColorDepth) -> Theme {
+        Theme {
+            name: self.name.clone(),
+            styles: self.styles.iter().map(|s| depth.style(*s)).collect(),
+        }
     }
 
     /// The default theme, without any user file.
@@ -345,6 +356,8 @@ impl std::error::Error for ThemeError {}
 pub struct ThemeSet {
     themes: Vec<Theme>,
     pub warnings: Vec<String>,
+    /// How many colours the terminal shows; every theme is brought down to it.
+    pub depth: ColorDepth,
 }
 
 impl ThemeSet {
@@ -359,7 +372,11 @@ impl ThemeSet {
                 t.layer(name, text, &mut warnings).ok().map(|_| t)
             })
             .collect();
-        ThemeSet { themes, warnings }
+        ThemeSet {
+            themes,
+            warnings,
+            depth: ColorDepth::TrueColor,
+        }
     }
 
     /// Built-ins, then every `*.toml` of `user_dir` (when it exists) layered over them.
@@ -405,6 +422,7 @@ impl ThemeSet {
         };
         theme.name = name.to_string();
         theme.layer(source, text, &mut self.warnings)?;
+        let theme = theme.degraded(self.depth);
         match position {
             Some(i) => self.themes[i] = theme,
             None => self.themes.push(theme),
@@ -421,6 +439,14 @@ impl ThemeSet {
     }
 
     /// A theme by name, or by path to a file (added to the set under its file name).
+    /// Brings every theme (and those added later) down to `depth` colours.
+    pub fn degrade(&mut self, depth: ColorDepth) {
+        self.depth = depth;
+        for t in &mut self.themes {
+            *t = t.degraded(depth);
+        }
+    }
+
     pub fn select(&mut self, spec: &str) -> Result<Theme, ThemeError> {
         let path = Path::new(spec);
         let name = if spec.ends_with(".toml") || spec.contains(std::path::MAIN_SEPARATOR) {

@@ -114,7 +114,7 @@ pub fn run(
     mut state: State,
     runtime: tokio::runtime::Runtime,
     sources: Sources,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<crate::process::Signal>> {
     if !has_terminal() {
         bail!(NO_TERMINAL);
     }
@@ -123,6 +123,7 @@ pub fn run(
     let _guard = Guard;
     let size = terminal.size().context("cannot read the terminal size")?;
     update(&mut state, Msg::Resize(size.width, size.height));
+    // The terminal is restored when `_guard` goes, before the caller exits.
     let result = runtime.block_on(event_loop(&mut terminal, state, sources));
     // Watches and timers end with the runtime; do not wait for a slow connection to close.
     runtime.shutdown_background();
@@ -133,7 +134,7 @@ async fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     mut state: State,
     sources: Sources,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<crate::process::Signal>> {
     let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL);
     let stop = Arc::new(AtomicBool::new(false));
     let lost = Arc::new(AtomicU64::new(0));
@@ -198,7 +199,7 @@ async fn event_loop(
         );
     }
     stop.store(true, Ordering::Relaxed);
-    Ok(())
+    Ok(state.ended_by)
 }
 
 /// Carries out what `update` asks for: heavy or I/O work goes to blocking threads, and
@@ -280,8 +281,8 @@ fn spawn_input(tx: mpsc::Sender<Msg>, stop: Arc<AtomicBool>) {
 }
 
 async fn signals(tx: mpsc::Sender<Msg>) {
-    crate::process::signal().await;
-    let _ = tx.send(Msg::Terminate).await;
+    let signal = crate::process::signal().await;
+    let _ = tx.send(Msg::Terminate(signal)).await;
 }
 
 async fn ticker(tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
