@@ -266,6 +266,8 @@ impl Printer {
     }
 }
 
+/// The world of `source`, compiled, for the lab (which needs the probe).
+#[cfg(all(feature = "probe", target_os = "linux"))]
 fn index_for(source: &SourceArgs) -> Result<Index, Failure> {
     let (world, _) = load_world(source, false)?.once();
     Ok(Index::build(
