@@ -47,3 +47,26 @@ INSTA_UPDATE=no INSTA_FORCE_PASS=0 cargo test --locked 2>&1 | tee "$out"
 # One closing line with the totals of every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "\n%d passed, %d failed\n", p, f }' "$out"
+
+log "peer analyzer corpus"
+# A peer analyzer's public test corpus with its expected answers, beside the checkout when the
+# project is developed in its shared workspace; users cloning the project do not have it.
+peer=../shared/conformance/netpol-analyzer
+if [ -x "$peer/check.sh" ]; then
+  cargo build --locked --quiet --bin kubectl-netpol_tui
+  bin=target/debug/kubectl-netpol_tui
+  # AdminNetworkPolicy and BaselineAdminNetworkPolicy cases: every one must agree.
+  bash "$peer/check.sh" "$bin" --group anp | tail -1
+  # NetworkPolicy cases: three name their policies with '_', which the API server refuses and
+  # so do we (file, line and field in the error); every other case must agree.
+  peer_out=$(bash "$peer/check.sh" "$bin" || true)
+  echo "$peer_out" | tail -1
+  unexpected=$(echo "$peer_out" | grep '^FAIL' | grep -v -e 'load-error' || true)
+  refused=$(echo "$peer_out" | grep -c '^FAIL.*load-error' || true)
+  if [ -n "$unexpected" ] || [ "$refused" -gt 3 ]; then
+    echo "$peer_out" | grep '^FAIL' >&2
+    exit 1
+  fi
+else
+  echo "skipped: $peer is not beside this checkout"
+fi

@@ -341,3 +341,138 @@ proptest! {
         }
     }
 }
+
+/// Tier policies (Admin before NetworkPolicy, Baseline after): the same invariants.
+mod tiers {
+    use super::*;
+    use netpol_tui::policy::model::PortMatch;
+    use netpol_tui::policy::tiers::TierPolicy;
+    use netpol_tui::policy::Connectivity;
+
+    /// Every port where an answer may change: the ends of every range and the ports just
+    /// outside them, every container port and its neighbours.
+    fn port_classes(
+        policies: &[Policy],
+        tiers: &[TierPolicy],
+        inv: &netpol_tui::policy::Inventory,
+    ) -> std::collections::BTreeSet<u16> {
+        let mut ports: std::collections::BTreeSet<u16> = [1, u16::MAX].into_iter().collect();
+        let mut near = |p: u16| ports.extend([p.saturating_sub(1).max(1), p, p.saturating_add(1)]);
+        let specs = policies
+            .iter()
+            .flat_map(|p| p.ingress.iter().chain(p.egress.iter()).flatten())
+            .flat_map(|r| r.ports.iter())
+            .chain(
+                tiers
+                    .iter()
+                    .flat_map(|t| t.ingress.iter().chain(&t.egress))
+                    .flat_map(|r| r.ports.iter().flatten()),
+            );
+        for spec in specs {
+            if let PortMatch::Range { from, to } = spec.port {
+                near(from);
+                near(to);
+            }
+        }
+        for pod in &inv.pods {
+            for cp in &pod.ports {
+                near(cp.port);
+            }
+        }
+        ports
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn index_agrees_with_explain((inv, policies, tiers) in tiered_world(), cilium in any::<bool>()) {
+            let index = build_tiered(&inv, policies, tiers, EngineOptions { ipblock_matches_pods: !cilium });
+            for flow in flows(&inv) {
+                let fast = index.verdict(&flow);
+                let slow = explain(&index, &flow);
+                prop_assert_eq!(&fast, &slow.verdict, "flow {:?}", flow);
+                prop_assert_eq!(fast.allowed(), slow.allowed);
+            }
+        }
+
+        #[test]
+        fn hidden_labels_never_give_a_wrong_definite_answer((full, partial, policies, tiers) in partly_known_tiered_world()) {
+            let truth = build_tiered(&full, policies.clone(), tiers.clone(), EngineOptions::default());
+            let seen = build_tiered(&partial, policies, tiers, EngineOptions::default());
+            for flow in flows(&partial) {
+                let v = seen.verdict(&flow);
+                let slow = explain(&seen, &flow);
+                prop_assert_eq!(&v, &slow.verdict, "flow {:?}", flow);
+                match v.decision() {
+                    Decision::Unknown => prop_assert!(slow.unknown.is_some(), "explain gives no reason: {:?}", flow),
+                    d => prop_assert_eq!(d, truth.verdict(&flow).decision(), "a definite answer that is wrong: {:?}", flow),
+                }
+            }
+        }
+
+        #[test]
+        fn matrix_agrees_with_verdicts((_full, partial, policies, tiers) in partly_known_tiered_world(), port in prop::sample::select(PORTS.to_vec()), protocol in protocol()) {
+            let index = build_tiered(&partial, policies, tiers, EngineOptions::default());
+            let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
+            let m = index.matrix(&pods, protocol, port);
+            let (mut allowed, mut unknown) = (0u64, 0u64);
+            for i in 0..pods.len() {
+                for j in 0..pods.len() {
+                    let flow = Flow { src: Endpoint::pod(pods[i]), dst: Endpoint::pod(pods[j]), protocol, port };
+                    let d = index.verdict(&flow).decision();
+                    prop_assert_eq!(m.decision(i, j), d, "pod{} -> pod{}", i, j);
+                    allowed += u64::from(d == Decision::Allowed);
+                    unknown += u64::from(d == Decision::Unknown);
+                }
+            }
+            prop_assert_eq!(m.allowed_pairs(), allowed);
+            prop_assert_eq!(m.unknown_pairs(), unknown);
+        }
+
+        #[test]
+        fn tiers_that_could_not_be_read_leave_every_side_unknown((inv, policies, tiers) in tiered_world()) {
+            let mut set = netpol_tui::policy::PolicySet::new(policies).with_tiers(tiers);
+            set.tiers_known = false;
+            let index = netpol_tui::policy::Index::build(std::sync::Arc::new(inv.clone()), std::sync::Arc::new(set), EngineOptions::default());
+            for flow in flows(&inv) {
+                let v = index.verdict(&flow);
+                if v.exemption.is_some() || !(flow.src.pod_id().is_some() || flow.dst.pod_id().is_some()) {
+                    continue;
+                }
+                prop_assert_eq!(v.decision(), Decision::Unknown, "flow {:?}", flow);
+                prop_assert!(explain(&index, &flow).unknown.is_some());
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn every_port_at_once_agrees_with_the_matrix((_full, partial, policies, tiers) in partly_known_tiered_world()) {
+            let index = build_tiered(&partial, policies.clone(), tiers.clone(), EngineOptions::default());
+            let ports = port_classes(&policies, &tiers, &partial);
+            let mut all = Connectivity::new(&index);
+            let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
+            for protocol in Protocol::ALL {
+                for &port in &ports {
+                    let m = index.matrix(&pods, protocol, port);
+                    for i in 0..pods.len() {
+                        for j in 0..pods.len() {
+                            if i == j {
+                                continue;
+                            }
+                            let pair = all.between(index.class_of(pods[i]), index.class_of(pods[j]));
+                            let d = m.decision(i, j);
+                            prop_assert_eq!(pair.sure.contains(protocol, port), d == Decision::Allowed,
+                                "pod{} -> pod{} {}/{}: {}", i, j, protocol, port, pair);
+                            prop_assert_eq!(pair.unknown.contains(protocol, port), d == Decision::Unknown,
+                                "pod{} -> pod{} {}/{}: {}", i, j, protocol, port, pair);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -291,7 +291,11 @@ pub fn node(node: &core::Node) -> Result<Node, Vec<FieldError>> {
     if !errs.is_empty() {
         return Err(errs);
     }
-    Ok(Node { name, addresses })
+    Ok(Node {
+        name,
+        addresses,
+        labels: node.metadata.labels.clone().unwrap_or_default(),
+    })
 }
 
 /// Calico's StagedKubernetesNetworkPolicy (a NetworkPolicy spec and `spec.stagedAction`, `Set`

@@ -231,6 +231,8 @@ struct Builder {
     templates: Vec<Pod>,
     nodes: BTreeMap<String, Node>,
     policies: BTreeMap<(String, String), Policy>,
+    /// Cluster-scoped tier policies by (kind, name).
+    tiers: BTreeMap<(String, String), crate::policy::tiers::TierPolicy>,
     staged: Vec<Staged>,
     /// Errors past `MAX_ERRORS`, counted only.
     more_errors: usize,
@@ -315,6 +317,9 @@ const KINDS: &[&str] = &[
     "CronJob",
     "List",
     "StagedKubernetesNetworkPolicy",
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+    "ClusterNetworkPolicy",
 ];
 
 /// A kind read here that `kind` is probably a misspelling of: one edit away for short
@@ -735,6 +740,46 @@ impl Builder {
                         .map(|s| (s.template, "spec.jobTemplate.spec.template"))
                 })
             }
+            (
+                "policy.networking.k8s.io",
+                "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy",
+            ) => {
+                use crate::policy::compile_tiers::{compile_tier_policy, TierKind, TierObject};
+                let tier_kind = match kind.as_str() {
+                    "AdminNetworkPolicy" => TierKind::Admin,
+                    "BaselineAdminNetworkPolicy" => TierKind::BaselineAdmin,
+                    _ => TierKind::Cluster,
+                };
+                let expected = match tier_kind {
+                    TierKind::Cluster => "policy.networking.k8s.io/v1alpha2",
+                    _ => "policy.networking.k8s.io/v1alpha1",
+                };
+                if api_version != expected {
+                    return self.object_error(
+                        doc,
+                        Some(format!("{kind} {name}")),
+                        &format!("{prefix}apiVersion"),
+                        format!("{api_version} {kind} is not read here; use {expected}"),
+                    );
+                }
+                let label = format!("{kind} {name}");
+                let Some(object) = self.typed::<TierObject>(value, doc, &label, prefix) else {
+                    return;
+                };
+                match compile_tier_policy(&object, tier_kind, origin.clone()) {
+                    Ok(policy) => {
+                        self.count(&kind);
+                        if self
+                            .tiers
+                            .insert((kind.clone(), policy.name.clone()), policy)
+                            .is_some()
+                        {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
+                }
+            }
             ("projectcalico.org", "StagedKubernetesNetworkPolicy") => {
                 self.staged_policy(value, doc, &label, prefix, origin)
             }
@@ -951,7 +996,8 @@ impl Builder {
             hidden: Vec::new(),
         };
         inventory.normalize();
-        let policies = PolicySet::new(self.policies.into_values().collect());
+        let policies = PolicySet::new(self.policies.into_values().collect())
+            .with_tiers(self.tiers.into_values().collect());
         Ok(Loaded {
             world: World::new(inventory, policies).with_staged(self.staged),
             report: self.report,

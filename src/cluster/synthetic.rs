@@ -120,6 +120,7 @@ pub fn generate(shape: Shape) -> World {
                 (i / 250) as u8,
                 (i % 250 + 1) as u8,
             ))],
+            labels: Labels::new(),
         })
         .collect();
 

@@ -253,7 +253,9 @@ impl Annotated {
 
 fn admitted_by_rule(v: &Verdict) -> bool {
     v.exemption.is_none()
-        && (matches!(v.egress, Side::Allowed(_)) || matches!(v.ingress, Side::Allowed(_)))
+        && [&v.egress, &v.ingress]
+            .iter()
+            .any(|s| matches!(s, Side::Allowed(_) | Side::TierAllowed(_)))
 }
 
 /// The policies that allowed the flow, or (when it is denied) those that isolate the
@@ -264,6 +266,11 @@ fn deciding_policies(names: &Names, v: &Verdict) -> Vec<Arc<str>> {
     for side in [&v.egress, &v.ingress] {
         match side {
             Side::Allowed(r) if decision == Decision::Allowed => out.push(names.policy(r.policy)),
+            Side::TierAllowed(r) if decision == Decision::Allowed => out.push(names.tier(r.policy)),
+            Side::TierDenied(r) if decision == Decision::Denied => out.push(names.tier(r.policy)),
+            Side::TierUnknown { rule: Some(r) } if decision == Decision::Unknown => {
+                out.push(names.tier(r.policy))
+            }
             Side::Denied { isolating } if decision == Decision::Denied => {
                 out.extend(isolating.iter().map(|&p| names.policy(p)))
             }
@@ -295,15 +302,23 @@ fn sentence(
             (&v.egress, Direction::Egress, src),
             (&v.ingress, Direction::Ingress, dst),
         ] {
-            if let Side::Denied { isolating } = side {
-                let list: Vec<String> = isolating
-                    .iter()
-                    .map(|&p| names.policy(p).to_string())
-                    .collect();
-                parts.push(format!(
-                    "{pod} isolated for {direction} by {}; no rule admits {what}",
-                    list.join(", ")
-                ));
+            match side {
+                Side::Denied { isolating } => {
+                    let list: Vec<String> = isolating
+                        .iter()
+                        .map(|&p| names.policy(p).to_string())
+                        .collect();
+                    parts.push(format!(
+                        "{pod} isolated for {direction} by {}; no rule admits {what}",
+                        list.join(", ")
+                    ));
+                }
+                Side::TierDenied(r) => parts.push(format!(
+                    "{direction} of {pod} denied by {} {direction}[{}]",
+                    names.tier(r.policy),
+                    r.rule
+                )),
+                _ => {}
             }
         }
         parts.join("; ")
@@ -326,6 +341,9 @@ fn sentence(
                     names.policy(r.policy),
                     r.rule
                 )),
+                Side::TierAllowed(r) => {
+                    parts.push(format!("{} {direction}[{}]", names.tier(r.policy), r.rule))
+                }
                 Side::NotIsolated => parts.push(format!("{direction} not isolated")),
                 _ => {}
             }
@@ -358,8 +376,25 @@ fn sentence(
                 (&v.egress, Direction::Egress, src),
                 (&v.ingress, Direction::Ingress, dst),
             ] {
-                let Side::Unknown { isolating, rule } = side else {
-                    continue;
+                let (isolating, rule) = match side {
+                    Side::Unknown { isolating, rule } => (isolating, rule),
+                    Side::TierUnknown { rule: Some(r) } => {
+                        parts.push(format!(
+                            "whether {} {direction}[{}] matches {pod}'s {direction} cannot be \
+                             known (see explain)",
+                            names.tier(r.policy),
+                            r.rule
+                        ));
+                        continue;
+                    }
+                    Side::TierUnknown { rule: None } => {
+                        parts.push(format!(
+                            "{pod}: the cluster's tier policies (AdminNetworkPolicy and kin) \
+                             could not be read, and they may decide its {direction}"
+                        ));
+                        continue;
+                    }
+                    _ => continue,
                 };
                 let list: Vec<String> = isolating
                     .iter()
@@ -401,6 +436,7 @@ pub struct Names {
     pods: Vec<Arc<str>>,
     nodes: Vec<Arc<str>>,
     policies: Vec<Arc<str>>,
+    tiers: Vec<Arc<str>>,
 }
 
 impl Names {
@@ -424,7 +460,21 @@ impl Names {
                 .iter()
                 .map(|p| Arc::from(p.key()))
                 .collect(),
+            tiers: index
+                .policies()
+                .tiers
+                .iter()
+                .map(|p| Arc::from(p.key()))
+                .collect(),
         }
+    }
+
+    /// `Kind/name` of a tier policy by its place in evaluation order.
+    pub fn tier(&self, id: u32) -> Arc<str> {
+        self.tiers
+            .get(id as usize)
+            .cloned()
+            .unwrap_or_else(|| Arc::from("?"))
     }
 
     pub fn policy(&self, id: u32) -> Arc<str> {

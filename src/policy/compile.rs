@@ -34,10 +34,10 @@ impl fmt::Display for FieldError {
 
 /// Collects field errors while walking an object, so that one run reports all of them.
 #[derive(Default)]
-struct Errors(Vec<FieldError>);
+pub(crate) struct Errors(pub(crate) Vec<FieldError>);
 
 impl Errors {
-    fn push(&mut self, path: &str, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, path: &str, message: impl Into<String>) {
         self.0.push(FieldError {
             path: path.to_string(),
             message: message.into(),
@@ -405,7 +405,7 @@ fn compile_port(port: &net::NetworkPolicyPort, path: &str, errs: &mut Errors) ->
     })
 }
 
-fn valid_port_number(n: i32) -> Option<u16> {
+pub(crate) fn valid_port_number(n: i32) -> Option<u16> {
     u16::try_from(n).ok().filter(|p| *p != 0)
 }
 
@@ -435,7 +435,7 @@ pub fn validate_port_name(name: &str) -> Result<(), String> {
     }
 }
 
-fn compile_selector(sel: &LabelSelector, path: &str, errs: &mut Errors) -> Selector {
+pub(crate) fn compile_selector(sel: &LabelSelector, path: &str, errs: &mut Errors) -> Selector {
     let mut requirements = Vec::new();
     for (key, value) in sel.match_labels.iter().flatten() {
         let kpath = format!("{path}.matchLabels[{key}]");

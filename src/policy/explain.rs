@@ -8,9 +8,13 @@
 
 use serde::Serialize;
 
+use super::explain_tiers;
+use super::tiers::Tier;
+
 use super::engine::{
     Decision, Endpoint, EngineOptions, Exemption, Flow, Index, PolicyId, RuleRef, Side, Verdict,
 };
+use super::explain_tiers::{TierCite, TierTrace};
 use super::model::{
     ContainerPort, Direction, Inventory, IpBlock, NamespaceScope, Peer, Pod, Policy, PortMatch,
     PortSpec, NAMESPACE_NAME_LABEL,
@@ -50,6 +54,15 @@ pub struct SideExplanation {
     pub isolated_by: Vec<String>,
     /// Every policy of the pod's namespace, and what it did.
     pub policies: Vec<PolicyTrace>,
+    /// The tier rule that decided this side (before or after NetworkPolicy), if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<TierCite>,
+    /// Tier rules that passed the flow on to the next tier.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub passed: Vec<TierCite>,
+    /// The tier policies, Admin tier then Baseline tier, each in evaluation order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<TierTrace>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -155,6 +168,38 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                          {pod} is isolated for {} and what admits it are unknown",
                         explained.direction
                     ));
+                }
+                Side::TierUnknown { rule: None } => reasons.push(format!(
+                    "the cluster's tier policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy, \
+                     ClusterNetworkPolicy) could not be read, and they may decide the {} of {}",
+                    explained.direction,
+                    explained.pod.as_deref().unwrap_or("?")
+                )),
+                Side::TierUnknown { rule: Some(_) } => {
+                    let cite = explained.decided_by.as_ref();
+                    let why = explained
+                        .tiers
+                        .iter()
+                        .flat_map(|t| {
+                            t.rules
+                                .iter()
+                                .flat_map(|r| &r.peers)
+                                .map(|c| (c.unknown, c.reason.as_str()))
+                                .chain(
+                                    t.unknown
+                                        .then_some((true, t.reason.as_deref().unwrap_or(""))),
+                                )
+                        })
+                        .find(|(unknown, _)| *unknown)
+                        .map(|(_, reason)| reason.trim_start_matches("unknown: "))
+                        .unwrap_or("it depends on what cannot be read");
+                    reasons.push(match cite {
+                        Some(c) => format!(
+                            "whether {} {}[{}] ({}) applies cannot be known: {why}",
+                            c.policy, explained.direction, c.rule, c.action
+                        ),
+                        None => format!("a tier rule might match: {why}"),
+                    });
                 }
                 Side::Unknown { rule: Some(_), .. } => {
                     // A rule admits the flow only if namespace labels that cannot be read are
@@ -287,6 +332,9 @@ fn explain_side(
                 allowed_by: None,
                 isolated_by: Vec::new(),
                 policies: Vec::new(),
+                decided_by: None,
+                passed: Vec::new(),
+                tiers: Vec::new(),
             },
         );
     };
@@ -432,13 +480,7 @@ fn explain_side(
     let explanation = SideExplanation {
         direction,
         pod: Some(pod.key()),
-        outcome: match side {
-            Side::NotApplicable => "not_applicable",
-            Side::NotIsolated => "not_isolated",
-            Side::Allowed(_) => "allowed",
-            Side::Denied { .. } => "denied",
-            Side::Unknown { .. } => "unknown",
-        },
+        outcome: outcome(&side),
         allowed_by: first_admit.map(|r| RuleCite {
             policy: all[r.policy as usize].key(),
             rule: r.rule as usize,
@@ -447,8 +489,66 @@ fn explain_side(
         }),
         isolated_by: isolating.iter().map(|&p| all[p as usize].key()).collect(),
         policies: traces,
+        decided_by: None,
+        passed: Vec::new(),
+        tiers: Vec::new(),
     };
+    with_tiers(index, direction, flow, pod, other, side, explanation)
+}
+
+/// The NetworkPolicy answer of a side put between the Admin and Baseline tiers.
+fn with_tiers(
+    index: &Index,
+    direction: Direction,
+    flow: &Flow,
+    pod: &Pod,
+    other: &Endpoint,
+    np: Side,
+    mut explanation: SideExplanation,
+) -> (Side, SideExplanation) {
+    let set = index.policies();
+    if set.tiers.is_empty() && set.tiers_known {
+        return (np, explanation);
+    }
+    let admin = explain_tiers::walk(index, Tier::Admin, direction, pod, other, flow);
+    explanation.tiers = admin.traces;
+    let mut side = match admin.side {
+        Some(side) => {
+            explanation.decided_by = admin.cite;
+            explanation.allowed_by = None;
+            side
+        }
+        None => {
+            explanation.passed.extend(admin.cite);
+            np
+        }
+    };
+    if side == Side::NotIsolated {
+        let baseline = explain_tiers::walk(index, Tier::Baseline, direction, pod, other, flow);
+        explanation.tiers.extend(baseline.traces);
+        match baseline.side {
+            Some(s) => {
+                explanation.decided_by = baseline.cite;
+                side = s;
+            }
+            None => explanation.passed.extend(baseline.cite),
+        }
+    }
+    if !set.tiers_known {
+        side = Side::TierUnknown { rule: None };
+    }
+    explanation.outcome = outcome(&side);
     (side, explanation)
+}
+
+fn outcome(side: &Side) -> &'static str {
+    match side {
+        Side::NotApplicable => "not_applicable",
+        Side::NotIsolated => "not_isolated",
+        Side::Allowed(_) | Side::TierAllowed(_) => "allowed",
+        Side::Denied { .. } | Side::TierDenied(_) => "denied",
+        Side::Unknown { .. } | Side::TierUnknown { .. } => "unknown",
+    }
 }
 
 fn capitalized(direction: Direction) -> &'static str {
@@ -472,7 +572,7 @@ fn check_peer(
         Peer::Pods { pods, namespaces } => match other {
             Endpoint::Pod { pod, .. } => {
                 let p = &inv.pods[*pod as usize];
-                pod_peer_check(index, policy, pods, namespaces, p)
+                pod_peer_check(index, &policy.namespace, pods, namespaces, p)
             }
             Endpoint::Node { .. } => (
                 Some(false),
@@ -503,22 +603,22 @@ fn check_peer(
     }
 }
 
-fn pod_peer_check(
+pub(super) fn pod_peer_check(
     index: &Index,
-    policy: &Policy,
+    policy_namespace: &str,
     pods: &super::selector::Selector,
     namespaces: &NamespaceScope,
     pod: &Pod,
 ) -> (Option<bool>, String) {
     match namespaces {
         NamespaceScope::PolicyNamespace => {
-            if pod.namespace != policy.namespace {
+            if pod.namespace != policy_namespace {
                 return (
                     Some(false),
                     format!(
                         "{} is in namespace {}; a podSelector without a namespaceSelector only \
                          matches pods of the policy's namespace {}",
-                        pod.name, pod.namespace, policy.namespace
+                        pod.name, pod.namespace, policy_namespace
                     ),
                 );
             }
@@ -643,7 +743,7 @@ fn ip_block_check(
     (false, reasons.join("; "))
 }
 
-fn check_port(
+pub(super) fn check_port(
     inv: &Inventory,
     spec: &PortSpec,
     dst: &Endpoint,

@@ -6,18 +6,21 @@
 
 pub mod audit;
 pub mod compile;
+pub mod compile_tiers;
 pub mod effective;
 pub mod engine;
 pub mod error;
 pub mod explain;
+pub mod explain_tiers;
 pub mod model;
 pub mod query;
 pub mod selector;
+pub mod tiers;
 pub mod workload;
 
 pub use engine::{
     By, Connectivity, Decision, Endpoint, EngineOptions, Exemption, Flow, Index, Matrix, PairPorts,
-    PodId, PolicyId, PortSet, PortTable, RuleRef, Side, Verdict,
+    PodId, PolicyId, PortSet, PortTable, RuleRef, Side, TierRef, Verdict,
 };
 pub use error::{Error, FieldErrors, Result};
 pub use model::{Direction, Inventory, Policy, PolicySet, Protocol};

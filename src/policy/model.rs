@@ -140,6 +140,9 @@ impl Pod {
 pub struct Node {
     pub name: String,
     pub addresses: Vec<IpAddr>,
+    /// What the `nodes` peers of tier policies select by.
+    #[serde(default)]
+    pub labels: Labels,
 }
 
 /// Everything that policies select and flows connect: sorted by name for stable output.
@@ -323,15 +326,33 @@ impl Policy {
     }
 }
 
-/// All policies, sorted by namespace and name so that verdicts never depend on input order.
+/// All policies, sorted by namespace and name so that verdicts never depend on input order;
+/// and the cluster-scoped tier policies in their order of evaluation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicySet {
     pub policies: Vec<Policy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<super::tiers::TierPolicy>,
+    /// False when the source could not read the tier policies (forbidden): every verdict
+    /// they could change is then unknown.
+    #[serde(default = "yes")]
+    pub tiers_known: bool,
 }
 
 impl PolicySet {
     pub fn new(mut policies: Vec<Policy>) -> PolicySet {
         policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        PolicySet { policies }
+        PolicySet {
+            policies,
+            tiers: Vec::new(),
+            tiers_known: true,
+        }
+    }
+
+    /// With the tier policies, put in their order of evaluation.
+    pub fn with_tiers(mut self, mut tiers: Vec<super::tiers::TierPolicy>) -> PolicySet {
+        tiers.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        self.tiers = tiers;
+        self
     }
 }

@@ -12,6 +12,8 @@ use std::fmt::Write;
 
 use crate::policy::effective::{Effective, EffectiveSide};
 use crate::policy::explain::{Check, Explanation, PolicyTrace, SideExplanation};
+use crate::policy::explain_tiers::{TierCite, TierTrace};
+use crate::policy::tiers::{Action, Tier};
 
 use paint::Paint;
 
@@ -116,13 +118,20 @@ fn summary(e: &Explanation) -> String {
     let blocked: Vec<String> = [&e.egress, &e.ingress]
         .iter()
         .filter(|s| s.outcome == "denied")
-        .map(|s| {
-            format!(
-                "{} isolated for {} by {}; no rule admits {proto_port}",
+        .map(|s| match &s.decided_by {
+            Some(c) => format!(
+                "{} of {} denied by {}",
+                s.direction,
+                s.pod.as_deref().unwrap_or("?"),
+                cite(c, s)
+            ),
+            None => format!(
+                "{} isolated for {} by {}; no rule admits {proto_port}{}",
                 s.pod.as_deref().unwrap_or("?"),
                 s.direction,
-                s.isolated_by.join(", ")
-            )
+                s.isolated_by.join(", "),
+                passed_text(s)
+            ),
         })
         .collect();
     if !blocked.is_empty() {
@@ -134,17 +143,130 @@ fn summary(e: &Explanation) -> String {
     let parts: Vec<String> = [&e.egress, &e.ingress]
         .iter()
         .filter_map(|s| match s.outcome {
+            "allowed" if s.decided_by.is_some() => s
+                .decided_by
+                .as_ref()
+                .map(|c| format!("{} by {}", s.direction, cite(c, s))),
             "allowed" => s.allowed_by.as_ref().map(|c| {
                 format!(
-                    "{} by {} {}[{}]",
-                    s.direction, c.policy, s.direction, c.rule
+                    "{} by {} {}[{}]{}",
+                    s.direction,
+                    c.policy,
+                    s.direction,
+                    c.rule,
+                    passed_text(s)
                 )
             }),
+            "not_isolated" if !s.tiers.is_empty() => Some(format!(
+                "{} not isolated, and no tier rule decides{}",
+                s.direction,
+                passed_text(s)
+            )),
             "not_isolated" => Some(format!("{} not isolated", s.direction)),
             _ => None,
         })
         .collect();
     format!("allowed: {}", parts.join("; "))
+}
+
+/// `AdminNetworkPolicy/x (admin tier, priority 10) egress[2] "name": deny`.
+fn cite(c: &TierCite, side: &SideExplanation) -> String {
+    let name = if c.name.is_empty() {
+        String::new()
+    } else {
+        format!(" \"{}\"", c.name)
+    };
+    format!(
+        "{} ({} tier, priority {}) {}[{}]{name}: {}",
+        c.policy, c.tier, c.priority, side.direction, c.rule, c.action
+    )
+}
+
+/// ` (passed on by AdminNetworkPolicy/x ingress[1])`, where a Pass rule sent the side on.
+fn passed_text(side: &SideExplanation) -> String {
+    let list: Vec<String> = side
+        .passed
+        .iter()
+        .map(|c| format!("{} {}[{}]", c.policy, side.direction, c.rule))
+        .collect();
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(" (passed on by {})", list.join(", "))
+    }
+}
+
+/// The tier policies of one tier as they bore on a side.
+fn tier_text(out: &mut String, side: &SideExplanation, tier: Tier, paint: &Paint) {
+    let traces: Vec<&TierTrace> = side.tiers.iter().filter(|t| t.tier == tier).collect();
+    if traces.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  {}", paint.strong(&format!("{tier} tier")));
+    for t in traces {
+        let here = |c: &&TierCite| c.policy == t.policy && c.tier == tier;
+        let decides = side.decided_by.as_ref().filter(here).is_some();
+        let passes = side.passed.iter().find(here).is_some();
+        let mark = if t.unknown || t.rules.iter().any(|r| r.unknown) {
+            paint.warn("?")
+        } else if !t.applies || t.rules.iter().all(|r| !r.matched) {
+            paint.dim("·")
+        } else {
+            match t.rules.iter().find(|r| r.matched).map(|r| r.action) {
+                Some(Action::Allow) => paint.good(OK),
+                Some(Action::Deny) => paint.bad(NO),
+                _ => paint.dim("→"),
+            }
+        };
+        let tag = if decides {
+            paint.strong("  ◀ decides")
+        } else if passes {
+            paint.strong("  ◀ passes to the next tier")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {mark} {}  {}{tag}",
+            paint.strong(&format!("{} (priority {})", t.policy, t.priority)),
+            paint.dim(&t.origin)
+        );
+        if let Some(reason) = &t.reason {
+            let _ = writeln!(out, "      {reason}");
+        }
+        for r in &t.rules {
+            let rmark = if r.matched {
+                match r.action {
+                    Action::Allow => paint.good(OK),
+                    Action::Deny => paint.bad(NO),
+                    Action::Pass => paint.dim("→"),
+                }
+            } else if r.unknown {
+                paint.warn("?")
+            } else {
+                paint.dim("·")
+            };
+            let name = if r.name.is_empty() {
+                String::new()
+            } else {
+                format!(" \"{}\"", r.name)
+            };
+            let _ = writeln!(
+                out,
+                "      {rmark} {}[{}]{name} {}{}",
+                side.direction,
+                r.index,
+                r.action,
+                if r.matched { ": matches" } else { "" }
+            );
+            checks(out, "peer", &r.peers, paint);
+            if r.any_port {
+                let _ = writeln!(out, "          {} ports: every port", paint.good(OK));
+            } else {
+                checks(out, "port", &r.ports, paint);
+            }
+        }
+    }
 }
 
 fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &Paint) {
@@ -163,6 +285,27 @@ fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &
     if side.outcome == "not_applicable" {
         return;
     }
+    tier_text(out, side, Tier::Admin, paint);
+    if side
+        .decided_by
+        .as_ref()
+        .is_some_and(|c| c.tier == Tier::Admin)
+    {
+        let _ = writeln!(
+            out,
+            "  {}",
+            paint.dim("NetworkPolicy and baseline tiers not consulted: the admin tier decided")
+        );
+        return;
+    }
+    if !side.tiers.is_empty() {
+        let _ = writeln!(out, "  {}", paint.strong("NetworkPolicy tier"));
+    }
+    side_policies_text(out, side, paint);
+    tier_text(out, side, Tier::Baseline, paint);
+}
+
+fn side_policies_text(out: &mut String, side: &SideExplanation, paint: &Paint) {
     if side.policies.is_empty() && side.outcome == "unknown" {
         let _ = writeln!(
             out,

@@ -13,6 +13,7 @@ use netpol_tui::policy::model::{
     PolicySet, PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
 };
 use netpol_tui::policy::selector::{Operator, Requirement, Selector};
+use netpol_tui::policy::tiers::{Action, Subject, Tier, TierPeer, TierPolicy, TierRule};
 use netpol_tui::policy::{Endpoint, EngineOptions, Flow, Index};
 
 pub const NAMESPACES: [&str; 3] = ["ns0", "ns1", "ns2"];
@@ -216,6 +217,7 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
             .map(|i| Node {
                 name: format!("node{i}"),
                 addresses: vec![format!("192.168.0.{}", i + 1).parse().unwrap()],
+                labels: Labels::from([("zone".to_string(), format!("z{i}"))]),
             })
             .collect();
         let mut inv = Inventory {
@@ -313,4 +315,125 @@ pub fn partly_known_world(
                 .collect();
             (full, partial, policies, seen)
         })
+}
+
+pub const NETWORKS: [&str; 6] = [
+    "10.0.0.0/16",
+    "10.0.1.0/24",
+    "0.0.0.0/0",
+    "192.168.0.0/24",
+    "fd00::/8",
+    "8.8.8.0/24",
+];
+
+pub fn tier_peer() -> impl Strategy<Value = TierPeer> {
+    let zone = prop::sample::select(vec!["z0", "z1"]).prop_map(|z| {
+        Selector::new(vec![Requirement {
+            key: "zone".into(),
+            op: Operator::In(vec![z.to_string()]),
+        }])
+    });
+    prop_oneof![
+        2 => selector().prop_map(TierPeer::Namespaces),
+        3 => (selector(), selector()).prop_map(|(namespaces, pods)| TierPeer::Pods { namespaces, pods }),
+        1 => prop_oneof![zone, Just(Selector::everything())].prop_map(TierPeer::Nodes),
+        2 => prop::sample::subsequence(NETWORKS.to_vec(), 1..3)
+            .prop_map(|n| TierPeer::Networks(n.iter().map(|n| n.parse().unwrap()).collect())),
+        1 => Just(TierPeer::Domains(vec!["example.com".into()])),
+    ]
+}
+
+pub fn tier_rule() -> impl Strategy<Value = TierRule> {
+    (
+        prop::sample::select(vec![Action::Allow, Action::Deny, Action::Pass]),
+        prop::collection::vec(tier_peer(), 1..3),
+        prop::option::of(prop::collection::vec(port_spec(), 1..3)),
+    )
+        .prop_map(|(action, peers, ports)| TierRule {
+            name: String::new(),
+            action,
+            peers,
+            ports,
+        })
+}
+
+pub fn tier_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
+    let subject = prop_oneof![
+        selector().prop_map(Subject::Namespaces),
+        (selector(), selector()).prop_map(|(namespaces, pods)| Subject::Pods { namespaces, pods }),
+    ];
+    (
+        any::<bool>(),
+        0..3i32,
+        subject,
+        prop::collection::vec(tier_rule(), 0..3),
+        prop::collection::vec(tier_rule(), 0..3),
+    )
+        .prop_map(
+            move |(admin, priority, subject, ingress, egress)| TierPolicy {
+                kind: if admin {
+                    "AdminNetworkPolicy"
+                } else {
+                    "BaselineAdminNetworkPolicy"
+                }
+                .into(),
+                name: format!("t{i}"),
+                tier: if admin { Tier::Admin } else { Tier::Baseline },
+                priority,
+                subject,
+                ingress,
+                egress,
+                warnings: Vec::new(),
+                origin: Default::default(),
+            },
+        )
+}
+
+/// A world with tier policies too; some pods use the host network.
+pub fn tiered_world() -> impl Strategy<Value = (Inventory, Vec<Policy>, Vec<TierPolicy>)> {
+    let tiers = (0..4usize).prop_flat_map(|n| (0..n).map(tier_policy).collect::<Vec<_>>());
+    (
+        world(),
+        tiers,
+        prop::collection::vec(prop::bool::weighted(0.15), 8),
+    )
+        .prop_map(|((mut inv, policies), tiers, host)| {
+            for (pod, host) in inv.pods.iter_mut().zip(host) {
+                pod.host_network = host;
+            }
+            (inv, policies, tiers)
+        })
+}
+
+/// A tiered world and the same world with some namespaces' labels hidden (the tier
+/// policies stay readable: they are cluster-scoped).
+pub fn partly_known_tiered_world(
+) -> impl Strategy<Value = (Inventory, Inventory, Vec<Policy>, Vec<TierPolicy>)> {
+    (
+        tiered_world(),
+        prop::collection::vec(any::<bool>(), NAMESPACES.len()),
+    )
+        .prop_map(|((full, policies, tiers), hide)| {
+            let mut partial = full.clone();
+            for (ns, hidden) in partial.namespaces.iter_mut().zip(hide) {
+                if hidden {
+                    ns.labels = Labels::from([(NAMESPACE_NAME_LABEL.into(), ns.name.clone())]);
+                    ns.labels_known = false;
+                }
+            }
+            (full, partial, policies, tiers)
+        })
+}
+
+pub fn build_tiered(
+    inv: &Inventory,
+    policies: Vec<Policy>,
+    tiers: Vec<TierPolicy>,
+    options: EngineOptions,
+) -> Index {
+    Index::build(
+        Arc::new(inv.clone()),
+        Arc::new(PolicySet::new(policies).with_tiers(tiers)),
+        options,
+    )
 }

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use fixedbitset::FixedBitSet;
 
+use super::tiers::{CompiledTierRule, TierPeerSet, TierReach};
 use super::{port_spec_matches, CompiledPeer, CompiledRule, Decision, Index, PodId};
-use crate::policy::model::{PortMatch, Protocol};
+use crate::policy::model::{Direction, PortMatch, PortSpec, Protocol};
+use crate::policy::tiers::{Action, Tier};
 
 /// What a class admits or may reach, for one port: the classes surely allowed, and those
 /// allowed only if namespace labels that cannot be read are what a rule selects.
@@ -47,6 +49,8 @@ pub struct PortView<'a> {
     all: FixedBitSet,
     /// Per ipBlock, the classes whose members it contains.
     block_sets: Vec<FixedBitSet>,
+    /// Per tier network, the classes whose members it contains.
+    net_sets: Vec<FixedBitSet>,
     /// Classes that have a container port resolving a name (and protocol) to `port`.
     named: HashMap<(String, Protocol), FixedBitSet>,
     ingress: Vec<Option<Reach>>,
@@ -69,12 +73,24 @@ impl<'a> PortView<'a> {
                 set
             })
             .collect();
+        let net_sets = (0..index.tier_nets.len() as u32)
+            .map(|b| {
+                let mut set = FixedBitSet::with_capacity(n);
+                for (c, class) in index.classes.iter().enumerate() {
+                    if class.nets.binary_search(&b).is_ok() {
+                        set.insert(c);
+                    }
+                }
+                set
+            })
+            .collect();
         PortView {
             index,
             protocol,
             port,
             all,
             block_sets,
+            net_sets,
             named: HashMap::new(),
             ingress: vec![None; n],
             egress: vec![None; n],
@@ -167,6 +183,9 @@ impl<'a> PortView<'a> {
                 // Policies that could not be read may admit anyone else.
                 reach.maybe = Some(self.all.clone());
             }
+            if index.tiers_active() {
+                reach = self.through_tiers(Direction::Ingress, c, reach);
+            }
             self.ingress[c as usize] = Some(reach);
         }
         self.ingress[c as usize].as_ref().expect("made just above")
@@ -188,28 +207,7 @@ impl<'a> PortView<'a> {
                 let mut reach = self.nobody();
                 for &pid in &class.egress {
                     for rule in &index.compiled[pid as usize].egress {
-                        let mut ports_ok = FixedBitSet::with_capacity(self.all.len());
-                        if rule.ports.is_empty() {
-                            ports_ok = self.all.clone();
-                        } else {
-                            for spec in &rule.ports {
-                                if spec.protocol != self.protocol {
-                                    continue;
-                                }
-                                match &spec.port {
-                                    PortMatch::Any => ports_ok = self.all.clone(),
-                                    PortMatch::Range { from, to } => {
-                                        if (*from..=*to).contains(&self.port) {
-                                            ports_ok = self.all.clone();
-                                        }
-                                    }
-                                    PortMatch::Named { name } => {
-                                        let named = self.named(name, spec.protocol).clone();
-                                        ports_ok.union_with(&named)
-                                    }
-                                }
-                            }
-                        }
+                        let ports_ok = self.ports_ok(&rule.ports);
                         if ports_ok.is_clear() {
                             continue;
                         }
@@ -226,9 +224,162 @@ impl<'a> PortView<'a> {
             if !known {
                 reach.maybe = Some(self.all.clone());
             }
+            if index.tiers_active() {
+                reach = self.through_tiers(Direction::Egress, c, reach);
+            }
             self.egress[c as usize] = Some(reach);
         }
         self.egress[c as usize].as_ref().expect("made just above")
+    }
+
+    /// The destination classes a rule's port entries admit this port on (named ports
+    /// resolve on the destination).
+    fn ports_ok(&mut self, ports: &[PortSpec]) -> FixedBitSet {
+        if ports.is_empty() {
+            return self.all.clone();
+        }
+        let mut ok = FixedBitSet::with_capacity(self.all.len());
+        for spec in ports {
+            if spec.protocol != self.protocol {
+                continue;
+            }
+            match &spec.port {
+                PortMatch::Any => return self.all.clone(),
+                PortMatch::Range { from, to } => {
+                    if (*from..=*to).contains(&self.port) {
+                        return self.all.clone();
+                    }
+                }
+                PortMatch::Named { name } => {
+                    let named = self.named(name, spec.protocol).clone();
+                    ok.union_with(&named)
+                }
+            }
+        }
+        ok
+    }
+
+    /// The classes a tier rule's peers match, surely and maybe: pods, and pods whose
+    /// addresses fall in its networks (nodes and domain names match no pod).
+    fn tier_peers(&self, rule: &CompiledTierRule) -> Reach {
+        let mut reach = self.nobody();
+        for peer in &rule.peers {
+            match peer {
+                TierPeerSet::Classes(s) => reach.add(
+                    &self.index.peer_sets[*s as usize],
+                    self.index.peer_maybe[*s as usize].as_ref(),
+                ),
+                TierPeerSet::Networks(ids) => {
+                    for &id in ids {
+                        reach.add(&self.net_sets[id as usize], None);
+                    }
+                }
+                TierPeerSet::Nodes(_) | TierPeerSet::Domains => {}
+            }
+        }
+        reach
+    }
+
+    /// One tier for subject class `c`: what it allows, what it cannot decide, and what it
+    /// passes on (by a Pass rule, or no matching rule).
+    fn tier_walk(&mut self, tier: Tier, direction: Direction, c: u32) -> TierReach {
+        let index = self.index;
+        let own_ports =
+            &index.inventory.pods[index.classes[c as usize].representative as usize].ports;
+        let mut undecided = self.all.clone();
+        let mut allow = FixedBitSet::with_capacity(self.all.len());
+        let mut unknown = allow.clone();
+        let mut passed = allow.clone();
+        for policy in index.tiers.iter().filter(|p| p.tier == tier) {
+            let applies = index.set_holds(policy.subject, c);
+            if applies == Some(false) {
+                continue;
+            }
+            for rule in policy.rules(direction) {
+                let ok = match direction {
+                    Direction::Ingress => {
+                        let fits = rule.ports.is_empty()
+                            || rule
+                                .ports
+                                .iter()
+                                .any(|s| port_spec_matches(s, own_ports, self.protocol, self.port));
+                        if !fits {
+                            continue;
+                        }
+                        self.all.clone()
+                    }
+                    Direction::Egress => self.ports_ok(&rule.ports),
+                };
+                let peers = self.tier_peers(rule);
+                let mut sure = peers.sure;
+                sure.intersect_with(&ok);
+                sure.intersect_with(&undecided);
+                let mut maybe = peers
+                    .maybe
+                    .unwrap_or_else(|| FixedBitSet::with_capacity(self.all.len()));
+                maybe.intersect_with(&ok);
+                maybe.intersect_with(&undecided);
+                maybe.difference_with(&sure);
+                if applies.is_none() {
+                    maybe.union_with(&sure);
+                    sure.clear();
+                }
+                match rule.action {
+                    Action::Allow => allow.union_with(&sure),
+                    Action::Deny => {}
+                    Action::Pass => passed.union_with(&sure),
+                }
+                unknown.union_with(&maybe);
+                undecided.difference_with(&sure);
+                undecided.difference_with(&maybe);
+            }
+        }
+        undecided.union_with(&passed);
+        TierReach {
+            allow,
+            unknown,
+            rest: undecided,
+        }
+    }
+
+    /// The NetworkPolicy answer `np` of class `c` put between the Admin and Baseline tiers.
+    fn through_tiers(&mut self, direction: Direction, c: u32, np: Reach) -> Reach {
+        let index = self.index;
+        if !index.policies.tiers_known {
+            return Reach {
+                sure: FixedBitSet::with_capacity(self.all.len()),
+                maybe: Some(self.all.clone()),
+            };
+        }
+        let class = &index.classes[c as usize];
+        let isolating = match direction {
+            Direction::Ingress => &class.ingress,
+            Direction::Egress => &class.egress,
+        };
+        let admin = self.tier_walk(Tier::Admin, direction, c);
+        let lower = if !isolating.is_empty() || !index.class_policies_known(c) {
+            np
+        } else {
+            let baseline = self.tier_walk(Tier::Baseline, direction, c);
+            let mut sure = baseline.allow;
+            sure.union_with(&baseline.rest);
+            Reach {
+                sure,
+                maybe: Some(baseline.unknown),
+            }
+        };
+        let mut sure = lower.sure;
+        sure.intersect_with(&admin.rest);
+        sure.union_with(&admin.allow);
+        let mut maybe = lower
+            .maybe
+            .unwrap_or_else(|| FixedBitSet::with_capacity(self.all.len()));
+        maybe.intersect_with(&admin.rest);
+        maybe.union_with(&admin.unknown);
+        Reach {
+            sure,
+            maybe: Some(maybe),
+        }
     }
 
     /// Whether a member of class `src` may open `protocol`/`port` to a member of class `dst`

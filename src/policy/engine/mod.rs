@@ -18,15 +18,19 @@ use serde::{Deserialize, Serialize};
 
 mod matrix;
 mod ports;
+mod tiers;
 
 pub use matrix::{Matrix, PortView, Reach};
 pub use ports::{By, Connectivity, PairPorts, PortSet, PortTable};
+pub use tiers::TierRef;
 
 use super::model::{
     ContainerPort, Direction, Inventory, IpBlock, Labels, NamespaceScope, Peer, PolicySet,
     PortMatch, PortSpec, Protocol,
 };
 use super::selector::Selector;
+use super::tiers::{Tier, TierPeer};
+use tiers::{CompiledTier, CompiledTierRule, TierPeerSet};
 
 pub type PodId = u32;
 pub type NodeId = u32;
@@ -106,6 +110,15 @@ pub enum Side {
         isolating: Vec<PolicyId>,
         rule: Option<RuleRef>,
     },
+    /// A tier policy's Allow (Accept) rule decides, before or after NetworkPolicy.
+    TierAllowed(TierRef),
+    /// A tier policy's Deny rule decides.
+    TierDenied(TierRef),
+    /// The answer is unknown at a tier: `rule` might match (its peer depends on what cannot
+    /// be read or told from an address), or, with no rule, tier policies could not be read.
+    TierUnknown {
+        rule: Option<TierRef>,
+    },
 }
 
 /// An answer in three values: where data is missing the engine says so instead of guessing.
@@ -122,14 +135,14 @@ impl Side {
     pub fn allows(&self) -> bool {
         matches!(
             self,
-            Side::NotApplicable | Side::NotIsolated | Side::Allowed(_)
+            Side::NotApplicable | Side::NotIsolated | Side::Allowed(_) | Side::TierAllowed(_)
         )
     }
 
     pub fn decision(&self) -> Decision {
         match self {
-            Side::Denied { .. } => Decision::Denied,
-            Side::Unknown { .. } => Decision::Unknown,
+            Side::Denied { .. } | Side::TierDenied(_) => Decision::Denied,
+            Side::Unknown { .. } | Side::TierUnknown { .. } => Decision::Unknown,
             _ => Decision::Allowed,
         }
     }
@@ -200,9 +213,16 @@ impl CompiledPolicy {
     }
 }
 
-/// Namespace, labels, sorted container ports and ipBlock membership: what makes two pods
-/// indistinguishable to every policy.
-type ClassKey<'a> = (u32, &'a Labels, Vec<ContainerPort>, Vec<u32>);
+/// Namespace, labels, sorted container ports, ipBlock membership, host network and tier
+/// network membership: what makes two pods indistinguishable to every policy.
+type ClassKey<'a> = (
+    u32,
+    &'a Labels,
+    Vec<ContainerPort>,
+    Vec<u32>,
+    bool,
+    Vec<u32>,
+);
 
 #[derive(Debug, Clone)]
 struct Class {
@@ -215,6 +235,10 @@ struct Class {
     egress: Vec<PolicyId>,
     /// ipBlocks containing at least one member IP (equal for all members), ascending.
     ip_blocks: Vec<u32>,
+    /// Host-network pods: no tier policy selects them, as subjects or as pod peers.
+    host_network: bool,
+    /// Tier networks containing at least one member IP (whatever the ipBlock option), ascending.
+    nets: Vec<u32>,
 }
 
 /// The compiled world. Cheap to share: it holds the inputs behind `Arc`s.
@@ -238,6 +262,10 @@ pub struct Index {
     /// (`None`: every namespace involved has known labels).
     peer_maybe: Vec<Option<FixedBitSet>>,
     ip_blocks: Vec<IpBlock>,
+    /// Tier policies in evaluation order, compiled.
+    tiers: Vec<CompiledTier>,
+    /// Every distinct network of the tier policies' peers.
+    tier_nets: Vec<ipnet::IpNet>,
 }
 
 impl Index {
@@ -281,6 +309,23 @@ impl Index {
             }
         }
 
+        let mut net_ids: HashMap<ipnet::IpNet, u32> = HashMap::new();
+        let mut tier_nets = Vec::new();
+        for policy in &policies.tiers {
+            for rule in policy.ingress.iter().chain(&policy.egress) {
+                for peer in &rule.peers {
+                    if let TierPeer::Networks(nets) = peer {
+                        for net in nets {
+                            net_ids.entry(*net).or_insert_with(|| {
+                                tier_nets.push(*net);
+                                (tier_nets.len() - 1) as u32
+                            });
+                        }
+                    }
+                }
+            }
+        }
+
         let mut pod_ids = HashMap::with_capacity(inventory.pods.len());
         let mut pod_by_ip = HashMap::with_capacity(inventory.pods.len());
         let mut pod_node = Vec::with_capacity(inventory.pods.len());
@@ -314,9 +359,22 @@ impl Index {
             } else {
                 Vec::new()
             };
+            let nets: Vec<u32> = tier_nets
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| pod.ips.iter().any(|ip| n.contains(ip)))
+                .map(|(j, _)| j as u32)
+                .collect();
             let next = classes.len() as u32;
             let class = *class_keys
-                .entry((ns, &pod.labels, ports, blocks.clone()))
+                .entry((
+                    ns,
+                    &pod.labels,
+                    ports,
+                    blocks.clone(),
+                    pod.host_network,
+                    nets.clone(),
+                ))
                 .or_insert_with(|| {
                     classes.push(Class {
                         namespace: ns,
@@ -325,6 +383,8 @@ impl Index {
                         ingress: Vec::new(),
                         egress: Vec::new(),
                         ip_blocks: blocks,
+                        host_network: pod.host_network,
+                        nets,
                     });
                     next
                 });
@@ -405,6 +465,76 @@ impl Index {
             compiled.push(CompiledPolicy { ingress, egress });
         }
 
+        // Tier policies: subjects and pod peers as peer sets without host-network classes.
+        let mut tier_set_ids: HashMap<(Selector, Selector), u32> = HashMap::new();
+        let mut tier_set = |namespaces: &Selector, pods: &Selector| -> u32 {
+            *tier_set_ids
+                .entry((namespaces.clone(), pods.clone()))
+                .or_insert_with(|| {
+                    let key = (u32::MAX, pods.clone(), Some(namespaces.clone()));
+                    let (mut set, mut maybe) = selector_classes(
+                        &inventory,
+                        &classes,
+                        &namespace_classes,
+                        &key,
+                        class_count,
+                    );
+                    for (c, class) in classes.iter().enumerate() {
+                        if class.host_network {
+                            set.set(c, false);
+                            if let Some(m) = &mut maybe {
+                                m.set(c, false);
+                            }
+                        }
+                    }
+                    peer_sets.push(set);
+                    peer_maybe.push(maybe);
+                    (peer_sets.len() - 1) as u32
+                })
+        };
+        let everyone = Selector::everything();
+        let mut tiers = Vec::with_capacity(policies.tiers.len());
+        for policy in &policies.tiers {
+            let subject = match &policy.subject {
+                super::tiers::Subject::Namespaces(ns) => tier_set(ns, &everyone),
+                super::tiers::Subject::Pods { namespaces, pods } => tier_set(namespaces, pods),
+            };
+            let mut compile_rules = |rules: &[super::tiers::TierRule]| -> Vec<CompiledTierRule> {
+                rules
+                    .iter()
+                    .map(|rule| CompiledTierRule {
+                        action: rule.action,
+                        ports: rule.ports.clone().unwrap_or_default(),
+                        peers: rule
+                            .peers
+                            .iter()
+                            .map(|peer| match peer {
+                                TierPeer::Namespaces(ns) => {
+                                    TierPeerSet::Classes(tier_set(ns, &everyone))
+                                }
+                                TierPeer::Pods { namespaces, pods } => {
+                                    TierPeerSet::Classes(tier_set(namespaces, pods))
+                                }
+                                TierPeer::Nodes(s) => TierPeerSet::Nodes(s.clone()),
+                                TierPeer::Networks(nets) => {
+                                    TierPeerSet::Networks(nets.iter().map(|n| net_ids[n]).collect())
+                                }
+                                TierPeer::Domains(_) => TierPeerSet::Domains,
+                            })
+                            .collect(),
+                    })
+                    .collect()
+            };
+            let ingress = compile_rules(&policy.ingress);
+            let egress = compile_rules(&policy.egress);
+            tiers.push(CompiledTier {
+                tier: policy.tier,
+                subject,
+                ingress,
+                egress,
+            });
+        }
+
         let policy_ids = policies
             .policies
             .iter()
@@ -428,6 +558,8 @@ impl Index {
             peer_sets,
             peer_maybe,
             ip_blocks,
+            tiers,
+            tier_nets,
         }
     }
 
@@ -597,7 +729,36 @@ impl Index {
             .is_none_or(|n| n.policies_known)
     }
 
+    /// One side through the tiers: the Admin tier, NetworkPolicy, then (for a pod that no
+    /// NetworkPolicy isolates) the Baseline tier.
     fn side(&self, direction: Direction, subject: PodId, peer: &Endpoint, flow: &Flow) -> Side {
+        if !self.tiers_active() {
+            return self.network_policy_side(direction, subject, peer, flow);
+        }
+        if !self.policies.tiers_known {
+            // Tier policies that could not be read may decide anything, before or after.
+            return Side::TierUnknown { rule: None };
+        }
+        let class = self.pod_class[subject as usize];
+        if let Some(side) = self.tier_side(Tier::Admin, direction, class, peer, flow) {
+            return side;
+        }
+        match self.network_policy_side(direction, subject, peer, flow) {
+            Side::NotIsolated => self
+                .tier_side(Tier::Baseline, direction, class, peer, flow)
+                .unwrap_or(Side::NotIsolated),
+            side => side,
+        }
+    }
+
+    /// The NetworkPolicy tier alone.
+    fn network_policy_side(
+        &self,
+        direction: Direction,
+        subject: PodId,
+        peer: &Endpoint,
+        flow: &Flow,
+    ) -> Side {
         match self.side_of_readable(direction, subject, peer, flow) {
             // Policies that could not be read may isolate the pod, or admit the flow.
             Side::NotIsolated if !self.policies_known(subject) => Side::Unknown {

@@ -10,8 +10,10 @@ use foldhash::HashMapExt;
 
 use fixedbitset::FixedBitSet;
 
+use super::tiers::{CompiledTierRule, TierPeerSet};
 use super::{CompiledPeer, CompiledRule, Index, PolicyId};
 use crate::policy::model::{Direction, PortMatch, Protocol};
+use crate::policy::tiers::{Action, Tier};
 
 /// The highest port number; ports run from 1.
 const MAX_PORT: u16 = u16::MAX;
@@ -204,6 +206,21 @@ struct Prepared {
     named: Vec<(String, Protocol)>,
 }
 
+impl Prepared {
+    /// The rule's ports with its named ports resolved on the destination's container ports.
+    fn resolved(&self, dst_ports: &[crate::policy::model::ContainerPort]) -> PortSet {
+        let mut ports = self.ports.clone();
+        for (name, protocol) in &self.named {
+            for cp in dst_ports {
+                if cp.protocol == *protocol && cp.name.as_deref() == Some(name) {
+                    ports.add(cp.protocol, cp.port, cp.port);
+                }
+            }
+        }
+        ports
+    }
+}
+
 /// Port sets made once and named by a number: a cluster has few distinct ones, so pairs are
 /// worked out on numbers and their text is made once per set.
 struct Interned {
@@ -239,6 +256,8 @@ pub struct Connectivity<'a> {
     index: &'a Index,
     /// Per policy: its ingress and egress rules, prepared.
     rules: Vec<[Vec<Prepared>; 2]>,
+    /// Per tier policy: its ingress and egress rules, prepared.
+    tier_rules: Vec<[Vec<Prepared>; 2]>,
     sets: Interned,
     /// Side answers by (subject class, direction, pattern of matching rules, destination
     /// class where named ports matter): patterns of up to 32 rules packed, longer ones kept.
@@ -317,9 +336,60 @@ impl<'a> Connectivity<'a> {
                 ]
             })
             .collect();
+        let net_classes = |id: u32| {
+            let mut set = FixedBitSet::with_capacity(n);
+            for (c, class) in index.classes.iter().enumerate() {
+                if class.nets.binary_search(&id).is_ok() {
+                    set.insert(c);
+                }
+            }
+            set
+        };
+        // A tier rule is prepared as a NetworkPolicy rule would be, its peers being pods
+        // and pod addresses (nodes and domain names match no pod).
+        let prepare_tier = |rule: &CompiledTierRule| {
+            let mut sure = FixedBitSet::with_capacity(n);
+            let mut maybe: Option<FixedBitSet> = None;
+            for peer in &rule.peers {
+                match peer {
+                    TierPeerSet::Classes(s) => {
+                        sure.union_with(&index.peer_sets[*s as usize]);
+                        if let Some(m) = &index.peer_maybe[*s as usize] {
+                            maybe
+                                .get_or_insert_with(|| FixedBitSet::with_capacity(n))
+                                .union_with(m);
+                        }
+                    }
+                    TierPeerSet::Networks(ids) => {
+                        for &id in ids {
+                            sure.union_with(&net_classes(id));
+                        }
+                    }
+                    TierPeerSet::Nodes(_) | TierPeerSet::Domains => {}
+                }
+            }
+            let mut prepared = prepare(&CompiledRule {
+                peers: Vec::new(),
+                ports: rule.ports.clone(),
+            });
+            prepared.sure = sure;
+            prepared.maybe = maybe;
+            prepared
+        };
+        let tier_rules = index
+            .tiers
+            .iter()
+            .map(|p| {
+                [
+                    p.ingress.iter().map(prepare_tier).collect(),
+                    p.egress.iter().map(prepare_tier).collect(),
+                ]
+            })
+            .collect();
         Connectivity {
             index,
             rules,
+            tier_rules,
             sets: Interned::default(),
             sides: HashMap::new(),
             long_sides: HashMap::new(),
@@ -365,6 +435,30 @@ impl<'a> Connectivity<'a> {
                 pattern.push(state);
             }
         }
+        let np_len = pattern.len();
+        let tiers = index.tiers_active();
+        if tiers {
+            for (t, policy) in index.tiers.iter().enumerate() {
+                if index.set_holds(policy.subject, subject) == Some(false) {
+                    continue;
+                }
+                for rule in &self.tier_rules[t][side(direction)] {
+                    let state = if rule.sure.contains(other as usize) {
+                        1
+                    } else if rule
+                        .maybe
+                        .as_ref()
+                        .is_some_and(|m| m.contains(other as usize))
+                    {
+                        2
+                    } else {
+                        0
+                    };
+                    named |= state != 0 && !rule.named.is_empty();
+                    pattern.push(state);
+                }
+            }
+        }
         let dir = side(direction) as u8;
         let far = if named { dst } else { u32::MAX };
         let packed = (pattern.len() <= 32).then(|| {
@@ -381,6 +475,8 @@ impl<'a> Connectivity<'a> {
             return id;
         }
         let known = index.class_policies_known(subject);
+        let dst_ports =
+            &index.inventory.pods[index.classes[dst as usize].representative as usize].ports;
         let (sure, maybe) = if isolating.is_empty() {
             if known {
                 (PortSet::all(), PortSet::none())
@@ -388,8 +484,6 @@ impl<'a> Connectivity<'a> {
                 (PortSet::none(), PortSet::all())
             }
         } else {
-            let dst_ports =
-                &index.inventory.pods[index.classes[dst as usize].representative as usize].ports;
             let (mut sure, mut maybe) = (PortSet::none(), PortSet::none());
             let mut states = pattern.iter();
             for &pid in isolating {
@@ -399,14 +493,7 @@ impl<'a> Connectivity<'a> {
                         Some(2) => &mut maybe,
                         _ => continue,
                     };
-                    into.union_with(&rule.ports);
-                    for (name, protocol) in &rule.named {
-                        for cp in dst_ports {
-                            if cp.protocol == *protocol && cp.name.as_deref() == Some(name) {
-                                into.add(cp.protocol, cp.port, cp.port);
-                            }
-                        }
-                    }
+                    into.union_with(&rule.resolved(dst_ports));
                 }
             }
             if !known {
@@ -414,6 +501,19 @@ impl<'a> Connectivity<'a> {
                 maybe = PortSet::all();
             }
             let maybe = maybe.minus(&sure);
+            (sure, maybe)
+        };
+        let (sure, maybe) = if tiers {
+            let (sure, maybe) = self.through_tiers(
+                subject,
+                direction,
+                dst_ports,
+                &pattern[np_len..],
+                (sure, maybe),
+            );
+            let maybe = maybe.minus(&sure);
+            (sure, maybe)
+        } else {
             (sure, maybe)
         };
         let id = self.sets.id(PairPorts {
@@ -428,6 +528,83 @@ impl<'a> Connectivity<'a> {
         };
         self.pattern = pattern;
         id
+    }
+
+    /// The NetworkPolicy answer `np` (surely, maybe) of a side put between the Admin and
+    /// Baseline tiers; `states` are the tier rules' matches of the far end, in evaluation
+    /// order, for the tier policies that may apply to `subject`.
+    fn through_tiers(
+        &self,
+        subject: u32,
+        direction: Direction,
+        dst_ports: &[crate::policy::model::ContainerPort],
+        states: &[u8],
+        np: (PortSet, PortSet),
+    ) -> (PortSet, PortSet) {
+        let index = self.index;
+        if !index.policies.tiers_known {
+            return (PortSet::none(), PortSet::all());
+        }
+        // Per tier (Admin, Baseline): ports not yet decided, allowed, unknown, passed on.
+        let mut remaining = [PortSet::all(), PortSet::all()];
+        let mut allow = [PortSet::none(), PortSet::none()];
+        let mut unknown = [PortSet::none(), PortSet::none()];
+        let mut passed = [PortSet::none(), PortSet::none()];
+        let mut states = states.iter();
+        for (t, policy) in index.tiers.iter().enumerate() {
+            let applies = index.set_holds(policy.subject, subject);
+            if applies == Some(false) {
+                continue;
+            }
+            let k = match policy.tier {
+                Tier::Admin => 0,
+                Tier::Baseline => 1,
+            };
+            let actions = policy.rules(direction).iter().map(|r| r.action);
+            for (rule, action) in self.tier_rules[t][side(direction)].iter().zip(actions) {
+                let state = states.next().copied().unwrap_or(0);
+                if state == 0 {
+                    continue;
+                }
+                let hit = rule.resolved(dst_ports).intersection(&remaining[k]);
+                if hit.is_empty() {
+                    continue;
+                }
+                remaining[k] = remaining[k].minus(&hit);
+                if state == 1 && applies == Some(true) {
+                    match action {
+                        Action::Allow => allow[k].union_with(&hit),
+                        Action::Deny => {}
+                        Action::Pass => passed[k].union_with(&hit),
+                    }
+                } else {
+                    unknown[k].union_with(&hit);
+                }
+            }
+        }
+        let [rest_admin, rest_baseline] = [0, 1].map(|k| {
+            let mut rest = remaining[k].clone();
+            rest.union_with(&passed[k]);
+            rest
+        });
+        let class = &index.classes[subject as usize];
+        let isolating = match direction {
+            Direction::Ingress => &class.ingress,
+            Direction::Egress => &class.egress,
+        };
+        let (lower_sure, lower_maybe) =
+            if !isolating.is_empty() || !index.class_policies_known(subject) {
+                np
+            } else {
+                let mut sure = allow[1].clone();
+                sure.union_with(&rest_baseline);
+                (sure, unknown[1].clone())
+            };
+        let mut sure = lower_sure.intersection(&rest_admin);
+        sure.union_with(&allow[0]);
+        let mut maybe = lower_maybe.intersection(&rest_admin);
+        maybe.union_with(&unknown[0]);
+        (sure, maybe)
     }
 
     /// What a member of class `src` may open to a (different) member of class `dst`, as the

@@ -1,0 +1,187 @@
+//! Tier policies in the engine. Each is compiled against the classes once: its subject and
+//! its rules' pod peers become bitsets over classes (host-network pods excluded, as the API
+//! says), its networks become memberships recorded in the class keys. A side is then judged
+//! through the Admin tier, NetworkPolicy, and the Baseline tier ([`Index::side`]); the same
+//! walk is done for one flow here, for one port over every class in the matrix, and for
+//! every port of one pair in the all-ports table.
+
+use fixedbitset::FixedBitSet;
+use serde::{Deserialize, Serialize};
+
+use super::{Endpoint, Flow, Index, Side};
+use crate::policy::model::{Direction, PortSpec};
+use crate::policy::selector::Selector;
+use crate::policy::tiers::{Action, Tier};
+
+/// The tier rule that decides a side: indexes into the set's tier policies (in evaluation
+/// order), the policy's rules of that direction, the rule's peers and its ports (`None`
+/// where the rule names no ports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TierRef {
+    pub policy: u32,
+    pub rule: u32,
+    pub peer: u32,
+    pub port: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum TierPeerSet {
+    /// Pods: a peer set over classes (`Index::peer_sets`), host-network classes left out.
+    Classes(u32),
+    /// Nodes by label, judged on the node an address belongs to.
+    Nodes(Selector),
+    /// Ids into `Index::tier_nets`: addresses of pods, nodes and the outside alike.
+    Networks(Vec<u32>),
+    /// Domain names: no address can be told to belong to one.
+    Domains,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CompiledTierRule {
+    pub action: Action,
+    pub peers: Vec<TierPeerSet>,
+    /// Empty: every protocol and port.
+    pub ports: Vec<PortSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CompiledTier {
+    pub tier: Tier,
+    /// The peer set of the classes the policy applies to.
+    pub subject: u32,
+    pub ingress: Vec<CompiledTierRule>,
+    pub egress: Vec<CompiledTierRule>,
+}
+
+impl CompiledTier {
+    pub fn rules(&self, direction: Direction) -> &[CompiledTierRule] {
+        match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        }
+    }
+}
+
+impl Index {
+    /// Whether the engine has tier policies to walk, or tier policies it could not read.
+    pub(super) fn tiers_active(&self) -> bool {
+        !self.tiers.is_empty() || !self.policies.tiers_known
+    }
+
+    /// Whether a peer set holds a class: surely (`Some(true)`), not (`Some(false)`), or only
+    /// if namespace labels that cannot be read are what it selects (`None`).
+    pub(super) fn set_holds(&self, set: u32, class: u32) -> Option<bool> {
+        if self.peer_sets[set as usize].contains(class as usize) {
+            Some(true)
+        } else if self.peer_maybe[set as usize]
+            .as_ref()
+            .is_some_and(|m| m.contains(class as usize))
+        {
+            None
+        } else {
+            Some(false)
+        }
+    }
+
+    /// Whether a tier peer matches the far end of a flow (`None`: cannot be known).
+    fn tier_peer_matches(&self, peer: &TierPeerSet, endpoint: &Endpoint) -> Option<bool> {
+        match (peer, endpoint) {
+            (TierPeerSet::Classes(set), Endpoint::Pod { pod, .. }) => {
+                self.set_holds(*set, self.pod_class[*pod as usize])
+            }
+            (TierPeerSet::Classes(_), _) => Some(false),
+            (TierPeerSet::Nodes(selector), Endpoint::Node { node, .. }) => {
+                Some(selector.matches(&self.inventory.nodes[*node as usize].labels))
+            }
+            // An address that is no known pod may be a node that could not be read.
+            (TierPeerSet::Nodes(_), Endpoint::External(_)) if !self.inventory.nodes_known => None,
+            (TierPeerSet::Nodes(_), _) => Some(false),
+            (TierPeerSet::Networks(ids), endpoint) => {
+                let nets = ids.iter().map(|&i| &self.tier_nets[i as usize]);
+                Some(match endpoint {
+                    Endpoint::External(ip)
+                    | Endpoint::Node { addr: Some(ip), .. }
+                    | Endpoint::Pod { addr: Some(ip), .. } => {
+                        nets.into_iter().any(|n| n.contains(ip))
+                    }
+                    Endpoint::Node { node, addr: None } => {
+                        let addresses = &self.inventory.nodes[*node as usize].addresses;
+                        nets.into_iter()
+                            .any(|n| addresses.iter().any(|ip| n.contains(ip)))
+                    }
+                    Endpoint::Pod { pod, addr: None } => {
+                        let class = &self.classes[self.pod_class[*pod as usize] as usize];
+                        ids.iter().any(|i| class.nets.binary_search(i).is_ok())
+                    }
+                })
+            }
+            (TierPeerSet::Domains, Endpoint::External(_)) => None,
+            (TierPeerSet::Domains, _) => Some(false),
+        }
+    }
+
+    /// One tier for one flow: the side it decides (allowed, denied, or unknown where a rule
+    /// might match), or `None` when the flow passes through it (a Pass rule, or no match).
+    pub(super) fn tier_side(
+        &self,
+        tier: Tier,
+        direction: Direction,
+        subject: u32,
+        peer: &Endpoint,
+        flow: &Flow,
+    ) -> Option<Side> {
+        for (t, policy) in self.tiers.iter().enumerate() {
+            if policy.tier != tier {
+                continue;
+            }
+            let applies = self.set_holds(policy.subject, subject);
+            if applies == Some(false) {
+                continue;
+            }
+            for (r, rule) in policy.rules(direction).iter().enumerate() {
+                let mut hit: Option<(u32, bool)> = None;
+                for (i, p) in rule.peers.iter().enumerate() {
+                    match self.tier_peer_matches(p, peer) {
+                        Some(true) => {
+                            hit = Some((i as u32, true));
+                            break;
+                        }
+                        None if hit.is_none() => hit = Some((i as u32, false)),
+                        _ => {}
+                    }
+                }
+                let Some((peer_index, sure)) = hit else {
+                    continue;
+                };
+                let Some(port) =
+                    self.port_matches(&rule.ports, &flow.dst, flow.protocol, flow.port)
+                else {
+                    continue;
+                };
+                let at = TierRef {
+                    policy: t as u32,
+                    rule: r as u32,
+                    peer: peer_index,
+                    port,
+                };
+                if !sure || applies.is_none() {
+                    return Some(Side::TierUnknown { rule: Some(at) });
+                }
+                return match rule.action {
+                    Action::Allow => Some(Side::TierAllowed(at)),
+                    Action::Deny => Some(Side::TierDenied(at)),
+                    Action::Pass => None,
+                };
+            }
+        }
+        None
+    }
+}
+
+/// What one tier does, for one subject class and one port, to every class at the far end.
+pub(super) struct TierReach {
+    pub allow: FixedBitSet,
+    pub unknown: FixedBitSet,
+    /// Passed on, or matched by no rule: the next tier decides.
+    pub rest: FixedBitSet,
+}

@@ -1,0 +1,353 @@
+//! `explain` for tier policies: walks the Admin or Baseline tier for one side of a flow the
+//! literal way, policy by policy in evaluation order and rule by rule, recording why each
+//! subject, peer and port did or did not match. Independent of the engine's bitsets; the
+//! tests hold the two equal.
+//!
+//! Pure: no I/O.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::engine::{Endpoint, Flow, Index, Side, TierRef};
+use super::explain::{check_port, pod_peer_check, Check};
+use super::model::{ContainerPort, Direction, NamespaceScope, Pod};
+use super::selector::Selector;
+use super::tiers::{describe_peer, describe_subject, Action, Subject, Tier, TierPeer};
+
+/// One tier policy as it bore on one side.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierTrace {
+    /// `Kind/name`.
+    pub policy: String,
+    pub tier: Tier,
+    pub priority: i32,
+    pub origin: String,
+    /// Its subject selects the pod.
+    pub applies: bool,
+    /// Whether it selects the pod depends on namespace labels that cannot be read.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
+    /// Why it does not apply, or was not consulted.
+    pub reason: Option<String>,
+    /// The rules consulted, in order, up to the one that decided.
+    pub rules: Vec<TierRuleTrace>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TierRuleTrace {
+    pub index: usize,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    pub action: Action,
+    pub matched: bool,
+    /// It might match: a peer depends on what cannot be read or told from an address.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
+    pub peers: Vec<Check>,
+    pub any_port: bool,
+    pub ports: Vec<Check>,
+}
+
+/// The tier rule that decided a side, or passed it on.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierCite {
+    pub tier: Tier,
+    /// `Kind/name`.
+    pub policy: String,
+    pub priority: i32,
+    /// 0-based index into the policy's rules of this direction.
+    pub rule: usize,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    pub action: Action,
+    pub peer: usize,
+    pub port: Option<usize>,
+}
+
+/// One tier walked for one side.
+pub struct Walk {
+    pub traces: Vec<TierTrace>,
+    /// What the tier decided: allowed, denied, or unknown. `None`: it passed the flow on.
+    pub side: Option<Side>,
+    /// The rule behind `side`, or the Pass rule that skipped the rest of the tier.
+    pub cite: Option<TierCite>,
+}
+
+/// Walks `tier` for the side of `flow` whose policies select `subject` (the other end is
+/// `other`).
+pub fn walk(
+    index: &Index,
+    tier: Tier,
+    direction: Direction,
+    subject: &Pod,
+    other: &Endpoint,
+    flow: &Flow,
+) -> Walk {
+    let inv = index.inventory();
+    let dst_ports: &[ContainerPort] = match flow.dst {
+        Endpoint::Pod { pod, .. } => &inv.pods[pod as usize].ports,
+        _ => &[],
+    };
+    let mut walk = Walk {
+        traces: Vec::new(),
+        side: None,
+        cite: None,
+    };
+    let mut done = false;
+    for (t, policy) in index.policies().tiers.iter().enumerate() {
+        if policy.tier != tier {
+            continue;
+        }
+        let mut trace = TierTrace {
+            policy: policy.key(),
+            tier,
+            priority: policy.priority,
+            origin: policy.origin.to_string(),
+            applies: false,
+            unknown: false,
+            reason: None,
+            rules: Vec::new(),
+        };
+        if done {
+            trace.reason = Some(match &walk.cite {
+                Some(c) if c.action == Action::Pass => {
+                    format!("not consulted: {} passed the flow on first", c.policy)
+                }
+                Some(c) => format!("not consulted: {} decided first", c.policy),
+                None => "not consulted: a rule above might match".to_string(),
+            });
+            walk.traces.push(trace);
+            continue;
+        }
+        let (applies, why) = subject_check(index, &policy.subject, subject);
+        trace.applies = applies == Some(true);
+        trace.unknown = applies.is_none();
+        if applies == Some(false) {
+            trace.reason = Some(why);
+            walk.traces.push(trace);
+            continue;
+        }
+        if applies.is_none() {
+            trace.reason = Some(why);
+        }
+        let rules = policy.rules(direction);
+        if rules.is_empty() {
+            trace.reason.get_or_insert_with(|| {
+                format!("selects {} but has no {direction} rules", subject.key())
+            });
+        }
+        for (r, rule) in rules.iter().enumerate() {
+            let peers: Vec<Check> = rule
+                .peers
+                .iter()
+                .enumerate()
+                .map(|(i, peer)| peer_check(index, peer, other, i))
+                .collect();
+            let ports: Vec<Check> = rule
+                .ports
+                .iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, spec)| check_port(inv, spec, &flow.dst, dst_ports, flow, i))
+                .collect();
+            let peer_hit = peers
+                .iter()
+                .position(|c| c.matched)
+                .map(|i| (i, true))
+                .or_else(|| peers.iter().position(|c| c.unknown).map(|i| (i, false)));
+            let port_hit = match &rule.ports {
+                None => Some(None),
+                Some(_) => ports.iter().position(|c| c.matched).map(Some),
+            };
+            let hit = peer_hit.zip(port_hit);
+            let sure = hit.is_some_and(|((_, sure), _)| sure) && applies == Some(true);
+            trace.rules.push(TierRuleTrace {
+                index: r,
+                name: rule.name.clone(),
+                action: rule.action,
+                matched: sure,
+                unknown: hit.is_some() && !sure,
+                peers,
+                any_port: rule.ports.is_none(),
+                ports,
+            });
+            let Some(((peer, _), port)) = hit else {
+                continue;
+            };
+            let at = TierRef {
+                policy: t as u32,
+                rule: r as u32,
+                peer: peer as u32,
+                port: port.map(|p| p as u32),
+            };
+            walk.cite = Some(TierCite {
+                tier,
+                policy: policy.key(),
+                priority: policy.priority,
+                rule: r,
+                name: rule.name.clone(),
+                action: rule.action,
+                peer,
+                port,
+            });
+            walk.side = if !sure {
+                Some(Side::TierUnknown { rule: Some(at) })
+            } else {
+                match rule.action {
+                    Action::Allow => Some(Side::TierAllowed(at)),
+                    Action::Deny => Some(Side::TierDenied(at)),
+                    Action::Pass => None,
+                }
+            };
+            done = true;
+            break;
+        }
+        walk.traces.push(trace);
+    }
+    walk
+}
+
+/// Whether a subject selects the pod, and why not (or why that is unknown).
+fn subject_check(index: &Index, subject: &Subject, pod: &Pod) -> (Option<bool>, String) {
+    if pod.host_network {
+        return (
+            Some(false),
+            format!(
+                "{} uses the host network, which tier policies never select",
+                pod.key()
+            ),
+        );
+    }
+    let (namespaces, pods) = match subject {
+        Subject::Namespaces(ns) => (ns, &Selector::everything()),
+        Subject::Pods { namespaces, pods } => (namespaces, pods),
+    };
+    let (selects, reason) = pod_peer_check(
+        index,
+        &pod.namespace,
+        pods,
+        &NamespaceScope::Selector(namespaces.clone()),
+        pod,
+    );
+    let reason = match selects {
+        Some(true) => String::new(),
+        Some(false) => format!(
+            "does not select {} (subject: {}): {reason}",
+            pod.key(),
+            describe_subject(subject)
+        ),
+        None => format!("may select {}: {}", pod.key(), unknown_text(&reason)),
+    };
+    (selects, reason)
+}
+
+fn unknown_text(reason: &str) -> &str {
+    reason.trim_start_matches("unknown: ")
+}
+
+fn peer_check(index: &Index, peer: &TierPeer, other: &Endpoint, i: usize) -> Check {
+    let inv = index.inventory();
+    let what = describe_peer(peer);
+    let (matched, reason) = match peer {
+        TierPeer::Namespaces(_) | TierPeer::Pods { .. } => match other {
+            Endpoint::Pod { pod, .. } => {
+                let p = &inv.pods[*pod as usize];
+                let (namespaces, pods) = match peer {
+                    TierPeer::Pods { namespaces, pods } => (namespaces, pods),
+                    TierPeer::Namespaces(ns) => (ns, &Selector::everything()),
+                    _ => unreachable!("matched above"),
+                };
+                if p.host_network {
+                    (
+                        Some(false),
+                        format!(
+                            "{} uses the host network; tier policies' pod peers never match it",
+                            p.key()
+                        ),
+                    )
+                } else {
+                    pod_peer_check(
+                        index,
+                        &p.namespace,
+                        pods,
+                        &NamespaceScope::Selector(namespaces.clone()),
+                        p,
+                    )
+                }
+            }
+            Endpoint::Node { .. } => (
+                Some(false),
+                "the other end is a node, which namespace and pod peers never match".into(),
+            ),
+            Endpoint::External(ip) => (Some(false), format!("{ip} is not a pod")),
+        },
+        TierPeer::Nodes(selector) => match other {
+            Endpoint::Node { node, .. } => {
+                let n = &inv.nodes[*node as usize];
+                match selector.mismatch(&n.labels) {
+                    None => (Some(true), format!("node {} matches", n.name)),
+                    Some(why) => (Some(false), format!("node {} {why}", n.name)),
+                }
+            }
+            Endpoint::External(ip) if !inv.nodes_known => (
+                None,
+                format!(
+                    "unknown: nodes could not be read, so whether {ip} is a node with these \
+                     labels is not known"
+                ),
+            ),
+            Endpoint::External(ip) => (Some(false), format!("{ip} is not a node's address")),
+            Endpoint::Pod { pod, .. } => (
+                Some(false),
+                format!("{} is a pod, not a node", inv.pods[*pod as usize].key()),
+            ),
+        },
+        TierPeer::Networks(nets) => {
+            let addrs: Vec<IpAddr> = match other {
+                Endpoint::External(ip)
+                | Endpoint::Node { addr: Some(ip), .. }
+                | Endpoint::Pod { addr: Some(ip), .. } => vec![*ip],
+                Endpoint::Node { node, addr: None } => inv.nodes[*node as usize].addresses.clone(),
+                Endpoint::Pod { pod, addr: None } => inv.pods[*pod as usize].ips.clone(),
+            };
+            if addrs.is_empty() {
+                (Some(false), "the other end has no known IP address".into())
+            } else if let Some((ip, net)) = addrs
+                .iter()
+                .find_map(|ip| nets.iter().find(|n| n.contains(ip)).map(|n| (ip, n)))
+            {
+                (Some(true), format!("{ip} is inside {net}"))
+            } else {
+                let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+                (
+                    Some(false),
+                    format!("{} is in none of these networks", list.join(", ")),
+                )
+            }
+        }
+        TierPeer::Domains(names) => match other {
+            Endpoint::External(ip) => (
+                None,
+                format!(
+                    "unknown: whether {ip} is an address of {} depends on DNS answers, which \
+                     cannot be told from the address",
+                    names.join(", ")
+                ),
+            ),
+            _ => (
+                Some(false),
+                "the other end is inside the cluster; domain names match only destinations \
+                 outside it"
+                    .into(),
+            ),
+        },
+    };
+    Check {
+        index: i,
+        what,
+        matched: matched == Some(true),
+        unknown: matched.is_none(),
+        reason,
+    }
+}
