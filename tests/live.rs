@@ -845,6 +845,9 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "pods",
         "nodes",
         "networkpolicies",
+        "adminnetworkpolicies",
+        "baselineadminnetworkpolicies",
+        "clusternetworkpolicies",
         "stagedkubernetesnetworkpolicies",
     ]
     .iter()
@@ -1306,5 +1309,128 @@ async fn requests_carry_the_user_agent() {
     for r in &requests {
         assert_eq!(r.user_agent.as_deref(), Some(expected.as_str()), "{r:?}");
     }
+    mock.assert_read_only();
+}
+
+// ---- cluster-scoped tiers -----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_network_policies_are_read_and_followed_where_served() {
+    use mockapi::objects::admin_policy;
+    // Not served: two discovery requests, nothing hidden, verdicts as before.
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(session.access.tier_kinds.is_empty());
+    assert!(session.access.tiers_known);
+    assert!(world.policies.tiers.is_empty());
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    assert!(allowed(
+        &world,
+        "production/backend",
+        "production/database",
+        5432
+    ));
+    drop(session);
+
+    // Served: an admin Deny overrides the NetworkPolicy that admits the backend; a change
+    // of the admin policy reaches the verdict through the watch.
+    mock.serve_policy_api();
+    let deny = |action: &str| {
+        admin_policy(
+            "guard-database",
+            json!({
+                "priority": 5,
+                "subject": {"pods": {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "database"}}}},
+                "ingress": [{"name": "no-one", "action": action, "from": [{"namespaces": {}}]}]
+            }),
+        )
+    };
+    mock.apply(deny("Deny"));
+    let (mut session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert_eq!(
+        session.access.tier_kinds,
+        [
+            "adminnetworkpolicies",
+            "baselineadminnetworkpolicies",
+            "clusternetworkpolicies"
+        ]
+    );
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    let e = why(&world, "production/backend", "production/database", 5432);
+    assert!(!e.allowed);
+    let cite = e.ingress.decided_by.expect("the admin tier decides");
+    assert_eq!(cite.policy, "AdminNetworkPolicy/guard-database");
+    // Namespaces, nodes, pods, NetworkPolicies and the three tier kinds.
+    wait_for_watches(&mock, 7).await;
+    mock.apply(deny("Pass"));
+    let (world, _) = snapshot_where(&mut session, "the Pass", |w, _| {
+        w.policies.tiers.iter().any(|t| {
+            t.ingress
+                .first()
+                .is_some_and(|r| r.action == netpol_tui::policy::tiers::Action::Pass)
+        })
+    })
+    .await;
+    assert!(allowed(
+        &world,
+        "production/backend",
+        "production/database",
+        5432
+    ));
+    drop(session);
+
+    // The command line says which tier decided.
+    mock.apply(deny("Deny"));
+    let (code, out, err) = run(
+        &config,
+        &[
+            "explain",
+            "--from",
+            "production/backend",
+            "--to",
+            "production/database",
+            "-p",
+            "5432",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("denied by AdminNetworkPolicy/guard-database (admin tier,"),
+        "{out}"
+    );
+
+    // Served but forbidden: such a policy may decide anything, so every verdict is unknown.
+    mock.forbid(Kind::AdminPolicy, None);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(!session.access.tiers_known);
+    assert!(!world.policies.tiers_known);
+    let hidden = status.hidden.join("\n");
+    assert!(
+        hidden.contains("adminnetworkpolicies (forbidden)"),
+        "{hidden}"
+    );
+    let e = why(&world, "production/backend", "production/database", 5432);
+    assert!(!e.allowed);
+    let unknown = e.unknown.expect("unknown, not a guess");
+    assert!(unknown.contains("could not be read"), "{unknown}");
+    drop(session);
+    let (code, out, err) = run(
+        &config,
+        &[
+            "explain",
+            "--from",
+            "production/backend",
+            "--to",
+            "production/database",
+            "-p",
+            "5432",
+        ],
+    )
+    .await;
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(out.starts_with("? UNKNOWN"), "{out}");
     mock.assert_read_only();
 }

@@ -32,6 +32,10 @@ pub enum Kind {
     NetworkPolicy,
     /// Calico's StagedKubernetesNetworkPolicy: served only after `serve_calico`.
     StagedPolicy,
+    /// sig-network's cluster-scoped tiers: served only after `serve_policy_api`.
+    AdminPolicy,
+    BaselinePolicy,
+    ClusterPolicy,
 }
 
 impl Kind {
@@ -42,12 +46,17 @@ impl Kind {
             Kind::Pod => "pods",
             Kind::NetworkPolicy => "networkpolicies",
             Kind::StagedPolicy => "stagedkubernetesnetworkpolicies",
+            Kind::AdminPolicy => "adminnetworkpolicies",
+            Kind::BaselinePolicy => "baselineadminnetworkpolicies",
+            Kind::ClusterPolicy => "clusternetworkpolicies",
         }
     }
     fn api_version(self) -> &'static str {
         match self {
             Kind::NetworkPolicy => "networking.k8s.io/v1",
             Kind::StagedPolicy => "projectcalico.org/v3",
+            Kind::AdminPolicy | Kind::BaselinePolicy => "policy.networking.k8s.io/v1alpha1",
+            Kind::ClusterPolicy => "policy.networking.k8s.io/v1alpha2",
             _ => "v1",
         }
     }
@@ -55,6 +64,9 @@ impl Kind {
         match self {
             Kind::NetworkPolicy => "networking.k8s.io",
             Kind::StagedPolicy => "projectcalico.org",
+            Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => {
+                "policy.networking.k8s.io"
+            }
             _ => "",
         }
     }
@@ -65,6 +77,9 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::StagedPolicy => "StagedKubernetesNetworkPolicy",
+            Kind::AdminPolicy => "AdminNetworkPolicy",
+            Kind::BaselinePolicy => "BaselineAdminNetworkPolicy",
+            Kind::ClusterPolicy => "ClusterNetworkPolicy",
         }
     }
     fn namespaced(self) -> bool {
@@ -77,6 +92,9 @@ impl Kind {
             Some("Pod") => Kind::Pod,
             Some("NetworkPolicy") => Kind::NetworkPolicy,
             Some("StagedKubernetesNetworkPolicy") => Kind::StagedPolicy,
+            Some("AdminNetworkPolicy") => Kind::AdminPolicy,
+            Some("BaselineAdminNetworkPolicy") => Kind::BaselinePolicy,
+            Some("ClusterNetworkPolicy") => Kind::ClusterPolicy,
             other => panic!("mock api: unsupported kind {other:?}"),
         }
     }
@@ -124,6 +142,8 @@ struct Inner {
     connections: Vec<JoinHandle<()>>,
     /// Whether projectcalico.org/v3 is served (discovery and the staged policies).
     calico: bool,
+    /// Whether policy.networking.k8s.io is served (discovery and the tier kinds).
+    policy_api: bool,
     /// Accept connections and requests, and never answer (an API server stuck behind a
     /// load balancer).
     hang: bool,
@@ -360,12 +380,18 @@ impl MockApi {
         self.inner.lock().unwrap().calico = true;
     }
 
-    /// Answers lists and watches of `kind` with 403: cluster-wide when `namespace` is None.
+    /// Serves sig-network's policy API: discovery of v1alpha1 (AdminNetworkPolicy,
+    /// BaselineAdminNetworkPolicy) and v1alpha2 (ClusterNetworkPolicy), lists and watches.
+    pub fn serve_policy_api(&self) {
+        self.inner.lock().unwrap().policy_api = true;
+    }
+
     /// From now on, requests are read and never answered (until `hang(false)`).
     pub fn hang(&self, on: bool) {
         self.inner.lock().unwrap().hang = on;
     }
 
+    /// Answers lists and watches of `kind` with 403: cluster-wide when `namespace` is None.
     pub fn forbid(&self, kind: Kind, namespace: Option<&str>) {
         self.inner
             .lock()
@@ -524,6 +550,15 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         ["apis", "projectcalico.org", "v3", "namespaces", ns, "stagedkubernetesnetworkpolicies"] => {
             Some((Kind::StagedPolicy, Some(ns.to_string())))
         }
+        ["apis", "policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies"] => {
+            Some((Kind::AdminPolicy, None))
+        }
+        ["apis", "policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies"] => {
+            Some((Kind::BaselinePolicy, None))
+        }
+        ["apis", "policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies"] => {
+            Some((Kind::ClusterPolicy, None))
+        }
         _ => None,
     }
 }
@@ -591,7 +626,36 @@ fn handle(
         });
         return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
     }
-    let route = route(&path).filter(|(k, _)| *k != Kind::StagedPolicy || guard.calico);
+    let discovery = |version: &str, kinds: &[Kind]| {
+        let resources: Vec<Value> = kinds
+            .iter()
+            .map(|k| {
+                json!({"name": k.plural(), "singularName": "", "namespaced": false,
+                    "kind": k.name(), "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
+            })
+            .collect();
+        let body = json!({
+            "kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": format!("policy.networking.k8s.io/{version}"), "resources": resources
+        });
+        respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()))
+    };
+    if guard.policy_api {
+        match path.trim_end_matches('/') {
+            "/apis/policy.networking.k8s.io/v1alpha1" => {
+                return discovery("v1alpha1", &[Kind::AdminPolicy, Kind::BaselinePolicy])
+            }
+            "/apis/policy.networking.k8s.io/v1alpha2" => {
+                return discovery("v1alpha2", &[Kind::ClusterPolicy])
+            }
+            _ => {}
+        }
+    }
+    let route = route(&path).filter(|(k, _)| match k {
+        Kind::StagedPolicy => guard.calico,
+        Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => guard.policy_api,
+        _ => true,
+    });
     let Some((kind, namespace)) = route else {
         return status(404, "NotFound", format!("the server could not find {path}"));
     };
@@ -782,6 +846,12 @@ pub mod objects {
     }
 
     /// Calico's staged policy: a NetworkPolicy spec and `stagedAction` (Set or Delete).
+    /// An AdminNetworkPolicy (v1alpha1).
+    pub fn admin_policy(name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+               "metadata": {"name": name}, "spec": spec})
+    }
+
     pub fn staged(ns: &str, name: &str, action: &str, spec: Value) -> Value {
         let mut spec = spec;
         spec["stagedAction"] = json!(action);

@@ -52,6 +52,12 @@ pub struct Access {
     pub policies: Scope,
     /// Calico's staged policies, where the API server serves them and they may be read.
     pub staged: Option<Scope>,
+    /// The kinds of sig-network's policy API (cluster-scoped tiers) that are served and may
+    /// be read, by resource name.
+    pub tier_kinds: Vec<&'static str>,
+    /// False when a served tier kind cannot be read (or what is served cannot be found out):
+    /// such policies may decide any flow, so every verdict is unknown.
+    pub tiers_known: bool,
     /// What cannot be seen, one sentence each; shown in the UI and printed by commands.
     pub hidden: Vec<String>,
 }
@@ -166,6 +172,53 @@ async fn staged_served(conn: &Connection) -> Result<bool, LiveError> {
     }
 }
 
+/// The kinds of `policy.networking.k8s.io` the engine evaluates, by group version.
+const TIER_KINDS: [(&str, &[&str]); 2] = [
+    (
+        "policy.networking.k8s.io/v1alpha1",
+        &["adminnetworkpolicies", "baselineadminnetworkpolicies"],
+    ),
+    (
+        "policy.networking.k8s.io/v1alpha2",
+        &["clusternetworkpolicies"],
+    ),
+];
+
+/// Which tier kinds the API server serves, by resource name: two discovery requests. Absent
+/// (404) means the cluster has no such policies. `None` when discovery is forbidden: whether
+/// such policies exist cannot be known.
+async fn tier_kinds_served(conn: &Connection) -> Result<Option<Vec<&'static str>>, LiveError> {
+    let mut served = Vec::new();
+    for (group_version, names) in TIER_KINDS {
+        match conn.client.list_api_group_resources(group_version).await {
+            Ok(list) => served.extend(
+                names
+                    .iter()
+                    .copied()
+                    .filter(|n| list.resources.iter().any(|r| r.name == *n)),
+            ),
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(kube::Error::Api(s)) if s.code == 403 => return Ok(None),
+            Err(e) => return Err(unreachable(conn, &e)),
+        }
+    }
+    Ok(Some(served))
+}
+
+/// Whether the cluster-wide list of a tier kind may be read.
+async fn can_list_tier(conn: &Connection, plural: &str) -> Result<bool, LiveError> {
+    let client = conn.client.clone();
+    match plural {
+        "adminnetworkpolicies" => {
+            can_list(conn, Api::<watch::AdminNetworkPolicy>::all(client)).await
+        }
+        "baselineadminnetworkpolicies" => {
+            can_list(conn, Api::<watch::BaselineAdminNetworkPolicy>::all(client)).await
+        }
+        _ => can_list(conn, Api::<watch::ClusterNetworkPolicy>::all(client)).await,
+    }
+}
+
 impl Access {
     /// Neither pods nor NetworkPolicies can be read anywhere: nothing can be answered.
     pub fn reads_nothing(&self) -> bool {
@@ -196,6 +249,30 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
              verdicts that depend on other namespace labels are unknown"
                 .to_string(),
         );
+    }
+    // Cluster-scoped tier policies: each served kind must be readable, or nothing is certain.
+    let mut tier_kinds = Vec::new();
+    let mut tiers_known = true;
+    match tier_kinds_served(conn).await? {
+        None => {
+            tiers_known = false;
+            hidden.push(
+                "whether the cluster has AdminNetworkPolicies (API discovery of                  policy.networking.k8s.io forbidden): they may decide any flow, so every                  verdict is unknown"
+                    .to_string(),
+            );
+        }
+        Some(served) => {
+            for plural in served {
+                if can_list_tier(conn, plural).await? {
+                    tier_kinds.push(plural);
+                } else {
+                    tiers_known = false;
+                    hidden.push(format!(
+                        "{plural} (forbidden): these cluster-scoped policies may decide any                          flow, so every verdict is unknown"
+                    ));
+                }
+            }
+        }
     }
     // Calico's staged policies: `None` where not served.
     let staged_all = match staged_served(conn).await? {
@@ -286,6 +363,8 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         pods,
         policies,
         staged,
+        tier_kinds,
+        tiers_known,
         hidden,
     })
 }
@@ -371,6 +450,7 @@ impl Cache {
         let mut nodes = Vec::new();
         let mut policies = Vec::new();
         let mut staged = Vec::new();
+        let mut tiers = Vec::new();
         let mut warnings = Vec::new();
         for part in &self.parts {
             for item in part.store.values() {
@@ -382,6 +462,7 @@ impl Cache {
                     Item::Node(n) => nodes.push(n.clone()),
                     Item::Policy(p) => policies.push(p.clone()),
                     Item::Staged(s) => staged.push(s.clone()),
+                    Item::Tier(t) => tiers.push(t.clone()),
                     Item::Finished => {}
                     Item::Invalid(why) => warnings.push(why.clone()),
                 }
@@ -430,10 +511,9 @@ impl Cache {
         };
         inventory.normalize();
         warnings.sort();
-        (
-            World::new(inventory, PolicySet::new(policies)).with_staged(staged),
-            warnings,
-        )
+        let mut set = PolicySet::new(policies).with_tiers(tiers);
+        set.tiers_known = self.access.tiers_known;
+        (World::new(inventory, set).with_staged(staged), warnings)
     }
 
     async fn send_status(&mut self) -> bool {
@@ -611,6 +691,22 @@ impl Session {
                         Api::<watch::StagedKubernetesNetworkPolicy>::namespaced(client.clone(), ns);
                     loops.add(format!("staged policies in {ns}"), api);
                 }
+            }
+        }
+        for &plural in &access.tier_kinds {
+            let client = client.clone();
+            match plural {
+                "adminnetworkpolicies" => {
+                    loops.add(plural.into(), Api::<watch::AdminNetworkPolicy>::all(client))
+                }
+                "baselineadminnetworkpolicies" => loops.add(
+                    plural.into(),
+                    Api::<watch::BaselineAdminNetworkPolicy>::all(client),
+                ),
+                _ => loops.add(
+                    plural.into(),
+                    Api::<watch::ClusterNetworkPolicy>::all(client),
+                ),
             }
         }
         let Loops {

@@ -23,7 +23,9 @@ use super::connect::chain;
 use crate::cluster::convert;
 use crate::policy::audit::Staged;
 use crate::policy::compile::{compile_network_policy, FieldError};
+use crate::policy::compile_tiers::{compile_tier_policy, TierKind, TierObject};
 use crate::policy::model::{Namespace, Node, Origin, Pod, Policy};
+use crate::policy::tiers::TierPolicy;
 
 /// Objects per list page, as client-go's pager.
 pub const PAGE_SIZE: u32 = 500;
@@ -41,6 +43,8 @@ pub enum Item {
     Finished,
     /// A change the cluster holds staged (Calico's StagedKubernetesNetworkPolicy).
     Staged(Staged),
+    /// A cluster-scoped policy of the Admin or Baseline tier.
+    Tier(TierPolicy),
     /// An object the engine cannot use, with the reason (shown as a warning).
     Invalid(String),
 }
@@ -82,6 +86,85 @@ impl Watched for StagedKubernetesNetworkPolicy {
             Ok(staged) => Item::Staged(staged),
             Err(errs) => invalid(self, errs),
         }
+    }
+}
+
+/// The cluster-scoped policy kinds of sig-network's policy API (`policy.networking.k8s.io`),
+/// read where the API server serves them: the object is kept as JSON until compiled.
+macro_rules! tier_resource {
+    ($name:ident, $version:literal, $plural:literal, $kind:expr) => {
+        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+        pub struct $name {
+            pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            #[serde(default)]
+            pub spec: serde_json::Value,
+        }
+
+        impl k8s_openapi::Resource for $name {
+            const API_VERSION: &'static str = concat!("policy.networking.k8s.io/", $version);
+            const GROUP: &'static str = "policy.networking.k8s.io";
+            const KIND: &'static str = stringify!($name);
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = k8s_openapi::ClusterResourceScope;
+        }
+
+        impl k8s_openapi::Metadata for $name {
+            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+
+        impl Watched for $name {
+            fn item(&self) -> Item {
+                tier_item(self, &self.metadata, &self.spec, $kind)
+            }
+        }
+    };
+}
+
+tier_resource!(
+    AdminNetworkPolicy,
+    "v1alpha1",
+    "adminnetworkpolicies",
+    TierKind::Admin
+);
+tier_resource!(
+    BaselineAdminNetworkPolicy,
+    "v1alpha1",
+    "baselineadminnetworkpolicies",
+    TierKind::BaselineAdmin
+);
+tier_resource!(
+    ClusterNetworkPolicy,
+    "v1alpha2",
+    "clusternetworkpolicies",
+    TierKind::Cluster
+);
+
+fn tier_item<K: Resource<DynamicType = ()>>(
+    obj: &K,
+    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    spec: &serde_json::Value,
+    kind: TierKind,
+) -> Item {
+    let value = serde_json::json!({"metadata": metadata, "spec": spec});
+    let object: TierObject = match serde_json::from_value(value) {
+        Ok(o) => o,
+        Err(e) => {
+            let (_, name) = key_of(obj);
+            return Item::Invalid(format!("{} {name}: spec: {e}", K::kind(&())));
+        }
+    };
+    match compile_tier_policy(&object, kind, origin()) {
+        Ok(policy) => Item::Tier(policy),
+        Err(errs) => invalid(obj, errs.0),
     }
 }
 
