@@ -996,3 +996,48 @@ fn explain_names_tier_policy_priority_rule_and_action() {
         "{text}"
     );
 }
+
+#[test]
+fn effective_lists_the_tier_rules_in_evaluation_order() {
+    let policies = format!(
+        "{}{}{}",
+        anp(
+            "later",
+            30,
+            &format!("{SUBJECT_NORTH}\ningress:\n- action: Deny\n  from:\n  - namespaces: {{}}")
+        ),
+        anp(
+            "first",
+            3,
+            &format!("{SUBJECT_NORTH}\ningress:\n- name: east-in\n  action: Allow\n  from:\n  - namespaces:\n      matchLabels: {{house: east}}\n  ports:\n  - portNumber: {{protocol: TCP, port: 80}}\n- action: Pass\n  from:\n  - namespaces:\n      matchLabels: {{house: south}}")
+        ),
+        banp(&format!(
+            "{SUBJECT_NORTH}\ningress:\n- action: Deny\n  from:\n  - namespaces: {{}}"
+        )),
+    );
+    let index = index_with(&policies);
+    let pod = index.pod_id("north", "web").unwrap();
+    let e = netpol_tui::policy::effective::effective(&index, pod);
+    let admin: Vec<(String, usize, &str)> = e
+        .ingress
+        .admin
+        .iter()
+        .map(|l| (l.policy.clone(), l.rule, l.action.as_str()))
+        .collect();
+    assert_eq!(
+        admin,
+        [
+            ("AdminNetworkPolicy/first".to_string(), 0, "allow"),
+            ("AdminNetworkPolicy/first".to_string(), 1, "pass"),
+            ("AdminNetworkPolicy/later".to_string(), 0, "deny"),
+        ]
+    );
+    assert_eq!(e.ingress.admin[0].ports, ["TCP/80"]);
+    assert_eq!(e.ingress.admin[0].name, "east-in");
+    assert_eq!(e.ingress.baseline.len(), 1);
+    assert!(e.egress.admin.is_empty() && e.egress.baseline.is_empty());
+    // A pod the subjects do not select has no tier rules.
+    let other = index.pod_id("south", "web").unwrap();
+    let e = netpol_tui::policy::effective::effective(&index, other);
+    assert!(e.ingress.admin.is_empty() && e.ingress.baseline.is_empty());
+}

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::engine::{Index, PodId};
 use super::explain::describe_peer;
 use super::model::{Direction, Labels, PortMatch};
+use super::tiers::{self, Action, Tier};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Effective {
@@ -27,6 +28,14 @@ pub struct EffectiveSide {
     /// Policies that select the pod but leave this direction alone.
     pub selecting_without_isolating: Vec<String>,
     pub allows: Vec<Allowance>,
+    /// Rules of the Admin tier that apply to the pod, in evaluation order (before
+    /// NetworkPolicy: the first that matches decides).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub admin: Vec<TierLine>,
+    /// Rules of the Baseline tier, in evaluation order: they decide only where no
+    /// NetworkPolicy isolates the pod.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub baseline: Vec<TierLine>,
     /// Set when the namespace's NetworkPolicies could not be read: what is listed is what the
     /// readable ones say, and policies not seen may isolate the pod or admit more.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +59,63 @@ pub struct Allowance {
     pub ports: Vec<String>,
 }
 
+/// One rule of a tier policy that applies to the pod.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierLine {
+    /// `Kind/name`.
+    pub policy: String,
+    pub priority: i32,
+    /// 0-based index into the policy's rules of this direction.
+    pub rule: usize,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    pub action: Action,
+    /// The peers in words (ored).
+    pub peers: Vec<String>,
+    /// The ports in words; empty means every port and protocol.
+    pub ports: Vec<String>,
+    /// Whether the policy applies to this pod depends on namespace labels that cannot be read.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
+}
+
+/// The rules of the tier policies that apply to the pod, Admin tier then Baseline tier.
+fn tier_lines(
+    index: &Index,
+    pod_id: PodId,
+    direction: Direction,
+) -> (Vec<TierLine>, Vec<TierLine>) {
+    let (mut admin, mut baseline) = (Vec::new(), Vec::new());
+    for (t, policy) in index.policies().tiers.iter().enumerate() {
+        let applies = index.tier_applies(t as u32, pod_id);
+        if applies == Some(false) {
+            continue;
+        }
+        let into = match policy.tier {
+            Tier::Admin => &mut admin,
+            Tier::Baseline => &mut baseline,
+        };
+        for (r, rule) in policy.rules(direction).iter().enumerate() {
+            into.push(TierLine {
+                policy: policy.key(),
+                priority: policy.priority,
+                rule: r,
+                name: rule.name.clone(),
+                action: rule.action,
+                peers: rule.peers.iter().map(tiers::describe_peer).collect(),
+                ports: rule
+                    .ports
+                    .iter()
+                    .flatten()
+                    .map(|spec| spec.to_string())
+                    .collect(),
+                unknown: applies.is_none(),
+            });
+        }
+    }
+    (admin, baseline)
+}
+
 pub fn effective(index: &Index, pod_id: PodId) -> Effective {
     let inv = index.inventory();
     let pod = &inv.pods[pod_id as usize];
@@ -60,14 +126,25 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
             policies: Vec::new(),
             selecting_without_isolating: Vec::new(),
             allows: Vec::new(),
-            unknown: (!index.policies_known(pod_id)).then(|| {
-                format!(
-                    "the NetworkPolicies of namespace {} could not be read: others may isolate \
-                     this pod or admit more",
-                    pod.namespace
+            admin: Vec::new(),
+            baseline: Vec::new(),
+            unknown: if !index.policies().tiers_known {
+                Some(
+                    "the cluster's tier policies (AdminNetworkPolicy and kin) could not be read: \
+                     they may allow or deny anything before and after NetworkPolicy"
+                        .to_string(),
                 )
-            }),
+            } else {
+                (!index.policies_known(pod_id)).then(|| {
+                    format!(
+                        "the NetworkPolicies of namespace {} could not be read: others may \
+                         isolate this pod or admit more",
+                        pod.namespace
+                    )
+                })
+            },
         };
+        (side.admin, side.baseline) = tier_lines(index, pod_id, direction);
         for &pid in index.isolating_policies(pod_id, direction) {
             let policy = &index.policies().policies[pid as usize];
             side.isolated = true;

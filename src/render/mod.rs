@@ -442,7 +442,78 @@ fn effective_header(out: &mut String, e: &Effective, paint: &Paint) {
     );
 }
 
+/// The rules of one tier that apply to a pod, in evaluation order.
+fn tier_lines_text(
+    out: &mut String,
+    dir: &str,
+    tier: &str,
+    lines: &[crate::policy::effective::TierLine],
+    paint: &Paint,
+) {
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  {dir}, {tier}; the first matching rule decides:");
+    for l in lines {
+        let mark = match l.action {
+            Action::Allow => paint.good(OK),
+            Action::Deny => paint.bad(NO),
+            Action::Pass => paint.dim("→"),
+        };
+        let ports = if l.ports.is_empty() {
+            "all ports".to_string()
+        } else {
+            l.ports.join(", ")
+        };
+        let name = if l.name.is_empty() {
+            String::new()
+        } else {
+            format!(" \"{}\"", l.name)
+        };
+        let maybe = if l.unknown {
+            paint.warn(" (applies to this pod only if namespace labels that cannot be read match)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "    {mark} {} {}{maybe}",
+            l.action,
+            l.peers.join(" or ")
+        );
+        let _ = writeln!(
+            out,
+            "        {ports}  {}",
+            paint.dim(&format!(
+                "[{} (priority {}) {dir}[{}]{name}]",
+                l.policy, l.priority, l.rule
+            ))
+        );
+    }
+}
+
 fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
+    let dir = side.direction.as_str();
+    tier_lines_text(
+        out,
+        dir,
+        "admin tier (before NetworkPolicy)",
+        &side.admin,
+        paint,
+    );
+    effective_np_side(out, side, paint);
+    if !side.isolated {
+        tier_lines_text(
+            out,
+            dir,
+            "baseline tier (no NetworkPolicy isolates this pod)",
+            &side.baseline,
+            paint,
+        );
+    }
+}
+
+fn effective_np_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
     let dir = side.direction.as_str();
     if let Some(why) = &side.unknown {
         let _ = writeln!(out, "  {dir}: {}", paint.warn(&format!("? unknown: {why}")));
@@ -450,7 +521,14 @@ fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
             return;
         }
     }
-    if !side.isolated {
+    let tiers = !side.admin.is_empty() || !side.baseline.is_empty();
+    if !side.isolated && tiers {
+        let _ = writeln!(
+            out,
+            "  {dir}: {} where no tier rule decides, {dir} traffic is allowed",
+            paint.warn("not isolated by NetworkPolicy:")
+        );
+    } else if !side.isolated {
         let _ = writeln!(
             out,
             "  {dir}: {} all {dir} traffic is allowed",

@@ -68,6 +68,15 @@ impl Index {
         !self.tiers.is_empty() || !self.policies.tiers_known
     }
 
+    /// Whether tier policy `tier` (its place in evaluation order) applies to the pod:
+    /// `None` when that depends on namespace labels that cannot be read.
+    pub fn tier_applies(&self, tier: u32, pod: super::PodId) -> Option<bool> {
+        self.set_holds(
+            self.tiers[tier as usize].subject,
+            self.pod_class[pod as usize],
+        )
+    }
+
     /// Whether a peer set holds a class: surely (`Some(true)`), not (`Some(false)`), or only
     /// if namespace labels that cannot be read are what it selects (`None`).
     pub(super) fn set_holds(&self, set: u32, class: u32) -> Option<bool> {
