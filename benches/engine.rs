@@ -49,12 +49,77 @@ fn flows(index: &Index, n: usize, seed: u64) -> Vec<Flow> {
         .collect()
 }
 
+/// Cluster-scoped tier policies as an administrator writes them: keep the metadata address
+/// out, let monitoring scrape, pass team-to-team traffic to the teams' own policies, keep
+/// dev out of prod, and a baseline default deny for ingress.
+const TIERS: &str = r#"
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: no-cloud-metadata}
+spec:
+  priority: 10
+  subject: {namespaces: {}}
+  egress:
+  - {name: metadata, action: Deny, to: [{networks: [169.254.169.254/32]}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: monitoring-scrapes}
+spec:
+  priority: 20
+  subject: {namespaces: {}}
+  ingress:
+  - action: Allow
+    from: [{namespaces: {matchLabels: {team: team-0}}}]
+    ports: [{portNumber: {protocol: TCP, port: 9090}}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: dev-stays-out-of-prod}
+spec:
+  priority: 30
+  subject: {namespaces: {matchLabels: {env: prod}}}
+  ingress:
+  - {action: Deny, from: [{namespaces: {matchLabels: {env: dev}}}]}
+  - {action: Pass, from: [{namespaces: {}}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  ingress:
+  - {action: Allow, from: [{namespaces: {matchLabels: {team: team-1}}}]}
+  - {action: Deny, from: [{namespaces: {}}]}
+"#;
+
 fn bench_size(pods: usize, policies: usize, verdicts: bool) {
+    bench_world(generate(Shape::new(pods, policies)), verdicts, "");
+}
+
+/// The same cluster with the tier policies of [`TIERS`].
+fn bench_size_with_tiers(pods: usize, policies: usize, verdicts: bool) {
     let world = generate(Shape::new(pods, policies));
+    let tiers = netpol_tui::cluster::files::load_text("tiers", TIERS)
+        .expect("the tier policies load")
+        .world
+        .policies
+        .tiers
+        .clone();
+    let set = (*world.policies).clone().with_tiers(tiers);
+    let world = netpol_tui::cluster::World::new((*world.inventory).clone(), set);
+    bench_world(
+        world,
+        verdicts,
+        " and 4 tier policies (3 admin, 1 baseline)",
+    );
+}
+
+fn bench_world(world: netpol_tui::cluster::World, verdicts: bool, what: &str) {
     let inv = Arc::clone(&world.inventory);
     let set = Arc::clone(&world.policies);
     println!(
-        "cluster: {} pods, {} policies, {} namespaces",
+        "cluster: {} pods, {} policies{what}, {} namespaces",
         inv.pods.len(),
         set.policies.len(),
         inv.namespaces.len()
@@ -185,5 +250,6 @@ fn main() {
     println!("netpol-tui engine benchmark (release build, one thread)");
     bench_size(1_000, 200, false);
     bench_size(10_000, 2_000, true);
+    bench_size_with_tiers(10_000, 2_000, true);
     bench_load(10_000);
 }
