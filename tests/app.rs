@@ -169,8 +169,10 @@ fn explain_dialog_answers_why_frontend_cannot_reach_the_database() {
     assert_eq!(e.port, 5432, "the port name resolved on the destination");
     assert_eq!(form.field, Field::Result);
     let responsible = form.responsible.expect("a responsible policy");
-    let name = s.snapshot.index.policies().policies[responsible as usize].key();
-    assert_eq!(name, "production/database-netpol");
+    assert_eq!(
+        responsible.name(&s.snapshot.index),
+        "production/database-netpol"
+    );
     // Enter jumps to it; Esc comes back to the pod.
     press(&mut s, KeyCode::Enter);
     assert!(s.overlay.is_none());
@@ -545,4 +547,47 @@ fn ctx_without_a_cluster_says_so() {
         .unwrap()
         .text
         .starts_with(":ctx needs a live cluster"));
+}
+
+#[test]
+fn cluster_tiers_are_a_group_of_the_policy_tree_and_explain_jumps_to_them() {
+    let mut s = demo_state(120, 40);
+    // P lists policies: the cluster tiers come first, folded; Enter opens them.
+    press(&mut s, KeyCode::Char('P'));
+    press(&mut s, KeyCode::Home);
+    assert_eq!(selected_key(&s), "cluster tiers");
+    press(&mut s, KeyCode::Enter);
+    press(&mut s, KeyCode::Down);
+    assert_eq!(
+        selected_key(&s),
+        "tier AdminNetworkPolicy/cluster-guardrails"
+    );
+    // The explain dialog names the tier policy that decides, and Enter goes to it.
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "production/frontend");
+    press(&mut s, KeyCode::Enter);
+    press(&mut s, KeyCode::Char('e'));
+    type_text(&mut s, "169.254.169.254");
+    press(&mut s, KeyCode::Enter);
+    type_text(&mut s, "80");
+    press(&mut s, KeyCode::Enter);
+    let Some(Overlay::Explain(form)) = &s.overlay else {
+        panic!("no dialog")
+    };
+    let e = form.result.as_ref().unwrap().as_ref().expect("no error");
+    assert!(!e.allowed);
+    let responsible = form.responsible.expect("a responsible policy");
+    assert_eq!(
+        responsible.name(&s.snapshot.index),
+        "AdminNetworkPolicy/cluster-guardrails"
+    );
+    press(&mut s, KeyCode::Enter);
+    assert!(s.overlay.is_none());
+    assert_eq!(
+        selected_key(&s),
+        "tier AdminNetworkPolicy/cluster-guardrails"
+    );
+    assert_eq!(s.focus, Pane::Detail);
+    press(&mut s, KeyCode::Esc);
+    assert_eq!(selected_key(&s), "pod production/frontend");
 }

@@ -188,9 +188,36 @@ fn explain_external_ip_and_ipblock() {
             "203.0.113.7 is inside 0.0.0.0/0",
         ],
     );
+    // The cluster's admin-tier guardrail decides first; the NetworkPolicy's own except is
+    // still traced in the JSON.
     assert_has(
         &explain_web_to("169.254.169.254", 1),
-        &["169.254.169.254 falls in the excepted 169.254.169.254/32"],
+        &[
+            "denied by AdminNetworkPolicy/cluster-guardrails",
+            "NetworkPolicy and baseline tiers not consulted: the admin tier decided",
+        ],
+    );
+    let json = run(
+        bin().args([
+            "explain",
+            "--demo",
+            "--from",
+            "production/web",
+            "--to",
+            "169.254.169.254",
+            "--port",
+            "443",
+            "-o",
+            "json",
+        ]),
+        1,
+    );
+    assert_has(
+        &json,
+        &[
+            "169.254.169.254 falls in the excepted 169.254.169.254/32",
+            "\"decided_by\"",
+        ],
     );
 }
 

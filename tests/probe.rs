@@ -190,10 +190,11 @@ fn lab_flows_carry_the_kernels_verdict_and_the_policy_responsible() {
         r["protocol"] == "UDP" && r["dst"] == "kube-system/coredns" && r["datapath"] == "forwarded"
     });
     assert_eq!(udp["dst_port"], 53);
-    let v6 = find(&rows, "over IPv6 to backend", |r| {
+    let v6 = find(&rows, "over IPv6 to backend:8080", |r| {
         r["dst_ip"].as_str().is_some_and(|ip| ip.contains(':'))
             && r["dst"] == "production/backend"
             && r["src"] == "production/frontend"
+            && r["dst_port"] == 8080
     });
     assert_eq!(v6["outcome"], "allowed_by_policy", "{v6}");
     let v6_blocked = find(&rows, "over IPv6 to database", |r| {

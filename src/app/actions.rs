@@ -128,7 +128,7 @@ pub(super) fn action(state: &mut State, a: Action) -> Vec<Command> {
                         .namespace
                         .clone(),
                 ),
-                None => None,
+                Some(RowKind::Tiers | RowKind::Tier(_)) | None => None,
             };
             match namespace {
                 Some(namespace) => state.overlay = Some(Overlay::DenyPrompt { namespace }),
@@ -239,7 +239,14 @@ fn move_in_focus(state: &mut State, a: Action) {
 /// Opens or closes the selected namespace; from a child row, collapsing goes up to its
 /// namespace and expanding goes into the detail.
 fn fold(state: &mut State, open: bool) {
-    if let Some(RowKind::Namespace(n)) = state.selected() {
+    if let Some(RowKind::Tiers) = state.selected() {
+        if open {
+            state.expanded.insert(super::tree::TIERS_KEY.to_string());
+        } else {
+            state.expanded.remove(super::tree::TIERS_KEY);
+        }
+        state.rebuild_rows();
+    } else if let Some(RowKind::Namespace(n)) = state.selected() {
         let name = state.snapshot.overview.namespaces[n as usize].name.clone();
         if open {
             state.expanded.insert(name);
@@ -250,7 +257,7 @@ fn fold(state: &mut State, open: bool) {
     } else if !open {
         if let Some(i) = state.rows[..state.cursor.min(state.rows.len())]
             .iter()
-            .rposition(|r| matches!(r.kind, RowKind::Namespace(_)))
+            .rposition(|r| matches!(r.kind, RowKind::Namespace(_) | RowKind::Tiers))
         {
             state.cursor = i;
             state.scroll_tree_to_cursor();
@@ -270,6 +277,13 @@ fn enter(state: &mut State) {
                 let name = state.snapshot.overview.namespaces[n as usize].name.clone();
                 if !state.expanded.remove(&name) {
                     state.expanded.insert(name);
+                }
+                state.rebuild_rows();
+            }
+            Some(RowKind::Tiers) => {
+                let key = super::tree::TIERS_KEY.to_string();
+                if !state.expanded.remove(&key) {
+                    state.expanded.insert(key);
                 }
                 state.rebuild_rows();
             }

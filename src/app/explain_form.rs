@@ -29,7 +29,7 @@ pub enum Field {
 pub enum Outcome {
     Stay,
     Close,
-    JumpTo(PolicyId),
+    JumpTo(Responsible),
 }
 
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ pub struct ExplainForm {
     endpoints: Vec<Entry>,
     pub result: Option<Result<Box<Explanation>, String>>,
     /// The policy that decides: the admitting one, or the first isolating one of a denying side.
-    pub responsible: Option<PolicyId>,
+    pub responsible: Option<Responsible>,
     pub scroll: u16,
     /// What the datapath did, when the dialog was opened on a flow.
     pub flow_note: Option<String>,
@@ -332,18 +332,40 @@ fn endpoints(snapshot: &Snapshot) -> Vec<Entry> {
     out
 }
 
-/// The policy to look at first: the admitting rule's policy, or the first isolating
-/// policy of the side that denies (ingress before egress).
-pub fn responsible(v: &Verdict) -> Option<PolicyId> {
+/// A policy that decides a verdict: a NetworkPolicy, or a cluster-scoped tier policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Responsible {
+    Policy(PolicyId),
+    /// By its place in evaluation order.
+    Tier(u32),
+}
+
+impl Responsible {
+    /// `namespace/name` or `Kind/name`.
+    pub fn name(self, index: &Index) -> String {
+        match self {
+            Responsible::Policy(p) => index.policies().policies[p as usize].key(),
+            Responsible::Tier(t) => index.policies().tiers[t as usize].key(),
+        }
+    }
+}
+
+/// The policy to look at first: the admitting rule's policy, or the deciding tier rule's,
+/// or the first isolating policy of the side that denies (ingress before egress).
+pub fn responsible(v: &Verdict) -> Option<Responsible> {
     if v.allowed() {
         [&v.ingress, &v.egress].into_iter().find_map(|s| match s {
-            Side::Allowed(r) => Some(r.policy),
+            Side::Allowed(r) => Some(Responsible::Policy(r.policy)),
+            Side::TierAllowed(r) => Some(Responsible::Tier(r.policy)),
             _ => None,
         })
     } else {
         [&v.ingress, &v.egress].into_iter().find_map(|s| match s {
             Side::Denied { isolating } | Side::Unknown { isolating, .. } => {
-                isolating.first().copied()
+                isolating.first().copied().map(Responsible::Policy)
+            }
+            Side::TierDenied(r) | Side::TierUnknown { rule: Some(r) } => {
+                Some(Responsible::Tier(r.policy))
             }
             _ => None,
         })

@@ -140,7 +140,12 @@ pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         }
         Overlay::Explain(mut form) => match form.key(key, &state.snapshot, &state.matcher) {
             Some(explain_form::Outcome::Close) => {}
-            Some(explain_form::Outcome::JumpTo(policy)) => state.jump_to_policy(policy),
+            Some(explain_form::Outcome::JumpTo(explain_form::Responsible::Policy(policy))) => {
+                state.jump_to_policy(policy)
+            }
+            Some(explain_form::Outcome::JumpTo(explain_form::Responsible::Tier(tier))) => {
+                state.jump_to_tier(tier)
+            }
             Some(explain_form::Outcome::Stay) | None => {
                 state.overlay = Some(Overlay::Explain(form))
             }

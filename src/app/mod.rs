@@ -45,7 +45,7 @@ pub use flows::{flow_text, FlowPane};
 pub use keymap::Action;
 pub use layout::Pane;
 pub use overlay::{FinderState, Overlay};
-pub use tree::{Detail, Filter, Row, RowKey, RowKind, TreeMode};
+pub use tree::{Detail, Filter, Row, RowKey, RowKind, TreeMode, TIERS_KEY};
 pub use world::Snapshot;
 
 use actions::action;

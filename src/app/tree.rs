@@ -22,7 +22,15 @@ pub enum RowKind {
     Namespace(u32),
     Pod(PodId),
     Policy(PolicyId),
+    /// The group of cluster-scoped tier policies (Policies mode).
+    Tiers,
+    /// A tier policy, by its place in evaluation order.
+    Tier(u32),
 }
+
+/// The key under which the tier group's fold is kept among the expanded namespaces: no
+/// namespace can have this name.
+pub const TIERS_KEY: &str = "(tiers)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
@@ -44,6 +52,9 @@ pub enum Detail {
         id: PolicyId,
         warnings: Vec<String>,
     },
+    /// The tier group: the order of evaluation and the policies in it.
+    Tiers,
+    Tier(u32),
 }
 
 /// A text filter being typed into a list, or in force.
@@ -67,6 +78,9 @@ pub enum RowKey {
     Pod(String),
     /// `namespace/name`.
     Policy(String),
+    Tiers,
+    /// `Kind/name`.
+    Tier(String),
 }
 
 /// Where to go back to with Esc after a jump.
@@ -84,6 +98,38 @@ impl State {
         let inv = self.snapshot.index.inventory().clone();
         let policies = self.snapshot.index.policies().clone();
         let mut rows = Vec::new();
+        if self.tree_mode == TreeMode::Policies
+            && (!policies.tiers.is_empty() || !policies.tiers_known)
+        {
+            let hits: Vec<Row> = policies
+                .tiers
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| {
+                    let name = t.short_name();
+                    if q.is_empty() {
+                        Some(Row {
+                            kind: RowKind::Tier(i as u32),
+                            matched: Vec::new(),
+                        })
+                    } else {
+                        self.matcher.score(&name, &q).map(|_| Row {
+                            kind: RowKind::Tier(i as u32),
+                            matched: self.matcher.indices(&name, &q),
+                        })
+                    }
+                })
+                .collect();
+            if q.is_empty() || !hits.is_empty() {
+                rows.push(Row {
+                    kind: RowKind::Tiers,
+                    matched: Vec::new(),
+                });
+                if !q.is_empty() || self.expanded.contains(TIERS_KEY) {
+                    rows.extend(hits);
+                }
+            }
+        }
         for (ni, ns) in self.snapshot.overview.namespaces.iter().enumerate() {
             let children: Vec<RowKind> = match self.tree_mode {
                 TreeMode::Pods => ns.pods.iter().map(|&p| RowKind::Pod(p)).collect(),
@@ -112,7 +158,7 @@ impl State {
                         Some(&self.snapshot.pod_labels[p as usize]),
                     ),
                     RowKind::Policy(p) => (&policies.policies[p as usize].name, None),
-                    RowKind::Namespace(_) => continue,
+                    RowKind::Namespace(_) | RowKind::Tiers | RowKind::Tier(_) => continue,
                 };
                 if self.matcher.score(name, &q).is_some() {
                     hits.push(Row {
@@ -149,7 +195,7 @@ impl State {
                 if self.tree_filter.active() {
                     self.rows
                         .iter()
-                        .position(|r| !matches!(r.kind, RowKind::Namespace(_)))
+                        .position(|r| !matches!(r.kind, RowKind::Namespace(_) | RowKind::Tiers))
                         .unwrap_or(0)
                 } else {
                     self.cursor.min(self.rows.len().saturating_sub(1))
@@ -192,11 +238,12 @@ impl State {
                     .policies
                     .get(p as usize)
                     .map(|v| ov.namespaces[v.namespace as usize].name.clone()),
+                RowKind::Tiers | RowKind::Tier(_) => Some(TIERS_KEY.to_string()),
             }
         };
         let wanted_mode = match kind {
             RowKind::Pod(_) => Some(TreeMode::Pods),
-            RowKind::Policy(_) => Some(TreeMode::Policies),
+            RowKind::Policy(_) | RowKind::Tiers | RowKind::Tier(_) => Some(TreeMode::Policies),
             RowKind::Namespace(_) => None,
         };
         if let Some(mode) = wanted_mode {
@@ -242,6 +289,13 @@ impl State {
         true
     }
 
+    /// Shows a tier policy: remembers where we were, lists policies, selects it.
+    pub fn jump_to_tier(&mut self, id: u32) {
+        self.history.push(self.here());
+        self.select(RowKind::Tier(id));
+        self.focus = Pane::Detail;
+    }
+
     /// Shows a policy: remembers where we were, lists policies, selects it.
     pub fn jump_to_policy(&mut self, id: PolicyId) {
         self.history.push(self.here());
@@ -268,6 +322,8 @@ impl State {
                     warnings: overview::policy_warnings(&index, &self.snapshot.overview, id),
                 },
             },
+            Some(RowKind::Tiers) => Detail::Tiers,
+            Some(RowKind::Tier(id)) => Detail::Tier(id),
         };
         self.detail = detail;
         self.detail_scroll = 0;

@@ -148,6 +148,8 @@ impl State {
             }
             RowKind::Pod(p) => RowKey::Pod(index.inventory().pods.get(p as usize)?.key()),
             RowKind::Policy(p) => RowKey::Policy(index.policies().policies.get(p as usize)?.key()),
+            RowKind::Tiers => RowKey::Tiers,
+            RowKind::Tier(t) => RowKey::Tier(index.policies().tiers.get(t as usize)?.key()),
         })
     }
 
@@ -164,6 +166,13 @@ impl State {
                 let (ns, name) = key.split_once('/')?;
                 index.policy_id(ns, name).map(RowKind::Policy)
             }
+            RowKey::Tiers => Some(RowKind::Tiers),
+            RowKey::Tier(key) => index
+                .policies()
+                .tiers
+                .iter()
+                .position(|t| &t.key() == key)
+                .map(|i| RowKind::Tier(i as u32)),
         }
     }
 }

@@ -541,6 +541,13 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
     for s in &the_lab.skipped {
         eprintln!("lab: skipped {s}");
     }
+    let tiers = index.policies().tiers.len();
+    if tiers > 0 {
+        eprintln!(
+            "lab: {tiers} tier policies (AdminNetworkPolicy and kin) are not enforced by the \
+             lab's rules: flows they decide show as disagreements"
+        );
+    }
     for p in &the_lab.pods {
         let ips: Vec<String> = p.ips.iter().map(|ip| ip.to_string()).collect();
         eprintln!(

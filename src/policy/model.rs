@@ -328,7 +328,7 @@ impl Policy {
 
 /// All policies, sorted by namespace and name so that verdicts never depend on input order;
 /// and the cluster-scoped tier policies in their order of evaluation.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicySet {
     pub policies: Vec<Policy>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -337,6 +337,13 @@ pub struct PolicySet {
     /// they could change is then unknown.
     #[serde(default = "yes")]
     pub tiers_known: bool,
+}
+
+impl Default for PolicySet {
+    /// No policies, and nothing unreadable.
+    fn default() -> PolicySet {
+        PolicySet::new(Vec::new())
+    }
 }
 
 impl PolicySet {

@@ -145,6 +145,16 @@ impl TierPolicy {
         }
     }
 
+    /// `ANP name`, `BANP default`, `CNP name`: short enough for a tree row.
+    pub fn short_name(&self) -> String {
+        let kind = match self.kind.as_str() {
+            "AdminNetworkPolicy" => "ANP",
+            "BaselineAdminNetworkPolicy" => "BANP",
+            _ => "CNP",
+        };
+        format!("{kind} {}", self.name)
+    }
+
     /// The order of evaluation: tier, then priority, then (where the API leaves equal
     /// priorities undefined) kind and name, so that answers never depend on input order.
     pub fn order_key(&self) -> (Tier, i32, &str, &str) {

@@ -196,9 +196,19 @@ fn passed_text(side: &SideExplanation) -> String {
     }
 }
 
+/// Whether a tier policy is worth a line: one that applies with no rules in this direction
+/// cannot decide it, and is left out of the text (the JSON keeps it).
+fn shown(t: &TierTrace) -> bool {
+    !(t.applies && !t.unknown && t.rules.is_empty())
+}
+
 /// The tier policies of one tier as they bore on a side.
 fn tier_text(out: &mut String, side: &SideExplanation, tier: Tier, paint: &Paint) {
-    let traces: Vec<&TierTrace> = side.tiers.iter().filter(|t| t.tier == tier).collect();
+    let traces: Vec<&TierTrace> = side
+        .tiers
+        .iter()
+        .filter(|t| t.tier == tier && shown(t))
+        .collect();
     if traces.is_empty() {
         return;
     }
@@ -298,7 +308,7 @@ fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &
         );
         return;
     }
-    if !side.tiers.is_empty() {
+    if side.tiers.iter().any(shown) {
         let _ = writeln!(out, "  {}", paint.strong("NetworkPolicy tier"));
     }
     side_policies_text(out, side, paint);
@@ -521,19 +531,21 @@ fn effective_np_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
             return;
         }
     }
-    let tiers = !side.admin.is_empty() || !side.baseline.is_empty();
-    if !side.isolated && tiers {
-        let _ = writeln!(
-            out,
-            "  {dir}: {} where no tier rule decides, {dir} traffic is allowed",
-            paint.warn("not isolated by NetworkPolicy:")
-        );
-    } else if !side.isolated {
-        let _ = writeln!(
-            out,
-            "  {dir}: {} all {dir} traffic is allowed",
-            paint.warn("not isolated:")
-        );
+    if !side.isolated {
+        let tiers = !side.admin.is_empty() || !side.baseline.is_empty();
+        if tiers {
+            let _ = writeln!(
+                out,
+                "  {dir}: {} where no tier rule decides, {dir} traffic is allowed",
+                paint.warn("not isolated by NetworkPolicy:")
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "  {dir}: {} all {dir} traffic is allowed",
+                paint.warn("not isolated:")
+            );
+        }
         if !side.selecting_without_isolating.is_empty() {
             let _ = writeln!(
                 out,
@@ -583,4 +595,126 @@ fn capital(dir: &str) -> String {
     c.next()
         .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
         .unwrap_or_default()
+}
+
+/// How the tiers combine, and the tier policies in evaluation order.
+pub fn tier_overview(set: &crate::policy::PolicySet, paint: &Paint, width: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Each side of a flow (egress of the source, ingress of the destination) is judged by the \
+         admin tier, then NetworkPolicy, then the baseline tier. In a tier, policies go by \
+         priority (lower first; equal priorities by kind and name) and rules in order: the \
+         first match decides, Pass hands the flow to the next tier. Baseline rules apply only \
+         to pods no NetworkPolicy isolates. Where no rule decides, the flow is allowed.\n"
+    );
+    if !set.tiers_known {
+        let _ = writeln!(
+            out,
+            "{}\n",
+            paint.warn(
+                "? tier policies could not be read: they may decide any flow, so every verdict \
+                 is unknown"
+            )
+        );
+    }
+    for tier in [Tier::Admin, Tier::Baseline] {
+        let _ = writeln!(out, "{}", paint.strong(&format!("{tier} tier")));
+        let mut any = false;
+        for t in set.tiers.iter().filter(|t| t.tier == tier) {
+            any = true;
+            let _ = writeln!(
+                out,
+                "  {} {}  {}",
+                t.key(),
+                paint.dim(&format!("priority {}", t.priority)),
+                paint.dim(&format!(
+                    "{} ingress, {} egress rules",
+                    t.ingress.len(),
+                    t.egress.len()
+                ))
+            );
+        }
+        if !any {
+            let _ = writeln!(out, "  {}", paint.dim("none"));
+        }
+    }
+    fit(out, width)
+}
+
+/// One tier policy: its place, subject (with the pods it applies to, surely and maybe),
+/// rules in evaluation order, and warnings.
+pub fn tier_policy_at(
+    t: &crate::policy::tiers::TierPolicy,
+    (sure, maybe): (usize, usize),
+    paint: &Paint,
+    width: usize,
+) -> String {
+    use crate::policy::tiers::{describe_peer, describe_subject};
+    let mut out = String::new();
+    let _ = writeln!(out, "{}  {}", paint.dim("origin  "), t.origin);
+    let _ = writeln!(
+        out,
+        "{}  {} tier, priority {}{}",
+        paint.dim("place   "),
+        t.tier,
+        t.priority,
+        match t.tier {
+            Tier::Admin => " (before NetworkPolicy)",
+            Tier::Baseline => " (after NetworkPolicy, for pods it does not isolate)",
+        }
+    );
+    let pods = if maybe > 0 {
+        format!("{sure} pods, {maybe} more if namespace labels that cannot be read match")
+    } else {
+        format!("{sure} pods")
+    };
+    let _ = writeln!(
+        out,
+        "{}  {} ({pods}; never host-network pods)",
+        paint.dim("subject "),
+        describe_subject(&t.subject)
+    );
+    for w in &t.warnings {
+        let _ = writeln!(out, "{}", paint.warn(&format!("⚑ {w}")));
+    }
+    for (dir, rules) in [("ingress", &t.ingress), ("egress", &t.egress)] {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            paint.strong(&format!("{dir} rules, first match decides"))
+        );
+        if rules.is_empty() {
+            let _ = writeln!(out, "  {}", paint.dim("none"));
+        }
+        for (i, r) in rules.iter().enumerate() {
+            let mark = match r.action {
+                Action::Allow => paint.good(OK),
+                Action::Deny => paint.bad(NO),
+                Action::Pass => paint.dim("→"),
+            };
+            let name = if r.name.is_empty() {
+                String::new()
+            } else {
+                format!(" \"{}\"", r.name)
+            };
+            let peers: Vec<String> = r.peers.iter().map(describe_peer).collect();
+            let ports = match &r.ports {
+                None => "all ports".to_string(),
+                Some(p) => p
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            let _ = writeln!(
+                out,
+                "  {mark} {dir}[{i}]{name} {}: {} {}  {ports}",
+                r.action,
+                if dir == "ingress" { "from" } else { "to" },
+                peers.join(" or ")
+            );
+        }
+    }
+    fit(out, width)
 }

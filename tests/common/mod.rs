@@ -69,6 +69,11 @@ pub fn selected_key(s: &State) -> String {
             "netpol {}",
             s.snapshot.index.policies().policies[p as usize].key()
         ),
+        Some(RowKind::Tiers) => "cluster tiers".into(),
+        Some(RowKind::Tier(t)) => format!(
+            "tier {}",
+            s.snapshot.index.policies().tiers[t as usize].key()
+        ),
         None => "nothing".into(),
     }
 }

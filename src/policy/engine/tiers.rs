@@ -77,6 +77,18 @@ impl Index {
         )
     }
 
+    /// How many pods a tier policy applies to: surely, and more if namespace labels that
+    /// cannot be read are what its subject selects. Counted per class.
+    pub fn tier_subject_pods(&self, tier: u32) -> (usize, usize) {
+        let set = self.tiers[tier as usize].subject as usize;
+        let count =
+            |s: &FixedBitSet| -> usize { s.ones().map(|c| self.classes[c].members as usize).sum() };
+        (
+            count(&self.peer_sets[set]),
+            self.peer_maybe[set].as_ref().map(count).unwrap_or(0),
+        )
+    }
+
     /// Whether a peer set holds a class: surely (`Some(true)`), not (`Some(false)`), or only
     /// if namespace labels that cannot be read are what it selects (`None`).
     pub(super) fn set_holds(&self, set: u32, class: u32) -> Option<bool> {

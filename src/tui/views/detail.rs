@@ -26,6 +26,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) -> usize {
         Detail::Namespace(n) => namespace(state, *n, width),
         Detail::Pod { id, effective } => pod(state, *id, effective, width),
         Detail::Policy { id, warnings } => policy(state, *id, warnings, width),
+        Detail::Tiers => tiers(state, width),
+        Detail::Tier(id) => tier(state, *id, width),
     };
     let block = pane(
         Line::styled(format!(" {title} "), theme.style(Slot::Title)),
@@ -41,6 +43,20 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) -> usize {
     frame.render_widget(block, area);
     frame.render_widget(para.scroll((scroll, 0)), inner);
     total
+}
+
+/// The tier group: how the tiers combine, and their policies in evaluation order.
+fn tiers(state: &State, width: usize) -> (String, Vec<Line<'static>>) {
+    let text = render::tier_overview(state.snapshot.index.policies(), &Paint::markup(), width);
+    ("cluster tiers".into(), toned(&text, &state.theme))
+}
+
+/// A tier policy: tier, priority, subject and its pods, rules in order, warnings.
+fn tier(state: &State, id: u32, width: usize) -> (String, Vec<Line<'static>>) {
+    let index = &state.snapshot.index;
+    let t = &index.policies().tiers[id as usize];
+    let text = render::tier_policy_at(t, index.tier_subject_pods(id), &Paint::markup(), width);
+    (t.key(), toned(&text, &state.theme))
 }
 
 /// The directions a policy isolates: `ingress`, `egress`, both or neither.

@@ -246,11 +246,12 @@ pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm)
         Some(Err(e)) => out.push(Line::styled(e.clone(), theme.style(Slot::Error))),
         Some(Ok(e)) => {
             if let Some(p) = form.responsible {
-                let name = state.snapshot.index.policies().policies[p as usize].key();
-                let what = if e.allowed {
-                    "admits it"
-                } else {
-                    "isolates the pod"
+                let name = p.name(&state.snapshot.index);
+                let what = match (p, e.allowed) {
+                    (crate::app::explain_form::Responsible::Tier(_), true) => "allows it",
+                    (crate::app::explain_form::Responsible::Tier(_), false) => "decides it",
+                    (_, true) => "admits it",
+                    (_, false) => "isolates the pod",
                 };
                 out.push(Line::from(vec![
                     Span::styled(
@@ -287,9 +288,7 @@ pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm)
                 out.push(Line::raw(""));
             }
             let text = render::explanation_at(e, &Paint::markup(), body.width as usize);
-            let responsible = form
-                .responsible
-                .map(|p| state.snapshot.index.policies().policies[p as usize].key());
+            let responsible = form.responsible.map(|p| p.name(&state.snapshot.index));
             for line in toned(&text, theme) {
                 // The responsible policy's own line is marked, so the eye finds it.
                 let is_it = responsible.as_ref().is_some_and(|r| {

@@ -21,12 +21,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         Some(live) => live_spans(state, live),
         None => vec![Span::styled(format!(" {} ", state.source.kind), key)],
     };
+    let set = state.snapshot.index.policies();
+    let tiers = match (set.tiers.len(), set.tiers_known) {
+        (_, false) => "· tiers ? ".to_string(),
+        (0, true) => String::new(),
+        (n, true) => format!("· {n} tier "),
+    };
     spans.extend([Span::styled(
         format!(
-            "│ {} ns · {} pods · {} netpol ",
+            "│ {} ns · {} pods · {} netpol {tiers}",
             inv.namespaces.len(),
             inv.pods.len(),
-            state.snapshot.index.policies().policies.len()
+            set.policies.len()
         ),
         st,
     )]);

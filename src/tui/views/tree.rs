@@ -163,6 +163,62 @@ fn row_line(
                 ],
             )
         }
+        RowKind::Tiers => {
+            let set = state.snapshot.index.policies();
+            let open = state.expanded.contains(crate::app::TIERS_KEY) || state.tree_filter.active();
+            let admin = set
+                .tiers
+                .iter()
+                .filter(|t| t.tier == crate::policy::tiers::Tier::Admin)
+                .count();
+            let right = if set.tiers_known {
+                vec![Span::styled(
+                    format!("{admin} adm {} base", set.tiers.len() - admin),
+                    muted,
+                )]
+            } else {
+                vec![Span::styled("? unreadable", theme.style(Slot::Warning))]
+            };
+            (
+                if open { "▾ ".into() } else { "▸ ".into() },
+                "cluster tiers".into(),
+                text.patch(theme.style(Slot::Heading)),
+                right,
+            )
+        }
+        RowKind::Tier(id) => {
+            let t = &state.snapshot.index.policies().tiers[id as usize];
+            let (sure, maybe) = state.snapshot.index.tier_subject_pods(id);
+            let count = if sure + maybe == 0 {
+                Span::styled("  0 pods", theme.style(Slot::Warning))
+            } else if maybe > 0 {
+                Span::styled(
+                    format!("{sure:>3}+{maybe}? pods"),
+                    theme.style(Slot::Warning),
+                )
+            } else {
+                Span::styled(format!("{sure:>3} pods"), muted)
+            };
+            let place = match t.tier {
+                crate::policy::tiers::Tier::Admin => format!("adm {:>4} ", t.priority),
+                crate::policy::tiers::Tier::Baseline => "base      ".to_string(),
+            };
+            let warn = !t.warnings.is_empty() || sure + maybe == 0;
+            (
+                if warn {
+                    "  ⚑ ".into()
+                } else {
+                    "  ▲ ".into()
+                },
+                t.short_name(),
+                if warn {
+                    theme.style(Slot::Warning)
+                } else {
+                    text
+                },
+                vec![Span::styled(place, muted), count],
+            )
+        }
     };
     let right_w: usize = right.iter().map(|s| s.width()).sum();
     let room = width.saturating_sub(prefix.chars().count() + right_w + 1);
