@@ -1041,3 +1041,93 @@ fn effective_lists_the_tier_rules_in_evaluation_order() {
     let e = netpol_tui::policy::effective::effective(&index, other);
     assert!(e.ingress.admin.is_empty() && e.ingress.baseline.is_empty());
 }
+
+#[test]
+fn warnings_name_rules_that_never_decide() {
+    let tier_warnings = |policies: &str| -> Vec<String> {
+        let index = index_with(policies);
+        (0..index.policies().tiers.len() as u32)
+            .flat_map(|t| index.tier_warnings(t))
+            .collect()
+    };
+    // A Pass in the baseline tier has nothing after it.
+    let w = tier_warnings(&cnp(
+        "base",
+        "Baseline",
+        1,
+        &format!("{SUBJECT_NORTH}\ningress:\n- action: Pass\n  from:\n  - namespaces: {{}}"),
+    ));
+    assert!(
+        w.iter()
+            .any(|w| w.contains("ingress[0]: a Pass in the baseline tier")),
+        "{w:?}"
+    );
+    // An admin Pass for pods no NetworkPolicy isolates and no baseline covers: it allows.
+    let pass = anp(
+        "pass",
+        1,
+        &format!("{SUBJECT_NORTH}\ningress:\n- action: Pass\n  from:\n  - namespaces: {{}}"),
+    );
+    let w = tier_warnings(&pass);
+    assert!(
+        w.iter().any(|w| w.contains("the Pass leads nowhere")),
+        "{w:?}"
+    );
+    // With a NetworkPolicy isolating them, the Pass hands the flow to it.
+    let isolating = np("north", "deny", "podSelector: {}\npolicyTypes: [Ingress]");
+    let w = tier_warnings(&format!("{pass}{isolating}"));
+    assert!(!w.iter().any(|w| w.contains("leads nowhere")), "{w:?}");
+    // A peer that matches no pod.
+    let w = tier_warnings(&anp(
+        "ghost",
+        1,
+        &format!("{SUBJECT_NORTH}\ningress:\n- action: Deny\n  from:\n  - namespaces:\n      matchLabels: {{house: nowhere}}"),
+    ));
+    assert!(
+        w.iter()
+            .any(|w| w.contains("ingress[0] peer 0: matches no pod")),
+        "{w:?}"
+    );
+
+    // NetworkPolicy rules shadowed by an admin rule that decides every pod on every port.
+    let allow_np = np(
+        "north",
+        "allow-south",
+        "podSelector: {}\ningress:\n- from:\n  - namespaceSelector:\n      matchLabels: {house: south}",
+    );
+    let catch_all = anp(
+        "deny-all-in",
+        5,
+        &format!("{SUBJECT_NORTH}\ningress:\n- action: Deny\n  from:\n  - namespaces: {{}}"),
+    );
+    let index = index_with(&format!("{catch_all}{allow_np}"));
+    let id = index.policy_id("north", "allow-south").unwrap();
+    let w = index.shadowed_by_tiers(id);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("AdminNetworkPolicy/deny-all-in ingress[0]"),
+        "{w:?}"
+    );
+    // A Pass before it lets some flows through to NetworkPolicy: not shadowed for sure.
+    let index = index_with(&format!(
+        "{}{catch_all}{allow_np}",
+        anp(
+            "pass-first",
+            1,
+            &format!("{SUBJECT_NORTH}\ningress:\n- action: Pass\n  from:\n  - namespaces:\n      matchLabels: {{house: south}}"),
+        )
+    ));
+    let id = index.policy_id("north", "allow-south").unwrap();
+    assert!(index.shadowed_by_tiers(id).is_empty());
+    // A catch-all on some ports only: not shadowed.
+    let index = index_with(&format!(
+        "{}{allow_np}",
+        anp(
+            "deny-80",
+            5,
+            &format!("{SUBJECT_NORTH}\ningress:\n- action: Deny\n  from:\n  - namespaces: {{}}\n  ports:\n  - portNumber: {{protocol: TCP, port: 80}}"),
+        )
+    ));
+    let id = index.policy_id("north", "allow-south").unwrap();
+    assert!(index.shadowed_by_tiers(id).is_empty());
+}

@@ -127,6 +127,7 @@ pub fn policy_warnings(index: &Index, overview: &Overview, id: PolicyId) -> Vec<
     let policy = &index.policies().policies[id as usize];
     let inv = index.inventory();
     let mut out = policy.warnings.clone();
+    out.extend(index.shadowed_by_tiers(id));
     if overview.policies[id as usize].selects.is_empty() {
         out.push(format!(
             "podSelector matches no pod in namespace {}: the policy has no effect",

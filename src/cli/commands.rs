@@ -246,8 +246,12 @@ pub(super) fn status(source: &SourceArgs) -> Result<ExitCode, Failure> {
 /// `status`: where the data comes from, how much there is, and what is not visible.
 fn status_text(loaded: &Loaded) -> String {
     let inv = &loaded.world.inventory;
+    let tiers = match loaded.world.policies.tiers.len() {
+        0 => String::new(),
+        n => format!(", {n} tier policies"),
+    };
     let counts = format!(
-        "{} namespaces, {} pods, {} NetworkPolicies, {} nodes",
+        "{} namespaces, {} pods, {} NetworkPolicies{tiers}, {} nodes",
         inv.namespaces.len(),
         inv.pods.len(),
         loaded.world.policies.policies.len(),

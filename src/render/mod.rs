@@ -647,6 +647,7 @@ pub fn tier_overview(set: &crate::policy::PolicySet, paint: &Paint, width: usize
 pub fn tier_policy_at(
     t: &crate::policy::tiers::TierPolicy,
     (sure, maybe): (usize, usize),
+    warnings: &[String],
     paint: &Paint,
     width: usize,
 ) -> String {
@@ -675,7 +676,7 @@ pub fn tier_policy_at(
         paint.dim("subject "),
         describe_subject(&t.subject)
     );
-    for w in &t.warnings {
+    for w in warnings {
         let _ = writeln!(out, "{}", paint.warn(&format!("⚑ {w}")));
     }
     for (dir, rules) in [("ingress", &t.ingress), ("egress", &t.egress)] {

@@ -206,3 +206,161 @@ pub(super) struct TierReach {
     /// Passed on, or matched by no rule: the next tier decides.
     pub rest: FixedBitSet,
 }
+
+/// Mistakes with tier policies that the engine can see: rules that never decide, a Pass that
+/// hands the traffic to nothing, NetworkPolicy rules a higher tier makes unreachable.
+impl Index {
+    /// Classes a tier policy surely applies to.
+    fn tier_subject_classes(&self, tier: u32) -> Vec<usize> {
+        self.peer_sets[self.tiers[tier as usize].subject as usize]
+            .ones()
+            .collect()
+    }
+
+    /// Warnings about one tier policy, in words, each naming the rule.
+    pub fn tier_warnings(&self, tier: u32) -> Vec<String> {
+        let compiled = &self.tiers[tier as usize];
+        let policy = &self.policies.tiers[tier as usize];
+        let mut out = policy.warnings.clone();
+        let (sure, maybe) = self.tier_subject_pods(tier);
+        if sure + maybe == 0 {
+            out.push("the subject selects no pod: the policy has no effect".into());
+        }
+        let subject = self.tier_subject_classes(tier);
+        for direction in [Direction::Ingress, Direction::Egress] {
+            for (r, rule) in compiled.rules(direction).iter().enumerate() {
+                for (p, peer) in rule.peers.iter().enumerate() {
+                    if let TierPeerSet::Classes(set) = peer {
+                        let none = self.peer_sets[*set as usize].is_clear()
+                            && self.peer_maybe[*set as usize]
+                                .as_ref()
+                                .is_none_or(|m| m.is_clear());
+                        if none {
+                            out.push(format!("{direction}[{r}] peer {p}: matches no pod"));
+                        }
+                    }
+                }
+                if rule.action != Action::Pass {
+                    continue;
+                }
+                if compiled.tier == Tier::Baseline {
+                    out.push(format!(
+                        "{direction}[{r}]: a Pass in the baseline tier has nothing after it: \
+                         the traffic is allowed"
+                    ));
+                    continue;
+                }
+                // An admin Pass hands the traffic to NetworkPolicy, then the baseline tier;
+                // where neither has anything for these pods, it allows.
+                let nowhere = !subject.is_empty()
+                    && subject.iter().all(|&c| {
+                        let class = &self.classes[c];
+                        let isolated = match direction {
+                            Direction::Ingress => !class.ingress.is_empty(),
+                            Direction::Egress => !class.egress.is_empty(),
+                        };
+                        let baseline = self.tiers.iter().any(|t| {
+                            t.tier == Tier::Baseline
+                                && !t.rules(direction).is_empty()
+                                && self.set_holds(t.subject, c as u32) != Some(false)
+                        });
+                        !isolated && !baseline && self.class_policies_known(c as u32)
+                    });
+                if nowhere {
+                    out.push(format!(
+                        "{direction}[{r}]: the Pass leads nowhere: no NetworkPolicy isolates \
+                         the subject's pods for {direction} and no baseline rule applies to \
+                         them, so the traffic is allowed"
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// NetworkPolicy rules that never decide because the Admin tier decides every flow
+    /// between pods first, for every pod the policy isolates: an Allow or Deny rule on every
+    /// port whose peers match every pod, with no Pass before it. Said only where certain.
+    pub fn shadowed_by_tiers(&self, policy: super::PolicyId) -> Vec<String> {
+        let mut out = Vec::new();
+        let np = &self.policies.policies[policy as usize];
+        let pod_classes = self.classes.iter().filter(|c| !c.host_network).count();
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let Some(rules) = np.rules(direction) else {
+                continue;
+            };
+            let pod_only = rules.iter().any(|r| {
+                !r.peers.is_empty()
+                    && r.peers
+                        .iter()
+                        .all(|p| !matches!(p, crate::policy::model::Peer::IpBlock(_)))
+            });
+            if !pod_only {
+                continue;
+            }
+            let selected: Vec<usize> = self
+                .classes
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    !c.host_network
+                        && match direction {
+                            Direction::Ingress => c.ingress.contains(&policy),
+                            Direction::Egress => c.egress.contains(&policy),
+                        }
+                })
+                .map(|(i, _)| i)
+                .collect();
+            if selected.is_empty() {
+                continue;
+            }
+            // The first admin rule that decides every pod-to-pod flow for all of them.
+            let mut found = None;
+            'walk: for (t, tier) in self.tiers.iter().enumerate() {
+                if tier.tier != Tier::Admin {
+                    continue;
+                }
+                let applies: Vec<Option<bool>> = selected
+                    .iter()
+                    .map(|&c| self.set_holds(tier.subject, c as u32))
+                    .collect();
+                if applies.iter().all(|a| *a == Some(false)) {
+                    continue;
+                }
+                for (r, rule) in tier.rules(direction).iter().enumerate() {
+                    if rule.action == Action::Pass {
+                        break 'walk;
+                    }
+                    let mut covered = FixedBitSet::with_capacity(self.classes.len());
+                    for peer in &rule.peers {
+                        if let TierPeerSet::Classes(s) = peer {
+                            covered.union_with(&self.peer_sets[*s as usize]);
+                        }
+                    }
+                    let all = rule.ports.is_empty() && covered.count_ones(..) >= pod_classes;
+                    if all && applies.iter().all(|a| *a == Some(true)) {
+                        found = Some((t, r, rule.action));
+                        break 'walk;
+                    }
+                    if all {
+                        // Applies to some of them only: no certain answer for the rest.
+                        break 'walk;
+                    }
+                }
+            }
+            if let Some((t, r, action)) = found {
+                out.push(format!(
+                    "{direction} rules between pods never decide: {} {direction}[{r}] (admin tier, \
+                     {} every pod on every port) decides first for every pod this policy \
+                     isolates",
+                    self.policies.tiers[t].key(),
+                    match action {
+                        Action::Allow => "allows",
+                        _ => "denies",
+                    }
+                ));
+            }
+        }
+        out
+    }
+}

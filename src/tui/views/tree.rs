@@ -203,7 +203,7 @@ fn row_line(
                 crate::policy::tiers::Tier::Admin => format!("adm {:>4} ", t.priority),
                 crate::policy::tiers::Tier::Baseline => "base      ".to_string(),
             };
-            let warn = !t.warnings.is_empty() || sure + maybe == 0;
+            let warn = !state.snapshot.index.tier_warnings(id).is_empty();
             (
                 if warn {
                     "  ⚑ ".into()
