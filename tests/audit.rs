@@ -251,6 +251,15 @@ fn applying_changes_by_namespace_and_name() {
             source: "t".into()
         }
     );
+
+    // Staged NetworkPolicy changes leave the cluster-scoped tiers as they are.
+    let demo = netpol_tui::cluster::demo::load()
+        .expect("the demo loads")
+        .world;
+    assert_eq!(demo.policies.tiers.len(), 1);
+    let (staged, _) = apply(&demo.policies, &[Staged::new(Change::Clear, "t")]);
+    assert_eq!(staged.tiers, demo.policies.tiers);
+    assert!(staged.tiers_known);
 }
 
 #[test]

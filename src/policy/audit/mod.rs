@@ -160,7 +160,10 @@ pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
             }
         }
     }
-    (PolicySet::new(set.into_values().collect()), effects)
+    // Staged changes are NetworkPolicies: the cluster-scoped tiers stay as they are.
+    let mut staged = PolicySet::new(set.into_values().collect()).with_tiers(base.tiers.clone());
+    staged.tiers_known = base.tiers_known;
+    (staged, effects)
 }
 
 /// A what-if: a default-deny for one namespace or all of them, in one or both directions,
