@@ -277,3 +277,42 @@ fn audit_explain_both_worlds() {
         press(s, KeyCode::Enter);
     });
 }
+
+#[test]
+fn nodes_view() {
+    use netpol_tui::flow::agents::{NodeReport, NodeState};
+    use netpol_tui::flow::wire::Counters;
+    snap("nodes", |s| {
+        s.source.flows = true;
+        let now = 1_795_348_900_000;
+        let mut a = NodeReport::new("127.0.0.1:7001");
+        a.node = Some("node-a".into());
+        a.kernel = Some("6.18.0".into());
+        a.ring_bytes = Some(4 << 20);
+        a.state = NodeState::Connected {
+            since_ms: now - 60_000,
+        };
+        a.flows = 12_000;
+        a.newest_ms = Some(now - 300);
+        a.counters = Counters {
+            kernel_lost: 0,
+            reader_lost: 2,
+            sent: 12_002,
+        };
+        let mut b = NodeReport::new("127.0.0.1:7002");
+        b.node = Some("node-b".into());
+        b.state = NodeState::Reconnecting {
+            since_ms: now - 14_000,
+            error: "cannot connect: Connection refused (os error 111)".into(),
+        };
+        b.flows = 500;
+        b.newest_ms = Some(now - 14_500);
+        for r in [a, b] {
+            update(s, Msg::Node(r));
+        }
+        update(s, Msg::Tick { now_ms: now });
+        press(s, KeyCode::Char(':'));
+        type_text(s, "nodes");
+        press(s, KeyCode::Enter);
+    });
+}

@@ -49,6 +49,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "ctx [NAME]",
         "switch kubeconfig context; without a name, list them and what is not visible",
     ),
+    (
+        "nodes",
+        "the agents feeding the flow list: state, kernel, flows per second, losses, lag",
+    ),
     ("help", "this help"),
     ("q", "quit"),
 ];
@@ -67,6 +71,7 @@ pub(super) const COMMAND_WORDS: &[&str] = &[
     "breakage",
     "theme",
     "ctx",
+    "nodes",
     "help",
     "quit",
 ];
@@ -136,6 +141,7 @@ pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
             return vec![Command::Quit];
         }
         "help" | "h" | "?" => state.overlay = Some(Overlay::Help { scroll: 0 }),
+        "nodes" | "node" | "no" => state.overlay = Some(Overlay::Nodes { scroll: 0 }),
         "ns" | "namespace" | "namespaces" => {
             state.tree_filter = Filter::default();
             state.focus = Pane::Tree;

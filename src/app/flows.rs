@@ -265,6 +265,7 @@ impl State {
 
     pub(super) fn tick(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
+        self.nodes.tick(now_ms);
         let w = &mut self.flows.rate_window;
         w.push_back((now_ms, self.flows.store.total));
         while w.len() > 2

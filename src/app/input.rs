@@ -68,6 +68,17 @@ pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
             };
             state.overlay = Some(Overlay::Help { scroll });
         }
+        Overlay::Nodes { scroll } => {
+            let scroll = match keymap::lookup(key, Context::Help) {
+                Some(Action::Down) => scroll.saturating_add(1),
+                Some(Action::Up) => scroll.saturating_sub(1),
+                Some(Action::PageDown) => scroll.saturating_add(10),
+                Some(Action::PageUp) => scroll.saturating_sub(10),
+                // Esc, and any other key, closes the list.
+                _ => return Vec::new(),
+            };
+            state.overlay = Some(Overlay::Nodes { scroll });
+        }
         Overlay::Finder(mut f) => match f.key(key, &state.matcher, &state.snapshot.entries) {
             Some(FinderOutcome::Close) => {}
             Some(FinderOutcome::Go(target)) => go_to(state, target),

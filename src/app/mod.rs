@@ -22,6 +22,7 @@ pub mod keymap;
 pub mod layout;
 pub mod line;
 mod live;
+pub mod nodes;
 mod overlay;
 pub mod overview;
 mod tree;
@@ -65,6 +66,8 @@ pub enum Msg {
     Flow(FlowEvent),
     /// Flows of a source, in a batch (recorded flows, agents).
     Flows(Vec<FlowEvent>),
+    /// A node's agent reported (connected, reconnecting, counters).
+    Node(crate::flow::agents::NodeReport),
     /// Flow events a source had to drop because the channel was full (a running total).
     FlowsLost(u64),
     /// The clock, a few times a second: rates and ages.
@@ -204,6 +207,8 @@ pub struct State {
     pub detail_scroll: u16,
     detail_lines: usize,
     pub flows: FlowPane,
+    /// The agents feeding the flow list, one per node.
+    pub nodes: nodes::Nodes,
     pub overlay: Option<Overlay>,
     pub themes: ThemeSet,
     pub theme: Theme,
@@ -257,6 +262,7 @@ impl State {
             detail_scroll: 0,
             detail_lines: 0,
             flows: FlowPane::new(FlowStore::DEFAULT_CAPACITY),
+            nodes: nodes::Nodes::default(),
             overlay: None,
             themes,
             chosen_theme: theme.name.clone(),
@@ -381,6 +387,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             for event in events {
                 state.add_flow(event);
             }
+            Vec::new()
+        }
+        Msg::Node(report) => {
+            state.nodes.update(report);
             Vec::new()
         }
         Msg::FlowsLost(n) => {

@@ -26,6 +26,10 @@ pub enum Overlay {
     DenyPrompt {
         namespace: String,
     },
+    /// The agents feeding the flow list, one per node.
+    Nodes {
+        scroll: u16,
+    },
 }
 
 #[derive(Debug, Clone, Default)]

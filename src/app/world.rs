@@ -135,7 +135,8 @@ impl State {
             | Overlay::Command(_)
             | Overlay::Staged { .. }
             | Overlay::Breakage(_)
-            | Overlay::DenyPrompt { .. }) => other,
+            | Overlay::DenyPrompt { .. }
+            | Overlay::Nodes { .. }) => other,
         }
     }
 

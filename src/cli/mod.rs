@@ -76,6 +76,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub flows: Vec<String>,
 
+    /// An agent for the terminal UI's flow list, at HOST:PORT (on this host, or the local end
+    /// of a `kubectl port-forward` to an agent pod). Repeatable: one per node. Followed while
+    /// it comes and goes; `:nodes` shows how each is doing.
+    #[arg(long = "agent", value_name = "HOST:PORT")]
+    pub agents: Vec<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -28,9 +28,11 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
         pending,
     } = loaded;
     let snapshot = Snapshot::prepare(world, engine_options(&cli.source));
-    if !cli.flows.is_empty() {
+    if !cli.flows.is_empty() || !cli.agents.is_empty() {
         info.flows = true;
     }
+    // Real flows replace the demo's simulated ones.
+    let demo_flows = demo_flows && cli.agents.is_empty();
     let mut state = State::new(snapshot, info, themes, chosen);
     state.context_rules = rules;
     // What the source stages (Calico's staged policies) is listed; the demo shows it at once.
@@ -81,6 +83,7 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
         demo_flows,
         live: live_source,
         recorded: cli.flows.clone(),
+        agents: cli.agents.clone(),
     };
     let ended_by =
         crate::tui::run(state, runtime, sources).map_err(|e| Failure::Setup(format!("{e:#}")))?;

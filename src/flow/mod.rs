@@ -6,6 +6,7 @@
 //! `wire` is the agents' frame format and `correlate` pairs the probe's hook events into
 //! flows. Nothing here does I/O; the tasks that pace a source live with their callers.
 
+pub mod agents;
 pub mod correlate;
 pub mod demo;
 pub mod record;

@@ -106,6 +106,8 @@ pub struct Sources {
     pub live: Option<LiveSource>,
     /// Recorded flows to read (`trace -o json` or Hubble JSON lines; `-` for stdin).
     pub recorded: Vec<String>,
+    /// Agents to read, by address (`host:port`).
+    pub agents: Vec<String>,
 }
 
 /// Runs the UI until the user quits or a signal arrives, on `runtime` (the one the live
@@ -149,6 +151,9 @@ async fn event_loop(
     for path in sources.recorded {
         let tx = tx.clone();
         tokio::task::spawn_blocking(move || recorded_source(&path, tx));
+    }
+    for addr in sources.agents {
+        tokio::spawn(agent_source(addr, tx.clone(), lost.clone()));
     }
     let options = state.snapshot.options();
     let switch = sources.live.map(|live| {
@@ -323,6 +328,30 @@ async fn demo_source(mut traffic: DemoTraffic, tx: mpsc::Sender<Msg>, lost: Arc<
             Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }
+}
+
+/// Reads an agent into the UI: its flows in the batches it sends them in (a full channel
+/// drops and counts them, as for every live stream), and its node's reports.
+async fn agent_source(addr: String, tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
+    use crate::flow::agents::{follow, AgentEvent};
+    follow(addr, now_ms, |event| {
+        let (msg, flows) = match event {
+            AgentEvent::Flows(f) => {
+                let n = f.len() as u64;
+                (Msg::Flows(f), n)
+            }
+            AgentEvent::Node(r) => (Msg::Node(r), 0),
+        };
+        match tx.try_send(msg) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                lost.fetch_add(flows, Ordering::Relaxed);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    })
+    .await
 }
 
 /// Flows in a batch.

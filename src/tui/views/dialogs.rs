@@ -448,3 +448,126 @@ pub fn deny_prompt(frame: &mut Frame, full: Rect, state: &State, namespace: &str
         inner,
     );
 }
+
+/// The agents feeding the flow list: one row per node, never hidden once seen.
+pub fn nodes(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
+    use crate::flow::agents::NodeState;
+    let theme = &state.theme;
+    let area = centered(full, 94, 70, 130, 40);
+    let inner = frame_of(
+        frame,
+        area,
+        &keymap::titled("Nodes", keymap::Context::Help),
+        state,
+    );
+    let w = inner.width as usize;
+    // Below 100 columns: the agent's address and kernel go to the line under the node.
+    let narrow = w < 100;
+    let nodes = &state.nodes;
+    let now = state.now_ms;
+    let mut lines = Vec::new();
+    if nodes.is_empty() {
+        lines.push(Line::styled(
+            "No agents. Give --agent ADDR (repeatable) for agents reached through a \
+             port-forward or on this host; `agent` serves a node's probe, `lab --serve` a lab's.",
+            theme.style(Slot::Muted),
+        ));
+    } else {
+        lines.push(Line::styled(
+            format!(
+                "{} of {} connected · {:.0} flows/s · lost {}",
+                nodes.connected(),
+                nodes.reports.len(),
+                nodes.rates.iter().sum::<f64>(),
+                nodes.lost()
+            ),
+            theme.style(Slot::Heading),
+        ));
+        lines.push(Line::styled(
+            if narrow {
+                format!(
+                    "{:<20} {:>9} {:>12} {:>8}",
+                    "node", "flows/s", "lost k/r", "lag"
+                )
+            } else {
+                format!(
+                    "{:<24} {:<22} {:>9} {:>11} {:>11} {:>8}  {}",
+                    "node", "agent", "flows/s", "kernel lost", "reader lost", "lag", "kernel, ring"
+                )
+            },
+            theme.style(Slot::Muted),
+        ));
+    }
+    let secs = |ms: u64| format!("{:.1} s", ms as f64 / 1000.0);
+    for (r, rate) in nodes.reports.iter().zip(&nodes.rates) {
+        let lag = r
+            .newest_ms
+            .map(|t| secs(now.saturating_sub(t)))
+            .unwrap_or_else(|| "-".into());
+        let ring = r
+            .ring_bytes
+            .map(|b| format!("{} KiB", b / 1024))
+            .unwrap_or_default();
+        let (mark, slot) = match &r.state {
+            NodeState::Connected { .. } => ("● ", Slot::Allow),
+            NodeState::Connecting => ("◌ ", Slot::Muted),
+            NodeState::Reconnecting { .. } => ("◌ ", Slot::Warning),
+        };
+        let row = if narrow {
+            format!(
+                "{:<18} {:>9.1} {:>12} {:>8}",
+                clip(r.name(), 18),
+                rate,
+                format!("{}/{}", r.counters.kernel_lost, r.counters.reader_lost),
+                lag
+            )
+        } else {
+            format!(
+                "{:<22} {:<22} {:>9.1} {:>11} {:>11} {:>8}  {} {}",
+                clip(r.name(), 22),
+                clip(&r.addr, 22),
+                rate,
+                r.counters.kernel_lost,
+                r.counters.reader_lost,
+                lag,
+                r.kernel.as_deref().unwrap_or(""),
+                ring
+            )
+        };
+        lines.push(Line::from(vec![
+            Span::styled(mark, theme.style(slot)),
+            Span::styled(row, theme.style(Slot::Text)),
+        ]));
+        if narrow {
+            lines.push(Line::styled(
+                format!(
+                    "    {} {} {}",
+                    r.addr,
+                    r.kernel.as_deref().unwrap_or(""),
+                    ring
+                ),
+                theme.style(Slot::Muted),
+            ));
+        }
+        let detail = match &r.state {
+            NodeState::Connected { since_ms } => {
+                format!("connected for {}", secs(now.saturating_sub(*since_ms)))
+            }
+            NodeState::Connecting => "connecting".to_string(),
+            NodeState::Reconnecting { since_ms, error } => format!(
+                "reconnecting for {}: {error}",
+                secs(now.saturating_sub(*since_ms))
+            ),
+        };
+        lines.extend(wrap(
+            Line::styled(
+                format!("    {detail} · {} flows received", r.flows),
+                theme.style(slot),
+            ),
+            w,
+            6,
+        ));
+    }
+    let lines = wrap_all(lines, w, 2);
+    frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
+}

@@ -45,8 +45,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     let h = inner_height(area);
     let n = f.shown_len();
     if n == 0 {
-        let msg = if !state.source.flows {
+        let msg = if !state.source.flows && state.live.is_some() {
+            "No flow source. --agent ADDR reads node agents (through a port-forward), --flows FILE recorded flows."
+        } else if !state.source.flows {
             "No flow source. With manifests there is no datapath to watch; the demo (--demo) simulates one."
+        } else if f.store.is_empty() && !state.nodes.is_empty() {
+            "Waiting for flows from the agents… (:nodes shows how each is doing)"
         } else if f.store.is_empty() {
             "Waiting for flows…"
         } else {

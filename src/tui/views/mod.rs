@@ -56,6 +56,7 @@ pub fn draw(frame: &mut Frame, state: &State) -> FrameInfo {
         Some(Overlay::DenyPrompt { namespace }) => {
             dialogs::deny_prompt(frame, full, state, namespace)
         }
+        Some(Overlay::Nodes { scroll }) => dialogs::nodes(frame, full, state, *scroll),
         Some(Overlay::Command(_)) | None => {}
     }
     info

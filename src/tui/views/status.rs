@@ -38,12 +38,23 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     )]);
     spans.extend(audit_spans(state));
     // Narrow screens leave the rate and losses to the flow pane's title.
-    if state.source.flows && (area.width >= 100 || state.flows.lost > 0) {
-        let lost = state.flows.lost;
+    let lost = state.flows.lost + state.nodes.lost();
+    if state.source.flows && (area.width >= 100 || lost > 0) {
         spans.push(Span::styled(
             format!("│ flows {:.0}/s ", state.flows.rate),
             st,
         ));
+        if !state.nodes.is_empty() {
+            let (up, all) = (state.nodes.connected(), state.nodes.reports.len());
+            spans.push(Span::styled(
+                format!("· {up}/{all} nodes · "),
+                if up < all {
+                    st.patch(theme.style(Slot::Warning))
+                } else {
+                    st
+                },
+            ));
+        }
         spans.push(Span::styled(
             format!("{lost} lost "),
             if lost > 0 {
