@@ -406,3 +406,106 @@ fn agent_address_errors_are_clear() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("loopback only"), "{stderr}");
 }
+
+/// The terminal UI reads a lab's agent (a real probe on the real kernel): a blocked flow
+/// shows with the policy responsible, and `:nodes` names the lab's node as connected.
+#[test]
+fn the_ui_shows_a_labs_flows_with_the_policy_responsible() {
+    require_root();
+    let _lab = lock();
+    let mut lab = bin()
+        .args([
+            "lab",
+            "--demo",
+            "--serve",
+            "127.0.0.1:0",
+            "--duration",
+            "12",
+            "-o",
+            "json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the lab");
+    let mut lines = BufReader::new(lab.stderr.take().expect("stderr")).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the lab ended before serving")
+            .expect("read stderr");
+        if let Some(a) = line.strip_prefix("agent listening on ") {
+            break a.to_string();
+        }
+    };
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let socket = format!("netpol-probe-ui-{}", std::process::id());
+    let tmux = |args: &[&str]| -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("tmux is needed for this test and could not run: {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ui = format!(
+        "{} --demo --agent {addr}",
+        env!("CARGO_BIN_EXE_kubectl-netpol_tui")
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ui",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "env",
+        "TERM=xterm-256color",
+        "NETPOL_TUI_LOG=off",
+        "NETPOL_TUI_THEME_DIR=/nonexistent",
+        "NETPOL_TUI_CONFIG_DIR=/nonexistent",
+        "sh",
+        "-c",
+        &ui,
+    ]);
+    let wait_for = |what: &str, ok: &dyn Fn(&str) -> bool| -> String {
+        let start = Instant::now();
+        loop {
+            let screen = tmux(&["capture-pane", "-t", "ui", "-p"]);
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "no {what} on the screen within 15 s:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let screen = wait_for("blocked flow with its policy", &|s| {
+        s.lines().any(|l| {
+            l.contains("✗")
+                && l.contains("drop")
+                && l.contains("production/frontend")
+                && l.contains("production/database")
+                && l.contains("isolated by")
+        })
+    });
+    assert!(screen.contains("1/1 nodes"), "{screen}");
+    tmux(&["send-keys", "-t", "ui", ":"]);
+    tmux(&["send-keys", "-t", "ui", "-l", "nodes"]);
+    tmux(&["send-keys", "-t", "ui", "Enter"]);
+    wait_for("the lab's node", &|s| {
+        s.contains("1 of 1 connected") && s.contains("nplab-node")
+    });
+    tmux(&["send-keys", "-t", "ui", "Escape"]);
+    tmux(&["send-keys", "-t", "ui", "q"]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux(&["kill-server"]);
+    let status = lab.wait().expect("lab exit");
+    let rest = rest.join().expect("stderr reader");
+    assert!(status.success(), "lab failed: {rest:?}");
+    assert!(lab_namespaces().is_empty());
+}
