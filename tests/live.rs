@@ -1434,3 +1434,153 @@ async fn admin_network_policies_are_read_and_followed_where_served() {
     assert!(out.starts_with("? UNKNOWN"), "{out}");
     mock.assert_read_only();
 }
+
+// ---- node agents through the API server's port-forward ------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_are_found_and_read_through_port_forwards() {
+    use futures::SinkExt;
+    use netpol_tui::cluster::live::agents::{self, AgentPods};
+    use netpol_tui::flow::agents::{follow_with, AgentEvent, NodeState};
+    use netpol_tui::flow::wire::{self, Frame, Hello};
+    use netpol_tui::flow::{Datapath, FlowEvent};
+
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.apply(namespace("netpol-tui", json!({})));
+    // Two agent pods (and a pod of another app in their namespace), each relayed to a
+    // scripted agent on loopback that speaks the wire format.
+    let mut scripted = Vec::new();
+    for (name, node) in [("agent-a", "node-a"), ("agent-b", "node-b")] {
+        mock.apply(pod(
+            "netpol-tui",
+            name,
+            json!({"app.kubernetes.io/name": "netpol-tui-agent"}),
+            "10.0.0.11",
+            &[],
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        mock.forward("netpol-tui", name, listener.local_addr().unwrap());
+        let node = node.to_string();
+        scripted.push(tokio::spawn(async move {
+            loop {
+                let (socket, _) = listener.accept().await.unwrap();
+                let mut out = tokio_util::codec::FramedWrite::new(socket, wire::codec());
+                let hello = Frame::Hello(Hello {
+                    node: node.clone(),
+                    kernel: "6.18.0".into(),
+                    ring_bytes: 1 << 22,
+                });
+                out.send(wire::encode(&hello)).await.unwrap();
+                let flows: Vec<FlowEvent> = (0..50)
+                    .map(|i| FlowEvent {
+                        time_ms: 1_795_348_800_000 + i,
+                        src: "10.1.0.10".parse().unwrap(),
+                        dst: "10.1.0.12".parse().unwrap(),
+                        protocol: Protocol::Tcp,
+                        src_port: 40000,
+                        dst_port: 5432,
+                        datapath: Datapath::Dropped {
+                            reason: "NETFILTER_DROP".into(),
+                        },
+                    })
+                    .collect();
+                out.send(wire::encode(&Frame::Flows(flows))).await.unwrap();
+                std::future::pending::<()>().await;
+            }
+        }));
+    }
+    mock.apply(pod(
+        "netpol-tui",
+        "something-else",
+        json!({"app": "other"}),
+        "10.0.0.12",
+        &[],
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let connection = live::connect(&target(&config)).await.unwrap();
+    let client = connection.client.clone();
+    let pods = AgentPods::default();
+    let found = agents::list(&client, &pods).await.unwrap();
+    let names: Vec<&str> = found.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["agent-a", "agent-b"]);
+    assert_eq!(found[0].node.as_deref(), Some("node-1"));
+
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for p in &found {
+        let (client, pods, name) = (client.clone(), pods.clone(), p.name.clone());
+        let tx = tx.clone();
+        tokio::spawn(follow_with(
+            format!("pod/{name}"),
+            move || {
+                let (client, pods, name) = (client.clone(), pods.clone(), name.clone());
+                async move { agents::open(&client, &pods, &name).await }
+            },
+            || 1_795_348_900_000,
+            move |e| tx.send(e).is_ok(),
+        ));
+    }
+    drop(tx);
+    let mut flows = 0;
+    let mut nodes = std::collections::BTreeMap::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while flows < 100 || nodes.len() < 2 {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(AgentEvent::Flows(f))) => flows += f.len(),
+            Ok(Some(AgentEvent::Node(r))) => {
+                if let Some(n) = r.node.clone() {
+                    nodes.insert(n, r);
+                }
+            }
+            other => panic!("no flows through the port-forwards: {other:?} ({flows} flows)"),
+        }
+    }
+    assert_eq!(flows, 100);
+    assert!(nodes.values().all(|r| r.connected()), "{nodes:#?}");
+    let mut forwards: Vec<String> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/portforward"))
+        .map(|r| format!("{} {}?ports={}", r.method, r.path, r.query["ports"]))
+        .collect();
+    forwards.sort();
+    assert_eq!(
+        forwards,
+        [
+            "GET /api/v1/namespaces/netpol-tui/pods/agent-a/portforward?ports=9184",
+            "GET /api/v1/namespaces/netpol-tui/pods/agent-b/portforward?ports=9184"
+        ]
+    );
+
+    // Without the right to port-forward: the reason, naming what is needed.
+    mock.forbid_portforward(true);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (client2, pods2) = (client.clone(), pods.clone());
+    tokio::spawn(follow_with(
+        "pod/agent-a".to_string(),
+        move || {
+            let (client, pods) = (client2.clone(), pods2.clone());
+            async move { agents::open(&client, &pods, "agent-a").await }
+        },
+        || 1_795_348_900_000,
+        move |e| tx.send(e).is_ok(),
+    ));
+    let error = loop {
+        match tokio::time::timeout(WAIT, rx.recv()).await {
+            Ok(Some(AgentEvent::Node(r))) => {
+                if let NodeState::Reconnecting { error, .. } = r.state {
+                    break error;
+                }
+            }
+            other => panic!("no report of the forbidden port-forward: {other:?}"),
+        }
+    };
+    assert!(
+        error.contains("create on pods/portforward in namespace netpol-tui"),
+        "{error}"
+    );
+    for s in scripted {
+        s.abort();
+    }
+    mock.assert_read_only();
+}

@@ -423,3 +423,130 @@ fn audit_mode_in_the_demo_stages_judges_and_writes_the_fix() {
         .unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     assert!(!loaded.world.policies.policies.is_empty(), "{yaml}");
 }
+
+/// On a live cluster the UI finds the agent pods and reads them through port-forwards: a
+/// dropped flow is shown with the policy that isolates its destination, and the node is in
+/// `:nodes`. Without the right to port-forward, the reason is on the screen.
+#[test]
+fn live_cluster_agents_through_port_forwards() {
+    use futures::SinkExt;
+    use mockapi::objects::{namespace, pod, policy};
+    use netpol_tui::flow::wire::{self, Frame, Hello};
+    use netpol_tui::flow::{Datapath, FlowEvent};
+    use serde_json::json;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mock = rt.block_on(mockapi::MockApi::start());
+    mock.apply(namespace("shop", json!({})));
+    mock.apply(namespace("netpol-tui", json!({})));
+    mock.apply(pod(
+        "shop",
+        "cart",
+        json!({"app": "cart"}),
+        "10.1.0.5",
+        &[("http", 8080)],
+    ));
+    mock.apply(pod(
+        "shop",
+        "db",
+        json!({"app": "db"}),
+        "10.1.0.6",
+        &[("pg", 5432)],
+    ));
+    mock.apply(policy(
+        "shop",
+        "db-locked",
+        json!({"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Ingress"]}),
+    ));
+    mock.apply(pod(
+        "netpol-tui",
+        "agent-x",
+        json!({"app.kubernetes.io/name": "netpol-tui-agent"}),
+        "10.0.0.11",
+        &[],
+    ));
+    // The scripted agent: a hello, then a dropped cart -> db flow every 200 ms.
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    mock.forward("netpol-tui", "agent-x", listener.local_addr().unwrap());
+    rt.spawn(async move {
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                let mut out = tokio_util::codec::FramedWrite::new(socket, wire::codec());
+                let hello = Frame::Hello(Hello {
+                    node: "node-x".into(),
+                    kernel: "6.18.0".into(),
+                    ring_bytes: 1 << 22,
+                });
+                if out.send(wire::encode(&hello)).await.is_err() {
+                    return;
+                }
+                loop {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis() as u64;
+                    let flow = FlowEvent {
+                        time_ms: now,
+                        src: "10.1.0.5".parse().unwrap(),
+                        dst: "10.1.0.6".parse().unwrap(),
+                        protocol: netpol_tui::policy::Protocol::Tcp,
+                        src_port: 41000,
+                        dst_port: 5432,
+                        datapath: Datapath::Dropped {
+                            reason: "NETFILTER_DROP".into(),
+                        },
+                    };
+                    if out
+                        .send(wire::encode(&Frame::Flows(vec![flow])))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubeconfig");
+    std::fs::write(&config, mock.kubeconfig(&["prod-shop"])).unwrap();
+
+    let t = Tmux::start(
+        "agents",
+        140,
+        40,
+        &format!("--kubeconfig {}", config.display()),
+    );
+    let screen = t.wait_for("isolated by shop/db-locked");
+    assert!(screen.contains("shop/cart"), "{screen}");
+    assert!(screen.contains("1/1 nodes"), "{screen}");
+    t.keys(&[":"]);
+    t.text("nodes");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("1 of 1 connected");
+    assert!(screen.contains("node-x"), "{screen}");
+    t.keys(&["Escape", "q"]);
+    assert_eq!(t.exit_code(), "exit=0");
+
+    // Without the right to port-forward: said, and the policy views still work.
+    mock.forbid_portforward(true);
+    let t = Tmux::start(
+        "agents-forbidden",
+        140,
+        40,
+        &format!("--kubeconfig {}", config.display()),
+    );
+    t.wait_for("● live");
+    t.keys(&[":"]);
+    t.text("nodes");
+    t.keys(&["Enter"]);
+    t.wait_for("create on pods/portforward");
+    t.keys(&["Escape", "q"]);
+    assert_eq!(t.exit_code(), "exit=0");
+    mock.assert_read_only();
+}

@@ -390,6 +390,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             Vec::new()
         }
         Msg::Node(report) => {
+            // Agents found on the cluster make it a flow source.
+            state.source.flows = true;
             state.nodes.update(report);
             Vec::new()
         }

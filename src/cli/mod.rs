@@ -82,6 +82,15 @@ pub struct Cli {
     #[arg(long = "agent", value_name = "HOST:PORT")]
     pub agents: Vec<String>,
 
+    /// On a live cluster without --agent: the namespace of the agent pods, read through
+    /// port-forwards by the API server (needs create on pods/portforward there).
+    #[arg(long, value_name = "NS", default_value = crate::cluster::live::agents::NAMESPACE)]
+    pub agent_namespace: String,
+
+    /// On a live cluster without --agent: the label selector of the agent pods.
+    #[arg(long, value_name = "SELECTOR", default_value = crate::cluster::live::agents::SELECTOR)]
+    pub agent_selector: String,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

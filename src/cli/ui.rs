@@ -84,6 +84,15 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
         live: live_source,
         recorded: cli.flows.clone(),
         agents: cli.agents.clone(),
+        // On a cluster, its agents unless addresses were given.
+        cluster_agents: cli
+            .agents
+            .is_empty()
+            .then(|| crate::cluster::live::agents::AgentPods {
+                namespace: cli.agent_namespace.clone(),
+                selector: cli.agent_selector.clone(),
+                ..Default::default()
+            }),
     };
     let ended_by =
         crate::tui::run(state, runtime, sources).map_err(|e| Failure::Setup(format!("{e:#}")))?;

@@ -91,13 +91,36 @@ impl Backoff {
     }
 }
 
-/// Follows the agent at `addr` until `emit` returns false (the receiver is gone).
-/// `now_ms` gives the time for the report.
-pub async fn follow(
+/// A byte stream from an agent: a TCP connection, or a port-forward through the API server.
+pub type AgentStream = Box<dyn tokio::io::AsyncRead + Unpin + Send>;
+
+/// Follows the agent at `addr` (`host:port`) until `emit` returns false (the receiver is
+/// gone). `now_ms` gives the time for the report.
+pub async fn follow(addr: String, now_ms: impl Fn() -> u64, emit: impl FnMut(AgentEvent) -> bool) {
+    let target = addr.clone();
+    let connect = move || {
+        let target = target.clone();
+        async move {
+            tokio::net::TcpStream::connect(&target)
+                .await
+                .map(|s| Box::new(s) as AgentStream)
+                .map_err(|e| format!("cannot connect: {e}"))
+        }
+    };
+    follow_with(addr, connect, now_ms, emit).await
+}
+
+/// Follows an agent reached by `connect` (called again after every failure), reported
+/// under `addr`.
+pub async fn follow_with<C, F>(
     addr: String,
+    mut connect: C,
     now_ms: impl Fn() -> u64,
     mut emit: impl FnMut(AgentEvent) -> bool,
-) {
+) where
+    C: FnMut() -> F,
+    F: std::future::Future<Output = Result<AgentStream, String>>,
+{
     let mut report = NodeReport::new(&addr);
     let mut backoff = Backoff {
         next: Backoff::FIRST,
@@ -106,7 +129,11 @@ pub async fn follow(
         return;
     }
     loop {
-        let error = match read(&addr, &mut report, &now_ms, &mut emit, &mut backoff).await {
+        let result = match connect().await {
+            Ok(stream) => read(&addr, stream, &mut report, &now_ms, &mut emit, &mut backoff).await,
+            Err(e) => Err(e),
+        };
+        let error = match result {
             Ok(()) => return,
             Err(e) => e,
         };
@@ -126,15 +153,13 @@ pub async fn follow(
 /// One connection: `Ok` when the receiver is gone, the reason when the connection ends.
 async fn read(
     addr: &str,
+    stream: AgentStream,
     report: &mut NodeReport,
     now_ms: &impl Fn() -> u64,
     emit: &mut impl FnMut(AgentEvent) -> bool,
     backoff: &mut Backoff,
 ) -> Result<(), String> {
-    let socket = tokio::net::TcpStream::connect(addr)
-        .await
-        .map_err(|e| format!("cannot connect: {e}"))?;
-    let mut frames = FramedRead::new(socket, wire::codec());
+    let mut frames = FramedRead::new(stream, wire::codec());
     while let Some(frame) = frames.next().await {
         let frame = frame.map_err(|e| e.to_string())?;
         let event = match wire::decode(&frame).map_err(|e| e.to_string())? {

@@ -108,6 +108,9 @@ pub struct Sources {
     pub recorded: Vec<String>,
     /// Agents to read, by address (`host:port`).
     pub agents: Vec<String>,
+    /// On a live cluster, the agent pods to find and read through port-forwards (`None`:
+    /// do not look for them).
+    pub cluster_agents: Option<crate::cluster::live::agents::AgentPods>,
 }
 
 /// Runs the UI until the user quits or a signal arrives, on `runtime` (the one the live
@@ -154,6 +157,13 @@ async fn event_loop(
     }
     for addr in sources.agents {
         tokio::spawn(agent_source(addr, tx.clone(), lost.clone()));
+    }
+    if let (Some(pods), Some(live)) = (sources.cluster_agents, &sources.live) {
+        let client = match &live.start {
+            LiveStart::Synced(s) => s.connection.client.clone(),
+            LiveStart::Connecting(c) => c.client.clone(),
+        };
+        tokio::spawn(cluster_agents(client, pods, tx.clone(), lost.clone()));
     }
     let options = state.snapshot.options();
     let switch = sources.live.map(|live| {
@@ -333,25 +343,105 @@ async fn demo_source(mut traffic: DemoTraffic, tx: mpsc::Sender<Msg>, lost: Arc<
 /// Reads an agent into the UI: its flows in the batches it sends them in (a full channel
 /// drops and counts them, as for every live stream), and its node's reports.
 async fn agent_source(addr: String, tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
-    use crate::flow::agents::{follow, AgentEvent};
-    follow(addr, now_ms, |event| {
-        let (msg, flows) = match event {
-            AgentEvent::Flows(f) => {
-                let n = f.len() as u64;
-                (Msg::Flows(f), n)
+    crate::flow::agents::follow(addr, now_ms, |e| forward_agent(&tx, &lost, e)).await
+}
+
+/// How often the agent pods are listed again.
+const AGENT_RELIST: Duration = Duration::from_secs(5);
+
+/// Finds the cluster's agent pods and reads each through a port-forward; pods that come are
+/// followed, pods that go are shown as gone (never hidden). A failure to list is said once.
+async fn cluster_agents(
+    client: kube::Client,
+    pods: crate::cluster::live::agents::AgentPods,
+    tx: mpsc::Sender<Msg>,
+    lost: Arc<AtomicU64>,
+) {
+    use crate::cluster::live::agents;
+    use crate::flow::agents::{follow_with, NodeReport, NodeState};
+    let mut followed: std::collections::BTreeMap<String, tokio::task::JoinHandle<()>> =
+        std::collections::BTreeMap::new();
+    let mut said: Option<String> = None;
+    loop {
+        match agents::list(&client, &pods).await {
+            Ok(found) => {
+                said = None;
+                for pod in &found {
+                    if followed.contains_key(&pod.name) {
+                        continue;
+                    }
+                    tracing::info!(pod = %pod.name, node = ?pod.node, "agent pod found");
+                    let (client, pods, name) = (client.clone(), pods.clone(), pod.name.clone());
+                    let (tx, lost) = (tx.clone(), lost.clone());
+                    let label = format!("pod/{name}");
+                    let connect = move || {
+                        let (client, pods, name) = (client.clone(), pods.clone(), name.clone());
+                        async move { agents::open(&client, &pods, &name).await }
+                    };
+                    let task = tokio::spawn(follow_with(label, connect, now_ms, move |e| {
+                        forward_agent(&tx, &lost, e)
+                    }));
+                    followed.insert(pod.name.clone(), task);
+                }
+                let gone: Vec<String> = followed
+                    .keys()
+                    .filter(|n| !found.iter().any(|p| &p.name == *n))
+                    .cloned()
+                    .collect();
+                for name in gone {
+                    if let Some(task) = followed.remove(&name) {
+                        task.abort();
+                    }
+                    let mut report = NodeReport::new(&format!("pod/{name}"));
+                    report.state = NodeState::Reconnecting {
+                        since_ms: now_ms(),
+                        error: "the agent pod is gone".into(),
+                    };
+                    if tx.send(Msg::Node(report)).await.is_err() {
+                        return;
+                    }
+                }
             }
-            AgentEvent::Node(r) => (Msg::Node(r), 0),
-        };
-        match tx.try_send(msg) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                lost.fetch_add(flows, Ordering::Relaxed);
-                true
+            Err(e) => {
+                if said.as_ref() != Some(&e) {
+                    tracing::warn!(error = %e, "cannot list the agent pods");
+                    if tx.send(Msg::Note(Err(e.clone()))).await.is_err() {
+                        return;
+                    }
+                    said = Some(e);
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
-    })
-    .await
+        if tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(AGENT_RELIST).await;
+    }
+}
+
+/// Hands an agent's event to the UI: a full channel drops flows and counts them, as for
+/// every live stream; `false` once the UI is gone.
+fn forward_agent(
+    tx: &mpsc::Sender<Msg>,
+    lost: &AtomicU64,
+    event: crate::flow::agents::AgentEvent,
+) -> bool {
+    use crate::flow::agents::AgentEvent;
+    let (msg, flows) = match event {
+        AgentEvent::Flows(f) => {
+            let n = f.len() as u64;
+            (Msg::Flows(f), n)
+        }
+        AgentEvent::Node(r) => (Msg::Node(r), 0),
+    };
+    match tx.try_send(msg) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            lost.fetch_add(flows, Ordering::Relaxed);
+            true
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
 }
 
 /// Flows in a batch.

@@ -144,6 +144,10 @@ struct Inner {
     calico: bool,
     /// Whether policy.networking.k8s.io is served (discovery and the tier kinds).
     policy_api: bool,
+    /// Where a port-forward to a pod (namespace, name) is relayed: a scripted agent.
+    forwards: BTreeMap<(String, String), SocketAddr>,
+    /// Port-forwards answered with 403.
+    forward_forbidden: bool,
     /// Accept connections and requests, and never answer (an API server stuck behind a
     /// load balancer).
     hang: bool,
@@ -386,6 +390,20 @@ impl MockApi {
         self.inner.lock().unwrap().policy_api = true;
     }
 
+    /// Relays port-forwards to pod `namespace/name` to `to` (a scripted agent on loopback).
+    pub fn forward(&self, namespace: &str, name: &str, to: SocketAddr) {
+        self.inner
+            .lock()
+            .unwrap()
+            .forwards
+            .insert((namespace.to_string(), name.to_string()), to);
+    }
+
+    /// Answers port-forwards with 403, as for a user without `create` on pods/portforward.
+    pub fn forbid_portforward(&self, on: bool) {
+        self.inner.lock().unwrap().forward_forbidden = on;
+    }
+
     /// From now on, requests are read and never answered (until `hang(false)`).
     pub fn hang(&self, on: bool) {
         self.inner.lock().unwrap().hang = on;
@@ -505,6 +523,9 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Mutex<Inner>>, tls: Optio
                         // Answered only when `stop` aborts the connection.
                         std::future::pending::<()>().await;
                     }
+                    if req.uri().path().ends_with("/portforward") {
+                        return Ok::<_, Infallible>(portforward(&inner, req));
+                    }
                     Ok::<_, Infallible>(handle(&inner, req))
                 }
             });
@@ -513,11 +534,17 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Mutex<Inner>>, tls: Optio
                 Some(tls) => {
                     // A client that rejects the certificate ends the handshake here.
                     if let Ok(stream) = tls.acceptor.accept(stream).await {
-                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        let _ = http
+                            .serve_connection(TokioIo::new(stream), service)
+                            .with_upgrades()
+                            .await;
                     }
                 }
                 None => {
-                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await;
                 }
             }
         });
@@ -681,6 +708,140 @@ fn handle(
     }
 }
 
+/// A port-forward to a pod, as the API server serves it to kube-rs: a WebSocket upgrade
+/// with the `v4.channel.k8s.io` subprotocol; per port, a data channel (0) and an error
+/// channel (1), each opened with the port number (little-endian); then the data, each
+/// message prefixed with its channel. Relayed to the scripted agent of the pod.
+fn portforward(
+    inner: &Arc<Mutex<Inner>>,
+    req: Request<Incoming>,
+) -> Response<BoxBody<Bytes, Infallible>> {
+    use tokio_tungstenite::tungstenite::{handshake::derive_accept_key, protocol::Role};
+    let seen = seen(&req);
+    let mut guard = inner.lock().unwrap();
+    guard.requests.push(seen.clone());
+    if seen.method != "GET" {
+        guard
+            .violations
+            .push(format!("{} {}", seen.method, seen.path));
+        return status(405, "MethodNotAllowed", "read-only mock".into());
+    }
+    let authorized = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {TOKEN}"));
+    if !authorized {
+        return status(401, "Unauthorized", "Unauthorized".into());
+    }
+    let parts: Vec<&str> = seen.path.trim_matches('/').split('/').collect();
+    let ["api", "v1", "namespaces", ns, "pods", name, "portforward"] = parts.as_slice() else {
+        return status(
+            404,
+            "NotFound",
+            format!("the server could not find {}", seen.path),
+        );
+    };
+    if guard.forward_forbidden {
+        return status(
+            403,
+            "Forbidden",
+            format!(
+                "pods \"{name}\" is forbidden: User \"reader\" cannot create resource \"pods/portforward\" in API group \"\" in the namespace \"{ns}\""
+            ),
+        );
+    }
+    let Some(&to) = guard.forwards.get(&(ns.to_string(), name.to_string())) else {
+        return status(404, "NotFound", format!("pods \"{name}\" not found"));
+    };
+    let port: u16 = seen
+        .query
+        .get("ports")
+        .and_then(|p| p.parse().ok())
+        .expect("one port");
+    let Some(key) = req.headers().get("sec-websocket-key") else {
+        return status(400, "BadRequest", "not a WebSocket upgrade".into());
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    drop(guard);
+    let task = tokio::spawn(async move {
+        let Ok(upgraded) = hyper::upgrade::on(req).await else {
+            return;
+        };
+        let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            None,
+        )
+        .await;
+        relay(ws, port, to).await;
+    });
+    inner.lock().unwrap().connections.push(task);
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-accept", accept)
+        .header("sec-websocket-protocol", "v4.channel.k8s.io")
+        .body(full(Vec::new()))
+        .unwrap()
+}
+
+/// Moves bytes between the port-forward's data channel and the agent, until either ends.
+async fn relay<S>(mut ws: tokio_tungstenite::WebSocketStream<S>, port: u16, to: SocketAddr)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures::{SinkExt, StreamExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let [lo, hi] = port.to_le_bytes();
+    for ch in [0u8, 1] {
+        if ws.send(Message::binary(vec![ch, lo, hi])).await.is_err() {
+            return;
+        }
+    }
+    let mut agent = match tokio::net::TcpStream::connect(to).await {
+        Ok(s) => s,
+        Err(e) => {
+            let text = format!("error forwarding port {port}: {e}");
+            let mut msg = vec![1u8];
+            msg.extend(text.into_bytes());
+            let _ = ws.send(Message::binary(msg)).await;
+            let _ = ws.close(None).await;
+            return;
+        }
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        tokio::select! {
+            n = agent.read(&mut buf) => match n {
+                Ok(0) | Err(_) => {
+                    let _ = ws.close(None).await;
+                    return;
+                }
+                Ok(n) => {
+                    let mut msg = Vec::with_capacity(n + 1);
+                    msg.push(0u8);
+                    msg.extend_from_slice(&buf[..n]);
+                    if ws.send(Message::binary(msg)).await.is_err() {
+                        return;
+                    }
+                }
+            },
+            m = ws.next() => match m {
+                Some(Ok(Message::Binary(b))) if b.len() > 1 && b[0] == 0 => {
+                    if agent.write_all(&b[1..]).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
 fn in_scope(key: &Key, kind: Kind, namespace: Option<&str>) -> bool {
     key.0 == kind && namespace.is_none_or(|ns| key.1 == ns)
 }
@@ -704,11 +865,21 @@ fn list(
         }
         None => (inner.rv, 0),
     };
+    // Equality label selectors (`a=b,c=d`), as the agent pods are listed.
+    let wanted: Vec<(&str, &str)> = query
+        .get("labelSelector")
+        .map(|s| s.split(',').filter_map(|p| p.split_once('=')).collect())
+        .unwrap_or_default();
     let items: Vec<&Value> = inner
         .objects
         .iter()
         .filter(|(k, _)| in_scope(k, kind, namespace))
         .map(|(_, v)| v)
+        .filter(|v| {
+            wanted
+                .iter()
+                .all(|(k, want)| v["metadata"]["labels"][*k].as_str() == Some(*want))
+        })
         .skip(offset)
         .take(limit.saturating_add(1))
         .collect();

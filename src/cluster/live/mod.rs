@@ -5,6 +5,7 @@
 //! Strictly read-only: the only requests are GET lists and watches. Permissions are found by
 //! trying a list of one object (a 403 answers the question), never by creating access reviews.
 
+pub mod agents;
 pub mod connect;
 mod watch;
 
