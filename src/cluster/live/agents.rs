@@ -88,7 +88,7 @@ pub async fn open(
         .map_err(|e| match &e {
             kube::Error::Api(s) if s.code == 403 => format!(
                 "port-forward forbidden: reading agents needs create on pods/portforward in \
-                 namespace {} ({})",
+                 namespace {} (deploy/agent-reader-rbac.yaml) ({})",
                 pods.namespace, s.message
             ),
             _ => format!("port-forward to pod {name}: {}", describe(&e)),
