@@ -591,3 +591,55 @@ fn cluster_tiers_are_a_group_of_the_policy_tree_and_explain_jumps_to_them() {
     press(&mut s, KeyCode::Esc);
     assert_eq!(selected_key(&s), "pod production/frontend");
 }
+
+#[test]
+fn connections_group_the_flows_and_a_selected_row_stays_put() {
+    let mut s = demo_state(140, 40);
+    common::feed_flows(&mut s, 100);
+    press(&mut s, KeyCode::Tab);
+    press(&mut s, KeyCode::Tab);
+    assert_eq!(s.focus, Pane::Flows);
+    press(&mut s, KeyCode::Char('c'));
+    assert!(s.flows.grouped);
+    let total: u64 = s.flows.conns.iter().map(|r| r.count).sum();
+    assert_eq!(
+        total as usize,
+        s.flows.shown_len(),
+        "every flow in one connection"
+    );
+    let mut keys: Vec<_> = s.flows.conns.iter().map(|r| r.key.clone()).collect();
+    let sorted = {
+        let mut k = keys.clone();
+        k.sort();
+        k
+    };
+    assert_eq!(keys, sorted, "by source, destination, protocol and port");
+    keys.dedup();
+    assert_eq!(keys.len(), s.flows.conns.len(), "one row per connection");
+    press(&mut s, KeyCode::Down);
+    press(&mut s, KeyCode::Down);
+    let chosen = s.flows.conn_cursor.clone().expect("a connection selected");
+    let before = s.flows.conns[s.flows.conn_pos().unwrap()].count;
+    // More flows arrive: the selection stays on the same connection.
+    common::feed_flows(&mut s, 300);
+    update(
+        &mut s,
+        Msg::Tick {
+            now_ms: 1_795_348_900_000,
+        },
+    );
+    assert_eq!(s.flows.conn_cursor.as_ref(), Some(&chosen));
+    let row = &s.flows.conns[s.flows.conn_pos().expect("still listed")];
+    assert!(row.count >= before);
+    // Enter explains the connection's newest flow.
+    press(&mut s, KeyCode::Enter);
+    let Some(Overlay::Explain(form)) = &s.overlay else {
+        panic!("no explain dialog")
+    };
+    assert!(form.result.is_some());
+    assert_eq!(form.from.text.split(' ').next(), Some(chosen.0.as_ref()));
+    press(&mut s, KeyCode::Esc);
+    // c again: each flow.
+    press(&mut s, KeyCode::Char('c'));
+    assert!(!s.flows.grouped);
+}

@@ -316,3 +316,20 @@ fn nodes_view() {
         press(s, KeyCode::Enter);
     });
 }
+
+#[test]
+fn connections_mode() {
+    snap("connections", |s| {
+        feed_flows(s, 80);
+        press(s, KeyCode::Tab);
+        press(s, KeyCode::Tab);
+        press(s, KeyCode::Char('c'));
+        press(s, KeyCode::Down);
+        update(
+            s,
+            Msg::Tick {
+                now_ms: 1_795_348_830_000,
+            },
+        );
+    });
+}

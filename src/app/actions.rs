@@ -63,6 +63,17 @@ pub(super) fn action(state: &mut State, a: Action) -> Vec<Command> {
             form.refresh_picks(&state.matcher);
             state.open_explain(form);
         }
+        Action::Connections => {
+            let f = &mut state.flows;
+            f.grouped = !f.grouped;
+            f.conn_cursor = None;
+            f.regroup(true);
+            state.say(if state.flows.grouped {
+                "connections: flows grouped by source, destination, protocol and port"
+            } else {
+                "each flow"
+            });
+        }
         Action::Pause => {
             let f = &mut state.flows;
             if f.paused_at.take().is_none() {

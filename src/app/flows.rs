@@ -40,6 +40,37 @@ pub struct FlowPane {
     breaking: usize,
     /// The text filter the current `matched` was made with.
     matched_for: String,
+    /// Connections mode: the flows that pass the filters grouped by source, destination,
+    /// protocol and port.
+    pub grouped: bool,
+    /// The connections, by source, destination, protocol and port (so a row stays where it
+    /// is as its counts change); remade on the next tick after the flows change.
+    pub conns: Vec<ConnRow>,
+    /// The selected connection, by its key; `None`: none selected.
+    pub conn_cursor: Option<ConnKey>,
+    conns_stale: bool,
+}
+
+/// Source, destination, protocol and port of a connection.
+pub type ConnKey = (
+    std::sync::Arc<str>,
+    std::sync::Arc<str>,
+    crate::policy::Protocol,
+    u16,
+);
+
+/// The stored flows of one connection that pass the filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnRow {
+    pub key: ConnKey,
+    pub count: u64,
+    pub first_ms: u64,
+    pub last_ms: u64,
+    /// The newest flow's outcome, and the flow itself (to explain).
+    pub outcome: Outcome,
+    pub last_seq: u64,
+    /// How many of its flows the datapath dropped.
+    pub dropped: u64,
 }
 
 impl FlowPane {
@@ -59,7 +90,62 @@ impl FlowPane {
             would_break_only: false,
             breaking: 0,
             matched_for: String::new(),
+            grouped: false,
+            conns: Vec::new(),
+            conn_cursor: None,
+            conns_stale: false,
         }
+    }
+
+    /// Remakes the connections from the flows that pass the filters (`force`: even if no
+    /// flow came since).
+    pub(super) fn regroup(&mut self, force: bool) {
+        if !self.grouped || !(force || self.conns_stale) {
+            return;
+        }
+        self.conns_stale = false;
+        let mut map: std::collections::BTreeMap<ConnKey, ConnRow> = Default::default();
+        let n = self.shown_len();
+        for &seq in self.matched.iter().take(n) {
+            let Some(f) = self.get(seq) else { continue };
+            let key = (
+                f.src_name.clone(),
+                f.dst_name.clone(),
+                f.event.protocol,
+                f.event.dst_port,
+            );
+            let dropped = u64::from(matches!(
+                f.event.datapath,
+                crate::flow::Datapath::Dropped { .. }
+            ));
+            map.entry(key.clone())
+                .and_modify(|r| {
+                    r.count += 1;
+                    r.first_ms = r.first_ms.min(f.event.time_ms);
+                    r.dropped += dropped;
+                    if f.event.time_ms >= r.last_ms {
+                        r.last_ms = f.event.time_ms;
+                        r.outcome = f.outcome;
+                        r.last_seq = seq;
+                    }
+                })
+                .or_insert(ConnRow {
+                    key,
+                    count: 1,
+                    first_ms: f.event.time_ms,
+                    last_ms: f.event.time_ms,
+                    outcome: f.outcome,
+                    last_seq: seq,
+                    dropped,
+                });
+        }
+        self.conns = map.into_values().collect();
+    }
+
+    /// Position of the selected connection, if it is still listed.
+    pub fn conn_pos(&self) -> Option<usize> {
+        let key = self.conn_cursor.as_ref()?;
+        self.conns.binary_search_by(|r| r.key.cmp(key)).ok()
     }
 
     pub(super) fn first_seq(&self) -> u64 {
@@ -176,6 +262,7 @@ impl FlowPane {
                 .collect()
         };
         self.matched_for = query;
+        self.regroup(true);
     }
 
     pub(super) fn push(&mut self, f: Annotated, delta: Option<Delta>) {
@@ -200,6 +287,7 @@ impl FlowPane {
         if admitted {
             self.matched.push_back(self.store.total - 1);
         }
+        self.conns_stale = true;
     }
 }
 
@@ -265,6 +353,7 @@ impl State {
 
     pub(super) fn tick(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
+        self.flows.regroup(false);
         self.nodes.tick(now_ms);
         let w = &mut self.flows.rate_window;
         w.push_back((now_ms, self.flows.store.total));
@@ -282,6 +371,23 @@ impl State {
     }
 
     pub(super) fn move_flows(&mut self, delta: isize) {
+        if self.flows.grouped {
+            let f = &mut self.flows;
+            let n = f.conns.len();
+            if n == 0 {
+                return;
+            }
+            let pos = f
+                .conn_pos()
+                .unwrap_or(if delta < 0 { n } else { 0 }.min(n - 1)) as isize;
+            let new = if f.conn_pos().is_none() {
+                pos.clamp(0, n as isize - 1)
+            } else {
+                (pos + delta).clamp(0, n as isize - 1)
+            };
+            f.conn_cursor = Some(f.conns[new as usize].key.clone());
+            return;
+        }
         let n = self.flows.shown_len();
         if n == 0 {
             return;
@@ -302,11 +408,21 @@ impl State {
     }
 
     pub(super) fn explain_selected_flow(&mut self) {
-        let Some(pos) = self.flows.cursor_pos() else {
-            self.say("no flow selected");
-            return;
+        let seq = if self.flows.grouped {
+            match self.flows.conn_pos() {
+                Some(i) => self.flows.conns[i].last_seq,
+                None => {
+                    self.say("no connection selected (↑↓ select one)");
+                    return;
+                }
+            }
+        } else {
+            let Some(pos) = self.flows.cursor_pos() else {
+                self.say("no flow selected");
+                return;
+            };
+            self.flows.matched[pos]
         };
-        let seq = self.flows.matched[pos];
         let Some(f) = self.flows.get(seq).cloned() else {
             return;
         };

@@ -47,6 +47,8 @@ pub enum Action {
     StageRemoval,
     /// Write the flows shown to a file.
     WriteFlows,
+    /// Group the flow list into connections, or list each flow again.
+    Connections,
     // Dialogs.
     /// Close the dialog (or the filter being typed) without doing anything.
     Close,
@@ -372,6 +374,14 @@ pub const BINDINGS: &[Binding] = &[
         None,
         WriteFlows,
         [ch('w')]
+    ),
+    bind!(
+        Flows,
+        "c",
+        "connections: flows grouped by source, destination, protocol and port (again: each flow)",
+        None,
+        Connections,
+        [ch('c')]
     ),
     bind!(Filter, "type", "narrow the list with every key"),
     bind!(

@@ -36,6 +36,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         ));
     }
     title.extend(filter_title(&f.filter, theme));
+    if f.grouped {
+        title.push(Span::styled(
+            format!("· {} connections ", f.conns.len()),
+            theme.style(Slot::Match),
+        ));
+    }
     if f.paused_at.is_some() {
         title.push(Span::styled("⏸ paused ", theme.style(Slot::Warning)));
     }
@@ -62,6 +68,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         );
         return;
     }
+    if f.grouped {
+        connections(frame, inner, state);
+        return;
+    }
     let cursor = f.cursor_pos().unwrap_or(n - 1);
     let width = inner.width as usize;
     let lines: Vec<Line> = f
@@ -73,6 +83,92 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             let delta = state.audit.on.then(|| f.delta(f.matched[i]));
             let line = flow_line(fl, delta, width, theme);
             if selected {
+                selected_bar(line, width, theme)
+            } else {
+                line
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).style(theme.style(Slot::Text)), inner);
+}
+
+/// Connections mode: one row per source, destination, protocol and port, in that order, so
+/// a row stays where it is while its counts change.
+fn connections(frame: &mut Frame, inner: Rect, state: &State) {
+    let theme = &state.theme;
+    let f = &state.flows;
+    let h = inner.height as usize;
+    let width = inner.width as usize;
+    if f.conns.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "No connection yet (c lists each flow).",
+                theme.style(Slot::Muted),
+            )),
+            inner,
+        );
+        return;
+    }
+    let cursor = f.conn_pos();
+    let top = cursor.map_or(0, |c| (c + 1).saturating_sub(h));
+    let col = if width >= 140 {
+        30
+    } else if width >= 100 {
+        24
+    } else {
+        18
+    };
+    let lines: Vec<Line> = f
+        .conns
+        .iter()
+        .enumerate()
+        .skip(top)
+        .take(h)
+        .map(|(i, r)| {
+            let (sym, style) = mark(r.outcome, theme);
+            let (src, dst, protocol, port) = &r.key;
+            let mut spans = vec![
+                Span::styled(format!("{sym:<2} "), style),
+                Span::raw(format!(
+                    "{:<col$} → {:<col$} ",
+                    clip(src, col),
+                    clip(dst, col)
+                )),
+                Span::styled(
+                    format!("{:<10}", format!("{protocol}/{port}")),
+                    theme.style(Slot::Muted),
+                ),
+                Span::styled(format!("×{:<6} ", r.count), theme.style(Slot::Text)),
+            ];
+            if width >= 100 {
+                spans.push(Span::styled(
+                    format!("{}–{} ", clock(r.first_ms), clock(r.last_ms)),
+                    theme.style(Slot::Muted),
+                ));
+            }
+            if r.dropped > 0 {
+                spans.push(Span::styled(
+                    format!("{} dropped ", r.dropped),
+                    theme.style(Slot::Dropped),
+                ));
+            }
+            let used: usize = spans.iter().map(|s| s.width()).sum();
+            if let Some(fl) = f.get(r.last_seq) {
+                let short = match fl.outcome {
+                    Outcome::BlockedByPolicy => format!("isolated by {}", fl.policies.join(", ")),
+                    _ => fl.explanation.clone(),
+                };
+                spans.push(Span::styled(
+                    clip(&short, width.saturating_sub(used)),
+                    if fl.outcome.disagrees() {
+                        theme.style(Slot::Disagree)
+                    } else {
+                        theme.style(Slot::Text)
+                    },
+                ));
+            }
+            let line = Line::from(spans);
+            if Some(i) == cursor {
                 selected_bar(line, width, theme)
             } else {
                 line
