@@ -1584,3 +1584,112 @@ async fn agents_are_found_and_read_through_port_forwards() {
     }
     mock.assert_read_only();
 }
+
+// ---- agent install and uninstall: the only writes ------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_install_applies_and_uninstall_deletes_exactly_those_objects() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    let config = kubeconfig(&mock, &["mock"]);
+
+    // --dry-run: the objects as YAML, no request at all.
+    let before = mock.requests().len();
+    let (code, out, err) = run(
+        &config,
+        &[
+            "agent",
+            "install",
+            "--dry-run",
+            "--image",
+            "registry.local/netpol-tui:1.2",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("image: registry.local/netpol-tui:1.2"),
+        "{out}"
+    );
+    for kind in [
+        "kind: Namespace",
+        "kind: ServiceAccount",
+        "kind: DaemonSet",
+        "kind: Role",
+    ] {
+        assert!(out.contains(kind), "{kind} missing: {out}");
+    }
+    assert_eq!(mock.requests().len(), before, "a dry run sends nothing");
+
+    // Without a terminal to ask on and without --yes: refused, nothing written.
+    mock.allow_writes(true);
+    let (code, out, err) = run(&config, &["agent", "install"]).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("give --yes"), "{err}");
+    assert!(
+        err.contains("DaemonSet netpol-tui/netpol-tui-agent"),
+        "listed first: {err}"
+    );
+    assert!(mock.writes().is_empty());
+
+    // --yes: server-side apply of each object, in order, with the field manager.
+    let (code, out, err) = run(
+        &config,
+        &[
+            "agent",
+            "install",
+            "--yes",
+            "--image",
+            "registry.local/netpol-tui:1.2",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let writes = mock.writes();
+    let applied: Vec<String> = writes
+        .iter()
+        .map(|(s, _)| format!("{} {}", s.method, s.path))
+        .collect();
+    assert_eq!(
+        applied,
+        [
+            "PATCH /api/v1/namespaces/netpol-tui",
+            "PATCH /api/v1/namespaces/netpol-tui/serviceaccounts/netpol-tui-agent",
+            "PATCH /apis/apps/v1/namespaces/netpol-tui/daemonsets/netpol-tui-agent",
+            "PATCH /apis/rbac.authorization.k8s.io/v1/namespaces/netpol-tui/roles/netpol-tui-flow-reader",
+        ]
+    );
+    for (seen, body) in &writes {
+        assert_eq!(
+            seen.query.get("fieldManager").map(String::as_str),
+            Some("netpol-tui")
+        );
+        assert_eq!(seen.query.get("force").map(String::as_str), Some("true"));
+        assert!(body.is_some(), "an apply carries the object");
+    }
+    let daemonset = writes[2].1.as_ref().unwrap();
+    assert_eq!(
+        daemonset["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.local/netpol-tui:1.2"
+    );
+
+    // uninstall: exactly those, in the reverse order.
+    let (code, out, err) = run(&config, &["agent", "uninstall", "--yes"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let deleted: Vec<String> = mock.writes()[4..]
+        .iter()
+        .map(|(s, _)| format!("{} {}", s.method, s.path))
+        .collect();
+    let mut expected: Vec<String> = applied
+        .iter()
+        .map(|a| a.replace("PATCH", "DELETE"))
+        .collect();
+    expected.reverse();
+    assert_eq!(deleted, expected);
+    mock.allow_writes(false);
+
+    // Every other command still only reads.
+    let (code, _, _) = run(&config, &["status"]).await;
+    assert_eq!(code, 0);
+    mock.assert_read_only();
+}

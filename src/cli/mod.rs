@@ -414,7 +414,10 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         }
         Command::Demo { dump: false } => commands::demo_text(source, paint),
         Command::Trace(args) => node::trace(source, args),
-        Command::Agent(args) => node::agent(args),
+        Command::Agent(mut args) => match args.action.take() {
+            Some(action) => node::agent_action(source, action),
+            None => node::agent(args),
+        },
         Command::Lab(args) => node::lab(source, args),
         Command::Status => commands::status(source),
         Command::Audit(args) => audit::run(source, args, paint),

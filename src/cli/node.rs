@@ -111,7 +111,11 @@ pub struct TraceArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct AgentArgs {
+    /// Install the agents on the cluster, or remove them (the only commands that write).
+    #[command(subcommand)]
+    pub action: Option<AgentAction>,
     /// Where to serve the stream (loopback only; port 0 picks one and prints it).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9184")]
     pub listen: SocketAddr,
@@ -123,6 +127,117 @@ pub struct AgentArgs {
     pub duration: Option<Duration>,
     #[command(flatten)]
     pub probe: ProbeArgs,
+}
+
+/// The agent's life on a cluster.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AgentAction {
+    /// Apply the agent's namespace, service account, DaemonSet and the Role for reading it
+    /// through port-forwards (server-side apply, field manager netpol-tui). Asks first.
+    Install {
+        /// The agent's image (build it with deploy/Containerfile).
+        #[arg(long, default_value = crate::cluster::live::install::DEFAULT_IMAGE)]
+        image: String,
+        /// Print the objects as YAML and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply without asking (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete exactly what install created. Asks first.
+    Uninstall {
+        /// Print what would be deleted and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete without asking (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// `agent install` and `agent uninstall`: print, ask, then apply or delete.
+pub(super) fn agent_action(source: &SourceArgs, action: AgentAction) -> Result<ExitCode, Failure> {
+    use crate::cluster::live::{self, install};
+    use std::io::{IsTerminal, Write};
+    let (image, dry_run, yes, installing) = match &action {
+        AgentAction::Install {
+            image,
+            dry_run,
+            yes,
+        } => (image.as_str(), *dry_run, *yes, true),
+        AgentAction::Uninstall { dry_run, yes } => (install::DEFAULT_IMAGE, *dry_run, *yes, false),
+    };
+    let objects = install::objects(image);
+    if dry_run && installing {
+        print!("{}", install::yaml(&objects));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = if installing { "apply" } else { "delete" };
+    let listed: Vec<String> = if installing {
+        objects.iter().map(|o| o.label()).collect()
+    } else {
+        objects.iter().rev().map(|o| o.label()).collect()
+    };
+    if dry_run {
+        for l in &listed {
+            println!("would {verb} {l}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if source.demo || !source.filenames.is_empty() {
+        return Err(Failure::Usage(format!(
+            "agent {}: works on a cluster (a kubeconfig context), not on --demo or -f",
+            if installing { "install" } else { "uninstall" }
+        )));
+    }
+    let rt = runtime()?;
+    let target = super::load::live_target(source);
+    let connection = rt.block_on(live::connect(&target))?;
+    eprintln!(
+        "context {} ({}): {verb} {} objects:",
+        connection.context,
+        connection.server,
+        listed.len()
+    );
+    for l in &listed {
+        eprintln!("  {l}");
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(Failure::Usage(format!(
+                "not a terminal to ask on: give --yes to {verb} these objects (or --dry-run to see them)"
+            )));
+        }
+        eprint!("{verb} them? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("nothing changed");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let client = connection.client.clone();
+    let result = rt.block_on(async {
+        if installing {
+            install::apply(&client, &objects).await
+        } else {
+            install::delete(&client, &objects).await
+        }
+    });
+    match result {
+        Ok(()) => {
+            if installing {
+                eprintln!(
+                    "the agents start on every node; readers need the Role netpol-tui-flow-reader \
+                     bound to them (deploy/agent-reader-rbac.yaml has a RoleBinding to edit)"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(Failure::Node(format!("agent {verb}: {e}"))),
+    }
 }
 
 #[derive(Debug, Clone, Args)]

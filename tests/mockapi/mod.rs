@@ -148,6 +148,11 @@ struct Inner {
     forwards: BTreeMap<(String, String), SocketAddr>,
     /// Port-forwards answered with 403.
     forward_forbidden: bool,
+    /// Whether PATCH and DELETE are served (for `agent install`/`uninstall`); otherwise
+    /// any write is a violation.
+    writes_allowed: bool,
+    /// The writes served: method, path, query, and the body of a PATCH.
+    writes: Vec<(Seen, Option<Value>)>,
     /// Accept connections and requests, and never answer (an API server stuck behind a
     /// load balancer).
     hang: bool,
@@ -399,6 +404,16 @@ impl MockApi {
             .insert((namespace.to_string(), name.to_string()), to);
     }
 
+    /// Serves PATCH (server-side apply) and DELETE, recording them, instead of refusing them.
+    pub fn allow_writes(&self, on: bool) {
+        self.inner.lock().unwrap().writes_allowed = on;
+    }
+
+    /// The writes served since the start.
+    pub fn writes(&self) -> Vec<(Seen, Option<Value>)> {
+        self.inner.lock().unwrap().writes.clone()
+    }
+
     /// Answers port-forwards with 403, as for a user without `create` on pods/portforward.
     pub fn forbid_portforward(&self, on: bool) {
         self.inner.lock().unwrap().forward_forbidden = on;
@@ -525,6 +540,10 @@ async fn accept_loop(listener: TcpListener, inner: Arc<Mutex<Inner>>, tls: Optio
                     }
                     if req.uri().path().ends_with("/portforward") {
                         return Ok::<_, Infallible>(portforward(&inner, req));
+                    }
+                    let writes = inner.lock().unwrap().writes_allowed;
+                    if writes && matches!(req.method().as_str(), "PATCH" | "DELETE") {
+                        return Ok::<_, Infallible>(write(&inner, req).await);
                     }
                     Ok::<_, Infallible>(handle(&inner, req))
                 }
@@ -706,6 +725,34 @@ fn handle(
     } else {
         list(&guard, kind, namespace.as_deref(), &query)
     }
+}
+
+/// A served write: a server-side apply answers with the object, a delete with success.
+async fn write(
+    inner: &Arc<Mutex<Inner>>,
+    req: Request<Incoming>,
+) -> Response<BoxBody<Bytes, Infallible>> {
+    let seen = seen(&req);
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let object: Option<Value> = serde_json::from_slice(&body).ok();
+    let mut guard = inner.lock().unwrap();
+    guard.requests.push(seen.clone());
+    guard.writes.push((seen.clone(), object.clone()));
+    guard.rv += 1;
+    let answer = match (seen.method.as_str(), object) {
+        ("PATCH", Some(mut o)) => {
+            o["metadata"]["resourceVersion"] = json!(guard.rv.to_string());
+            o["metadata"]["uid"] = json!(format!("uid-{}", guard.rv));
+            o
+        }
+        _ => json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}),
+    };
+    respond(StatusCode::OK, full(serde_json::to_vec(&answer).unwrap()))
 }
 
 /// A port-forward to a pod, as the API server serves it to kube-rs: a WebSocket upgrade

@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod connect;
+pub mod install;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
