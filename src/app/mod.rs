@@ -68,6 +68,8 @@ pub enum Msg {
     Flows(Vec<FlowEvent>),
     /// A node's agent reported (connected, reconnecting, counters).
     Node(crate::flow::agents::NodeReport),
+    /// The agents are another context's now: forget the nodes listed.
+    NodesCleared,
     /// Flow events a source had to drop because the channel was full (a running total).
     FlowsLost(u64),
     /// The clock, a few times a second: rates and ages.
@@ -393,6 +395,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             // Agents found on the cluster make it a flow source.
             state.source.flows = true;
             state.nodes.update(report);
+            Vec::new()
+        }
+        Msg::NodesCleared => {
+            state.nodes = nodes::Nodes::default();
             Vec::new()
         }
         Msg::FlowsLost(n) => {

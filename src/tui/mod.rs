@@ -158,17 +158,22 @@ async fn event_loop(
     for addr in sources.agents {
         tokio::spawn(agent_source(addr, tx.clone(), lost.clone()));
     }
-    if let (Some(pods), Some(live)) = (sources.cluster_agents, &sources.live) {
+    // The agents follow the context: the live source says when it changes.
+    let (client_tx, client_rx) = tokio::sync::watch::channel::<Option<kube::Client>>(None);
+    if let Some(live) = &sources.live {
         let client = match &live.start {
             LiveStart::Synced(s) => s.connection.client.clone(),
             LiveStart::Connecting(c) => c.client.clone(),
         };
-        tokio::spawn(cluster_agents(client, pods, tx.clone(), lost.clone()));
+        client_tx.send_replace(Some(client));
+        if let Some(pods) = sources.cluster_agents {
+            tokio::spawn(cluster_agents(client_rx, pods, tx.clone(), lost.clone()));
+        }
     }
     let options = state.snapshot.options();
     let switch = sources.live.map(|live| {
         let (switch_tx, switch_rx) = mpsc::channel::<String>(4);
-        tokio::spawn(live_source(live, options, tx.clone(), switch_rx));
+        tokio::spawn(live_source(live, options, tx.clone(), switch_rx, client_tx));
         switch_tx
     });
     // Jobs the UI asks for (audits, files) answer on the channel too.
@@ -342,7 +347,7 @@ async fn demo_source(mut traffic: DemoTraffic, tx: mpsc::Sender<Msg>, lost: Arc<
 
 /// Reads an agent into the UI: its flows in the batches it sends them in (a full channel
 /// drops and counts them, as for every live stream), and its node's reports.
-async fn agent_source(addr: String, tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
+pub async fn agent_source(addr: String, tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
     crate::flow::agents::follow(addr, now_ms, |e| forward_agent(&tx, &lost, e)).await
 }
 
@@ -352,7 +357,7 @@ const AGENT_RELIST: Duration = Duration::from_secs(5);
 /// Finds the cluster's agent pods and reads each through a port-forward; pods that come are
 /// followed, pods that go are shown as gone (never hidden). A failure to list is said once.
 async fn cluster_agents(
-    client: kube::Client,
+    mut clients: tokio::sync::watch::Receiver<Option<kube::Client>>,
     pods: crate::cluster::live::agents::AgentPods,
     tx: mpsc::Sender<Msg>,
     lost: Arc<AtomicU64>,
@@ -363,6 +368,18 @@ async fn cluster_agents(
         std::collections::BTreeMap::new();
     let mut said: Option<String> = None;
     loop {
+        if clients.has_changed().unwrap_or(false) {
+            // Another context: its agents replace these, whose nodes are another cluster's.
+            for (_, task) in std::mem::take(&mut followed) {
+                task.abort();
+            }
+            if tx.send(Msg::NodesCleared).await.is_err() {
+                return;
+            }
+        }
+        let Some(client) = clients.borrow_and_update().clone() else {
+            return;
+        };
         match agents::list(&client, &pods).await {
             Ok(found) => {
                 said = None;
@@ -415,7 +432,16 @@ async fn cluster_agents(
         if tx.is_closed() {
             return;
         }
-        tokio::time::sleep(AGENT_RELIST).await;
+        tokio::select! {
+            _ = tokio::time::sleep(AGENT_RELIST) => {}
+            changed = clients.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                // Seen again at the top of the loop.
+                clients.mark_changed();
+            }
+        }
     }
 }
 
@@ -508,12 +534,16 @@ async fn live_source(
     options: EngineOptions,
     tx: mpsc::Sender<Msg>,
     mut switch: mpsc::Receiver<String>,
+    client: tokio::sync::watch::Sender<Option<kube::Client>>,
 ) {
     let LiveSource { start, target } = live;
     let mut session = match start {
         LiveStart::Synced(s) => s,
         LiveStart::Connecting(c) => match open_session(c, &target, &tx, &mut switch).await {
-            Some(s) => s,
+            Some(s) => {
+                client.send_replace(Some(s.connection.client.clone()));
+                s
+            }
             None => return,
         },
     };
@@ -544,6 +574,7 @@ async fn live_source(
                 match live::open(&next, live::SYNC_LIMIT).await {
                     Ok((new, world, status)) => {
                         session = new;
+                        client.send_replace(Some(session.connection.client.clone()));
                         (Some(world), vec![status])
                     }
                     Err(e) => {
