@@ -153,6 +153,7 @@ fn main() {
     let mut lags: Vec<u64> = Vec::new();
     let mut frames: Vec<u64> = Vec::new();
     let mut received = 0u64;
+    let mut connected = 0usize;
     let mut next_frame = Instant::now();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(SECONDS + 3);
@@ -172,6 +173,7 @@ fn main() {
             Ok(None) => break,
             Err(_) => {}
         }
+        connected = connected.max(state.nodes.connected());
         if Instant::now() >= next_frame {
             let t = Instant::now();
             terminal
@@ -209,9 +211,7 @@ fn main() {
         frames.len()
     );
     println!(
-        "nodes connected: {}/{}; peak resident {:.0} MiB",
-        state.nodes.connected(),
-        state.nodes.reports.len(),
+        "nodes connected at once: {connected}/{AGENTS}; peak resident {:.0} MiB",
         peak_rss_mib()
     );
 }

@@ -265,6 +265,33 @@ pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm)
                         theme.style(Slot::Text),
                     ),
                 ]));
+            }
+            // Every side's responsible policies, not only the one Enter goes to.
+            let sides: Vec<String> = [&e.egress, &e.ingress]
+                .iter()
+                .filter_map(|s| {
+                    let names: Vec<String> = match (&s.decided_by, s.outcome) {
+                        (Some(c), _) => vec![c.policy.clone()],
+                        (None, "allowed") => {
+                            s.allowed_by.iter().map(|c| c.policy.clone()).collect()
+                        }
+                        (None, "denied" | "unknown") => s.isolated_by.clone(),
+                        _ => Vec::new(),
+                    };
+                    (!names.is_empty()).then(|| format!("{}: {}", s.direction, names.join(", ")))
+                })
+                .collect();
+            if !sides.is_empty() {
+                out.extend(wrap(
+                    Line::styled(
+                        format!("responsible · {}", sides.join(" · ")),
+                        theme.style(Slot::Muted),
+                    ),
+                    body.width as usize,
+                    2,
+                ));
+            }
+            if form.responsible.is_some() || !sides.is_empty() {
                 out.push(Line::raw(""));
             }
             if let Some(staged) = &form.staged {
