@@ -161,10 +161,10 @@ fn main() {
         let msg =
             rt.block_on(async { tokio::time::timeout(Duration::from_millis(20), rx.recv()).await });
         match msg {
-            Ok(Some(Msg::Flows(events))) => {
+            Ok(Some(Msg::NodeFlows(node, events))) => {
                 let oldest = events.iter().map(|e| e.time_ms).min().unwrap_or(0);
                 received += events.len() as u64;
-                update(&mut state, Msg::Flows(events));
+                update(&mut state, Msg::NodeFlows(node, events));
                 lags.push(now_ms().saturating_sub(oldest));
             }
             Ok(Some(m)) => {

@@ -89,7 +89,10 @@ async fn until(
     let deadline = tokio::time::Instant::now() + WAIT;
     while !done(flows, reports) {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(AgentEvent::Flows(f))) => flows.extend(f),
+            Ok(Some(AgentEvent::Flows { node, flows: f })) => {
+                assert!(node.is_some(), "flows carry the node that said hello");
+                flows.extend(f)
+            }
             Ok(Some(AgentEvent::Node(r))) => {
                 reports.insert(r.addr.clone(), r);
             }

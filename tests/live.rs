@@ -1526,7 +1526,7 @@ async fn agents_are_found_and_read_through_port_forwards() {
     let deadline = tokio::time::Instant::now() + WAIT;
     while flows < 100 || nodes.len() < 2 {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(AgentEvent::Flows(f))) => flows += f.len(),
+            Ok(Some(AgentEvent::Flows { flows: f, .. })) => flows += f.len(),
             Ok(Some(AgentEvent::Node(r))) => {
                 if let Some(n) = r.node.clone() {
                     nodes.insert(n, r);

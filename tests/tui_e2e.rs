@@ -524,6 +524,12 @@ fn live_cluster_agents_through_port_forwards() {
     );
     let screen = t.wait_for("isolated by shop/db-locked");
     assert!(screen.contains("shop/cart"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("shop/db-locked") && l.contains("node-x")),
+        "the flow line names its node: {screen}"
+    );
     assert!(screen.contains("1/1 nodes"), "{screen}");
     t.keys(&[":"]);
     t.text("nodes");

@@ -294,18 +294,24 @@ impl FlowPane {
 /// The words a flow filter matches against.
 pub fn flow_text(f: &Annotated) -> String {
     format!(
-        "{} {} {}/{} {} {}",
+        "{} {} {}/{} {} {} {}",
         f.src_name,
         f.dst_name,
         f.event.protocol,
         f.event.dst_port,
         f.outcome.as_str(),
-        f.policies.join(" ")
+        f.policies.join(" "),
+        f.node.as_deref().unwrap_or("")
     )
 }
 
 impl State {
     pub(super) fn add_flow(&mut self, event: FlowEvent) {
+        self.add_flow_from(event, None);
+    }
+
+    /// A flow, with the node whose agent reported it.
+    pub(super) fn add_flow_from(&mut self, event: FlowEvent, node: Option<std::sync::Arc<str>>) {
         let delta = self.audit.current().and_then(|view| {
             let index = &self.snapshot.index;
             view.delta(&Flow {
@@ -315,7 +321,8 @@ impl State {
                 port: event.dst_port,
             })
         });
-        let f = annotate(&self.snapshot.index, &self.snapshot.names, event);
+        let mut f = annotate(&self.snapshot.index, &self.snapshot.names, event);
+        f.node = node;
         self.flows.push(f, delta);
     }
 

@@ -66,6 +66,8 @@ pub enum Msg {
     Flow(FlowEvent),
     /// Flows of a source, in a batch (recorded flows, agents).
     Flows(Vec<FlowEvent>),
+    /// Flows from a node's agent, with the node's name once it said hello.
+    NodeFlows(Option<std::sync::Arc<str>>, Vec<FlowEvent>),
     /// A node's agent reported (connected, reconnecting, counters).
     Node(crate::flow::agents::NodeReport),
     /// The agents are another context's now: forget the nodes listed.
@@ -388,6 +390,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::Flows(events) => {
             for event in events {
                 state.add_flow(event);
+            }
+            Vec::new()
+        }
+        Msg::NodeFlows(node, events) => {
+            for event in events {
+                state.add_flow_from(event, node.clone());
             }
             Vec::new()
         }

@@ -69,7 +69,11 @@ impl NodeReport {
 /// What an agent source hands on.
 #[derive(Debug)]
 pub enum AgentEvent {
-    Flows(Vec<FlowEvent>),
+    /// Flows, with the node that reported them (from its hello).
+    Flows {
+        node: Option<std::sync::Arc<str>>,
+        flows: Vec<FlowEvent>,
+    },
     /// The node's report changed (state, hello, counters); sent at most once per batch.
     Node(NodeReport),
 }
@@ -160,11 +164,13 @@ async fn read(
     backoff: &mut Backoff,
 ) -> Result<(), String> {
     let mut frames = FramedRead::new(stream, wire::codec());
+    let mut node: Option<std::sync::Arc<str>> = None;
     while let Some(frame) = frames.next().await {
         let frame = frame.map_err(|e| e.to_string())?;
         let event = match wire::decode(&frame).map_err(|e| e.to_string())? {
             Frame::Hello(h) => {
                 tracing::info!(%addr, node = %h.node, kernel = %h.kernel, ring = h.ring_bytes, "agent connected");
+                node = Some(std::sync::Arc::from(h.node.as_str()));
                 report.node = Some(h.node);
                 report.kernel = Some(h.kernel);
                 report.ring_bytes = Some(h.ring_bytes);
@@ -178,7 +184,10 @@ async fn read(
                 if let Some(t) = flows.iter().map(|f| f.time_ms).max() {
                     report.newest_ms = Some(report.newest_ms.map_or(t, |n| n.max(t)));
                 }
-                if !emit(AgentEvent::Flows(flows)) {
+                if !emit(AgentEvent::Flows {
+                    node: node.clone(),
+                    flows,
+                }) {
                     return Ok(());
                 }
                 AgentEvent::Node(report.clone())

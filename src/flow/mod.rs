@@ -95,6 +95,9 @@ pub struct Annotated {
     /// The deciding (allowing) or isolating policies, as `ns/name`.
     pub policies: Vec<Arc<str>>,
     pub explanation: String,
+    /// The node whose agent reported the flow, when an agent did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<Arc<str>>,
     /// What each address stood for in the world that judged the flow. No position into that
     /// world is kept: the world may change while the flow is on screen.
     #[serde(skip)]
@@ -163,6 +166,7 @@ pub fn annotate(index: &Index, names: &Names, event: FlowEvent) -> Annotated {
         outcome,
         policies,
         explanation,
+        node: None,
         ends: [EndKind::of(&flow.src), EndKind::of(&flow.dst)],
     }
 }
@@ -186,6 +190,9 @@ pub struct FlowRecord<'a> {
     pub outcome: Outcome,
     pub policies: &'a [Arc<str>],
     pub explanation: &'a str,
+    /// The node whose agent reported the flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<&'a str>,
 }
 
 impl Annotated {
@@ -209,6 +216,7 @@ impl Annotated {
             outcome: self.outcome,
             policies: &self.policies,
             explanation: &self.explanation,
+            node: self.node.as_deref(),
         }
     }
 

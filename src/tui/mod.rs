@@ -454,9 +454,9 @@ fn forward_agent(
 ) -> bool {
     use crate::flow::agents::AgentEvent;
     let (msg, flows) = match event {
-        AgentEvent::Flows(f) => {
-            let n = f.len() as u64;
-            (Msg::Flows(f), n)
+        AgentEvent::Flows { node, flows } => {
+            let n = flows.len() as u64;
+            (Msg::NodeFlows(node, flows), n)
         }
         AgentEvent::Node(r) => (Msg::Node(r), 0),
     };

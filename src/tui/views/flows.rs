@@ -253,6 +253,15 @@ fn flow_line(
         ),
         theme.style(Slot::Muted),
     ));
+    // Wide screens name the node whose agent saw the flow.
+    if width >= 110 {
+        if let Some(node) = &f.node {
+            spans.push(Span::styled(
+                format!("{:<12} ", clip(node, 12)),
+                theme.style(Slot::Muted),
+            ));
+        }
+    }
     let used: usize = spans.iter().map(|s| s.width()).sum();
     let room = width.saturating_sub(used);
     // The list names the policies; the full sentence is one Enter away.
