@@ -119,8 +119,11 @@ impl Tmux {
     fn exit_code(&self) -> String {
         let start = Instant::now();
         loop {
+            // The shell creates the file, then writes it: an empty read is too early.
             if let Ok(s) = std::fs::read_to_string(&self.status) {
-                return s.trim().to_string();
+                if !s.trim().is_empty() {
+                    return s.trim().to_string();
+                }
             }
             if start.elapsed() > Duration::from_secs(15) {
                 panic!(
