@@ -1012,3 +1012,48 @@ fn input_as_the_api_server_and_kubectl_take_it() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn lint_names_the_demos_mistakes_with_a_fix_and_fails_for_ci() {
+    let out = run(bin().args(["lint", "--demo"]), 1);
+    assert_has(
+        &out,
+        &[
+            "production/allow-from-dev-to-prod-api",
+            "spec.ingress[0]: a podSelector and a namespaceSelector stand in separate list entries, which means OR",
+            "fix: put the namespaceSelector and the podSelector in one list entry",
+            "production/frontend-policy",
+            "ingress[0].from[0]: namespaceSelector matches no namespace",
+            "a `name` label exists only if someone set it",
+            "namespace production",
+            "cannot resolve names: no rule admits UDP/53 to kube-system/coredns",
+            "production/backend-policy",
+            "development/allow-dns-egress",
+            "a dash before `to:` probably split one rule in two",
+        ],
+    );
+    let json = run(bin().args(["lint", "--demo", "-o", "json"]), 1);
+    let problems: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    assert!(problems
+        .iter()
+        .all(|p| p["object"].is_string() && p["what"].is_string() && p["fix"].is_string()));
+    // Egress to everything without the metadata address excepted; a named port nobody declares.
+    let out = run(
+        bin().args(["lint", "-f", "tests/fixtures/lint/metadata.yaml"]),
+        1,
+    );
+    assert_has(
+        &out,
+        &[
+            "egress[0].to[0]: ipBlock 0.0.0.0/0 admits the cloud metadata address 169.254.169.254",
+            "fix: add except: [169.254.169.254/32] to the ipBlock",
+            "ingress[0].ports[0]: no pod the policy selects declares a TCP port named metrics",
+        ],
+    );
+    // A sound policy: nothing to say, exit 0.
+    let out = run(
+        bin().args(["lint", "-f", "tests/fixtures/lint/clean.yaml"]),
+        0,
+    );
+    assert_has(&out, &["no problems found"]);
+}

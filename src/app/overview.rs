@@ -1,7 +1,6 @@
 //! View models made once per snapshot: per namespace, pod and policy, the facts the tree and
 //! the detail views show, so that drawing a frame never walks the whole world.
 
-use crate::policy::model::{NamespaceScope, Peer};
 use crate::policy::{Direction, Index, PodId, PolicyId};
 
 #[derive(Debug, Clone, Default)]
@@ -120,60 +119,10 @@ impl Overview {
     }
 }
 
-/// Likely mistakes of one policy: those recorded when it was compiled, plus selectors that
-/// match nothing in the current world. Walks the pods once per peer, so it is made for the
-/// policy on screen, not for all of them.
-pub fn policy_warnings(index: &Index, overview: &Overview, id: PolicyId) -> Vec<String> {
-    let policy = &index.policies().policies[id as usize];
-    let inv = index.inventory();
-    let mut out = policy.warnings.clone();
-    out.extend(index.shadowed_by_tiers(id));
-    if overview.policies[id as usize].selects.is_empty() {
-        out.push(format!(
-            "podSelector matches no pod in namespace {}: the policy has no effect",
-            policy.namespace
-        ));
-    }
-    for direction in [Direction::Ingress, Direction::Egress] {
-        let word = match direction {
-            Direction::Ingress => "from",
-            Direction::Egress => "to",
-        };
-        for (r, rule) in policy
-            .rules(direction)
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            for (p, peer) in rule.peers.iter().enumerate() {
-                let Peer::Pods { pods, namespaces } = peer else {
-                    continue;
-                };
-                let namespace_hit = |ns: &str| match namespaces {
-                    NamespaceScope::PolicyNamespace => ns == policy.namespace,
-                    NamespaceScope::Selector(s) => {
-                        index.namespace_labels(ns).is_some_and(|l| s.matches(l))
-                    }
-                };
-                if let NamespaceScope::Selector(s) = namespaces {
-                    if !inv.namespaces.iter().any(|n| s.matches(&n.labels)) {
-                        out.push(format!(
-                            "{direction}[{r}].{word}[{p}]: namespaceSelector matches no namespace"
-                        ));
-                        continue;
-                    }
-                }
-                let any = inv
-                    .pods
-                    .iter()
-                    .any(|pod| namespace_hit(&pod.namespace) && pods.matches(&pod.labels));
-                if !any {
-                    out.push(format!(
-                        "{direction}[{r}].{word}[{p}]: the peer matches no pod"
-                    ));
-                }
-            }
-        }
-    }
-    out
+/// Likely mistakes of one policy (see [`crate::policy::lint`]), for the policy view.
+pub fn policy_warnings(index: &Index, id: PolicyId) -> Vec<String> {
+    crate::policy::lint::policy_problems(index, id)
+        .into_iter()
+        .map(|(what, _)| what)
+        .collect()
 }

@@ -319,7 +319,7 @@ impl State {
                 Detail::Policy { id: old, .. } if *old == id => return,
                 _ => Detail::Policy {
                     id,
-                    warnings: overview::policy_warnings(&index, &self.snapshot.overview, id),
+                    warnings: overview::policy_warnings(&index, id),
                 },
             },
             Some(RowKind::Tiers) => Detail::Tiers,

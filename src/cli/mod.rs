@@ -234,6 +234,16 @@ pub enum Command {
     /// What the source holds: on a cluster, the context, server, what this user may not read,
     /// and how long the first complete list took.
     Status,
+    /// Likely mistakes, each with its policy, rule and a one-line fix: OR written where AND
+    /// was meant, selectors that match nothing, egress isolation without DNS, egress to
+    /// everything that leaves the cloud metadata address open, named ports no selected pod
+    /// declares, rules policyTypes ignores, tier rules that never decide. For CI: exit 0
+    /// when there is nothing to say, 1 when there is.
+    Lint {
+        /// text, json or yaml.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// The built-in demo in the terminal UI, with simulated traffic. When stdout is not a
     /// terminal it prints the pods' effective rules instead; --dump prints its manifests.
     Demo {
@@ -268,6 +278,7 @@ impl Command {
             Command::Matrix { .. } => "matrix",
             Command::Effective { .. } => "effective",
             Command::Status => "status",
+            Command::Lint { .. } => "lint",
             Command::Demo { .. } => "demo",
             Command::Trace(_) => "trace",
             Command::Agent(_) => "agent",
@@ -440,5 +451,6 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             None => commands::all_ports(source, by, selector, output),
         },
         Command::Effective { pod, output } => commands::effective_rules(source, paint, pod, output),
+        Command::Lint { output } => commands::lint(source, paint, output),
     }
 }

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod explain_tiers;
+pub mod lint;
 pub mod model;
 pub mod query;
 pub mod selector;
