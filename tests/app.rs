@@ -643,3 +643,28 @@ fn connections_group_the_flows_and_a_selected_row_stays_put() {
     press(&mut s, KeyCode::Char('c'));
     assert!(!s.flows.grouped);
 }
+
+#[test]
+fn a_key_that_does_nothing_says_so_and_pod_lists_everything_again() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Char('Q'));
+    let m = s.message.clone().expect("an answer");
+    assert!(m.text.contains("Q does nothing here"), "{}", m.text);
+    // :ns folds every namespace; :pod opens them all again.
+    press(&mut s, KeyCode::Char(':'));
+    common::type_text(&mut s, "ns");
+    press(&mut s, KeyCode::Enter);
+    assert!(s.expanded.is_empty());
+    assert!(s
+        .rows
+        .iter()
+        .all(|r| matches!(r.kind, netpol_tui::app::RowKind::Namespace(_))));
+    press(&mut s, KeyCode::Char(':'));
+    common::type_text(&mut s, "pod");
+    press(&mut s, KeyCode::Enter);
+    assert!(s
+        .rows
+        .iter()
+        .any(|r| matches!(r.kind, netpol_tui::app::RowKind::Pod(_))));
+    assert_eq!(s.expanded.len(), s.snapshot.overview.namespaces.len());
+}

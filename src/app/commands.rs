@@ -116,6 +116,15 @@ pub(super) fn best(state: &State, kinds: &[&str], query: &str) -> Option<Target>
 /// match of `kind` (a finder kind: `pod`, `netpol`).
 pub(super) fn list_or_go(state: &mut State, arg: &str, list: Action, kind: &str) {
     if arg.is_empty() {
+        // Everything again, as k9s's `:pod`: namespaces folded by `:ns` open up.
+        state.tree_filter = Filter::default();
+        state.expanded = state
+            .snapshot
+            .overview
+            .namespaces
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
         action(state, list);
         state.focus = Pane::Tree;
         return;

@@ -472,6 +472,19 @@ fn key_event(state: &mut State, key: KeyEvent) -> Vec<Command> {
     }
     match keymap::lookup(key, state.pane_context()) {
         Some(a) => action(state, a),
-        None => Vec::new(),
+        None => {
+            // A key that does nothing says so, instead of leaving the user guessing.
+            let name = match key.code {
+                KeyCode::Char(c) if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    format!("Ctrl-{c}")
+                }
+                KeyCode::Char(c) => c.to_string(),
+                other => format!("{other}"),
+            };
+            state.say(format!(
+                "{name} does nothing here; ? lists the keys of each pane"
+            ));
+            Vec::new()
+        }
     }
 }

@@ -101,6 +101,12 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 spans.push(Span::styled(k, key));
                 spans.push(Span::styled(format!(" {what}  "), st));
             }
+            // On a cluster, switching context is one command away.
+            let used: usize = spans.iter().map(|s| s.width()).sum();
+            if state.live.is_some() && area.width as usize >= used + 14 {
+                spans.push(Span::styled(":ctx", key));
+                spans.push(Span::styled(" context  ", st));
+            }
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).style(st), area);
