@@ -668,3 +668,38 @@ fn a_key_that_does_nothing_says_so_and_pod_lists_everything_again() {
         .any(|r| matches!(r.kind, netpol_tui::app::RowKind::Pod(_))));
     assert_eq!(s.expanded.len(), s.snapshot.overview.namespaces.len());
 }
+
+#[test]
+fn the_tree_filter_takes_a_label_selector_and_namespace_labels() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Char('/'));
+    type_text(&mut s, "-l app in (frontend,backend)");
+    press(&mut s, KeyCode::Enter);
+    let pods: Vec<String> = s
+        .rows
+        .iter()
+        .filter_map(|r| match r.kind {
+            netpol_tui::app::RowKind::Pod(p) => {
+                Some(s.snapshot.index.inventory().pods[p as usize].key())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pods, ["production/backend", "production/frontend"]);
+    // Namespace labels: every pod of the namespaces that carry them.
+    press(&mut s, KeyCode::Esc);
+    press(&mut s, KeyCode::Char('/'));
+    type_text(&mut s, "environment=dev");
+    let namespaces: Vec<&str> = s
+        .rows
+        .iter()
+        .filter_map(|r| match r.kind {
+            netpol_tui::app::RowKind::Namespace(n) => {
+                Some(s.snapshot.overview.namespaces[n as usize].name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(namespaces, ["development"]);
+    assert_eq!(s.rows.len(), 3, "development and its two pods");
+}

@@ -149,6 +149,47 @@ impl State {
                 }
                 continue;
             }
+            // `-l SELECTOR` (kubectl syntax) keeps the pods whose labels it selects.
+            if let Some(text) = q.strip_prefix("-l").map(str::trim) {
+                let Ok(selector) = crate::policy::selector::Selector::parse(text) else {
+                    continue;
+                };
+                let hits: Vec<Row> = children
+                    .into_iter()
+                    .filter(|kind| match kind {
+                        RowKind::Pod(p) => selector.matches(&inv.pods[*p as usize].labels),
+                        _ => false,
+                    })
+                    .map(|kind| Row {
+                        kind,
+                        matched: Vec::new(),
+                    })
+                    .collect();
+                if !hits.is_empty() {
+                    rows.push(ns_row);
+                    rows.extend(hits);
+                }
+                continue;
+            }
+            // A namespace whose labels hold the query (`/team=payments`) shows all of itself.
+            let label_hit = q.contains('=')
+                && inv
+                    .namespaces
+                    .iter()
+                    .find(|n| n.name == ns.name)
+                    .is_some_and(|n| {
+                        n.labels
+                            .iter()
+                            .any(|(k, v)| format!("{k}={v}").contains(q.as_str()))
+                    });
+            if label_hit {
+                rows.push(ns_row);
+                rows.extend(children.into_iter().map(|kind| Row {
+                    kind,
+                    matched: Vec::new(),
+                }));
+                continue;
+            }
             let ns_hit = self.matcher.score(&ns.name, &q).is_some();
             let mut hits = Vec::new();
             for kind in children {
