@@ -1057,3 +1057,14 @@ fn lint_names_the_demos_mistakes_with_a_fix_and_fails_for_ci() {
     );
     assert_has(&out, &["no problems found"]);
 }
+
+#[test]
+fn completions_for_each_shell_name_the_subcommands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(bin().args(["completions", shell]), 0);
+        for word in ["explain", "matrix", "effective", "lint", "audit"] {
+            assert!(out.contains(word), "{shell}: no {word}");
+        }
+    }
+    run(bin().args(["completions", "tcsh"]), 2);
+}

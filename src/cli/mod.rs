@@ -244,6 +244,12 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// Shell completions for the plugin's binary, on stdout:
+    /// `kubectl-netpol_tui completions bash > /etc/bash_completion.d/kubectl-netpol_tui`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
     /// The built-in demo in the terminal UI, with simulated traffic. When stdout is not a
     /// terminal it prints the pods' effective rules instead; --dump prints its manifests.
     Demo {
@@ -278,6 +284,7 @@ impl Command {
             Command::Matrix { .. } => "matrix",
             Command::Effective { .. } => "effective",
             Command::Status => "status",
+            Command::Completions { .. } => "completions",
             Command::Lint { .. } => "lint",
             Command::Demo { .. } => "demo",
             Command::Trace(_) => "trace",
@@ -415,6 +422,13 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         return ui::open_tui(&cli, loaded, source.demo);
     };
     match command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kubectl-netpol_tui", &mut out);
+            output::print(&String::from_utf8_lossy(&out))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Demo { dump: true } => {
             output::print(crate::cluster::demo::DEMO_YAML)?;
             Ok(ExitCode::SUCCESS)
