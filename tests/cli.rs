@@ -1068,3 +1068,54 @@ fn completions_for_each_shell_name_the_subcommands() {
     }
     run(bin().args(["completions", "tcsh"]), 2);
 }
+
+#[test]
+fn the_krew_manifest_names_the_archive_and_its_checksum() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bin_path = dir.path().join("kubectl-netpol_tui");
+    std::fs::write(&bin_path, "#!/bin/sh\necho netpol-tui\n").unwrap();
+    std::fs::set_permissions(&bin_path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("bash")
+        .args([
+            "scripts/krew-manifest.sh",
+            bin_path.to_str().unwrap(),
+            "v0.1.0",
+            "https://example.org/releases/v0.1.0/",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    assert_eq!(manifest["kind"], "Plugin");
+    assert_eq!(manifest["metadata"]["name"], "netpol-tui");
+    assert_eq!(manifest["spec"]["version"], "v0.1.0");
+    let platform = &manifest["spec"]["platforms"][0];
+    assert_eq!(
+        platform["uri"],
+        "https://example.org/releases/v0.1.0/kubectl-netpol_tui-linux-amd64.tar.gz"
+    );
+    assert_eq!(platform["bin"], "kubectl-netpol_tui");
+    let archive = dir.path().join("kubectl-netpol_tui-linux-amd64.tar.gz");
+    let sum = std::process::Command::new("sha256sum")
+        .arg(&archive)
+        .output()
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout);
+    assert_eq!(platform["sha256"].as_str(), sum.split_whitespace().next());
+    // A bad version is refused.
+    let bad = std::process::Command::new("bash")
+        .args([
+            "scripts/krew-manifest.sh",
+            bin_path.to_str().unwrap(),
+            "0.1",
+            "x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
