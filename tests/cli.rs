@@ -1119,3 +1119,37 @@ fn the_krew_manifest_names_the_archive_and_its_checksum() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn reach_names_who_can_reach_a_pod_with_both_sides_applied() {
+    let out = run(bin().args(["reach", "--demo", "production/database"]), 0);
+    assert_has(
+        &out,
+        &[
+            "who can reach production/database",
+            "✓ backend: TCP 5432",
+            "9 other pod(s) cannot reach it on any port",
+            "what production/database can reach",
+        ],
+    );
+    // development's pods are admitted by production/api's ingress rule, but their own
+    // egress is isolated: with both sides applied, none of them reaches it.
+    let out = run(
+        bin().args([
+            "reach",
+            "--demo",
+            "production/api",
+            "--inbound",
+            "--peers",
+            "development",
+            "-o",
+            "json",
+        ]),
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["pod"], "production/api");
+    assert_eq!(v["inbound"].as_array().unwrap().len(), 0);
+    assert_eq!(v["inbound_none"], 2);
+    assert_eq!(v["outbound"].as_array().unwrap().len(), 0);
+}

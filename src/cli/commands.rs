@@ -332,3 +332,100 @@ pub(super) fn lint(
         ExitCode::from(1)
     })
 }
+
+/// `reach`: who can reach a pod and what it can reach, grouped by namespace and workload.
+pub(super) fn reach(
+    source: &SourceArgs,
+    paint: &Paint,
+    pod: &str,
+    (only_in, only_out): (bool, bool),
+    peers: Option<String>,
+    output: Output,
+) -> Result<ExitCode, Failure> {
+    let (index, context_ns) = index(source, false)?;
+    let ns = source.namespace.clone().or(context_ns);
+    let ep = resolve_endpoint(&index, pod, ns.as_deref()).map_err(Failure::lookup("reach"))?;
+    let Some(id) = ep.pod_id() else {
+        return Err(Failure::Usage(format!("reach: {pod} is not a pod")));
+    };
+    let peer_pods = pods_in_scope(&index, peers.as_deref(), None)?;
+    let mut r = crate::policy::reach::reach(&index, id, &peer_pods);
+    if only_in {
+        r.outbound.clear();
+        r.outbound_none = 0;
+    }
+    if only_out {
+        r.inbound.clear();
+        r.inbound_none = 0;
+    }
+    match output.data() {
+        Some(format) => super::output::print_data(&r, format)?,
+        None => {
+            let mut text = String::new();
+            let sides = [
+                (
+                    !only_out,
+                    format!("who can reach {}", r.pod),
+                    &r.inbound,
+                    r.inbound_none,
+                    "cannot reach it on any port",
+                ),
+                (
+                    !only_in,
+                    format!("what {} can reach", r.pod),
+                    &r.outbound,
+                    r.outbound_none,
+                    "cannot be reached from it on any port",
+                ),
+            ];
+            for (shown, title, groups, none, none_words) in sides {
+                if !shown {
+                    continue;
+                }
+                text.push_str(&format!("{}\n", paint.strong(&title)));
+                let mut last_ns: Option<&str> = None;
+                for g in groups {
+                    if last_ns != Some(g.namespace.as_str()) {
+                        text.push_str(&format!("  {}\n", paint.strong(&g.namespace)));
+                        last_ns = Some(&g.namespace);
+                    }
+                    let who = if g.pods.len() == 1 && g.pods[0] == g.workload {
+                        g.workload.clone()
+                    } else {
+                        format!(
+                            "{} ({} pod{})",
+                            g.workload,
+                            g.pods.len(),
+                            if g.pods.len() == 1 { "" } else { "s" }
+                        )
+                    };
+                    let unknown = g
+                        .unknown
+                        .as_ref()
+                        .map(|u| paint.warn(&format!("  ? unknown: {u}")))
+                        .unwrap_or_default();
+                    text.push_str(&format!(
+                        "    {} {who}: {}{unknown}\n",
+                        paint.good("✓"),
+                        g.ports
+                    ));
+                }
+                if groups.is_empty() {
+                    text.push_str(&format!("  {}\n", paint.dim("no pod")));
+                }
+                if none > 0 {
+                    text.push_str(&format!(
+                        "  {}\n",
+                        paint.dim(&format!("{none} other pod(s) {none_words}"))
+                    ));
+                }
+            }
+            print(&text)?;
+        }
+    }
+    if r.has_unknown() {
+        eprintln!("{}", unknown_note(index.inventory()));
+        return Ok(ExitCode::from(3));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -231,6 +231,24 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
     },
+    /// Who can reach a pod and what it can reach, both sides applied, every protocol and
+    /// port at once, grouped by namespace and workload. Exit 3 when an answer is unknown.
+    Reach {
+        /// namespace/pod, or pod with -n.
+        pod: String,
+        /// Only who can reach the pod.
+        #[arg(long, conflicts_with = "outbound")]
+        inbound: bool,
+        /// Only what the pod can reach.
+        #[arg(long)]
+        outbound: bool,
+        /// Peers in this namespace only (default: every namespace).
+        #[arg(long, value_name = "NS")]
+        peers: Option<String>,
+        /// text, json or yaml.
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: Output,
+    },
     /// What the source holds: on a cluster, the context, server, what this user may not read,
     /// and how long the first complete list took.
     Status,
@@ -284,6 +302,7 @@ impl Command {
             Command::Matrix { .. } => "matrix",
             Command::Effective { .. } => "effective",
             Command::Status => "status",
+            Command::Reach { .. } => "reach",
             Command::Completions { .. } => "completions",
             Command::Lint { .. } => "lint",
             Command::Demo { .. } => "demo",
@@ -466,5 +485,12 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         },
         Command::Effective { pod, output } => commands::effective_rules(source, paint, pod, output),
         Command::Lint { output } => commands::lint(source, paint, output),
+        Command::Reach {
+            pod,
+            inbound,
+            outbound,
+            peers,
+            output,
+        } => commands::reach(source, paint, &pod, (inbound, outbound), peers, output),
     }
 }

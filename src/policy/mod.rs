@@ -15,6 +15,7 @@ pub mod explain_tiers;
 pub mod lint;
 pub mod model;
 pub mod query;
+pub mod reach;
 pub mod selector;
 pub mod tiers;
 pub mod workload;
