@@ -703,3 +703,15 @@ fn the_tree_filter_takes_a_label_selector_and_namespace_labels() {
     assert_eq!(namespaces, ["development"]);
     assert_eq!(s.rows.len(), 3, "development and its two pods");
 }
+
+#[test]
+fn messages_are_kept_in_full_for_the_messages_view() {
+    let mut s = demo_state(80, 24);
+    press(&mut s, KeyCode::Char('Q'));
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "messages");
+    press(&mut s, KeyCode::Enter);
+    assert!(matches!(s.overlay, Some(Overlay::Messages { .. })));
+    let (_, m) = s.messages.back().expect("kept");
+    assert!(m.text.starts_with("Q does nothing here"), "{}", m.text);
+}

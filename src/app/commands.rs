@@ -53,6 +53,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "nodes",
         "the agents feeding the flow list: state, kernel, flows per second, losses, lag",
     ),
+    ("messages", "the status bar's messages in full, newest last"),
     ("help", "this help"),
     ("q", "quit"),
 ];
@@ -72,6 +73,7 @@ pub(super) const COMMAND_WORDS: &[&str] = &[
     "theme",
     "ctx",
     "nodes",
+    "messages",
     "help",
     "quit",
 ];
@@ -151,6 +153,11 @@ pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
         }
         "help" | "h" | "?" => state.overlay = Some(Overlay::Help { scroll: 0 }),
         "nodes" | "node" | "no" => state.overlay = Some(Overlay::Nodes { scroll: 0 }),
+        "messages" | "msg" => {
+            // Newest at the bottom, in view.
+            let scroll = state.messages.len().saturating_sub(10) as u16;
+            state.overlay = Some(Overlay::Messages { scroll })
+        }
         "ns" | "namespace" | "namespaces" => {
             state.tree_filter = Filter::default();
             state.focus = Pane::Tree;

@@ -68,7 +68,8 @@ pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
             };
             state.overlay = Some(Overlay::Help { scroll });
         }
-        Overlay::Nodes { scroll } => {
+        Overlay::Nodes { scroll } | Overlay::Messages { scroll } => {
+            let nodes = matches!(overlay, Overlay::Nodes { .. });
             let scroll = match keymap::lookup(key, Context::Help) {
                 Some(Action::Down) => scroll.saturating_add(1),
                 Some(Action::Up) => scroll.saturating_sub(1),
@@ -77,7 +78,11 @@ pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
                 // Esc, and any other key, closes the list.
                 _ => return Vec::new(),
             };
-            state.overlay = Some(Overlay::Nodes { scroll });
+            state.overlay = Some(if nodes {
+                Overlay::Nodes { scroll }
+            } else {
+                Overlay::Messages { scroll }
+            });
         }
         Overlay::Finder(mut f) => match f.key(key, &state.matcher, &state.snapshot.entries) {
             Some(FinderOutcome::Close) => {}

@@ -174,6 +174,9 @@ pub struct Live {
     pub switching: Option<String>,
 }
 
+/// How many status bar messages `:messages` keeps.
+const MESSAGES_KEPT: usize = 100;
+
 /// Where the data comes from, for the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceInfo {
@@ -213,6 +216,8 @@ pub struct State {
     pub flows: FlowPane,
     /// The agents feeding the flow list, one per node.
     pub nodes: nodes::Nodes,
+    /// The status bar's messages, oldest first, with their time: `:messages` lists them.
+    pub messages: std::collections::VecDeque<(u64, Message)>,
     pub overlay: Option<Overlay>,
     pub themes: ThemeSet,
     pub theme: Theme,
@@ -267,6 +272,7 @@ impl State {
             detail_lines: 0,
             flows: FlowPane::new(FlowStore::DEFAULT_CAPACITY),
             nodes: nodes::Nodes::default(),
+            messages: std::collections::VecDeque::new(),
             overlay: None,
             themes,
             chosen_theme: theme.name.clone(),
@@ -341,17 +347,26 @@ impl State {
     }
 
     fn say(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
+        self.show(Message {
             text: text.into(),
             error: false,
         });
     }
 
     fn complain(&mut self, text: impl Into<String>) {
-        self.message = Some(Message {
+        self.show(Message {
             text: text.into(),
             error: true,
         });
+    }
+
+    /// Shows a message in the status bar, and keeps it for `:messages` (the last 100).
+    pub fn show(&mut self, message: Message) {
+        if self.messages.len() == MESSAGES_KEPT {
+            self.messages.pop_front();
+        }
+        self.messages.push_back((self.now_ms, message.clone()));
+        self.message = Some(message);
     }
 
     fn page(&self, pane: Pane) -> isize {

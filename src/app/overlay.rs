@@ -30,6 +30,10 @@ pub enum Overlay {
     Nodes {
         scroll: u16,
     },
+    /// The status bar's messages, in full.
+    Messages {
+        scroll: u16,
+    },
 }
 
 #[derive(Debug, Clone, Default)]

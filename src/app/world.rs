@@ -136,7 +136,8 @@ impl State {
             | Overlay::Staged { .. }
             | Overlay::Breakage(_)
             | Overlay::DenyPrompt { .. }
-            | Overlay::Nodes { .. }) => other,
+            | Overlay::Nodes { .. }
+            | Overlay::Messages { .. }) => other,
         }
     }
 

@@ -47,7 +47,7 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
         }
     }
     if let Some(first) = warnings.first() {
-        state.message = Some(Message {
+        state.show(Message {
             text: format!(
                 "{first} ({} theme warning(s), printed again on exit)",
                 warnings.len()

@@ -239,10 +239,43 @@ pub fn clip(s: &str, width: usize) -> String {
     out
 }
 
+/// `s` in at most `width` columns, cut after a whole word and followed by `more` when it
+/// does not fit (a single word longer than the room is cut with an ellipsis).
+pub fn clip_words(s: &str, width: usize, more: &str) -> String {
+    let cols = textwrap::core::display_width;
+    if cols(s) <= width {
+        return s.to_string();
+    }
+    let room = width.saturating_sub(cols(more));
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        if cols(&s[..i]) > room {
+            break;
+        }
+        if c == ' ' {
+            end = i;
+        }
+    }
+    if end == 0 {
+        return clip(s, width);
+    }
+    format!("{}{more}", s[..end].trim_end_matches([',', ';', ':']))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::render::paint::Paint;
+
+    #[test]
+    fn clip_words_cuts_after_a_whole_word() {
+        let s = "port-forward forbidden: reading agents needs create on pods/portforward";
+        assert_eq!(clip_words(s, 100, " …"), s);
+        let cut = clip_words(s, 40, " … :messages");
+        assert_eq!(cut, "port-forward forbidden … :messages");
+        assert!(cut.chars().count() <= 40);
+        assert_eq!(clip_words("averyveryverylongword", 8, " …"), "averyve…");
+    }
 
     fn text(line: &Line) -> Vec<String> {
         line.spans.iter().map(|s| s.content.to_string()).collect()

@@ -598,3 +598,38 @@ pub fn nodes(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
     let lines = wrap_all(lines, w, 2);
     frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
 }
+
+/// The status bar's messages in full, newest last, with their time.
+pub fn messages(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
+    let theme = &state.theme;
+    let area = centered(full, 90, 70, 120, 40);
+    let inner = frame_of(
+        frame,
+        area,
+        &keymap::titled("Messages", keymap::Context::Help),
+        state,
+    );
+    let w = inner.width as usize;
+    let mut lines = Vec::new();
+    if state.messages.is_empty() {
+        lines.push(Line::styled("No message yet.", theme.style(Slot::Muted)));
+    }
+    for (t, m) in &state.messages {
+        let s = (t / 1000) % 86_400;
+        lines.extend(wrap(
+            Line::from(vec![
+                Span::styled(
+                    format!("{:02}:{:02}:{:02} ", s / 3600, (s / 60) % 60, s % 60),
+                    theme.style(Slot::Muted),
+                ),
+                Span::styled(
+                    m.text.clone(),
+                    theme.style(if m.error { Slot::Error } else { Slot::Text }),
+                ),
+            ]),
+            w,
+            9,
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
+}

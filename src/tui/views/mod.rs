@@ -57,6 +57,7 @@ pub fn draw(frame: &mut Frame, state: &State) -> FrameInfo {
             dialogs::deny_prompt(frame, full, state, namespace)
         }
         Some(Overlay::Nodes { scroll }) => dialogs::nodes(frame, full, state, *scroll),
+        Some(Overlay::Messages { scroll }) => dialogs::messages(frame, full, state, *scroll),
         Some(Overlay::Command(_)) | None => {}
     }
     info

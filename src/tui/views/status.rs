@@ -71,14 +71,20 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         spans.push(theme_span);
     }
     match &state.message {
-        Some(m) => spans.push(Span::styled(
-            format!("│ {}", m.text),
-            if m.error {
-                st.patch(theme.style(Slot::Error))
-            } else {
-                st.patch(theme.style(Slot::Heading))
-            },
-        )),
+        Some(m) => {
+            // Cut at a word with an ellipsis, never mid-word; the full text is in :messages.
+            let used: usize = spans.iter().map(|s| s.width()).sum();
+            let room = (area.width as usize).saturating_sub(used + 2);
+            let text = crate::tui::widgets::clip_words(&m.text, room, " …");
+            spans.push(Span::styled(
+                format!("│ {text}"),
+                if m.error {
+                    st.patch(theme.style(Slot::Error))
+                } else {
+                    st.patch(theme.style(Slot::Heading))
+                },
+            ))
+        }
         None => {
             spans.push(Span::styled("│ ", st));
             let used: usize = spans.iter().map(|s| s.width()).sum();
