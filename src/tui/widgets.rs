@@ -240,7 +240,8 @@ pub fn clip(s: &str, width: usize) -> String {
 }
 
 /// `s` in at most `width` columns, cut after a whole word and followed by `more` when it
-/// does not fit (a single word longer than the room is cut with an ellipsis).
+/// does not fit; where that would keep less than half the room (a long path), cut with an
+/// ellipsis instead.
 pub fn clip_words(s: &str, width: usize, more: &str) -> String {
     let cols = textwrap::core::display_width;
     if cols(s) <= width {
@@ -256,7 +257,8 @@ pub fn clip_words(s: &str, width: usize, more: &str) -> String {
             end = i;
         }
     }
-    if end == 0 {
+    // A long token (a path) would leave little of the text: cut it instead.
+    if end == 0 || cols(&s[..end]) < room / 2 {
         return clip(s, width);
     }
     format!("{}{more}", s[..end].trim_end_matches([',', ';', ':']))
