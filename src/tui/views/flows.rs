@@ -29,6 +29,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             }),
         ));
     }
+    if !state.nodes.is_empty() {
+        let (up, all) = (state.nodes.connected(), state.nodes.reports.len());
+        title.push(Span::styled(
+            format!("· {up}/{all} nodes "),
+            theme.style(if up < all { Slot::Warning } else { Slot::Muted }),
+        ));
+    }
     if f.verdict != VerdictFilter::All || f.would_break_only {
         title.push(Span::styled(
             format!("· {} ", f.filter_label()),

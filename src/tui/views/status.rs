@@ -39,14 +39,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     spans.extend(audit_spans(state));
     // Narrow screens leave the rate and losses to the flow pane's title.
     let lost = state.flows.lost + state.nodes.lost();
+    let mut flow_spans = Vec::new();
     if state.source.flows && (area.width >= 100 || lost > 0) {
-        spans.push(Span::styled(
+        flow_spans.push(Span::styled(
             format!("│ flows {:.0}/s ", state.flows.rate),
             st,
         ));
         if !state.nodes.is_empty() {
             let (up, all) = (state.nodes.connected(), state.nodes.reports.len());
-            spans.push(Span::styled(
+            flow_spans.push(Span::styled(
                 format!("· {up}/{all} nodes · "),
                 if up < all {
                     st.patch(theme.style(Slot::Warning))
@@ -55,7 +56,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 },
             ));
         }
-        spans.push(Span::styled(
+        flow_spans.push(Span::styled(
             format!("{lost} lost "),
             if lost > 0 {
                 st.patch(theme.style(Slot::Warning))
@@ -63,6 +64,16 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
                 st
             },
         ));
+    }
+    // A message that would not fit takes the rate's place (it is in the flow pane's title
+    // too); losses always stay.
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let flows_width: usize = flow_spans.iter().map(|s| s.width()).sum();
+    let crowded = state.message.as_ref().is_some_and(|m| {
+        used + flows_width + 2 + textwrap::core::display_width(&m.text) > area.width as usize
+    });
+    if !crowded || lost > 0 {
+        spans.extend(flow_spans);
     }
     // The theme's name gives way to a message and to the key hints.
     let theme_span = Span::styled(format!("│ theme {} ", state.theme.name), st);
