@@ -207,6 +207,21 @@ struct Prepared {
 }
 
 impl Prepared {
+    /// Whether the rule's peers match class `other`: surely (1), maybe (2) or not (0).
+    fn state(&self, other: u32) -> u8 {
+        if self.sure.contains(other as usize) {
+            1
+        } else if self
+            .maybe
+            .as_ref()
+            .is_some_and(|m| m.contains(other as usize))
+        {
+            2
+        } else {
+            0
+        }
+    }
+
     /// The rule's ports with its named ports resolved on the destination's container ports.
     fn resolved(&self, dst_ports: &[crate::policy::model::ContainerPort]) -> PortSet {
         let mut ports = self.ports.clone();
@@ -420,17 +435,7 @@ impl<'a> Connectivity<'a> {
         let mut named = false;
         for &pid in isolating {
             for rule in &self.rules[pid as usize][side(direction)] {
-                let state = if rule.sure.contains(other as usize) {
-                    1
-                } else if rule
-                    .maybe
-                    .as_ref()
-                    .is_some_and(|m| m.contains(other as usize))
-                {
-                    2
-                } else {
-                    0
-                };
+                let state = rule.state(other);
                 named |= state != 0 && !rule.named.is_empty();
                 pattern.push(state);
             }
@@ -443,17 +448,7 @@ impl<'a> Connectivity<'a> {
                     continue;
                 }
                 for rule in &self.tier_rules[t][side(direction)] {
-                    let state = if rule.sure.contains(other as usize) {
-                        1
-                    } else if rule
-                        .maybe
-                        .as_ref()
-                        .is_some_and(|m| m.contains(other as usize))
-                    {
-                        2
-                    } else {
-                        0
-                    };
+                    let state = rule.state(other);
                     named |= state != 0 && !rule.named.is_empty();
                     pattern.push(state);
                 }
