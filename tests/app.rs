@@ -715,3 +715,23 @@ fn messages_are_kept_in_full_for_the_messages_view() {
     let (_, m) = s.messages.back().expect("kept");
     assert!(m.text.starts_with("Q does nothing here"), "{}", m.text);
 }
+
+#[test]
+fn r_shows_who_can_reach_the_selected_pod() {
+    let mut s = demo_state(120, 40);
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "production/database");
+    press(&mut s, KeyCode::Enter);
+    press(&mut s, KeyCode::Char('r'));
+    let Some(Overlay::Reach { title, text, .. }) = &s.overlay else {
+        panic!("no reachability view")
+    };
+    assert_eq!(title, "Reachability of production/database");
+    assert!(text.contains("backend: TCP 5432"), "{text}");
+    assert!(
+        text.contains("9 other pod(s) cannot reach it on any port"),
+        "{text}"
+    );
+    press(&mut s, KeyCode::Esc);
+    assert!(s.overlay.is_none());
+}

@@ -63,6 +63,21 @@ pub(super) fn action(state: &mut State, a: Action) -> Vec<Command> {
             form.refresh_picks(&state.matcher);
             state.open_explain(form);
         }
+        Action::Reach => match state.selected_pod() {
+            Some(pod) => {
+                let index = state.snapshot.index.clone();
+                let peers: Vec<u32> = (0..index.inventory().pods.len() as u32).collect();
+                let r = crate::policy::reach::reach(&index, pod, &peers);
+                let text =
+                    crate::render::reach(&r, (true, true), &crate::render::paint::Paint::markup());
+                state.overlay = Some(Overlay::Reach {
+                    title: format!("Reachability of {}", r.pod),
+                    text,
+                    scroll: 0,
+                });
+            }
+            None => state.say("select a pod to see who can reach it (r)"),
+        },
         Action::Connections => {
             let f = &mut state.flows;
             f.grouped = !f.grouped;

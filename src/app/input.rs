@@ -68,6 +68,24 @@ pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
             };
             state.overlay = Some(Overlay::Help { scroll });
         }
+        Overlay::Reach {
+            title,
+            text,
+            scroll,
+        } => {
+            let scroll = match keymap::lookup(key, Context::Help) {
+                Some(Action::Down) => scroll.saturating_add(1),
+                Some(Action::Up) => scroll.saturating_sub(1),
+                Some(Action::PageDown) => scroll.saturating_add(10),
+                Some(Action::PageUp) => scroll.saturating_sub(10),
+                _ => return Vec::new(),
+            };
+            state.overlay = Some(Overlay::Reach {
+                title,
+                text,
+                scroll,
+            });
+        }
         Overlay::Nodes { scroll } | Overlay::Messages { scroll } => {
             let nodes = matches!(overlay, Overlay::Nodes { .. });
             let scroll = match keymap::lookup(key, Context::Help) {

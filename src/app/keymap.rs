@@ -39,6 +39,8 @@ pub enum Action {
     Audit,
     /// The breakage view (audit mode).
     Breakage,
+    /// Who can reach the selected pod and what it can reach.
+    Reach,
     /// The list of staged changes.
     StagedList,
     /// Stage a default-deny for the selected row's namespace (asks which direction).
@@ -342,6 +344,14 @@ pub const BINDINGS: &[Binding] = &[
         None,
         Breakage,
         [ch('b')]
+    ),
+    bind!(
+        Main,
+        "r",
+        "reachability of the selected pod: who can reach it and what it can reach, both sides applied",
+        None,
+        Reach,
+        [ch('r')]
     ),
     bind!(
         Main,

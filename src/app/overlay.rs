@@ -34,6 +34,12 @@ pub enum Overlay {
     Messages {
         scroll: u16,
     },
+    /// A pod's reachability, as `reach` prints it.
+    Reach {
+        title: String,
+        text: String,
+        scroll: u16,
+    },
 }
 
 #[derive(Debug, Clone, Default)]

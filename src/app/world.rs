@@ -137,7 +137,8 @@ impl State {
             | Overlay::Breakage(_)
             | Overlay::DenyPrompt { .. }
             | Overlay::Nodes { .. }
-            | Overlay::Messages { .. }) => other,
+            | Overlay::Messages { .. }
+            | Overlay::Reach { .. }) => other,
         }
     }
 

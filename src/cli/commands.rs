@@ -361,65 +361,7 @@ pub(super) fn reach(
     match output.data() {
         Some(format) => super::output::print_data(&r, format)?,
         None => {
-            let mut text = String::new();
-            let sides = [
-                (
-                    !only_out,
-                    format!("who can reach {}", r.pod),
-                    &r.inbound,
-                    r.inbound_none,
-                    "cannot reach it on any port",
-                ),
-                (
-                    !only_in,
-                    format!("what {} can reach", r.pod),
-                    &r.outbound,
-                    r.outbound_none,
-                    "cannot be reached from it on any port",
-                ),
-            ];
-            for (shown, title, groups, none, none_words) in sides {
-                if !shown {
-                    continue;
-                }
-                text.push_str(&format!("{}\n", paint.strong(&title)));
-                let mut last_ns: Option<&str> = None;
-                for g in groups {
-                    if last_ns != Some(g.namespace.as_str()) {
-                        text.push_str(&format!("  {}\n", paint.strong(&g.namespace)));
-                        last_ns = Some(&g.namespace);
-                    }
-                    let who = if g.pods.len() == 1 && g.pods[0] == g.workload {
-                        g.workload.clone()
-                    } else {
-                        format!(
-                            "{} ({} pod{})",
-                            g.workload,
-                            g.pods.len(),
-                            if g.pods.len() == 1 { "" } else { "s" }
-                        )
-                    };
-                    let unknown = g
-                        .unknown
-                        .as_ref()
-                        .map(|u| paint.warn(&format!("  ? unknown: {u}")))
-                        .unwrap_or_default();
-                    text.push_str(&format!(
-                        "    {} {who}: {}{unknown}\n",
-                        paint.good("✓"),
-                        g.ports
-                    ));
-                }
-                if groups.is_empty() {
-                    text.push_str(&format!("  {}\n", paint.dim("no pod")));
-                }
-                if none > 0 {
-                    text.push_str(&format!(
-                        "  {}\n",
-                        paint.dim(&format!("{none} other pod(s) {none_words}"))
-                    ));
-                }
-            }
+            let text = render::reach(&r, (!only_out, !only_in), paint);
             print(&text)?;
         }
     }

@@ -719,3 +719,69 @@ pub fn tier_policy_at(
     }
     fit(out, width)
 }
+
+/// `reach`: who can reach the pod and what it can reach (each side when asked for), grouped
+/// by namespace, one line per workload with its ports.
+pub fn reach(
+    r: &crate::policy::reach::Reach,
+    (inbound, outbound): (bool, bool),
+    paint: &Paint,
+) -> String {
+    let mut text = String::new();
+    let sides = [
+        (
+            inbound,
+            format!("who can reach {}", r.pod),
+            &r.inbound,
+            r.inbound_none,
+            "cannot reach it on any port",
+        ),
+        (
+            outbound,
+            format!("what {} can reach", r.pod),
+            &r.outbound,
+            r.outbound_none,
+            "cannot be reached from it on any port",
+        ),
+    ];
+    for (shown, title, groups, none, none_words) in sides {
+        if !shown {
+            continue;
+        }
+        let _ = writeln!(text, "{}", paint.strong(&title));
+        let mut last_ns: Option<&str> = None;
+        for g in groups {
+            if last_ns != Some(g.namespace.as_str()) {
+                let _ = writeln!(text, "  {}", paint.strong(&g.namespace));
+                last_ns = Some(&g.namespace);
+            }
+            let who = if g.pods.len() == 1 && g.pods[0] == g.workload {
+                g.workload.clone()
+            } else {
+                format!(
+                    "{} ({} pod{})",
+                    g.workload,
+                    g.pods.len(),
+                    if g.pods.len() == 1 { "" } else { "s" }
+                )
+            };
+            let unknown = g
+                .unknown
+                .as_ref()
+                .map(|u| paint.warn(&format!("  ? unknown: {u}")))
+                .unwrap_or_default();
+            let _ = writeln!(text, "    {} {who}: {}{unknown}", paint.good(OK), g.ports);
+        }
+        if groups.is_empty() {
+            let _ = writeln!(text, "  {}", paint.dim("no pod"));
+        }
+        if none > 0 {
+            let _ = writeln!(
+                text,
+                "  {}",
+                paint.dim(&format!("{none} other pod(s) {none_words}"))
+            );
+        }
+    }
+    text
+}

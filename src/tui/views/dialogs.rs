@@ -633,3 +633,16 @@ pub fn messages(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
     }
     frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
 }
+
+/// A pod's reachability: `reach`'s words, styled by the theme.
+pub fn reach(frame: &mut Frame, full: Rect, state: &State, title: &str, text: &str, scroll: u16) {
+    let area = centered(full, 90, 80, 120, 50);
+    let inner = frame_of(
+        frame,
+        area,
+        &keymap::titled(title, keymap::Context::Help),
+        state,
+    );
+    let lines = wrap_all(toned(text, &state.theme), inner.width as usize, 6);
+    frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), inner);
+}
