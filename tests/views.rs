@@ -333,3 +333,14 @@ fn connections_mode() {
         );
     });
 }
+
+#[test]
+fn an_empty_command_line_lists_the_commands() {
+    let mut s = demo_state(160, 40);
+    press(&mut s, KeyCode::Char(':'));
+    let screen = format!("{}", draw(&mut s).backend());
+    assert!(screen.contains("ns · pod · netpol · explain"), "{screen}");
+    type_text(&mut s, "n");
+    let screen = format!("{}", draw(&mut s).backend());
+    assert!(screen.contains("ns · netpol · nodes"), "{screen}");
+}

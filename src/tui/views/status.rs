@@ -233,22 +233,33 @@ pub fn command_line(frame: &mut Frame, area: Rect, state: &State, line: &LineInp
     let theme = &state.theme;
     let st = theme.style(Slot::Status);
     let word = line.text.split_whitespace().next().unwrap_or("");
-    let hint = COMMANDS
+    let typing_word = !line.text.contains(' ');
+    // The commands the word may start: all of them on an empty line, for a list to pick from.
+    let starting: Vec<&str> = COMMANDS
         .iter()
-        .find(|(c, _)| {
-            !word.is_empty()
-                && c.split_whitespace()
-                    .next()
-                    .is_some_and(|w| w.starts_with(word))
-        })
-        .map(|(c, what)| format!("   {c}: {what}"))
-        .unwrap_or_else(|| {
-            let keys: Vec<String> = keymap::hints(Context::Command)
-                .iter()
-                .map(|(k, w)| format!("{k} {w}"))
-                .collect();
-            format!("   {}", keys.join(" · "))
-        });
+        .filter_map(|(c, _)| c.split_whitespace().next())
+        .filter(|w| w.starts_with(word))
+        .collect();
+    let hint = if typing_word && starting.len() > 1 {
+        format!("   {}  (Tab completes)", starting.join(" · "))
+    } else {
+        COMMANDS
+            .iter()
+            .find(|(c, _)| {
+                !word.is_empty()
+                    && c.split_whitespace()
+                        .next()
+                        .is_some_and(|w| w.starts_with(word))
+            })
+            .map(|(c, what)| format!("   {c}: {what}"))
+            .unwrap_or_else(|| {
+                let keys: Vec<String> = keymap::hints(Context::Command)
+                    .iter()
+                    .map(|(k, w)| format!("{k} {w}"))
+                    .collect();
+                format!("   {}", keys.join(" · "))
+            })
+    };
     let spans = vec![
         Span::styled(":", theme.style(Slot::StatusKey)),
         Span::styled(format!("{}▏", line.text), st),
