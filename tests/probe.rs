@@ -229,11 +229,15 @@ fn lab_flows_carry_the_kernels_verdict_and_the_policy_responsible() {
     );
 }
 
-/// A second process reads the flows from the agent port.
-#[test]
-fn agent_stream_is_read_by_a_second_process() {
-    require_root();
-    let _lab = lock();
+/// A demo lab serving its flows as an agent for `seconds`: the process, the agent's address,
+/// and a thread collecting the rest of its stderr.
+fn serving_lab(
+    seconds: &str,
+) -> (
+    std::process::Child,
+    String,
+    std::thread::JoinHandle<Vec<String>>,
+) {
     let mut lab = bin()
         .args([
             "lab",
@@ -241,7 +245,7 @@ fn agent_stream_is_read_by_a_second_process() {
             "--serve",
             "127.0.0.1:0",
             "--duration",
-            "9",
+            seconds,
             "-o",
             "json",
         ])
@@ -260,6 +264,15 @@ fn agent_stream_is_read_by_a_second_process() {
         }
     };
     let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    (lab, addr, rest)
+}
+
+/// A second process reads the flows from the agent port.
+#[test]
+fn agent_stream_is_read_by_a_second_process() {
+    require_root();
+    let _lab = lock();
+    let (mut lab, addr, rest) = serving_lab("9");
     let out = run(bin().args([
         "trace",
         "--demo",
@@ -413,32 +426,7 @@ fn agent_address_errors_are_clear() {
 fn the_ui_shows_a_labs_flows_with_the_policy_responsible() {
     require_root();
     let _lab = lock();
-    let mut lab = bin()
-        .args([
-            "lab",
-            "--demo",
-            "--serve",
-            "127.0.0.1:0",
-            "--duration",
-            "12",
-            "-o",
-            "json",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the lab");
-    let mut lines = BufReader::new(lab.stderr.take().expect("stderr")).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the lab ended before serving")
-            .expect("read stderr");
-        if let Some(a) = line.strip_prefix("agent listening on ") {
-            break a.to_string();
-        }
-    };
-    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let (mut lab, addr, rest) = serving_lab("12");
     let socket = format!("netpol-probe-ui-{}", std::process::id());
     let tmux = |args: &[&str]| -> String {
         let out = Command::new("tmux")
