@@ -234,8 +234,8 @@ struct Builder {
     /// Cluster-scoped tier policies by (kind, name).
     tiers: BTreeMap<(String, String), crate::policy::tiers::TierPolicy>,
     staged: Vec<Staged>,
-    /// Errors past `MAX_ERRORS`, counted only.
-    more_errors: usize,
+    /// Errors past `MAX_ERRORS`, counted only, per file.
+    more_errors: BTreeMap<String, usize>,
 }
 
 /// Where the current document sits, for messages.
@@ -526,7 +526,7 @@ impl Builder {
 
     fn object_error(&mut self, doc: &Doc, object: Option<String>, path: &str, message: String) {
         if self.errors.len() >= MAX_ERRORS {
-            self.more_errors += 1;
+            *self.more_errors.entry(doc.file.to_string()).or_default() += 1;
             return;
         }
         let line = doc.line_of(path);
@@ -914,13 +914,11 @@ impl Builder {
         }
         self.errors
             .sort_by_key(|e| (rank[&e.file], e.line.unwrap_or(0)));
-        if self.more_errors > 0 {
+        // What was counted but not kept, said per file so that every error names its file.
+        for (file, n) in std::mem::take(&mut self.more_errors) {
             self.error_at(
-                "(input)",
-                format!(
-                    "{} more errors not shown; fix the ones above first",
-                    self.more_errors
-                ),
+                &file,
+                format!("{n} more errors not shown; fix the ones above first"),
             );
         }
         if !self.errors.is_empty() {
