@@ -30,6 +30,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/corpus/$t" "$work/artifacts/$t"
   cp -n tests/fuzz/corpus/"$t"/* "$work/corpus/$t/" 2>/dev/null || true
   log="$work/$t.log"
+  touch "$log.start"
   set +e
   cargo +nightly fuzz run --fuzz-dir tests/fuzz -O -s none "$t" "$work/corpus/$t" -- \
     -max_total_time="$secs" -fork="${FUZZ_JOBS:-2}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
@@ -40,7 +41,8 @@ for t in "${targets[@]}"; do
   runs=$(grep -oE '^#[0-9]+' "$log" | tr -d '#' | tail -1)
   runs=${runs:-$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)}
   rate=$(( ${runs:-0} / secs ))
-  found=$(find "$work/artifacts/$t" -type f | wc -l)
+  # Only what this run found: older artifacts stay for inspection but are not counted again.
+  found=$(find "$work/artifacts/$t" -type f -newer "$log.start" | wc -l)
   size=$(find "$work/corpus/$t" -type f | wc -l)
   printf '%-10s %14s %10s %8s %s\n' "$t" "${runs:-?}" "${rate:-?}" "$found" "$size"
   if [ "$status" -ne 0 ] || [ "$found" -ne 0 ]; then
