@@ -18,9 +18,10 @@ use netpol_tui::policy::audit::suggest::{check, suggest};
 use netpol_tui::policy::audit::{
     apply, stage_manifest, Audit, Change, Delta, Effect, Observer, Staged, WhatIf,
 };
-use netpol_tui::policy::model::{Inventory, Policy, PolicySet, Protocol};
+use netpol_tui::policy::model::{Inventory, Policy, Protocol};
 use netpol_tui::policy::selector::Selector;
 use netpol_tui::policy::workload::Workloads;
+use netpol_tui::policy::PolicySet;
 use netpol_tui::policy::{EngineOptions, Flow, Index};
 
 fn current(inv: &Inventory, policies: Vec<Policy>) -> Arc<Index> {

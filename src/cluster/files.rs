@@ -22,7 +22,8 @@ use super::yaml_lines;
 use super::World;
 use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{compile_network_policy, FieldError};
-use crate::policy::model::{Inventory, Namespace, Node, Origin, Pod, Policy, PolicySet};
+use crate::policy::model::{Inventory, Namespace, Node, Origin, Pod, Policy};
+use crate::policy::set::PolicySet;
 
 /// Namespace of namespaced objects that do not name one, as kubectl does without `-n`.
 pub const DEFAULT_NAMESPACE: &str = "default";

@@ -15,7 +15,8 @@ pub mod yaml_lines;
 use std::sync::Arc;
 
 use crate::policy::audit::Staged;
-use crate::policy::model::{Inventory, PolicySet};
+use crate::policy::model::Inventory;
+use crate::policy::set::PolicySet;
 
 /// One consistent view of the cluster: what exists, which policies apply, and which changes
 /// the source itself holds staged (Calico's StagedKubernetesNetworkPolicy objects).

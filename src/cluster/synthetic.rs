@@ -9,9 +9,10 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::policy::model::{
     ContainerPort, Inventory, IpBlock, Labels, Namespace, NamespaceScope, Node, Peer, Pod, Policy,
-    PolicySet, PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
+    PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
 };
 use crate::policy::selector::{Operator, Requirement, Selector};
+use crate::policy::set::PolicySet;
 
 use super::World;
 

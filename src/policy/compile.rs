@@ -3,13 +3,12 @@
 //!
 //! Pure: no I/O. Must not import tokio, kube's client, ratatui, crossterm or aya.
 
-use std::fmt;
-
 use ipnet::IpNet;
 use k8s_openapi::api::networking::v1 as net;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
+pub use super::error::FieldError;
 use super::error::FieldErrors;
 use super::model::{
     IpBlock, NamespaceScope, Origin, Peer, Policy, PortMatch, PortSpec, Protocol, Rule,
@@ -18,19 +17,6 @@ use super::selector::{
     validate_dns_label, validate_dns_subdomain, validate_key, validate_value, Operator,
     Requirement, Selector,
 };
-
-/// A validation error at a field, named by its path in the object (`spec.ingress[0].ports[1].port`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for FieldError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
-    }
-}
 
 /// Collects field errors while walking an object, so that one run reports all of them.
 #[derive(Default)]

@@ -3,10 +3,22 @@
 
 use std::fmt;
 
-use super::compile::FieldError;
 use super::model::Protocol;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A validation error at a field, named by its path in the object (`spec.ingress[0].ports[1].port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
 
 /// Every field of one object that the API server would reject.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

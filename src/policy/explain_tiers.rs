@@ -9,8 +9,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::checks::{check_port, pod_peer_check, Check};
 use super::engine::{Endpoint, Flow, Index, Side, TierRef};
-use super::explain::{check_port, pod_peer_check, Check};
 use super::model::{ContainerPort, Direction, NamespaceScope, Pod};
 use super::selector::Selector;
 use super::tiers::{describe_peer, describe_subject, Action, Subject, Tier, TierPeer};

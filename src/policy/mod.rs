@@ -5,6 +5,7 @@
 //! ratatui, crossterm or aya; it may use the plain data types of k8s-openapi.
 
 pub mod audit;
+pub mod checks;
 pub mod compile;
 pub mod compile_tiers;
 pub mod effective;
@@ -17,6 +18,7 @@ pub mod model;
 pub mod query;
 pub mod reach;
 pub mod selector;
+pub mod set;
 pub mod tiers;
 pub mod workload;
 
@@ -25,4 +27,5 @@ pub use engine::{
     PodId, PolicyId, PortSet, PortTable, RuleRef, Side, TierRef, Verdict,
 };
 pub use error::{Error, FieldErrors, Result};
-pub use model::{Direction, Inventory, Policy, PolicySet, Protocol};
+pub use model::{Direction, Inventory, Policy, Protocol};
+pub use set::PolicySet;

@@ -10,10 +10,11 @@ use proptest::prelude::*;
 
 use netpol_tui::policy::model::{
     ContainerPort, Inventory, IpBlock, Labels, Namespace, NamespaceScope, Node, Peer, Pod, Policy,
-    PolicySet, PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
+    PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
 };
 use netpol_tui::policy::selector::{Operator, Requirement, Selector};
 use netpol_tui::policy::tiers::{Action, Subject, Tier, TierPeer, TierPolicy, TierRule};
+use netpol_tui::policy::PolicySet;
 use netpol_tui::policy::{Endpoint, EngineOptions, Flow, Index};
 
 pub const NAMESPACES: [&str; 3] = ["ns0", "ns1", "ns2"];

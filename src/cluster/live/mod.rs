@@ -28,7 +28,8 @@ use watch::{describe, Change, Item, Key, Watched};
 
 use super::{convert, World};
 use crate::now_ms;
-use crate::policy::model::{Inventory, PolicySet};
+use crate::policy::model::Inventory;
+use crate::policy::set::PolicySet;
 
 /// After a change, wait this long for quiet before building a snapshot...
 pub const QUIET: Duration = Duration::from_millis(100);

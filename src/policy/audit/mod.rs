@@ -24,7 +24,8 @@ use super::compile::compile_network_policy;
 use super::effective::{effective, EffectiveSide};
 use super::engine::{Decision, Endpoint, Flow, Index, PodId, PolicyId, Side, Verdict};
 use super::error::{Error, Result};
-use super::model::{Direction, Inventory, Origin, Policy, PolicySet, Protocol};
+use super::model::{Direction, Inventory, Origin, Policy, Protocol};
+use super::set::PolicySet;
 use super::workload::Workloads;
 
 /// One change to the policy set.

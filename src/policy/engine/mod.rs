@@ -25,10 +25,11 @@ pub use ports::{By, Connectivity, PairPorts, PortSet, PortTable};
 pub use tiers::TierRef;
 
 use super::model::{
-    ContainerPort, Direction, Inventory, IpBlock, Labels, NamespaceScope, Peer, PolicySet,
-    PortMatch, PortSpec, Protocol,
+    ContainerPort, Direction, Inventory, IpBlock, Labels, NamespaceScope, Peer, PortMatch,
+    PortSpec, Protocol,
 };
 use super::selector::Selector;
+use super::set::PolicySet;
 use super::tiers::{Tier, TierPeer};
 use tiers::{CompiledTier, CompiledTierRule, TierPeerSet};
 

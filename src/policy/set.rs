@@ -1,0 +1,51 @@
+//! The policies of a world: NetworkPolicies by namespace and name, and the cluster-scoped
+//! tier policies in their order of evaluation.
+//!
+//! Pure: no I/O.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::Policy;
+use super::tiers::TierPolicy;
+
+/// All policies, sorted by namespace and name so that verdicts never depend on input order;
+/// and the cluster-scoped tier policies in their order of evaluation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySet {
+    pub policies: Vec<Policy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tiers: Vec<TierPolicy>,
+    /// False when the source could not read the tier policies (forbidden): every verdict
+    /// they could change is then unknown.
+    #[serde(default = "yes")]
+    pub tiers_known: bool,
+}
+
+impl Default for PolicySet {
+    /// No policies, and nothing unreadable.
+    fn default() -> PolicySet {
+        PolicySet::new(Vec::new())
+    }
+}
+
+impl PolicySet {
+    pub fn new(mut policies: Vec<Policy>) -> PolicySet {
+        policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        PolicySet {
+            policies,
+            tiers: Vec::new(),
+            tiers_known: true,
+        }
+    }
+
+    /// With the tier policies, put in their order of evaluation.
+    pub fn with_tiers(mut self, mut tiers: Vec<TierPolicy>) -> PolicySet {
+        tiers.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        self.tiers = tiers;
+        self
+    }
+}
+
+fn yes() -> bool {
+    true
+}
