@@ -51,56 +51,51 @@ pub(super) fn filter_key(state: &mut State, key: KeyEvent) -> bool {
     true
 }
 
+/// The scroll position of a read-only view after `key`; `None` when the key closes it.
+fn scrolled(key: KeyEvent, scroll: u16) -> Option<u16> {
+    Some(match keymap::lookup(key, Context::Help)? {
+        Action::Down => scroll.saturating_add(1),
+        Action::Up => scroll.saturating_sub(1),
+        Action::PageDown => scroll.saturating_add(10),
+        Action::PageUp => scroll.saturating_sub(10),
+        _ => return None,
+    })
+}
+
 /// A key for the open dialog. Dialogs are modal: a key the dialog does not use does nothing.
 pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
     let Some(overlay) = state.overlay.take() else {
         return Vec::new();
     };
     match overlay {
+        // Read-only views: the scroll keys move them, Esc and any other key close them.
         Overlay::Help { scroll } => {
-            let scroll = match keymap::lookup(key, Context::Help) {
-                Some(Action::Down) => scroll.saturating_add(1),
-                Some(Action::Up) => scroll.saturating_sub(1),
-                Some(Action::PageDown) => scroll.saturating_add(10),
-                Some(Action::PageUp) => scroll.saturating_sub(10),
-                // Esc, and any other key, closes help.
-                _ => return Vec::new(),
-            };
-            state.overlay = Some(Overlay::Help { scroll });
+            if let Some(scroll) = scrolled(key, scroll) {
+                state.overlay = Some(Overlay::Help { scroll });
+            }
+        }
+        Overlay::Nodes { scroll } => {
+            if let Some(scroll) = scrolled(key, scroll) {
+                state.overlay = Some(Overlay::Nodes { scroll });
+            }
+        }
+        Overlay::Messages { scroll } => {
+            if let Some(scroll) = scrolled(key, scroll) {
+                state.overlay = Some(Overlay::Messages { scroll });
+            }
         }
         Overlay::Reach {
             title,
             text,
             scroll,
         } => {
-            let scroll = match keymap::lookup(key, Context::Help) {
-                Some(Action::Down) => scroll.saturating_add(1),
-                Some(Action::Up) => scroll.saturating_sub(1),
-                Some(Action::PageDown) => scroll.saturating_add(10),
-                Some(Action::PageUp) => scroll.saturating_sub(10),
-                _ => return Vec::new(),
-            };
-            state.overlay = Some(Overlay::Reach {
-                title,
-                text,
-                scroll,
-            });
-        }
-        Overlay::Nodes { scroll } | Overlay::Messages { scroll } => {
-            let nodes = matches!(overlay, Overlay::Nodes { .. });
-            let scroll = match keymap::lookup(key, Context::Help) {
-                Some(Action::Down) => scroll.saturating_add(1),
-                Some(Action::Up) => scroll.saturating_sub(1),
-                Some(Action::PageDown) => scroll.saturating_add(10),
-                Some(Action::PageUp) => scroll.saturating_sub(10),
-                // Esc, and any other key, closes the list.
-                _ => return Vec::new(),
-            };
-            state.overlay = Some(if nodes {
-                Overlay::Nodes { scroll }
-            } else {
-                Overlay::Messages { scroll }
-            });
+            if let Some(scroll) = scrolled(key, scroll) {
+                state.overlay = Some(Overlay::Reach {
+                    title,
+                    text,
+                    scroll,
+                });
+            }
         }
         Overlay::Finder(mut f) => match f.key(key, &state.matcher, &state.snapshot.entries) {
             Some(FinderOutcome::Close) => {}
