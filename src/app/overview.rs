@@ -10,6 +10,16 @@ pub struct Overview {
     pub pods: Vec<PodView>,
     /// By policy id.
     pub policies: Vec<PolicyView>,
+    /// By tier policy, in evaluation order.
+    pub tiers: Vec<TierView>,
+}
+
+/// A tier policy as the tree and its detail show it, made once per world.
+#[derive(Debug, Clone, Default)]
+pub struct TierView {
+    /// Pods it surely applies to, and more if unreadable namespace labels match.
+    pub pods: (usize, usize),
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -111,10 +121,17 @@ impl Overview {
                 .filter(|&p| pods[p as usize].selecting == 0)
                 .collect();
         }
+        let tiers = (0..index.policies().tiers.len() as u32)
+            .map(|t| TierView {
+                pods: index.tier_subject_pods(t),
+                warnings: index.tier_warnings(t),
+            })
+            .collect();
         Overview {
             namespaces,
             pods,
             policies: views,
+            tiers,
         }
     }
 }

@@ -55,13 +55,8 @@ fn tiers(state: &State, width: usize) -> (String, Vec<Line<'static>>) {
 fn tier(state: &State, id: u32, width: usize) -> (String, Vec<Line<'static>>) {
     let index = &state.snapshot.index;
     let t = &index.policies().tiers[id as usize];
-    let text = render::tier_policy_at(
-        t,
-        index.tier_subject_pods(id),
-        &index.tier_warnings(id),
-        &Paint::markup(),
-        width,
-    );
+    let view = &state.snapshot.overview.tiers[id as usize];
+    let text = render::tier_policy_at(t, view.pods, &view.warnings, &Paint::markup(), width);
     (t.key(), toned(&text, &state.theme))
 }
 

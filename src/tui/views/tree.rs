@@ -188,7 +188,8 @@ fn row_line(
         }
         RowKind::Tier(id) => {
             let t = &state.snapshot.index.policies().tiers[id as usize];
-            let (sure, maybe) = state.snapshot.index.tier_subject_pods(id);
+            let view = &ov.tiers[id as usize];
+            let (sure, maybe) = view.pods;
             let count = if sure + maybe == 0 {
                 Span::styled("  0 pods", theme.style(Slot::Warning))
             } else if maybe > 0 {
@@ -203,7 +204,7 @@ fn row_line(
                 crate::policy::tiers::Tier::Admin => format!("adm {:>4} ", t.priority),
                 crate::policy::tiers::Tier::Baseline => "base      ".to_string(),
             };
-            let warn = !state.snapshot.index.tier_warnings(id).is_empty();
+            let warn = !view.warnings.is_empty();
             (
                 if warn {
                     "  ⚑ ".into()
