@@ -298,27 +298,8 @@ proptest! {
     #[test]
     fn every_port_at_once_agrees_with_the_matrix_on_every_port_class((_full, partial, _policies, readable) in partly_known_world()) {
         use netpol_tui::policy::Connectivity;
-        use netpol_tui::policy::model::PortMatch;
         let index = build(&partial, readable.clone(), EngineOptions::default());
-        let mut ports: std::collections::BTreeSet<u16> = [1, u16::MAX].into_iter().collect();
-        let mut near = |p: u16| {
-            ports.extend([p.saturating_sub(1).max(1), p, p.saturating_add(1)]);
-        };
-        for policy in &readable {
-            for rule in policy.ingress.iter().chain(policy.egress.iter()).flatten() {
-                for spec in &rule.ports {
-                    if let PortMatch::Range { from, to } = spec.port {
-                        near(from);
-                        near(to);
-                    }
-                }
-            }
-        }
-        for pod in &partial.pods {
-            for cp in &pod.ports {
-                near(cp.port);
-            }
-        }
+        let ports = port_classes(&readable, &[], &partial);
         let mut all = Connectivity::new(&index);
         let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
         for protocol in Protocol::ALL {
@@ -342,45 +323,43 @@ proptest! {
     }
 }
 
+/// Every port where an answer may change: the ends of every range and the ports just
+/// outside them, every container port and its neighbours.
+fn port_classes(
+    policies: &[Policy],
+    tiers: &[netpol_tui::policy::tiers::TierPolicy],
+    inv: &netpol_tui::policy::Inventory,
+) -> std::collections::BTreeSet<u16> {
+    let mut ports: std::collections::BTreeSet<u16> = [1, u16::MAX].into_iter().collect();
+    let mut near = |p: u16| ports.extend([p.saturating_sub(1).max(1), p, p.saturating_add(1)]);
+    let specs = policies
+        .iter()
+        .flat_map(|p| p.ingress.iter().chain(p.egress.iter()).flatten())
+        .flat_map(|r| r.ports.iter())
+        .chain(
+            tiers
+                .iter()
+                .flat_map(|t| t.ingress.iter().chain(&t.egress))
+                .flat_map(|r| r.ports.iter().flatten()),
+        );
+    for spec in specs {
+        if let netpol_tui::policy::model::PortMatch::Range { from, to } = spec.port {
+            near(from);
+            near(to);
+        }
+    }
+    for pod in &inv.pods {
+        for cp in &pod.ports {
+            near(cp.port);
+        }
+    }
+    ports
+}
+
 /// Tier policies (Admin before NetworkPolicy, Baseline after): the same invariants.
 mod tiers {
     use super::*;
-    use netpol_tui::policy::model::PortMatch;
-    use netpol_tui::policy::tiers::TierPolicy;
     use netpol_tui::policy::Connectivity;
-
-    /// Every port where an answer may change: the ends of every range and the ports just
-    /// outside them, every container port and its neighbours.
-    fn port_classes(
-        policies: &[Policy],
-        tiers: &[TierPolicy],
-        inv: &netpol_tui::policy::Inventory,
-    ) -> std::collections::BTreeSet<u16> {
-        let mut ports: std::collections::BTreeSet<u16> = [1, u16::MAX].into_iter().collect();
-        let mut near = |p: u16| ports.extend([p.saturating_sub(1).max(1), p, p.saturating_add(1)]);
-        let specs = policies
-            .iter()
-            .flat_map(|p| p.ingress.iter().chain(p.egress.iter()).flatten())
-            .flat_map(|r| r.ports.iter())
-            .chain(
-                tiers
-                    .iter()
-                    .flat_map(|t| t.ingress.iter().chain(&t.egress))
-                    .flat_map(|r| r.ports.iter().flatten()),
-            );
-        for spec in specs {
-            if let PortMatch::Range { from, to } = spec.port {
-                near(from);
-                near(to);
-            }
-        }
-        for pod in &inv.pods {
-            for cp in &pod.ports {
-                near(cp.port);
-            }
-        }
-        ports
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
