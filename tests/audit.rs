@@ -151,6 +151,7 @@ proptest! {
             warnings: Vec::new(),
             origin: Default::default(),
             manifest: None,
+            cilium: None,
         });
         let audit = Audit::new(
             current(&inv, base),
@@ -202,6 +203,7 @@ fn applying_changes_by_namespace_and_name() {
         warnings: Vec::new(),
         origin: Default::default(),
         manifest: None,
+        cilium: None,
     };
     let base = PolicySet::new(vec![p("a", "x", false), p("a", "y", false)]);
     let set = |p: Policy| Staged::new(Change::Set(Box::new(p)), "t");

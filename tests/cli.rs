@@ -465,11 +465,13 @@ fn namespaces_used_but_not_declared_are_created_with_a_warning() {
 fn other_policy_engines_are_named_as_not_evaluated() {
     bin()
         .args(["matrix", "-f", "-", "-p", "80"])
-        .write_stdin("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x}\n")
+        .write_stdin(
+            "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: x}\n",
+        )
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "not evaluated: CiliumNetworkPolicy (cilium.io/v2)",
+            "not evaluated: GlobalNetworkPolicy (projectcalico.org/v3)",
         ));
 }
 
@@ -494,6 +496,8 @@ fn bad_input_is_reported_precisely() {
         ("bad-names.yaml", "bad-names.yaml:12: Pod shop/web (document 2, line 6): metadata.labels[bad key!]: label key \"bad key!\""),
         ("long-pod-name.yaml", "metadata.name: pppppppppppppppppppp...: must be no more than 253 characters (it has 300)"),
         ("no-container-port.yaml", "no-container-port.yaml:8: Pod shop/web (document 1, line 1): spec.containers[0].ports[0].containerPort: is required"),
+        ("cilium-entity.yaml", "cilium-entity.yaml:10: CiliumNetworkPolicy shop/bad-entity (document 1, line 1): spec.egress[0].toEntities[0]: unknown entity \"wrld\": must be one of all, world, cluster"),
+        ("cilium-cidr.yaml", "cilium-cidr.yaml:10: CiliumClusterwideNetworkPolicy bad-cidr (document 1, line 1): spec.ingressDeny[0].fromCIDRSet[0].except[0]: 192.168.0.0/16 is not within 10.0.0.0/8"),
         ("misspelt-kind.yaml", "misspelt-kind.yaml:2: NetworkPolicyy shop/deny (document 1, line 1): kind: unknown kind \"NetworkPolicyy\" (networking.k8s.io/v1); did you mean NetworkPolicy?"),
     ];
     for (file, want) in cases {

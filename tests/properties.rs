@@ -118,6 +118,7 @@ proptest! {
             warnings: Vec::new(),
             origin: Default::default(),
             manifest: None,
+            cilium: None,
         };
         let index = build(&inv, vec![deny], EngineOptions::default());
         for flow in flows(&inv) {
@@ -150,7 +151,7 @@ proptest! {
                         continue;
                     };
                     let walked = match peer {
-                        Peer::IpBlock(_) => None,
+                        Peer::IpBlock(_) | Peer::Entity(_) | Peer::Outside(_) | Peer::Domains(_) | Peer::Unjudged(_) => None,
                         Peer::Pods { pods, namespaces } => Some(
                             inv.pods
                                 .iter()
@@ -432,6 +433,78 @@ mod tiers {
         fn every_port_at_once_agrees_with_the_matrix((_full, partial, policies, tiers) in partly_known_tiered_world()) {
             let index = build_tiered(&partial, policies.clone(), tiers.clone(), EngineOptions::default());
             let ports = port_classes(&policies, &tiers, &partial);
+            let mut all = Connectivity::new(&index);
+            let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
+            for protocol in Protocol::ALL {
+                for &port in &ports {
+                    let m = index.matrix(&pods, protocol, port);
+                    for i in 0..pods.len() {
+                        for j in 0..pods.len() {
+                            if i == j {
+                                continue;
+                            }
+                            let pair = all.between(index.class_of(pods[i]), index.class_of(pods[j]));
+                            let d = m.decision(i, j);
+                            prop_assert_eq!(pair.sure.contains(protocol, port), d == Decision::Allowed,
+                                "pod{} -> pod{} {}/{}: {}", i, j, protocol, port, pair);
+                            prop_assert_eq!(pair.unknown.contains(protocol, port), d == Decision::Unknown,
+                                "pod{} -> pod{} {}/{}: {}", i, j, protocol, port, pair);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Cilium policies (allow parts joining NetworkPolicy, deny parts in the Cilium tier,
+/// entities, outside CIDRs, domain names, unjudged peers, clusterwide subjects, policies
+/// without default deny): the same invariants.
+mod cilium {
+    use super::*;
+    use netpol_tui::policy::Connectivity;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn index_agrees_with_explain_and_hidden_labels_never_mislead((full, partial, policies, tiers) in partly_known_cilium_world()) {
+            let truth = build_tiered(&full, policies.clone(), tiers.clone(), EngineOptions::default());
+            let seen = build_tiered(&partial, policies, tiers, EngineOptions::default());
+            for flow in flows(&partial) {
+                let v = seen.verdict(&flow);
+                let slow = explain(&seen, &flow);
+                prop_assert_eq!(&v, &slow.verdict, "flow {:?}", flow);
+                let t = truth.verdict(&flow);
+                prop_assert_eq!(&t, &explain(&truth, &flow).verdict, "flow {:?} (all known)", flow);
+                match v.decision() {
+                    Decision::Unknown => prop_assert!(slow.unknown.is_some(), "explain gives no reason: {:?}", flow),
+                    d => prop_assert_eq!(d, t.decision(), "a definite answer that is wrong: {:?}", flow),
+                }
+            }
+        }
+
+        #[test]
+        fn matrix_agrees_with_verdicts((_full, partial, policies, tiers) in partly_known_cilium_world(), port in prop::sample::select(PORTS.to_vec()), protocol in protocol()) {
+            let index = build_tiered(&partial, policies, tiers, EngineOptions::default());
+            let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
+            let m = index.matrix(&pods, protocol, port);
+            for i in 0..pods.len() {
+                for j in 0..pods.len() {
+                    let flow = Flow { src: Endpoint::pod(pods[i]), dst: Endpoint::pod(pods[j]), protocol, port };
+                    prop_assert_eq!(m.decision(i, j), index.verdict(&flow).decision(), "pod{} -> pod{}", i, j);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(150))]
+
+        #[test]
+        fn every_port_at_once_agrees_with_the_matrix((_full, partial, policies, tiers) in partly_known_cilium_world()) {
+            let ports = port_classes(&policies, &tiers, &partial);
+            let index = build_tiered(&partial, policies, tiers, EngineOptions::default());
             let mut all = Connectivity::new(&index);
             let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
             for protocol in Protocol::ALL {

@@ -663,6 +663,19 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
              lab's rules: flows they decide show as disagreements"
         );
     }
+    let cilium = index
+        .policies()
+        .policies
+        .iter()
+        .filter(|p| p.cilium.is_some())
+        .count();
+    if cilium > 0 {
+        eprintln!(
+            "lab: the allow rules of {cilium} Cilium policies are enforced for their selector \
+             and port matches only: entities, outside CIDRs and domain names match nothing in \
+             the lab's rules"
+        );
+    }
     for p in &the_lab.pods {
         let ips: Vec<String> = p.ips.iter().map(|ip| ip.to_string()).collect();
         eprintln!(

@@ -321,6 +321,8 @@ const KINDS: &[&str] = &[
     "AdminNetworkPolicy",
     "BaselineAdminNetworkPolicy",
     "ClusterNetworkPolicy",
+    "CiliumNetworkPolicy",
+    "CiliumClusterwideNetworkPolicy",
 ];
 
 /// A kind read here that `kind` is probably a misspelling of: one edit away for short
@@ -781,6 +783,51 @@ impl Builder {
                     Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
                 }
             }
+            ("cilium.io", "CiliumNetworkPolicy" | "CiliumClusterwideNetworkPolicy") => {
+                use crate::policy::compile_cilium::{
+                    compile_cilium_policy, CiliumObject, API_VERSION,
+                };
+                if api_version != API_VERSION {
+                    return self.object_error(
+                        doc,
+                        Some(format!("{kind} {name}")),
+                        &format!("{prefix}apiVersion"),
+                        format!("{api_version} {kind} is not read here; use {API_VERSION}"),
+                    );
+                }
+                let clusterwide = kind == "CiliumClusterwideNetworkPolicy";
+                let label = if clusterwide {
+                    format!("{kind} {name}")
+                } else {
+                    format!("{kind} {namespace}/{name}")
+                };
+                let Some(object) = self.typed::<CiliumObject>(value, doc, &label, prefix) else {
+                    return;
+                };
+                match compile_cilium_policy(&object, clusterwide, &namespace, origin.clone()) {
+                    Ok(compiled) => {
+                        self.count(&kind);
+                        let key = (
+                            compiled.allow.namespace.clone(),
+                            format!("{kind}/{}", compiled.allow.name),
+                        );
+                        // A later definition replaces the deny rules too, or drops them.
+                        let deny_name = if clusterwide {
+                            compiled.allow.name.clone()
+                        } else {
+                            format!("{}/{}", compiled.allow.namespace, compiled.allow.name)
+                        };
+                        self.tiers.remove(&(kind.clone(), deny_name));
+                        if let Some(deny) = compiled.deny {
+                            self.tiers.insert((kind.clone(), deny.name.clone()), deny);
+                        }
+                        if self.policies.insert(key, compiled.allow).is_some() {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
+                }
+            }
             ("projectcalico.org", "StagedKubernetesNetworkPolicy") => {
                 self.staged_policy(value, doc, &label, prefix, origin)
             }
@@ -964,7 +1011,12 @@ impl Builder {
         }
         let mut referenced: BTreeSet<String> = BTreeSet::new();
         referenced.extend(self.pods.values().map(|p| p.namespace.clone()));
-        referenced.extend(self.policies.values().map(|p| p.namespace.clone()));
+        referenced.extend(
+            self.policies
+                .values()
+                .filter(|p| !p.namespace.is_empty())
+                .map(|p| p.namespace.clone()),
+        );
         let implicit: Vec<String> = referenced
             .into_iter()
             .filter(|ns| !self.namespaces.contains_key(ns))

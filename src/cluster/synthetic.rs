@@ -243,6 +243,7 @@ pub fn generate(shape: Shape) -> World {
                 warnings: vec![],
                 origin: Default::default(),
                 manifest: None,
+                cilium: None,
             },
             _ if ns_apps.is_empty() => Policy {
                 namespace,
@@ -259,6 +260,7 @@ pub fn generate(shape: Shape) -> World {
                 warnings: vec![],
                 origin: Default::default(),
                 manifest: None,
+                cilium: None,
             },
             _ => {
                 let (target, kind) = pick(&mut rng);
@@ -358,6 +360,7 @@ pub fn generate(shape: Shape) -> World {
                     warnings: vec![],
                     origin: Default::default(),
                     manifest: None,
+                    cilium: None,
                 }
             }
         };
@@ -469,13 +472,20 @@ pub fn manifests(world: &World, out: &mut dyn std::io::Write) -> std::io::Result
             }),
         })?;
     }
-    for p in &world.policies.policies {
+    // Cilium policies have no NetworkPolicy manifest: the synthetic worlds hold none.
+    for p in world
+        .policies
+        .policies
+        .iter()
+        .filter(|p| p.cilium.is_none())
+    {
         doc(&policy_manifest(p))?;
     }
     Ok(())
 }
 
 /// A policy of the model as the NetworkPolicy it came from (selectors as matchExpressions).
+/// Peers that only Cilium policies hold have no NetworkPolicy form and are left out.
 pub fn policy_manifest(p: &Policy) -> k8s_openapi::api::networking::v1::NetworkPolicy {
     use k8s_openapi::api::networking::v1 as net;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
@@ -504,22 +514,23 @@ pub fn policy_manifest(p: &Policy) -> k8s_openapi::api::networking::v1::NetworkP
         }),
     };
     let peer = |peer: &Peer| match peer {
-        Peer::Pods { pods, namespaces } => net::NetworkPolicyPeer {
+        Peer::Entity(_) | Peer::Outside(_) | Peer::Domains(_) | Peer::Unjudged(_) => None,
+        Peer::Pods { pods, namespaces } => Some(net::NetworkPolicyPeer {
             pod_selector: Some(selector(pods)),
             namespace_selector: match namespaces {
                 NamespaceScope::PolicyNamespace => None,
                 NamespaceScope::Selector(s) => Some(selector(s)),
             },
             ip_block: None,
-        },
-        Peer::IpBlock(b) => net::NetworkPolicyPeer {
+        }),
+        Peer::IpBlock(b) => Some(net::NetworkPolicyPeer {
             ip_block: Some(net::IPBlock {
                 cidr: b.cidr.to_string(),
                 except: (!b.except.is_empty())
                     .then(|| b.except.iter().map(|e| e.to_string()).collect()),
             }),
             ..net::NetworkPolicyPeer::default()
-        },
+        }),
     };
     let port = |spec: &PortSpec| {
         let (port, end_port) = match &spec.port {
@@ -541,7 +552,7 @@ pub fn policy_manifest(p: &Policy) -> k8s_openapi::api::networking::v1::NetworkP
     };
     let parts = |r: &Rule| {
         (
-            (!r.peers.is_empty()).then(|| r.peers.iter().map(peer).collect()),
+            (!r.peers.is_empty()).then(|| r.peers.iter().filter_map(peer).collect()),
             (!r.ports.is_empty()).then(|| r.ports.iter().map(port).collect()),
         )
     };

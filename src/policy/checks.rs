@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::engine::{Endpoint, Flow, Index};
 use super::model::{
-    ContainerPort, Inventory, NamespaceScope, Pod, PortMatch, PortSpec, NAMESPACE_NAME_LABEL,
+    ContainerPort, Entity, Inventory, IpBlock, NamespaceScope, Pod, Policy, PortMatch, PortSpec,
+    NAMESPACE_NAME_LABEL,
 };
 use super::selector::Selector;
 
@@ -186,5 +187,225 @@ fn named_port_check(
                 flow.port
             ),
         )
+    }
+}
+
+/// A Cilium peer that is no selector, as `explain` checks it.
+#[derive(Debug, Clone, Copy)]
+pub enum CiliumPeer<'a> {
+    Entity(Entity),
+    Outside(&'a IpBlock),
+    Domains(&'a [String]),
+    Unjudged(&'a str),
+}
+
+/// Checks a Cilium entity, CIDR, domain list or unjudged peer against the far end of a flow
+/// whose selected pod is `subject`, the literal way.
+pub fn cilium_peer_check(
+    index: &Index,
+    peer: CiliumPeer,
+    subject: &Pod,
+    other: &Endpoint,
+) -> (Option<bool>, String) {
+    let inv = index.inventory();
+    let nodes_unknown = |ip: &std::net::IpAddr| {
+        format!("unknown: nodes could not be read, so whether {ip} is a node of the cluster is not known")
+    };
+    match peer {
+        CiliumPeer::Unjudged(why) => (None, format!("unknown: {why}")),
+        CiliumPeer::Domains(names) => match other {
+            Endpoint::External(ip) => (
+                None,
+                format!(
+                    "unknown: whether {ip} is an address of {} depends on DNS answers, which \
+                     cannot be told from the address",
+                    names.join(", ")
+                ),
+            ),
+            _ => (
+                Some(false),
+                "the other end is inside the cluster; domain names match only addresses \
+                 outside it"
+                    .into(),
+            ),
+        },
+        CiliumPeer::Outside(block) => match other {
+            Endpoint::External(ip) if block.contains(ip) && !inv.nodes_known => {
+                (None, nodes_unknown(ip))
+            }
+            Endpoint::External(ip) if block.contains(ip) => {
+                (Some(true), format!("{ip} is inside {}", block.cidr))
+            }
+            Endpoint::External(ip) => (
+                Some(false),
+                match block.except.iter().find(|e| e.contains(ip)) {
+                    Some(e) => format!("{ip} falls in the excepted {e}"),
+                    None => format!("{ip} is outside {}", block.cidr),
+                },
+            ),
+            _ => (
+                Some(false),
+                "the other end is a pod or node of the cluster; Cilium's CIDR rules match only \
+                 addresses outside it"
+                    .into(),
+            ),
+        },
+        CiliumPeer::Entity(entity) => match other {
+            Endpoint::Pod { pod, .. } => {
+                let p = &inv.pods[*pod as usize];
+                match entity {
+                    Entity::All | Entity::Cluster => {
+                        (Some(true), format!("{} is a pod of the cluster", p.key()))
+                    }
+                    Entity::Host | Entity::RemoteNode | Entity::KubeApiserver if p.host_network => {
+                        (
+                            None,
+                            format!(
+                            "unknown: {} uses the host network, so Cilium sees it as its node; \
+                             whether that is entity {entity} is not judged",
+                            p.key()
+                        ),
+                        )
+                    }
+                    _ => (
+                        Some(false),
+                        format!("{} is a pod, not entity {entity}", p.key()),
+                    ),
+                }
+            }
+            Endpoint::Node { node, .. } => {
+                let n = &inv.nodes[*node as usize];
+                match entity {
+                    Entity::All | Entity::Cluster => (
+                        Some(true),
+                        format!("node {} is part of the cluster", n.name),
+                    ),
+                    Entity::Host | Entity::RemoteNode => match subject.node.as_deref() {
+                        None => (
+                            None,
+                            format!(
+                                "unknown: the node of {} is not known, so whether node {} is \
+                                 its host is not known",
+                                subject.key(),
+                                n.name
+                            ),
+                        ),
+                        Some(own) => {
+                            let host = own == n.name;
+                            let matched = host == (entity == Entity::Host);
+                            let what = if host {
+                                format!("node {} runs {}: it is its host", n.name, subject.key())
+                            } else {
+                                format!(
+                                    "node {} is not the node of {} ({own}): it is a remote node",
+                                    n.name,
+                                    subject.key()
+                                )
+                            };
+                            (Some(matched), what)
+                        }
+                    },
+                    Entity::KubeApiserver => (
+                        None,
+                        format!(
+                            "unknown: the API server's addresses are not in the inventory; node \
+                             {} may serve it",
+                            n.name
+                        ),
+                    ),
+                    _ => (
+                        Some(false),
+                        format!("node {} is not entity {entity}", n.name),
+                    ),
+                }
+            }
+            Endpoint::External(ip) => match entity {
+                Entity::All => (Some(true), "entity all matches every address".into()),
+                Entity::World | Entity::Cluster | Entity::Host | Entity::RemoteNode
+                    if !inv.nodes_known =>
+                {
+                    (None, nodes_unknown(ip))
+                }
+                Entity::World => (
+                    Some(true),
+                    format!("{ip} is no pod or node of the cluster: it is in world"),
+                ),
+                Entity::Cluster | Entity::Host | Entity::RemoteNode => (
+                    Some(false),
+                    format!("{ip} is no pod or node of the cluster"),
+                ),
+                _ => (
+                    None,
+                    format!("unknown: the addresses of entity {entity} are not in the inventory"),
+                ),
+            },
+        },
+    }
+}
+
+/// Whether a policy of the NetworkPolicy tier (a NetworkPolicy, or a Cilium policy's allow
+/// part) selects `pod`: `None` when that depends on namespace labels that cannot be read.
+/// The reason is given where it does not select, or may.
+pub fn policy_selects(index: &Index, policy: &Policy, pod: &Pod) -> (Option<bool>, String) {
+    let Some(cilium) = policy.cilium.as_deref() else {
+        if policy.namespace != pod.namespace {
+            return (Some(false), String::new());
+        }
+        return match policy.pod_selector.mismatch(&pod.labels) {
+            None => (Some(true), String::new()),
+            Some(why) => (
+                Some(false),
+                format!(
+                    "does not select {} (podSelector {} {why})",
+                    pod.name, policy.pod_selector
+                ),
+            ),
+        };
+    };
+    match &cilium.namespaces {
+        None if policy.namespace != pod.namespace => return (Some(false), String::new()),
+        None => {}
+        Some(ns_selector) => {
+            let Some(ns) = index.namespace(&pod.namespace) else {
+                return (Some(false), String::new());
+            };
+            match ns_selector.matches_partly(&ns.labels, |k| ns.knows(k)) {
+                Some(true) => {}
+                Some(false) => return (Some(false), String::new()),
+                None => {
+                    if policy.pod_selector.matches(&pod.labels) && !pod.host_network {
+                        return (
+                            None,
+                            format!(
+                                "may select {}: namespace {}'s labels cannot be read, so whether \
+                                 the endpointSelector's namespace part ({ns_selector}) holds is not known",
+                                pod.key(),
+                                pod.namespace
+                            ),
+                        );
+                    }
+                    return (Some(false), String::new());
+                }
+            }
+        }
+    }
+    if pod.host_network {
+        return (
+            Some(false),
+            format!(
+                "does not select {}: it uses the host network, and host-network pods are no Cilium endpoints",
+                pod.key()
+            ),
+        );
+    }
+    match policy.pod_selector.mismatch(&pod.labels) {
+        None => (Some(true), String::new()),
+        Some(why) => (
+            Some(false),
+            format!(
+                "does not select {} (endpointSelector {} {why})",
+                pod.name, policy.pod_selector
+            ),
+        ),
     }
 }

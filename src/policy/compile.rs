@@ -181,6 +181,7 @@ pub fn compile_network_policy(
         warnings,
         origin,
         manifest: manifest_yaml(np),
+        cilium: None,
     })
 }
 

@@ -32,6 +32,9 @@ pub struct EffectiveSide {
     /// NetworkPolicy: the first that matches decides).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub admin: Vec<TierLine>,
+    /// Cilium's deny rules that apply to the pod: after the Admin tier, before every allow.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cilium: Vec<TierLine>,
     /// Rules of the Baseline tier, in evaluation order: they decide only where no
     /// NetworkPolicy isolates the pod.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -79,13 +82,14 @@ pub struct TierLine {
     pub unknown: bool,
 }
 
-/// The rules of the tier policies that apply to the pod, Admin tier then Baseline tier.
+/// The rules of the tier policies that apply to the pod: Admin tier, Cilium's deny rules,
+/// Baseline tier.
 fn tier_lines(
     index: &Index,
     pod_id: PodId,
     direction: Direction,
-) -> (Vec<TierLine>, Vec<TierLine>) {
-    let (mut admin, mut baseline) = (Vec::new(), Vec::new());
+) -> (Vec<TierLine>, Vec<TierLine>, Vec<TierLine>) {
+    let (mut admin, mut cilium, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
     for (t, policy) in index.policies().tiers.iter().enumerate() {
         let applies = index.tier_applies(t as u32, pod_id);
         if applies == Some(false) {
@@ -93,6 +97,7 @@ fn tier_lines(
         }
         let into = match policy.tier {
             Tier::Admin => &mut admin,
+            Tier::Cilium => &mut cilium,
             Tier::Baseline => &mut baseline,
         };
         for (r, rule) in policy.rules(direction).iter().enumerate() {
@@ -113,7 +118,7 @@ fn tier_lines(
             });
         }
     }
-    (admin, baseline)
+    (admin, cilium, baseline)
 }
 
 pub fn effective(index: &Index, pod_id: PodId) -> Effective {
@@ -127,6 +132,7 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
             selecting_without_isolating: Vec::new(),
             allows: Vec::new(),
             admin: Vec::new(),
+            cilium: Vec::new(),
             baseline: Vec::new(),
             unknown: if !index.policies().tiers_known {
                 Some(
@@ -144,11 +150,13 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
                 })
             },
         };
-        (side.admin, side.baseline) = tier_lines(index, pod_id, direction);
+        (side.admin, side.cilium, side.baseline) = tier_lines(index, pod_id, direction);
         for &pid in index.isolating_policies(pod_id, direction) {
             let policy = &index.policies().policies[pid as usize];
             side.isolated = true;
-            side.policies.push(policy.key());
+            if policy.isolates(direction) {
+                side.policies.push(policy.key());
+            }
             for (r, rule) in policy
                 .rules(direction)
                 .unwrap_or_default()
@@ -210,9 +218,8 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
             }
         }
         for policy in &index.policies().policies {
-            if policy.namespace == pod.namespace
-                && policy.pod_selector.matches(&pod.labels)
-                && policy.rules(direction).is_none()
+            if policy.rules(direction).is_none()
+                && super::checks::policy_selects(index, policy, pod).0 == Some(true)
             {
                 side.selecting_without_isolating.push(policy.key());
             }

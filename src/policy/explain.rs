@@ -12,7 +12,7 @@ use super::explain_tiers;
 use super::tiers::Tier;
 
 pub use super::checks::Check;
-use super::checks::{check_port, pod_peer_check};
+use super::checks::{self, check_port, pod_peer_check, CiliumPeer};
 use super::engine::{
     Decision, Endpoint, EngineOptions, Exemption, Flow, Index, PolicyId, RuleRef, Side, Verdict,
 };
@@ -338,11 +338,16 @@ fn explain_side(
     let mut isolating: Vec<PolicyId> = Vec::new();
     let mut first_admit: Option<RuleRef> = None;
     let mut first_maybe: Option<RuleRef> = None;
+    // Cilium policies that add rules without isolating count only where another isolates.
+    let isolated = all.iter().any(|policy| {
+        policy.isolates(direction) && checks::policy_selects(index, policy, pod).0 == Some(true)
+    });
     for (pid, policy) in all.iter().enumerate() {
-        if policy.namespace != pod.namespace {
+        let (selects, why_not) = checks::policy_selects(index, policy, pod);
+        if selects == Some(false) && why_not.is_empty() {
             continue;
         }
-        let selects = policy.pod_selector.matches(&pod.labels);
+        let selects = selects == Some(true);
         let rules = policy.rules(direction);
         if selects {
             let about = format!("spec.{direction}");
@@ -354,34 +359,45 @@ fn explain_side(
             policy: policy.key(),
             origin: policy.origin.to_string(),
             selects_pod: selects,
-            isolates: selects && rules.is_some(),
+            isolates: selects && policy.isolates(direction),
             reason: None,
             rules: Vec::new(),
         };
         if !selects {
-            trace.reason = Some(format!(
-                "does not select {} (podSelector {} {})",
-                pod.name,
-                policy.pod_selector,
-                policy
-                    .pod_selector
-                    .mismatch(&pod.labels)
-                    .unwrap_or_default()
-            ));
+            trace.reason = Some(why_not);
             traces.push(trace);
             continue;
         }
         let Some(rules) = rules else {
-            trace.reason = Some(format!(
-                "selects {} but its policyTypes do not include {}",
-                pod.name,
-                capitalized(direction)
-            ));
+            trace.reason = Some(match policy.cilium {
+                None => format!(
+                    "selects {} but its policyTypes do not include {}",
+                    pod.name,
+                    capitalized(direction)
+                ),
+                Some(_) => format!("selects {} but has no {direction} rules", pod.name),
+            });
             traces.push(trace);
             continue;
         };
+        if !policy.isolates(direction) {
+            if !isolated {
+                trace.reason = Some(format!(
+                    "selects {} with enableDefaultDeny off for {direction}, and no policy \
+                     isolates it: its rules are not needed",
+                    pod.name
+                ));
+                traces.push(trace);
+                continue;
+            }
+            trace.reason = Some(format!(
+                "does not isolate {} (enableDefaultDeny off for {direction}); its rules add to \
+                 those of the policies that do",
+                pod.name
+            ));
+        }
         isolating.push(pid as PolicyId);
-        if rules.is_empty() {
+        if rules.is_empty() && policy.isolates(direction) {
             trace.reason = Some(format!(
                 "isolates {} for {} and has no {} rules: denies all {} traffic",
                 pod.name, direction, direction, direction
@@ -392,7 +408,7 @@ fn explain_side(
                 .peers
                 .iter()
                 .enumerate()
-                .map(|(i, peer)| check_peer(index, policy, peer, other, i, notes))
+                .map(|(i, peer)| check_peer(index, policy, peer, (pod, other), i, notes))
                 .collect();
             let ports: Vec<Check> = rule
                 .ports
@@ -425,6 +441,13 @@ fn explain_side(
             };
             if admits && first_admit.is_none() {
                 first_admit = Some(rule_ref(peer_hit));
+                if let Some(l7) = policy.cilium.as_ref().and_then(|c| c.l7_of(direction, r)) {
+                    notes.push(format!(
+                        "allowed at L3/L4 by {} {direction}[{r}], then filtered at L7 {l7} \
+                         (L7 rules are shown, not judged)",
+                        policy.key(),
+                    ));
+                }
             }
             let might = peer_maybe.is_some() && port_hit.is_some();
             if might && first_maybe.is_none() {
@@ -477,7 +500,11 @@ fn explain_side(
             peer: r.peer.map(|p| p as usize),
             port: r.port.map(|p| p as usize),
         }),
-        isolated_by: isolating.iter().map(|&p| all[p as usize].key()).collect(),
+        isolated_by: isolating
+            .iter()
+            .filter(|&&p| all[p as usize].isolates(direction))
+            .map(|&p| all[p as usize].key())
+            .collect(),
         policies: traces,
         decided_by: None,
         passed: Vec::new(),
@@ -500,19 +527,24 @@ fn with_tiers(
     if set.tiers.is_empty() && set.tiers_known {
         return (np, explanation);
     }
-    let admin = explain_tiers::walk(index, Tier::Admin, direction, pod, other, flow);
-    explanation.tiers = admin.traces;
-    let mut side = match admin.side {
-        Some(side) => {
-            explanation.decided_by = admin.cite;
-            explanation.allowed_by = None;
-            side
+    let mut decided = None;
+    for tier in [Tier::Admin, Tier::Cilium] {
+        let walk = explain_tiers::walk(index, tier, direction, pod, other, flow);
+        explanation.tiers.extend(walk.traces);
+        match walk.side {
+            Some(side) if decided.is_none() => {
+                explanation.decided_by = walk.cite;
+                explanation.allowed_by = None;
+                decided = Some(side);
+            }
+            Some(_) => {}
+            None => explanation.passed.extend(walk.cite),
         }
-        None => {
-            explanation.passed.extend(admin.cite);
-            np
+        if decided.is_some() {
+            break;
         }
-    };
+    }
+    let mut side = decided.unwrap_or(np);
     if side == Side::NotIsolated {
         let baseline = explain_tiers::walk(index, Tier::Baseline, direction, pod, other, flow);
         explanation.tiers.extend(baseline.traces);
@@ -552,7 +584,7 @@ fn check_peer(
     index: &Index,
     policy: &Policy,
     peer: &Peer,
-    other: &Endpoint,
+    (subject, other): (&Pod, &Endpoint),
     i: usize,
     notes: &mut Vec<String>,
 ) -> Check {
@@ -560,6 +592,17 @@ fn check_peer(
     let what = describe_peer(peer, &policy.namespace);
     let (matched, reason) = match peer {
         Peer::Pods { pods, namespaces } => match other {
+            Endpoint::Pod { pod, .. }
+                if policy.cilium.is_some() && inv.pods[*pod as usize].host_network =>
+            {
+                (
+                    Some(false),
+                    format!(
+                        "{} uses the host network; Cilium's endpoint selectors never match it",
+                        inv.pods[*pod as usize].key()
+                    ),
+                )
+            }
             Endpoint::Pod { pod, .. } => {
                 let p = &inv.pods[*pod as usize];
                 pod_peer_check(index, &policy.namespace, pods, namespaces, p)
@@ -582,6 +625,16 @@ fn check_peer(
         Peer::IpBlock(block) => {
             let (m, r) = ip_block_check(inv, index.options(), block, other, notes);
             (Some(m), r)
+        }
+        Peer::Entity(e) => checks::cilium_peer_check(index, CiliumPeer::Entity(*e), subject, other),
+        Peer::Outside(b) => {
+            checks::cilium_peer_check(index, CiliumPeer::Outside(b), subject, other)
+        }
+        Peer::Domains(d) => {
+            checks::cilium_peer_check(index, CiliumPeer::Domains(d), subject, other)
+        }
+        Peer::Unjudged(w) => {
+            checks::cilium_peer_check(index, CiliumPeer::Unjudged(w), subject, other)
         }
     };
     Check {
@@ -656,6 +709,13 @@ fn ip_block_check(
 pub fn describe_peer(peer: &Peer, policy_namespace: &str) -> String {
     match peer {
         Peer::IpBlock(b) => b.to_string(),
+        Peer::Entity(e) => format!("entity {e}"),
+        Peer::Outside(b) => format!(
+            "addresses outside the cluster in {}",
+            b.to_string().trim_start_matches("ipBlock ")
+        ),
+        Peer::Domains(names) => format!("domain names {}", names.join(", ")),
+        Peer::Unjudged(why) => format!("not judged: {why}"),
         Peer::Pods { pods, namespaces } => {
             let who = if pods.is_everything() {
                 "all pods".to_string()

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::checks::{check_port, pod_peer_check, Check};
+use super::checks::{check_port, cilium_peer_check, pod_peer_check, Check, CiliumPeer};
 use super::engine::{Endpoint, Flow, Index, Side, TierRef};
 use super::model::{ContainerPort, Direction, NamespaceScope, Pod};
 use super::selector::Selector;
@@ -142,7 +142,7 @@ pub fn walk(
                 .peers
                 .iter()
                 .enumerate()
-                .map(|(i, peer)| peer_check(index, peer, other, i))
+                .map(|(i, peer)| peer_check(index, peer, (subject, other), i))
                 .collect();
             let ports: Vec<Check> = rule
                 .ports
@@ -246,7 +246,12 @@ fn unknown_text(reason: &str) -> &str {
     reason.trim_start_matches("unknown: ")
 }
 
-fn peer_check(index: &Index, peer: &TierPeer, other: &Endpoint, i: usize) -> Check {
+fn peer_check(
+    index: &Index,
+    peer: &TierPeer,
+    (subject, other): (&Pod, &Endpoint),
+    i: usize,
+) -> Check {
     let inv = index.inventory();
     let what = describe_peer(peer);
     let (matched, reason) = match peer {
@@ -326,6 +331,9 @@ fn peer_check(index: &Index, peer: &TierPeer, other: &Endpoint, i: usize) -> Che
                 )
             }
         }
+        TierPeer::Entity(e) => cilium_peer_check(index, CiliumPeer::Entity(*e), subject, other),
+        TierPeer::Outside(b) => cilium_peer_check(index, CiliumPeer::Outside(b), subject, other),
+        TierPeer::Unjudged(w) => cilium_peer_check(index, CiliumPeer::Unjudged(w), subject, other),
         TierPeer::Domains(names) => match other {
             Endpoint::External(ip) => (
                 None,

@@ -171,7 +171,11 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
                             ));
                         }
                     }
-                    Peer::IpBlock(_) => {}
+                    Peer::IpBlock(_)
+                    | Peer::Entity(_)
+                    | Peer::Outside(_)
+                    | Peer::Domains(_)
+                    | Peer::Unjudged(_) => {}
                 }
             }
             // Ports without peers, then peers without ports (or the other way): a dash before

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod checks;
 pub mod compile;
+pub mod compile_cilium;
 pub mod compile_tiers;
 pub mod effective;
 pub mod engine;

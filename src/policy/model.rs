@@ -248,6 +248,79 @@ pub enum Peer {
         namespaces: NamespaceScope,
     },
     IpBlock(IpBlock),
+    /// A Cilium entity: a class of peers named without addresses.
+    Entity(Entity),
+    /// A Cilium CIDR (`fromCIDR`, `toCIDRSet`): addresses outside the cluster only, never
+    /// pods or nodes, whatever `--ipblock-pods` says.
+    Outside(IpBlock),
+    /// Cilium `toFQDNs` (names or patterns): an address cannot be told to belong to one.
+    Domains(Vec<String>),
+    /// A peer this reader cannot judge (a service account, a Service, a required label set):
+    /// every match with it is unknown, with the reason.
+    Unjudged(String),
+}
+
+/// Cilium's entities (`fromEntities` / `toEntities`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Entity {
+    /// Everything.
+    All,
+    /// Every address outside the cluster.
+    World,
+    /// Every pod and node of the cluster.
+    Cluster,
+    /// The node the selected pod runs on.
+    Host,
+    /// Every other node.
+    RemoteNode,
+    /// The API server's addresses, which the inventory does not hold.
+    KubeApiserver,
+    /// Cilium's own endpoints and proxies (`health`, `init`, `unmanaged`, `ingress`).
+    Health,
+    Init,
+    Unmanaged,
+    Ingress,
+}
+
+impl Entity {
+    pub const ALL: [Entity; 10] = [
+        Entity::All,
+        Entity::World,
+        Entity::Cluster,
+        Entity::Host,
+        Entity::RemoteNode,
+        Entity::KubeApiserver,
+        Entity::Health,
+        Entity::Init,
+        Entity::Unmanaged,
+        Entity::Ingress,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Entity::All => "all",
+            Entity::World => "world",
+            Entity::Cluster => "cluster",
+            Entity::Host => "host",
+            Entity::RemoteNode => "remote-node",
+            Entity::KubeApiserver => "kube-apiserver",
+            Entity::Health => "health",
+            Entity::Init => "init",
+            Entity::Unmanaged => "unmanaged",
+            Entity::Ingress => "ingress",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Entity> {
+        Entity::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+}
+
+impl fmt::Display for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One ingress or egress rule. An empty `peers` list admits every peer (`from` absent or
@@ -297,6 +370,67 @@ pub struct Policy {
     /// The object it was made from (metadata.managedFields left out), for showing.
     #[serde(skip)]
     pub manifest: Option<Manifest>,
+    /// For the allow rules of a Cilium policy, which join the NetworkPolicy tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cilium: Option<Box<CiliumPart>>,
+}
+
+/// What a Cilium policy's allow part adds to a NetworkPolicy: its kind, a clusterwide
+/// subject, whether it puts its endpoints in default deny, and its L7 rules (shown, not
+/// evaluated). Its deny rules are a tier policy of the Cilium tier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CiliumPart {
+    /// `CiliumNetworkPolicy` or `CiliumClusterwideNetworkPolicy`.
+    pub kind: String,
+    /// Clusterwide: the namespaces the endpointSelector selects in (`{}`: all). A namespaced
+    /// policy selects in its own namespace only (`None`).
+    pub namespaces: Option<Selector>,
+    /// Whether the policy puts the endpoints it selects in default deny, per direction:
+    /// when not, its allow rules count only where another policy isolates.
+    pub default_deny_ingress: bool,
+    pub default_deny_egress: bool,
+    /// L7 rules and their place, in words: the flow passes L3/L4 and is filtered at L7.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub l7: Vec<L7Rule>,
+    /// `io.cilium.policy.audit-mode: "true"`: verdicts are logged, not enforced.
+    #[serde(default)]
+    pub audit_mode: bool,
+}
+
+/// An L7 filter on an allow rule: what a flow this rule admits is then filtered by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L7Rule {
+    pub direction: Direction,
+    /// The rule's index in that direction's allow rules.
+    pub rule: u32,
+    /// `GET /api/v1/.*, POST /api/v1/orders`, `DNS *.example.com`.
+    pub text: String,
+}
+
+impl CiliumPart {
+    pub fn default_deny(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::Ingress => self.default_deny_ingress,
+            Direction::Egress => self.default_deny_egress,
+        }
+    }
+
+    /// The L7 filter of an allow rule, if any.
+    pub fn l7_of(&self, direction: Direction, rule: usize) -> Option<&str> {
+        self.l7
+            .iter()
+            .find(|l| l.direction == direction && l.rule as usize == rule)
+            .map(|l| l.text.as_str())
+    }
+
+    /// `CiliumNP`, `CCNP`.
+    pub fn short_kind(&self) -> &'static str {
+        if self.kind == "CiliumClusterwideNetworkPolicy" {
+            "CCNP"
+        } else {
+            "CiliumNP"
+        }
+    }
 }
 
 /// A NetworkPolicy object as given, shared; printed as YAML only when shown.
@@ -315,7 +449,29 @@ impl Manifest {
 
 impl Policy {
     pub fn key(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        match &self.cilium {
+            None => format!("{}/{}", self.namespace, self.name),
+            // As the deny part's tier key: `Kind/name`, `Kind/namespace/name`.
+            Some(c) if self.namespace.is_empty() => format!("{}/{}", c.kind, self.name),
+            Some(c) => format!("{}/{}/{}", c.kind, self.namespace, self.name),
+        }
+    }
+
+    /// `NetworkPolicy`, or the Cilium kind.
+    pub fn kind(&self) -> &str {
+        self.cilium
+            .as_ref()
+            .map_or("NetworkPolicy", |c| c.kind.as_str())
+    }
+
+    /// Whether the policy isolates the pods it selects in `direction` (a Cilium policy may
+    /// add allow rules without).
+    pub fn isolates(&self, direction: Direction) -> bool {
+        self.rules(direction).is_some()
+            && self
+                .cilium
+                .as_ref()
+                .is_none_or(|c| c.default_deny(direction))
     }
 
     pub fn rules(&self, direction: Direction) -> Option<&[Rule]> {

@@ -14,7 +14,7 @@ use std::fmt;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Direction, Origin, PortSpec};
+use super::model::{Direction, Entity, IpBlock, Origin, PortSpec};
 use super::selector::Selector;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -22,6 +22,9 @@ use super::selector::Selector;
 pub enum Tier {
     /// Before NetworkPolicy: AdminNetworkPolicy, ClusterNetworkPolicy `tier: Admin`.
     Admin,
+    /// Cilium's deny rules (`ingressDeny`, `egressDeny`): after the Admin tier, before
+    /// NetworkPolicy and Cilium's allow rules, which they override.
+    Cilium,
     /// After NetworkPolicy: BaselineAdminNetworkPolicy, ClusterNetworkPolicy `tier: Baseline`.
     Baseline,
 }
@@ -30,6 +33,7 @@ impl Tier {
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Admin => "admin",
+            Tier::Cilium => "cilium deny",
             Tier::Baseline => "baseline",
         }
     }
@@ -97,6 +101,12 @@ pub enum TierPeer {
     Networks(Vec<IpNet>),
     /// Domain names (egress Accept only): an address cannot be told to belong to one.
     Domains(Vec<String>),
+    /// A Cilium entity.
+    Entity(Entity),
+    /// A Cilium CIDR: addresses outside the cluster only.
+    Outside(IpBlock),
+    /// A peer this reader cannot judge: every match with it is unknown, with the reason.
+    Unjudged(String),
 }
 
 /// One rule, in the order written.
@@ -150,6 +160,8 @@ impl TierPolicy {
         let kind = match self.kind.as_str() {
             "AdminNetworkPolicy" => "ANP",
             "BaselineAdminNetworkPolicy" => "BANP",
+            "CiliumNetworkPolicy" => "CiliumNP",
+            "CiliumClusterwideNetworkPolicy" => "CCNP",
             _ => "CNP",
         };
         format!("{kind} {}", self.name)
@@ -186,6 +198,12 @@ pub fn describe_peer(peer: &TierPeer) -> String {
             format!("networks {}", list.join(", "))
         }
         TierPeer::Domains(names) => format!("domain names {}", names.join(", ")),
+        TierPeer::Entity(e) => format!("entity {e}"),
+        TierPeer::Outside(b) => format!(
+            "addresses outside the cluster in {}",
+            b.to_string().trim_start_matches("ipBlock ")
+        ),
+        TierPeer::Unjudged(why) => format!("not judged: {why}"),
     }
 }
 

@@ -295,18 +295,18 @@ fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &
     if side.outcome == "not_applicable" {
         return;
     }
-    tier_text(out, side, Tier::Admin, paint);
-    if side
-        .decided_by
-        .as_ref()
-        .is_some_and(|c| c.tier == Tier::Admin)
-    {
-        let _ = writeln!(
-            out,
-            "  {}",
-            paint.dim("NetworkPolicy and baseline tiers not consulted: the admin tier decided")
-        );
-        return;
+    for tier in [Tier::Admin, Tier::Cilium] {
+        tier_text(out, side, tier, paint);
+        if side.decided_by.as_ref().is_some_and(|c| c.tier == tier) {
+            let _ = writeln!(
+                out,
+                "  {}",
+                paint.dim(&format!(
+                    "NetworkPolicy and baseline tiers not consulted: the {tier} tier decided"
+                ))
+            );
+            return;
+        }
     }
     if side.tiers.iter().any(shown) {
         let _ = writeln!(out, "  {}", paint.strong("NetworkPolicy tier"));
@@ -511,6 +511,13 @@ fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
         &side.admin,
         paint,
     );
+    tier_lines_text(
+        out,
+        dir,
+        "Cilium deny rules (before every allow)",
+        &side.cilium,
+        paint,
+    );
     effective_np_side(out, side, paint);
     if !side.isolated {
         tier_lines_text(
@@ -532,7 +539,7 @@ fn effective_np_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
         }
     }
     if !side.isolated {
-        let tiers = !side.admin.is_empty() || !side.baseline.is_empty();
+        let tiers = !side.admin.is_empty() || !side.cilium.is_empty() || !side.baseline.is_empty();
         if tiers {
             let _ = writeln!(
                 out,
@@ -618,7 +625,10 @@ pub fn tier_overview(set: &crate::policy::PolicySet, paint: &Paint, width: usize
             )
         );
     }
-    for tier in [Tier::Admin, Tier::Baseline] {
+    for tier in [Tier::Admin, Tier::Cilium, Tier::Baseline] {
+        if tier == Tier::Cilium && !set.tiers.iter().any(|t| t.tier == tier) {
+            continue;
+        }
         let _ = writeln!(out, "{}", paint.strong(&format!("{tier} tier")));
         let mut any = false;
         for t in set.tiers.iter().filter(|t| t.tier == tier) {
@@ -662,6 +672,7 @@ pub fn tier_policy_at(
         t.priority,
         match t.tier {
             Tier::Admin => " (before NetworkPolicy)",
+            Tier::Cilium => " (Cilium's deny rules: after the admin tier, before every allow)",
             Tier::Baseline => " (after NetworkPolicy, for pods it does not isolate)",
         }
     );

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use netpol_tui::policy::model::{
-    ContainerPort, Inventory, IpBlock, Labels, Namespace, NamespaceScope, Node, Peer, Pod, Policy,
-    PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
+    CiliumPart, ContainerPort, Entity, Inventory, IpBlock, Labels, Namespace, NamespaceScope, Node,
+    Peer, Pod, Policy, PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
 };
 use netpol_tui::policy::selector::{Operator, Requirement, Selector};
 use netpol_tui::policy::tiers::{Action, Subject, Tier, TierPeer, TierPolicy, TierRule};
@@ -121,6 +121,7 @@ pub fn policy(i: usize) -> impl Strategy<Value = Policy> {
             warnings: Vec::new(),
             origin: Default::default(),
             manifest: None,
+            cilium: None,
         })
 }
 
@@ -436,5 +437,130 @@ pub fn build_tiered(
         Arc::new(inv.clone()),
         Arc::new(PolicySet::new(policies).with_tiers(tiers)),
         options,
+    )
+}
+
+/// A peer of a Cilium rule, as the allow part holds it (`clusterwide`: no policy namespace).
+pub fn cilium_peer(clusterwide: bool) -> impl Strategy<Value = Peer> {
+    prop_oneof![
+        3 => (selector(), prop::option::of(selector())).prop_map(move |(pods, ns)| Peer::Pods {
+            pods,
+            namespaces: match ns {
+                Some(s) => NamespaceScope::Selector(s),
+                None if clusterwide => NamespaceScope::Selector(Selector::everything()),
+                None => NamespaceScope::PolicyNamespace,
+            },
+        }),
+        2 => prop::sample::select(Entity::ALL.to_vec()).prop_map(Peer::Entity),
+        2 => ip_block().prop_map(Peer::Outside),
+        1 => Just(Peer::Domains(vec!["api.example.com".into()])),
+        1 => Just(Peer::Unjudged("a service account".into())),
+    ]
+}
+
+/// A CiliumNetworkPolicy's (or clusterwide one's) allow part.
+pub fn cilium_policy(i: usize) -> impl Strategy<Value = Policy> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_flat_map(
+        move |(clusterwide, dd_in, dd_out)| {
+            let rules = move || {
+                let rule = (
+                    prop::collection::vec(cilium_peer(clusterwide), 0..3),
+                    prop::collection::vec(port_spec(), 0..3),
+                )
+                    .prop_map(|(peers, ports)| Rule { peers, ports });
+                prop::option::of(prop::collection::vec(rule, 0..3))
+            };
+            (
+                prop::sample::select(NAMESPACES.to_vec()),
+                selector(),
+                selector(),
+                rules(),
+                rules(),
+            )
+                .prop_map(move |(ns, namespaces, pod_selector, ingress, egress)| {
+                    Policy {
+                        namespace: if clusterwide {
+                            String::new()
+                        } else {
+                            ns.to_string()
+                        },
+                        name: format!("c{i}"),
+                        pod_selector,
+                        ingress,
+                        egress,
+                        warnings: Vec::new(),
+                        origin: Default::default(),
+                        manifest: None,
+                        cilium: Some(Box::new(CiliumPart {
+                            kind: if clusterwide {
+                                "CiliumClusterwideNetworkPolicy"
+                            } else {
+                                "CiliumNetworkPolicy"
+                            }
+                            .into(),
+                            namespaces: clusterwide.then_some(namespaces),
+                            default_deny_ingress: dd_in,
+                            default_deny_egress: dd_out,
+                            l7: Vec::new(),
+                            audit_mode: false,
+                        })),
+                    }
+                })
+        },
+    )
+}
+
+/// The deny part of a Cilium policy: a tier policy of the Cilium tier.
+pub fn cilium_deny(i: usize) -> impl Strategy<Value = TierPolicy> {
+    (
+        selector(),
+        selector(),
+        prop::collection::vec(cilium_deny_rule(), 0..3),
+        prop::collection::vec(cilium_deny_rule(), 0..3),
+    )
+        .prop_map(move |(namespaces, pods, ingress, egress)| TierPolicy {
+            kind: "CiliumClusterwideNetworkPolicy".into(),
+            name: format!("d{i}"),
+            tier: Tier::Cilium,
+            priority: 0,
+            subject: Subject::Pods { namespaces, pods },
+            ingress,
+            egress,
+            warnings: Vec::new(),
+            origin: Default::default(),
+        })
+}
+
+fn cilium_deny_rule() -> impl Strategy<Value = TierRule> {
+    let peer = prop_oneof![
+        3 => (selector(), selector()).prop_map(|(namespaces, pods)| TierPeer::Pods { namespaces, pods }),
+        2 => prop::sample::select(Entity::ALL.to_vec()).prop_map(TierPeer::Entity),
+        2 => ip_block().prop_map(TierPeer::Outside),
+        1 => Just(TierPeer::Unjudged("a Service".into())),
+    ];
+    (
+        prop::collection::vec(peer, 1..3),
+        prop::option::of(prop::collection::vec(port_spec(), 1..3)),
+    )
+        .prop_map(|(peers, ports)| TierRule {
+            name: String::new(),
+            action: Action::Deny,
+            peers,
+            ports,
+        })
+}
+
+/// A tiered world with Cilium policies too (allow parts among the NetworkPolicies, deny
+/// parts in the Cilium tier), and the same world with some namespaces' labels hidden.
+pub fn partly_known_cilium_world(
+) -> impl Strategy<Value = (Inventory, Inventory, Vec<Policy>, Vec<TierPolicy>)> {
+    let cilium = (0..4usize).prop_flat_map(|n| (0..n).map(cilium_policy).collect::<Vec<_>>());
+    let denies = (0..3usize).prop_flat_map(|n| (0..n).map(cilium_deny).collect::<Vec<_>>());
+    (partly_known_tiered_world(), cilium, denies).prop_map(
+        |((full, partial, mut policies, mut tiers), cilium, denies)| {
+            policies.extend(cilium);
+            tiers.extend(denies);
+            (full, partial, policies, tiers)
+        },
     )
 }

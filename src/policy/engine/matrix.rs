@@ -124,6 +124,15 @@ impl<'a> PortView<'a> {
                     self.index.peer_maybe[*s as usize].as_ref(),
                 ),
                 CompiledPeer::IpBlock(b) => reach.add(&self.block_sets[*b as usize], None),
+                CompiledPeer::Entity(e) => {
+                    let (sure, maybe) = self.index.cilium_peer_classes(Some(*e));
+                    reach.add(&sure, Some(&maybe));
+                }
+                CompiledPeer::Unjudged => {
+                    let (sure, maybe) = self.index.cilium_peer_classes(None);
+                    reach.add(&sure, Some(&maybe));
+                }
+                CompiledPeer::Outside(_) | CompiledPeer::Domains => {}
             }
         }
         reach
@@ -274,7 +283,15 @@ impl<'a> PortView<'a> {
                         reach.add(&self.net_sets[id as usize], None);
                     }
                 }
-                TierPeerSet::Nodes(_) | TierPeerSet::Domains => {}
+                TierPeerSet::Entity(e) => {
+                    let (sure, maybe) = self.index.cilium_peer_classes(Some(*e));
+                    reach.add(&sure, Some(&maybe));
+                }
+                TierPeerSet::Unjudged => {
+                    let (sure, maybe) = self.index.cilium_peer_classes(None);
+                    reach.add(&sure, Some(&maybe));
+                }
+                TierPeerSet::Nodes(_) | TierPeerSet::Domains | TierPeerSet::Outside(_) => {}
             }
         }
         reach
@@ -356,7 +373,6 @@ impl<'a> PortView<'a> {
             Direction::Ingress => &class.ingress,
             Direction::Egress => &class.egress,
         };
-        let admin = self.tier_walk(Tier::Admin, direction, c);
         let lower = if !isolating.is_empty() || !index.class_policies_known(c) {
             np
         } else {
@@ -369,13 +385,17 @@ impl<'a> PortView<'a> {
             }
         };
         let mut sure = lower.sure;
-        sure.intersect_with(&admin.rest);
-        sure.union_with(&admin.allow);
         let mut maybe = lower
             .maybe
             .unwrap_or_else(|| FixedBitSet::with_capacity(self.all.len()));
-        maybe.intersect_with(&admin.rest);
-        maybe.union_with(&admin.unknown);
+        // The tiers above, nearest first: what they pass on keeps the answer from below.
+        for tier in [Tier::Cilium, Tier::Admin] {
+            let above = self.tier_walk(tier, direction, c);
+            sure.intersect_with(&above.rest);
+            sure.union_with(&above.allow);
+            maybe.intersect_with(&above.rest);
+            maybe.union_with(&above.unknown);
+        }
         Reach {
             sure,
             maybe: Some(maybe),

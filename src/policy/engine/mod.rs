@@ -25,7 +25,7 @@ pub use ports::{By, Connectivity, PairPorts, PortSet, PortTable};
 pub use tiers::TierRef;
 
 use super::model::{
-    ContainerPort, Direction, Inventory, IpBlock, Labels, NamespaceScope, Peer, PortMatch,
+    ContainerPort, Direction, Entity, Inventory, IpBlock, Labels, NamespaceScope, Peer, PortMatch,
     PortSpec, Protocol,
 };
 use super::selector::Selector;
@@ -191,6 +191,12 @@ enum CompiledPeer {
     /// A pod/namespace selector peer: the classes it matches.
     Classes(u32),
     IpBlock(u32),
+    /// Cilium's peers: an entity, a CIDR of outside addresses, domain names, and what
+    /// cannot be judged.
+    Entity(Entity),
+    Outside(IpBlock),
+    Domains,
+    Unjudged,
 }
 
 #[derive(Debug, Clone)]
@@ -240,6 +246,9 @@ struct Class {
     host_network: bool,
     /// Tier networks containing at least one member IP (whatever the ipBlock option), ascending.
     nets: Vec<u32>,
+    /// A clusterwide Cilium policy may select the class, depending on namespace labels that
+    /// cannot be read: which policies isolate it is unknown.
+    selection_unknown: bool,
 }
 
 /// The compiled world. Cheap to share: it holds the inputs behind `Arc`s.
@@ -386,6 +395,7 @@ impl Index {
                         ip_blocks: blocks,
                         host_network: pod.host_network,
                         nets,
+                        selection_unknown: false,
                     });
                     next
                 });
@@ -404,21 +414,61 @@ impl Index {
         let class_count = classes.len();
         let mut peer_sets: Vec<FixedBitSet> = Vec::new();
         let mut peer_maybe: Vec<Option<FixedBitSet>> = Vec::new();
-        let mut peer_set_ids: HashMap<(u32, Selector, Option<Selector>), u32> = HashMap::new();
+        let mut peer_set_ids: HashMap<(u32, Selector, Option<Selector>, bool), u32> =
+            HashMap::new();
         let mut compiled = Vec::with_capacity(policies.policies.len());
+        // Cilium policies that add allow rules without isolating: they count for classes
+        // that another policy isolates, once every isolating policy is known.
+        let mut joiners: Vec<(u32, PolicyId, Direction)> = Vec::new();
         for (pid, policy) in policies.policies.iter().enumerate() {
             let policy_ns = namespace_ids.get(&policy.namespace).copied();
-            if let Some(ns) = policy_ns {
-                for &c in &namespace_classes[ns as usize] {
-                    let class = &mut classes[c as usize];
-                    let labels = &inventory.pods[class.representative as usize].labels;
-                    if policy.pod_selector.matches(labels) {
-                        if policy.ingress.is_some() {
-                            class.ingress.push(pid as PolicyId);
+            let cilium = policy.cilium.as_deref();
+            let selected: Vec<(u32, bool)> = match cilium.and_then(|c| c.namespaces.as_ref()) {
+                None => policy_ns
+                    .map(|ns| {
+                        namespace_classes[ns as usize]
+                            .iter()
+                            .map(|&c| (c, true))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                Some(ns_selector) => inventory
+                    .namespaces
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, ns)| {
+                        let sure = ns_selector.matches_partly(&ns.labels, |k| ns.knows(k));
+                        namespace_classes[i].iter().filter_map(move |&c| {
+                            sure.map_or(Some((c, false)), |s| s.then_some((c, true)))
+                        })
+                    })
+                    .collect(),
+            };
+            for (c, sure) in selected {
+                let class = &mut classes[c as usize];
+                if cilium.is_some() && class.host_network {
+                    // Host-network pods are no Cilium endpoints.
+                    continue;
+                }
+                let labels = &inventory.pods[class.representative as usize].labels;
+                if !policy.pod_selector.matches(labels) {
+                    continue;
+                }
+                if !sure {
+                    class.selection_unknown = true;
+                    continue;
+                }
+                for direction in [Direction::Ingress, Direction::Egress] {
+                    if policy.rules(direction).is_none() {
+                        continue;
+                    }
+                    if policy.isolates(direction) {
+                        match direction {
+                            Direction::Ingress => class.ingress.push(pid as PolicyId),
+                            Direction::Egress => class.egress.push(pid as PolicyId),
                         }
-                        if policy.egress.is_some() {
-                            class.egress.push(pid as PolicyId);
-                        }
+                    } else {
+                        joiners.push((c, pid as PolicyId, direction));
                     }
                 }
             }
@@ -433,23 +483,30 @@ impl Index {
                             .iter()
                             .map(|peer| match peer {
                                 Peer::IpBlock(b) => CompiledPeer::IpBlock(block_ids[b]),
+                                Peer::Entity(e) => CompiledPeer::Entity(*e),
+                                Peer::Outside(b) => CompiledPeer::Outside(b.clone()),
+                                Peer::Domains(_) => CompiledPeer::Domains,
+                                Peer::Unjudged(_) => CompiledPeer::Unjudged,
                                 Peer::Pods { pods, namespaces } => {
-                                    let key = match namespaces {
+                                    let (ns, selector) = match namespaces {
                                         NamespaceScope::PolicyNamespace => {
-                                            (policy_ns.unwrap_or(u32::MAX), pods.clone(), None)
+                                            (policy_ns.unwrap_or(u32::MAX), None)
                                         }
-                                        NamespaceScope::Selector(s) => {
-                                            (u32::MAX, pods.clone(), Some(s.clone()))
-                                        }
+                                        NamespaceScope::Selector(s) => (u32::MAX, Some(s.clone())),
                                     };
+                                    // Cilium's endpoint selectors never match host-network pods.
+                                    let key = (ns, pods.clone(), selector, cilium.is_some());
                                     let id = *peer_set_ids.entry(key).or_insert_with_key(|key| {
-                                        let (set, maybe) = selector_classes(
+                                        let (mut set, mut maybe) = selector_classes(
                                             &inventory,
                                             &classes,
                                             &namespace_classes,
-                                            key,
+                                            &(key.0, key.1.clone(), key.2.clone()),
                                             class_count,
                                         );
+                                        if key.3 {
+                                            without_host_network(&classes, &mut set, &mut maybe);
+                                        }
                                         peer_sets.push(set);
                                         peer_maybe.push(maybe);
                                         (peer_sets.len() - 1) as u32
@@ -464,6 +521,17 @@ impl Index {
             let ingress = compile_rules(policy.ingress.as_ref());
             let egress = compile_rules(policy.egress.as_ref());
             compiled.push(CompiledPolicy { ingress, egress });
+        }
+        for (c, pid, direction) in joiners {
+            let class = &mut classes[c as usize];
+            let list = match direction {
+                Direction::Ingress => &mut class.ingress,
+                Direction::Egress => &mut class.egress,
+            };
+            if !list.is_empty() {
+                list.push(pid);
+                list.sort_unstable();
+            }
         }
 
         // Tier policies: subjects and pod peers as peer sets without host-network classes.
@@ -480,14 +548,7 @@ impl Index {
                         &key,
                         class_count,
                     );
-                    for (c, class) in classes.iter().enumerate() {
-                        if class.host_network {
-                            set.set(c, false);
-                            if let Some(m) = &mut maybe {
-                                m.set(c, false);
-                            }
-                        }
-                    }
+                    without_host_network(&classes, &mut set, &mut maybe);
                     peer_sets.push(set);
                     peer_maybe.push(maybe);
                     (peer_sets.len() - 1) as u32
@@ -521,6 +582,9 @@ impl Index {
                                     TierPeerSet::Networks(nets.iter().map(|n| net_ids[n]).collect())
                                 }
                                 TierPeer::Domains(_) => TierPeerSet::Domains,
+                                TierPeer::Entity(e) => TierPeerSet::Entity(*e),
+                                TierPeer::Outside(b) => TierPeerSet::Outside(b.clone()),
+                                TierPeer::Unjudged(_) => TierPeerSet::Unjudged,
                             })
                             .collect(),
                     })
@@ -540,6 +604,7 @@ impl Index {
             .policies
             .iter()
             .enumerate()
+            .filter(|(_, p)| p.cilium.is_none())
             .map(|(i, p)| ((p.namespace.clone(), p.name.clone()), i as PolicyId))
             .collect();
         Index {
@@ -657,7 +722,7 @@ impl Index {
                     .map(|c| self.classes[c].members as usize)
                     .sum(),
             ),
-            CompiledPeer::IpBlock(_) => None,
+            _ => None,
         }
     }
 
@@ -676,7 +741,7 @@ impl Index {
             CompiledPeer::Classes(set) => self.peer_maybe[*set as usize]
                 .as_ref()
                 .map(|m| m.ones().map(|c| self.classes[c].members as usize).sum()),
-            CompiledPeer::IpBlock(_) => None,
+            _ => None,
         }
     }
 
@@ -721,9 +786,14 @@ impl Index {
         self.class_policies_known(self.pod_class[pod as usize])
     }
 
-    /// Whether every NetworkPolicy of a class's namespace could be read.
+    /// Whether every NetworkPolicy of a class's namespace could be read, and which Cilium
+    /// policies select it is known.
     fn class_policies_known(&self, class: u32) -> bool {
-        let ns = self.classes[class as usize].namespace;
+        let class = &self.classes[class as usize];
+        if class.selection_unknown {
+            return false;
+        }
+        let ns = class.namespace;
         self.inventory
             .namespaces
             .get(ns as usize)
@@ -741,8 +811,10 @@ impl Index {
             return Side::TierUnknown { rule: None };
         }
         let class = self.pod_class[subject as usize];
-        if let Some(side) = self.tier_side(Tier::Admin, direction, class, peer, flow) {
-            return side;
+        for tier in [Tier::Admin, Tier::Cilium] {
+            if let Some(side) = self.tier_side(tier, direction, class, peer, flow) {
+                return side;
+            }
         }
         match self.network_policy_side(direction, subject, peer, flow) {
             Side::NotIsolated => self
@@ -799,13 +871,13 @@ impl Index {
                     match rule
                         .peers
                         .iter()
-                        .position(|p| self.peer_matches(p, peer) == Some(true))
+                        .position(|p| self.peer_matches(p, subject, peer) == Some(true))
                     {
                         Some(i) => (Some(Some(i as u32)), true),
                         None => (
                             rule.peers
                                 .iter()
-                                .position(|p| self.peer_matches(p, peer).is_none())
+                                .position(|p| self.peer_matches(p, subject, peer).is_none())
                                 .map(|i| Some(i as u32)),
                             false,
                         ),
@@ -841,8 +913,23 @@ impl Index {
 
     /// Whether a peer matches the other end: `None` when it depends on namespace labels that
     /// cannot be read.
-    fn peer_matches(&self, peer: &CompiledPeer, endpoint: &Endpoint) -> Option<bool> {
+    fn peer_matches(
+        &self,
+        peer: &CompiledPeer,
+        subject: PodId,
+        endpoint: &Endpoint,
+    ) -> Option<bool> {
         Some(match (peer, endpoint) {
+            (CompiledPeer::Entity(e), endpoint) => {
+                return self.entity_matches(*e, Some(subject), endpoint)
+            }
+            (CompiledPeer::Outside(block), endpoint) => {
+                return self.outside_matches(block, endpoint)
+            }
+            (CompiledPeer::Domains, Endpoint::External(_)) | (CompiledPeer::Unjudged, _) => {
+                return None
+            }
+            (CompiledPeer::Domains, _) => false,
             (CompiledPeer::Classes(set), Endpoint::Pod { pod, .. }) => {
                 let class = self.pod_class[*pod as usize] as usize;
                 if self.peer_sets[*set as usize].contains(class) {
@@ -876,6 +963,83 @@ impl Index {
                 }
             }
         })
+    }
+
+    /// Whether a Cilium entity holds the far end of a flow whose selected pod is `subject`
+    /// (`None`: cannot be told: which node a host-network pod shares with the subject is not
+    /// judged per class; the API server's addresses and Cilium's own endpoints are not in the
+    /// inventory; an outside address may be a node that could not be read).
+    pub(super) fn entity_matches(
+        &self,
+        entity: Entity,
+        subject: Option<PodId>,
+        endpoint: &Endpoint,
+    ) -> Option<bool> {
+        match endpoint {
+            Endpoint::Pod { pod, .. } => match entity {
+                Entity::All | Entity::Cluster => Some(true),
+                Entity::Host | Entity::RemoteNode | Entity::KubeApiserver
+                    if self.inventory.pods[*pod as usize].host_network =>
+                {
+                    None
+                }
+                _ => Some(false),
+            },
+            Endpoint::Node { node, .. } => match entity {
+                Entity::All | Entity::Cluster => Some(true),
+                Entity::Host | Entity::RemoteNode => {
+                    let own =
+                        subject.and_then(|s| self.inventory.pods[s as usize].node.as_deref())?;
+                    let host = own == self.inventory.nodes[*node as usize].name;
+                    Some(host == (entity == Entity::Host))
+                }
+                Entity::KubeApiserver => None,
+                _ => Some(false),
+            },
+            Endpoint::External(_) => match entity {
+                Entity::All => Some(true),
+                Entity::World if self.inventory.nodes_known => Some(true),
+                Entity::Cluster | Entity::Host | Entity::RemoteNode
+                    if self.inventory.nodes_known =>
+                {
+                    Some(false)
+                }
+                _ => None,
+            },
+        }
+    }
+
+    /// The classes a Cilium peer of no selector matches, surely and maybe, as
+    /// [`Index::entity_matches`] and [`Index::outside_matches`] judge their pods.
+    pub(super) fn cilium_peer_classes(&self, entity: Option<Entity>) -> (FixedBitSet, FixedBitSet) {
+        let n = self.classes.len();
+        let mut sure = FixedBitSet::with_capacity(n);
+        let mut maybe = FixedBitSet::with_capacity(n);
+        match entity {
+            Some(Entity::All | Entity::Cluster) => sure.insert_range(..),
+            Some(Entity::Host | Entity::RemoteNode | Entity::KubeApiserver) => {
+                for (c, class) in self.classes.iter().enumerate() {
+                    if class.host_network {
+                        maybe.insert(c);
+                    }
+                }
+            }
+            Some(_) => {}
+            // Unjudged: every class maybe.
+            None => maybe.insert_range(..),
+        }
+        (sure, maybe)
+    }
+
+    /// Whether a Cilium CIDR holds the far end: outside addresses only.
+    pub(super) fn outside_matches(&self, block: &IpBlock, endpoint: &Endpoint) -> Option<bool> {
+        match endpoint {
+            Endpoint::External(ip) if block.contains(ip) => {
+                // An address that is no known node may be one that could not be read.
+                self.inventory.nodes_known.then_some(true)
+            }
+            _ => Some(false),
+        }
     }
 
     /// `Some(None)`: the rule has no ports; `Some(Some(i))`: port entry i admits the flow.
@@ -917,6 +1081,19 @@ pub fn port_spec_matches(
         PortMatch::Named { name } => dst_ports.iter().any(|cp| {
             cp.protocol == protocol && cp.port == port && cp.name.as_deref() == Some(name)
         }),
+    }
+}
+
+/// Leaves host-network classes out of a peer set (they are no Cilium endpoints, and tier
+/// policies never select them).
+fn without_host_network(classes: &[Class], set: &mut FixedBitSet, maybe: &mut Option<FixedBitSet>) {
+    for (c, class) in classes.iter().enumerate() {
+        if class.host_network {
+            set.set(c, false);
+            if let Some(m) = maybe {
+                m.set(c, false);
+            }
+        }
     }
 }
 

@@ -320,6 +320,18 @@ impl<'a> Connectivity<'a> {
                         }
                     }
                     CompiledPeer::IpBlock(b) => sure.union_with(&block_classes(*b)),
+                    CompiledPeer::Entity(_) | CompiledPeer::Unjudged => {
+                        let entity = match peer {
+                            CompiledPeer::Entity(e) => Some(*e),
+                            _ => None,
+                        };
+                        let (s, m) = index.cilium_peer_classes(entity);
+                        sure.union_with(&s);
+                        maybe
+                            .get_or_insert_with(|| FixedBitSet::with_capacity(n))
+                            .union_with(&m);
+                    }
+                    CompiledPeer::Outside(_) | CompiledPeer::Domains => {}
                 }
             }
             let mut ports = PortSet::none();
@@ -380,7 +392,18 @@ impl<'a> Connectivity<'a> {
                             sure.union_with(&net_classes(id));
                         }
                     }
-                    TierPeerSet::Nodes(_) | TierPeerSet::Domains => {}
+                    TierPeerSet::Entity(_) | TierPeerSet::Unjudged => {
+                        let entity = match peer {
+                            TierPeerSet::Entity(e) => Some(*e),
+                            _ => None,
+                        };
+                        let (s, m) = index.cilium_peer_classes(entity);
+                        sure.union_with(&s);
+                        maybe
+                            .get_or_insert_with(|| FixedBitSet::with_capacity(n))
+                            .union_with(&m);
+                    }
+                    TierPeerSet::Nodes(_) | TierPeerSet::Domains | TierPeerSet::Outside(_) => {}
                 }
             }
             let mut prepared = prepare(&CompiledRule {
@@ -540,11 +563,11 @@ impl<'a> Connectivity<'a> {
         if !index.policies.tiers_known {
             return (PortSet::none(), PortSet::all());
         }
-        // Per tier (Admin, Baseline): ports not yet decided, allowed, unknown, passed on.
-        let mut remaining = [PortSet::all(), PortSet::all()];
-        let mut allow = [PortSet::none(), PortSet::none()];
-        let mut unknown = [PortSet::none(), PortSet::none()];
-        let mut passed = [PortSet::none(), PortSet::none()];
+        // Per tier (Admin, Cilium, Baseline): ports not yet decided, allowed, unknown, passed on.
+        let mut remaining = [PortSet::all(), PortSet::all(), PortSet::all()];
+        let mut allow = [PortSet::none(), PortSet::none(), PortSet::none()];
+        let mut unknown = [PortSet::none(), PortSet::none(), PortSet::none()];
+        let mut passed = [PortSet::none(), PortSet::none(), PortSet::none()];
         let mut states = states.iter();
         for (t, policy) in index.tiers.iter().enumerate() {
             let applies = index.set_holds(policy.subject, subject);
@@ -553,7 +576,8 @@ impl<'a> Connectivity<'a> {
             }
             let k = match policy.tier {
                 Tier::Admin => 0,
-                Tier::Baseline => 1,
+                Tier::Cilium => 1,
+                Tier::Baseline => 2,
             };
             let actions = policy.rules(direction).iter().map(|r| r.action);
             for (rule, action) in self.tier_rules[t][side(direction)].iter().zip(actions) {
@@ -577,7 +601,7 @@ impl<'a> Connectivity<'a> {
                 }
             }
         }
-        let [rest_admin, rest_baseline] = [0, 1].map(|k| {
+        let rest = [0, 1, 2].map(|k| {
             let mut rest = remaining[k].clone();
             rest.union_with(&passed[k]);
             rest
@@ -587,18 +611,21 @@ impl<'a> Connectivity<'a> {
             Direction::Ingress => &class.ingress,
             Direction::Egress => &class.egress,
         };
-        let (lower_sure, lower_maybe) =
-            if !isolating.is_empty() || !index.class_policies_known(subject) {
-                np
-            } else {
-                let mut sure = allow[1].clone();
-                sure.union_with(&rest_baseline);
-                (sure, unknown[1].clone())
-            };
-        let mut sure = lower_sure.intersection(&rest_admin);
-        sure.union_with(&allow[0]);
-        let mut maybe = lower_maybe.intersection(&rest_admin);
-        maybe.union_with(&unknown[0]);
+        let (mut sure, mut maybe) = if !isolating.is_empty() || !index.class_policies_known(subject)
+        {
+            np
+        } else {
+            let mut sure = allow[2].clone();
+            sure.union_with(&rest[2]);
+            (sure, unknown[2].clone())
+        };
+        // The tiers above, nearest first: what they pass on keeps the answer from below.
+        for k in [1, 0] {
+            sure = sure.intersection(&rest[k]);
+            sure.union_with(&allow[k]);
+            maybe = maybe.intersection(&rest[k]);
+            maybe.union_with(&unknown[k]);
+        }
         (sure, maybe)
     }
 

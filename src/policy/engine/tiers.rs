@@ -9,7 +9,7 @@ use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 
 use super::{Endpoint, Flow, Index, Side};
-use crate::policy::model::{Direction, PortSpec};
+use crate::policy::model::{Direction, Entity, IpBlock, PortSpec};
 use crate::policy::selector::Selector;
 use crate::policy::tiers::{Action, Tier};
 
@@ -34,6 +34,10 @@ pub(super) enum TierPeerSet {
     Networks(Vec<u32>),
     /// Domain names: no address can be told to belong to one.
     Domains,
+    /// Cilium's peers: an entity, a CIDR of outside addresses, and what cannot be judged.
+    Entity(Entity),
+    Outside(IpBlock),
+    Unjudged,
 }
 
 #[derive(Debug, Clone)]
@@ -105,8 +109,16 @@ impl Index {
     }
 
     /// Whether a tier peer matches the far end of a flow (`None`: cannot be known).
-    fn tier_peer_matches(&self, peer: &TierPeerSet, endpoint: &Endpoint) -> Option<bool> {
+    fn tier_peer_matches(
+        &self,
+        peer: &TierPeerSet,
+        subject: Option<super::PodId>,
+        endpoint: &Endpoint,
+    ) -> Option<bool> {
         match (peer, endpoint) {
+            (TierPeerSet::Entity(e), endpoint) => self.entity_matches(*e, subject, endpoint),
+            (TierPeerSet::Outside(block), endpoint) => self.outside_matches(block, endpoint),
+            (TierPeerSet::Unjudged, _) => None,
             (TierPeerSet::Classes(set), Endpoint::Pod { pod, .. }) => {
                 self.set_holds(*set, self.pod_class[*pod as usize])
             }
@@ -151,6 +163,10 @@ impl Index {
         peer: &Endpoint,
         flow: &Flow,
     ) -> Option<Side> {
+        let own = match direction {
+            Direction::Ingress => flow.dst.pod_id(),
+            Direction::Egress => flow.src.pod_id(),
+        };
         for (t, policy) in self.tiers.iter().enumerate() {
             if policy.tier != tier {
                 continue;
@@ -162,7 +178,7 @@ impl Index {
             for (r, rule) in policy.rules(direction).iter().enumerate() {
                 let mut hit: Option<(u32, bool)> = None;
                 for (i, p) in rule.peers.iter().enumerate() {
-                    match self.tier_peer_matches(p, peer) {
+                    match self.tier_peer_matches(p, own, peer) {
                         Some(true) => {
                             hit = Some((i as u32, true));
                             break;
