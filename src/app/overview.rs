@@ -43,8 +43,12 @@ pub struct PodView {
     pub selecting: u32,
 }
 
+/// The namespace of a clusterwide policy's view: none.
+pub const CLUSTER: u32 = u32::MAX;
+
 #[derive(Debug, Clone, Default)]
 pub struct PolicyView {
+    /// Index into the namespaces, or [`CLUSTER`].
     pub namespace: u32,
     pub selects: Vec<PodId>,
 }
@@ -87,11 +91,32 @@ impl Overview {
         }
         let mut views = Vec::with_capacity(policies.len());
         for (pid, policy) in policies.iter().enumerate() {
-            let ns = ns_of(&policy.namespace);
             let mut selects = Vec::new();
+            if policy.namespace.is_empty() {
+                // A clusterwide (Cilium) policy: it lives in the cluster group.
+                for (pod, p) in inv.pods.iter().enumerate() {
+                    if crate::policy::checks::policy_selects(index, policy, p).0 == Some(true) {
+                        selects.push(pod as PodId);
+                        pods[pod].selecting += 1;
+                    }
+                }
+                views.push(PolicyView {
+                    namespace: CLUSTER,
+                    selects,
+                });
+                continue;
+            }
+            let ns = ns_of(&policy.namespace);
             if let Some(nsv) = namespaces.get(ns as usize) {
                 for &pod in &nsv.pods {
-                    if policy.pod_selector.matches(&inv.pods[pod as usize].labels) {
+                    let p = &inv.pods[pod as usize];
+                    let hit = match policy.cilium {
+                        None => policy.pod_selector.matches(&p.labels),
+                        Some(_) => {
+                            crate::policy::checks::policy_selects(index, policy, p).0 == Some(true)
+                        }
+                    };
+                    if hit {
                         selects.push(pod);
                         pods[pod as usize].selecting += 1;
                     }

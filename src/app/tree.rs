@@ -98,23 +98,32 @@ impl State {
         let inv = self.snapshot.index.inventory().clone();
         let policies = self.snapshot.index.policies().clone();
         let mut rows = Vec::new();
+        // Clusterwide policies of the NetworkPolicy tier (Cilium's) sit with the tiers.
+        let clusterwide: Vec<(RowKind, String)> = policies
+            .policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.namespace.is_empty())
+            .map(|(i, p)| (RowKind::Policy(i as u32), p.display_name()))
+            .collect();
         if self.tree_mode == TreeMode::Policies
-            && (!policies.tiers.is_empty() || !policies.tiers_known)
+            && (!policies.tiers.is_empty() || !policies.tiers_known || !clusterwide.is_empty())
         {
             let hits: Vec<Row> = policies
                 .tiers
                 .iter()
                 .enumerate()
-                .filter_map(|(i, t)| {
-                    let name = t.short_name();
+                .map(|(i, t)| (RowKind::Tier(i as u32), t.short_name()))
+                .chain(clusterwide)
+                .filter_map(|(kind, name)| {
                     if q.is_empty() {
                         Some(Row {
-                            kind: RowKind::Tier(i as u32),
+                            kind,
                             matched: Vec::new(),
                         })
                     } else {
                         self.matcher.score(&name, &q).map(|_| Row {
-                            kind: RowKind::Tier(i as u32),
+                            kind,
                             matched: self.matcher.indices(&name, &q),
                         })
                     }
@@ -198,7 +207,7 @@ impl State {
                         &inv.pods[p as usize].name,
                         Some(&self.snapshot.pod_labels[p as usize]),
                     ),
-                    RowKind::Policy(p) => (&policies.policies[p as usize].name, None),
+                    RowKind::Policy(p) => (&policies.policies[p as usize].display_name(), None),
                     RowKind::Namespace(_) | RowKind::Tiers | RowKind::Tier(_) => continue,
                 };
                 if self.matcher.score(name, &q).is_some() {
@@ -275,10 +284,11 @@ impl State {
                     .pods
                     .get(p as usize)
                     .map(|v| ov.namespaces[v.namespace as usize].name.clone()),
-                RowKind::Policy(p) => ov
-                    .policies
-                    .get(p as usize)
-                    .map(|v| ov.namespaces[v.namespace as usize].name.clone()),
+                RowKind::Policy(p) => ov.policies.get(p as usize).map(|v| {
+                    ov.namespaces
+                        .get(v.namespace as usize)
+                        .map_or_else(|| TIERS_KEY.to_string(), |n| n.name.clone())
+                }),
                 RowKind::Tiers | RowKind::Tier(_) => Some(TIERS_KEY.to_string()),
             }
         };

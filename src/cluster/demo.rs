@@ -26,7 +26,11 @@ mod tests {
         assert_eq!(loaded.world.inventory.namespaces.len(), 5);
         assert_eq!(loaded.world.inventory.pods.len(), 11);
         assert_eq!(loaded.world.inventory.nodes.len(), 2);
-        assert_eq!(loaded.world.policies.policies.len(), 10);
+        assert_eq!(
+            loaded.world.policies.policies.len(),
+            11,
+            "ten NetworkPolicies and one CiliumNetworkPolicy"
+        );
         let staged: Vec<String> = loaded.world.staged.iter().map(|s| s.label()).collect();
         assert_eq!(
             staged,

@@ -64,6 +64,10 @@ pub struct SideExplanation {
     /// The tier policies, Admin tier then Baseline tier, each in evaluation order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tiers: Vec<TierTrace>,
+    /// Allowed at L3/L4, then filtered at L7: every rule that admits the flow carries L7
+    /// rules (Cilium's HTTP, DNS, Kafka), listed here; they are shown, not judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub l7: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -325,6 +329,7 @@ fn explain_side(
                 decided_by: None,
                 passed: Vec::new(),
                 tiers: Vec::new(),
+                l7: None,
             },
         );
     };
@@ -338,6 +343,8 @@ fn explain_side(
     let mut isolating: Vec<PolicyId> = Vec::new();
     let mut first_admit: Option<RuleRef> = None;
     let mut first_maybe: Option<RuleRef> = None;
+    // Every rule that admits the flow, with its L7 rules.
+    let mut admitting: Vec<(String, Option<&str>)> = Vec::new();
     // Cilium policies that add rules without isolating count only where another isolates.
     let isolated = all.iter().any(|policy| {
         policy.isolates(direction) && checks::policy_selects(index, policy, pod).0 == Some(true)
@@ -441,13 +448,12 @@ fn explain_side(
             };
             if admits && first_admit.is_none() {
                 first_admit = Some(rule_ref(peer_hit));
-                if let Some(l7) = policy.cilium.as_ref().and_then(|c| c.l7_of(direction, r)) {
-                    notes.push(format!(
-                        "allowed at L3/L4 by {} {direction}[{r}], then filtered at L7 {l7} \
-                         (L7 rules are shown, not judged)",
-                        policy.key(),
-                    ));
-                }
+            }
+            if admits {
+                admitting.push((
+                    format!("{} {direction}[{r}]", policy.key()),
+                    policy.cilium.as_ref().and_then(|c| c.l7_of(direction, r)),
+                ));
             }
             let might = peer_maybe.is_some() && port_hit.is_some();
             if might && first_maybe.is_none() {
@@ -490,6 +496,34 @@ fn explain_side(
         }
         side => side,
     };
+    // An L7 filter holds only if every rule that admits the flow carries one: a rule
+    // without L7 rules for the same flow lets every request through.
+    let l7 = match side {
+        Side::Allowed(_) if admitting.iter().all(|(_, l7)| l7.is_some()) => Some(
+            admitting
+                .iter()
+                .map(|(rule, l7)| format!("{rule} {}", l7.unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Side::Allowed(_) => {
+            let plain: Vec<&str> = admitting
+                .iter()
+                .filter(|(_, l7)| l7.is_none())
+                .map(|(rule, _)| rule.as_str())
+                .collect();
+            for (rule, l7) in admitting.iter().filter(|(_, l7)| l7.is_some()) {
+                notes.push(format!(
+                    "the L7 rules of {rule} ({}) filter nothing here: {} admits the flow \
+                     without L7 rules",
+                    l7.unwrap_or_default(),
+                    plain.join(", ")
+                ));
+            }
+            None
+        }
+        _ => None,
+    };
     let explanation = SideExplanation {
         direction,
         pod: Some(pod.key()),
@@ -509,6 +543,7 @@ fn explain_side(
         decided_by: None,
         passed: Vec::new(),
         tiers: Vec::new(),
+        l7,
     };
     with_tiers(index, direction, flow, pod, other, side, explanation)
 }
@@ -535,6 +570,7 @@ fn with_tiers(
             Some(side) if decided.is_none() => {
                 explanation.decided_by = walk.cite;
                 explanation.allowed_by = None;
+                explanation.l7 = None;
                 decided = Some(side);
             }
             Some(_) => {}

@@ -457,6 +457,14 @@ impl Policy {
         }
     }
 
+    /// The name in a list: a NetworkPolicy's name, `CiliumNP name`, `CCNP name`.
+    pub fn display_name(&self) -> String {
+        match &self.cilium {
+            None => self.name.clone(),
+            Some(c) => format!("{} {}", c.short_kind(), self.name),
+        }
+    }
+
     /// `NetworkPolicy`, or the Cilium kind.
     pub fn kind(&self) -> &str {
         self.cilium

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::model::Policy;
 use super::tiers::TierPolicy;
 
-/// All policies, sorted by namespace and name so that verdicts never depend on input order;
+/// All policies, in an order that makes verdicts independent of input order;
 /// and the cluster-scoped tier policies in their order of evaluation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicySet {
@@ -29,8 +29,17 @@ impl Default for PolicySet {
 }
 
 impl PolicySet {
+    /// NetworkPolicies come first, then Cilium policies (their allow parts), each by
+    /// namespace and name: where several rules admit a flow, the first is cited.
     pub fn new(mut policies: Vec<Policy>) -> PolicySet {
-        policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        policies.sort_by(|a, b| {
+            (a.cilium.is_some(), &a.namespace, a.kind(), &a.name).cmp(&(
+                b.cilium.is_some(),
+                &b.namespace,
+                b.kind(),
+                &b.name,
+            ))
+        });
         PolicySet {
             policies,
             tiers: Vec::new(),

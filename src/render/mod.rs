@@ -55,7 +55,13 @@ pub fn explanation(e: &Explanation, paint: &Paint) -> String {
 /// `explanation` wrapped at `width` columns.
 pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
     let mut out = String::new();
-    let verdict = if e.allowed {
+    let l7: Vec<&str> = [&e.egress, &e.ingress]
+        .iter()
+        .filter_map(|s| s.l7.as_deref())
+        .collect();
+    let verdict = if e.allowed && !l7.is_empty() {
+        paint.good(&format!("{OK} ALLOWED at L3/L4, filtered at L7"))
+    } else if e.allowed {
         paint.good(&format!("{OK} ALLOWED"))
     } else if e.unknown.is_some() {
         paint.warn("? UNKNOWN")
@@ -82,6 +88,17 @@ pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
         }
         None => {
             let _ = writeln!(out, "  {}", summary(e));
+            if e.allowed {
+                for text in &l7 {
+                    let _ = writeln!(
+                        out,
+                        "  {}",
+                        paint.warn(&format!(
+                            "filtered at L7 by {text} (L7 rules are shown, not judged)"
+                        ))
+                    );
+                }
+            }
         }
     }
     match &e.unknown {

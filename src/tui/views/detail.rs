@@ -62,9 +62,10 @@ fn tier(state: &State, id: u32, width: usize) -> (String, Vec<Line<'static>>) {
 
 /// The directions a policy isolates: `ingress`, `egress`, both or neither.
 fn policy_types(p: &crate::policy::Policy) -> Vec<&'static str> {
+    use crate::policy::Direction;
     [
-        ("ingress", p.ingress.is_some()),
-        ("egress", p.egress.is_some()),
+        ("ingress", p.isolates(Direction::Ingress)),
+        ("egress", p.isolates(Direction::Egress)),
     ]
     .into_iter()
     .filter(|(_, on)| *on)
@@ -298,6 +299,39 @@ fn policy(
     let selects = &state.snapshot.overview.policies[id as usize].selects;
     let mut lines = Vec::new();
     lines.extend(field("origin", p.origin.to_string(), width, theme));
+    if let Some(c) = &p.cilium {
+        let scope = match &c.namespaces {
+            None => format!("namespace {}", p.namespace),
+            Some(s) if s.is_everything() => "all namespaces".to_string(),
+            Some(s) => format!("namespaces {s}"),
+        };
+        lines.extend(field(
+            "kind",
+            format!(
+                "{} ({scope}): its allow rules join NetworkPolicy's; its deny rules, if any, \
+                 are in the cluster group",
+                c.kind
+            ),
+            width,
+            theme,
+        ));
+        if c.audit_mode {
+            lines.extend(field(
+                "audit",
+                "audit mode: Cilium logs what it would drop and forwards it".to_string(),
+                width,
+                theme,
+            ));
+        }
+        for l in &c.l7 {
+            lines.extend(field(
+                "L7",
+                format!("{}[{}] {} (shown, not judged)", l.direction, l.rule, l.text),
+                width,
+                theme,
+            ));
+        }
+    }
     let types = policy_types(p);
     lines.extend(field(
         "isolates",

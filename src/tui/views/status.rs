@@ -27,12 +27,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         (0, true) => String::new(),
         (n, true) => format!("· {n} tier "),
     };
+    let cilium = set.policies.iter().filter(|p| p.cilium.is_some()).count();
+    let cilium = if cilium > 0 {
+        format!("· {cilium} cilium ")
+    } else {
+        String::new()
+    };
     spans.extend([Span::styled(
         format!(
-            "│ {} ns · {} pods · {} netpol {tiers}",
+            "│ {} ns · {} pods · {} netpol {cilium}{tiers}",
             inv.namespaces.len(),
             inv.pods.len(),
-            set.policies.len()
+            set.policies.len() - set.policies.iter().filter(|p| p.cilium.is_some()).count()
         ),
         st,
     )]);

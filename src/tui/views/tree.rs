@@ -148,7 +148,7 @@ fn row_line(
                 } else {
                     "  ◆ ".into()
                 },
-                policy.name.clone(),
+                policy.display_name(),
                 if warn {
                     theme.style(Slot::Warning)
                 } else {
