@@ -1,0 +1,716 @@
+//! Cilium's policy semantics, point by point, after its documentation (each test names the
+//! page at docs.cilium.io it follows). Every case is checked by the index, the literal
+//! explain and the one-port matrix, which must agree.
+
+use std::sync::Arc;
+
+use netpol_tui::cluster::files::load_text;
+use netpol_tui::policy::explain::explain;
+use netpol_tui::policy::query::resolve_endpoint;
+use netpol_tui::policy::{Decision, EngineOptions, Flow, Index, Protocol};
+
+/// Two namespaces on two nodes; `api` serves TCP 8080 (`http`) and UDP 53; `agent` uses the
+/// host network.
+const WORLD: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: prod, labels: {env: prod}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: dev, labels: {env: dev}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+status: {addresses: [{type: InternalIP, address: 192.168.1.1}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n2}
+status: {addresses: [{type: InternalIP, address: 192.168.1.2}]}
+---
+apiVersion: v1
+kind: List
+items:
+- {apiVersion: v1, kind: Pod, metadata: {name: api, namespace: prod, labels: {app: api}}, spec: {nodeName: n1, containers: [{name: c, ports: [{name: http, containerPort: 8080}, {name: dns, containerPort: 53, protocol: UDP}]}]}, status: {podIP: 10.1.0.1}}
+- {apiVersion: v1, kind: Pod, metadata: {name: web, namespace: prod, labels: {app: web}}, spec: {nodeName: n2, containers: [{name: c}]}, status: {podIP: 10.1.0.2}}
+- {apiVersion: v1, kind: Pod, metadata: {name: shell, namespace: dev, labels: {app: shell}}, spec: {nodeName: n2, containers: [{name: c}]}, status: {podIP: 10.2.0.1}}
+- {apiVersion: v1, kind: Pod, metadata: {name: agent, namespace: dev, labels: {app: agent}}, spec: {nodeName: n2, hostNetwork: true, containers: [{name: c}]}, status: {podIP: 192.168.1.2}}
+"#;
+
+use Decision::{Allowed, Denied, Unknown};
+use Protocol::{Tcp, Udp};
+
+fn cnp(namespace: &str, name: &str, spec: &str) -> String {
+    let spec = spec.trim_end().replace('\n', "\n  ");
+    format!(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  {spec}\n---\n"
+    )
+}
+
+fn ccnp(name: &str, spec: &str) -> String {
+    let spec = spec.trim_end().replace('\n', "\n  ");
+    format!(
+        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {{name: {name}}}\nspec:\n  {spec}\n---\n"
+    )
+}
+
+fn np(namespace: &str, name: &str, spec: &str) -> String {
+    let spec = spec.trim_end().replace('\n', "\n  ");
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n  {spec}\n---\n"
+    )
+}
+
+fn index_with(policies: &str) -> Index {
+    let text = format!("{WORLD}\n---\n{policies}");
+    let loaded = load_text("test", &text).unwrap_or_else(|e| panic!("fixture loads: {e}"));
+    Index::build(
+        Arc::clone(&loaded.world.inventory),
+        Arc::clone(&loaded.world.policies),
+        EngineOptions::default(),
+    )
+}
+
+/// The decision, after checking that the index, explain and the matrix agree.
+fn decide(index: &Index, from: &str, to: &str, protocol: Protocol, port: u16) -> Decision {
+    let src = resolve_endpoint(index, from, None).unwrap();
+    let dst = resolve_endpoint(index, to, None).unwrap();
+    let flow = Flow {
+        src,
+        dst,
+        protocol,
+        port,
+    };
+    let fast = index.verdict(&flow);
+    let slow = explain(index, &flow);
+    assert_eq!(
+        fast, slow.verdict,
+        "index and explain disagree on {from} -> {to} {protocol}/{port}"
+    );
+    if let (Some(a), Some(b)) = (src.pod_id(), dst.pod_id()) {
+        if a != b {
+            let m = index.matrix(&[a, b], protocol, port);
+            assert_eq!(
+                m.decision(0, 1),
+                fast.decision(),
+                "matrix and index disagree on {from} -> {to} {protocol}/{port}"
+            );
+        }
+    }
+    fast.decision()
+}
+
+/// (what it shows, policies, from, to, protocol, port, decision)
+type Case = (
+    &'static str,
+    String,
+    &'static str,
+    &'static str,
+    Protocol,
+    u16,
+    Decision,
+);
+
+fn run(cases: Vec<Case>) {
+    let mut failures = Vec::new();
+    for (what, policies, from, to, proto, port, want) in cases {
+        let index = index_with(&policies);
+        let got = decide(&index, from, to, proto, port);
+        if got != want {
+            failures.push(format!(
+                "{what}: {from} -> {to} {proto}/{port}: want {want:?}, got {got:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+const API: &str = "endpointSelector: {matchLabels: {app: api}}";
+
+/// security/policy/intro ("Policy Enforcement Modes", default mode): an endpoint enters
+/// default deny for a direction once a rule with that direction selects it; the other
+/// direction stays open. An empty rule (`- {}`) selects no peer.
+#[test]
+fn selection_puts_an_endpoint_in_default_deny_per_direction() {
+    let from_web = cnp(
+        "prod",
+        "from-web",
+        &format!("{API}\ningress:\n- fromEndpoints: [{{matchLabels: {{app: web}}}}]"),
+    );
+    let deny_all = cnp("prod", "deny-all", "endpointSelector: {}\ningress:\n- {}");
+    run(vec![
+        (
+            "no policy: open",
+            String::new(),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "allowed peer",
+            from_web.clone(),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "other peer, now isolated",
+            from_web.clone(),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "egress stays open",
+            from_web.clone(),
+            "prod/api",
+            "dev/shell",
+            Tcp,
+            80,
+            Allowed,
+        ),
+        (
+            "an empty rule admits nothing",
+            deny_all.clone(),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "an empty rule: egress open",
+            deny_all,
+            "prod/api",
+            "dev/shell",
+            Tcp,
+            80,
+            Allowed,
+        ),
+    ]);
+}
+
+/// security/policy/deny ("Deny Policies"): deny takes precedence over allow, whether the
+/// allow is a Cilium policy or a Kubernetes NetworkPolicy; a deny-only policy still puts the
+/// endpoint in default deny (enableDefaultDeny defaults to true for a direction with rules).
+#[test]
+fn deny_wins_over_every_allow() {
+    let allow_all_np = np(
+        "prod",
+        "allow-all",
+        "podSelector: {}\npolicyTypes: [Ingress]\ningress:\n- {}",
+    );
+    let deny_shell = cnp(
+        "prod",
+        "no-shell",
+        &format!("{API}\ningressDeny:\n- fromEndpoints: [{{matchLabels: {{k8s:io.kubernetes.pod.namespace: dev}}}}]"),
+    );
+    let deny_port = cnp(
+        "prod",
+        "no-8080",
+        &format!("{API}\ningress:\n- fromEntities: [cluster]\ningressDeny:\n- toPorts: [{{ports: [{{port: \"8080\", protocol: TCP}}]}}]"),
+    );
+    run(vec![
+        (
+            "NetworkPolicy allow, Cilium deny",
+            format!("{allow_all_np}{deny_shell}"),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "the deny names another peer",
+            format!("{allow_all_np}{deny_shell}"),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "deny only: default deny for the rest",
+            deny_shell.clone(),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "a port deny without peers: every peer",
+            deny_port.clone(),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "other ports still allowed",
+            deny_port,
+            "prod/web",
+            "prod/api",
+            Udp,
+            53,
+            Allowed,
+        ),
+    ]);
+}
+
+/// The CiliumNetworkPolicy CRD's `enableDefaultDeny`: a policy with it off adds allows
+/// without isolating; "if multiple policies apply, default deny is enabled if any requests it".
+#[test]
+fn enable_default_deny_off_adds_allows_without_isolating() {
+    let dns_only = ccnp(
+        "dns",
+        "endpointSelector: {}\nenableDefaultDeny: {ingress: false}\ningress:\n- fromEndpoints: [{}]\n  toPorts: [{ports: [{port: \"53\", protocol: UDP}]}]",
+    );
+    let from_web = cnp(
+        "prod",
+        "from-web",
+        &format!("{API}\ningress:\n- fromEndpoints: [{{matchLabels: {{app: web}}}}]"),
+    );
+    run(vec![
+        (
+            "alone it isolates nothing",
+            dns_only.clone(),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "with another policy its allow counts",
+            format!("{dns_only}{from_web}"),
+            "dev/shell",
+            "prod/api",
+            Udp,
+            53,
+            Allowed,
+        ),
+        (
+            "and the other policy isolates",
+            format!("{dns_only}{from_web}"),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+    ]);
+}
+
+/// security/policy/kubernetes ("Namespaces"): a namespaced policy's endpoint selectors stay
+/// in its namespace unless they name one with `k8s:io.kubernetes.pod.namespace`; a
+/// clusterwide policy's selectors span all namespaces. security/policy/language: host-network
+/// pods are the host, not endpoints, so endpoint selectors never match them.
+#[test]
+fn endpoint_selectors_and_namespaces() {
+    let any_app = cnp(
+        "prod",
+        "any",
+        &format!("{API}\ningress:\n- fromEndpoints: [{{}}]"),
+    );
+    let dev_named = cnp(
+        "prod",
+        "dev",
+        &format!("{API}\ningress:\n- fromEndpoints: [{{matchLabels: {{io.kubernetes.pod.namespace: dev}}}}]"),
+    );
+    let by_ns_label = cnp(
+        "prod",
+        "by-label",
+        &format!("{API}\ningress:\n- fromEndpoints: [{{matchLabels: {{io.cilium.k8s.namespace.labels.env: dev, io.kubernetes.pod.namespace: dev}}}}]"),
+    );
+    let clusterwide = ccnp(
+        "cw",
+        "endpointSelector: {matchLabels: {app: api}}\ningress:\n- fromEndpoints: [{}]",
+    );
+    run(vec![
+        (
+            "{} in a namespaced policy: own namespace",
+            any_app.clone(),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "{} in a namespaced policy: not others",
+            any_app.clone(),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "a named namespace",
+            dev_named.clone(),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "a named namespace only",
+            dev_named,
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "namespace labels",
+            by_ns_label,
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "{} in a clusterwide policy: every namespace",
+            clusterwide.clone(),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "host-network pods are no endpoints",
+            clusterwide,
+            "dev/agent",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+    ]);
+}
+
+/// security/policy/language ("Entities Based", "IP/CIDR based"): `world` is outside the
+/// cluster, `cluster` is every endpoint and node, `remote-node` the other nodes; CIDR rules
+/// never match endpoints of the cluster or its nodes; `except` carves out of a CIDR set.
+#[test]
+fn entities_and_cidrs() {
+    let world_in = cnp(
+        "prod",
+        "world",
+        &format!("{API}\ningress:\n- fromEntities: [world]"),
+    );
+    let cluster_out = cnp(
+        "prod",
+        "cluster",
+        &format!("{API}\negress:\n- toEntities: [cluster]"),
+    );
+    let cidr_out = cnp(
+        "prod",
+        "cidr",
+        &format!("{API}\negress:\n- toCIDRSet: [{{cidr: 0.0.0.0/0, except: [8.8.0.0/16]}}]"),
+    );
+    let remote = cnp(
+        "prod",
+        "remote",
+        &format!("{API}\negress:\n- toEntities: [remote-node]"),
+    );
+    run(vec![
+        (
+            "world: an outside address",
+            world_in.clone(),
+            "203.0.113.9",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "world: not a pod",
+            world_in,
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "cluster: a pod",
+            cluster_out.clone(),
+            "prod/api",
+            "dev/shell",
+            Tcp,
+            80,
+            Allowed,
+        ),
+        (
+            "cluster: a node",
+            cluster_out.clone(),
+            "prod/api",
+            "192.168.1.2",
+            Tcp,
+            10250,
+            Allowed,
+        ),
+        (
+            "cluster: not outside",
+            cluster_out,
+            "prod/api",
+            "1.1.1.1",
+            Tcp,
+            443,
+            Denied,
+        ),
+        (
+            "a CIDR: outside",
+            cidr_out.clone(),
+            "prod/api",
+            "1.1.1.1",
+            Tcp,
+            443,
+            Allowed,
+        ),
+        (
+            "a CIDR: except",
+            cidr_out.clone(),
+            "prod/api",
+            "8.8.8.8",
+            Tcp,
+            443,
+            Denied,
+        ),
+        (
+            "a CIDR never matches pods",
+            cidr_out.clone(),
+            "prod/api",
+            "dev/shell",
+            Tcp,
+            80,
+            Denied,
+        ),
+        (
+            "a CIDR never matches nodes",
+            cidr_out,
+            "prod/api",
+            "192.168.1.2",
+            Tcp,
+            10250,
+            Denied,
+        ),
+        (
+            "remote-node: another node",
+            remote.clone(),
+            "prod/api",
+            "192.168.1.2",
+            Tcp,
+            10250,
+            Allowed,
+        ),
+        (
+            "remote-node: a pod is not",
+            remote,
+            "prod/api",
+            "prod/web",
+            Tcp,
+            80,
+            Denied,
+        ),
+    ]);
+}
+
+/// security/policy/language ("Layer 4 Examples"): toPorts without an L3 selector applies to
+/// every peer; protocol ANY (the default) covers TCP and UDP; named ports resolve on the
+/// destination; endPort makes a range.
+#[test]
+fn ports() {
+    let any_peer = cnp(
+        "prod",
+        "l4",
+        &format!("{API}\ningress:\n- toPorts: [{{ports: [{{port: \"53\"}}]}}]"),
+    );
+    let named = cnp(
+        "prod",
+        "named",
+        &format!("{API}\ningress:\n- toPorts: [{{ports: [{{port: http, protocol: TCP}}]}}]"),
+    );
+    let range = cnp(
+        "prod",
+        "range",
+        &format!("{API}\ningress:\n- toPorts: [{{ports: [{{port: \"8000\", endPort: 8100, protocol: TCP}}]}}]"),
+    );
+    run(vec![
+        (
+            "any peer, UDP by ANY",
+            any_peer.clone(),
+            "dev/shell",
+            "prod/api",
+            Udp,
+            53,
+            Allowed,
+        ),
+        (
+            "any peer, TCP by ANY",
+            any_peer.clone(),
+            "203.0.113.9",
+            "prod/api",
+            Tcp,
+            53,
+            Allowed,
+        ),
+        (
+            "any peer, other port",
+            any_peer,
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "named port",
+            named.clone(),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "named port, not that number",
+            named,
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            9090,
+            Denied,
+        ),
+        (
+            "a range",
+            range.clone(),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "out of the range",
+            range,
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8101,
+            Denied,
+        ),
+    ]);
+}
+
+/// security/policy/language ("DNS based"): toFQDNs selects outside peers by the DNS answers
+/// Cilium observes; an address alone cannot tell, so the answer is unknown, never a guess.
+/// What the inventory does not hold (service accounts through toServices) is unknown too.
+#[test]
+fn what_cannot_be_told_from_an_address_is_unknown() {
+    let fqdn = cnp(
+        "prod",
+        "fqdn",
+        &format!("{API}\negress:\n- toFQDNs: [{{matchName: api.stripe.com}}]\n  toPorts: [{{ports: [{{port: \"443\", protocol: TCP}}]}}]"),
+    );
+    let services = cnp(
+        "prod",
+        "svc",
+        &format!(
+            "{API}\negress:\n- toServices: [{{k8sService: {{serviceName: db, namespace: prod}}}}]"
+        ),
+    );
+    run(vec![
+        (
+            "an outside address",
+            fqdn.clone(),
+            "prod/api",
+            "1.1.1.1",
+            Tcp,
+            443,
+            Unknown,
+        ),
+        (
+            "another port: surely not",
+            fqdn.clone(),
+            "prod/api",
+            "1.1.1.1",
+            Tcp,
+            80,
+            Denied,
+        ),
+        (
+            "a pod is no domain name",
+            fqdn,
+            "prod/api",
+            "prod/web",
+            Tcp,
+            443,
+            Denied,
+        ),
+        (
+            "a Service peer",
+            services,
+            "prod/api",
+            "prod/web",
+            Tcp,
+            5432,
+            Unknown,
+        ),
+    ]);
+}
+
+/// security/policy/language ("Layer 7 Examples"): an L7 rule filters what its L3/L4 rule
+/// admits; explain says so. A rule without L7 rules for the same flow lets every request
+/// through, and explain says the L7 rules filter nothing.
+#[test]
+fn l7_rules_are_shown_with_the_verdict() {
+    let l7 = cnp(
+        "prod",
+        "l7",
+        &format!("{API}\ningress:\n- fromEndpoints: [{{matchLabels: {{app: web}}}}]\n  toPorts:\n  - ports: [{{port: \"8080\", protocol: TCP}}]\n    rules:\n      http:\n      - {{method: GET, path: \"/api/.*\"}}"),
+    );
+    let plain = np(
+        "prod",
+        "plain",
+        "podSelector: {matchLabels: {app: api}}\npolicyTypes: [Ingress]\ningress:\n- from: [{podSelector: {matchLabels: {app: web}}}]",
+    );
+    let index = index_with(&l7);
+    assert_eq!(decide(&index, "prod/web", "prod/api", Tcp, 8080), Allowed);
+    let flow = Flow {
+        src: resolve_endpoint(&index, "prod/web", None).unwrap(),
+        dst: resolve_endpoint(&index, "prod/api", None).unwrap(),
+        protocol: Tcp,
+        port: 8080,
+    };
+    let e = explain(&index, &flow);
+    assert_eq!(
+        e.ingress.l7.as_deref(),
+        Some("CiliumNetworkPolicy/prod/l7 ingress[0] on TCP/8080: HTTP GET /api/.*")
+    );
+    let index = index_with(&format!("{l7}{plain}"));
+    let e = explain(&index, &flow);
+    assert_eq!(e.ingress.l7, None);
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("filter nothing here") && n.contains("prod/plain ingress[0]")),
+        "{:?}",
+        e.notes
+    );
+}
