@@ -848,6 +848,8 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "adminnetworkpolicies",
         "baselineadminnetworkpolicies",
         "clusternetworkpolicies",
+        "ciliumnetworkpolicies",
+        "ciliumclusterwidenetworkpolicies",
         "stagedkubernetesnetworkpolicies",
     ]
     .iter()
@@ -1432,6 +1434,82 @@ async fn admin_network_policies_are_read_and_followed_where_served() {
     .await;
     assert_eq!(code, 3, "{out}{err}");
     assert!(out.starts_with("? UNKNOWN"), "{out}");
+    mock.assert_read_only();
+}
+
+// ---- Cilium's policies -----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cilium_policies_are_read_and_followed_where_served() {
+    use mockapi::objects::{cilium_clusterwide, cilium_policy};
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.serve_cilium();
+    // A clusterwide deny of the database port from the backend: it wins over the
+    // NetworkPolicy that admits it.
+    mock.apply(cilium_clusterwide(
+        "no-db",
+        json!({
+            "endpointSelector": {"matchLabels": {"app": "database"}},
+            "ingressDeny": [{"fromEndpoints": [{"matchLabels": {"app": "backend"}}]}]
+        }),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let (mut session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert_eq!(
+        session.access.cilium_kinds,
+        ["ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"]
+    );
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    let e = why(&world, "production/backend", "production/database", 5432);
+    assert!(!e.allowed);
+    let cite = e.ingress.decided_by.expect("the Cilium tier decides");
+    assert_eq!(cite.policy, "CiliumClusterwideNetworkPolicy/no-db");
+    // Namespaces, nodes, pods, NetworkPolicies and the two Cilium kinds.
+    wait_for_watches(&mock, 6).await;
+    // A namespaced policy arrives through the watch, with its L7 rules.
+    mock.apply(cilium_policy(
+        "production",
+        "l7",
+        json!({
+            "endpointSelector": {"matchLabels": {"app": "backend"}},
+            "ingress": [{"toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}],
+                "rules": {"http": [{"method": "GET"}]}}]}]
+        }),
+    ));
+    let (world, _) = snapshot_where(&mut session, "the CiliumNetworkPolicy", |w, _| {
+        w.policies.policies.iter().any(|p| p.name == "l7")
+    })
+    .await;
+    let p = world
+        .policies
+        .policies
+        .iter()
+        .find(|p| p.name == "l7")
+        .unwrap();
+    assert_eq!(p.key(), "CiliumNetworkPolicy/production/l7");
+    let e = why(&world, "production/frontend", "production/backend", 8080);
+    assert!(
+        e.allowed,
+        "the NetworkPolicies admit it; the L7 rule adds a filter"
+    );
+    drop(session);
+
+    // Served but forbidden: Cilium's policies may decide anything, so every verdict is
+    // unknown.
+    mock.forbid(Kind::CiliumClusterwidePolicy, None);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(!session.access.tiers_known);
+    assert!(!world.policies.tiers_known);
+    let hidden = status.hidden.join("\n");
+    assert!(
+        hidden.contains("ciliumclusterwidenetworkpolicies (forbidden"),
+        "{hidden}"
+    );
+    let e = why(&world, "production/frontend", "production/backend", 8080);
+    assert!(!e.allowed);
+    assert!(e.unknown.is_some(), "unknown, not a guess");
+    drop(session);
     mock.assert_read_only();
 }
 

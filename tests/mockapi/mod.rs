@@ -36,6 +36,9 @@ pub enum Kind {
     AdminPolicy,
     BaselinePolicy,
     ClusterPolicy,
+    /// Cilium's policies: served only after `serve_cilium`.
+    CiliumPolicy,
+    CiliumClusterwidePolicy,
 }
 
 impl Kind {
@@ -49,6 +52,8 @@ impl Kind {
             Kind::AdminPolicy => "adminnetworkpolicies",
             Kind::BaselinePolicy => "baselineadminnetworkpolicies",
             Kind::ClusterPolicy => "clusternetworkpolicies",
+            Kind::CiliumPolicy => "ciliumnetworkpolicies",
+            Kind::CiliumClusterwidePolicy => "ciliumclusterwidenetworkpolicies",
         }
     }
     fn api_version(self) -> &'static str {
@@ -57,6 +62,7 @@ impl Kind {
             Kind::StagedPolicy => "projectcalico.org/v3",
             Kind::AdminPolicy | Kind::BaselinePolicy => "policy.networking.k8s.io/v1alpha1",
             Kind::ClusterPolicy => "policy.networking.k8s.io/v1alpha2",
+            Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io/v2",
             _ => "v1",
         }
     }
@@ -67,6 +73,7 @@ impl Kind {
             Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => {
                 "policy.networking.k8s.io"
             }
+            Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io",
             _ => "",
         }
     }
@@ -80,10 +87,15 @@ impl Kind {
             Kind::AdminPolicy => "AdminNetworkPolicy",
             Kind::BaselinePolicy => "BaselineAdminNetworkPolicy",
             Kind::ClusterPolicy => "ClusterNetworkPolicy",
+            Kind::CiliumPolicy => "CiliumNetworkPolicy",
+            Kind::CiliumClusterwidePolicy => "CiliumClusterwideNetworkPolicy",
         }
     }
     fn namespaced(self) -> bool {
-        matches!(self, Kind::Pod | Kind::NetworkPolicy | Kind::StagedPolicy)
+        matches!(
+            self,
+            Kind::Pod | Kind::NetworkPolicy | Kind::StagedPolicy | Kind::CiliumPolicy
+        )
     }
     fn from_json(object: &Value) -> Kind {
         match object["kind"].as_str() {
@@ -95,6 +107,8 @@ impl Kind {
             Some("AdminNetworkPolicy") => Kind::AdminPolicy,
             Some("BaselineAdminNetworkPolicy") => Kind::BaselinePolicy,
             Some("ClusterNetworkPolicy") => Kind::ClusterPolicy,
+            Some("CiliumNetworkPolicy") => Kind::CiliumPolicy,
+            Some("CiliumClusterwideNetworkPolicy") => Kind::CiliumClusterwidePolicy,
             other => panic!("mock api: unsupported kind {other:?}"),
         }
     }
@@ -144,6 +158,8 @@ struct Inner {
     calico: bool,
     /// Whether policy.networking.k8s.io is served (discovery and the tier kinds).
     policy_api: bool,
+    /// Whether cilium.io/v2 is served (discovery and Cilium's policy kinds).
+    cilium: bool,
     /// Where a port-forward to a pod (namespace, name) is relayed: a scripted agent.
     forwards: BTreeMap<(String, String), SocketAddr>,
     /// Port-forwards answered with 403.
@@ -395,6 +411,11 @@ impl MockApi {
         self.inner.lock().unwrap().policy_api = true;
     }
 
+    /// Serves Cilium's API group: discovery of cilium.io/v2 and its two policy kinds.
+    pub fn serve_cilium(&self) {
+        self.inner.lock().unwrap().cilium = true;
+    }
+
     /// Relays port-forwards to pod `namespace/name` to `to` (a scripted agent on loopback).
     pub fn forward(&self, namespace: &str, name: &str, to: SocketAddr) {
         self.inner
@@ -605,6 +626,13 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         ["apis", "policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies"] => {
             Some((Kind::ClusterPolicy, None))
         }
+        ["apis", "cilium.io", "v2", "ciliumnetworkpolicies"] => Some((Kind::CiliumPolicy, None)),
+        ["apis", "cilium.io", "v2", "namespaces", ns, "ciliumnetworkpolicies"] => {
+            Some((Kind::CiliumPolicy, Some(ns.to_string())))
+        }
+        ["apis", "cilium.io", "v2", "ciliumclusterwidenetworkpolicies"] => {
+            Some((Kind::CiliumClusterwidePolicy, None))
+        }
         _ => None,
     }
 }
@@ -697,7 +725,22 @@ fn handle(
             _ => {}
         }
     }
+    if guard.cilium && path.trim_end_matches('/') == "/apis/cilium.io/v2" {
+        let resources: Vec<Value> = [Kind::CiliumPolicy, Kind::CiliumClusterwidePolicy]
+            .iter()
+            .map(|k| {
+                json!({"name": k.plural(), "singularName": "", "namespaced": k.namespaced(),
+                    "kind": k.name(), "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]})
+            })
+            .collect();
+        let body = json!({
+            "kind": "APIResourceList", "apiVersion": "v1",
+            "groupVersion": "cilium.io/v2", "resources": resources
+        });
+        return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
+    }
     let route = route(&path).filter(|(k, _)| match k {
+        Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => guard.cilium,
         Kind::StagedPolicy => guard.calico,
         Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => guard.policy_api,
         _ => true,
@@ -1067,6 +1110,18 @@ pub mod objects {
     /// An AdminNetworkPolicy (v1alpha1).
     pub fn admin_policy(name: &str, spec: Value) -> Value {
         json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+               "metadata": {"name": name}, "spec": spec})
+    }
+
+    /// A CiliumNetworkPolicy (cilium.io/v2).
+    pub fn cilium_policy(ns: &str, name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+               "metadata": {"name": name, "namespace": ns}, "spec": spec})
+    }
+
+    /// A CiliumClusterwideNetworkPolicy (cilium.io/v2).
+    pub fn cilium_clusterwide(name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
                "metadata": {"name": name}, "spec": spec})
     }
 

@@ -58,6 +58,8 @@ pub struct Access {
     /// The kinds of sig-network's policy API (cluster-scoped tiers) that are served and may
     /// be read, by resource name.
     pub tier_kinds: Vec<&'static str>,
+    /// Cilium's policy kinds that are served and may be read cluster-wide.
+    pub cilium_kinds: Vec<&'static str>,
     /// False when a served tier kind cannot be read (or what is served cannot be found out):
     /// such policies may decide any flow, so every verdict is unknown.
     pub tiers_known: bool,
@@ -208,6 +210,43 @@ async fn tier_kinds_served(conn: &Connection) -> Result<Option<Vec<&'static str>
     Ok(Some(served))
 }
 
+/// Cilium's policy kinds the engine evaluates.
+const CILIUM_KINDS: [&str; 2] = ["ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"];
+
+/// Which of Cilium's policy kinds the API server serves: one discovery request. Absent
+/// (404): the cluster does not run Cilium. `None` when discovery is forbidden.
+async fn cilium_kinds_served(conn: &Connection) -> Result<Option<Vec<&'static str>>, LiveError> {
+    match conn.client.list_api_group_resources("cilium.io/v2").await {
+        Ok(list) => Ok(Some(
+            CILIUM_KINDS
+                .iter()
+                .copied()
+                .filter(|n| list.resources.iter().any(|r| r.name == *n))
+                .collect(),
+        )),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Some(Vec::new())),
+        Err(kube::Error::Api(s)) if s.code == 403 => Ok(None),
+        Err(e) => Err(unreachable(conn, &e)),
+    }
+}
+
+/// Whether the cluster-wide list of a Cilium kind may be read.
+async fn can_list_cilium(conn: &Connection, plural: &str) -> Result<bool, LiveError> {
+    let client = conn.client.clone();
+    match plural {
+        "ciliumnetworkpolicies" => {
+            can_list(conn, Api::<watch::CiliumNetworkPolicy>::all(client)).await
+        }
+        _ => {
+            can_list(
+                conn,
+                Api::<watch::CiliumClusterwideNetworkPolicy>::all(client),
+            )
+            .await
+        }
+    }
+}
+
 /// Whether the cluster-wide list of a tier kind may be read.
 async fn can_list_tier(conn: &Connection, plural: &str) -> Result<bool, LiveError> {
     let client = conn.client.clone();
@@ -272,6 +311,32 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
                     tiers_known = false;
                     hidden.push(format!(
                         "{plural} (forbidden): these cluster-scoped policies may decide any                          flow, so every verdict is unknown"
+                    ));
+                }
+            }
+        }
+    }
+    // Cilium's policies deny before every allow and isolate like NetworkPolicies: each
+    // served kind must be readable cluster-wide, or nothing is certain.
+    let mut cilium_kinds = Vec::new();
+    match cilium_kinds_served(conn).await? {
+        None => {
+            tiers_known = false;
+            hidden.push(
+                "whether the cluster has CiliumNetworkPolicies (API discovery of cilium.io \
+                 forbidden): they may decide any flow, so every verdict is unknown"
+                    .to_string(),
+            );
+        }
+        Some(served) => {
+            for plural in served {
+                if can_list_cilium(conn, plural).await? {
+                    cilium_kinds.push(plural);
+                } else {
+                    tiers_known = false;
+                    hidden.push(format!(
+                        "{plural} (forbidden, cluster-wide list): Cilium's policies may deny \
+                         or allow any flow, so every verdict is unknown"
                     ));
                 }
             }
@@ -367,6 +432,7 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         policies,
         staged,
         tier_kinds,
+        cilium_kinds,
         tiers_known,
         hidden,
     })
@@ -466,6 +532,10 @@ impl Cache {
                     Item::Policy(p) => policies.push(p.clone()),
                     Item::Staged(s) => staged.push(s.clone()),
                     Item::Tier(t) => tiers.push(t.clone()),
+                    Item::Cilium(c) => {
+                        policies.push(c.allow.clone());
+                        tiers.extend(c.deny.clone());
+                    }
                     Item::Finished => {}
                     Item::Invalid(why) => warnings.push(why.clone()),
                 }
@@ -481,6 +551,7 @@ impl Cache {
         referenced.extend(
             policies
                 .iter()
+                .filter(|p: &&crate::policy::model::Policy| !p.namespace.is_empty())
                 .map(|p: &crate::policy::model::Policy| p.namespace.clone()),
         );
         for scope in [&self.access.pods, &self.access.policies] {
@@ -709,6 +780,19 @@ impl Session {
                 _ => loops.add(
                     plural.into(),
                     Api::<watch::ClusterNetworkPolicy>::all(client),
+                ),
+            }
+        }
+        for &plural in &access.cilium_kinds {
+            let client = client.clone();
+            match plural {
+                "ciliumnetworkpolicies" => loops.add(
+                    plural.into(),
+                    Api::<watch::CiliumNetworkPolicy>::all(client),
+                ),
+                _ => loops.add(
+                    plural.into(),
+                    Api::<watch::CiliumClusterwideNetworkPolicy>::all(client),
                 ),
             }
         }

@@ -23,6 +23,7 @@ use super::connect::chain;
 use crate::cluster::convert;
 use crate::policy::audit::Staged;
 use crate::policy::compile::{compile_network_policy, FieldError};
+use crate::policy::compile_cilium::{compile_cilium_policy, CiliumCompiled, CiliumObject};
 use crate::policy::compile_tiers::{compile_tier_policy, TierKind, TierObject};
 use crate::policy::model::{Namespace, Node, Origin, Pod, Policy};
 use crate::policy::tiers::TierPolicy;
@@ -45,6 +46,8 @@ pub enum Item {
     Staged(Staged),
     /// A cluster-scoped policy of the Admin or Baseline tier.
     Tier(TierPolicy),
+    /// A Cilium policy: its allow part and its deny part.
+    Cilium(Box<CiliumCompiled>),
     /// An object the engine cannot use, with the reason (shown as a warning).
     Invalid(String),
 }
@@ -146,6 +149,74 @@ tier_resource!(
     "v1alpha2",
     "clusternetworkpolicies",
     TierKind::Cluster
+);
+
+/// Cilium's policy kinds (cilium.io/v2), read where the API server serves them.
+macro_rules! cilium_resource {
+    ($name:ident, $plural:literal, $scope:ty, $clusterwide:literal) => {
+        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+        pub struct $name {
+            pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub spec: Option<serde_json::Value>,
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub specs: Option<serde_json::Value>,
+        }
+
+        impl k8s_openapi::Resource for $name {
+            const API_VERSION: &'static str = "cilium.io/v2";
+            const GROUP: &'static str = "cilium.io";
+            const KIND: &'static str = stringify!($name);
+            const VERSION: &'static str = "v2";
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = $scope;
+        }
+
+        impl k8s_openapi::Metadata for $name {
+            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+
+        impl Watched for $name {
+            fn item(&self) -> Item {
+                let value = serde_json::json!({
+                    "metadata": self.metadata, "spec": self.spec, "specs": self.specs
+                });
+                let object: CiliumObject = match serde_json::from_value(value) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        let (ns, name) = key_of(self);
+                        return Item::Invalid(format!("{} {ns}/{name}: spec: {e}", stringify!($name)));
+                    }
+                };
+                let namespace = self.metadata.namespace.clone().unwrap_or_default();
+                match compile_cilium_policy(&object, $clusterwide, &namespace, origin()) {
+                    Ok(compiled) => Item::Cilium(Box::new(compiled)),
+                    Err(errs) => invalid(self, errs.0),
+                }
+            }
+        }
+    };
+}
+
+cilium_resource!(
+    CiliumNetworkPolicy,
+    "ciliumnetworkpolicies",
+    k8s_openapi::NamespaceResourceScope,
+    false
+);
+cilium_resource!(
+    CiliumClusterwideNetworkPolicy,
+    "ciliumclusterwidenetworkpolicies",
+    k8s_openapi::ClusterResourceScope,
+    true
 );
 
 fn tier_item<K: Resource<DynamicType = ()>>(
