@@ -714,3 +714,54 @@ fn l7_rules_are_shown_with_the_verdict() {
         e.notes
     );
 }
+
+/// `--fqdn NAME=IP`: a name given is taken to have only the addresses given, so toFQDNs
+/// then matches (or surely does not); a pattern matches the names given that fit it; names
+/// not given stay unknown.
+#[test]
+fn names_given_with_fqdn_decide() {
+    use netpol_tui::policy::engine::Domains;
+    let fqdn = cnp(
+        "prod",
+        "fqdn",
+        &format!("{API}\negress:\n- toFQDNs: [{{matchName: api.stripe.com}}, {{matchPattern: \"*.github.com\"}}]"),
+    );
+    let loaded = load_text("test", &format!("{WORLD}\n---\n{fqdn}")).unwrap();
+    let options = EngineOptions {
+        domains: Domains::parse(&[
+            "api.stripe.com=203.0.113.7".into(),
+            "api.github.com=198.51.100.9".into(),
+        ])
+        .unwrap(),
+        ..EngineOptions::default()
+    };
+    let index = Index::build(
+        Arc::clone(&loaded.world.inventory),
+        Arc::clone(&loaded.world.policies),
+        options,
+    );
+    assert_eq!(decide(&index, "prod/api", "203.0.113.7", Tcp, 443), Allowed);
+    assert_eq!(
+        decide(&index, "prod/api", "198.51.100.9", Tcp, 443),
+        Allowed
+    );
+    // Not an address of the name given; the pattern may still cover other names.
+    assert_eq!(decide(&index, "prod/api", "192.0.2.1", Tcp, 443), Unknown);
+    let only_names = cnp(
+        "prod",
+        "names",
+        &format!("{API}\negress:\n- toFQDNs: [{{matchName: api.stripe.com}}]"),
+    );
+    let loaded = load_text("test", &format!("{WORLD}\n---\n{only_names}")).unwrap();
+    let index = Index::build(
+        Arc::clone(&loaded.world.inventory),
+        Arc::clone(&loaded.world.policies),
+        EngineOptions {
+            domains: Domains::parse(&["api.stripe.com=203.0.113.7".into()]).unwrap(),
+            ..EngineOptions::default()
+        },
+    );
+    assert_eq!(decide(&index, "prod/api", "192.0.2.1", Tcp, 443), Denied);
+    assert!(Domains::parse(&["*.github.com=1.2.3.4".into()]).is_err());
+    assert!(Domains::parse(&["api.github.com=nope".into()]).is_err());
+}

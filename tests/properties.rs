@@ -26,7 +26,7 @@ proptest! {
 
     #[test]
     fn index_agrees_with_explain((inv, policies) in world(), cilium in any::<bool>()) {
-        let index = build(&inv, policies, EngineOptions { ipblock_matches_pods: !cilium });
+        let index = build(&inv, policies, EngineOptions { ipblock_matches_pods: !cilium, ..Default::default() });
         for flow in flows(&inv) {
             let fast = index.verdict(&flow);
             let slow = explain(&index, &flow);
@@ -37,7 +37,7 @@ proptest! {
 
     #[test]
     fn matrix_agrees_with_single_verdicts((inv, policies) in world(), port in prop::sample::select(PORTS.to_vec()), protocol in protocol(), cilium in any::<bool>()) {
-        let index = build(&inv, policies, EngineOptions { ipblock_matches_pods: !cilium });
+        let index = build(&inv, policies, EngineOptions { ipblock_matches_pods: !cilium, ..Default::default() });
         let pods: Vec<u32> = (0..inv.pods.len() as u32).collect();
         let m = index.matrix(&pods, protocol, port);
         let mut allowed = 0u64;
@@ -175,8 +175,8 @@ proptest! {
 
     #[test]
     fn what_cannot_be_read_never_gives_a_wrong_definite_answer((full, partial, policies, readable) in partly_known_world(), cilium in any::<bool>()) {
-        let options = EngineOptions { ipblock_matches_pods: !cilium };
-        let truth = build(&full, policies, options);
+        let options = EngineOptions { ipblock_matches_pods: !cilium, ..Default::default() };
+        let truth = build(&full, policies, options.clone());
         let seen = build(&partial, readable, options);
         for flow in flows(&partial) {
             let sure = truth.verdict(&flow).decision();
@@ -367,7 +367,7 @@ mod tiers {
 
         #[test]
         fn index_agrees_with_explain((inv, policies, tiers) in tiered_world(), cilium in any::<bool>()) {
-            let index = build_tiered(&inv, policies, tiers, EngineOptions { ipblock_matches_pods: !cilium });
+            let index = build_tiered(&inv, policies, tiers, EngineOptions { ipblock_matches_pods: !cilium, ..Default::default() });
             for flow in flows(&inv) {
                 let fast = index.verdict(&flow);
                 let slow = explain(&index, &flow);
@@ -468,9 +468,17 @@ mod cilium {
         #![proptest_config(ProptestConfig::with_cases(300))]
 
         #[test]
-        fn index_agrees_with_explain_and_hidden_labels_never_mislead((full, partial, policies, tiers) in partly_known_cilium_world()) {
-            let truth = build_tiered(&full, policies.clone(), tiers.clone(), EngineOptions::default());
-            let seen = build_tiered(&partial, policies, tiers, EngineOptions::default());
+        fn index_agrees_with_explain_and_hidden_labels_never_mislead((full, partial, policies, tiers) in partly_known_cilium_world(), fqdn in any::<bool>()) {
+            let mut options = EngineOptions::default();
+            if fqdn {
+                options.domains = netpol_tui::policy::engine::Domains::parse(&[
+                    "api.example.com=8.8.8.8".into(),
+                    "api.example.com=fd00::99".into(),
+                    "other.example.org=10.0.1.99".into(),
+                ]).unwrap();
+            }
+            let truth = build_tiered(&full, policies.clone(), tiers.clone(), options.clone());
+            let seen = build_tiered(&partial, policies, tiers, options);
             for flow in flows(&partial) {
                 let v = seen.verdict(&flow);
                 let slow = explain(&seen, &flow);

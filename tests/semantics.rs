@@ -135,7 +135,7 @@ fn run(cases: Vec<Case>) {
 fn run_with(cases: Vec<Case>, options: EngineOptions) {
     let mut failures = Vec::new();
     for (what, policies, from, to, proto, port, want) in cases {
-        let index = index_with(&policies, options);
+        let index = index_with(&policies, options.clone());
         let got = allowed_in(&index, from, to, proto, port);
         if got != want {
             failures.push(format!(
@@ -944,6 +944,7 @@ fn ip_blocks() {
         ],
         EngineOptions {
             ipblock_matches_pods: false,
+            ..Default::default()
         },
     );
 }

@@ -72,7 +72,7 @@ impl Snapshot {
     }
 
     pub fn options(&self) -> EngineOptions {
-        self.index.options()
+        self.index.options().clone()
     }
 }
 

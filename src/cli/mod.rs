@@ -145,6 +145,12 @@ pub struct SourceArgs {
         value_name = "MODE"
     )]
     pub ipblock_pods: IpBlockPods,
+
+    /// A domain name's address (`api.example.com=203.0.113.7`; repeatable): Cilium's toFQDNs
+    /// and the domain names of ClusterNetworkPolicies then match it. A name given is taken
+    /// to have only the addresses given; names not given stay unknown.
+    #[arg(long = "fqdn", global = true, value_name = "NAME=IP", value_parser = numbers::domain)]
+    pub fqdn: Vec<String>,
 }
 
 /// Rows of `matrix --all-ports`.
@@ -418,6 +424,8 @@ pub fn run(cli: Cli) -> ExitCode {
 fn engine_options(source: &SourceArgs) -> EngineOptions {
     EngineOptions {
         ipblock_matches_pods: source.ipblock_pods == IpBlockPods::Match,
+        // Each was checked when parsed.
+        domains: crate::policy::engine::Domains::parse(&source.fqdn).unwrap_or_default(),
     }
 }
 

@@ -309,7 +309,7 @@ impl Printer {
         }
         Ok(Printer {
             names: Names::new(&index),
-            options: index.options(),
+            options: index.options().clone(),
             index,
             updates: None,
             args,
@@ -344,7 +344,7 @@ impl Printer {
         }
         let world = rx.borrow_and_update().clone();
         if let Some(w) = world {
-            self.index = Index::build(w.inventory, w.policies, self.options);
+            self.index = Index::build(w.inventory, w.policies, self.options.clone());
             self.names = Names::new(&self.index);
         }
     }

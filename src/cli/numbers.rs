@@ -40,6 +40,12 @@ pub fn run_time(text: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// `--fqdn NAME=IP`.
+pub fn domain(text: &str) -> Result<String, String> {
+    crate::policy::engine::Domains::parse(&[text.to_string()])?;
+    Ok(text.to_string())
+}
+
 /// `--request-timeout`: 1 s to an hour.
 pub fn request_timeout(text: &str) -> Result<std::time::Duration, String> {
     seconds_between(

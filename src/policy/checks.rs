@@ -214,14 +214,7 @@ pub fn cilium_peer_check(
     match peer {
         CiliumPeer::Unjudged(why) => (None, format!("unknown: {why}")),
         CiliumPeer::Domains(names) => match other {
-            Endpoint::External(ip) => (
-                None,
-                format!(
-                    "unknown: whether {ip} is an address of {} depends on DNS answers, which \
-                     cannot be told from the address",
-                    names.join(", ")
-                ),
-            ),
+            Endpoint::External(ip) => domain_check(index, names, ip),
             _ => (
                 Some(false),
                 "the other end is inside the cluster; domain names match only addresses \
@@ -407,5 +400,83 @@ pub fn policy_selects(index: &Index, policy: &Policy, pod: &Pod) -> (Option<bool
                 pod.name, policy.pod_selector
             ),
         ),
+    }
+}
+
+/// Whether an outside address belongs to one of `names` (names or `*` patterns), as far as
+/// the addresses the user gave (`--fqdn NAME=IP`) tell, the literal way.
+pub fn domain_check(
+    index: &Index,
+    names: &[String],
+    ip: &std::net::IpAddr,
+) -> (Option<bool>, String) {
+    let given = &index.options().domains.0;
+    let wild = |p: &str, n: &str| -> bool {
+        // `*` within one label; the literal reading of Cilium's matchPattern.
+        let (pl, nl): (Vec<&str>, Vec<&str>) = (p.split('.').collect(), n.split('.').collect());
+        if p == "*" {
+            return true;
+        }
+        pl.len() == nl.len()
+            && pl.iter().zip(&nl).all(|(a, b)| {
+                let parts: Vec<&str> = a.split('*').collect();
+                if parts.len() == 1 {
+                    return a == b;
+                }
+                let (first, last) = (parts[0], parts[parts.len() - 1]);
+                if !b.starts_with(first)
+                    || !b[first.len()..].ends_with(last)
+                    || b.len() < first.len() + last.len()
+                {
+                    return false;
+                }
+                let mut rest = &b[first.len()..b.len() - last.len()];
+                for mid in &parts[1..parts.len() - 1] {
+                    match rest.find(mid) {
+                        Some(i) => rest = &rest[i + mid.len()..],
+                        None => return false,
+                    }
+                }
+                true
+            })
+    };
+    let mut missing = Vec::new();
+    for name in names {
+        let name = name.to_ascii_lowercase();
+        let hits: Vec<&String> = given
+            .iter()
+            .filter(|(g, ips)| {
+                (if name.contains('*') {
+                    wild(&name, g)
+                } else {
+                    **g == name
+                }) && ips.contains(ip)
+            })
+            .map(|(g, _)| g)
+            .collect();
+        if let Some(g) = hits.first() {
+            return (Some(true), format!("{ip} is an address of {g} (--fqdn)"));
+        }
+        if name.contains('*') || !given.contains_key(&name) {
+            missing.push(name);
+        }
+    }
+    if missing.is_empty() {
+        (
+            Some(false),
+            format!(
+                "{ip} is none of the addresses given for {} (--fqdn)",
+                names.join(", ")
+            ),
+        )
+    } else {
+        (
+            None,
+            format!(
+                "unknown: whether {ip} is an address of {} depends on DNS answers, which cannot \
+                 be told from the address (give them with --fqdn NAME=IP)",
+                missing.join(", ")
+            ),
+        )
     }
 }

@@ -195,9 +195,9 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                         None => format!("a tier rule might match: {why}"),
                     });
                 }
-                Side::Unknown { rule: Some(_), .. } => {
-                    // A rule admits the flow only if namespace labels that cannot be read are
-                    // what it selects.
+                Side::Unknown { rule: Some(r), .. } => {
+                    // A rule admits the flow only if what cannot be read or told from an
+                    // address (namespace labels, DNS answers, what the inventory lacks) is so.
                     let why = explained
                         .policies
                         .iter()
@@ -206,9 +206,12 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                         .find(|c| c.unknown)
                         .map(|c| c.reason.trim_start_matches("unknown: "))
                         .unwrap_or("namespace labels cannot be read");
+                    let policy = &index.policies().policies[r.policy as usize];
                     reasons.push(format!(
-                        "a rule admits the flow only if namespace labels that cannot be read \
-                         are what it selects; {why}"
+                        "{} {}[{}] might admit the flow: {why}",
+                        policy.key(),
+                        explained.direction,
+                        r.rule
                     ));
                 }
                 _ => {}
@@ -684,7 +687,7 @@ fn check_peer(
 
 fn ip_block_check(
     inv: &Inventory,
-    options: EngineOptions,
+    options: &EngineOptions,
     block: &IpBlock,
     other: &Endpoint,
     notes: &mut Vec<String>,

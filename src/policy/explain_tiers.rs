@@ -335,14 +335,7 @@ fn peer_check(
         TierPeer::Outside(b) => cilium_peer_check(index, CiliumPeer::Outside(b), subject, other),
         TierPeer::Unjudged(w) => cilium_peer_check(index, CiliumPeer::Unjudged(w), subject, other),
         TierPeer::Domains(names) => match other {
-            Endpoint::External(ip) => (
-                None,
-                format!(
-                    "unknown: whether {ip} is an address of {} depends on DNS answers, which \
-                     cannot be told from the address",
-                    names.join(", ")
-                ),
-            ),
+            Endpoint::External(ip) => super::checks::domain_check(index, names, ip),
             _ => (
                 Some(false),
                 "the other end is inside the cluster; domain names match only destinations \

@@ -588,7 +588,7 @@ async fn live_source(
             }
         };
         let prepared = match world {
-            Some(w) => match prepare(w, options).await {
+            Some(w) => match prepare(w, options.clone()).await {
                 Some(p) => Some(p),
                 None => return,
             },

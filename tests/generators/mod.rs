@@ -453,7 +453,8 @@ pub fn cilium_peer(clusterwide: bool) -> impl Strategy<Value = Peer> {
         }),
         2 => prop::sample::select(Entity::ALL.to_vec()).prop_map(Peer::Entity),
         2 => ip_block().prop_map(Peer::Outside),
-        1 => Just(Peer::Domains(vec!["api.example.com".into()])),
+        1 => prop::sample::select(vec!["api.example.com", "*.example.com", "other.example.org"])
+            .prop_map(|d| Peer::Domains(vec![d.into()])),
         1 => Just(Peer::Unjudged("a service account".into())),
     ]
 }

@@ -313,7 +313,7 @@ impl Audit {
         let staged = Index::build(
             current.inventory().clone(),
             Arc::new(set),
-            current.options(),
+            current.options().clone(),
         );
         let changed = staged
             .policies()

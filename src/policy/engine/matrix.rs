@@ -132,7 +132,7 @@ impl<'a> PortView<'a> {
                     let (sure, maybe) = self.index.cilium_peer_classes(None);
                     reach.add(&sure, Some(&maybe));
                 }
-                CompiledPeer::Outside(_) | CompiledPeer::Domains => {}
+                CompiledPeer::Outside(_) | CompiledPeer::Domains(_) => {}
             }
         }
         reach
@@ -291,7 +291,7 @@ impl<'a> PortView<'a> {
                     let (sure, maybe) = self.index.cilium_peer_classes(None);
                     reach.add(&sure, Some(&maybe));
                 }
-                TierPeerSet::Nodes(_) | TierPeerSet::Domains | TierPeerSet::Outside(_) => {}
+                TierPeerSet::Nodes(_) | TierPeerSet::Domains(_) | TierPeerSet::Outside(_) => {}
             }
         }
         reach

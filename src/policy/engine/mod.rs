@@ -37,20 +37,102 @@ pub type PodId = u32;
 pub type NodeId = u32;
 pub type PolicyId = u32;
 
-/// Choices where implementations differ; each is shown in `explain` output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Choices where implementations differ, and what the user tells the engine; each is
+/// shown in `explain` output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineOptions {
     /// Whether ipBlock peers match pod IPs. The Kubernetes conformance tests and Calico say
     /// yes (the default); Cilium matches ipBlock only against addresses outside the cluster.
     pub ipblock_matches_pods: bool,
+    /// Domain names and the addresses they resolve to, as the user gives them (`--fqdn
+    /// NAME=IP`): where a name is given, its addresses are taken as all of them.
+    #[serde(default, skip_serializing_if = "Domains::is_empty")]
+    pub domains: Domains,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             ipblock_matches_pods: true,
+            domains: Domains::default(),
         }
     }
+}
+
+/// Names to addresses, shared cheaply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Domains(pub Arc<std::collections::BTreeMap<String, Vec<IpAddr>>>);
+
+impl Domains {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Parses `NAME=IP` pairs (a name may be given several times).
+    pub fn parse(pairs: &[String]) -> Result<Domains, String> {
+        let mut map: std::collections::BTreeMap<String, Vec<IpAddr>> = Default::default();
+        for pair in pairs {
+            let (name, ip) = pair.split_once('=').ok_or_else(|| {
+                format!("{pair:?}: expected NAME=IP (api.example.com=203.0.113.7)")
+            })?;
+            let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+            if name.is_empty() || name.contains('*') {
+                return Err(format!("{pair:?}: expected a domain name before ="));
+            }
+            let ip: IpAddr = ip
+                .trim()
+                .parse()
+                .map_err(|_| format!("{pair:?}: {ip:?} is not an IP address"))?;
+            map.entry(name).or_default().push(ip);
+        }
+        Ok(Domains(Arc::new(map)))
+    }
+
+    /// Whether one of `names` (names, or patterns with `*`) resolves to `ip`: `Some(true)`
+    /// when a given name or a given name the pattern matches has that address,
+    /// `Some(false)` when every name is given (no patterns) and none has it, `None` else.
+    pub fn resolves(&self, names: &[String], ip: &IpAddr) -> Option<bool> {
+        let mut all_given = true;
+        for name in names {
+            let name = name.to_ascii_lowercase();
+            if name.contains('*') {
+                all_given = false;
+                let hit = self
+                    .0
+                    .iter()
+                    .any(|(given, ips)| pattern_matches(&name, given) && ips.contains(ip));
+                if hit {
+                    return Some(true);
+                }
+            } else {
+                match self.0.get(&name) {
+                    Some(ips) if ips.contains(ip) => return Some(true),
+                    Some(_) => {}
+                    None => all_given = false,
+                }
+            }
+        }
+        all_given.then_some(false)
+    }
+}
+
+/// Cilium's `matchPattern`: `*` stands for any run of DNS characters within a label (and
+/// a lone `*` for every name).
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    fn go(p: &[u8], n: &[u8]) -> bool {
+        match (p.first(), n.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => {
+                go(&p[1..], n) || (n.first().is_some_and(|&c| c != b'.') && go(p, &n[1..]))
+            }
+            (Some(a), Some(b)) if a == b => go(&p[1..], &n[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), name.as_bytes())
 }
 
 /// One end of a flow. `addr` is the address actually used, when the flow was given by IP.
@@ -195,7 +277,7 @@ enum CompiledPeer {
     /// cannot be judged.
     Entity(Entity),
     Outside(IpBlock),
-    Domains,
+    Domains(Vec<String>),
     Unjudged,
 }
 
@@ -485,7 +567,7 @@ impl Index {
                                 Peer::IpBlock(b) => CompiledPeer::IpBlock(block_ids[b]),
                                 Peer::Entity(e) => CompiledPeer::Entity(*e),
                                 Peer::Outside(b) => CompiledPeer::Outside(b.clone()),
-                                Peer::Domains(_) => CompiledPeer::Domains,
+                                Peer::Domains(names) => CompiledPeer::Domains(names.clone()),
                                 Peer::Unjudged(_) => CompiledPeer::Unjudged,
                                 Peer::Pods { pods, namespaces } => {
                                     let (ns, selector) = match namespaces {
@@ -581,7 +663,7 @@ impl Index {
                                 TierPeer::Networks(nets) => {
                                     TierPeerSet::Networks(nets.iter().map(|n| net_ids[n]).collect())
                                 }
-                                TierPeer::Domains(_) => TierPeerSet::Domains,
+                                TierPeer::Domains(names) => TierPeerSet::Domains(names.clone()),
                                 TierPeer::Entity(e) => TierPeerSet::Entity(*e),
                                 TierPeer::Outside(b) => TierPeerSet::Outside(b.clone()),
                                 TierPeer::Unjudged(_) => TierPeerSet::Unjudged,
@@ -637,8 +719,8 @@ impl Index {
         &self.policies
     }
 
-    pub fn options(&self) -> EngineOptions {
-        self.options
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
     }
 
     pub fn pod_id(&self, namespace: &str, name: &str) -> Option<PodId> {
@@ -926,10 +1008,11 @@ impl Index {
             (CompiledPeer::Outside(block), endpoint) => {
                 return self.outside_matches(block, endpoint)
             }
-            (CompiledPeer::Domains, Endpoint::External(_)) | (CompiledPeer::Unjudged, _) => {
-                return None
+            (CompiledPeer::Domains(names), Endpoint::External(ip)) => {
+                return self.options.domains.resolves(names, ip)
             }
-            (CompiledPeer::Domains, _) => false,
+            (CompiledPeer::Unjudged, _) => return None,
+            (CompiledPeer::Domains(_), _) => false,
             (CompiledPeer::Classes(set), Endpoint::Pod { pod, .. }) => {
                 let class = self.pod_class[*pod as usize] as usize;
                 if self.peer_sets[*set as usize].contains(class) {

@@ -331,7 +331,7 @@ impl<'a> Connectivity<'a> {
                             .get_or_insert_with(|| FixedBitSet::with_capacity(n))
                             .union_with(&m);
                     }
-                    CompiledPeer::Outside(_) | CompiledPeer::Domains => {}
+                    CompiledPeer::Outside(_) | CompiledPeer::Domains(_) => {}
                 }
             }
             let mut ports = PortSet::none();
@@ -403,7 +403,7 @@ impl<'a> Connectivity<'a> {
                             .get_or_insert_with(|| FixedBitSet::with_capacity(n))
                             .union_with(&m);
                     }
-                    TierPeerSet::Nodes(_) | TierPeerSet::Domains | TierPeerSet::Outside(_) => {}
+                    TierPeerSet::Nodes(_) | TierPeerSet::Domains(_) | TierPeerSet::Outside(_) => {}
                 }
             }
             let mut prepared = prepare(&CompiledRule {

@@ -32,8 +32,8 @@ pub(super) enum TierPeerSet {
     Nodes(Selector),
     /// Ids into `Index::tier_nets`: addresses of pods, nodes and the outside alike.
     Networks(Vec<u32>),
-    /// Domain names: no address can be told to belong to one.
-    Domains,
+    /// Domain names: an address belongs to one only as the user says (`--fqdn`).
+    Domains(Vec<String>),
     /// Cilium's peers: an entity, a CIDR of outside addresses, and what cannot be judged.
     Entity(Entity),
     Outside(IpBlock),
@@ -148,8 +148,10 @@ impl Index {
                     }
                 })
             }
-            (TierPeerSet::Domains, Endpoint::External(_)) => None,
-            (TierPeerSet::Domains, _) => Some(false),
+            (TierPeerSet::Domains(names), Endpoint::External(ip)) => {
+                self.options.domains.resolves(names, ip)
+            }
+            (TierPeerSet::Domains(_), _) => Some(false),
         }
     }
 
