@@ -194,9 +194,21 @@ fn cite(c: &TierCite, side: &SideExplanation) -> String {
         format!(" \"{}\"", c.name)
     };
     format!(
-        "{} ({} tier, priority {}) {}[{}]{name}: {}",
-        c.policy, c.tier, c.priority, side.direction, c.rule, c.action
+        "{} ({}) {}[{}]{name}: {}",
+        c.policy,
+        place(c.tier, c.priority),
+        side.direction,
+        c.rule,
+        c.action
     )
+}
+
+/// `admin tier, priority 10`; the Cilium tier has no priorities.
+fn place(tier: Tier, priority: i32) -> String {
+    match tier {
+        Tier::Cilium => format!("{tier} tier"),
+        _ => format!("{tier} tier, priority {priority}"),
+    }
 }
 
 /// ` (passed on by AdminNetworkPolicy/x ingress[1])`, where a Pass rule sent the side on.
@@ -255,7 +267,10 @@ fn tier_text(out: &mut String, side: &SideExplanation, tier: Tier, paint: &Paint
         let _ = writeln!(
             out,
             "  {mark} {}  {}{tag}",
-            paint.strong(&format!("{} (priority {})", t.policy, t.priority)),
+            paint.strong(&match t.tier {
+                Tier::Cilium => t.policy.clone(),
+                _ => format!("{} (priority {})", t.policy, t.priority),
+            }),
             paint.dim(&t.origin)
         );
         if let Some(reason) = &t.reason {
@@ -683,10 +698,9 @@ pub fn tier_policy_at(
     let _ = writeln!(out, "{}  {}", paint.dim("origin  "), t.origin);
     let _ = writeln!(
         out,
-        "{}  {} tier, priority {}{}",
+        "{}  {}{}",
         paint.dim("place   "),
-        t.tier,
-        t.priority,
+        place(t.tier, t.priority),
         match t.tier {
             Tier::Admin => " (before NetworkPolicy)",
             Tier::Cilium => " (Cilium's deny rules: after the admin tier, before every allow)",
