@@ -498,6 +498,7 @@ fn bad_input_is_reported_precisely() {
         ("no-container-port.yaml", "no-container-port.yaml:8: Pod shop/web (document 1, line 1): spec.containers[0].ports[0].containerPort: is required"),
         ("cilium-entity.yaml", "cilium-entity.yaml:10: CiliumNetworkPolicy shop/bad-entity (document 1, line 1): spec.egress[0].toEntities[0]: unknown entity \"wrld\": must be one of all, world, cluster"),
         ("cilium-cidr.yaml", "cilium-cidr.yaml:10: CiliumClusterwideNetworkPolicy bad-cidr (document 1, line 1): spec.ingressDeny[0].fromCIDRSet[0].except[0]: 192.168.0.0/16 is not within 10.0.0.0/8"),
+        ("istio-action.yaml", "istio-action.yaml:9: AuthorizationPolicy shop/backend-authz (document 1, line 1): spec.action: unsupported value \"PERMIT\": must be ALLOW, DENY, AUDIT or CUSTOM"),
         ("misspelt-kind.yaml", "misspelt-kind.yaml:2: NetworkPolicyy shop/deny (document 1, line 1): kind: unknown kind \"NetworkPolicyy\" (networking.k8s.io/v1); did you mean NetworkPolicy?"),
     ];
     for (file, want) in cases {

@@ -850,6 +850,7 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "clusternetworkpolicies",
         "ciliumnetworkpolicies",
         "ciliumclusterwidenetworkpolicies",
+        "authorizationpolicies",
         "stagedkubernetesnetworkpolicies",
     ]
     .iter()
@@ -1509,6 +1510,54 @@ async fn cilium_policies_are_read_and_followed_where_served() {
     let e = why(&world, "production/frontend", "production/backend", 8080);
     assert!(!e.allowed);
     assert!(e.unknown.is_some(), "unknown, not a guess");
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn istio_authorization_policies_are_shown_where_served() {
+    use mockapi::objects::authorization_policy;
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.serve_istio();
+    mock.apply(authorization_policy(
+        "production",
+        "backend-authz",
+        json!({
+            "selector": {"matchLabels": {"app": "backend"}},
+            "action": "ALLOW",
+            "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/production/sa/frontend"]}}],
+                       "to": [{"operation": {"methods": ["GET"]}}]}]
+        }),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert_eq!(session.access.istio, Some("v1"));
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    let e = why(&world, "production/frontend", "production/backend", 8080);
+    assert!(
+        e.notes.iter().any(|n| n.contains(
+            "Istio authorization also applies to production/backend (shown, not judged): \
+             AuthorizationPolicy production/backend-authz: ALLOW from principals \
+             cluster.local/ns/production/sa/frontend; to methods GET"
+        )),
+        "{:?}",
+        e.notes
+    );
+    drop(session);
+    // Forbidden: said, and nothing else changes (it is never judged).
+    mock.forbid(Kind::IstioPolicy, None);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert_eq!(session.access.istio, None);
+    assert!(world.policies.tiers_known);
+    assert!(
+        status
+            .hidden
+            .join("\n")
+            .contains("authorizationpolicies (forbidden)"),
+        "{:?}",
+        status.hidden
+    );
     drop(session);
     mock.assert_read_only();
 }

@@ -26,6 +26,7 @@ mod tests {
         assert_eq!(loaded.world.inventory.namespaces.len(), 5);
         assert_eq!(loaded.world.inventory.pods.len(), 11);
         assert_eq!(loaded.world.inventory.nodes.len(), 2);
+        assert_eq!(loaded.world.policies.istio.len(), 1);
         assert_eq!(
             loaded.world.policies.policies.len(),
             11,

@@ -234,6 +234,8 @@ struct Builder {
     policies: BTreeMap<(String, String), Policy>,
     /// Cluster-scoped tier policies by (kind, name).
     tiers: BTreeMap<(String, String), crate::policy::tiers::TierPolicy>,
+    /// Istio's AuthorizationPolicies by (namespace, name).
+    istio: BTreeMap<(String, String), crate::policy::istio::IstioPolicy>,
     staged: Vec<Staged>,
     /// Errors past `MAX_ERRORS`, counted only, per file.
     more_errors: BTreeMap<String, usize>,
@@ -323,6 +325,7 @@ const KINDS: &[&str] = &[
     "ClusterNetworkPolicy",
     "CiliumNetworkPolicy",
     "CiliumClusterwideNetworkPolicy",
+    "AuthorizationPolicy",
 ];
 
 /// A kind read here that `kind` is probably a misspelling of: one edit away for short
@@ -828,6 +831,34 @@ impl Builder {
                     Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
                 }
             }
+            ("security.istio.io", "AuthorizationPolicy") => {
+                use crate::policy::istio::{compile_authorization_policy, IstioObject};
+                if !matches!(
+                    api_version.as_str(),
+                    "security.istio.io/v1" | "security.istio.io/v1beta1"
+                ) {
+                    return self.object_error(
+                        doc,
+                        Some(format!("{kind} {namespace}/{name}")),
+                        &format!("{prefix}apiVersion"),
+                        format!("{api_version} {kind} is not read here; use security.istio.io/v1"),
+                    );
+                }
+                let label = format!("{kind} {namespace}/{name}");
+                let Some(object) = self.typed::<IstioObject>(value, doc, &label, prefix) else {
+                    return;
+                };
+                match compile_authorization_policy(&object, &namespace, origin.clone()) {
+                    Ok(policy) => {
+                        self.count(&kind);
+                        let key = (policy.namespace.clone(), policy.name.clone());
+                        if self.istio.insert(key, policy).is_some() {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
+                }
+            }
             ("projectcalico.org", "StagedKubernetesNetworkPolicy") => {
                 self.staged_policy(value, doc, &label, prefix, origin)
             }
@@ -1048,7 +1079,8 @@ impl Builder {
         };
         inventory.normalize();
         let policies = PolicySet::new(self.policies.into_values().collect())
-            .with_tiers(self.tiers.into_values().collect());
+            .with_tiers(self.tiers.into_values().collect())
+            .with_istio(self.istio.into_values().collect());
         Ok(Loaded {
             world: World::new(inventory, policies).with_staged(self.staged),
             report: self.report,

@@ -16,6 +16,10 @@ pub struct Effective {
     pub labels: Labels,
     pub ingress: EffectiveSide,
     pub egress: EffectiveSide,
+    /// Istio AuthorizationPolicies that apply to the pod's inbound requests, in words:
+    /// shown, not judged.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub istio: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -231,5 +235,6 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
         labels: pod.labels.clone(),
         ingress: side(Direction::Ingress),
         egress: side(Direction::Egress),
+        istio: index.policies().istio_for(&pod.namespace, &pod.labels),
     }
 }

@@ -251,6 +251,15 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
             ));
         }
     }
+    if let Endpoint::Pod { pod, .. } = flow.dst {
+        let p = &inv.pods[pod as usize];
+        for summary in index.policies().istio_for(&p.namespace, &p.labels) {
+            notes.push(format!(
+                "Istio authorization also applies to {} (shown, not judged): {summary}",
+                p.key()
+            ));
+        }
+    }
     notes.sort();
     notes.dedup();
 

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod explain;
 pub mod explain_tiers;
+pub mod istio;
 pub mod lint;
 pub mod model;
 pub mod query;

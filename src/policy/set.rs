@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::istio::IstioPolicy;
 use super::model::Policy;
 use super::tiers::TierPolicy;
 
@@ -19,6 +20,9 @@ pub struct PolicySet {
     /// they could change is then unknown.
     #[serde(default = "yes")]
     pub tiers_known: bool,
+    /// Istio AuthorizationPolicies: shown with the verdicts, not evaluated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub istio: Vec<IstioPolicy>,
 }
 
 impl Default for PolicySet {
@@ -44,7 +48,24 @@ impl PolicySet {
             policies,
             tiers: Vec::new(),
             tiers_known: true,
+            istio: Vec::new(),
         }
+    }
+
+    /// With Istio's AuthorizationPolicies, by namespace and name.
+    pub fn with_istio(mut self, mut istio: Vec<IstioPolicy>) -> PolicySet {
+        istio.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        self.istio = istio;
+        self
+    }
+
+    /// The AuthorizationPolicies that apply to a workload, in words.
+    pub fn istio_for(&self, namespace: &str, labels: &super::model::Labels) -> Vec<String> {
+        self.istio
+            .iter()
+            .filter(|p| p.applies(namespace, labels))
+            .map(|p| p.summary())
+            .collect()
     }
 
     /// With the tier policies, put in their order of evaluation.

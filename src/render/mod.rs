@@ -464,6 +464,13 @@ pub fn effective_sides_at(e: &Effective, paint: &Paint, width: usize) -> String 
     for side in [&e.ingress, &e.egress] {
         effective_side(&mut out, side, paint);
     }
+    for summary in &e.istio {
+        let _ = writeln!(
+            out,
+            "  {} {summary}",
+            paint.warn("Istio authorization also applies (shown, not judged):")
+        );
+    }
     fit(out, width)
 }
 

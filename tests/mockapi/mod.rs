@@ -39,6 +39,8 @@ pub enum Kind {
     /// Cilium's policies: served only after `serve_cilium`.
     CiliumPolicy,
     CiliumClusterwidePolicy,
+    /// Istio's AuthorizationPolicy (v1): served only after `serve_istio`.
+    IstioPolicy,
 }
 
 impl Kind {
@@ -54,6 +56,7 @@ impl Kind {
             Kind::ClusterPolicy => "clusternetworkpolicies",
             Kind::CiliumPolicy => "ciliumnetworkpolicies",
             Kind::CiliumClusterwidePolicy => "ciliumclusterwidenetworkpolicies",
+            Kind::IstioPolicy => "authorizationpolicies",
         }
     }
     fn api_version(self) -> &'static str {
@@ -63,6 +66,7 @@ impl Kind {
             Kind::AdminPolicy | Kind::BaselinePolicy => "policy.networking.k8s.io/v1alpha1",
             Kind::ClusterPolicy => "policy.networking.k8s.io/v1alpha2",
             Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io/v2",
+            Kind::IstioPolicy => "security.istio.io/v1",
             _ => "v1",
         }
     }
@@ -74,6 +78,7 @@ impl Kind {
                 "policy.networking.k8s.io"
             }
             Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io",
+            Kind::IstioPolicy => "security.istio.io",
             _ => "",
         }
     }
@@ -89,12 +94,17 @@ impl Kind {
             Kind::ClusterPolicy => "ClusterNetworkPolicy",
             Kind::CiliumPolicy => "CiliumNetworkPolicy",
             Kind::CiliumClusterwidePolicy => "CiliumClusterwideNetworkPolicy",
+            Kind::IstioPolicy => "AuthorizationPolicy",
         }
     }
     fn namespaced(self) -> bool {
         matches!(
             self,
-            Kind::Pod | Kind::NetworkPolicy | Kind::StagedPolicy | Kind::CiliumPolicy
+            Kind::Pod
+                | Kind::NetworkPolicy
+                | Kind::StagedPolicy
+                | Kind::CiliumPolicy
+                | Kind::IstioPolicy
         )
     }
     fn from_json(object: &Value) -> Kind {
@@ -109,6 +119,7 @@ impl Kind {
             Some("ClusterNetworkPolicy") => Kind::ClusterPolicy,
             Some("CiliumNetworkPolicy") => Kind::CiliumPolicy,
             Some("CiliumClusterwideNetworkPolicy") => Kind::CiliumClusterwidePolicy,
+            Some("AuthorizationPolicy") => Kind::IstioPolicy,
             other => panic!("mock api: unsupported kind {other:?}"),
         }
     }
@@ -160,6 +171,8 @@ struct Inner {
     policy_api: bool,
     /// Whether cilium.io/v2 is served (discovery and Cilium's policy kinds).
     cilium: bool,
+    /// Whether security.istio.io/v1 is served (discovery and AuthorizationPolicy).
+    istio: bool,
     /// Where a port-forward to a pod (namespace, name) is relayed: a scripted agent.
     forwards: BTreeMap<(String, String), SocketAddr>,
     /// Port-forwards answered with 403.
@@ -416,6 +429,11 @@ impl MockApi {
         self.inner.lock().unwrap().cilium = true;
     }
 
+    /// Serves Istio's security API: discovery of security.istio.io/v1 and AuthorizationPolicy.
+    pub fn serve_istio(&self) {
+        self.inner.lock().unwrap().istio = true;
+    }
+
     /// Relays port-forwards to pod `namespace/name` to `to` (a scripted agent on loopback).
     pub fn forward(&self, namespace: &str, name: &str, to: SocketAddr) {
         self.inner
@@ -626,6 +644,9 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         ["apis", "policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies"] => {
             Some((Kind::ClusterPolicy, None))
         }
+        ["apis", "security.istio.io", "v1", "authorizationpolicies"] => {
+            Some((Kind::IstioPolicy, None))
+        }
         ["apis", "cilium.io", "v2", "ciliumnetworkpolicies"] => Some((Kind::CiliumPolicy, None)),
         ["apis", "cilium.io", "v2", "namespaces", ns, "ciliumnetworkpolicies"] => {
             Some((Kind::CiliumPolicy, Some(ns.to_string())))
@@ -739,7 +760,16 @@ fn handle(
         });
         return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
     }
+    if guard.istio && path.trim_end_matches('/') == "/apis/security.istio.io/v1" {
+        let body = json!({
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "security.istio.io/v1",
+            "resources": [{"name": "authorizationpolicies", "singularName": "", "namespaced": true,
+                "kind": "AuthorizationPolicy", "verbs": ["get", "list", "watch"]}]
+        });
+        return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
+    }
     let route = route(&path).filter(|(k, _)| match k {
+        Kind::IstioPolicy => guard.istio,
         Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => guard.cilium,
         Kind::StagedPolicy => guard.calico,
         Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => guard.policy_api,
@@ -1111,6 +1141,12 @@ pub mod objects {
     pub fn admin_policy(name: &str, spec: Value) -> Value {
         json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
                "metadata": {"name": name}, "spec": spec})
+    }
+
+    /// An Istio AuthorizationPolicy (security.istio.io/v1).
+    pub fn authorization_policy(ns: &str, name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+               "metadata": {"name": name, "namespace": ns}, "spec": spec})
     }
 
     /// A CiliumNetworkPolicy (cilium.io/v2).

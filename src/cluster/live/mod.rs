@@ -60,6 +60,8 @@ pub struct Access {
     pub tier_kinds: Vec<&'static str>,
     /// Cilium's policy kinds that are served and may be read cluster-wide.
     pub cilium_kinds: Vec<&'static str>,
+    /// The version of Istio's AuthorizationPolicy served and readable cluster-wide.
+    pub istio: Option<&'static str>,
     /// False when a served tier kind cannot be read (or what is served cannot be found out):
     /// such policies may decide any flow, so every verdict is unknown.
     pub tiers_known: bool,
@@ -230,6 +232,38 @@ async fn cilium_kinds_served(conn: &Connection) -> Result<Option<Vec<&'static st
     }
 }
 
+/// Which version of Istio's AuthorizationPolicy the API server serves (v1 preferred), and
+/// whether its cluster-wide list may be read. Shown only, so forbidden is said, not unknown.
+async fn istio_served(conn: &Connection) -> Result<Option<(&'static str, bool)>, LiveError> {
+    for version in ["v1", "v1beta1"] {
+        let group = format!("security.istio.io/{version}");
+        match conn.client.list_api_group_resources(&group).await {
+            Ok(list)
+                if list
+                    .resources
+                    .iter()
+                    .any(|r| r.name == "authorizationpolicies") =>
+            {
+                let client = conn.client.clone();
+                let readable = match version {
+                    "v1" => {
+                        can_list(conn, Api::<watch::AuthorizationPolicyV1>::all(client)).await?
+                    }
+                    _ => {
+                        can_list(conn, Api::<watch::AuthorizationPolicyV1beta1>::all(client))
+                            .await?
+                    }
+                };
+                return Ok(Some((version, readable)));
+            }
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => {}
+            Err(e) => return Err(unreachable(conn, &e)),
+        }
+    }
+    Ok(None)
+}
+
 /// Whether the cluster-wide list of a Cilium kind may be read.
 async fn can_list_cilium(conn: &Connection, plural: &str) -> Result<bool, LiveError> {
     let client = conn.client.clone();
@@ -342,6 +376,19 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
             }
         }
     }
+    // Istio's AuthorizationPolicies are shown, never judged: forbidden is only said.
+    let istio = match istio_served(conn).await? {
+        Some((version, true)) => Some(version),
+        Some((_, false)) => {
+            hidden.push(
+                "authorizationpolicies (forbidden): Istio authorization that may also apply to \
+                 a pod is not shown"
+                    .to_string(),
+            );
+            None
+        }
+        None => None,
+    };
     // Calico's staged policies: `None` where not served.
     let staged_all = match staged_served(conn).await? {
         false => None,
@@ -433,6 +480,7 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         staged,
         tier_kinds,
         cilium_kinds,
+        istio,
         tiers_known,
         hidden,
     })
@@ -520,6 +568,7 @@ impl Cache {
         let mut policies = Vec::new();
         let mut staged = Vec::new();
         let mut tiers = Vec::new();
+        let mut istio = Vec::new();
         let mut warnings = Vec::new();
         for part in &self.parts {
             for item in part.store.values() {
@@ -532,6 +581,7 @@ impl Cache {
                     Item::Policy(p) => policies.push(p.clone()),
                     Item::Staged(s) => staged.push(s.clone()),
                     Item::Tier(t) => tiers.push(t.clone()),
+                    Item::Istio(p) => istio.push(p.clone()),
                     Item::Cilium(c) => {
                         policies.push(c.allow.clone());
                         tiers.extend(c.deny.clone());
@@ -585,7 +635,7 @@ impl Cache {
         };
         inventory.normalize();
         warnings.sort();
-        let mut set = PolicySet::new(policies).with_tiers(tiers);
+        let mut set = PolicySet::new(policies).with_tiers(tiers).with_istio(istio);
         set.tiers_known = self.access.tiers_known;
         (World::new(inventory, set).with_staged(staged), warnings)
     }
@@ -795,6 +845,17 @@ impl Session {
                     Api::<watch::CiliumClusterwideNetworkPolicy>::all(client),
                 ),
             }
+        }
+        match access.istio {
+            Some("v1") => loops.add(
+                "authorizationpolicies".into(),
+                Api::<watch::AuthorizationPolicyV1>::all(client.clone()),
+            ),
+            Some(_) => loops.add(
+                "authorizationpolicies".into(),
+                Api::<watch::AuthorizationPolicyV1beta1>::all(client.clone()),
+            ),
+            None => {}
         }
         let Loops {
             parts,

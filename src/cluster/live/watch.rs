@@ -48,6 +48,8 @@ pub enum Item {
     Tier(TierPolicy),
     /// A Cilium policy: its allow part and its deny part.
     Cilium(Box<CiliumCompiled>),
+    /// An Istio AuthorizationPolicy: shown, not evaluated.
+    Istio(crate::policy::istio::IstioPolicy),
     /// An object the engine cannot use, with the reason (shown as a warning).
     Invalid(String),
 }
@@ -218,6 +220,61 @@ cilium_resource!(
     k8s_openapi::ClusterResourceScope,
     true
 );
+
+/// Istio's AuthorizationPolicy, by the version the API server serves.
+macro_rules! istio_resource {
+    ($name:ident, $version:literal) => {
+        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+        pub struct $name {
+            pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            #[serde(default)]
+            pub spec: serde_json::Value,
+        }
+
+        impl k8s_openapi::Resource for $name {
+            const API_VERSION: &'static str = concat!("security.istio.io/", $version);
+            const GROUP: &'static str = "security.istio.io";
+            const KIND: &'static str = "AuthorizationPolicy";
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = "authorizationpolicies";
+            type Scope = k8s_openapi::NamespaceResourceScope;
+        }
+
+        impl k8s_openapi::Metadata for $name {
+            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+
+        impl Watched for $name {
+            fn item(&self) -> Item {
+                use crate::policy::istio::{compile_authorization_policy, IstioObject};
+                let value = serde_json::json!({"metadata": self.metadata, "spec": self.spec});
+                let object: IstioObject = match serde_json::from_value(value) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        let (ns, name) = key_of(self);
+                        return Item::Invalid(format!("AuthorizationPolicy {ns}/{name}: spec: {e}"));
+                    }
+                };
+                let namespace = self.metadata.namespace.clone().unwrap_or_default();
+                match compile_authorization_policy(&object, &namespace, origin()) {
+                    Ok(p) => Item::Istio(p),
+                    Err(errs) => invalid(self, errs.0),
+                }
+            }
+        }
+    };
+}
+
+istio_resource!(AuthorizationPolicyV1, "v1");
+istio_resource!(AuthorizationPolicyV1beta1, "v1beta1");
 
 fn tier_item<K: Resource<DynamicType = ()>>(
     obj: &K,

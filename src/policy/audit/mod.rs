@@ -127,19 +127,16 @@ pub fn same_rules(a: &Policy, b: &Policy) -> bool {
 
 /// The policy set with the enabled changes applied in order, and what each did.
 pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
-    let mut set: BTreeMap<(String, String), Policy> = base
-        .policies
-        .iter()
-        .map(|p| ((p.namespace.clone(), p.name.clone()), p.clone()))
-        .collect();
+    // By key: a NetworkPolicy and a Cilium policy of the same name are two policies.
+    let mut set: BTreeMap<String, Policy> =
+        base.policies.iter().map(|p| (p.key(), p.clone())).collect();
     let mut effects = Vec::new();
     for staged in changes.iter().filter(|s| s.enabled) {
         let source = staged.source.clone();
         match &staged.change {
             Change::Set(p) => {
-                let key = (p.namespace.clone(), p.name.clone());
                 let policy = p.key();
-                effects.push(match set.insert(key, (**p).clone()) {
+                effects.push(match set.insert(policy.clone(), (**p).clone()) {
                     None => Effect::Added { policy, source },
                     Some(old) if same_rules(&old, p) => Effect::Unchanged { policy, source },
                     Some(_) => Effect::Replaced { policy, source },
@@ -147,22 +144,26 @@ pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
             }
             Change::Remove { namespace, name } => {
                 let policy = format!("{namespace}/{name}");
-                effects.push(match set.remove(&(namespace.clone(), name.clone())) {
+                effects.push(match set.remove(&policy) {
                     Some(_) => Effect::Removed { policy, source },
                     None => Effect::NotFound { policy, source },
                 });
             }
             Change::Clear => {
+                // NetworkPolicies only: Cilium's policies are not staged changes' to clear.
+                let before = set.len();
+                set.retain(|_, p| p.cilium.is_some());
                 effects.push(Effect::Cleared {
-                    policies: set.len(),
+                    policies: before - set.len(),
                     source,
                 });
-                set.clear();
             }
         }
     }
     // Staged changes are NetworkPolicies: the cluster-scoped tiers stay as they are.
-    let mut staged = PolicySet::new(set.into_values().collect()).with_tiers(base.tiers.clone());
+    let mut staged = PolicySet::new(set.into_values().collect())
+        .with_tiers(base.tiers.clone())
+        .with_istio(base.istio.clone());
     staged.tiers_known = base.tiers_known;
     (staged, effects)
 }
