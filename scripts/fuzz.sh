@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the readers of untrusted input with cargo-fuzz (libFuzzer, nightly): the manifest
-# loader, the label-selector parser (-l), the agent's wire decoder, the recorded-flow readers
+# loader, the label-selector parser (-l), Calico's selector language, the agent's wire decoder, the recorded-flow readers
 # and the theme/context TOML. Each target runs for a fixed time from a copy of its saved corpus
 # (tests/fuzz/corpus), on FUZZ_JOBS processes (default 2); the script prints executions and
 # crashes per target and exits 1 if any target crashed (the inputs are kept under
@@ -16,7 +16,7 @@ secs="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(manifests selector wire flows theme)
+  targets=(manifests selector calico wire flows theme)
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked

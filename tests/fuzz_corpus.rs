@@ -59,3 +59,8 @@ fn flows() {
 fn theme() {
     run_saved("theme", checks::theme);
 }
+
+#[test]
+fn calico() {
+    run_saved("calico", checks::calico);
+}

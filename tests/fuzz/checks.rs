@@ -7,6 +7,7 @@
 
 use netpol_tui::cluster::files;
 use netpol_tui::flow::{record, wire};
+use netpol_tui::policy::calico_selector::CalicoSelector;
 use netpol_tui::policy::selector::Selector;
 use netpol_tui::theme::contexts::ContextRules;
 use netpol_tui::theme::ThemeSet;
@@ -35,6 +36,25 @@ pub fn selector(data: &[u8]) {
             let again = Selector::parse(&printed)
                 .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}: {e}"));
             assert_eq!(again, s, "{text:?} printed as {printed:?}");
+        }
+    }
+}
+
+/// Calico's selector language: a selector that parses prints as one that parses to the
+/// same; matching, with or without unknown keys, never fails.
+pub fn calico(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(s) = CalicoSelector::parse(text) {
+        let printed = s.to_string();
+        let again = CalicoSelector::parse(&printed)
+            .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}: {e}"));
+        assert_eq!(again, s, "{text:?} printed as {printed:?}");
+        let labels = [("app".to_string(), "web".to_string())].into();
+        let full = s.matches(&labels);
+        if let Some(partly) = s.matches_partly(&labels, &|k| k != "team") {
+            assert_eq!(partly, full, "{text:?}");
         }
     }
 }
