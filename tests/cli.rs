@@ -466,12 +466,12 @@ fn other_policy_engines_are_named_as_not_evaluated() {
     bin()
         .args(["matrix", "-f", "-", "-p", "80"])
         .write_stdin(
-            "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: x}\n",
+            "apiVersion: projectcalico.org/v3\nkind: StagedGlobalNetworkPolicy\nmetadata: {name: x}\n",
         )
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "not evaluated: GlobalNetworkPolicy (projectcalico.org/v3)",
+            "not evaluated: StagedGlobalNetworkPolicy (projectcalico.org/v3)",
         ));
 }
 

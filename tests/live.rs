@@ -851,6 +851,7 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "ciliumnetworkpolicies",
         "ciliumclusterwidenetworkpolicies",
         "authorizationpolicies",
+        "globalnetworkpolicies",
         "stagedkubernetesnetworkpolicies",
     ]
     .iter()
@@ -1510,6 +1511,57 @@ async fn cilium_policies_are_read_and_followed_where_served() {
     let e = why(&world, "production/frontend", "production/backend", 8080);
     assert!(!e.allowed);
     assert!(e.unknown.is_some(), "unknown, not a guess");
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calico_policies_make_the_sides_they_select_unknown() {
+    use mockapi::objects::calico_policy;
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.serve_calico();
+    mock.apply(calico_policy(
+        "production",
+        "db",
+        json!({"selector": "app == 'database'", "order": 10,
+               "ingress": [{"action": "Deny", "source": {"selector": "app == 'backend'"}}]}),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert_eq!(
+        session.access.calico_kinds,
+        ["networkpolicies", "globalnetworkpolicies"]
+    );
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    // The database's ingress is selected by a Calico policy: unknown, not the NetworkPolicy
+    // answer that leaves it out.
+    let e = why(&world, "production/backend", "production/database", 5432);
+    assert!(!e.allowed);
+    let unknown = e.unknown.expect("unknown, not a guess");
+    assert!(
+        unknown.contains("projectcalico.org/NetworkPolicy/production/db"),
+        "{unknown}"
+    );
+    // A pod it does not select keeps its verdict.
+    assert!(allowed(
+        &world,
+        "production/backend",
+        "kube-system/coredns",
+        53
+    ));
+    drop(session);
+    mock.forbid(Kind::CalicoGlobalPolicy, None);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(!world.policies.tiers_known);
+    assert!(
+        status
+            .hidden
+            .join("\n")
+            .contains("Calico globalnetworkpolicies"),
+        "{:?}",
+        status.hidden
+    );
     drop(session);
     mock.assert_read_only();
 }

@@ -61,7 +61,7 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
             (
                 l.runtime,
                 Some(crate::tui::LiveSource {
-                    start: crate::tui::LiveStart::Synced(l.session),
+                    start: crate::tui::LiveStart::Synced(Box::new(l.session)),
                     target: l.target,
                 }),
             )

@@ -326,6 +326,7 @@ const KINDS: &[&str] = &[
     "CiliumNetworkPolicy",
     "CiliumClusterwideNetworkPolicy",
     "AuthorizationPolicy",
+    "GlobalNetworkPolicy",
 ];
 
 /// A kind read here that `kind` is probably a misspelling of: one edit away for short
@@ -853,6 +854,37 @@ impl Builder {
                         self.count(&kind);
                         let key = (policy.namespace.clone(), policy.name.clone());
                         if self.istio.insert(key, policy).is_some() {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
+                }
+            }
+            ("projectcalico.org", "NetworkPolicy" | "GlobalNetworkPolicy") => {
+                use crate::policy::calico::{compile_calico_policy, CalicoObject, API_VERSION};
+                if api_version != API_VERSION {
+                    return self.object_error(
+                        doc,
+                        Some(format!("{kind} {name}")),
+                        &format!("{prefix}apiVersion"),
+                        format!("{api_version} {kind} is not read here; use {API_VERSION}"),
+                    );
+                }
+                let global = kind == "GlobalNetworkPolicy";
+                let label = if global {
+                    format!("Calico {kind} {name}")
+                } else {
+                    format!("Calico {kind} {namespace}/{name}")
+                };
+                let Some(object) = self.typed::<CalicoObject>(value, doc, &label, prefix) else {
+                    return;
+                };
+                let ns = (!global).then_some(namespace.as_str());
+                match compile_calico_policy(&object, ns, origin.clone()) {
+                    Ok(policy) => {
+                        self.count(&format!("{kind} (Calico)"));
+                        let key = (policy.kind.clone(), policy.name.clone());
+                        if self.tiers.insert(key, policy).is_some() {
                             self.duplicate(&label, &origin);
                         }
                     }

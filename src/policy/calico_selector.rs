@@ -175,12 +175,7 @@ impl Parser<'_> {
     fn eat_word(&mut self, word: &str) -> bool {
         self.skip_space();
         let rest = self.rest();
-        if rest.starts_with(word)
-            && !rest[word.len()..]
-                .chars()
-                .next()
-                .is_some_and(is_key_char)
-        {
+        if rest.starts_with(word) && !rest[word.len()..].chars().next().is_some_and(is_key_char) {
             self.pos += word.len();
             true
         } else {
@@ -466,7 +461,11 @@ mod tests {
             ("app = 'web'", 4, "expected ==, !=, in, not in"),
             ("app == web", 7, "expected a quoted string, found 'w'"),
             ("app == 'web", 7, "expected a closing '"),
-            ("has(app", 7, "expected ) after the label key, found the end"),
+            (
+                "has(app",
+                7,
+                "expected ) after the label key, found the end",
+            ),
             ("app in {'a' 'b'}", 12, "expected , or }"),
             ("app == 'a' &&", 13, "expected a label key"),
             ("app not 'a'", 8, "expected in after not"),

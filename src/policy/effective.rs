@@ -36,6 +36,9 @@ pub struct EffectiveSide {
     /// NetworkPolicy: the first that matches decides).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub admin: Vec<TierLine>,
+    /// Calico's policies that select the pod: read, not judged (the side is unknown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calico: Vec<TierLine>,
     /// Cilium's deny rules that apply to the pod: after the Admin tier, before every allow.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cilium: Vec<TierLine>,
@@ -88,18 +91,16 @@ pub struct TierLine {
 
 /// The rules of the tier policies that apply to the pod: Admin tier, Cilium's deny rules,
 /// Baseline tier.
-fn tier_lines(
-    index: &Index,
-    pod_id: PodId,
-    direction: Direction,
-) -> (Vec<TierLine>, Vec<TierLine>, Vec<TierLine>) {
-    let (mut admin, mut cilium, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
+fn tier_lines(index: &Index, pod_id: PodId, direction: Direction) -> [Vec<TierLine>; 4] {
+    let (mut calico, mut admin, mut cilium, mut baseline) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (t, policy) in index.policies().tiers.iter().enumerate() {
         let applies = index.tier_applies(t as u32, pod_id);
         if applies == Some(false) {
             continue;
         }
         let into = match policy.tier {
+            Tier::Calico => &mut calico,
             Tier::Admin => &mut admin,
             Tier::Cilium => &mut cilium,
             Tier::Baseline => &mut baseline,
@@ -122,7 +123,7 @@ fn tier_lines(
             });
         }
     }
-    (admin, cilium, baseline)
+    [calico, admin, cilium, baseline]
 }
 
 pub fn effective(index: &Index, pod_id: PodId) -> Effective {
@@ -136,6 +137,7 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
             selecting_without_isolating: Vec::new(),
             allows: Vec::new(),
             admin: Vec::new(),
+            calico: Vec::new(),
             cilium: Vec::new(),
             baseline: Vec::new(),
             unknown: if !index.policies().tiers_known {
@@ -154,7 +156,8 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
                 })
             },
         };
-        (side.admin, side.cilium, side.baseline) = tier_lines(index, pod_id, direction);
+        [side.calico, side.admin, side.cilium, side.baseline] =
+            tier_lines(index, pod_id, direction);
         for &pid in index.isolating_policies(pod_id, direction) {
             let policy = &index.policies().policies[pid as usize];
             side.isolated = true;

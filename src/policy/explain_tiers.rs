@@ -222,6 +222,34 @@ fn subject_check(index: &Index, subject: &Subject, pod: &Pod) -> (Option<bool>, 
     let (namespaces, pods) = match subject {
         Subject::Namespaces(ns) => (ns, &Selector::everything()),
         Subject::Pods { namespaces, pods } => (namespaces, pods),
+        Subject::Calico {
+            namespace,
+            selector,
+            namespaces,
+        } => {
+            let ns = index.namespace(&pod.namespace);
+            let selects = super::calico::selects(
+                namespace.as_deref(),
+                selector,
+                namespaces.as_ref(),
+                pod,
+                ns,
+            );
+            let reason = match selects {
+                Some(true) => String::new(),
+                Some(false) => format!(
+                    "does not select {} (subject: {})",
+                    pod.key(),
+                    describe_subject(subject)
+                ),
+                None => format!(
+                    "may select {}: its selector reads namespace labels or a service account \
+                     that cannot be read",
+                    pod.key()
+                ),
+            };
+            return (selects, reason);
+        }
     };
     let (selects, reason) = pod_peer_check(
         index,

@@ -5,6 +5,7 @@
 //! ratatui, crossterm or aya; it may use the plain data types of k8s-openapi.
 
 pub mod audit;
+pub mod calico;
 pub mod calico_selector;
 pub mod checks;
 pub mod compile;

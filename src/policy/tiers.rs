@@ -14,12 +14,16 @@ use std::fmt;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::calico_selector::CalicoSelector;
 use super::model::{Direction, Entity, IpBlock, Origin, PortSpec};
 use super::selector::Selector;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
+    /// Calico's own policies, first (Calico's tiers may precede the admin tier): read and
+    /// shown, not judged; a side whose pod they select is unknown.
+    Calico,
     /// Before NetworkPolicy: AdminNetworkPolicy, ClusterNetworkPolicy `tier: Admin`.
     Admin,
     /// Cilium's deny rules (`ingressDeny`, `egressDeny`): after the Admin tier, before
@@ -32,6 +36,7 @@ pub enum Tier {
 impl Tier {
     pub fn as_str(self) -> &'static str {
         match self {
+            Tier::Calico => "calico",
             Tier::Admin => "admin",
             Tier::Cilium => "cilium deny",
             Tier::Baseline => "baseline",
@@ -81,6 +86,14 @@ pub enum Subject {
     Pods {
         namespaces: Selector,
         pods: Selector,
+    },
+    /// A Calico policy's selector (on the pod's labels, `projectcalico.org/namespace` and
+    /// its namespace's labels as `pcns.*`), in its namespace or, for a global policy, in the
+    /// namespaces its namespaceSelector picks.
+    Calico {
+        namespace: Option<String>,
+        selector: CalicoSelector,
+        namespaces: Option<CalicoSelector>,
     },
 }
 
@@ -162,6 +175,8 @@ impl TierPolicy {
             "BaselineAdminNetworkPolicy" => "BANP",
             "CiliumNetworkPolicy" => "CiliumNP",
             "CiliumClusterwideNetworkPolicy" => "CCNP",
+            "projectcalico.org/NetworkPolicy" => "CalicoNP",
+            "projectcalico.org/GlobalNetworkPolicy" => "CalicoGNP",
             _ => "CNP",
         };
         format!("{kind} {}", self.name)
@@ -215,5 +230,17 @@ pub fn describe_subject(subject: &Subject) -> String {
             namespaces: namespaces.clone(),
             pods: pods.clone(),
         },
+        Subject::Calico {
+            namespace,
+            selector,
+            namespaces,
+        } => {
+            let wher = match (namespace, namespaces) {
+                (Some(ns), _) => format!("in namespace {ns}"),
+                (None, None) => "in all namespaces".to_string(),
+                (None, Some(n)) => format!("in namespaces {n}"),
+            };
+            return format!("pods {selector} {wher}");
+        }
     })
 }

@@ -203,10 +203,10 @@ fn cite(c: &TierCite, side: &SideExplanation) -> String {
     )
 }
 
-/// `admin tier, priority 10`; the Cilium tier has no priorities.
+/// `admin tier, priority 10`; the Cilium and Calico tiers have no priorities.
 fn place(tier: Tier, priority: i32) -> String {
     match tier {
-        Tier::Cilium => format!("{tier} tier"),
+        Tier::Cilium | Tier::Calico => format!("{tier} tier"),
         _ => format!("{tier} tier, priority {priority}"),
     }
 }
@@ -268,7 +268,7 @@ fn tier_text(out: &mut String, side: &SideExplanation, tier: Tier, paint: &Paint
             out,
             "  {mark} {}  {}{tag}",
             paint.strong(&match t.tier {
-                Tier::Cilium => t.policy.clone(),
+                Tier::Cilium | Tier::Calico => t.policy.clone(),
                 _ => format!("{} (priority {})", t.policy, t.priority),
             }),
             paint.dim(&t.origin)
@@ -327,7 +327,7 @@ fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &
     if side.outcome == "not_applicable" {
         return;
     }
-    for tier in [Tier::Admin, Tier::Cilium] {
+    for tier in [Tier::Calico, Tier::Admin, Tier::Cilium] {
         tier_text(out, side, tier, paint);
         if side.decided_by.as_ref().is_some_and(|c| c.tier == tier) {
             let _ = writeln!(
@@ -546,6 +546,13 @@ fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
     tier_lines_text(
         out,
         dir,
+        "Calico policies (not judged yet: this side is unknown)",
+        &side.calico,
+        paint,
+    );
+    tier_lines_text(
+        out,
+        dir,
         "admin tier (before NetworkPolicy)",
         &side.admin,
         paint,
@@ -664,8 +671,9 @@ pub fn tier_overview(set: &crate::policy::PolicySet, paint: &Paint, width: usize
             )
         );
     }
-    for tier in [Tier::Admin, Tier::Cilium, Tier::Baseline] {
-        if tier == Tier::Cilium && !set.tiers.iter().any(|t| t.tier == tier) {
+    for tier in [Tier::Calico, Tier::Admin, Tier::Cilium, Tier::Baseline] {
+        if matches!(tier, Tier::Calico | Tier::Cilium) && !set.tiers.iter().any(|t| t.tier == tier)
+        {
             continue;
         }
         let _ = writeln!(out, "{}", paint.strong(&format!("{tier} tier")));
@@ -709,6 +717,7 @@ pub fn tier_policy_at(
         paint.dim("place   "),
         place(t.tier, t.priority),
         match t.tier {
+            Tier::Calico => " (Calico's policies: read and shown, not judged yet)",
             Tier::Admin => " (before NetworkPolicy)",
             Tier::Cilium => " (Cilium's deny rules: after the admin tier, before every allow)",
             Tier::Baseline => " (after NetworkPolicy, for pods it does not isolate)",

@@ -92,7 +92,7 @@ pub struct LiveSource {
 /// How the live source starts.
 pub enum LiveStart {
     /// Read once already.
-    Synced(Session),
+    Synced(Box<Session>),
     /// Connected to, nothing read yet: the UI draws while the cluster is read, and retries
     /// while the API server does not answer.
     Connecting(live::Connection),
@@ -538,7 +538,7 @@ async fn live_source(
 ) {
     let LiveSource { start, target } = live;
     let mut session = match start {
-        LiveStart::Synced(s) => s,
+        LiveStart::Synced(s) => *s,
         LiveStart::Connecting(c) => match open_session(c, &target, &tx, &mut switch).await {
             Some(s) => {
                 client.send_replace(Some(s.connection.client.clone()));

@@ -551,16 +551,66 @@ fn cilium_deny_rule() -> impl Strategy<Value = TierRule> {
         })
 }
 
+/// A Calico policy: selected pods' sides are unknown.
+pub fn calico_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
+    let selectors = vec![
+        "all()",
+        "app == 'a'",
+        "has(tier)",
+        "app in {'a', 'b'} && !has(env)",
+        "pcns.env == 'a'",
+        "projectcalico.org/namespace == 'ns1'",
+        "tier != 'b' || env == 'c'",
+    ];
+    (
+        prop::option::of(prop::sample::select(NAMESPACES.to_vec())),
+        prop::sample::select(selectors),
+        prop::option::of(prop::sample::select(vec![
+            "env == 'a'",
+            "projectcalico.org/name == 'ns0'",
+            "all()",
+        ])),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(move |(namespace, selector, namespaces, ingress, egress)| {
+            let types: Vec<&str> = [ingress.then_some("Ingress"), egress.then_some("Egress")]
+                .into_iter()
+                .flatten()
+                .collect();
+            let namespaces = if namespace.is_none() {
+                namespaces
+            } else {
+                None
+            };
+            let object: netpol_tui::policy::calico::CalicoObject =
+                serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": format!("k{i}")},
+                    "spec": {"selector": selector, "namespaceSelector": namespaces, "types": types}
+                }))
+                .unwrap();
+            netpol_tui::policy::calico::compile_calico_policy(
+                &object,
+                namespace,
+                Default::default(),
+            )
+            .unwrap()
+        })
+}
+
 /// A tiered world with Cilium policies too (allow parts among the NetworkPolicies, deny
-/// parts in the Cilium tier), and the same world with some namespaces' labels hidden.
+/// parts in the Cilium tier) and Calico policies, and the same world with some namespaces'
+/// labels hidden.
 pub fn partly_known_cilium_world(
 ) -> impl Strategy<Value = (Inventory, Inventory, Vec<Policy>, Vec<TierPolicy>)> {
     let cilium = (0..4usize).prop_flat_map(|n| (0..n).map(cilium_policy).collect::<Vec<_>>());
     let denies = (0..3usize).prop_flat_map(|n| (0..n).map(cilium_deny).collect::<Vec<_>>());
-    (partly_known_tiered_world(), cilium, denies).prop_map(
-        |((full, partial, mut policies, mut tiers), cilium, denies)| {
+    let calico = (0..3usize).prop_flat_map(|n| (0..n).map(calico_policy).collect::<Vec<_>>());
+    (partly_known_tiered_world(), cilium, denies, calico).prop_map(
+        |((full, partial, mut policies, mut tiers), cilium, denies, calico)| {
             policies.extend(cilium);
             tiers.extend(denies);
+            tiers.extend(calico);
             (full, partial, policies, tiers)
         },
     )

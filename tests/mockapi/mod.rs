@@ -41,6 +41,9 @@ pub enum Kind {
     CiliumClusterwidePolicy,
     /// Istio's AuthorizationPolicy (v1): served only after `serve_istio`.
     IstioPolicy,
+    /// Calico's NetworkPolicy and GlobalNetworkPolicy: served only after `serve_calico`.
+    CalicoPolicy,
+    CalicoGlobalPolicy,
 }
 
 impl Kind {
@@ -57,6 +60,8 @@ impl Kind {
             Kind::CiliumPolicy => "ciliumnetworkpolicies",
             Kind::CiliumClusterwidePolicy => "ciliumclusterwidenetworkpolicies",
             Kind::IstioPolicy => "authorizationpolicies",
+            Kind::CalicoPolicy => "networkpolicies",
+            Kind::CalicoGlobalPolicy => "globalnetworkpolicies",
         }
     }
     fn api_version(self) -> &'static str {
@@ -67,6 +72,7 @@ impl Kind {
             Kind::ClusterPolicy => "policy.networking.k8s.io/v1alpha2",
             Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io/v2",
             Kind::IstioPolicy => "security.istio.io/v1",
+            Kind::CalicoPolicy | Kind::CalicoGlobalPolicy => "projectcalico.org/v3",
             _ => "v1",
         }
     }
@@ -79,6 +85,7 @@ impl Kind {
             }
             Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io",
             Kind::IstioPolicy => "security.istio.io",
+            Kind::CalicoPolicy | Kind::CalicoGlobalPolicy => "projectcalico.org",
             _ => "",
         }
     }
@@ -95,6 +102,8 @@ impl Kind {
             Kind::CiliumPolicy => "CiliumNetworkPolicy",
             Kind::CiliumClusterwidePolicy => "CiliumClusterwideNetworkPolicy",
             Kind::IstioPolicy => "AuthorizationPolicy",
+            Kind::CalicoPolicy => "NetworkPolicy",
+            Kind::CalicoGlobalPolicy => "GlobalNetworkPolicy",
         }
     }
     fn namespaced(self) -> bool {
@@ -105,9 +114,17 @@ impl Kind {
                 | Kind::StagedPolicy
                 | Kind::CiliumPolicy
                 | Kind::IstioPolicy
+                | Kind::CalicoPolicy
         )
     }
     fn from_json(object: &Value) -> Kind {
+        if object["apiVersion"].as_str() == Some("projectcalico.org/v3") {
+            match object["kind"].as_str() {
+                Some("NetworkPolicy") => return Kind::CalicoPolicy,
+                Some("GlobalNetworkPolicy") => return Kind::CalicoGlobalPolicy,
+                _ => {}
+            }
+        }
         match object["kind"].as_str() {
             Some("Namespace") => Kind::Namespace,
             Some("Node") => Kind::Node,
@@ -644,6 +661,13 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         ["apis", "policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies"] => {
             Some((Kind::ClusterPolicy, None))
         }
+        ["apis", "projectcalico.org", "v3", "networkpolicies"] => Some((Kind::CalicoPolicy, None)),
+        ["apis", "projectcalico.org", "v3", "namespaces", ns, "networkpolicies"] => {
+            Some((Kind::CalicoPolicy, Some(ns.to_string())))
+        }
+        ["apis", "projectcalico.org", "v3", "globalnetworkpolicies"] => {
+            Some((Kind::CalicoGlobalPolicy, None))
+        }
         ["apis", "security.istio.io", "v1", "authorizationpolicies"] => {
             Some((Kind::IstioPolicy, None))
         }
@@ -717,7 +741,11 @@ fn handle(
             "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "projectcalico.org/v3",
             "resources": [{"name": "stagedkubernetesnetworkpolicies", "singularName": "",
                 "namespaced": true, "kind": "StagedKubernetesNetworkPolicy",
-                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]
+                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+                {"name": "networkpolicies", "singularName": "", "namespaced": true,
+                "kind": "NetworkPolicy", "verbs": ["get", "list", "watch"]},
+                {"name": "globalnetworkpolicies", "singularName": "", "namespaced": false,
+                "kind": "GlobalNetworkPolicy", "verbs": ["get", "list", "watch"]}]
         });
         return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
     }
@@ -770,6 +798,7 @@ fn handle(
     }
     let route = route(&path).filter(|(k, _)| match k {
         Kind::IstioPolicy => guard.istio,
+        Kind::CalicoPolicy | Kind::CalicoGlobalPolicy => guard.calico,
         Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => guard.cilium,
         Kind::StagedPolicy => guard.calico,
         Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => guard.policy_api,
@@ -1141,6 +1170,12 @@ pub mod objects {
     pub fn admin_policy(name: &str, spec: Value) -> Value {
         json!({"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
                "metadata": {"name": name}, "spec": spec})
+    }
+
+    /// A Calico NetworkPolicy (projectcalico.org/v3).
+    pub fn calico_policy(ns: &str, name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
+               "metadata": {"name": name, "namespace": ns}, "spec": spec})
     }
 
     /// An Istio AuthorizationPolicy (security.istio.io/v1).

@@ -60,6 +60,8 @@ pub struct Access {
     pub tier_kinds: Vec<&'static str>,
     /// Cilium's policy kinds that are served and may be read cluster-wide.
     pub cilium_kinds: Vec<&'static str>,
+    /// Calico's policy kinds (projectcalico.org/v3) served and readable cluster-wide.
+    pub calico_kinds: Vec<&'static str>,
     /// The version of Istio's AuthorizationPolicy served and readable cluster-wide.
     pub istio: Option<&'static str>,
     /// False when a served tier kind cannot be read (or what is served cannot be found out):
@@ -161,20 +163,19 @@ fn sample(names: &[String]) -> String {
     text
 }
 
-/// Whether the API server serves Calico's staged policies: one discovery request. Absent
-/// (404) is the usual case and says nothing; forbidden discovery is treated as absent too,
-/// for the resource could not be listed either way.
-async fn staged_served(conn: &Connection) -> Result<bool, LiveError> {
+/// What Calico's API server serves of projectcalico.org/v3, by resource name: one discovery
+/// request. Absent (404) is the usual case; `None` when discovery is forbidden.
+async fn calico_served(conn: &Connection) -> Result<Option<Vec<String>>, LiveError> {
     match conn
         .client
         .list_api_group_resources("projectcalico.org/v3")
         .await
     {
-        Ok(list) => Ok(list
-            .resources
-            .iter()
-            .any(|r| r.name == "stagedkubernetesnetworkpolicies")),
-        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 403 => Ok(false),
+        Ok(list) => Ok(Some(
+            list.resources.iter().map(|r| r.name.clone()).collect(),
+        )),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Some(Vec::new())),
+        Err(kube::Error::Api(s)) if s.code == 403 => Ok(None),
         Err(e) => Err(unreachable(conn, &e)),
     }
 }
@@ -389,8 +390,38 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         }
         None => None,
     };
-    // Calico's staged policies: `None` where not served.
-    let staged_all = match staged_served(conn).await? {
+    // Calico's own policies select pods whose verdicts they may change: each served kind
+    // must be readable cluster-wide. Its staged policies: `None` where not served.
+    let calico = calico_served(conn).await?;
+    let mut calico_kinds = Vec::new();
+    for plural in ["networkpolicies", "globalnetworkpolicies"] {
+        if !calico
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|r| r == plural))
+        {
+            continue;
+        }
+        let client = client.clone();
+        let readable = match plural {
+            "networkpolicies" => {
+                can_list(conn, Api::<watch::CalicoNetworkPolicy>::all(client)).await?
+            }
+            _ => can_list(conn, Api::<watch::CalicoGlobalNetworkPolicy>::all(client)).await?,
+        };
+        if readable {
+            calico_kinds.push(plural);
+        } else {
+            tiers_known = false;
+            hidden.push(format!(
+                "Calico {plural} (projectcalico.org, forbidden): they may decide any flow, so \
+                 every verdict is unknown"
+            ));
+        }
+    }
+    let staged_served = calico
+        .as_ref()
+        .is_some_and(|l| l.iter().any(|r| r == "stagedkubernetesnetworkpolicies"));
+    let staged_all = match staged_served {
         false => None,
         true => Some(
             can_list(
@@ -480,6 +511,7 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         staged,
         tier_kinds,
         cilium_kinds,
+        calico_kinds,
         istio,
         tiers_known,
         hidden,
@@ -843,6 +875,19 @@ impl Session {
                 _ => loops.add(
                     plural.into(),
                     Api::<watch::CiliumClusterwideNetworkPolicy>::all(client),
+                ),
+            }
+        }
+        for &plural in &access.calico_kinds {
+            let client = client.clone();
+            match plural {
+                "networkpolicies" => loops.add(
+                    "calico networkpolicies".into(),
+                    Api::<watch::CalicoNetworkPolicy>::all(client),
+                ),
+                _ => loops.add(
+                    "calico globalnetworkpolicies".into(),
+                    Api::<watch::CalicoGlobalNetworkPolicy>::all(client),
                 ),
             }
         }

@@ -221,6 +221,74 @@ cilium_resource!(
     true
 );
 
+/// Calico's own policies (projectcalico.org/v3, through Calico's API server).
+macro_rules! calico_resource {
+    ($name:ident, $plural:literal, $kind:literal, $scope:ty, $global:literal) => {
+        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+        pub struct $name {
+            pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            #[serde(default)]
+            pub spec: serde_json::Value,
+        }
+
+        impl k8s_openapi::Resource for $name {
+            const API_VERSION: &'static str = "projectcalico.org/v3";
+            const GROUP: &'static str = "projectcalico.org";
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = "v3";
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = $scope;
+        }
+
+        impl k8s_openapi::Metadata for $name {
+            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+            fn metadata(&self) -> &Self::Ty {
+                &self.metadata
+            }
+
+            fn metadata_mut(&mut self) -> &mut Self::Ty {
+                &mut self.metadata
+            }
+        }
+
+        impl Watched for $name {
+            fn item(&self) -> Item {
+                use crate::policy::calico::{compile_calico_policy, CalicoObject};
+                let value = serde_json::json!({"metadata": self.metadata, "spec": self.spec});
+                let object: CalicoObject = match serde_json::from_value(value) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        let (ns, name) = key_of(self);
+                        return Item::Invalid(format!("Calico {} {ns}/{name}: spec: {e}", $kind));
+                    }
+                };
+                let namespace = self.metadata.namespace.clone().unwrap_or_default();
+                let ns = (!$global).then_some(namespace.as_str());
+                match compile_calico_policy(&object, ns, origin()) {
+                    Ok(p) => Item::Tier(p),
+                    Err(errs) => invalid(self, errs.0),
+                }
+            }
+        }
+    };
+}
+
+calico_resource!(
+    CalicoNetworkPolicy,
+    "networkpolicies",
+    "NetworkPolicy",
+    k8s_openapi::NamespaceResourceScope,
+    false
+);
+calico_resource!(
+    CalicoGlobalNetworkPolicy,
+    "globalnetworkpolicies",
+    "GlobalNetworkPolicy",
+    k8s_openapi::ClusterResourceScope,
+    true
+);
+
 /// Istio's AuthorizationPolicy, by the version the API server serves.
 macro_rules! istio_resource {
     ($name:ident, $version:literal) => {

@@ -389,7 +389,7 @@ impl<'a> PortView<'a> {
             .maybe
             .unwrap_or_else(|| FixedBitSet::with_capacity(self.all.len()));
         // The tiers above, nearest first: what they pass on keeps the answer from below.
-        for tier in [Tier::Cilium, Tier::Admin] {
+        for tier in [Tier::Cilium, Tier::Admin, Tier::Calico] {
             let above = self.tier_walk(tier, direction, c);
             sure.intersect_with(&above.rest);
             sure.union_with(&above.allow);

@@ -616,6 +616,43 @@ impl Index {
             }
         }
 
+        // Calico subjects: their selector language, on the labels Calico gives endpoints.
+        let calico_sets: Vec<Option<u32>> = policies
+            .tiers
+            .iter()
+            .map(|policy| {
+                let super::tiers::Subject::Calico {
+                    namespace,
+                    selector,
+                    namespaces,
+                } = &policy.subject
+                else {
+                    return None;
+                };
+                let mut set = FixedBitSet::with_capacity(class_count);
+                let mut maybe: Option<FixedBitSet> = None;
+                for (c, class) in classes.iter().enumerate() {
+                    let pod = &inventory.pods[class.representative as usize];
+                    let ns = inventory.namespaces.get(class.namespace as usize);
+                    match super::calico::selects(
+                        namespace.as_deref(),
+                        selector,
+                        namespaces.as_ref(),
+                        pod,
+                        ns,
+                    ) {
+                        Some(true) => set.insert(c),
+                        Some(false) => {}
+                        None => maybe
+                            .get_or_insert_with(|| FixedBitSet::with_capacity(class_count))
+                            .insert(c),
+                    }
+                }
+                peer_sets.push(set);
+                peer_maybe.push(maybe);
+                Some((peer_sets.len() - 1) as u32)
+            })
+            .collect();
         // Tier policies: subjects and pod peers as peer sets without host-network classes.
         let mut tier_set_ids: HashMap<(Selector, Selector), u32> = HashMap::new();
         let mut tier_set = |namespaces: &Selector, pods: &Selector| -> u32 {
@@ -638,10 +675,13 @@ impl Index {
         };
         let everyone = Selector::everything();
         let mut tiers = Vec::with_capacity(policies.tiers.len());
-        for policy in &policies.tiers {
+        for (t, policy) in policies.tiers.iter().enumerate() {
             let subject = match &policy.subject {
                 super::tiers::Subject::Namespaces(ns) => tier_set(ns, &everyone),
                 super::tiers::Subject::Pods { namespaces, pods } => tier_set(namespaces, pods),
+                super::tiers::Subject::Calico { .. } => {
+                    calico_sets[t].expect("made for every Calico subject")
+                }
             };
             let mut compile_rules = |rules: &[super::tiers::TierRule]| -> Vec<CompiledTierRule> {
                 rules
@@ -893,7 +933,7 @@ impl Index {
             return Side::TierUnknown { rule: None };
         }
         let class = self.pod_class[subject as usize];
-        for tier in [Tier::Admin, Tier::Cilium] {
+        for tier in [Tier::Calico, Tier::Admin, Tier::Cilium] {
             if let Some(side) = self.tier_side(tier, direction, class, peer, flow) {
                 return side;
             }

@@ -563,11 +563,12 @@ impl<'a> Connectivity<'a> {
         if !index.policies.tiers_known {
             return (PortSet::none(), PortSet::all());
         }
-        // Per tier (Admin, Cilium, Baseline): ports not yet decided, allowed, unknown, passed on.
-        let mut remaining = [PortSet::all(), PortSet::all(), PortSet::all()];
-        let mut allow = [PortSet::none(), PortSet::none(), PortSet::none()];
-        let mut unknown = [PortSet::none(), PortSet::none(), PortSet::none()];
-        let mut passed = [PortSet::none(), PortSet::none(), PortSet::none()];
+        // Per tier (Calico, Admin, Cilium, Baseline): ports not yet decided, allowed,
+        // unknown, passed on.
+        let mut remaining = [(); 4].map(|_| PortSet::all());
+        let mut allow = [(); 4].map(|_| PortSet::none());
+        let mut unknown = [(); 4].map(|_| PortSet::none());
+        let mut passed = [(); 4].map(|_| PortSet::none());
         let mut states = states.iter();
         for (t, policy) in index.tiers.iter().enumerate() {
             let applies = index.set_holds(policy.subject, subject);
@@ -575,9 +576,10 @@ impl<'a> Connectivity<'a> {
                 continue;
             }
             let k = match policy.tier {
-                Tier::Admin => 0,
-                Tier::Cilium => 1,
-                Tier::Baseline => 2,
+                Tier::Calico => 0,
+                Tier::Admin => 1,
+                Tier::Cilium => 2,
+                Tier::Baseline => 3,
             };
             let actions = policy.rules(direction).iter().map(|r| r.action);
             for (rule, action) in self.tier_rules[t][side(direction)].iter().zip(actions) {
@@ -601,7 +603,7 @@ impl<'a> Connectivity<'a> {
                 }
             }
         }
-        let rest = [0, 1, 2].map(|k| {
+        let rest = [0, 1, 2, 3].map(|k| {
             let mut rest = remaining[k].clone();
             rest.union_with(&passed[k]);
             rest
@@ -615,12 +617,12 @@ impl<'a> Connectivity<'a> {
         {
             np
         } else {
-            let mut sure = allow[2].clone();
-            sure.union_with(&rest[2]);
-            (sure, unknown[2].clone())
+            let mut sure = allow[3].clone();
+            sure.union_with(&rest[3]);
+            (sure, unknown[3].clone())
         };
         // The tiers above, nearest first: what they pass on keeps the answer from below.
-        for k in [1, 0] {
+        for k in [2, 1, 0] {
             sure = sure.intersection(&rest[k]);
             sure.union_with(&allow[k]);
             maybe = maybe.intersection(&rest[k]);

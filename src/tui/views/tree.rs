@@ -203,6 +203,7 @@ fn row_line(
             let place = match t.tier {
                 crate::policy::tiers::Tier::Admin => format!("adm {:>4} ", t.priority),
                 crate::policy::tiers::Tier::Cilium => "cil deny  ".to_string(),
+                crate::policy::tiers::Tier::Calico => "calico    ".to_string(),
                 crate::policy::tiers::Tier::Baseline => "base      ".to_string(),
             };
             let warn = !view.warnings.is_empty();
