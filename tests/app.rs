@@ -723,7 +723,7 @@ fn r_shows_who_can_reach_the_selected_pod() {
     type_text(&mut s, "production/database");
     press(&mut s, KeyCode::Enter);
     press(&mut s, KeyCode::Char('r'));
-    let Some(Overlay::Reach { title, text, .. }) = &s.overlay else {
+    let Some(Overlay::Text { title, text, .. }) = &s.overlay else {
         panic!("no reachability view")
     };
     assert_eq!(title, "Reachability of production/database");

@@ -131,6 +131,15 @@ fn command_line() {
 }
 
 #[test]
+fn problems_view() {
+    snap("problems", |s| {
+        press(s, KeyCode::Char(':'));
+        type_text(s, "problems");
+        press(s, KeyCode::Enter);
+    });
+}
+
+#[test]
 fn too_small() {
     let mut s = demo_state(120, 40);
     update(&mut s, Msg::Resize(50, 12));

@@ -70,7 +70,7 @@ pub(super) fn action(state: &mut State, a: Action) -> Vec<Command> {
                 let r = crate::policy::reach::reach(&index, pod, &peers);
                 let text =
                     crate::render::reach(&r, (true, true), &crate::render::paint::Paint::markup());
-                state.overlay = Some(Overlay::Reach {
+                state.overlay = Some(Overlay::Text {
                     title: format!("Reachability of {}", r.pod),
                     text,
                     scroll: 0,

@@ -54,6 +54,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "the agents feeding the flow list: state, kernel, flows per second, losses, lag",
     ),
     ("messages", "the status bar's messages in full, newest last"),
+    (
+        "problems",
+        "likely mistakes in the policies, each with its fix (as `lint`)",
+    ),
     ("help", "this help"),
     ("q", "quit"),
 ];
@@ -73,6 +77,7 @@ pub(super) const COMMAND_WORDS: &[&str] = &[
     "theme",
     "ctx",
     "nodes",
+    "problems",
     "messages",
     "help",
     "quit",
@@ -153,6 +158,15 @@ pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
         }
         "help" | "h" | "?" => state.overlay = Some(Overlay::Help { scroll: 0 }),
         "nodes" | "node" | "no" => state.overlay = Some(Overlay::Nodes { scroll: 0 }),
+        "problems" | "lint" | "pr" => {
+            let problems = crate::policy::lint::lint(&state.snapshot.index);
+            let text = crate::render::problems(&problems, &crate::render::paint::Paint::markup());
+            state.overlay = Some(Overlay::Text {
+                title: format!("Problems ({})", problems.len()),
+                text,
+                scroll: 0,
+            });
+        }
         "messages" | "msg" => {
             // Newest at the bottom, in view.
             let scroll = state.messages.len().saturating_sub(10) as u16;

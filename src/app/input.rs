@@ -84,13 +84,13 @@ pub(super) fn overlay_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
                 state.overlay = Some(Overlay::Messages { scroll });
             }
         }
-        Overlay::Reach {
+        Overlay::Text {
             title,
             text,
             scroll,
         } => {
             if let Some(scroll) = scrolled(key, scroll) {
-                state.overlay = Some(Overlay::Reach {
+                state.overlay = Some(Overlay::Text {
                     title,
                     text,
                     scroll,

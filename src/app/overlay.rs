@@ -34,8 +34,9 @@ pub enum Overlay {
     Messages {
         scroll: u16,
     },
-    /// A pod's reachability, as `reach` prints it.
-    Reach {
+    /// A read-only text: a pod's reachability as `reach` prints it, the problems as `lint`
+    /// prints them.
+    Text {
         title: String,
         text: String,
         scroll: u16,

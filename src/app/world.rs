@@ -138,7 +138,7 @@ impl State {
             | Overlay::DenyPrompt { .. }
             | Overlay::Nodes { .. }
             | Overlay::Messages { .. }
-            | Overlay::Reach { .. }) => other,
+            | Overlay::Text { .. }) => other,
         }
     }
 

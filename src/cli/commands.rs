@@ -306,25 +306,7 @@ pub(super) fn lint(
     let problems = crate::policy::lint::lint(&index);
     match output.data() {
         Some(format) => super::output::print_data(&problems, format)?,
-        None => {
-            let mut text = String::new();
-            let mut last: Option<&str> = None;
-            for p in &problems {
-                if last != Some(p.object.as_str()) {
-                    text.push_str(&format!("{}\n", paint.strong(&p.object)));
-                    last = Some(&p.object);
-                }
-                text.push_str(&format!("  {} {}\n", paint.warn("⚑"), p.what));
-                text.push_str(&format!("    {}\n", paint.dim(&format!("fix: {}", p.fix))));
-            }
-            let objects: std::collections::BTreeSet<&str> =
-                problems.iter().map(|p| p.object.as_str()).collect();
-            text.push_str(&match problems.len() {
-                0 => "no problems found\n".to_string(),
-                n => format!("{n} problem(s) in {} object(s)\n", objects.len()),
-            });
-            print(&text)?;
-        }
+        None => print(&crate::render::problems(&problems, paint))?,
     }
     Ok(if problems.is_empty() {
         ExitCode::SUCCESS

@@ -843,3 +843,24 @@ pub fn reach(
     }
     text
 }
+
+/// `lint`'s problems, grouped by object, each with its fix; then a count.
+pub fn problems(problems: &[crate::policy::lint::Problem], paint: &Paint) -> String {
+    let mut text = String::new();
+    let mut last: Option<&str> = None;
+    for p in problems {
+        if last != Some(p.object.as_str()) {
+            let _ = writeln!(text, "{}", paint.strong(&p.object));
+            last = Some(&p.object);
+        }
+        let _ = writeln!(text, "  {} {}", paint.warn("⚑"), p.what);
+        let _ = writeln!(text, "    {}", paint.dim(&format!("fix: {}", p.fix)));
+    }
+    let objects: std::collections::BTreeSet<&str> =
+        problems.iter().map(|p| p.object.as_str()).collect();
+    let _ = match problems.len() {
+        0 => writeln!(text, "no problems found"),
+        n => writeln!(text, "{n} problem(s) in {} object(s)", objects.len()),
+    };
+    text
+}

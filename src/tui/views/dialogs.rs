@@ -635,7 +635,8 @@ pub fn messages(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
 }
 
 /// A pod's reachability: `reach`'s words, styled by the theme.
-pub fn reach(frame: &mut Frame, full: Rect, state: &State, title: &str, text: &str, scroll: u16) {
+/// A read-only text (reachability, problems), scrolled.
+pub fn text(frame: &mut Frame, full: Rect, state: &State, title: &str, text: &str, scroll: u16) {
     let area = centered(full, 90, 80, 120, 50);
     let inner = frame_of(
         frame,

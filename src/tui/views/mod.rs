@@ -58,11 +58,11 @@ pub fn draw(frame: &mut Frame, state: &State) -> FrameInfo {
         }
         Some(Overlay::Nodes { scroll }) => dialogs::nodes(frame, full, state, *scroll),
         Some(Overlay::Messages { scroll }) => dialogs::messages(frame, full, state, *scroll),
-        Some(Overlay::Reach {
+        Some(Overlay::Text {
             title,
             text,
             scroll,
-        }) => dialogs::reach(frame, full, state, title, text, *scroll),
+        }) => dialogs::text(frame, full, state, title, text, *scroll),
         Some(Overlay::Command(_)) | None => {}
     }
     info
