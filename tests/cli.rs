@@ -1158,3 +1158,74 @@ fn reach_names_who_can_reach_a_pod_with_both_sides_applied() {
     assert_eq!(v["inbound_none"], 2);
     assert_eq!(v["outbound"].as_array().unwrap().len(), 0);
 }
+
+/// `explain --suggest`: the smallest NetworkPolicy on the side that denies, checked by judging
+/// the flow again with it; a tier's deny is said to be beyond any NetworkPolicy.
+#[test]
+fn explain_suggests_the_fix_and_checks_it() {
+    let out = run(
+        bin().args([
+            "explain",
+            "--demo",
+            "--from",
+            "development/dev-shell",
+            "--to",
+            "production/api",
+            "-p",
+            "8080",
+            "--suggest",
+        ]),
+        1,
+    );
+    assert_has(
+        &out,
+        &[
+            "suggested fix",
+            "name: allow-egress-from-dev-shell",
+            "namespace: development",
+            "kubernetes.io/metadata.name: production",
+            "checked: with these applied, the flow is allowed",
+        ],
+    );
+    let json = stdout_of(bin().args([
+        "explain",
+        "--demo",
+        "--from",
+        "development/dev-shell",
+        "--to",
+        "production/api",
+        "-p",
+        "8080",
+        "--suggest",
+        "-o",
+        "json",
+    ]));
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["explanation"]["allowed"], false);
+    assert_eq!(v["suggested"]["allows"], true);
+    assert_eq!(
+        v["suggested"]["policies"][0]["metadata"]["name"],
+        "allow-egress-from-dev-shell"
+    );
+    let out = run(
+        bin().args([
+            "explain",
+            "--demo",
+            "--from",
+            "production/frontend",
+            "--to",
+            "169.254.169.254",
+            "-p",
+            "80",
+            "--suggest",
+        ]),
+        1,
+    );
+    assert_has(
+        &out,
+        &[
+            "no NetworkPolicy would allow this flow",
+            "egress is denied by AdminNetworkPolicy/cluster-guardrails (admin tier): no NetworkPolicy can allow it",
+        ],
+    );
+}

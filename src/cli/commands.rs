@@ -28,7 +28,7 @@ pub(super) fn explain_flow(
     source: &SourceArgs,
     paint: &Paint,
     (from, to, port): (&str, &str, &str),
-    protocol: Protocol,
+    (protocol, suggest): (Protocol, bool),
     output: Output,
 ) -> Result<ExitCode, Failure> {
     let (index, context_ns) = index(source, false)?;
@@ -36,18 +36,27 @@ pub(super) fn explain_flow(
     let src = resolve_endpoint(&index, from, ns).map_err(Failure::lookup("--from"))?;
     let dst = resolve_endpoint(&index, to, ns).map_err(Failure::lookup("--to"))?;
     let port = resolve_port(&index, port, &dst, protocol).map_err(Failure::lookup("--port"))?;
-    let e = explain(
-        &index,
-        &Flow {
-            src,
-            dst,
-            protocol,
-            port,
-        },
-    );
-    match output.data() {
-        None => print(&render::explanation(&e, paint))?,
-        Some(format) => print_data(&e, format)?,
+    let flow = Flow {
+        src,
+        dst,
+        protocol,
+        port,
+    };
+    let e = explain(&index, &flow);
+    let fix = (suggest && !e.allowed).then(|| crate::policy::audit::fix::fix(&index, &flow));
+    match (output.data(), &fix) {
+        (None, _) => {
+            let mut text = render::explanation(&e, paint);
+            if let Some(fix) = &fix {
+                text.push_str(&render::fix(fix, paint));
+            }
+            print(&text)?
+        }
+        (Some(format), None) => print_data(&e, format)?,
+        (Some(format), Some(fix)) => print_data(
+            &serde_json::json!({"explanation": e, "suggested": fix}),
+            format,
+        )?,
     }
     Ok(if e.allowed {
         ExitCode::SUCCESS

@@ -197,6 +197,10 @@ pub enum Command {
         port: String,
         #[arg(long, value_parser = parse_protocol, default_value = "TCP")]
         protocol: Protocol,
+        /// For a denied flow: the smallest NetworkPolicies that would allow it, on each side
+        /// that denies, checked against the same world.
+        #[arg(long)]
+        suggest: bool,
         /// text, json or yaml.
         #[arg(short = 'o', long, value_enum, default_value = "text")]
         output: Output,
@@ -478,8 +482,15 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             to,
             port,
             protocol,
+            suggest,
             output,
-        } => commands::explain_flow(source, paint, (&from, &to, &port), protocol, output),
+        } => commands::explain_flow(
+            source,
+            paint,
+            (&from, &to, &port),
+            (protocol, suggest),
+            output,
+        ),
         Command::Matrix {
             port,
             protocol,

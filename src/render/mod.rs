@@ -864,3 +864,37 @@ pub fn problems(problems: &[crate::policy::lint::Problem], paint: &Paint) -> Str
     };
     text
 }
+
+/// `explain --suggest`: the policies that would allow the flow, as YAML, and what they cannot do.
+pub fn fix(fix: &crate::policy::audit::fix::Fix, paint: &Paint) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n{}", paint.strong("suggested fix"));
+    if fix.policies.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {}",
+            paint.dim("no NetworkPolicy would allow this flow")
+        );
+    }
+    for p in &fix.policies {
+        let _ = writeln!(out, "---");
+        out.push_str(&serde_yaml::to_string(p).unwrap_or_default());
+    }
+    if !fix.policies.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            if fix.allows {
+                paint.good("checked: with these applied, the flow is allowed")
+            } else {
+                paint.warn(
+                    "checked: with these applied, the flow is still not allowed (see the notes)",
+                )
+            }
+        );
+    }
+    for n in &fix.notes {
+        let _ = writeln!(out, "  {} {n}", paint.warn("!"));
+    }
+    out
+}

@@ -10,6 +10,7 @@
 //! Pure: no I/O, no clock. Must not import tokio, kube's client, ratatui, crossterm or aya.
 
 pub mod declared;
+pub mod fix;
 pub mod suggest;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
