@@ -735,3 +735,30 @@ fn r_shows_who_can_reach_the_selected_pod() {
     press(&mut s, KeyCode::Esc);
     assert!(s.overlay.is_none());
 }
+
+#[test]
+fn y_shows_the_selected_object_as_yaml() {
+    let mut s = demo_state(120, 40);
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "backend-policy");
+    press(&mut s, KeyCode::Enter);
+    press(&mut s, KeyCode::Char('y'));
+    let Some(Overlay::Text { title, text, .. }) = &s.overlay else {
+        panic!("no YAML view")
+    };
+    assert_eq!(title, "NetworkPolicy production/backend-policy");
+    assert!(text.contains("kind: NetworkPolicy"), "{text}");
+    assert!(text.contains("app: frontend"), "{text}");
+    press(&mut s, KeyCode::Esc);
+    // A pod keeps no manifest: what was read, said so.
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "production/database");
+    press(&mut s, KeyCode::Enter);
+    press(&mut s, KeyCode::Char('y'));
+    let Some(Overlay::Text { title, text, .. }) = &s.overlay else {
+        panic!("no YAML view")
+    };
+    assert_eq!(title, "pod production/database");
+    assert!(text.starts_with("# normalized form"), "{text}");
+    assert!(text.contains("app: database"), "{text}");
+}

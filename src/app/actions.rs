@@ -78,6 +78,16 @@ pub(super) fn action(state: &mut State, a: Action) -> Vec<Command> {
             }
             None => state.say("select a pod to see who can reach it (r)"),
         },
+        Action::Yaml => match yaml_of(state) {
+            Some((title, text)) => {
+                state.overlay = Some(Overlay::Text {
+                    title,
+                    text,
+                    scroll: 0,
+                })
+            }
+            None => state.say("select a namespace, pod or policy to see its YAML (y)"),
+        },
         Action::Connections => {
             let f = &mut state.flows;
             f.grouped = !f.grouped;
@@ -358,4 +368,49 @@ pub(super) fn set_theme(state: &mut State, name: &str) {
             state.complain(format!("no theme {name:?}; there are: {names}"));
         }
     }
+}
+
+/// The selected row's object as YAML, with a title: a NetworkPolicy's manifest as given, or
+/// the normalized form of what was read (pods, namespaces, Cilium and tier policies keep no
+/// manifest).
+fn yaml_of(state: &State) -> Option<(String, String)> {
+    use super::tree::RowKind;
+    let index = &state.snapshot.index;
+    let inv = index.inventory();
+    let normalized = |v: Result<String, serde_yaml::Error>| {
+        format!(
+            "# normalized form, as read (no manifest was kept)\n{}",
+            v.unwrap_or_else(|e| format!("# cannot be shown: {e}"))
+        )
+    };
+    Some(match state.selected()? {
+        RowKind::Pod(p) => {
+            let pod = &inv.pods[p as usize];
+            (
+                format!("pod {}", pod.key()),
+                normalized(serde_yaml::to_string(pod)),
+            )
+        }
+        RowKind::Namespace(n) => {
+            let name = &state.snapshot.overview.namespaces.get(n as usize)?.name;
+            let ns = index.namespace(name)?;
+            (
+                format!("namespace {name}"),
+                normalized(serde_yaml::to_string(ns)),
+            )
+        }
+        RowKind::Policy(id) => {
+            let p = &index.policies().policies[id as usize];
+            let text = match &p.manifest {
+                Some(m) => m.yaml(),
+                None => normalized(serde_yaml::to_string(p)),
+            };
+            (format!("{} {}", p.kind(), p.key()), text)
+        }
+        RowKind::Tier(t) => {
+            let p = index.policies().tiers.get(t as usize)?;
+            (p.key(), normalized(serde_yaml::to_string(p)))
+        }
+        RowKind::Tiers => return None,
+    })
 }

@@ -41,6 +41,8 @@ pub enum Action {
     Breakage,
     /// Who can reach the selected pod and what it can reach.
     Reach,
+    /// The selected object as YAML.
+    Yaml,
     /// The list of staged changes.
     StagedList,
     /// Stage a default-deny for the selected row's namespace (asks which direction).
@@ -352,6 +354,14 @@ pub const BINDINGS: &[Binding] = &[
         None,
         Reach,
         [ch('r')]
+    ),
+    bind!(
+        Main,
+        "y",
+        "the selected object as YAML: a policy's manifest, or what was read of a pod, namespace or tier policy",
+        None,
+        Yaml,
+        [ch('y')]
     ),
     bind!(
         Main,
