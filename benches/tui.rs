@@ -148,7 +148,7 @@ fn main() {
     let events = flow_events(&state.snapshot.index, 100_000);
     let t = Instant::now();
     for e in events {
-        update(&mut state, Msg::Flow(e));
+        update(&mut state, Msg::Flows(vec![e]));
     }
     let annotate = t.elapsed();
     let live_flows = live();

@@ -63,8 +63,8 @@ pub enum Msg {
     Resize(u16, u16),
     /// A main-screen action, as a key would give it (tests and the command line use these).
     Action(Action),
-    Flow(FlowEvent),
-    /// Flows of a source, in a batch (recorded flows, agents).
+    /// Flows of a source, in a batch (the demo's traffic, recorded flows, agents): never
+    /// one message per flow.
     Flows(Vec<FlowEvent>),
     /// Flows from a node's agent, with the node's name once it said hello.
     NodeFlows(Option<std::sync::Arc<str>>, Vec<FlowEvent>),
@@ -397,10 +397,6 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::Action(a) => {
             state.message = None;
             action(state, a)
-        }
-        Msg::Flow(event) => {
-            state.add_flow(event);
-            Vec::new()
         }
         Msg::Flows(events) => {
             for event in events {

@@ -328,19 +328,39 @@ async fn ticker(tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
     }
 }
 
+/// The demo's flows per batch: `DEMO_RATE` a second, sent every 200 ms as one message.
+const DEMO_BATCH: u64 = 5;
+
 async fn demo_source(mut traffic: DemoTraffic, tx: mpsc::Sender<Msg>, lost: Arc<AtomicU64>) {
-    let mut every = tokio::time::interval(Duration::from_millis(1000 / DEMO_RATE));
+    let mut every = tokio::time::interval(Duration::from_millis(1000 * DEMO_BATCH / DEMO_RATE));
     loop {
         every.tick().await;
-        let Some(event) = traffic.next(now_ms()) else {
-            return;
-        };
-        match tx.try_send(Msg::Flow(event)) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                lost.fetch_add(1, Ordering::Relaxed);
+        let now = now_ms();
+        let mut batch = Vec::with_capacity(DEMO_BATCH as usize);
+        let mut ended = false;
+        for i in 0..DEMO_BATCH {
+            // Spread over the interval, as if they had come one by one.
+            let at = now.saturating_sub((DEMO_BATCH - 1 - i) * 1000 / DEMO_RATE);
+            match traffic.next(at) {
+                Some(event) => batch.push(event),
+                None => {
+                    ended = true;
+                    break;
+                }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+        let n = batch.len() as u64;
+        if n > 0 {
+            match tx.try_send(Msg::Flows(batch)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    lost.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+        if ended {
+            return;
         }
     }
 }

@@ -54,7 +54,7 @@ pub fn feed_flows(s: &mut State, n: usize) {
         // 2026-11-22 12:00:00 UTC plus a quarter second per flow.
         let t = 1_795_348_800_000 + i as u64 * 250;
         let event = traffic.next(t).expect("demo traffic");
-        update(s, Msg::Flow(event));
+        update(s, Msg::Flows(vec![event]));
     }
 }
 
