@@ -224,3 +224,62 @@ async fn a_frame_of_another_wire_version_is_an_error_named_in_the_report() {
     };
     assert!(error.contains("wire version 99"), "{error}");
 }
+
+/// `trace --agent` reads through the same source: flows of the first connection, the
+/// drop said on stderr, then the flows of the agent when it is back, all printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_follows_an_agent_across_a_reconnect() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = oneshot::channel();
+    let server = tokio::spawn(async move {
+        // First connection: one batch, then it goes away.
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut out = tokio_util::codec::FramedWrite::new(socket, wire::codec());
+        let hello = Frame::Hello(Hello {
+            node: "node-a".into(),
+            kernel: "6.18.0".into(),
+            ring_bytes: 4096,
+        });
+        out.send(wire::encode(&hello)).await.unwrap();
+        out.send(wire::encode(&Frame::Flows(vec![flow(8080)])))
+            .await
+            .unwrap();
+        drop(out);
+        // Back: another batch, held until the test ends.
+        let (socket, _) = listener.accept().await.unwrap();
+        let mut out = tokio_util::codec::FramedWrite::new(socket, wire::codec());
+        out.send(wire::encode(&hello)).await.unwrap();
+        out.send(wire::encode(&Frame::Flows(vec![flow(9090)])))
+            .await
+            .unwrap();
+        let _ = stopped.await;
+    });
+    let bin = assert_cmd::cargo::cargo_bin("kubectl-netpol_tui");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin)
+            .args(["trace", "--demo", "--agent", &addr, "--duration", "3"])
+            .args(["--all-addresses", "-o", "json"])
+            .env("NETPOL_TUI_LOG", "off")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = stop.send(());
+    server.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("agent on node node-a"), "{stderr}");
+    assert!(
+        stderr.contains("the agent closed the stream; reconnecting"),
+        "{stderr}"
+    );
+    let ports: Vec<u64> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|v| v["dst_port"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(ports, [8080, 9090], "{stdout}\n{stderr}");
+}

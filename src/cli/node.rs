@@ -11,7 +11,7 @@ use clap::{Args, ValueEnum};
 use super::load::load_world;
 use super::{engine_options, numbers, runtime, Failure, SourceArgs};
 use crate::cluster::World;
-use crate::flow::wire::{self, Counters, Frame};
+use crate::flow::wire::{self, Counters};
 use crate::flow::{annotate, Annotated, FlowEvent, Names, Outcome, VerdictFilter};
 use crate::policy::Index;
 
@@ -96,7 +96,7 @@ pub struct ProbeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TraceArgs {
     /// Read a node agent (`HOST:PORT`, e.g. through `kubectl port-forward`) instead of
-    /// running the probe here.
+    /// running the probe here; a lost connection is tried again, as the UI does.
     #[arg(long, value_name = "ADDR", conflicts_with = "flows")]
     pub agent: Option<String>,
     /// Read recorded flows instead (`trace -o json` lines or Hubble JSON lines; - for
@@ -473,47 +473,76 @@ fn read_recorded(paths: &[String], printer: &mut Printer) -> Result<(), Failure>
     Ok(())
 }
 
+/// `trace --agent`: the agent source the UI uses, printed. The first connection must work (a
+/// wrong address is an error, not a wait); after that a lost connection is tried again with
+/// the same backoff, and said on stderr.
 async fn read_agent(
     addr: &str,
     printer: &mut Printer,
     duration: Option<Duration>,
 ) -> Result<(), Failure> {
-    use futures::StreamExt;
-    let socket = tokio::net::TcpStream::connect(addr)
+    use crate::flow::agents::{follow_with, AgentEvent, AgentStream, NodeState};
+    let first = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| Failure::Node(format!("--agent {addr}: {e}")))?;
-    let mut frames = tokio_util::codec::FramedRead::new(socket, wire::codec());
-    let stop = stop_signal(duration);
-    tokio::pin!(stop);
-    loop {
-        let frame = tokio::select! {
-            _ = &mut stop => return Ok(()),
-            f = frames.next() => f,
-        };
-        let Some(frame) = frame else {
-            return Err(Failure::Node(format!(
-                "--agent {addr}: the agent closed the stream"
-            )));
-        };
-        let frame = frame.map_err(|e| Failure::Node(format!("--agent {addr}: {e}")))?;
-        match wire::decode(&frame).map_err(|e| Failure::Node(format!("--agent {addr}: {e}")))? {
-            Frame::Hello(h) => {
-                tracing::info!(%addr, node = %h.node, kernel = %h.kernel, ring = h.ring_bytes, "agent connected");
-                eprintln!(
-                    "agent on node {} (kernel {}, ring {} bytes)",
-                    h.node, h.kernel, h.ring_bytes
-                )
-            }
-            Frame::Flows(flows) => printer.flows(flows).map_err(Failure::Output)?,
-            Frame::Counters(c) => {
-                if c.kernel_lost > printer.counters.kernel_lost
-                    || c.reader_lost > printer.counters.reader_lost
-                {
-                    tracing::warn!(%addr, kernel_lost = c.kernel_lost, reader_lost = c.reader_lost, "agent reports lost flow events");
-                }
-                printer.counters = c
-            }
+    let mut first = Some(first);
+    let target = addr.to_string();
+    let connect = move || {
+        let first = first.take();
+        let target = target.clone();
+        async move {
+            let stream = match first {
+                Some(s) => s,
+                None => tokio::net::TcpStream::connect(&target)
+                    .await
+                    .map_err(|e| format!("cannot connect: {e}"))?,
+            };
+            Ok(Box::new(stream) as AgentStream)
         }
+    };
+    let mut failed = None;
+    let mut said = (false, None::<String>);
+    let follow = follow_with(
+        addr.to_string(),
+        connect,
+        crate::now_ms,
+        |event| match event {
+            AgentEvent::Flows { flows, .. } => match printer.flows(flows) {
+                Ok(()) => true,
+                Err(e) => {
+                    failed = Some(e);
+                    false
+                }
+            },
+            AgentEvent::Node(report) => {
+                match &report.state {
+                    NodeState::Connected { .. } if !said.0 => {
+                        said = (true, None);
+                        eprintln!(
+                            "agent on node {} (kernel {}, ring {} bytes)",
+                            report.node.as_deref().unwrap_or("?"),
+                            report.kernel.as_deref().unwrap_or("?"),
+                            report.ring_bytes.unwrap_or(0)
+                        );
+                    }
+                    NodeState::Reconnecting { error, .. } if said.1.as_ref() != Some(error) => {
+                        eprintln!("agent {addr}: {error}; reconnecting");
+                        said = (false, Some(error.clone()));
+                    }
+                    _ => {}
+                }
+                printer.counters = report.counters;
+                true
+            }
+        },
+    );
+    tokio::select! {
+        _ = stop_signal(duration) => {}
+        _ = follow => {}
+    }
+    match failed {
+        Some(e) => Err(Failure::Output(e)),
+        None => Ok(()),
     }
 }
 
