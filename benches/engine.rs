@@ -93,6 +93,63 @@ spec:
   - {action: Deny, from: [{namespaces: {}}]}
 "#;
 
+/// Cilium policies as a platform team writes them: no cloud metadata, DNS for everyone
+/// without isolating, no world into prod, team-0 confined to the cluster.
+const CILIUM: &str = r#"
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: no-cloud-metadata}
+spec:
+  endpointSelector: {}
+  egressDeny:
+  - toCIDR: [169.254.169.254/32]
+---
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: dns}
+spec:
+  endpointSelector: {}
+  enableDefaultDeny: {egress: false}
+  egress:
+  - toEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system, k8s-app: kube-dns}}]
+    toPorts: [{ports: [{port: "53", protocol: ANY}]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: no-world-into-prod}
+spec:
+  endpointSelector: {matchLabels: {io.cilium.k8s.namespace.labels.env: prod}}
+  enableDefaultDeny: {ingress: false}
+  ingressDeny:
+  - fromEntities: [world]
+---
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: team-0-in-cluster}
+spec:
+  endpointSelector: {matchLabels: {io.cilium.k8s.namespace.labels.team: team-0}}
+  egress:
+  - toEntities: [cluster]
+"#;
+
+/// The same cluster with the Cilium policies of [`CILIUM`].
+fn bench_size_with_cilium(pods: usize, policies: usize, verdicts: bool) {
+    let world = generate(Shape::new(pods, policies));
+    let loaded = netpol_tui::cluster::files::load_text("cilium", CILIUM)
+        .expect("the Cilium policies load")
+        .world;
+    let mut set = (*world.policies).clone();
+    let mut all = set.policies.clone();
+    all.extend(loaded.policies.policies.iter().cloned());
+    set = netpol_tui::policy::PolicySet::new(all).with_tiers(loaded.policies.tiers.clone());
+    let world = netpol_tui::cluster::World::new((*world.inventory).clone(), set);
+    bench_world(
+        world,
+        verdicts,
+        " and 4 CiliumClusterwideNetworkPolicies (2 with deny rules)",
+    );
+}
+
 fn bench_size(pods: usize, policies: usize, verdicts: bool) {
     bench_world(generate(Shape::new(pods, policies)), verdicts, "");
 }
@@ -251,5 +308,6 @@ fn main() {
     bench_size(1_000, 200, false);
     bench_size(10_000, 2_000, true);
     bench_size_with_tiers(10_000, 2_000, true);
+    bench_size_with_cilium(10_000, 2_000, true);
     bench_load(10_000);
 }
