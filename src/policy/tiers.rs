@@ -34,6 +34,19 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// Every tier, in the order a side goes through them.
+    pub const ALL: [Tier; 4] = [Tier::Calico, Tier::Admin, Tier::Cilium, Tier::Baseline];
+
+    /// Position in [`Tier::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Tier::Calico => 0,
+            Tier::Admin => 1,
+            Tier::Cilium => 2,
+            Tier::Baseline => 3,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Calico => "calico",

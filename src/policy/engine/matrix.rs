@@ -307,7 +307,10 @@ impl<'a> PortView<'a> {
         let mut allow = FixedBitSet::with_capacity(self.all.len());
         let mut unknown = allow.clone();
         let mut passed = allow.clone();
-        for policy in index.tiers.iter().filter(|p| p.tier == tier) {
+        for policy in index.tier_members[tier.index()]
+            .iter()
+            .map(|&t| &index.tiers[t as usize])
+        {
             let applies = index.set_holds(policy.subject, c);
             if applies == Some(false) {
                 continue;

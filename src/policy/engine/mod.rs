@@ -356,6 +356,8 @@ pub struct Index {
     ip_blocks: Vec<IpBlock>,
     /// Tier policies in evaluation order, compiled.
     tiers: Vec<CompiledTier>,
+    /// Per tier ([`Tier::index`]): its policies' positions in `tiers`, in order.
+    tier_members: [Vec<u32>; 4],
     /// Every distinct network of the tier policies' peers.
     tier_nets: Vec<ipnet::IpNet>,
 }
@@ -722,6 +724,10 @@ impl Index {
             });
         }
 
+        let mut tier_members: [Vec<u32>; 4] = Default::default();
+        for (t, policy) in tiers.iter().enumerate() {
+            tier_members[policy.tier.index()].push(t as u32);
+        }
         let policy_ids = policies
             .policies
             .iter()
@@ -747,6 +753,7 @@ impl Index {
             peer_maybe,
             ip_blocks,
             tiers,
+            tier_members,
             tier_nets,
         }
     }

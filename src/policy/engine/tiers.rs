@@ -169,10 +169,8 @@ impl Index {
             Direction::Ingress => flow.dst.pod_id(),
             Direction::Egress => flow.src.pod_id(),
         };
-        for (t, policy) in self.tiers.iter().enumerate() {
-            if policy.tier != tier {
-                continue;
-            }
+        for &t in &self.tier_members[tier.index()] {
+            let policy = &self.tiers[t as usize];
             let applies = self.set_holds(policy.subject, subject);
             if applies == Some(false) {
                 continue;
@@ -198,7 +196,7 @@ impl Index {
                     continue;
                 };
                 let at = TierRef {
-                    policy: t as u32,
+                    policy: t,
                     rule: r as u32,
                     peer: peer_index,
                     port,
