@@ -41,9 +41,48 @@ fn moving_down_selects_pods_and_the_detail_follows() {
 }
 
 #[test]
-fn enter_and_arrows_fold_namespaces() {
+fn enter_scopes_to_a_namespace_and_0_shows_all_again() {
     let mut s = demo_state(120, 40);
+    feed_flows(&mut s, 200);
+    let all = s.rows.len();
+    let every_flow = s.flows.visible().len();
+    press(&mut s, KeyCode::Down);
+    press(&mut s, KeyCode::Down);
+    press(&mut s, KeyCode::Down);
+    assert_eq!(selected_key(&s), "ns ingress-nginx");
     press(&mut s, KeyCode::Enter);
+    assert_eq!(s.scope.as_deref(), Some("ingress-nginx"));
+    assert_eq!(s.rows.len(), 2, "the namespace and its pod");
+    assert_eq!(s.flows.scope.as_deref(), Some("ingress-nginx"));
+    let scoped = s.flows.visible().len();
+    assert!(
+        scoped > 0 && scoped < every_flow,
+        "{scoped} of {every_flow}"
+    );
+    for &seq in s.flows.visible() {
+        let f = s.flows.get(seq).unwrap();
+        assert!(
+            f.src_name.starts_with("ingress-nginx/") || f.dst_name.starts_with("ingress-nginx/"),
+            "{} -> {}",
+            f.src_name,
+            f.dst_name
+        );
+    }
+    press(&mut s, KeyCode::Char('0'));
+    assert_eq!(s.flows.visible().len(), every_flow);
+    assert_eq!(s.scope, None);
+    assert_eq!(s.rows.len(), all);
+    press(&mut s, KeyCode::Char('0'));
+    assert!(s
+        .message
+        .as_ref()
+        .is_some_and(|m| m.text.contains("every namespace already")));
+}
+
+#[test]
+fn arrows_fold_namespaces() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Left);
     assert_eq!(s.rows.len(), 14, "development folded");
     press(&mut s, KeyCode::Right);
     assert_eq!(s.rows.len(), 16);

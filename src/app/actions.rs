@@ -78,6 +78,13 @@ pub(super) fn action(state: &mut State, a: Action) -> Vec<Command> {
             }
             None => state.say("select a pod to see who can reach it (r)"),
         },
+        Action::AllNamespaces => {
+            if state.scope.is_some() {
+                state.set_scope(None);
+            } else {
+                state.say("the views show every namespace already (Enter on one scopes them)");
+            }
+        }
         Action::Yaml => match yaml_of(state) {
             Some((title, text)) => {
                 state.overlay = Some(Overlay::Text {
@@ -311,10 +318,7 @@ fn enter(state: &mut State) {
         Pane::Tree => match state.selected() {
             Some(RowKind::Namespace(n)) => {
                 let name = state.snapshot.overview.namespaces[n as usize].name.clone();
-                if !state.expanded.remove(&name) {
-                    state.expanded.insert(name);
-                }
-                state.rebuild_rows();
+                state.set_scope(Some(name));
             }
             Some(RowKind::Tiers) => {
                 let key = super::tree::TIERS_KEY.to_string();

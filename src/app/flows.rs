@@ -49,6 +49,8 @@ pub struct FlowPane {
     /// The selected connection, by its key; `None`: none selected.
     pub conn_cursor: Option<ConnKey>,
     conns_stale: bool,
+    /// Only flows to or from pods of this namespace (Enter on a namespace in the tree).
+    pub scope: Option<String>,
 }
 
 /// Source, destination, protocol and port of a connection.
@@ -94,6 +96,7 @@ impl FlowPane {
             conns: Vec::new(),
             conn_cursor: None,
             conns_stale: false,
+            scope: None,
         }
     }
 
@@ -201,6 +204,11 @@ impl FlowPane {
     ) -> bool {
         self.verdict.admits(outcome)
             && (!self.would_break_only || delta == Some(Delta::WouldBreak))
+            && self.scope.as_ref().is_none_or(|ns| {
+                // The text starts with the source's name, then the destination's.
+                let prefix = format!("{}/", ns.to_lowercase());
+                text.starts_with(&prefix) || text.contains(&format!(" {prefix}"))
+            })
             && words.iter().all(|w| text.contains(w.as_str()))
     }
 

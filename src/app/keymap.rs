@@ -43,6 +43,8 @@ pub enum Action {
     Reach,
     /// The selected object as YAML.
     Yaml,
+    /// Every namespace again, after Enter scoped the views to one.
+    AllNamespaces,
     /// The list of staged changes.
     StagedList,
     /// Stage a default-deny for the selected row's namespace (asks which direction).
@@ -243,7 +245,7 @@ pub const BINDINGS: &[Binding] = &[
     bind!(
         Main,
         "Enter",
-        "drill in: open a namespace, show a pod's rules, explain a flow",
+        "drill in: scope the views to a namespace, show a pod's rules, explain a flow",
         None,
         Enter,
         [key(KeyCode::Enter)]
@@ -299,6 +301,14 @@ pub const BINDINGS: &[Binding] = &[
         [ch('l'), key(KeyCode::Right)]
     ),
     bind!(Tree, "", "", None, Collapse, [ch('h'), key(KeyCode::Left)]),
+    bind!(
+        Main,
+        "0",
+        "all namespaces again (after Enter on a namespace scoped the tree and the flows to it)",
+        None,
+        AllNamespaces,
+        [ch('0')]
+    ),
     bind!(
         Tree,
         "P",

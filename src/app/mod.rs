@@ -205,6 +205,8 @@ pub struct State {
     pub zoom: Option<Pane>,
     pub tree_mode: TreeMode,
     pub expanded: BTreeSet<String>,
+    /// The namespace the tree and the flows are scoped to (Enter on a namespace; `0` clears).
+    pub scope: Option<String>,
     pub tree_filter: Filter,
     pub rows: Vec<Row>,
     pub cursor: usize,
@@ -263,6 +265,7 @@ impl State {
             zoom: None,
             tree_mode: TreeMode::Pods,
             expanded,
+            scope: None,
             tree_filter: Filter::default(),
             rows: Vec::new(),
             cursor: 0,

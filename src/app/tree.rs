@@ -92,6 +92,22 @@ pub(super) struct Place {
 }
 
 impl State {
+    /// Scopes the tree and the flows to one namespace (expanded), or to all again.
+    pub(super) fn set_scope(&mut self, scope: Option<String>) {
+        if let Some(ns) = &scope {
+            self.expanded.insert(ns.clone());
+        }
+        self.flows.scope = scope.clone();
+        self.scope = scope;
+        self.flows.refilter(false);
+        self.cursor = 0;
+        self.rebuild_rows();
+        match &self.scope {
+            Some(ns) => self.say(format!("scoped to namespace {ns}; 0 shows all namespaces")),
+            None => self.say("all namespaces"),
+        }
+    }
+
     pub(super) fn rebuild_rows(&mut self) {
         let keep = self.selected();
         let q = self.tree_filter.input.text.trim().to_string();
@@ -140,6 +156,9 @@ impl State {
             }
         }
         for (ni, ns) in self.snapshot.overview.namespaces.iter().enumerate() {
+            if self.scope.as_ref().is_some_and(|s| *s != ns.name) {
+                continue;
+            }
             let children: Vec<RowKind> = match self.tree_mode {
                 TreeMode::Pods => ns.pods.iter().map(|&p| RowKind::Pod(p)).collect(),
                 TreeMode::Policies => ns.policies.iter().map(|&p| RowKind::Policy(p)).collect(),

@@ -20,7 +20,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         TreeMode::Policies => "policies",
     };
     let mut title = vec![Span::styled(
-        format!(" Namespaces · {what} "),
+        match &state.scope {
+            Some(ns) => format!(" Namespace {ns} · {what} · 0 all "),
+            None => format!(" Namespaces · {what} "),
+        },
         theme.style(Slot::Title),
     )];
     title.extend(filter_title(&state.tree_filter, theme));
