@@ -1229,3 +1229,20 @@ fn explain_suggests_the_fix_and_checks_it() {
         ],
     );
 }
+
+/// A pod's ingress rule admits dev's pods, but their own egress has no rule to it: effective
+/// says so on the rule, in text and JSON.
+#[test]
+fn effective_marks_rules_whose_peers_are_blocked_on_their_own_side() {
+    let out = run(bin().args(["effective", "--demo", "production/api"]), 0);
+    assert_has(
+        &out,
+        &["! admitted here, but every such peer is blocked on its own side: its egress has no rule to this pod on these ports (2 pods)"],
+    );
+    let json = stdout_of(bin().args(["effective", "--demo", "production/api", "-o", "json"]));
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        v["ingress"]["allows"][0]["blocked_elsewhere"],
+        serde_json::json!([2, 2])
+    );
+}

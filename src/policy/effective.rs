@@ -67,6 +67,12 @@ pub struct Allowance {
     pub peer_pods_unknown: Option<usize>,
     /// The ports in words; empty means every port and protocol.
     pub ports: Vec<String>,
+    /// Ingress: of the other pods the peer matches (second), how many cannot send on any of
+    /// the rule's ports because their own side (its policies or tiers) does not let them
+    /// (first): admitted here, blocked there. `None` where not worked out (egress, no
+    /// selector peer, no port to try).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_elsewhere: Option<(usize, usize)>,
 }
 
 /// One rule of a tier policy that applies to the pod.
@@ -209,10 +215,17 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
                         peer_pods: None,
                         peer_pods_unknown: None,
                         ports: ports.clone(),
+                        blocked_elsewhere: None,
                     });
                 }
                 for (i, peer) in rule.peers.iter().enumerate() {
                     let peer_pods = index.peer_pods(pid, direction, r, i);
+                    let blocked_elsewhere = match direction {
+                        Direction::Ingress => {
+                            blocked_elsewhere(index, pod_id, pid, r, i, &rule.ports)
+                        }
+                        Direction::Egress => None,
+                    };
                     side.allows.push(Allowance {
                         policy: policy.key(),
                         rule: r,
@@ -220,6 +233,7 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
                         peer_pods,
                         peer_pods_unknown: index.peer_pods_unknown(pid, direction, r, i),
                         ports: ports.clone(),
+                        blocked_elsewhere,
                     });
                 }
             }
@@ -240,4 +254,63 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
         egress: side(Direction::Egress),
         istio: index.policies().istio_for(&pod.namespace, &pod.labels),
     }
+}
+
+/// Of the pods an ingress rule's selector peer matches (other than the pod itself), how many
+/// cannot reach `pod` on any port the rule admits, their own side denying it, and of how many.
+/// The ports tried: each of the rule's numbers and ranges' first ports, its names as the pod
+/// declares them; for a rule of every port, the pod's declared ports. `None` when there is
+/// no port to try.
+fn blocked_elsewhere(
+    index: &Index,
+    pod: PodId,
+    policy: super::PolicyId,
+    rule: usize,
+    peer: usize,
+    ports: &[super::model::PortSpec],
+) -> Option<(usize, usize)> {
+    let members = index.peer_members(policy, Direction::Ingress, rule, peer)?;
+    let declared = &index.inventory().pods[pod as usize].ports;
+    let mut tries: Vec<(super::Protocol, u16)> = Vec::new();
+    if ports.is_empty() {
+        tries.extend(declared.iter().map(|cp| (cp.protocol, cp.port)));
+    }
+    for spec in ports {
+        match &spec.port {
+            PortMatch::Range { from, .. } => tries.push((spec.protocol, *from)),
+            PortMatch::Named { name } => tries.extend(
+                declared
+                    .iter()
+                    .filter(|cp| cp.name.as_deref() == Some(name) && cp.protocol == spec.protocol)
+                    .map(|cp| (cp.protocol, cp.port)),
+            ),
+            PortMatch::Any => tries.extend(
+                declared
+                    .iter()
+                    .filter(|cp| cp.protocol == spec.protocol)
+                    .map(|cp| (cp.protocol, cp.port)),
+            ),
+        }
+    }
+    tries.sort();
+    tries.dedup();
+    if tries.is_empty() {
+        return None;
+    }
+    let others: Vec<PodId> = members.into_iter().filter(|&m| m != pod).collect();
+    let blocked = others
+        .iter()
+        .filter(|&&m| {
+            tries.iter().all(|&(protocol, port)| {
+                let v = index.verdict(&super::engine::Flow {
+                    src: super::engine::Endpoint::pod(m),
+                    dst: super::engine::Endpoint::pod(pod),
+                    protocol,
+                    port,
+                });
+                v.egress.decision() == super::Decision::Denied
+            })
+        })
+        .count();
+    Some((blocked, others.len()))
 }

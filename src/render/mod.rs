@@ -640,6 +640,31 @@ fn effective_np_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
             "        {ports}  {}",
             paint.dim(&format!("[{} {dir}[{}]]", a.policy, a.rule))
         );
+        match a.blocked_elsewhere {
+            Some((b, n)) if b > 0 && b == n => {
+                let _ = writeln!(
+                    out,
+                    "        {}",
+                    paint.warn(&format!(
+                        "! admitted here, but every such peer is blocked on its own side: its \
+                         egress has no rule to this pod on these ports ({b} {})",
+                        plural(b)
+                    ))
+                );
+            }
+            Some((b, n)) if b > 0 => {
+                let _ = writeln!(
+                    out,
+                    "        {}",
+                    paint.warn(&format!(
+                        "! {b} of these {n} {} cannot send it: their own egress has no rule to \
+                         this pod on these ports",
+                        plural(n)
+                    ))
+                );
+            }
+            _ => {}
+        }
     }
 }
 

@@ -855,6 +855,29 @@ impl Index {
         }
     }
 
+    /// The pods a selector peer of a policy's rule surely matches (`None` for a peer that is
+    /// no selector, or an index out of range).
+    pub fn peer_members(
+        &self,
+        policy: PolicyId,
+        direction: Direction,
+        rule: usize,
+        peer: usize,
+    ) -> Option<Vec<PodId>> {
+        let compiled = self.compiled.get(policy as usize)?;
+        match compiled.rules(direction).get(rule)?.peers.get(peer)? {
+            CompiledPeer::Classes(set) => {
+                let set = &self.peer_sets[*set as usize];
+                Some(
+                    (0..self.pod_class.len() as PodId)
+                        .filter(|&p| set.contains(self.pod_class[p as usize] as usize))
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
+    }
+
     /// How many more pods a selector peer may match: those in namespaces whose labels could
     /// not be read and that the peer's namespace selector might select. `None` for ipBlocks
     /// and where every namespace it could reach is known.
