@@ -2,7 +2,7 @@
 //! the detail it shows, and the way back after a jump (kept by name, so it survives a new
 //! world).
 
-use crate::policy::effective::{effective, Effective};
+use crate::policy::effective::{effective_with, Effective};
 use crate::policy::{PodId, PolicyId};
 
 use super::finder::Target;
@@ -382,7 +382,7 @@ impl State {
                 Detail::Pod { id: old, .. } if *old == id => return,
                 _ => Detail::Pod {
                     id,
-                    effective: Box::new(effective(&index, id)),
+                    effective: Box::new(effective_with(&index, id, true)),
                 },
             },
             Some(RowKind::Policy(id)) => match &self.detail {

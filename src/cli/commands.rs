@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use super::load::{load_world, pods_in_scope, Loaded};
 use super::output::{print, print_data, stream, stream_data};
 use super::{engine_options, ByArg, Failure, MatrixOutput, Output, SourceArgs};
-use crate::policy::effective::{effective, Effective};
+use crate::policy::effective::{effective, effective_with, Effective};
 use crate::policy::explain::explain;
 use crate::policy::model::Inventory;
 use crate::policy::query::{resolve_endpoint, resolve_port};
@@ -193,10 +193,12 @@ pub(super) fn effective_rules(
     let inv = index.inventory();
     let mut by_class: HashMap<u32, Effective> = HashMap::new();
     let mut unknown = false;
+    // One pod named: its rules' peers are judged too (too costly for every pod).
+    let named = pod.is_some();
     let mut each = pods.iter().map(|&p| {
         let shared = by_class
             .entry(index.class_of(p))
-            .or_insert_with(|| effective(&index, p));
+            .or_insert_with(|| effective_with(&index, p, named));
         let mut e = shared.clone();
         e.pod = inv.pods[p as usize].key();
         unknown |= [&e.ingress, &e.egress]

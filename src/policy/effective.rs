@@ -132,7 +132,15 @@ fn tier_lines(index: &Index, pod_id: PodId, direction: Direction) -> [Vec<TierLi
     [calico, admin, cilium, baseline]
 }
 
+/// The effective rules of a pod, without [`Allowance::blocked_elsewhere`] (cheap enough for
+/// every pod of a cluster).
 pub fn effective(index: &Index, pod_id: PodId) -> Effective {
+    effective_with(index, pod_id, false)
+}
+
+/// The effective rules of a pod; with `peers`, each ingress rule's peers are judged sending
+/// to it too (one pod's detail: work grows with the pod classes a peer matches).
+pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
     let inv = index.inventory();
     let pod = &inv.pods[pod_id as usize];
     let side = |direction: Direction| {
@@ -221,10 +229,10 @@ pub fn effective(index: &Index, pod_id: PodId) -> Effective {
                 for (i, peer) in rule.peers.iter().enumerate() {
                     let peer_pods = index.peer_pods(pid, direction, r, i);
                     let blocked_elsewhere = match direction {
-                        Direction::Ingress => {
+                        Direction::Ingress if peers => {
                             blocked_elsewhere(index, pod_id, pid, r, i, &rule.ports)
                         }
-                        Direction::Egress => None,
+                        _ => None,
                     };
                     side.allows.push(Allowance {
                         policy: policy.key(),
@@ -297,13 +305,18 @@ fn blocked_elsewhere(
     if tries.is_empty() {
         return None;
     }
-    let others: Vec<PodId> = members.into_iter().filter(|&m| m != pod).collect();
-    let blocked = others
-        .iter()
-        .filter(|&&m| {
+    // Pods of one class send alike: one verdict per class, counted for all its members.
+    let mut by_class: std::collections::BTreeMap<u32, (PodId, usize)> = Default::default();
+    for m in members.into_iter().filter(|&m| m != pod) {
+        by_class.entry(index.class_of(m)).or_insert((m, 0)).1 += 1;
+    }
+    let others = by_class.values().map(|(_, n)| n).sum();
+    let blocked = by_class
+        .values()
+        .filter(|(m, _)| {
             tries.iter().all(|&(protocol, port)| {
                 let v = index.verdict(&super::engine::Flow {
-                    src: super::engine::Endpoint::pod(m),
+                    src: super::engine::Endpoint::pod(*m),
                     dst: super::engine::Endpoint::pod(pod),
                     protocol,
                     port,
@@ -311,6 +324,7 @@ fn blocked_elsewhere(
                 v.egress.decision() == super::Decision::Denied
             })
         })
-        .count();
-    Some((blocked, others.len()))
+        .map(|(_, n)| n)
+        .sum();
+    Some((blocked, others))
 }
