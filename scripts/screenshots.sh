@@ -69,6 +69,9 @@ shot help dark '?'
 shot light light C-p text:production/backend Enter
 shot colorblind colorblind C-p text:production/frontend Enter
 shot high-contrast high-contrast : text:netpol Enter
+# The likely mistakes, as lint finds them; a Cilium policy's L7 rules.
+shot problems dark : text:problems Enter
+shot cilium dark C-p text:backend-api-l7 Enter
 # Audit mode: the demo's staged rollout step, judged.
 shot audit dark C-p text:monitoring/prometheus Enter
 shot breakage dark b

@@ -2,42 +2,15 @@
 //! page at docs.cilium.io it follows). Every case is checked by the index, the literal
 //! explain and the one-port matrix, which must agree.
 
+mod verdicts;
+
 use std::sync::Arc;
 
 use netpol_tui::cluster::files::load_text;
 use netpol_tui::policy::explain::explain;
 use netpol_tui::policy::query::resolve_endpoint;
 use netpol_tui::policy::{Decision, EngineOptions, Flow, Index, Protocol};
-
-/// Two namespaces on two nodes; `api` serves TCP 8080 (`http`) and UDP 53; `agent` uses the
-/// host network.
-const WORLD: &str = r#"
-apiVersion: v1
-kind: Namespace
-metadata: {name: prod, labels: {env: prod}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: dev, labels: {env: dev}}
----
-apiVersion: v1
-kind: Node
-metadata: {name: n1}
-status: {addresses: [{type: InternalIP, address: 192.168.1.1}]}
----
-apiVersion: v1
-kind: Node
-metadata: {name: n2}
-status: {addresses: [{type: InternalIP, address: 192.168.1.2}]}
----
-apiVersion: v1
-kind: List
-items:
-- {apiVersion: v1, kind: Pod, metadata: {name: api, namespace: prod, labels: {app: api}}, spec: {nodeName: n1, containers: [{name: c, ports: [{name: http, containerPort: 8080}, {name: dns, containerPort: 53, protocol: UDP}]}]}, status: {podIP: 10.1.0.1}}
-- {apiVersion: v1, kind: Pod, metadata: {name: web, namespace: prod, labels: {app: web}}, spec: {nodeName: n2, containers: [{name: c}]}, status: {podIP: 10.1.0.2}}
-- {apiVersion: v1, kind: Pod, metadata: {name: shell, namespace: dev, labels: {app: shell}}, spec: {nodeName: n2, containers: [{name: c}]}, status: {podIP: 10.2.0.1}}
-- {apiVersion: v1, kind: Pod, metadata: {name: agent, namespace: dev, labels: {app: agent}}, spec: {nodeName: n2, hostNetwork: true, containers: [{name: c}]}, status: {podIP: 192.168.1.2}}
-"#;
+use verdicts::{decide, WORLD};
 
 use Decision::{Allowed, Denied, Unknown};
 use Protocol::{Tcp, Udp};
@@ -64,42 +37,7 @@ fn np(namespace: &str, name: &str, spec: &str) -> String {
 }
 
 fn index_with(policies: &str) -> Index {
-    let text = format!("{WORLD}\n---\n{policies}");
-    let loaded = load_text("test", &text).unwrap_or_else(|e| panic!("fixture loads: {e}"));
-    Index::build(
-        Arc::clone(&loaded.world.inventory),
-        Arc::clone(&loaded.world.policies),
-        EngineOptions::default(),
-    )
-}
-
-/// The decision, after checking that the index, explain and the matrix agree.
-fn decide(index: &Index, from: &str, to: &str, protocol: Protocol, port: u16) -> Decision {
-    let src = resolve_endpoint(index, from, None).unwrap();
-    let dst = resolve_endpoint(index, to, None).unwrap();
-    let flow = Flow {
-        src,
-        dst,
-        protocol,
-        port,
-    };
-    let fast = index.verdict(&flow);
-    let slow = explain(index, &flow);
-    assert_eq!(
-        fast, slow.verdict,
-        "index and explain disagree on {from} -> {to} {protocol}/{port}"
-    );
-    if let (Some(a), Some(b)) = (src.pod_id(), dst.pod_id()) {
-        if a != b {
-            let m = index.matrix(&[a, b], protocol, port);
-            assert_eq!(
-                m.decision(0, 1),
-                fast.decision(),
-                "matrix and index disagree on {from} -> {to} {protocol}/{port}"
-            );
-        }
-    }
-    fast.decision()
+    verdicts::index_of(WORLD, policies, EngineOptions::default())
 }
 
 /// (what it shows, policies, from, to, protocol, port, decision)

@@ -22,9 +22,11 @@ use tokio::sync::mpsc;
 use super::connect::chain;
 use crate::cluster::convert;
 use crate::policy::audit::Staged;
+use crate::policy::calico::{compile_calico_policy, CalicoObject};
 use crate::policy::compile::{compile_network_policy, FieldError};
 use crate::policy::compile_cilium::{compile_cilium_policy, CiliumCompiled, CiliumObject};
 use crate::policy::compile_tiers::{compile_tier_policy, TierKind, TierObject};
+use crate::policy::istio::{compile_authorization_policy, IstioObject};
 use crate::policy::model::{Namespace, Node, Origin, Pod, Policy};
 use crate::policy::tiers::TierPolicy;
 
@@ -94,148 +96,25 @@ impl Watched for StagedKubernetesNetworkPolicy {
     }
 }
 
-/// The cluster-scoped policy kinds of sig-network's policy API (`policy.networking.k8s.io`),
-/// read where the API server serves them: the object is kept as JSON until compiled.
-macro_rules! tier_resource {
-    ($name:ident, $version:literal, $plural:literal, $kind:expr) => {
+/// A policy kind read where the API server serves it, kept as JSON until compiled: the
+/// kinds of sig-network's policy API, Cilium's, Calico's and Istio's.
+macro_rules! json_resource {
+    ($name:ident, $group:literal, $version:literal, $kind:literal, $plural:literal, $scope:ty) => {
         #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
         pub struct $name {
             pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
             #[serde(default)]
             pub spec: serde_json::Value,
-        }
-
-        impl k8s_openapi::Resource for $name {
-            const API_VERSION: &'static str = concat!("policy.networking.k8s.io/", $version);
-            const GROUP: &'static str = "policy.networking.k8s.io";
-            const KIND: &'static str = stringify!($name);
-            const VERSION: &'static str = $version;
-            const URL_PATH_SEGMENT: &'static str = $plural;
-            type Scope = k8s_openapi::ClusterResourceScope;
-        }
-
-        impl k8s_openapi::Metadata for $name {
-            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-            fn metadata(&self) -> &Self::Ty {
-                &self.metadata
-            }
-
-            fn metadata_mut(&mut self) -> &mut Self::Ty {
-                &mut self.metadata
-            }
-        }
-
-        impl Watched for $name {
-            fn item(&self) -> Item {
-                tier_item(self, &self.metadata, &self.spec, $kind)
-            }
-        }
-    };
-}
-
-tier_resource!(
-    AdminNetworkPolicy,
-    "v1alpha1",
-    "adminnetworkpolicies",
-    TierKind::Admin
-);
-tier_resource!(
-    BaselineAdminNetworkPolicy,
-    "v1alpha1",
-    "baselineadminnetworkpolicies",
-    TierKind::BaselineAdmin
-);
-tier_resource!(
-    ClusterNetworkPolicy,
-    "v1alpha2",
-    "clusternetworkpolicies",
-    TierKind::Cluster
-);
-
-/// Cilium's policy kinds (cilium.io/v2), read where the API server serves them.
-macro_rules! cilium_resource {
-    ($name:ident, $plural:literal, $scope:ty, $clusterwide:literal) => {
-        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-        pub struct $name {
-            pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub spec: Option<serde_json::Value>,
+            /// Cilium's several rule sets under one name.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub specs: Option<serde_json::Value>,
         }
 
         impl k8s_openapi::Resource for $name {
-            const API_VERSION: &'static str = "cilium.io/v2";
-            const GROUP: &'static str = "cilium.io";
-            const KIND: &'static str = stringify!($name);
-            const VERSION: &'static str = "v2";
-            const URL_PATH_SEGMENT: &'static str = $plural;
-            type Scope = $scope;
-        }
-
-        impl k8s_openapi::Metadata for $name {
-            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-            fn metadata(&self) -> &Self::Ty {
-                &self.metadata
-            }
-
-            fn metadata_mut(&mut self) -> &mut Self::Ty {
-                &mut self.metadata
-            }
-        }
-
-        impl Watched for $name {
-            fn item(&self) -> Item {
-                let value = serde_json::json!({
-                    "metadata": self.metadata, "spec": self.spec, "specs": self.specs
-                });
-                let object: CiliumObject = match serde_json::from_value(value) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        let (ns, name) = key_of(self);
-                        return Item::Invalid(format!("{} {ns}/{name}: spec: {e}", stringify!($name)));
-                    }
-                };
-                let namespace = self.metadata.namespace.clone().unwrap_or_default();
-                match compile_cilium_policy(&object, $clusterwide, &namespace, origin()) {
-                    Ok(compiled) => Item::Cilium(Box::new(compiled)),
-                    Err(errs) => invalid(self, errs.0),
-                }
-            }
-        }
-    };
-}
-
-cilium_resource!(
-    CiliumNetworkPolicy,
-    "ciliumnetworkpolicies",
-    k8s_openapi::NamespaceResourceScope,
-    false
-);
-cilium_resource!(
-    CiliumClusterwideNetworkPolicy,
-    "ciliumclusterwidenetworkpolicies",
-    k8s_openapi::ClusterResourceScope,
-    true
-);
-
-/// Calico's own policies (projectcalico.org/v3, through Calico's API server).
-macro_rules! calico_resource {
-    ($name:ident, $plural:literal, $kind:literal, $scope:ty, $global:literal) => {
-        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-        pub struct $name {
-            pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-            #[serde(default)]
-            pub spec: serde_json::Value,
-        }
-
-        impl k8s_openapi::Resource for $name {
-            const API_VERSION: &'static str = "projectcalico.org/v3";
-            const GROUP: &'static str = "projectcalico.org";
+            const API_VERSION: &'static str = concat!($group, "/", $version);
+            const GROUP: &'static str = $group;
             const KIND: &'static str = $kind;
-            const VERSION: &'static str = "v3";
+            const VERSION: &'static str = $version;
             const URL_PATH_SEGMENT: &'static str = $plural;
             type Scope = $scope;
         }
@@ -252,115 +131,214 @@ macro_rules! calico_resource {
             }
         }
 
-        impl Watched for $name {
-            fn item(&self) -> Item {
-                use crate::policy::calico::{compile_calico_policy, CalicoObject};
-                let value = serde_json::json!({"metadata": self.metadata, "spec": self.spec});
-                let object: CalicoObject = match serde_json::from_value(value) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        let (ns, name) = key_of(self);
-                        return Item::Invalid(format!("Calico {} {ns}/{name}: spec: {e}", $kind));
-                    }
-                };
-                let namespace = self.metadata.namespace.clone().unwrap_or_default();
-                let ns = (!$global).then_some(namespace.as_str());
-                match compile_calico_policy(&object, ns, origin()) {
-                    Ok(p) => Item::Tier(p),
-                    Err(errs) => invalid(self, errs.0),
-                }
+        impl $name {
+            /// The object as a reader of files sees it.
+            fn json(&self) -> serde_json::Value {
+                serde_json::json!({
+                    "metadata": self.metadata, "spec": self.spec, "specs": self.specs
+                })
             }
         }
     };
 }
 
-calico_resource!(
+use k8s_openapi::{ClusterResourceScope as Cluster, NamespaceResourceScope as Namespaced};
+
+json_resource!(
+    AdminNetworkPolicy,
+    "policy.networking.k8s.io",
+    "v1alpha1",
+    "AdminNetworkPolicy",
+    "adminnetworkpolicies",
+    Cluster
+);
+json_resource!(
+    BaselineAdminNetworkPolicy,
+    "policy.networking.k8s.io",
+    "v1alpha1",
+    "BaselineAdminNetworkPolicy",
+    "baselineadminnetworkpolicies",
+    Cluster
+);
+json_resource!(
+    ClusterNetworkPolicy,
+    "policy.networking.k8s.io",
+    "v1alpha2",
+    "ClusterNetworkPolicy",
+    "clusternetworkpolicies",
+    Cluster
+);
+json_resource!(
+    CiliumNetworkPolicy,
+    "cilium.io",
+    "v2",
+    "CiliumNetworkPolicy",
+    "ciliumnetworkpolicies",
+    Namespaced
+);
+json_resource!(
+    CiliumClusterwideNetworkPolicy,
+    "cilium.io",
+    "v2",
+    "CiliumClusterwideNetworkPolicy",
+    "ciliumclusterwidenetworkpolicies",
+    Cluster
+);
+json_resource!(
     CalicoNetworkPolicy,
-    "networkpolicies",
+    "projectcalico.org",
+    "v3",
     "NetworkPolicy",
-    k8s_openapi::NamespaceResourceScope,
-    false
+    "networkpolicies",
+    Namespaced
 );
-calico_resource!(
+json_resource!(
     CalicoGlobalNetworkPolicy,
-    "globalnetworkpolicies",
+    "projectcalico.org",
+    "v3",
     "GlobalNetworkPolicy",
-    k8s_openapi::ClusterResourceScope,
-    true
+    "globalnetworkpolicies",
+    Cluster
+);
+json_resource!(
+    AuthorizationPolicyV1,
+    "security.istio.io",
+    "v1",
+    "AuthorizationPolicy",
+    "authorizationpolicies",
+    Namespaced
+);
+json_resource!(
+    AuthorizationPolicyV1beta1,
+    "security.istio.io",
+    "v1beta1",
+    "AuthorizationPolicy",
+    "authorizationpolicies",
+    Namespaced
 );
 
-/// Istio's AuthorizationPolicy, by the version the API server serves.
-macro_rules! istio_resource {
-    ($name:ident, $version:literal) => {
-        #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
-        pub struct $name {
-            pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-            #[serde(default)]
-            pub spec: serde_json::Value,
-        }
-
-        impl k8s_openapi::Resource for $name {
-            const API_VERSION: &'static str = concat!("security.istio.io/", $version);
-            const GROUP: &'static str = "security.istio.io";
-            const KIND: &'static str = "AuthorizationPolicy";
-            const VERSION: &'static str = $version;
-            const URL_PATH_SEGMENT: &'static str = "authorizationpolicies";
-            type Scope = k8s_openapi::NamespaceResourceScope;
-        }
-
-        impl k8s_openapi::Metadata for $name {
-            type Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-
-            fn metadata(&self) -> &Self::Ty {
-                &self.metadata
-            }
-
-            fn metadata_mut(&mut self) -> &mut Self::Ty {
-                &mut self.metadata
-            }
-        }
-
-        impl Watched for $name {
-            fn item(&self) -> Item {
-                use crate::policy::istio::{compile_authorization_policy, IstioObject};
-                let value = serde_json::json!({"metadata": self.metadata, "spec": self.spec});
-                let object: IstioObject = match serde_json::from_value(value) {
-                    Ok(o) => o,
-                    Err(e) => {
-                        let (ns, name) = key_of(self);
-                        return Item::Invalid(format!("AuthorizationPolicy {ns}/{name}: spec: {e}"));
-                    }
-                };
-                let namespace = self.metadata.namespace.clone().unwrap_or_default();
-                match compile_authorization_policy(&object, &namespace, origin()) {
-                    Ok(p) => Item::Istio(p),
-                    Err(errs) => invalid(self, errs.0),
-                }
-            }
-        }
-    };
-}
-
-istio_resource!(AuthorizationPolicyV1, "v1");
-istio_resource!(AuthorizationPolicyV1beta1, "v1beta1");
-
-fn tier_item<K: Resource<DynamicType = ()>>(
+/// Reads a JSON-kept object as `O`, compiles it, and wraps the result; a shape or field
+/// error becomes an invalid item naming the object.
+fn compiled<K: Resource<DynamicType = ()>, O: DeserializeOwned, T>(
     obj: &K,
-    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    spec: &serde_json::Value,
-    kind: TierKind,
+    json: serde_json::Value,
+    compile: impl FnOnce(&O, &str) -> Result<T, crate::policy::FieldErrors>,
+    wrap: impl FnOnce(T) -> Item,
 ) -> Item {
-    let value = serde_json::json!({"metadata": metadata, "spec": spec});
-    let object: TierObject = match serde_json::from_value(value) {
+    let (ns, name) = key_of(obj);
+    let object: O = match serde_json::from_value(json) {
         Ok(o) => o,
         Err(e) => {
-            let (_, name) = key_of(obj);
-            return Item::Invalid(format!("{} {name}: spec: {e}", K::kind(&())));
+            let what = if ns.is_empty() {
+                name
+            } else {
+                format!("{ns}/{name}")
+            };
+            return Item::Invalid(format!("{} {what}: spec: {e}", K::kind(&())));
         }
     };
-    match compile_tier_policy(&object, kind, origin()) {
-        Ok(policy) => Item::Tier(policy),
+    match compile(&object, &ns) {
+        Ok(t) => wrap(t),
         Err(errs) => invalid(obj, errs.0),
+    }
+}
+
+impl Watched for AdminNetworkPolicy {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &TierObject, _| compile_tier_policy(o, TierKind::Admin, origin()),
+            Item::Tier,
+        )
+    }
+}
+
+impl Watched for BaselineAdminNetworkPolicy {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &TierObject, _| compile_tier_policy(o, TierKind::BaselineAdmin, origin()),
+            Item::Tier,
+        )
+    }
+}
+
+impl Watched for ClusterNetworkPolicy {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &TierObject, _| compile_tier_policy(o, TierKind::Cluster, origin()),
+            Item::Tier,
+        )
+    }
+}
+
+impl Watched for CiliumNetworkPolicy {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &CiliumObject, ns| compile_cilium_policy(o, false, ns, origin()),
+            |c| Item::Cilium(Box::new(c)),
+        )
+    }
+}
+
+impl Watched for CiliumClusterwideNetworkPolicy {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &CiliumObject, ns| compile_cilium_policy(o, true, ns, origin()),
+            |c| Item::Cilium(Box::new(c)),
+        )
+    }
+}
+
+impl Watched for CalicoNetworkPolicy {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &CalicoObject, ns| compile_calico_policy(o, Some(ns), origin()),
+            Item::Tier,
+        )
+    }
+}
+
+impl Watched for CalicoGlobalNetworkPolicy {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &CalicoObject, _| compile_calico_policy(o, None, origin()),
+            Item::Tier,
+        )
+    }
+}
+
+impl Watched for AuthorizationPolicyV1 {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &IstioObject, ns| compile_authorization_policy(o, ns, origin()),
+            Item::Istio,
+        )
+    }
+}
+
+impl Watched for AuthorizationPolicyV1beta1 {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &IstioObject, ns| compile_authorization_policy(o, ns, origin()),
+            Item::Istio,
+        )
     }
 }
 

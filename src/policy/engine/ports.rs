@@ -303,6 +303,14 @@ impl<'a> Connectivity<'a> {
             }
             set
         };
+        // A Cilium entity's classes (or, with none, an unjudged peer's: every class maybe).
+        let add_cilium = |entity, sure: &mut FixedBitSet, maybe: &mut Option<FixedBitSet>| {
+            let (s, m) = index.cilium_peer_classes(entity);
+            sure.union_with(&s);
+            maybe
+                .get_or_insert_with(|| FixedBitSet::with_capacity(n))
+                .union_with(&m);
+        };
         let prepare = |rule: &CompiledRule| {
             let (mut sure, mut maybe) = if rule.peers.is_empty() {
                 (all.clone(), None)
@@ -320,17 +328,8 @@ impl<'a> Connectivity<'a> {
                         }
                     }
                     CompiledPeer::IpBlock(b) => sure.union_with(&block_classes(*b)),
-                    CompiledPeer::Entity(_) | CompiledPeer::Unjudged => {
-                        let entity = match peer {
-                            CompiledPeer::Entity(e) => Some(*e),
-                            _ => None,
-                        };
-                        let (s, m) = index.cilium_peer_classes(entity);
-                        sure.union_with(&s);
-                        maybe
-                            .get_or_insert_with(|| FixedBitSet::with_capacity(n))
-                            .union_with(&m);
-                    }
+                    CompiledPeer::Entity(e) => add_cilium(Some(*e), &mut sure, &mut maybe),
+                    CompiledPeer::Unjudged => add_cilium(None, &mut sure, &mut maybe),
                     CompiledPeer::Outside(_) | CompiledPeer::Domains(_) => {}
                 }
             }
@@ -392,17 +391,8 @@ impl<'a> Connectivity<'a> {
                             sure.union_with(&net_classes(id));
                         }
                     }
-                    TierPeerSet::Entity(_) | TierPeerSet::Unjudged => {
-                        let entity = match peer {
-                            TierPeerSet::Entity(e) => Some(*e),
-                            _ => None,
-                        };
-                        let (s, m) = index.cilium_peer_classes(entity);
-                        sure.union_with(&s);
-                        maybe
-                            .get_or_insert_with(|| FixedBitSet::with_capacity(n))
-                            .union_with(&m);
-                    }
+                    TierPeerSet::Entity(e) => add_cilium(Some(*e), &mut sure, &mut maybe),
+                    TierPeerSet::Unjudged => add_cilium(None, &mut sure, &mut maybe),
                     TierPeerSet::Nodes(_) | TierPeerSet::Domains(_) | TierPeerSet::Outside(_) => {}
                 }
             }
