@@ -168,11 +168,23 @@ pub fn wrap(line: Line<'static>, width: usize, hang: usize) -> Vec<Line<'static>
                 start_line(&mut out, &mut cur);
                 cur_w = hang;
             }
-            // A word wider than a whole line is cut into pieces.
+            // A word wider than a whole line is cut into pieces, after a separator where
+            // one falls in the second half of the room (`kubernetes.io/metadata.name=` then
+            // `production`), else where the line ends.
             while !fits(&word, cur_w) && !word.trim().is_empty() {
                 let room = width.saturating_sub(cur_w).max(1);
-                let head: String = word.chars().take(room).collect();
-                let tail: String = word.chars().skip(room).collect();
+                let chars: Vec<char> = word.chars().collect();
+                let mut cut = room.min(chars.len());
+                if let Some(p) = chars[..cut]
+                    .iter()
+                    .rposition(|c| matches!(c, '/' | '=' | '.' | '-' | ',' | ':'))
+                {
+                    if p + 1 >= room / 2 {
+                        cut = p + 1;
+                    }
+                }
+                let head: String = chars[..cut].iter().collect();
+                let tail: String = chars[cut..].iter().collect();
                 cur.push(Span::styled(head, style));
                 start_line(&mut out, &mut cur);
                 cur_w = hang;
@@ -332,8 +344,8 @@ mod tests {
             [
                 "labels      app=frontend ",
                 "            tier=web ",
-                "            zone=a-very-long-z",
-                "            one-name",
+                "            zone=a-very-long-",
+                "            zone-name",
             ]
         );
         assert_eq!(lines[1].spans[1].style, red);
