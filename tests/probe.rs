@@ -303,6 +303,41 @@ fn agent_stream_is_read_by_a_second_process() {
     assert!(lab_namespaces().is_empty());
 }
 
+/// A Cilium deny rule, enforced by the lab before every allow: frontend -> backend:8080,
+/// which the NetworkPolicies admit, is dropped by the kernel and annotated with the
+/// CiliumClusterwideNetworkPolicy that denies it.
+#[test]
+fn a_cilium_deny_is_dropped_and_annotated() {
+    require_root();
+    let _lab = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let deny = dir.path().join("deny.yaml");
+    std::fs::write(
+        &deny,
+        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: no-frontend-to-backend}\nspec:\n  endpointSelector: {matchLabels: {app: frontend}}\n  enableDefaultDeny: {egress: false}\n  egressDeny:\n  - toEndpoints: [{matchLabels: {app: backend}}]\n    toPorts: [{ports: [{port: \"8080\", protocol: TCP}]}]\n",
+    )
+    .unwrap();
+    let out =
+        run(bin()
+            .args(["lab", "--demo", "-f"])
+            .arg(&deny)
+            .args(["--duration", "5", "-o", "json"]));
+    let rows = records(&out.stdout);
+    let blocked = find(&rows, "frontend -> backend:8080", |r| {
+        r["src"] == "production/frontend"
+            && r["dst"] == "production/backend"
+            && r["dst_port"] == 8080
+    });
+    assert_eq!(blocked["datapath"], "dropped", "{blocked}");
+    assert_eq!(blocked["outcome"], "blocked_by_policy", "{blocked}");
+    assert_eq!(
+        policies(blocked),
+        ["CiliumClusterwideNetworkPolicy/no-frontend-to-backend"],
+        "{blocked}"
+    );
+    assert!(lab_namespaces().is_empty());
+}
+
 /// With a ring far too small for the traffic, lost events are counted, not hidden.
 #[test]
 fn loss_counter_rises_when_the_ring_is_too_small() {

@@ -685,7 +685,13 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
     for s in &the_lab.skipped {
         eprintln!("lab: skipped {s}");
     }
-    let tiers = index.policies().tiers.len();
+    // Cilium's deny rules are enforced (below); the other tiers are not.
+    let tiers = index
+        .policies()
+        .tiers
+        .iter()
+        .filter(|t| t.tier != crate::policy::tiers::Tier::Cilium)
+        .count();
     if tiers > 0 {
         eprintln!(
             "lab: {tiers} tier policies (AdminNetworkPolicy and kin) are not enforced by the \
@@ -700,9 +706,9 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
         .count();
     if cilium > 0 {
         eprintln!(
-            "lab: the allow rules of {cilium} Cilium policies are enforced for their selector \
-             and port matches only: entities, outside CIDRs and domain names match nothing in \
-             the lab's rules"
+            "lab: {cilium} Cilium policies are enforced for their selectors, the all and \
+             cluster entities, CIDRs (deny rules) and ports; other entities and domain names \
+             match nothing in the lab's rules"
         );
     }
     for p in &the_lab.pods {

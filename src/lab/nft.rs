@@ -4,6 +4,9 @@
 //! each isolated pod gets a chain per direction that returns on the first rule admitting
 //! the packet and drops otherwise; replies pass by connection tracking.
 //!
+//! Cilium's deny rules come first, as drop statements for the pods they apply to (pod peers,
+//! the `all` and `cluster` entities, and CIDRs; other entities have no address in the lab).
+//!
 //! This translates rules, not verdicts: it never asks the engine whether a flow is allowed,
 //! so the lab's datapath and the engine's annotations are two separate readings of the
 //! same policies.
@@ -27,6 +30,7 @@ pub fn ruleset(index: &Index, pods: &[PodId], extra: &[String]) -> String {
     for rule in extra {
         let _ = writeln!(extra_text, "    {rule}");
     }
+    let denies = cilium_denies(index, pods);
     for direction in [Direction::Egress, Direction::Ingress] {
         for &pod in pods {
             let isolating = index.isolating_policies(pod, direction);
@@ -60,8 +64,71 @@ pub fn ruleset(index: &Index, pods: &[PodId], extra: &[String]) -> String {
     }
     let extra = extra_text;
     format!(
-        "table inet {TABLE} {{\n  chain forward {{\n    type filter hook forward priority filter; policy accept;\n{extra}    ct state established,related accept\n{base}  }}\n{chains}}}\n"
+        "table inet {TABLE} {{\n  chain forward {{\n    type filter hook forward priority filter; policy accept;\n{extra}    ct state established,related accept\n{denies}{base}  }}\n{chains}}}\n"
     )
+}
+
+/// Cilium's deny rules as drop statements, before every allow: for each lab pod a Cilium
+/// tier policy surely applies to, each deny rule's peers and ports.
+fn cilium_denies(index: &Index, pods: &[PodId]) -> String {
+    use crate::policy::model::Entity;
+    use crate::policy::selector::Selector;
+    use crate::policy::tiers::{Tier, TierPeer};
+    let inv = index.inventory();
+    let mut out = String::new();
+    for (t, policy) in index.policies().tiers.iter().enumerate() {
+        if policy.tier != Tier::Cilium {
+            continue;
+        }
+        for direction in [Direction::Egress, Direction::Ingress] {
+            let key = if direction == Direction::Egress {
+                "saddr"
+            } else {
+                "daddr"
+            };
+            for (n, rule) in policy.rules(direction).iter().enumerate() {
+                let peers: Vec<Peer> = rule
+                    .peers
+                    .iter()
+                    .filter_map(|p| match p {
+                        TierPeer::Pods { namespaces, pods } => Some(Peer::Pods {
+                            pods: pods.clone(),
+                            namespaces: NamespaceScope::Selector(namespaces.clone()),
+                        }),
+                        TierPeer::Entity(Entity::All | Entity::Cluster) => Some(Peer::Pods {
+                            pods: Selector::everything(),
+                            namespaces: NamespaceScope::Selector(Selector::everything()),
+                        }),
+                        TierPeer::Outside(block) => Some(Peer::IpBlock(block.clone())),
+                        _ => None,
+                    })
+                    .collect();
+                if peers.is_empty() {
+                    continue;
+                }
+                let as_rule = Rule {
+                    peers,
+                    ports: rule.ports.clone().unwrap_or_default(),
+                };
+                for &pod in pods {
+                    if index.tier_applies(t as u32, pod) != Some(true) {
+                        continue;
+                    }
+                    let _ = writeln!(out, "    # {} {direction}Deny[{n}]", policy.key());
+                    let statements = rule_statements(index, pod, direction, &as_rule, pods);
+                    for ip in &inv.pods[pod as usize].ips {
+                        let fam = family(ip);
+                        // Only peers of the address's own family.
+                        let other = if fam == "ip" { "ip6 " } else { "ip " };
+                        for statement in statements.iter().filter(|s| !s.starts_with(other)) {
+                            let _ = writeln!(out, "    {fam} {key} {ip} {statement} drop");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn family(ip: &IpAddr) -> &'static str {
@@ -259,5 +326,30 @@ mod tests {
         );
         assert!(text.contains("    udp dport 9999 drop\n"), "{text}");
         assert!(text.contains("ct state established,related accept"));
+    }
+
+    #[test]
+    fn cilium_deny_rules_drop_before_every_allow() {
+        let deny = "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: no-frontend-to-backend}\nspec:\n  endpointSelector: {matchLabels: {app: frontend}}\n  enableDefaultDeny: {egress: false}\n  egressDeny:\n  - toEndpoints: [{matchLabels: {app: backend}}]\n    toPorts: [{ports: [{port: \"8080\", protocol: TCP}]}]\n";
+        let text = format!("{}\n---\n{deny}", demo::DEMO_YAML);
+        let w = crate::cluster::files::load_text("demo", &text)
+            .expect("loads")
+            .world;
+        let index = Index::build(w.inventory, w.policies, EngineOptions::default());
+        let lab: Vec<PodId> = (0..index.inventory().pods.len() as PodId)
+            .filter(|&p| !index.inventory().pods[p as usize].ips.is_empty())
+            .collect();
+        let text = ruleset(&index, &lab, &[]);
+        let pod = |n: &str| {
+            index.inventory().pods[index.pod_id("production", n).unwrap() as usize].ips[0]
+        };
+        let (frontend, backend) = (pod("frontend"), pod("backend"));
+        let drop = format!("ip saddr {frontend} ip daddr {{ {backend} }} tcp dport 8080 drop");
+        let at = text.find(&drop).unwrap_or_else(|| panic!("{text}"));
+        let jump = text.find("jump egress_").expect("isolation jumps");
+        assert!(at < jump, "the deny comes before the allows:\n{text}");
+        assert!(
+            text.contains("# CiliumClusterwideNetworkPolicy/no-frontend-to-backend egressDeny[0]")
+        );
     }
 }
