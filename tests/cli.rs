@@ -1055,6 +1055,19 @@ fn lint_names_the_demos_mistakes_with_a_fix_and_fails_for_ci() {
             "ingress[0].ports[0]: no pod the policy selects declares a TCP port named metrics",
         ],
     );
+    // Cilium's L7 rules that a plain rule makes moot; the one that filters is not named.
+    let out = run(
+        bin().args(["lint", "-f", "tests/fixtures/lint/cilium-l7.yaml"]),
+        1,
+    );
+    assert_has(
+        &out,
+        &[
+            "CiliumNetworkPolicy/shop/api-l7",
+            "ingress[0]: its L7 rules (on TCP/8080: HTTP GET any path) filter nothing: shop/api-open ingress[0] admits the same flows without L7 rules",
+        ],
+    );
+    assert!(!out.contains("CiliumNetworkPolicy/shop/cart-l7"), "{out}");
     // A sound policy: nothing to say, exit 0.
     let out = run(
         bin().args(["lint", "-f", "tests/fixtures/lint/clean.yaml"]),

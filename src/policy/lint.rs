@@ -42,6 +42,7 @@ pub fn lint(index: &Index) -> Vec<Problem> {
         );
     }
     out.extend(dns_problems(index));
+    out.extend(l7_problems(index));
     for t in 0..index.policies().tiers.len() as u32 {
         let key = index.policies().tiers[t as usize].key();
         for what in index.tier_warnings(t) {
@@ -89,11 +90,18 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
     }
     let selected: Vec<PodId> = (0..inv.pods.len() as PodId)
         .filter(|&p| {
-            let pod = &inv.pods[p as usize];
-            pod.namespace == policy.namespace && policy.pod_selector.matches(&pod.labels)
+            super::checks::policy_selects(index, policy, &inv.pods[p as usize]).0 == Some(true)
         })
         .collect();
-    if selected.is_empty() {
+    if selected.is_empty() && policy.cilium.is_some() {
+        out.push((
+            "endpointSelector selects no pod: the policy has no effect".to_string(),
+            format!(
+                "compare the selector {} with the pods' labels (kubectl get pods -A --show-labels)",
+                policy.pod_selector
+            ),
+        ));
+    } else if selected.is_empty() {
         out.push((
             format!(
                 "podSelector matches no pod in namespace {}: the policy has no effect",
@@ -275,4 +283,148 @@ fn dns_problems(index: &Index) -> Vec<Problem> {
                 .into(),
         })
         .collect()
+}
+
+/// Cilium's L7 rules that filter nothing: where another rule admits the same flows without L7
+/// rules, Cilium lets every request through. Judged with every L7-carrying rule taken out
+/// (the policies keep isolating): a flow the rest still admits by a rule is not filtered.
+/// One flow per pod class pair and port.
+fn l7_problems(index: &Index) -> Vec<Problem> {
+    use std::sync::Arc;
+    let set = index.policies();
+    if !set
+        .policies
+        .iter()
+        .any(|p| p.cilium.as_ref().is_some_and(|c| !c.l7.is_empty()))
+    {
+        return Vec::new();
+    }
+    let mut plain = (**set).clone();
+    for p in &mut plain.policies {
+        let Some(c) = p.cilium.as_deref() else {
+            continue;
+        };
+        let l7: Vec<(Direction, u32)> = c.l7.iter().map(|l| (l.direction, l.rule)).collect();
+        for (direction, rules) in [
+            (Direction::Ingress, &mut p.ingress),
+            (Direction::Egress, &mut p.egress),
+        ] {
+            if let Some(rules) = rules {
+                let mut i = 0u32;
+                rules.retain(|_| {
+                    let keep = !l7.contains(&(direction, i));
+                    i += 1;
+                    keep
+                });
+            }
+        }
+    }
+    let reduced = Index::build(
+        Arc::clone(index.inventory()),
+        Arc::new(plain),
+        index.options().clone(),
+    );
+    let inv = index.inventory();
+    let mut out = Vec::new();
+    for (id, policy) in set.policies.iter().enumerate() {
+        let Some(c) = policy.cilium.as_deref() else {
+            continue;
+        };
+        for l in &c.l7 {
+            let Some(rule) = policy
+                .rules(l.direction)
+                .and_then(|r| r.get(l.rule as usize))
+            else {
+                continue;
+            };
+            let subjects: Vec<PodId> = (0..inv.pods.len() as PodId)
+                .filter(|&p| {
+                    super::checks::policy_selects(index, policy, &inv.pods[p as usize]).0
+                        == Some(true)
+                })
+                .collect();
+            // Peers: the rule's selector peers' pods (every pod where it names none).
+            let mut peers: Vec<PodId> = Vec::new();
+            if rule.peers.is_empty() {
+                peers.extend(0..inv.pods.len() as PodId);
+            }
+            for i in 0..rule.peers.len() {
+                peers.extend(
+                    index
+                        .peer_members(id as PolicyId, l.direction, l.rule as usize, i)
+                        .unwrap_or_default(),
+                );
+            }
+            let (mut tried, mut moot) = (0usize, 0usize);
+            let mut by: Option<String> = None;
+            let mut seen = std::collections::BTreeSet::new();
+            for &s in &subjects {
+                for &p in &peers {
+                    if s == p || !seen.insert((index.class_of(s), index.class_of(p))) {
+                        continue;
+                    }
+                    let (src, dst) = match l.direction {
+                        Direction::Ingress => (p, s),
+                        Direction::Egress => (s, p),
+                    };
+                    let dst_ports = &inv.pods[dst as usize].ports;
+                    for spec in &rule.ports {
+                        let port = match &spec.port {
+                            PortMatch::Range { from, .. } => Some(*from),
+                            PortMatch::Named { name } => dst_ports
+                                .iter()
+                                .find(|cp| {
+                                    cp.name.as_deref() == Some(name) && cp.protocol == spec.protocol
+                                })
+                                .map(|cp| cp.port),
+                            PortMatch::Any => None,
+                        };
+                        let Some(port) = port else { continue };
+                        let flow = Flow {
+                            src: Endpoint::pod(src),
+                            dst: Endpoint::pod(dst),
+                            protocol: spec.protocol,
+                            port,
+                        };
+                        tried += 1;
+                        let v = reduced.verdict(&flow);
+                        let side = match l.direction {
+                            Direction::Ingress => &v.ingress,
+                            Direction::Egress => &v.egress,
+                        };
+                        if let Side::Allowed(r) = side {
+                            moot += 1;
+                            by.get_or_insert_with(|| {
+                                let other = &reduced.policies().policies[r.policy as usize];
+                                format!("{} {}[{}]", other.key(), l.direction, r.rule)
+                            });
+                        }
+                    }
+                }
+            }
+            if moot == 0 {
+                continue;
+            }
+            let how_many = if moot == tried {
+                "filter nothing".to_string()
+            } else {
+                format!("filter nothing for {moot} of {tried} pod pairs and ports")
+            };
+            out.push(Problem {
+                object: policy.key(),
+                what: format!(
+                    "{}[{}]: its L7 rules ({}) {how_many}: {} admits the same flows without L7 \
+                     rules, and Cilium then lets every request through",
+                    l.direction,
+                    l.rule,
+                    l.text,
+                    by.unwrap_or_default()
+                ),
+                fix: "narrow the other rule so that it no longer admits these peers and ports, or \
+                      give it the same L7 rules"
+                    .into(),
+            });
+        }
+    }
+    out
 }
