@@ -1758,6 +1758,40 @@ async fn agents_are_found_and_read_through_port_forwards() {
         error.contains("create on pods/portforward in namespace netpol-tui"),
         "{error}"
     );
+
+    // Agent pods are watched: a new one is seen at once, not at the next listing; a pod of
+    // another app is not a change.
+    let (_, version) = agents::listed(&client, &pods).await.unwrap();
+    let waiting = tokio::spawn({
+        let (client, pods, version) = (client.clone(), pods.clone(), version.clone());
+        async move { agents::changed(&client, &pods, &version).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    mock.apply(pod(
+        "netpol-tui",
+        "another-app",
+        json!({"app": "other"}),
+        "10.0.0.14",
+        &[],
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "another app's pod is no agent");
+    mock.apply(pod(
+        "netpol-tui",
+        "agent-c",
+        json!({"app.kubernetes.io/name": "netpol-tui-agent"}),
+        "10.0.0.13",
+        &[],
+    ));
+    let changed = tokio::time::timeout(WAIT, waiting).await.unwrap().unwrap();
+    assert!(changed, "the new agent pod is a change");
+    let names: Vec<String> = agents::list(&client, &pods)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["agent-a", "agent-b", "agent-c"]);
     for s in scripted {
         s.abort();
     }

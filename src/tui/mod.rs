@@ -371,7 +371,7 @@ pub async fn agent_source(addr: String, tx: mpsc::Sender<Msg>, lost: Arc<AtomicU
     crate::flow::agents::follow(addr, now_ms, |e| forward_agent(&tx, &lost, e)).await
 }
 
-/// How often the agent pods are listed again.
+/// How long to wait before listing the agent pods again when listing or watching failed.
 const AGENT_RELIST: Duration = Duration::from_secs(5);
 
 /// Finds the cluster's agent pods and reads each through a port-forward; pods that come are
@@ -400,9 +400,11 @@ async fn cluster_agents(
         let Some(client) = clients.borrow_and_update().clone() else {
             return;
         };
-        match agents::list(&client, &pods).await {
-            Ok(found) => {
+        let mut version = None;
+        match agents::listed(&client, &pods).await {
+            Ok((found, listed_at)) => {
                 said = None;
+                version = Some(listed_at);
                 for pod in &found {
                     if followed.contains_key(&pod.name) {
                         continue;
@@ -452,8 +454,19 @@ async fn cluster_agents(
         if tx.is_closed() {
             return;
         }
+        // Listed: watch for a change, then list again. Not listed (or the watch failed):
+        // wait a while first.
+        let wait = async {
+            let changed = match &version {
+                Some(v) => agents::changed(&client, &pods, v).await,
+                None => false,
+            };
+            if !changed {
+                tokio::time::sleep(AGENT_RELIST).await;
+            }
+        };
         tokio::select! {
-            _ = tokio::time::sleep(AGENT_RELIST) => {}
+            _ = wait => {}
             changed = clients.changed() => {
                 if changed.is_err() {
                     return;

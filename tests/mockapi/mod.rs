@@ -164,7 +164,29 @@ type Key = (Kind, String, String);
 struct Watcher {
     kind: Kind,
     namespace: Option<String>,
+    /// Equality label selector (`a=b,c=d`): events of other objects are not sent.
+    labels: Vec<(String, String)>,
     tx: mpsc::UnboundedSender<Bytes>,
+}
+
+/// `a=b,c=d` as pairs.
+fn equality_selector(query: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    query
+        .get("labelSelector")
+        .map(|s| {
+            s.split(',')
+                .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether an object carries every label of an equality selector.
+fn labelled(object: &Value, labels: &[(String, String)]) -> bool {
+    labels
+        .iter()
+        .all(|(k, v)| object["metadata"]["labels"][k.as_str()].as_str() == Some(v.as_str()))
 }
 
 #[derive(Default)]
@@ -529,7 +551,10 @@ impl Inner {
         let ns = object["metadata"]["namespace"].as_str().map(str::to_string);
         let event = line(&json!({"type": kind_of_event, "object": object}));
         self.watchers.retain(|w| {
-            if w.kind != kind || (w.namespace.is_some() && w.namespace != ns) {
+            if w.kind != kind
+                || (w.namespace.is_some() && w.namespace != ns)
+                || !labelled(&object, &w.labels)
+            {
                 return !w.tx.is_closed();
             }
             w.tx.send(event.clone()).is_ok()
@@ -1015,20 +1040,13 @@ fn list(
         None => (inner.rv, 0),
     };
     // Equality label selectors (`a=b,c=d`), as the agent pods are listed.
-    let wanted: Vec<(&str, &str)> = query
-        .get("labelSelector")
-        .map(|s| s.split(',').filter_map(|p| p.split_once('=')).collect())
-        .unwrap_or_default();
+    let wanted = equality_selector(query);
     let items: Vec<&Value> = inner
         .objects
         .iter()
         .filter(|(k, _)| in_scope(k, kind, namespace))
         .map(|(_, v)| v)
-        .filter(|v| {
-            wanted
-                .iter()
-                .all(|(k, want)| v["metadata"]["labels"][*k].as_str() == Some(*want))
-        })
+        .filter(|v| labelled(v, &wanted))
         .skip(offset)
         .take(limit.saturating_add(1))
         .collect();
@@ -1067,6 +1085,7 @@ fn watch(
     query: &BTreeMap<String, String>,
 ) -> Response<BoxBody<Bytes, Infallible>> {
     let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
+    let labels = equality_selector(query);
     let from: u64 = query
         .get("resourceVersion")
         .and_then(|v| v.parse().ok())
@@ -1081,6 +1100,7 @@ fn watch(
             if *rv > from
                 && Kind::from_json(object) == kind
                 && (namespace.is_none() || namespace.as_deref() == ns)
+                && labelled(object, &labels)
             {
                 let _ = tx.send(line(&json!({"type": kind_of_event, "object": object})));
             }
@@ -1088,6 +1108,7 @@ fn watch(
         inner.watchers.push(Watcher {
             kind,
             namespace,
+            labels,
             tx,
         });
     }

@@ -1,5 +1,6 @@
 //! The node agents of a cluster: found by listing the agent pods (the namespace and label of
-//! `deploy/agent-daemonset.yaml`, or the user's), reached by port-forwards through the API
+//! `deploy/agent-daemonset.yaml`, or the user's) and watching them for changes, reached by
+//! port-forwards through the API
 //! server (kube-rs, WebSocket), so access follows RBAC: `create` on `pods/portforward` in the
 //! agent namespace. Read-only otherwise: the list is a GET, and so is the port-forward's
 //! upgrade request.
@@ -43,6 +44,14 @@ pub struct AgentPod {
 
 /// Lists the running agent pods, by name.
 pub async fn list(client: &kube::Client, pods: &AgentPods) -> Result<Vec<AgentPod>, String> {
+    listed(client, pods).await.map(|(found, _)| found)
+}
+
+/// Lists the running agent pods, by name, and the list's resource version (to watch from).
+pub async fn listed(
+    client: &kube::Client,
+    pods: &AgentPods,
+) -> Result<(Vec<AgentPod>, String), String> {
     let api = Api::<core::Pod>::namespaced(client.clone(), &pods.namespace);
     let list = api
         .list(&ListParams::default().labels(&pods.selector))
@@ -55,6 +64,7 @@ pub async fn list(client: &kube::Client, pods: &AgentPods) -> Result<Vec<AgentPo
                 describe(&e)
             )
         })?;
+    let version = list.metadata.resource_version.clone().unwrap_or_default();
     let mut found: Vec<AgentPod> = list
         .items
         .into_iter()
@@ -72,7 +82,29 @@ pub async fn list(client: &kube::Client, pods: &AgentPods) -> Result<Vec<AgentPo
         })
         .collect();
     found.sort();
-    Ok(found)
+    Ok((found, version))
+}
+
+/// Waits until the agent pods change: a watch from `version` (a GET), done at its first
+/// event. `false` when the watch could not be opened or failed, so that the caller waits
+/// before listing again; `true` on a change, or when the server ended the watch.
+pub async fn changed(client: &kube::Client, pods: &AgentPods, version: &str) -> bool {
+    use futures::StreamExt;
+    use kube::api::{WatchEvent, WatchParams};
+    let api = Api::<core::Pod>::namespaced(client.clone(), &pods.namespace);
+    let params = WatchParams::default().labels(&pods.selector).timeout(290);
+    let Ok(stream) = api.watch(&params, version).await else {
+        return false;
+    };
+    let mut stream = stream.boxed();
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(WatchEvent::Bookmark(_)) => continue,
+            Ok(WatchEvent::Error(_)) | Err(_) => return false,
+            Ok(_) => return true,
+        }
+    }
+    true
 }
 
 /// Opens a port-forward to an agent pod's port through the API server.
