@@ -33,15 +33,21 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     } else {
         String::new()
     };
-    spans.extend([Span::styled(
-        format!(
-            "│ {} ns · {} pods · {} netpol {cilium}{tiers}",
-            inv.namespaces.len(),
-            inv.pods.len(),
-            set.policies.len() - set.policies.iter().filter(|p| p.cilium.is_some()).count()
-        ),
-        st,
-    )]);
+    let netpol = set.policies.len() - set.policies.iter().filter(|p| p.cilium.is_some()).count();
+    let counts = format!(
+        "│ {} ns · {} pods · {netpol} netpol {cilium}{tiers}",
+        inv.namespaces.len(),
+        inv.pods.len(),
+    );
+    // Where `? help  q quit` would not fit, the counts give way to a shorter form (below).
+    let compact = format!(
+        "│ {} ns · {} pods · {} pol ",
+        inv.namespaces.len(),
+        inv.pods.len(),
+        set.policies.len() + set.tiers.len()
+    );
+    let counts_at = spans.len();
+    spans.extend([Span::styled(counts, st)]);
     spans.extend(audit_spans(state));
     // Narrow screens leave the rate and losses to the flow pane's title.
     let lost = state.flows.lost + state.nodes.lost();
@@ -103,6 +109,10 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             ))
         }
         None => {
+            let used: usize = spans.iter().map(|s| s.width()).sum();
+            if used + "│ ? help  q quit".chars().count() > area.width as usize {
+                spans[counts_at] = Span::styled(compact, st);
+            }
             spans.push(Span::styled("│ ", st));
             let used: usize = spans.iter().map(|s| s.width()).sum();
             // The keys worth a place here, as the keymap names them.
@@ -120,9 +130,17 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             let hints = wanted
                 .iter()
                 .filter_map(|&a| keymap::hint(Context::Main, a));
+            // Only whole hints: one that would be cut is left out.
+            let mut used: usize = spans.iter().map(|s| s.width()).sum();
             for (k, what) in hints {
+                let text = format!(" {what}  ");
+                let w = k.chars().count() + text.trim_end().chars().count();
+                if used + w > area.width as usize {
+                    break;
+                }
+                used += k.chars().count() + text.chars().count();
                 spans.push(Span::styled(k, key));
-                spans.push(Span::styled(format!(" {what}  "), st));
+                spans.push(Span::styled(text, st));
             }
             // On a cluster, switching context is one command away.
             let used: usize = spans.iter().map(|s| s.width()).sum();
