@@ -801,3 +801,21 @@ fn y_shows_the_selected_object_as_yaml() {
     assert!(text.starts_with("# normalized form"), "{text}");
     assert!(text.contains("app: database"), "{text}");
 }
+
+#[test]
+fn a_cilium_policy_stays_selected_across_a_new_world() {
+    let mut s = demo_state(120, 40);
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "backend-api-l7");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(
+        selected_key(&s),
+        "netpol CiliumNetworkPolicy/production/backend-api-l7"
+    );
+    let world = demo::load().expect("demo").world;
+    update(&mut s, common::prepared(world));
+    assert_eq!(
+        selected_key(&s),
+        "netpol CiliumNetworkPolicy/production/backend-api-l7"
+    );
+}

@@ -167,7 +167,18 @@ impl State {
             }
             RowKey::Policy(key) => {
                 let (ns, name) = key.split_once('/')?;
-                index.policy_id(ns, name).map(RowKind::Policy)
+                index
+                    .policy_id(ns, name)
+                    .or_else(|| {
+                        // A Cilium policy's key names its kind: looked up by key.
+                        index
+                            .policies()
+                            .policies
+                            .iter()
+                            .position(|p| p.cilium.is_some() && &p.key() == key)
+                            .map(|i| i as u32)
+                    })
+                    .map(RowKind::Policy)
             }
             RowKey::Tiers => Some(RowKind::Tiers),
             RowKey::Tier(key) => index

@@ -317,15 +317,18 @@ impl Audit {
             Arc::new(set),
             current.options().clone(),
         );
+        // By key: a Cilium policy and a NetworkPolicy of one name are two policies.
+        let before: std::collections::HashMap<String, &Policy> = current
+            .policies()
+            .policies
+            .iter()
+            .map(|p| (p.key(), p))
+            .collect();
         let changed = staged
             .policies()
             .policies
             .iter()
-            .map(|p| {
-                current
-                    .policy_id(&p.namespace, &p.name)
-                    .is_none_or(|id| !same_rules(&current.policies().policies[id as usize], p))
-            })
+            .map(|p| before.get(&p.key()).is_none_or(|old| !same_rules(old, p)))
             .collect();
         Audit {
             current,
