@@ -812,7 +812,12 @@ fn a_cilium_policy_stays_selected_across_a_new_world() {
         selected_key(&s),
         "netpol CiliumNetworkPolicy/production/backend-api-l7"
     );
-    let world = demo::load().expect("demo").world;
+    // A new policy sorted before it moves its row: it is found again by its key.
+    let extra = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: aaa, namespace: production}\nspec: {podSelector: {}}\n";
+    let text = format!("{}\n---\n{extra}", demo::DEMO_YAML);
+    let world = netpol_tui::cluster::files::load_text("demo", &text)
+        .expect("loads")
+        .world;
     update(&mut s, common::prepared(world));
     assert_eq!(
         selected_key(&s),
