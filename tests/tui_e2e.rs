@@ -427,60 +427,27 @@ fn audit_mode_in_the_demo_stages_judges_and_writes_the_fix() {
     assert!(!loaded.world.policies.policies.is_empty(), "{yaml}");
 }
 
-/// On a live cluster the UI finds the agent pods and reads them through port-forwards: a
-/// dropped flow is shown with the policy that isolates its destination, and the node is in
-/// `:nodes`. Without the right to port-forward, the reason is on the screen.
-#[test]
-fn live_cluster_agents_through_port_forwards() {
+/// A scripted agent behind pod `netpol-tui/NAME` of `mock`: a hello as `node`, then a dropped
+/// 10.1.0.5 -> 10.1.0.6 TCP/5432 flow every 200 ms, on every connection.
+fn scripted_agent(rt: &tokio::runtime::Runtime, mock: &mockapi::MockApi, name: &str, node: &str) {
     use futures::SinkExt;
-    use mockapi::objects::{namespace, pod, policy};
     use netpol_tui::flow::wire::{self, Frame, Hello};
     use netpol_tui::flow::{Datapath, FlowEvent};
-    use serde_json::json;
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let mock = rt.block_on(mockapi::MockApi::start());
-    mock.apply(namespace("shop", json!({})));
-    mock.apply(namespace("netpol-tui", json!({})));
-    mock.apply(pod(
-        "shop",
-        "cart",
-        json!({"app": "cart"}),
-        "10.1.0.5",
-        &[("http", 8080)],
-    ));
-    mock.apply(pod(
-        "shop",
-        "db",
-        json!({"app": "db"}),
-        "10.1.0.6",
-        &[("pg", 5432)],
-    ));
-    mock.apply(policy(
-        "shop",
-        "db-locked",
-        json!({"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Ingress"]}),
-    ));
-    mock.apply(pod(
-        "netpol-tui",
-        "agent-x",
-        json!({"app.kubernetes.io/name": "netpol-tui-agent"}),
-        "10.0.0.11",
-        &[],
-    ));
-    // The scripted agent: a hello, then a dropped cart -> db flow every 200 ms.
     let listener = rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
-    mock.forward("netpol-tui", "agent-x", listener.local_addr().unwrap());
+    mock.forward("netpol-tui", name, listener.local_addr().unwrap());
+    let node = node.to_string();
     rt.spawn(async move {
         loop {
             let Ok((socket, _)) = listener.accept().await else {
                 return;
             };
+            let node = node.clone();
             tokio::spawn(async move {
                 let mut out = tokio_util::codec::FramedWrite::new(socket, wire::codec());
                 let hello = Frame::Hello(Hello {
-                    node: "node-x".into(),
+                    node,
                     kernel: "6.18.0".into(),
                     ring_bytes: 1 << 22,
                 });
@@ -515,6 +482,112 @@ fn live_cluster_agents_through_port_forwards() {
             });
         }
     });
+}
+
+/// A cluster of the agents tests: shop/cart, shop/db locked for ingress, an agent pod NAME.
+fn agents_cluster(mock: &mockapi::MockApi, agent: &str) {
+    use mockapi::objects::{namespace, pod, policy};
+    use serde_json::json;
+    mock.apply(namespace("shop", json!({})));
+    mock.apply(namespace("netpol-tui", json!({})));
+    mock.apply(pod(
+        "shop",
+        "cart",
+        json!({"app": "cart"}),
+        "10.1.0.5",
+        &[("http", 8080)],
+    ));
+    mock.apply(pod(
+        "shop",
+        "db",
+        json!({"app": "db"}),
+        "10.1.0.6",
+        &[("pg", 5432)],
+    ));
+    mock.apply(policy(
+        "shop",
+        "db-locked",
+        json!({"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Ingress"]}),
+    ));
+    mock.apply(pod(
+        "netpol-tui",
+        agent,
+        json!({"app.kubernetes.io/name": "netpol-tui-agent"}),
+        "10.0.0.11",
+        &[],
+    ));
+}
+
+/// `:ctx` switches the agents with the cluster: the first cluster's node is forgotten, the
+/// second's is followed.
+#[test]
+fn ctx_switches_the_agents_with_the_cluster() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (a, b) = (
+        rt.block_on(mockapi::MockApi::start()),
+        rt.block_on(mockapi::MockApi::start()),
+    );
+    agents_cluster(&a, "agent-a");
+    agents_cluster(&b, "agent-b");
+    scripted_agent(&rt, &a, "agent-a", "node-a");
+    scripted_agent(&rt, &b, "agent-b", "node-b");
+    // One kubeconfig, two contexts, each its own server (and its own CA).
+    let (ka, kb) = (a.kubeconfig(&["prod"]), b.kubeconfig(&["dev"]));
+    let cluster = |k: &str, name: &str| -> String {
+        let start = k.find("- name: mock\n").unwrap();
+        let end = k.find("users:").unwrap();
+        k[start..end].replace("- name: mock", &format!("- name: {name}"))
+    };
+    let user = {
+        let start = ka.find("users:\n").unwrap() + "users:\n".len();
+        let end = ka.find("contexts:").unwrap();
+        ka[start..end].to_string()
+    };
+    let config_text = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n{}{}users:\n{user}contexts:\n- name: prod\n  context: {{cluster: a, user: reader, namespace: default}}\n- name: dev\n  context: {{cluster: b, user: reader, namespace: default}}\n",
+        cluster(&ka, "a"),
+        cluster(&kb, "b"),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubeconfig");
+    std::fs::write(&config, config_text).unwrap();
+
+    let t = Tmux::start(
+        "ctx-agents",
+        140,
+        40,
+        &format!("--kubeconfig {}", config.display()),
+    );
+    t.wait_for("node-a");
+    t.keys(&[":"]);
+    t.text("ctx dev");
+    t.keys(&["Enter"]);
+    t.wait_for("node-b");
+    t.keys(&[":"]);
+    t.text("nodes");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for("1 of 1 connected");
+    assert!(screen.contains("node-b"), "{screen}");
+    assert!(
+        !screen.contains("node-a"),
+        "the other cluster's node is gone: {screen}"
+    );
+    t.keys(&["Escape", "q"]);
+    assert_eq!(t.exit_code(), "exit=0");
+    a.assert_read_only();
+    b.assert_read_only();
+}
+
+/// On a live cluster the UI finds the agent pods and reads them through port-forwards: a
+/// dropped flow is shown with the policy that isolates its destination, and the node is in
+/// `:nodes`. Without the right to port-forward, the reason is on the screen.
+#[test]
+fn live_cluster_agents_through_port_forwards() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let mock = rt.block_on(mockapi::MockApi::start());
+    agents_cluster(&mock, "agent-x");
+    // The scripted agent: a hello, then a dropped cart -> db flow every 200 ms.
+    scripted_agent(&rt, &mock, "agent-x", "node-x");
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kubeconfig");
     std::fs::write(&config, mock.kubeconfig(&["prod-shop"])).unwrap();
