@@ -761,134 +761,112 @@ impl Builder {
                     TierKind::Cluster => "policy.networking.k8s.io/v1alpha2",
                     _ => "policy.networking.k8s.io/v1alpha1",
                 };
-                if api_version != expected {
-                    return self.object_error(
-                        doc,
-                        Some(format!("{kind} {name}")),
-                        &format!("{prefix}apiVersion"),
-                        format!("{api_version} {kind} is not read here; use {expected}"),
-                    );
-                }
                 let label = format!("{kind} {name}");
-                let Some(object) = self.typed::<TierObject>(value, doc, &label, prefix) else {
+                let read = (
+                    label.as_str(),
+                    kind.as_str(),
+                    api_version.as_str(),
+                    &[expected][..],
+                );
+                let Some(policy) = self.compiled(value, doc, prefix, read, |o: &TierObject| {
+                    compile_tier_policy(o, tier_kind, origin.clone())
+                }) else {
                     return;
                 };
-                match compile_tier_policy(&object, tier_kind, origin.clone()) {
-                    Ok(policy) => {
-                        self.count(&kind);
-                        if self
-                            .tiers
-                            .insert((kind.clone(), policy.name.clone()), policy)
-                            .is_some()
-                        {
-                            self.duplicate(&label, &origin);
-                        }
-                    }
-                    Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
+                self.count(&kind);
+                if self
+                    .tiers
+                    .insert((kind.clone(), policy.name.clone()), policy)
+                    .is_some()
+                {
+                    self.duplicate(&label, &origin);
                 }
             }
             ("cilium.io", "CiliumNetworkPolicy" | "CiliumClusterwideNetworkPolicy") => {
                 use crate::policy::compile_cilium::{
                     compile_cilium_policy, CiliumObject, API_VERSION,
                 };
-                if api_version != API_VERSION {
-                    return self.object_error(
-                        doc,
-                        Some(format!("{kind} {name}")),
-                        &format!("{prefix}apiVersion"),
-                        format!("{api_version} {kind} is not read here; use {API_VERSION}"),
-                    );
-                }
                 let clusterwide = kind == "CiliumClusterwideNetworkPolicy";
                 let label = if clusterwide {
                     format!("{kind} {name}")
                 } else {
                     format!("{kind} {namespace}/{name}")
                 };
-                let Some(object) = self.typed::<CiliumObject>(value, doc, &label, prefix) else {
+                let read = (
+                    label.as_str(),
+                    kind.as_str(),
+                    api_version.as_str(),
+                    &[API_VERSION][..],
+                );
+                let Some(compiled) = self.compiled(value, doc, prefix, read, |o: &CiliumObject| {
+                    compile_cilium_policy(o, clusterwide, &namespace, origin.clone())
+                }) else {
                     return;
                 };
-                match compile_cilium_policy(&object, clusterwide, &namespace, origin.clone()) {
-                    Ok(compiled) => {
-                        self.count(&kind);
-                        let key = (
-                            compiled.allow.namespace.clone(),
-                            format!("{kind}/{}", compiled.allow.name),
-                        );
-                        // A later definition replaces the deny rules too, or drops them.
-                        let deny_name = if clusterwide {
-                            compiled.allow.name.clone()
-                        } else {
-                            format!("{}/{}", compiled.allow.namespace, compiled.allow.name)
-                        };
-                        self.tiers.remove(&(kind.clone(), deny_name));
-                        if let Some(deny) = compiled.deny {
-                            self.tiers.insert((kind.clone(), deny.name.clone()), deny);
-                        }
-                        if self.policies.insert(key, compiled.allow).is_some() {
-                            self.duplicate(&label, &origin);
-                        }
-                    }
-                    Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
+                self.count(&kind);
+                let key = (
+                    compiled.allow.namespace.clone(),
+                    format!("{kind}/{}", compiled.allow.name),
+                );
+                // A later definition replaces the deny rules too, or drops them.
+                let deny_name = if clusterwide {
+                    compiled.allow.name.clone()
+                } else {
+                    format!("{}/{}", compiled.allow.namespace, compiled.allow.name)
+                };
+                self.tiers.remove(&(kind.clone(), deny_name));
+                if let Some(deny) = compiled.deny {
+                    self.tiers.insert((kind.clone(), deny.name.clone()), deny);
+                }
+                if self.policies.insert(key, compiled.allow).is_some() {
+                    self.duplicate(&label, &origin);
                 }
             }
             ("security.istio.io", "AuthorizationPolicy") => {
                 use crate::policy::istio::{compile_authorization_policy, IstioObject};
-                if !matches!(
-                    api_version.as_str(),
-                    "security.istio.io/v1" | "security.istio.io/v1beta1"
-                ) {
-                    return self.object_error(
-                        doc,
-                        Some(format!("{kind} {namespace}/{name}")),
-                        &format!("{prefix}apiVersion"),
-                        format!("{api_version} {kind} is not read here; use security.istio.io/v1"),
-                    );
-                }
                 let label = format!("{kind} {namespace}/{name}");
-                let Some(object) = self.typed::<IstioObject>(value, doc, &label, prefix) else {
+                let versions = ["security.istio.io/v1", "security.istio.io/v1beta1"];
+                let read = (
+                    label.as_str(),
+                    kind.as_str(),
+                    api_version.as_str(),
+                    &versions[..],
+                );
+                let Some(policy) = self.compiled(value, doc, prefix, read, |o: &IstioObject| {
+                    compile_authorization_policy(o, &namespace, origin.clone())
+                }) else {
                     return;
                 };
-                match compile_authorization_policy(&object, &namespace, origin.clone()) {
-                    Ok(policy) => {
-                        self.count(&kind);
-                        let key = (policy.namespace.clone(), policy.name.clone());
-                        if self.istio.insert(key, policy).is_some() {
-                            self.duplicate(&label, &origin);
-                        }
-                    }
-                    Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
+                self.count(&kind);
+                let key = (policy.namespace.clone(), policy.name.clone());
+                if self.istio.insert(key, policy).is_some() {
+                    self.duplicate(&label, &origin);
                 }
             }
             ("projectcalico.org", "NetworkPolicy" | "GlobalNetworkPolicy") => {
                 use crate::policy::calico::{compile_calico_policy, CalicoObject, API_VERSION};
-                if api_version != API_VERSION {
-                    return self.object_error(
-                        doc,
-                        Some(format!("{kind} {name}")),
-                        &format!("{prefix}apiVersion"),
-                        format!("{api_version} {kind} is not read here; use {API_VERSION}"),
-                    );
-                }
                 let global = kind == "GlobalNetworkPolicy";
                 let label = if global {
                     format!("Calico {kind} {name}")
                 } else {
                     format!("Calico {kind} {namespace}/{name}")
                 };
-                let Some(object) = self.typed::<CalicoObject>(value, doc, &label, prefix) else {
+                let ns = (!global).then_some(namespace.as_str());
+                let read = (
+                    label.as_str(),
+                    kind.as_str(),
+                    api_version.as_str(),
+                    &[API_VERSION][..],
+                );
+                let Some(policy) = self.compiled(value, doc, prefix, read, |o: &CalicoObject| {
+                    compile_calico_policy(o, ns, origin.clone())
+                }) else {
                     return;
                 };
-                let ns = (!global).then_some(namespace.as_str());
-                match compile_calico_policy(&object, ns, origin.clone()) {
-                    Ok(policy) => {
-                        self.count(&format!("{kind} (Calico)"));
-                        let key = (policy.kind.clone(), policy.name.clone());
-                        if self.tiers.insert(key, policy).is_some() {
-                            self.duplicate(&label, &origin);
-                        }
-                    }
-                    Err(errs) => self.field_errors(doc, &label, prefix, errs.0),
+                self.count(&format!("{kind} (Calico)"));
+                let key = (policy.kind.clone(), policy.name.clone());
+                if self.tiers.insert(key, policy).is_some() {
+                    self.duplicate(&label, &origin);
                 }
             }
             ("projectcalico.org", "StagedKubernetesNetworkPolicy") => {
@@ -921,6 +899,36 @@ impl Builder {
                         .insert(format!("{kind} ({api_version})"));
                 }
                 *self.report.skipped.entry(kind).or_default() += 1;
+            }
+        }
+    }
+
+    /// An object of another API group's policy kind: its apiVersion checked against
+    /// `versions` (the first is the one to use), read as `O`, compiled; any error is
+    /// reported at its field, and `None` returned.
+    fn compiled<O: DeserializeOwned, T>(
+        &mut self,
+        value: Value,
+        doc: &Doc,
+        prefix: &str,
+        (label, kind, api_version, versions): (&str, &str, &str, &[&str]),
+        compile: impl FnOnce(&O) -> Result<T, crate::policy::FieldErrors>,
+    ) -> Option<T> {
+        if !versions.contains(&api_version) {
+            self.object_error(
+                doc,
+                Some(label.to_string()),
+                &format!("{prefix}apiVersion"),
+                format!("{api_version} {kind} is not read here; use {}", versions[0]),
+            );
+            return None;
+        }
+        let object = self.typed::<O>(value, doc, label, prefix)?;
+        match compile(&object) {
+            Ok(t) => Some(t),
+            Err(errs) => {
+                self.field_errors(doc, label, prefix, errs.0);
+                None
             }
         }
     }
