@@ -158,8 +158,21 @@ async fn two_nodes_are_merged_and_a_lost_agent_is_followed_back() {
     assert!(error.contains("closed the stream"), "{error}");
     assert!(reports[&addr_a].connected());
 
-    // It comes back on the same address: followed again, its flows counted on.
-    let b = TcpListener::bind(&addr_b).await.unwrap();
+    // It comes back on the same address: followed again, its flows counted on. (Another
+    // test's connection may hold the freed port for a moment as its own: tried again.)
+    let b = {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match TcpListener::bind(&addr_b).await {
+                Ok(b) => break b,
+                Err(e) if tokio::time::Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("cannot bind {addr_b} again: {e}"),
+            }
+        }
+    };
     let _agent_b = agent(b, "node-b", 9090, 2, None);
     until(&mut rx, &mut flows, &mut reports, "b back", |f, r| {
         r[&addr_b].connected() && f.len() == 1000 && r[&addr_b].flows == 500
