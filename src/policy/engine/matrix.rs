@@ -126,11 +126,11 @@ impl<'a> PortView<'a> {
                 CompiledPeer::IpBlock(b) => reach.add(&self.block_sets[*b as usize], None),
                 CompiledPeer::Entity(e) => {
                     let (sure, maybe) = self.index.cilium_peer_classes(Some(*e));
-                    reach.add(&sure, Some(&maybe));
+                    reach.add(sure, Some(maybe));
                 }
                 CompiledPeer::Unjudged => {
                     let (sure, maybe) = self.index.cilium_peer_classes(None);
-                    reach.add(&sure, Some(&maybe));
+                    reach.add(sure, Some(maybe));
                 }
                 CompiledPeer::Outside(_) | CompiledPeer::Domains(_) => {}
             }
@@ -285,11 +285,11 @@ impl<'a> PortView<'a> {
                 }
                 TierPeerSet::Entity(e) => {
                     let (sure, maybe) = self.index.cilium_peer_classes(Some(*e));
-                    reach.add(&sure, Some(&maybe));
+                    reach.add(sure, Some(maybe));
                 }
                 TierPeerSet::Unjudged => {
                     let (sure, maybe) = self.index.cilium_peer_classes(None);
-                    reach.add(&sure, Some(&maybe));
+                    reach.add(sure, Some(maybe));
                 }
                 TierPeerSet::Nodes(_) | TierPeerSet::Domains(_) | TierPeerSet::Outside(_) => {}
             }

@@ -358,6 +358,9 @@ pub struct Index {
     tiers: Vec<CompiledTier>,
     /// Per tier ([`Tier::index`]): its policies' positions in `tiers`, in order.
     tier_members: [Vec<u32>; 4],
+    /// The classes Cilium's peers of no selector match, surely and maybe, made once: see
+    /// [`Index::cilium_peer_classes`].
+    cilium_classes: Box<[(FixedBitSet, FixedBitSet); 4]>,
     /// Every distinct network of the tier policies' peers.
     tier_nets: Vec<ipnet::IpNet>,
 }
@@ -735,6 +738,7 @@ impl Index {
             .filter(|(_, p)| p.cilium.is_none())
             .map(|(i, p)| ((p.namespace.clone(), p.name.clone()), i as PolicyId))
             .collect();
+        let cilium_classes = Box::new(cilium_class_sets(&classes));
         Index {
             inventory,
             policies,
@@ -755,6 +759,7 @@ impl Index {
             tiers,
             tier_members,
             tier_nets,
+            cilium_classes,
         }
     }
 
@@ -1163,24 +1168,18 @@ impl Index {
     }
 
     /// The classes a Cilium peer of no selector matches, surely and maybe, as
-    /// [`Index::entity_matches`] and [`Index::outside_matches`] judge their pods.
-    pub(super) fn cilium_peer_classes(&self, entity: Option<Entity>) -> (FixedBitSet, FixedBitSet) {
-        let n = self.classes.len();
-        let mut sure = FixedBitSet::with_capacity(n);
-        let mut maybe = FixedBitSet::with_capacity(n);
-        match entity {
-            Some(Entity::All | Entity::Cluster) => sure.insert_range(..),
-            Some(Entity::Host | Entity::RemoteNode | Entity::KubeApiserver) => {
-                for (c, class) in self.classes.iter().enumerate() {
-                    if class.host_network {
-                        maybe.insert(c);
-                    }
-                }
-            }
-            Some(_) => {}
-            // Unjudged: every class maybe.
-            None => maybe.insert_range(..),
-        }
+    /// [`Index::entity_matches`] judges their pods: an entity, or (`None`) an unjudged peer.
+    pub(super) fn cilium_peer_classes(
+        &self,
+        entity: Option<Entity>,
+    ) -> (&FixedBitSet, &FixedBitSet) {
+        let k = match entity {
+            Some(Entity::All | Entity::Cluster) => 0,
+            Some(Entity::Host | Entity::RemoteNode | Entity::KubeApiserver) => 1,
+            Some(_) => 2,
+            None => 3,
+        };
+        let (sure, maybe) = &self.cilium_classes[k];
         (sure, maybe)
     }
 
@@ -1235,6 +1234,33 @@ pub fn port_spec_matches(
             cp.protocol == protocol && cp.port == port && cp.name.as_deref() == Some(name)
         }),
     }
+}
+
+/// The four answers a Cilium peer of no selector gives over the classes, as
+/// [`Index::cilium_peer_classes`] indexes them: every class surely (`all`, `cluster`);
+/// host-network classes maybe (`host`, `remote-node`, `kube-apiserver`: which node a
+/// host-network pod shares is not judged per class); none (the other entities); every class
+/// maybe (an unjudged peer).
+fn cilium_class_sets(classes: &[Class]) -> [(FixedBitSet, FixedBitSet); 4] {
+    let n = classes.len();
+    let none = || FixedBitSet::with_capacity(n);
+    let every = || {
+        let mut s = none();
+        s.insert_range(..);
+        s
+    };
+    let mut host = none();
+    for (c, class) in classes.iter().enumerate() {
+        if class.host_network {
+            host.insert(c);
+        }
+    }
+    [
+        (every(), none()),
+        (none(), host),
+        (none(), none()),
+        (none(), every()),
+    ]
 }
 
 /// Leaves host-network classes out of a peer set (they are no Cilium endpoints, and tier

@@ -306,10 +306,10 @@ impl<'a> Connectivity<'a> {
         // A Cilium entity's classes (or, with none, an unjudged peer's: every class maybe).
         let add_cilium = |entity, sure: &mut FixedBitSet, maybe: &mut Option<FixedBitSet>| {
             let (s, m) = index.cilium_peer_classes(entity);
-            sure.union_with(&s);
+            sure.union_with(s);
             maybe
                 .get_or_insert_with(|| FixedBitSet::with_capacity(n))
-                .union_with(&m);
+                .union_with(m);
         };
         let prepare = |rule: &CompiledRule| {
             let (mut sure, mut maybe) = if rule.peers.is_empty() {
