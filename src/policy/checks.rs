@@ -411,50 +411,18 @@ pub fn domain_check(
     ip: &std::net::IpAddr,
 ) -> (Option<bool>, String) {
     let given = &index.options().domains.0;
-    let wild = |p: &str, n: &str| -> bool {
-        // `*` within one label; the literal reading of Cilium's matchPattern.
-        let (pl, nl): (Vec<&str>, Vec<&str>) = (p.split('.').collect(), n.split('.').collect());
-        if p == "*" {
-            return true;
-        }
-        pl.len() == nl.len()
-            && pl.iter().zip(&nl).all(|(a, b)| {
-                let parts: Vec<&str> = a.split('*').collect();
-                if parts.len() == 1 {
-                    return a == b;
-                }
-                let (first, last) = (parts[0], parts[parts.len() - 1]);
-                if !b.starts_with(first)
-                    || !b[first.len()..].ends_with(last)
-                    || b.len() < first.len() + last.len()
-                {
-                    return false;
-                }
-                let mut rest = &b[first.len()..b.len() - last.len()];
-                for mid in &parts[1..parts.len() - 1] {
-                    match rest.find(mid) {
-                        Some(i) => rest = &rest[i + mid.len()..],
-                        None => return false,
-                    }
-                }
-                true
-            })
-    };
     let mut missing = Vec::new();
     for name in names {
         let name = name.to_ascii_lowercase();
-        let hits: Vec<&String> = given
-            .iter()
-            .filter(|(g, ips)| {
-                (if name.contains('*') {
-                    wild(&name, g)
-                } else {
-                    **g == name
-                }) && ips.contains(ip)
-            })
-            .map(|(g, _)| g)
-            .collect();
-        if let Some(g) = hits.first() {
+        let hit = given.iter().find(|(g, ips)| {
+            let named = if name.contains('*') {
+                super::engine::pattern_matches(&name, g)
+            } else {
+                **g == name
+            };
+            named && ips.contains(ip)
+        });
+        if let Some((g, _)) = hit {
             return (Some(true), format!("{ip} is an address of {g} (--fqdn)"));
         }
         if name.contains('*') || !given.contains_key(&name) {

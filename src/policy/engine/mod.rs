@@ -118,7 +118,7 @@ impl Domains {
 
 /// Cilium's `matchPattern`: `*` stands for any run of DNS characters within a label (and
 /// a lone `*` for every name).
-fn pattern_matches(pattern: &str, name: &str) -> bool {
+pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     if pattern == "*" {
         return true;
     }
