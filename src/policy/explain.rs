@@ -357,12 +357,16 @@ fn explain_side(
     let mut first_maybe: Option<RuleRef> = None;
     // Every rule that admits the flow, with its L7 rules.
     let mut admitting: Vec<(String, Option<&str>)> = Vec::new();
+    let selections: Vec<(Option<bool>, String)> = all
+        .iter()
+        .map(|policy| checks::policy_selects(index, policy, pod))
+        .collect();
     // Cilium policies that add rules without isolating count only where another isolates.
-    let isolated = all.iter().any(|policy| {
-        policy.isolates(direction) && checks::policy_selects(index, policy, pod).0 == Some(true)
-    });
-    for (pid, policy) in all.iter().enumerate() {
-        let (selects, why_not) = checks::policy_selects(index, policy, pod);
+    let isolated = all
+        .iter()
+        .zip(&selections)
+        .any(|(policy, (selects, _))| policy.isolates(direction) && *selects == Some(true));
+    for ((pid, policy), (selects, why_not)) in all.iter().enumerate().zip(selections) {
         if selects == Some(false) && why_not.is_empty() {
             continue;
         }
