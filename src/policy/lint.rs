@@ -327,9 +327,14 @@ fn l7_problems(index: &Index) -> Vec<Problem> {
     let inv = index.inventory();
     let mut out = Vec::new();
     for (id, policy) in set.policies.iter().enumerate() {
-        let Some(c) = policy.cilium.as_deref() else {
+        let Some(c) = policy.cilium.as_deref().filter(|c| !c.l7.is_empty()) else {
             continue;
         };
+        let subjects: Vec<PodId> = (0..inv.pods.len() as PodId)
+            .filter(|&p| {
+                super::checks::policy_selects(index, policy, &inv.pods[p as usize]).0 == Some(true)
+            })
+            .collect();
         for l in &c.l7 {
             let Some(rule) = policy
                 .rules(l.direction)
@@ -337,12 +342,6 @@ fn l7_problems(index: &Index) -> Vec<Problem> {
             else {
                 continue;
             };
-            let subjects: Vec<PodId> = (0..inv.pods.len() as PodId)
-                .filter(|&p| {
-                    super::checks::policy_selects(index, policy, &inv.pods[p as usize]).0
-                        == Some(true)
-                })
-                .collect();
             // Peers: the rule's selector peers' pods (every pod where it names none).
             let mut peers: Vec<PodId> = Vec::new();
             if rule.peers.is_empty() {
