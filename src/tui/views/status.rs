@@ -27,13 +27,13 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         (0, true) => String::new(),
         (n, true) => format!("· {n} tier "),
     };
-    let cilium = set.policies.iter().filter(|p| p.cilium.is_some()).count();
-    let cilium = if cilium > 0 {
-        format!("· {cilium} cilium ")
+    let cilium_count = set.policies.iter().filter(|p| p.cilium.is_some()).count();
+    let netpol = set.policies.len() - cilium_count;
+    let cilium = if cilium_count > 0 {
+        format!("· {cilium_count} cilium ")
     } else {
         String::new()
     };
-    let netpol = set.policies.len() - set.policies.iter().filter(|p| p.cilium.is_some()).count();
     let counts = format!(
         "│ {} ns · {} pods · {netpol} netpol {cilium}{tiers}",
         inv.namespaces.len(),
@@ -47,7 +47,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
         set.policies.len() + set.tiers.len()
     );
     let counts_at = spans.len();
-    spans.extend([Span::styled(counts, st)]);
+    spans.push(Span::styled(counts, st));
     spans.extend(audit_spans(state));
     // Narrow screens leave the rate and losses to the flow pane's title.
     let lost = state.flows.lost + state.nodes.lost();
