@@ -40,29 +40,8 @@ fn index_with(policies: &str) -> Index {
     verdicts::index_of(WORLD, policies, EngineOptions::default())
 }
 
-/// (what it shows, policies, from, to, protocol, port, decision)
-type Case = (
-    &'static str,
-    String,
-    &'static str,
-    &'static str,
-    Protocol,
-    u16,
-    Decision,
-);
-
-fn run(cases: Vec<Case>) {
-    let mut failures = Vec::new();
-    for (what, policies, from, to, proto, port, want) in cases {
-        let index = index_with(&policies);
-        let got = decide(&index, from, to, proto, port);
-        if got != want {
-            failures.push(format!(
-                "{what}: {from} -> {to} {proto}/{port}: want {want:?}, got {got:?}"
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+fn run(cases: Vec<verdicts::Case>) {
+    verdicts::run(WORLD, cases)
 }
 
 const API: &str = "endpointSelector: {matchLabels: {app: api}}";

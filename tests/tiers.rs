@@ -4,12 +4,15 @@
 //! Every case is checked by the index, the literal explain and the one-port matrix, which
 //! must agree.
 
+mod verdicts;
+
 use std::sync::Arc;
 
 use netpol_tui::cluster::files::load_text;
 use netpol_tui::policy::explain::explain;
 use netpol_tui::policy::query::resolve_endpoint;
 use netpol_tui::policy::{Decision, EngineOptions, Flow, Index, Protocol};
+use verdicts::decide;
 
 /// Four houses of two pods each, on two nodes; `web` pods serve TCP 80 (`http`), UDP 53
 /// (`dns`) and SCTP 9003 (`assoc`); `api` pods TCP 8080 (`http`).
@@ -85,69 +88,11 @@ fn np(namespace: &str, name: &str, spec: &str) -> String {
 }
 
 fn index_with(policies: &str) -> Index {
-    let text = format!("{WORLD}\n---\n{policies}");
-    let loaded = load_text("test", &text).unwrap_or_else(|e| panic!("fixture loads: {e}"));
-    Index::build(
-        Arc::clone(&loaded.world.inventory),
-        Arc::clone(&loaded.world.policies),
-        EngineOptions::default(),
-    )
+    verdicts::index_of(WORLD, policies, EngineOptions::default())
 }
 
-/// The decision, after checking that the index, explain and the matrix agree.
-fn decide(index: &Index, from: &str, to: &str, protocol: Protocol, port: u16) -> Decision {
-    let src = resolve_endpoint(index, from, None).unwrap();
-    let dst = resolve_endpoint(index, to, None).unwrap();
-    let flow = Flow {
-        src,
-        dst,
-        protocol,
-        port,
-    };
-    let fast = index.verdict(&flow);
-    let slow = explain(index, &flow);
-    assert_eq!(
-        fast, slow.verdict,
-        "index and explain disagree on {from} -> {to} {protocol}/{port}"
-    );
-    if let (Some(a), Some(b)) = (src.pod_id(), dst.pod_id()) {
-        if a == b {
-            assert_eq!(fast.decision(), Decision::Allowed, "a pod to itself");
-        } else {
-            let m = index.matrix(&[a, b], protocol, port);
-            assert_eq!(
-                m.decision(0, 1),
-                fast.decision(),
-                "matrix and index disagree on {from} -> {to} {protocol}/{port}"
-            );
-        }
-    }
-    fast.decision()
-}
-
-/// (what it shows, policies, from, to, protocol, port, decision)
-type Case = (
-    &'static str,
-    String,
-    &'static str,
-    &'static str,
-    Protocol,
-    u16,
-    Decision,
-);
-
-fn run(cases: Vec<Case>) {
-    let mut failures = Vec::new();
-    for (what, policies, from, to, proto, port, want) in cases {
-        let index = index_with(&policies);
-        let got = decide(&index, from, to, proto, port);
-        if got != want {
-            failures.push(format!(
-                "{what}: {from} -> {to} {proto}/{port}: want {want:?}, got {got:?}"
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+fn run(cases: Vec<verdicts::Case>) {
+    verdicts::run(WORLD, cases)
 }
 
 const SUBJECT_NORTH: &str = "subject:\n  namespaces:\n    matchLabels: {house: north}";

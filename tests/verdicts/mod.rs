@@ -75,7 +75,9 @@ pub fn decide(index: &Index, from: &str, to: &str, protocol: Protocol, port: u16
         );
     }
     if let (Some(a), Some(b)) = (src.pod_id(), dst.pod_id()) {
-        if a != b {
+        if a == b {
+            assert_eq!(fast.decision(), Decision::Allowed, "a pod to itself");
+        } else {
             let m = index.matrix(&[a, b], protocol, port);
             assert_eq!(
                 m.decision(0, 1),
@@ -85,4 +87,30 @@ pub fn decide(index: &Index, from: &str, to: &str, protocol: Protocol, port: u16
         }
     }
     fast.decision()
+}
+
+/// (what it shows, policies, from, to, protocol, port, decision)
+pub type Case = (
+    &'static str,
+    String,
+    &'static str,
+    &'static str,
+    Protocol,
+    u16,
+    Decision,
+);
+
+/// Every case decided in `world` with its policies; all failures reported at once.
+pub fn run(world: &str, cases: Vec<Case>) {
+    let mut failures = Vec::new();
+    for (what, policies, from, to, proto, port, want) in cases {
+        let index = index_of(world, &policies, EngineOptions::default());
+        let got = decide(&index, from, to, proto, port);
+        if got != want {
+            failures.push(format!(
+                "{what}: {from} -> {to} {proto}/{port}: want {want:?}, got {got:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
