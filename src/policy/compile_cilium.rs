@@ -674,14 +674,12 @@ fn peer_rule(
         warnings.push(format!(
             "{path}.icmps: ICMP is not judged; for TCP, UDP and SCTP the rule admits nothing"
         ));
-        if !has_ports {
-            return (errs.0.len() == before).then_some(CompiledRule {
-                peers: Vec::new(),
-                ports: Vec::new(),
-                l7: None,
-                matches_nothing: true,
-            });
-        }
+        return (errs.0.len() == before).then_some(CompiledRule {
+            peers: Vec::new(),
+            ports: Vec::new(),
+            l7: None,
+            matches_nothing: true,
+        });
     }
     if errs.0.len() > before {
         return None;
