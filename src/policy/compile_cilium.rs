@@ -861,9 +861,10 @@ fn l7_text(rules: &L7Rules) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-/// Splits an endpoint selector into its namespace part (`None`: the policy's namespace for a
-/// namespaced policy, every namespace for a clusterwide one... which is `Some({})`) and its
-/// pod part. Source prefixes `k8s:` and `any:` are dropped.
+/// Splits an endpoint selector into its namespace part and its pod part; source prefixes
+/// `k8s:` and `any:` are dropped. The namespace part is `None` for exactly the policy's own
+/// namespace (a namespaced policy whose selector names none); a clusterwide policy's is
+/// always `Some` (`{}`: every namespace).
 fn split_selector(
     sel: &LabelSelector,
     path: &str,

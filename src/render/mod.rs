@@ -696,7 +696,7 @@ pub fn tier_overview(set: &crate::policy::PolicySet, paint: &Paint, width: usize
             )
         );
     }
-    for tier in [Tier::Calico, Tier::Admin, Tier::Cilium, Tier::Baseline] {
+    for tier in Tier::ALL {
         if matches!(tier, Tier::Calico | Tier::Cilium) && !set.tiers.iter().any(|t| t.tier == tier)
         {
             continue;

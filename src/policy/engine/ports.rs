@@ -13,7 +13,7 @@ use fixedbitset::FixedBitSet;
 use super::tiers::{CompiledTierRule, TierPeerSet};
 use super::{CompiledPeer, CompiledRule, Index, PolicyId};
 use crate::policy::model::{Direction, PortMatch, Protocol};
-use crate::policy::tiers::{Action, Tier};
+use crate::policy::tiers::Action;
 
 /// The highest port number; ports run from 1.
 const MAX_PORT: u16 = u16::MAX;
@@ -565,12 +565,7 @@ impl<'a> Connectivity<'a> {
             if applies == Some(false) {
                 continue;
             }
-            let k = match policy.tier {
-                Tier::Calico => 0,
-                Tier::Admin => 1,
-                Tier::Cilium => 2,
-                Tier::Baseline => 3,
-            };
+            let k = policy.tier.index();
             let actions = policy.rules(direction).iter().map(|r| r.action);
             for (rule, action) in self.tier_rules[t][side(direction)].iter().zip(actions) {
                 let state = states.next().copied().unwrap_or(0);
