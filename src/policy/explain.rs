@@ -579,7 +579,7 @@ fn with_tiers(
         return (np, explanation);
     }
     let mut decided = None;
-    for tier in [Tier::Calico, Tier::Admin, Tier::Cilium] {
+    for tier in Tier::BEFORE_NETWORK_POLICY {
         let walk = explain_tiers::walk(index, tier, direction, pod, other, flow);
         explanation.tiers.extend(walk.traces);
         match walk.side {

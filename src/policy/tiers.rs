@@ -37,6 +37,9 @@ impl Tier {
     /// Every tier, in the order a side goes through them.
     pub const ALL: [Tier; 4] = [Tier::Calico, Tier::Admin, Tier::Cilium, Tier::Baseline];
 
+    /// The tiers before NetworkPolicy, in order: the first that decides, decides.
+    pub const BEFORE_NETWORK_POLICY: [Tier; 3] = [Tier::Calico, Tier::Admin, Tier::Cilium];
+
     /// Position in [`Tier::ALL`].
     pub fn index(self) -> usize {
         match self {

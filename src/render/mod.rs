@@ -327,7 +327,7 @@ fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &
     if side.outcome == "not_applicable" {
         return;
     }
-    for tier in [Tier::Calico, Tier::Admin, Tier::Cilium] {
+    for tier in Tier::BEFORE_NETWORK_POLICY {
         tier_text(out, side, tier, paint);
         if side.decided_by.as_ref().is_some_and(|c| c.tier == tier) {
             let _ = writeln!(

@@ -392,7 +392,7 @@ impl<'a> PortView<'a> {
             .maybe
             .unwrap_or_else(|| FixedBitSet::with_capacity(self.all.len()));
         // The tiers above, nearest first: what they pass on keeps the answer from below.
-        for tier in [Tier::Cilium, Tier::Admin, Tier::Calico] {
+        for tier in Tier::BEFORE_NETWORK_POLICY.into_iter().rev() {
             let above = self.tier_walk(tier, direction, c);
             sure.intersect_with(&above.rest);
             sure.union_with(&above.allow);

@@ -968,7 +968,7 @@ impl Index {
             return Side::TierUnknown { rule: None };
         }
         let class = self.pod_class[subject as usize];
-        for tier in [Tier::Calico, Tier::Admin, Tier::Cilium] {
+        for tier in Tier::BEFORE_NETWORK_POLICY {
             if let Some(side) = self.tier_side(tier, direction, class, peer, flow) {
                 return side;
             }

@@ -13,7 +13,7 @@ use fixedbitset::FixedBitSet;
 use super::tiers::{CompiledTierRule, TierPeerSet};
 use super::{CompiledPeer, CompiledRule, Index, PolicyId};
 use crate::policy::model::{Direction, PortMatch, Protocol};
-use crate::policy::tiers::Action;
+use crate::policy::tiers::{Action, Tier};
 
 /// The highest port number; ports run from 1.
 const MAX_PORT: u16 = u16::MAX;
@@ -602,12 +602,17 @@ impl<'a> Connectivity<'a> {
         {
             np
         } else {
-            let mut sure = allow[3].clone();
-            sure.union_with(&rest[3]);
-            (sure, unknown[3].clone())
+            let b = Tier::Baseline.index();
+            let mut sure = allow[b].clone();
+            sure.union_with(&rest[b]);
+            (sure, unknown[b].clone())
         };
         // The tiers above, nearest first: what they pass on keeps the answer from below.
-        for k in [2, 1, 0] {
+        for k in Tier::BEFORE_NETWORK_POLICY
+            .into_iter()
+            .rev()
+            .map(Tier::index)
+        {
             sure = sure.intersection(&rest[k]);
             sure.union_with(&allow[k]);
             maybe = maybe.intersection(&rest[k]);
