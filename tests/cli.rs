@@ -405,7 +405,7 @@ fn fixture_folder_loads_recursively_with_workloads_and_skips() {
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "read 7 files, 13 documents: 1 CronJob, 2 Deployment, 2 Namespace, 4 NetworkPolicy, 1 Pod, 1 StatefulSet; skipped 1 ConfigMap, 1 Pod (finished), 1 Service",
+            "read 7 files, 13 documents: 1 CronJob, 2 Deployment, 2 Namespace, 4 NetworkPolicy, 1 Pod, 1 Service, 1 StatefulSet; skipped 1 ConfigMap, 1 Pod (finished)",
         ))
         // The real gateway pod covers its Deployment; the others stand in by template.
         .stdout(predicate::str::contains("payments/gateway-7c9d-abcde"))
@@ -499,6 +499,7 @@ fn bad_input_is_reported_precisely() {
         ("cilium-entity.yaml", "cilium-entity.yaml:10: CiliumNetworkPolicy shop/bad-entity (document 1, line 1): spec.egress[0].toEntities[0]: unknown entity \"wrld\": must be one of all, world, cluster"),
         ("cilium-cidr.yaml", "cilium-cidr.yaml:10: CiliumClusterwideNetworkPolicy bad-cidr (document 1, line 1): spec.ingressDeny[0].fromCIDRSet[0].except[0]: 192.168.0.0/16 is not within 10.0.0.0/8"),
         ("istio-action.yaml", "istio-action.yaml:9: AuthorizationPolicy shop/backend-authz (document 1, line 1): spec.action: unsupported value \"PERMIT\": must be ALLOW, DENY, AUDIT or CUSTOM"),
+        ("service-target-port.yaml", "service-target-port.yaml:11: Service shop/web (document 1, line 1): spec.ports[0].targetPort: \"HTTP_PORT\" is not a valid port name"),
         ("misspelt-kind.yaml", "misspelt-kind.yaml:2: NetworkPolicyy shop/deny (document 1, line 1): kind: unknown kind \"NetworkPolicyy\" (networking.k8s.io/v1); did you mean NetworkPolicy?"),
     ];
     for (file, want) in cases {
@@ -1258,4 +1259,198 @@ fn effective_marks_rules_whose_peers_are_blocked_on_their_own_side() {
         v["ingress"]["allows"][0]["blocked_elsewhere"],
         serde_json::json!([2, 2])
     );
+}
+
+/// `explain --to svc/NAME`: every pod behind the Service at its own target port, in the
+/// order kube-proxy would pick among them (any), with the verdict of the whole only when all
+/// agree; pods that lack the named port are not backends.
+#[test]
+fn explain_to_a_service_explains_each_backing_pod_at_its_target_port() {
+    let dir = "tests/fixtures/services";
+    let text = run(
+        bin().args([
+            "explain",
+            "-f",
+            dir,
+            "--from",
+            "shop/client",
+            "--to",
+            "svc/web",
+        ]),
+        1,
+    );
+    assert_has(
+        &text,
+        &[
+            "✗ DENIED → Service shop/web TCP/80 (http), by name; target port http",
+            "2 backing pod(s): 1 allowed, 1 denied, 0 unknown",
+            "✗ shop/web-new :9000",
+            "✓ shop/web-old :8080",
+            "shop/web-debug: selected, but declares no container port http for TCP",
+            "✗ DENIED shop/client → shop/web-new TCP/9000",
+            "✓ ALLOWED shop/client → shop/web-old TCP/8080",
+            "each pod's own container port of that name",
+        ],
+    );
+    // The same Service by its ClusterIP, and by a node's address at its NodePort.
+    let json: Value = serde_json::from_str(&stdout_of(bin().args([
+        "explain",
+        "-f",
+        dir,
+        "--from",
+        "shop/client",
+        "--to",
+        "10.96.0.50",
+        "-p",
+        "80",
+        "-o",
+        "json",
+    ])))
+    .unwrap();
+    assert_eq!(json["via"]["kind"], "cluster_ip");
+    assert_eq!(json["allowed"], false);
+    let ports: Vec<(String, u64)> = json["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["pod"].as_str().unwrap().to_string(),
+                b["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ports,
+        [
+            ("shop/web-new".to_string(), 9000),
+            ("shop/web-old".to_string(), 8080)
+        ]
+    );
+    assert_eq!(json["not_backing"], serde_json::json!(["shop/web-debug"]));
+    let text = run(
+        bin().args([
+            "explain",
+            "-f",
+            dir,
+            "--from",
+            "203.0.113.9",
+            "--to",
+            "node/node-1",
+            "-p",
+            "30080",
+        ]),
+        1,
+    );
+    assert_has(
+        &text,
+        &[
+            "at NodePort 30080 of node node-1",
+            "may reach the pod with a node's address as its source",
+        ],
+    );
+    // A numeric target port, picked by the Service port's name; the whole is allowed.
+    let text = run(
+        bin().args([
+            "explain",
+            "-f",
+            dir,
+            "--from",
+            "shop/client",
+            "--to",
+            "shop/svc/api:http",
+        ]),
+        0,
+    );
+    assert_has(
+        &text,
+        &[
+            "✓ ALLOWED → Service shop/api TCP/80 (http)",
+            "✓ shop/web-new :8080",
+        ],
+    );
+}
+
+/// A Service without a selector has endpoints written elsewhere: unknown, never a guess.
+#[test]
+fn a_service_without_a_selector_is_unknown() {
+    let text = run(
+        bin().args([
+            "explain",
+            "-f",
+            "tests/fixtures/services",
+            "--from",
+            "shop/client",
+            "--to",
+            "shop/svc/legacy",
+        ]),
+        3,
+    );
+    assert_has(
+        &text,
+        &[
+            "? UNKNOWN",
+            "Service shop/legacy has no selector",
+            "EndpointSlices, which are not read",
+        ],
+    );
+}
+
+#[test]
+fn service_lookups_that_fail_say_why() {
+    let dir = "tests/fixtures/services";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--to", "svc/api"],
+            "--to: Service shop/api has several ports (http (TCP/80), dns (UDP/53)); give one",
+        ),
+        (
+            &["--to", "svc/api:81"],
+            "--to: Service shop/api has no port TCP/81; it has http (TCP/80), dns (UDP/53)",
+        ),
+        (
+            &["--to", "svc/api:dns"],
+            "--to: Service shop/api has port dns only for UDP (port 53); use --protocol UDP",
+        ),
+        (
+            &["--to", "svc/api:http", "-p", "53"],
+            "--to: two different ports given: http in the Service name and 53 as --port",
+        ),
+        (
+            &["--to", "svc/wbe"],
+            "--to: no Service svc/wbe; did you mean shop/svc/web?",
+        ),
+        (&["--to", "shop/web-old"], "--port: a port is needed"),
+    ];
+    for (args, want) in cases {
+        let out = bin()
+            .args(["explain", "-f", dir, "--from", "shop/client"])
+            .args(*args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(want),
+            "{args:?}: wanted {want:?}, got {stderr}"
+        );
+    }
+    let out = bin()
+        .args([
+            "explain",
+            "-f",
+            dir,
+            "--from",
+            "svc/web",
+            "--to",
+            "shop/client",
+            "-p",
+            "80",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("a Service is only a destination"));
 }

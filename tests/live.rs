@@ -844,6 +844,7 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "namespaces",
         "pods",
         "nodes",
+        "services",
         "networkpolicies",
         "adminnetworkpolicies",
         "baselineadminnetworkpolicies",
@@ -1904,5 +1905,87 @@ async fn agent_install_applies_and_uninstall_deletes_exactly_those_objects() {
     // Every other command still only reads.
     let (code, _, _) = run(&config, &["status"]).await;
     assert_eq!(code, 0);
+    mock.assert_read_only();
+}
+
+fn service(
+    namespace: &str,
+    name: &str,
+    selector: serde_json::Value,
+    port: u16,
+    target: serde_json::Value,
+) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "selector": selector,
+            "clusterIP": "10.96.0.20",
+            "ports": [{"name": "http", "port": port, "targetPort": target}]
+        }
+    })
+}
+
+/// Services are listed and watched so that `--to svc/NAME` reaches the pods behind them;
+/// where a namespace's Services are forbidden, a Service there is named as unreadable,
+/// never reported missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_resolve_to_their_pods_and_forbidden_ones_are_named() {
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.apply(service(
+        "production",
+        "backend",
+        json!({"app": "backend"}),
+        80,
+        json!("http"),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let args = [
+        "explain",
+        "--from",
+        "production/frontend",
+        "--to",
+        "production/svc/backend",
+        "-o",
+        "json",
+    ];
+    let (code, out, err) = run(&config, &args).await;
+    let json: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}\n{err}"));
+    assert_eq!(json["service"], "production/backend", "{err}");
+    assert_eq!(json["backends"][0]["pod"], "production/backend");
+    assert_eq!(json["backends"][0]["port"], 8080);
+    assert!([0, 1].contains(&code), "{code}: {err}");
+    // By its ClusterIP as well.
+    let (_, out, _) = run(
+        &config,
+        &[
+            "explain",
+            "--from",
+            "production/frontend",
+            "--to",
+            "10.96.0.20",
+            "-p",
+            "80",
+        ],
+    )
+    .await;
+    assert!(out.contains("Service production/backend"), "{out}");
+
+    // Cluster-wide lists of Services forbidden, and production's too: unknown, said so.
+    mock.forbid(Kind::Service, None);
+    mock.forbid(Kind::Service, Some("production"));
+    let (code, _, err) = run(&config, &args).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("Services in namespace production cannot be read (forbidden)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Services (a destination given as a Service there cannot be resolved) in 1 namespace(s) (forbidden): production"),
+        "{err}"
+    );
     mock.assert_read_only();
 }

@@ -99,6 +99,30 @@ fn explain_dialog() {
     });
 }
 
+/// To a Service: each backing pod's verdict above, the one of most interest explained.
+#[test]
+fn explain_dialog_to_a_service() {
+    snap("explain_service", |s| {
+        press(s, KeyCode::Char(':'));
+        type_text(
+            s,
+            "explain development/dev-shell production/svc/web-service:http",
+        );
+        press(s, KeyCode::Enter);
+    });
+}
+
+/// The destination picker offers Services.
+#[test]
+fn explain_dialog_offers_services() {
+    snap("explain_picking_service", |s| {
+        press(s, KeyCode::Char('e'));
+        type_text(s, "production/frontend");
+        press(s, KeyCode::Tab);
+        type_text(s, "svc/back");
+    });
+}
+
 #[test]
 fn explain_dialog_with_suggestions() {
     snap("explain_picking", |s| {

@@ -205,7 +205,10 @@ pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
                     }
                 }
             }
-            if args.len() >= 3 {
+            // A Service with one port needs none.
+            let service = args.len() == 2
+                && crate::policy::service::parse_service_ref(args[1]).is_some();
+            if args.len() >= 3 || service {
                 form.run(&state.snapshot.index);
             } else {
                 form.field = [Field::From, Field::To, Field::Port][args.len()];

@@ -13,6 +13,9 @@ use super::Snapshot;
 use crate::flow::{Annotated, Datapath, EndKind};
 use crate::policy::explain::{explain, Explanation};
 use crate::policy::query::{resolve_endpoint, resolve_port};
+use crate::policy::service::{
+    explain_service, parse_service_ref, resolve_node_port, resolve_service, ServiceTarget,
+};
 use crate::policy::{Flow, Index, PolicyId, Protocol, Side, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +45,13 @@ pub struct ExplainForm {
     /// Suggestions for the From or To field being edited.
     pub picks: Vec<Hit>,
     pub pick: usize,
+    /// Pods and nodes (sources and destinations), then Services (destinations only).
     endpoints: Vec<Entry>,
+    /// How many of `endpoints` may be a source.
+    sources: usize,
+    /// For a Service destination: the Service, and every backing pod's verdict; the
+    /// explanation shown is the first backing pod's that is not allowed, or else the first.
+    pub service: Option<Vec<String>>,
     pub result: Option<Result<Box<Explanation>, String>>,
     /// The policy that decides: the admitting one, or the first isolating one of a denying side.
     pub responsible: Option<Responsible>,
@@ -60,6 +69,7 @@ const PICKS: usize = 8;
 
 impl ExplainForm {
     pub fn new(snapshot: &Snapshot) -> ExplainForm {
+        let (endpoints, sources) = endpoints(snapshot);
         ExplainForm {
             field: Field::From,
             from: LineInput::default(),
@@ -68,7 +78,9 @@ impl ExplainForm {
             protocol: Protocol::Tcp,
             picks: Vec::new(),
             pick: 0,
-            endpoints: endpoints(snapshot),
+            endpoints,
+            sources,
+            service: None,
             result: None,
             responsible: None,
             scroll: 0,
@@ -98,6 +110,8 @@ impl ExplainForm {
             picks: Vec::new(),
             pick: 0,
             endpoints: Vec::new(),
+            sources: 0,
+            service: None,
             result: None,
             responsible: None,
             scroll: 0,
@@ -131,7 +145,7 @@ impl ExplainForm {
         // The staged world was the old world's; audit mode brings the new one's when ready.
         self.staged_index = None;
         self.staged = None;
-        self.endpoints = endpoints(snapshot);
+        (self.endpoints, self.sources) = endpoints(snapshot);
         if self.result.is_some() {
             let field = self.field;
             let scroll = self.scroll;
@@ -165,7 +179,11 @@ impl ExplainForm {
                 return;
             }
         };
-        self.picks = finder::search(matcher, &self.endpoints, text, PICKS);
+        let list = match self.field {
+            Field::From => &self.endpoints[..self.sources],
+            _ => &self.endpoints[..],
+        };
+        self.picks = finder::search(matcher, list, text, PICKS);
         self.pick = 0;
     }
 
@@ -267,21 +285,35 @@ impl ExplainForm {
         Some(Outcome::Stay)
     }
 
-    /// Resolves the fields and explains the flow; errors name the field.
+    /// Resolves the fields and explains the flow; errors name the field. A Service as the
+    /// destination is explained at every backing pod.
     pub fn run(&mut self, index: &Index) {
         self.scroll = 0;
+        self.service = None;
         let result = (|| {
+            if parse_service_ref(&self.from.text).is_some() {
+                return Err(format!("From: {}", crate::policy::Error::ServiceAsSource));
+            }
             let src =
                 resolve_endpoint(index, &self.from.text, None).map_err(|e| format!("From: {e}"))?;
+            let port = Some(self.port.text.as_str()).filter(|p| !p.trim().is_empty());
+            let service = resolve_service(index, &self.to.text, None, port, self.protocol)
+                .map_err(|e| format!("To: {e}"))?;
+            if let Some(target) = service {
+                return self.run_service(index, src, &target);
+            }
             let dst =
                 resolve_endpoint(index, &self.to.text, None).map_err(|e| format!("To: {e}"))?;
-            if self.port.text.trim().is_empty() {
+            let Some(port) = port else {
                 return Err(
                     "Port: give a number or a container port name of the destination".to_string(),
                 );
+            };
+            let port =
+                resolve_port(index, port, &dst, self.protocol).map_err(|e| format!("Port: {e}"))?;
+            if let Some(target) = resolve_node_port(index, &dst, port, self.protocol) {
+                return self.run_service(index, src, &target);
             }
-            let port = resolve_port(index, &self.port.text, &dst, self.protocol)
-                .map_err(|e| format!("Port: {e}"))?;
             let flow = Flow {
                 src,
                 dst,
@@ -300,6 +332,51 @@ impl ExplainForm {
         self.picks.clear();
         self.result = Some(result);
     }
+
+    /// Every backing pod explained; the lines above the result say how each fared, and the
+    /// explanation shown is the one of most interest.
+    fn run_service(
+        &mut self,
+        index: &Index,
+        src: crate::policy::Endpoint,
+        target: &ServiceTarget,
+    ) -> Result<(Flow, Box<Explanation>), String> {
+        let e = explain_service(index, src, target, self.protocol);
+        let (allowed, denied, unknown) = e.counts();
+        let mut lines = vec![format!(
+            "Service {} {}/{} → target port {}: {} backing pod(s), {allowed} allowed, \
+             {denied} denied, {unknown} unknown",
+            e.service,
+            e.protocol,
+            e.port,
+            e.target_port,
+            e.backends.len()
+        )];
+        for b in &e.backends {
+            let mark = match (b.explanation.allowed, b.explanation.unknown.is_some()) {
+                (true, _) => "✓",
+                (false, true) => "?",
+                (false, false) => "✗",
+            };
+            lines.push(format!("  {mark} {} :{}", b.pod, b.port));
+        }
+        lines.extend(e.notes.iter().skip(1).map(|n| format!("  {n}")));
+        self.service = Some(lines);
+        let Some(shown) = e.first_of_interest() else {
+            return Err(match &e.unknown {
+                Some(why) => format!("To: unknown: {why}"),
+                None => format!("To: Service {} has no backing pod", e.service),
+            });
+        };
+        let backend = target.backends[shown];
+        let flow = Flow {
+            src,
+            dst: crate::policy::Endpoint::pod(backend.pod),
+            protocol: self.protocol,
+            port: backend.port,
+        };
+        Ok((flow, Box::new(e.backends[shown].explanation.clone())))
+    }
 }
 
 /// The protocol `steps` places on in the cycle TCP, UDP, SCTP (two steps on is one back).
@@ -309,27 +386,26 @@ fn cycle(p: Protocol, steps: usize) -> Protocol {
     all[(i + steps) % all.len()]
 }
 
-/// What the From and To fields suggest: every pod and node of the world.
-fn endpoints(snapshot: &Snapshot) -> Vec<Entry> {
+/// What the From and To fields suggest: every pod and node of the world, then every Service
+/// (the To field only); and how many come before the Services.
+fn endpoints(snapshot: &Snapshot) -> (Vec<Entry>, usize) {
+    let inv = snapshot.index.inventory();
     let mut out: Vec<Entry> = snapshot
         .entries
         .iter()
         .filter(|e| matches!(e.target, Target::Pod(_)))
         .cloned()
         .collect();
-    out.extend(
-        snapshot
-            .index
-            .inventory()
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| Entry {
-                text: format!("node/{}", n.name),
-                target: Target::Node(i as u32),
-            }),
-    );
-    out
+    out.extend(inv.nodes.iter().enumerate().map(|(i, n)| Entry {
+        text: format!("node/{}", n.name),
+        target: Target::Node(i as u32),
+    }));
+    let sources = out.len();
+    out.extend(inv.services.iter().enumerate().map(|(i, s)| Entry {
+        text: format!("{}/svc/{}", s.namespace, s.name),
+        target: Target::Service(i as u32),
+    }));
+    (out, sources)
 }
 
 /// A policy that decides a verdict: a NetworkPolicy, or a cluster-scoped tier policy.

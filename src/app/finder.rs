@@ -54,6 +54,8 @@ pub enum Target {
     Label(u32),
     /// A node (explain's endpoint pickers only).
     Node(u32),
+    /// A Service (explain's destination picker only).
+    Service(u32),
 }
 
 impl Target {
@@ -64,6 +66,7 @@ impl Target {
             Target::Policy(_) => "netpol",
             Target::Label(_) => "label",
             Target::Node(_) => "node",
+            Target::Service(_) => "svc",
         }
     }
 }

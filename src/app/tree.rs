@@ -432,6 +432,6 @@ pub(super) fn go_to(state: &mut State, target: Target) {
             state.rebuild_rows();
             state.refresh_detail();
         }
-        Target::Node(_) => {}
+        Target::Node(_) | Target::Service(_) => {}
     }
 }

@@ -12,7 +12,10 @@ use crate::policy::explain::explain;
 use crate::policy::model::Inventory;
 use crate::policy::query::{resolve_endpoint, resolve_port};
 use crate::policy::selector::Selector;
-use crate::policy::{By, Flow, Index, PortTable, Protocol};
+use crate::policy::service::{
+    explain_service, parse_service_ref, resolve_node_port, resolve_service, ServiceTarget,
+};
+use crate::policy::{By, Error, Flow, Index, PortTable, Protocol};
 use crate::render::{self, paint::Paint};
 
 /// The world of `source`, compiled; and the context's namespace on a cluster.
@@ -27,15 +30,29 @@ fn index(source: &SourceArgs, demo: bool) -> Result<(Index, Option<String>), Fai
 pub(super) fn explain_flow(
     source: &SourceArgs,
     paint: &Paint,
-    (from, to, port): (&str, &str, &str),
+    (from, to, port): (&str, &str, Option<&str>),
     (protocol, suggest): (Protocol, bool),
     output: Output,
 ) -> Result<ExitCode, Failure> {
     let (index, context_ns) = index(source, false)?;
     let ns = source.namespace.as_deref().or(context_ns.as_deref());
+    if parse_service_ref(from).is_some() {
+        return Err(Failure::lookup("--from")(Error::ServiceAsSource));
+    }
     let src = resolve_endpoint(&index, from, ns).map_err(Failure::lookup("--from"))?;
+    if let Some(target) =
+        resolve_service(&index, to, ns, port, protocol).map_err(Failure::lookup("--to"))?
+    {
+        return explain_service_flow(&index, paint, src, &target, (protocol, suggest), output);
+    }
     let dst = resolve_endpoint(&index, to, ns).map_err(Failure::lookup("--to"))?;
+    let port = port
+        .ok_or(Error::PortRequired)
+        .map_err(Failure::lookup("--port"))?;
     let port = resolve_port(&index, port, &dst, protocol).map_err(Failure::lookup("--port"))?;
+    if let Some(target) = resolve_node_port(&index, &dst, port, protocol) {
+        return explain_service_flow(&index, paint, src, &target, (protocol, suggest), output);
+    }
     let flow = Flow {
         src,
         dst,
@@ -58,13 +75,66 @@ pub(super) fn explain_flow(
             format,
         )?,
     }
-    Ok(if e.allowed {
+    Ok(verdict_code(e.allowed, e.unknown.is_some()))
+}
+
+/// 0 allowed, 3 unknown, 1 denied.
+fn verdict_code(allowed: bool, unknown: bool) -> ExitCode {
+    if allowed {
         ExitCode::SUCCESS
-    } else if e.unknown.is_some() {
+    } else if unknown {
         ExitCode::from(3)
     } else {
         ExitCode::from(1)
-    })
+    }
+}
+
+/// `explain` to a Service: every backing pod at its target port; with `--suggest`, the fix
+/// for each backing pod that is denied.
+fn explain_service_flow(
+    index: &Index,
+    paint: &Paint,
+    src: crate::policy::Endpoint,
+    target: &ServiceTarget,
+    (protocol, suggest): (Protocol, bool),
+    output: Output,
+) -> Result<ExitCode, Failure> {
+    let e = explain_service(index, src, target, protocol);
+    let fixes: Vec<_> = match suggest {
+        false => Vec::new(),
+        true => target
+            .backends
+            .iter()
+            .zip(&e.backends)
+            .filter(|(_, b)| !b.explanation.allowed)
+            .map(|(b, _)| {
+                let flow = Flow {
+                    src,
+                    dst: crate::policy::Endpoint::pod(b.pod),
+                    protocol,
+                    port: b.port,
+                };
+                crate::policy::audit::fix::fix(index, &flow)
+            })
+            .collect(),
+    };
+    match output.data() {
+        None => {
+            let mut text = render::service_explanation(&e, paint);
+            for fix in &fixes {
+                text.push_str(&render::fix(fix, paint));
+            }
+            print(&text)?
+        }
+        Some(format) if suggest => print_data(
+            &serde_json::json!({"explanation": e, "suggested": fixes}),
+            format,
+        )?,
+        Some(format) => print_data(&e, format)?,
+    }
+    let (_, denied, unknown) = e.counts();
+    let unknown = e.unknown.is_some() || (denied == 0 && unknown > 0);
+    Ok(verdict_code(e.allowed, unknown))
 }
 
 pub(super) fn matrix(

@@ -189,12 +189,15 @@ pub enum Command {
         /// Source: namespace/pod, pod (with -n, or if unique), node/NAME, or an IP address.
         #[arg(long, value_name = "ENDPOINT")]
         from: String,
-        /// Destination: namespace/pod, pod, node/NAME, or an IP address.
+        /// Destination: namespace/pod, pod, node/NAME, an IP address, or a Service
+        /// (svc/NAME[:PORT] or NAMESPACE/svc/NAME[:PORT], its ClusterIP, or a node address
+        /// with its NodePort): every pod behind the Service is explained at its target port.
         #[arg(long, value_name = "ENDPOINT")]
         to: String,
-        /// Destination port: a number, or a container port name of the destination pod.
+        /// Destination port: a number, or a container port name of the destination pod (of
+        /// a Service: its port by number or name, not needed where it has one).
         #[arg(long, short = 'p', allow_hyphen_values = true)]
-        port: String,
+        port: Option<String>,
         #[arg(long, value_parser = parse_protocol, default_value = "TCP")]
         protocol: Protocol,
         /// For a denied flow: the smallest NetworkPolicies that would allow it, on each side
@@ -487,7 +490,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         } => commands::explain_flow(
             source,
             paint,
-            (&from, &to, &port),
+            (&from, &to, port.as_deref()),
             (protocol, suggest),
             output,
         ),

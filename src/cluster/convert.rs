@@ -10,7 +10,8 @@ use k8s_openapi::api::core::v1 as core;
 use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{check_metadata, validate_port_name, FieldError, NameRule};
 use crate::policy::model::{
-    ContainerPort, Labels, Namespace, Node, Origin, Pod, Protocol, NAMESPACE_NAME_LABEL,
+    ContainerPort, Labels, Namespace, Node, Origin, Pod, Protocol, Service, ServicePort,
+    ServiceType, TargetPort, NAMESPACE_NAME_LABEL,
 };
 
 fn field(path: impl Into<String>, message: impl Into<String>) -> FieldError {
@@ -36,6 +37,7 @@ pub fn namespace(ns: &core::Namespace) -> Result<Namespace, Vec<FieldError>> {
         implicit: false,
         labels_known: true,
         policies_known: true,
+        services_known: true,
     })
 }
 
@@ -47,6 +49,7 @@ pub fn implicit_namespace(name: &str) -> Namespace {
         implicit: true,
         labels_known: true,
         policies_known: true,
+        services_known: true,
     }
 }
 
@@ -231,20 +234,8 @@ fn container_ports(
                     errs.push(field(format!("{ppath}.containerPort"), message));
                     continue;
                 };
-                let protocol = match port.protocol.as_deref() {
-                    None => Protocol::Tcp,
-                    Some(p) => {
-                        match Protocol::parse(p).filter(|_| p == p.to_ascii_uppercase()) {
-                            Some(proto) => proto,
-                            None => {
-                                errs.push(field(
-                                format!("{ppath}.protocol"),
-                                format!("unsupported value {p:?}: must be \"TCP\", \"UDP\" or \"SCTP\""),
-                            ));
-                                continue;
-                            }
-                        }
-                    }
+                let Some(protocol) = protocol(port.protocol.as_deref(), &ppath, errs) else {
+                    continue;
                 };
                 if let Some(name) = &port.name {
                     if let Err(msg) = validate_port_name(name) {
@@ -261,6 +252,156 @@ fn container_ports(
         }
     }
     out
+}
+
+/// A port's protocol as the API spells it, TCP when absent; `None` (with the error) otherwise.
+fn protocol(text: Option<&str>, path: &str, errs: &mut Vec<FieldError>) -> Option<Protocol> {
+    let Some(p) = text else {
+        return Some(Protocol::Tcp);
+    };
+    let parsed = Protocol::parse(p).filter(|_| p == p.to_ascii_uppercase());
+    if parsed.is_none() {
+        errs.push(field(
+            format!("{path}.protocol"),
+            format!("unsupported value {p:?}: must be \"TCP\", \"UDP\" or \"SCTP\""),
+        ));
+    }
+    parsed
+}
+
+/// A port number field: 1 to 65535.
+fn port_number(value: i32, path: String, errs: &mut Vec<FieldError>) -> Option<u16> {
+    let number = u16::try_from(value).ok().filter(|p| *p != 0);
+    if number.is_none() {
+        errs.push(field(
+            path,
+            format!("{value} is not a valid port number: must be between 1 and 65535"),
+        ));
+    }
+    number
+}
+
+pub fn service(
+    svc: &core::Service,
+    default_namespace: &str,
+    origin: Origin,
+) -> Result<Service, Vec<FieldError>> {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let mut errs = Vec::new();
+    check_metadata(&svc.metadata, NameRule::DnsLabel, &mut errs);
+    let spec = svc.spec.clone().unwrap_or_default();
+    let kind = match spec.type_.as_deref() {
+        None => ServiceType::ClusterIP,
+        Some(t) => ServiceType::parse(t).unwrap_or_else(|| {
+            errs.push(field(
+                "spec.type",
+                format!(
+                    "unsupported value {t:?}: must be \"ClusterIP\", \"NodePort\", \
+                     \"LoadBalancer\" or \"ExternalName\""
+                ),
+            ));
+            ServiceType::ClusterIP
+        }),
+    };
+    let ips = |list: Vec<(String, String)>, errs: &mut Vec<FieldError>| {
+        let mut out: Vec<IpAddr> = Vec::new();
+        for (path, text) in list {
+            if text == "None" || text.is_empty() {
+                continue;
+            }
+            match text.parse::<IpAddr>() {
+                Ok(ip) if !out.contains(&ip) => out.push(ip),
+                Ok(_) => {}
+                Err(_) => errs.push(field(path, format!("{text:?} is not an IP address"))),
+            }
+        }
+        out
+    };
+    let listed = |name: &str, list: &Option<Vec<String>>| -> Vec<(String, String)> {
+        list.iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, ip)| (format!("spec.{name}[{i}]"), ip.clone()))
+            .collect()
+    };
+    let cluster_ips = match &spec.cluster_ips {
+        Some(list) if !list.is_empty() => ips(listed("clusterIPs", &spec.cluster_ips), &mut errs),
+        _ => ips(
+            spec.cluster_ip
+                .iter()
+                .map(|ip| ("spec.clusterIP".to_string(), ip.clone()))
+                .collect(),
+            &mut errs,
+        ),
+    };
+    let mut external = listed("externalIPs", &spec.external_ips);
+    let ingress = svc
+        .status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref());
+    for (i, entry) in ingress.into_iter().flatten().enumerate() {
+        if let Some(ip) = &entry.ip {
+            external.push((format!("status.loadBalancer.ingress[{i}].ip"), ip.clone()));
+        }
+    }
+    let external_ips = ips(external, &mut errs);
+    let mut ports = Vec::new();
+    for (i, p) in spec.ports.iter().flatten().enumerate() {
+        let path = format!("spec.ports[{i}]");
+        let number = port_number(p.port, format!("{path}.port"), &mut errs);
+        let protocol = protocol(p.protocol.as_deref(), &path, &mut errs);
+        if let Some(name) = &p.name {
+            if let Err(msg) = validate_port_name(name) {
+                errs.push(field(format!("{path}.name"), msg));
+            }
+        }
+        let target = match &p.target_port {
+            None => number.map(TargetPort::Number),
+            Some(IntOrString::Int(n)) => {
+                port_number(*n, format!("{path}.targetPort"), &mut errs).map(TargetPort::Number)
+            }
+            Some(IntOrString::String(name)) => match validate_port_name(name) {
+                Ok(()) => Some(TargetPort::Name(name.clone())),
+                Err(msg) => {
+                    errs.push(field(format!("{path}.targetPort"), msg));
+                    None
+                }
+            },
+        };
+        let node_port = match p.node_port {
+            None | Some(0) => None,
+            Some(n) => port_number(n, format!("{path}.nodePort"), &mut errs),
+        };
+        if let (Some(port), Some(protocol), Some(target)) = (number, protocol, target) {
+            ports.push(ServicePort {
+                name: p.name.clone(),
+                protocol,
+                port,
+                target,
+                node_port,
+            });
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(Service {
+        namespace: svc
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace.to_string()),
+        name: svc.metadata.name.clone().unwrap_or_default(),
+        kind,
+        selector: spec.selector.filter(|s| !s.is_empty()),
+        cluster_ips,
+        external_ips,
+        ports,
+        external_traffic_local: spec.external_traffic_policy.as_deref() == Some("Local"),
+        external_name: spec.external_name,
+        origin,
+    })
 }
 
 pub fn node(node: &core::Node) -> Result<Node, Vec<FieldError>> {

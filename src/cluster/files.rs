@@ -22,7 +22,7 @@ use super::yaml_lines;
 use super::World;
 use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{compile_network_policy, FieldError};
-use crate::policy::model::{Inventory, Namespace, Node, Origin, Pod, Policy};
+use crate::policy::model::{Inventory, Namespace, Node, Origin, Pod, Policy, Service};
 use crate::policy::set::PolicySet;
 
 /// Namespace of namespaced objects that do not name one, as kubectl does without `-n`.
@@ -231,6 +231,7 @@ struct Builder {
     pods: BTreeMap<(String, String), Pod>,
     templates: Vec<Pod>,
     nodes: BTreeMap<String, Node>,
+    services: BTreeMap<(String, String), Service>,
     policies: BTreeMap<(String, String), Policy>,
     /// Cluster-scoped tier policies by (kind, name).
     tiers: BTreeMap<(String, String), crate::policy::tiers::TierPolicy>,
@@ -311,6 +312,7 @@ const KINDS: &[&str] = &[
     "Namespace",
     "Node",
     "Pod",
+    "Service",
     "NetworkPolicy",
     "Deployment",
     "StatefulSet",
@@ -691,6 +693,24 @@ impl Builder {
                             .skipped
                             .entry("Pod (finished)".into())
                             .or_default() += 1;
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs),
+                }
+            }
+            ("", "Service") => {
+                let Some(svc) = self.typed::<core::Service>(value, doc, &label, prefix) else {
+                    return;
+                };
+                match convert::service(&svc, DEFAULT_NAMESPACE, origin.clone()) {
+                    Ok(svc) => {
+                        self.count("Service");
+                        if self
+                            .services
+                            .insert((svc.namespace.clone(), svc.name.clone()), svc)
+                            .is_some()
+                        {
+                            self.duplicate(&label, &origin);
+                        }
                     }
                     Err(errs) => self.field_errors(doc, &label, prefix, errs),
                 }
@@ -1114,6 +1134,7 @@ impl Builder {
             namespaces: self.namespaces.into_values().collect(),
             pods: self.pods.into_values().collect(),
             nodes: self.nodes.into_values().collect(),
+            services: self.services.into_values().collect(),
             nodes_known: true,
             hidden: Vec::new(),
         };

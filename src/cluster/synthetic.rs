@@ -109,6 +109,7 @@ pub fn generate(shape: Shape) -> World {
                 implicit: false,
                 labels_known: true,
                 policies_known: true,
+                services_known: true,
             }
         })
         .collect();
@@ -370,6 +371,7 @@ pub fn generate(shape: Shape) -> World {
         namespaces,
         pods,
         nodes,
+        services: Vec::new(),
         nodes_known: true,
         hidden: Vec::new(),
     };

@@ -94,4 +94,36 @@ pub enum Error {
         name: String,
         declared: Vec<String>,
     },
+    #[error("a port is needed: a number or a container port name of the destination")]
+    PortRequired,
+    #[error("no Service {wanted}{}", did_you_mean(.suggestion))]
+    NoService {
+        wanted: String,
+        suggestion: Option<String>,
+    },
+    #[error("Service name {name} is ambiguous: {}; write namespace/svc/name", .candidates.join(", "))]
+    AmbiguousService {
+        name: String,
+        candidates: Vec<String>,
+    },
+    /// The namespace's Services could not be read, so whether the Service exists is unknown.
+    #[error("svc/{name}: Services in namespace {namespace} cannot be read (forbidden), so the Service cannot be resolved; give a pod, or grant list on services (deploy/reader-rbac.yaml)")]
+    ServicesUnreadable { namespace: String, name: String },
+    #[error("Service {service} is of type ExternalName: it is the DNS name {external}, outside the cluster's pods; explain its address with --to IP")]
+    ExternalNameService { service: String, external: String },
+    #[error("Service {service} has several ports ({}); give one with svc/NAME:PORT or --port", .declared.join(", "))]
+    ServicePortNeeded {
+        service: String,
+        declared: Vec<String>,
+    },
+    #[error("Service {service} has no port {wanted}; it has {}", if .declared.is_empty() { "none".to_string() } else { .declared.join(", ") })]
+    NoServicePort {
+        service: String,
+        wanted: String,
+        declared: Vec<String>,
+    },
+    #[error("two different ports given: {0} in the Service name and {1} as --port")]
+    TwoPorts(String, String),
+    #[error("a Service is only a destination: traffic leaves from its pods, so give one of them as the source")]
+    ServiceAsSource,
 }

@@ -22,6 +22,7 @@ pub mod model;
 pub mod query;
 pub mod reach;
 pub mod selector;
+pub mod service;
 pub mod set;
 pub mod tiers;
 pub mod workload;

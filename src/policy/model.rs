@@ -86,6 +86,10 @@ pub struct Namespace {
     /// isolated is unknown, so only what a readable policy surely admits is a definite answer.
     #[serde(default = "yes")]
     pub policies_known: bool,
+    /// False when the namespace's Services could not be read: a Service there cannot be
+    /// resolved to its pods.
+    #[serde(default = "yes")]
+    pub services_known: bool,
 }
 
 impl Namespace {
@@ -145,12 +149,94 @@ pub struct Node {
     pub labels: Labels,
 }
 
+/// How a Service is reached (`spec.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceType {
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+    ExternalName,
+}
+
+impl ServiceType {
+    pub fn parse(text: &str) -> Option<ServiceType> {
+        match text {
+            "ClusterIP" => Some(ServiceType::ClusterIP),
+            "NodePort" => Some(ServiceType::NodePort),
+            "LoadBalancer" => Some(ServiceType::LoadBalancer),
+            "ExternalName" => Some(ServiceType::ExternalName),
+            _ => None,
+        }
+    }
+}
+
+/// Where a Service port sends traffic on a backing pod: a number, or a container port name
+/// looked up on each pod (so pods of one Service may differ).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TargetPort {
+    Number(u16),
+    Name(String),
+}
+
+impl fmt::Display for TargetPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TargetPort::Number(n) => write!(f, "{n}"),
+            TargetPort::Name(name) => f.write_str(name),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub protocol: Protocol,
+    pub port: u16,
+    /// `targetPort`, defaulted to `port` as the API server does.
+    pub target: TargetPort,
+    /// Allocated on NodePort and LoadBalancer Services.
+    pub node_port: Option<u16>,
+}
+
+/// A Service, as far as it decides where traffic goes: NetworkPolicy never sees the
+/// Service's address or port, only the backing pod and its target port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub namespace: String,
+    pub name: String,
+    pub kind: ServiceType,
+    /// `spec.selector`; `None` when absent: the endpoints are then written by hand (or by
+    /// another controller) and cannot be told from the Service.
+    pub selector: Option<Labels>,
+    /// `spec.clusterIPs` (empty for a headless Service).
+    pub cluster_ips: Vec<IpAddr>,
+    /// `spec.externalIPs` and the load balancer's ingress addresses.
+    pub external_ips: Vec<IpAddr>,
+    pub ports: Vec<ServicePort>,
+    /// `externalTrafficPolicy: Local`: traffic from outside keeps its source address.
+    pub external_traffic_local: bool,
+    /// `spec.externalName` of an ExternalName Service.
+    pub external_name: Option<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+impl Service {
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
 /// Everything that policies select and flows connect: sorted by name for stable output.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Inventory {
     pub namespaces: Vec<Namespace>,
     pub pods: Vec<Pod>,
     pub nodes: Vec<Node>,
+    /// Services: how a destination given as a Service reaches pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<Service>,
     /// False when node objects could not be read: node-local exemptions are then unknown.
     #[serde(default = "yes")]
     pub nodes_known: bool,
@@ -171,6 +257,8 @@ impl Inventory {
         self.pods
             .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         self.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        self.services
+            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     }
 }
 

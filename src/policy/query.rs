@@ -121,7 +121,7 @@ pub fn resolve_port(index: &Index, text: &str, dst: &Endpoint, protocol: Protoco
 }
 
 /// The closest candidate, if any is close.
-fn suggest(candidates: impl Iterator<Item = String>, wanted: &str) -> Option<String> {
+pub(super) fn suggest(candidates: impl Iterator<Item = String>, wanted: &str) -> Option<String> {
     let matcher = SkimMatcherV2::default();
     let mut best: Option<(i64, String)> = None;
     for c in candidates {

@@ -122,6 +122,112 @@ pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
     fit(out, width)
 }
 
+/// A flow to a Service: the Service, where it sends the flow, one line per backing pod,
+/// and the reasoning once for each group of pods that share a verdict and its policies.
+pub fn service_explanation(
+    e: &crate::policy::service::ServiceExplanation,
+    paint: &Paint,
+) -> String {
+    use crate::policy::service::Via;
+    let mut out = String::new();
+    let (allowed, denied, unknown) = e.counts();
+    let verdict = if e.allowed {
+        paint.good(&format!("{OK} ALLOWED"))
+    } else if e.unknown.is_some() || (denied == 0 && unknown > 0) {
+        paint.warn("? UNKNOWN")
+    } else {
+        paint.bad(&format!("{NO} DENIED"))
+    };
+    let port = match &e.port_name {
+        Some(name) => format!("{}/{} ({name})", e.protocol, e.port),
+        None => format!("{}/{}", e.protocol, e.port),
+    };
+    let via = match &e.via {
+        Via::Name => "by name".to_string(),
+        Via::ClusterIp { address } => format!("at its ClusterIP {address}"),
+        Via::External { address } => format!("at its external address {address}"),
+        Via::NodePort { node, port } => format!("at NodePort {port} of node {node}"),
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}  → Service {} {port}, {via}; target port {}",
+        paint.strong(&e.service),
+        e.target_port
+    );
+    let _ = writeln!(
+        out,
+        "  {} backing pod(s): {allowed} allowed, {denied} denied, {unknown} unknown",
+        e.backends.len()
+    );
+    if let Some(why) = &e.unknown {
+        let _ = writeln!(out, "  {}", paint.warn(&format!("unknown: {why}")));
+    }
+    for b in &e.backends {
+        let mark = if b.explanation.allowed {
+            paint.good(OK)
+        } else if b.explanation.unknown.is_some() {
+            paint.warn("?")
+        } else {
+            paint.bad(NO)
+        };
+        let _ = writeln!(out, "  {mark} {} :{}", b.pod, b.port);
+    }
+    for pod in &e.not_backing {
+        let _ = writeln!(
+            out,
+            "  - {pod}: selected, but declares no container port {} for {}, so the Service \
+             sends it nothing",
+            e.target_port, e.protocol
+        );
+    }
+    let mut shown: Vec<String> = Vec::new();
+    for b in &e.backends {
+        let key = verdict_key(&b.explanation);
+        if shown.contains(&key) {
+            continue;
+        }
+        let alike = e
+            .backends
+            .iter()
+            .filter(|o| verdict_key(&o.explanation) == key)
+            .count();
+        shown.push(key);
+        let title = if alike > 1 {
+            format!("{} (and {} more pod(s) alike)", b.pod, alike - 1)
+        } else {
+            b.pod.clone()
+        };
+        let _ = writeln!(out, "\n{}", paint.strong(&format!("── {title}")));
+        out.push_str(&explanation_at(&b.explanation, paint, WIDTH));
+    }
+    let _ = writeln!(out, "\n{}", paint.strong("about the Service"));
+    for n in &e.notes {
+        let _ = writeln!(out, "  - {n}");
+    }
+    fit(out, WIDTH)
+}
+
+/// What makes two explanations of one Service's pods read the same: the port, each side's
+/// outcome and the policies that decide it.
+fn verdict_key(e: &Explanation) -> String {
+    let side = |s: &SideExplanation| {
+        format!(
+            "{}:{:?}:{:?}:{:?}",
+            s.outcome,
+            s.allowed_by.as_ref().map(|c| (&c.policy, c.rule)),
+            s.decided_by.as_ref().map(|c| &c.policy),
+            s.isolated_by
+        )
+    };
+    format!(
+        "{}|{}|{}|{:?}",
+        e.port,
+        side(&e.egress),
+        side(&e.ingress),
+        e.unknown
+    )
+}
+
 /// Whether a side's own answer is unknown (rather than the address at the other end).
 fn unknown_side(e: &Explanation) -> bool {
     [&e.egress, &e.ingress]

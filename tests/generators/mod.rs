@@ -175,6 +175,7 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
                     implicit: false,
                     labels_known: true,
                     policies_known: true,
+                    services_known: true,
                 }
             })
             .collect::<Vec<_>>()
@@ -226,6 +227,7 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
             namespaces,
             pods,
             nodes,
+            services: Vec::new(),
             nodes_known: true,
             hidden: Vec::new(),
         };

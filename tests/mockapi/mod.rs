@@ -29,6 +29,7 @@ pub enum Kind {
     Namespace,
     Node,
     Pod,
+    Service,
     NetworkPolicy,
     /// Calico's StagedKubernetesNetworkPolicy: served only after `serve_calico`.
     StagedPolicy,
@@ -52,6 +53,7 @@ impl Kind {
             Kind::Namespace => "namespaces",
             Kind::Node => "nodes",
             Kind::Pod => "pods",
+            Kind::Service => "services",
             Kind::NetworkPolicy => "networkpolicies",
             Kind::StagedPolicy => "stagedkubernetesnetworkpolicies",
             Kind::AdminPolicy => "adminnetworkpolicies",
@@ -94,6 +96,7 @@ impl Kind {
             Kind::Namespace => "Namespace",
             Kind::Node => "Node",
             Kind::Pod => "Pod",
+            Kind::Service => "Service",
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::StagedPolicy => "StagedKubernetesNetworkPolicy",
             Kind::AdminPolicy => "AdminNetworkPolicy",
@@ -110,6 +113,7 @@ impl Kind {
         matches!(
             self,
             Kind::Pod
+                | Kind::Service
                 | Kind::NetworkPolicy
                 | Kind::StagedPolicy
                 | Kind::CiliumPolicy
@@ -129,6 +133,7 @@ impl Kind {
             Some("Namespace") => Kind::Namespace,
             Some("Node") => Kind::Node,
             Some("Pod") => Kind::Pod,
+            Some("Service") => Kind::Service,
             Some("NetworkPolicy") => Kind::NetworkPolicy,
             Some("StagedKubernetesNetworkPolicy") => Kind::StagedPolicy,
             Some("AdminNetworkPolicy") => Kind::AdminPolicy,
@@ -661,12 +666,14 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         "namespaces" => Some(Kind::Namespace),
         "nodes" => Some(Kind::Node),
         "pods" => Some(Kind::Pod),
+        "services" => Some(Kind::Service),
         "networkpolicies" => Some(Kind::NetworkPolicy),
         _ => None,
     };
     match parts.as_slice() {
         ["api", "v1", plural] => kind_of(plural).map(|k| (k, None)),
         ["api", "v1", "namespaces", ns, "pods"] => Some((Kind::Pod, Some(ns.to_string()))),
+        ["api", "v1", "namespaces", ns, "services"] => Some((Kind::Service, Some(ns.to_string()))),
         ["apis", "networking.k8s.io", "v1", "networkpolicies"] => Some((Kind::NetworkPolicy, None)),
         ["apis", "networking.k8s.io", "v1", "namespaces", ns, "networkpolicies"] => {
             Some((Kind::NetworkPolicy, Some(ns.to_string())))

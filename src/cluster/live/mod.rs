@@ -53,6 +53,8 @@ pub struct Access {
     pub nodes: bool,
     pub pods: Scope,
     pub policies: Scope,
+    /// Services: only to resolve a destination given as a Service.
+    pub services: Scope,
     /// Calico's staged policies, where the API server serves them and they may be read.
     pub staged: Option<Scope>,
     /// The kinds of sig-network's policy API (cluster-scoped tiers) that are served and may
@@ -313,6 +315,7 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
     let pods_all = can_list(conn, Api::<core::Pod>::all(client.clone())).await?;
     let policies = Api::<net::NetworkPolicy>::all(client.clone());
     let policies_all = can_list(conn, policies).await?;
+    let services_all = can_list(conn, Api::<core::Service>::all(client.clone())).await?;
 
     let mut hidden = Vec::new();
     if !nodes {
@@ -431,17 +434,18 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
             .await?,
         ),
     };
-    let candidates: Vec<String> = if pods_all && policies_all && staged_all != Some(false) {
-        Vec::new()
-    } else if namespaces {
-        let api = Api::<core::Namespace>::all(client.clone());
-        let (names, _) = watch::list_pages(&api, |n| n.metadata.name.clone())
-            .await
-            .map_err(|e| unreachable(conn, &e))?;
-        names.into_iter().flatten().collect()
-    } else {
-        vec![conn.namespace.clone()]
-    };
+    let candidates: Vec<String> =
+        if pods_all && policies_all && services_all && staged_all != Some(false) {
+            Vec::new()
+        } else if namespaces {
+            let api = Api::<core::Namespace>::all(client.clone());
+            let (names, _) = watch::list_pages(&api, |n| n.metadata.name.clone())
+                .await
+                .map_err(|e| unreachable(conn, &e))?;
+            names.into_iter().flatten().collect()
+        } else {
+            vec![conn.namespace.clone()]
+        };
 
     let mut scope_of = |all: bool, what: &str, readable: Vec<String>| -> Scope {
         if all {
@@ -486,8 +490,18 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
     } else {
         readable_in::<net::NetworkPolicy>(conn, &candidates).await?
     };
+    let service_readable = if services_all {
+        Vec::new()
+    } else {
+        readable_in::<core::Service>(conn, &candidates).await?
+    };
     let pods = scope_of(pods_all, "pods", pod_readable);
     let policies = scope_of(policies_all, "NetworkPolicies", policy_readable);
+    let services = scope_of(
+        services_all,
+        "Services (a destination given as a Service there cannot be resolved)",
+        service_readable,
+    );
     let staged = match staged_all {
         None => None,
         Some(all) => {
@@ -508,6 +522,7 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         nodes,
         pods,
         policies,
+        services,
         staged,
         tier_kinds,
         cilium_kinds,
@@ -597,6 +612,7 @@ impl Cache {
         let mut namespaces = BTreeMap::new();
         let mut pods = Vec::new();
         let mut nodes = Vec::new();
+        let mut services = Vec::new();
         let mut policies = Vec::new();
         let mut staged = Vec::new();
         let mut tiers = Vec::new();
@@ -610,6 +626,7 @@ impl Cache {
                     }
                     Item::Pod(p) => pods.push(p.clone()),
                     Item::Node(n) => nodes.push(n.clone()),
+                    Item::Service(s) => services.push(s.clone()),
                     Item::Policy(p) => policies.push(p.clone()),
                     Item::Staged(s) => staged.push(s.clone()),
                     Item::Tier(t) => tiers.push(t.clone()),
@@ -657,11 +674,17 @@ impl Cache {
                 ns.policies_known = readable.contains(&ns.name);
             }
         }
+        if let Scope::Namespaces(readable) = &self.access.services {
+            for ns in namespaces.values_mut() {
+                ns.services_known = readable.contains(&ns.name);
+            }
+        }
         nodes.sort_by(|a: &crate::policy::model::Node, b| a.name.cmp(&b.name));
         let mut inventory = Inventory {
             namespaces: namespaces.into_values().collect(),
             pods,
             nodes,
+            services,
             nodes_known: self.access.nodes,
             hidden: self.access.hidden.clone(),
         };
@@ -820,6 +843,17 @@ impl Session {
                 for ns in list {
                     let api = Api::<core::Pod>::namespaced(client.clone(), ns);
                     loops.add(format!("pods in {ns}"), api);
+                }
+            }
+        }
+        match &access.services {
+            Scope::Cluster => {
+                loops.add("services".into(), Api::<core::Service>::all(client.clone()))
+            }
+            Scope::Namespaces(list) => {
+                for ns in list {
+                    let api = Api::<core::Service>::namespaced(client.clone(), ns);
+                    loops.add(format!("services in {ns}"), api);
                 }
             }
         }

@@ -27,7 +27,7 @@ use crate::policy::compile::{compile_network_policy, FieldError};
 use crate::policy::compile_cilium::{compile_cilium_policy, CiliumCompiled, CiliumObject};
 use crate::policy::compile_tiers::{compile_tier_policy, TierKind, TierObject};
 use crate::policy::istio::{compile_authorization_policy, IstioObject};
-use crate::policy::model::{Namespace, Node, Origin, Pod, Policy};
+use crate::policy::model::{Namespace, Node, Origin, Pod, Policy, Service};
 use crate::policy::tiers::TierPolicy;
 
 /// Objects per list page, as client-go's pager.
@@ -41,6 +41,7 @@ pub enum Item {
     Namespace(Namespace),
     Pod(Pod),
     Node(Node),
+    Service(Service),
     Policy(Policy),
     /// A pod that has finished (Succeeded or Failed): policies no longer apply to it.
     Finished,
@@ -414,6 +415,15 @@ impl Watched for core::Node {
     fn item(&self) -> Item {
         match convert::node(self) {
             Ok(node) => Item::Node(node),
+            Err(errs) => invalid(self, errs),
+        }
+    }
+}
+
+impl Watched for core::Service {
+    fn item(&self) -> Item {
+        match convert::service(self, "default", origin()) {
+            Ok(svc) => Item::Service(svc),
             Err(errs) => invalid(self, errs),
         }
     }

@@ -118,6 +118,7 @@ pub fn finder(frame: &mut Frame, full: Rect, state: &State, f: &FinderState) {
             Target::Policy(_) => "netpol",
             Target::Label(_) => "label ",
             Target::Node(_) => "node  ",
+            Target::Service(_) => "svc   ",
         };
         let mut spans = vec![Span::styled(format!("{kind}  "), theme.style(Slot::Muted))];
         spans.extend(highlighted(
@@ -177,6 +178,14 @@ pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm)
         Line::from(vec![
             label("To", Field::To),
             value(&form.to.text, Field::To),
+            Span::styled(
+                if form.to.text.is_empty() {
+                    "   the same, or a Service: svc/NAME[:PORT]"
+                } else {
+                    ""
+                },
+                theme.style(Slot::Muted),
+            ),
         ]),
         Line::from(vec![
             label("Port", Field::Port),
@@ -236,6 +245,16 @@ pub fn explain(frame: &mut Frame, full: Rect, state: &State, form: &ExplainForm)
     let mut out: Vec<Line> = Vec::new();
     if let Some(note) = &form.flow_note {
         out.push(Line::styled(note.clone(), theme.style(Slot::Muted)));
+        out.push(Line::raw(""));
+    }
+    if let Some(service) = &form.service {
+        for line in service {
+            out.extend(wrap(
+                Line::styled(line.clone(), theme.style(Slot::Text)),
+                body.width as usize,
+                4,
+            ));
+        }
         out.push(Line::raw(""));
     }
     match &form.result {
