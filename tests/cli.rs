@@ -1043,6 +1043,21 @@ fn lint_names_the_demos_mistakes_with_a_fix_and_fails_for_ci() {
     assert!(problems
         .iter()
         .all(|p| p["object"].is_string() && p["what"].is_string() && p["fix"].is_string()));
+    // The pods that cannot resolve names are named, for the tree's markers and for scripts.
+    let dns = problems
+        .iter()
+        .find(|p| p["object"] == "namespace production")
+        .unwrap();
+    assert_eq!(
+        dns["pods"],
+        serde_json::json!([
+            "production/api",
+            "production/backend",
+            "production/database",
+            "production/redis",
+            "production/web"
+        ])
+    );
     // Egress to everything without the metadata address excepted; a named port nobody declares.
     let out = run(
         bin().args(["lint", "-f", "tests/fixtures/lint/metadata.yaml"]),

@@ -215,7 +215,7 @@ async fn list_then_watch_and_changes_reach_explain() {
 
     // Lists are paged; watches start at the list's resourceVersion and ask for bookmarks.
     // The snapshot goes out when the lists are in, which may be before the watches open.
-    wait_for_watches(&mock, 4).await;
+    wait_for_watches(&mock, 5).await;
     let reqs = mock.requests();
     let pod_list = reqs
         .iter()
@@ -335,7 +335,7 @@ async fn bookmarks_move_the_point_a_watch_resumes_from() {
     cluster(&mock);
     let config = kubeconfig(&mock, &["mock"]);
     let (mut session, _, _) = live::open(&target(&config), WAIT).await.unwrap();
-    wait_for_watches(&mock, 4).await;
+    wait_for_watches(&mock, 5).await;
     let before = lists(&mock, "/api/v1/pods");
     mock.bookmark();
     let bookmark = mock.resource_version().to_string();
@@ -388,7 +388,7 @@ async fn gone_means_list_again() {
     cluster(&mock);
     let config = kubeconfig(&mock, &["mock"]);
     let (mut session, _, _) = live::open(&target(&config), WAIT).await.unwrap();
-    wait_for_watches(&mock, 4).await;
+    wait_for_watches(&mock, 5).await;
     let before = lists(&mock, "/api/v1/pods");
 
     // Open watches are told their history is gone (etcd compaction); meanwhile a pod was
@@ -482,9 +482,9 @@ async fn forbidden_cluster_wide_lists_fall_back_to_readable_namespaces() {
         e.unknown
     );
 
-    // Watches run per namespace (namespaces, pods and policies of production; nodes are
-    // forbidden), and changes there arrive.
-    wait_for_watches(&mock, 3).await;
+    // Watches run per namespace (namespaces, Services, pods and policies of production;
+    // nodes are forbidden), and changes there arrive.
+    wait_for_watches(&mock, 4).await;
     assert!(mock
         .requests()
         .iter()
@@ -571,7 +571,7 @@ async fn disconnect_marks_stale_and_reconnect_catches_up() {
     cluster(&mock);
     let config = kubeconfig(&mock, &["mock"]);
     let (mut session, _, _) = live::open(&target(&config), WAIT).await.unwrap();
-    wait_for_watches(&mock, 4).await;
+    wait_for_watches(&mock, 5).await;
 
     mock.stop();
     let down = status_where(&mut session, "reconnecting", |s| {
@@ -1042,7 +1042,7 @@ async fn calicos_staged_policies_are_read_where_served() {
     let labels: Vec<String> = world.staged.iter().map(|s| s.label()).collect();
     assert_eq!(labels, ["+ production/default-deny-egress"]);
     assert!(world.staged[0].from_source);
-    wait_for_watches(&mock, 5).await;
+    wait_for_watches(&mock, 6).await;
     mock.apply(staged("production", "database-netpol", "Delete", json!({})));
     let (world, _) = snapshot_where(&mut session, "the staged removal", |w, _| {
         w.staged.len() == 2
@@ -1368,7 +1368,7 @@ async fn admin_network_policies_are_read_and_followed_where_served() {
     let cite = e.ingress.decided_by.expect("the admin tier decides");
     assert_eq!(cite.policy, "AdminNetworkPolicy/guard-database");
     // Namespaces, nodes, pods, NetworkPolicies and the three tier kinds.
-    wait_for_watches(&mock, 7).await;
+    wait_for_watches(&mock, 8).await;
     mock.apply(deny("Pass"));
     let (world, _) = snapshot_where(&mut session, "the Pass", |w, _| {
         w.policies.tiers.iter().any(|t| {
@@ -1469,7 +1469,7 @@ async fn cilium_policies_are_read_and_followed_where_served() {
     let cite = e.ingress.decided_by.expect("the Cilium tier decides");
     assert_eq!(cite.policy, "CiliumClusterwideNetworkPolicy/no-db");
     // Namespaces, nodes, pods, NetworkPolicies and the two Cilium kinds.
-    wait_for_watches(&mock, 6).await;
+    wait_for_watches(&mock, 7).await;
     // A namespaced policy arrives through the watch, with its L7 rules.
     mock.apply(cilium_policy(
         "production",

@@ -159,8 +159,8 @@ pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
         "help" | "h" | "?" => state.overlay = Some(Overlay::Help { scroll: 0 }),
         "nodes" | "node" | "no" => state.overlay = Some(Overlay::Nodes { scroll: 0 }),
         "problems" | "lint" | "pr" => {
-            let problems = crate::policy::lint::lint(&state.snapshot.index);
-            let text = crate::render::problems(&problems, &crate::render::paint::Paint::markup());
+            let problems = &state.snapshot.problems.list;
+            let text = crate::render::problems(problems, &crate::render::paint::Paint::markup());
             state.overlay = Some(Overlay::Text {
                 title: format!("Problems ({})", problems.len()),
                 text,

@@ -20,6 +20,9 @@ pub struct Problem {
     pub what: String,
     /// The change that fixes it, in one line.
     pub fix: String,
+    /// The pods it breaks (`ns/name`), where it breaks some pods rather than a policy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<String>,
 }
 
 /// The cloud metadata address an egress rule to everything leaves open.
@@ -38,6 +41,7 @@ pub fn lint(index: &Index) -> Vec<Problem> {
                     object: policy.key(),
                     what,
                     fix,
+                    pods: Vec::new(),
                 }),
         );
     }
@@ -57,6 +61,7 @@ pub fn lint(index: &Index) -> Vec<Problem> {
                 object: key.clone(),
                 what,
                 fix: fix.into(),
+                pods: Vec::new(),
             });
         }
     }
@@ -245,7 +250,7 @@ fn dns_problems(index: &Index) -> Vec<Problem> {
         return Vec::new();
     };
     let dns_name = inv.pods[dns].key();
-    let mut by_namespace: std::collections::BTreeMap<&str, (usize, Vec<String>)> =
+    let mut by_namespace: std::collections::BTreeMap<&str, (Vec<String>, Vec<String>)> =
         Default::default();
     for (p, pod) in inv.pods.iter().enumerate() {
         if p == dns || pod.host_network {
@@ -259,7 +264,7 @@ fn dns_problems(index: &Index) -> Vec<Problem> {
         };
         if let Side::Denied { isolating } = index.verdict(&flow).egress {
             let entry = by_namespace.entry(&pod.namespace).or_default();
-            entry.0 += 1;
+            entry.0.push(pod.key());
             for id in isolating {
                 let key = index.policies().policies[id as usize].key();
                 if !entry.1.contains(&key) {
@@ -273,14 +278,16 @@ fn dns_problems(index: &Index) -> Vec<Problem> {
         .map(|(ns, (pods, policies))| Problem {
             object: format!("namespace {ns}"),
             what: format!(
-                "{pods} pod(s) isolated for egress by {} cannot resolve names: no rule admits \
+                "{} pod(s) isolated for egress by {} cannot resolve names: no rule admits \
                  UDP/53 to {dns_name}",
+                pods.len(),
                 policies.join(", ")
             ),
             fix: "add an egress rule to namespaceSelector {kubernetes.io/metadata.name: \
                   kube-system} with podSelector {k8s-app: kube-dns} (one entry), ports UDP 53 \
                   and TCP 53"
                 .into(),
+            pods,
         })
         .collect()
 }
@@ -422,6 +429,7 @@ fn l7_problems(index: &Index) -> Vec<Problem> {
                 fix: "narrow the other rule so that it no longer admits these peers and ports, or \
                       give it the same L7 rules"
                     .into(),
+                pods: Vec::new(),
             });
         }
     }

@@ -149,6 +149,28 @@ fn pod(
             theme.style(Slot::Unprotected),
         ));
     }
+    if state.snapshot.problems.pods.contains(&id) {
+        let key = p.key();
+        for problem in state
+            .snapshot
+            .problems
+            .list
+            .iter()
+            .filter(|pr| pr.pods.contains(&key))
+        {
+            lines.extend(wrap(
+                Line::styled(
+                    format!(
+                        "⚑ {}: {}; fix: {}",
+                        problem.object, problem.what, problem.fix
+                    ),
+                    theme.style(Slot::Warning),
+                ),
+                width,
+                2,
+            ));
+        }
+    }
     lines.push(Line::raw(""));
     // The same words as `effective` on the command line, styled by the theme.
     let text = render::effective_sides_at(effective, &Paint::markup(), width);

@@ -75,7 +75,10 @@ pub fn help(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
         ),
         ("--", "not isolated that way: everything is allowed"),
         ("!", "no policy selects the pod: unprotected"),
-        ("⚑", "a policy with warnings, or one that selects nothing"),
+        (
+            "⚑",
+            "a problem (see :problems): a policy with warnings or one that selects nothing, a pod it breaks, a namespace with one",
+        ),
         (
             "✓ ✗ ○",
             "allowed, blocked, not isolated; with ! the datapath disagrees",

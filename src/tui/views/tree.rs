@@ -105,6 +105,9 @@ fn row_line(
                     theme.style(Slot::Unprotected),
                 ));
             }
+            if state.snapshot.problems.namespaces.contains(&nv.name) {
+                right.push(Span::styled(" ⚑", theme.style(Slot::Warning)));
+            }
             (
                 if open { "▾ ".into() } else { "▸ ".into() },
                 nv.name.clone(),
@@ -123,10 +126,16 @@ fn row_line(
                     vec![Span::styled("unprotected", theme.style(Slot::Unprotected))],
                 )
             } else {
+                // A pod that a problem breaks (it cannot resolve names, say) is marked.
+                let marked = state.snapshot.problems.pods.contains(&p);
                 (
-                    "  ● ".into(),
+                    if marked { "  ⚑ " } else { "  ● " }.into(),
                     pod.name.clone(),
-                    text,
+                    if marked {
+                        theme.style(Slot::Warning)
+                    } else {
+                        text
+                    },
                     vec![
                         badge(pv.ingress_isolated, "in", theme),
                         Span::raw(" "),
@@ -144,7 +153,9 @@ fn row_line(
             } else {
                 Span::styled(format!("{selects:>3} pods"), muted)
             };
-            let warn = !policy.warnings.is_empty() || selects == 0;
+            let warn = !policy.warnings.is_empty()
+                || selects == 0
+                || state.snapshot.problems.policies.contains(&policy.key());
             (
                 if warn {
                     "  ⚑ ".into()
@@ -209,7 +220,8 @@ fn row_line(
                 crate::policy::tiers::Tier::Calico => "calico    ".to_string(),
                 crate::policy::tiers::Tier::Baseline => "base      ".to_string(),
             };
-            let warn = !view.warnings.is_empty();
+            let warn =
+                !view.warnings.is_empty() || state.snapshot.problems.policies.contains(&t.key());
             (
                 if warn {
                     "  ⚑ ".into()
