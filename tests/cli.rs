@@ -1084,12 +1084,121 @@ fn lint_names_the_demos_mistakes_with_a_fix_and_fails_for_ci() {
         ],
     );
     assert!(!out.contains("CiliumNetworkPolicy/shop/cart-l7"), "{out}");
-    // A sound policy: nothing to say, exit 0.
+    // A sound policy: no error and no warning, exit 0; what is only worth knowing is said.
     let out = run(
         bin().args(["lint", "-f", "tests/fixtures/lint/clean.yaml"]),
         0,
     );
-    assert_has(&out, &["no problems found"]);
+    assert_has(
+        &out,
+        &[
+            "0 error(s), 0 warning(s)",
+            "namespace kube-system",
+            "· info [unprotected-pods] 1 of 1 pod(s) isolated by no policy",
+        ],
+    );
+}
+
+/// A rule that repeats another, or admits only what another admits, is named (the later of
+/// two equal ones); a namespace without a default-deny and its unprotected pods are
+/// information, which fails nothing.
+#[test]
+fn lint_names_covered_rules_and_informs_about_open_namespaces() {
+    let f = "tests/fixtures/lint/covered.yaml";
+    let out = run(bin().args(["lint", "-f", f]), 1);
+    assert_has(
+        &out,
+        &[
+            "blog/web tests/fixtures/lint/covered.yaml:24",
+            "⚑ warning [covered-rule] ingress[1] is covered by ingress[0]: it admits no peer and port that ingress[0] does not",
+            "⚑ warning [covered-rule] ingress[2] repeats ingress[0]",
+            "namespace open",
+            "· info [unprotected-pods] 1 of 1 pod(s) isolated by no policy",
+            "· info [no-default-deny] no default-deny for ingress or egress",
+            "namespace blog",
+            "· info [no-default-deny] no default-deny for egress",
+        ],
+    );
+    assert!(!out.contains("ingress[0] repeats"), "{out}");
+    // Rules that policyTypes leaves out are an error; a policy that selects nothing, a warning.
+    let out = run(
+        bin().args([
+            "lint",
+            "-f",
+            "tests/fixtures/lint/ignored.yaml",
+            "--fail-on",
+            "error",
+        ]),
+        1,
+    );
+    assert_has(
+        &out,
+        &[
+            "⚑ warning [selects-nothing] podSelector matches no pod in namespace shop",
+            "⚑ error [policy-types-ignore-rules] spec.egress has rules but policyTypes lacks Egress",
+        ],
+    );
+    // Only warnings: failing on errors passes.
+    run(bin().args(["lint", "-f", f, "--fail-on", "error"]), 0);
+    // The demo has an error (pods that cannot resolve names); never fails on nothing.
+    run(bin().args(["lint", "--demo", "--fail-on", "error"]), 1);
+    run(bin().args(["lint", "--demo", "--fail-on", "never"]), 0);
+    run(bin().args(["lint", "--demo", "--fail-on", "sometimes"]), 2);
+}
+
+/// SARIF 2.1.0 for code scanning: the rules, one result per problem with its level, and
+/// the file and line of manifest input. (Checked against the published SARIF 2.1.0 schema
+/// by hand; here, the parts code-scanning services read.)
+#[test]
+fn lint_speaks_sarif_with_files_and_lines() {
+    let out = stdout_of(bin().args([
+        "lint",
+        "-f",
+        "tests/fixtures/lint/covered.yaml",
+        "-o",
+        "sarif",
+    ]));
+    let log: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert!(log["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let run0 = &log["runs"][0];
+    assert_eq!(run0["tool"]["driver"]["name"], "netpol-tui");
+    let rules: Vec<&str> = run0["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = run0["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    for r in results {
+        let id = r["ruleId"].as_str().unwrap();
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index], id);
+        assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+    }
+    let covered = results
+        .iter()
+        .find(|r| r["ruleId"] == "covered-rule")
+        .unwrap();
+    let physical = &covered["locations"][0]["physicalLocation"];
+    assert_eq!(
+        physical["artifactLocation"]["uri"],
+        "tests/fixtures/lint/covered.yaml"
+    );
+    assert_eq!(physical["region"]["startLine"], 24);
+    let info = results
+        .iter()
+        .find(|r| r["ruleId"] == "unprotected-pods")
+        .unwrap();
+    assert_eq!(info["level"], "note");
+    // The demo is not a file: its results are placed by object name only.
+    let demo: Value =
+        serde_json::from_str(&stdout_of(bin().args(["lint", "--demo", "-o", "sarif"]))).unwrap();
+    let first = &demo["runs"][0]["results"][0]["locations"][0];
+    assert!(first.get("physicalLocation").is_none());
+    assert!(first["logicalLocations"][0]["fullyQualifiedName"].is_string());
 }
 
 #[test]

@@ -165,6 +165,6 @@ impl Overview {
 pub fn policy_warnings(index: &Index, id: PolicyId) -> Vec<String> {
     crate::policy::lint::policy_problems(index, id)
         .into_iter()
-        .map(|(what, _)| what)
+        .map(|f| f.what)
         .collect()
 }

@@ -53,7 +53,12 @@ impl Problems {
     pub fn find(index: &Index) -> Problems {
         let list = crate::policy::lint::lint(index);
         let mut out = Problems::default();
-        for p in &list {
+        // Information (no default-deny, unprotected pods) is listed, not marked: the tree
+        // marks unprotected pods already.
+        for p in list
+            .iter()
+            .filter(|p| p.severity > crate::policy::lint::Severity::Info)
+        {
             match p.object.strip_prefix("namespace ") {
                 Some(ns) => {
                     out.namespaces.insert(ns.to_string());

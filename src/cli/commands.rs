@@ -381,18 +381,30 @@ fn status_text(loaded: &Loaded) -> String {
 pub(super) fn lint(
     source: &SourceArgs,
     paint: &Paint,
-    output: Output,
+    output: super::LintOutput,
+    fail_on: super::FailOn,
 ) -> Result<ExitCode, Failure> {
+    use super::output::Data;
+    use super::LintOutput;
+    use crate::policy::lint::Severity;
     let (index, _) = index(source, false)?;
     let problems = crate::policy::lint::lint(&index);
-    match output.data() {
-        Some(format) => super::output::print_data(&problems, format)?,
-        None => print(&crate::render::problems(&problems, paint))?,
+    match output {
+        LintOutput::Text => print(&crate::render::problems(&problems, paint))?,
+        LintOutput::Json => print_data(&problems, Data::Json)?,
+        LintOutput::Yaml => print_data(&problems, Data::Yaml)?,
+        LintOutput::Sarif => print_data(&crate::render::sarif::log(&problems), Data::Json)?,
     }
-    Ok(if problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    let threshold = match fail_on {
+        super::FailOn::Error => Some(Severity::Error),
+        super::FailOn::Warning => Some(Severity::Warning),
+        super::FailOn::Never => None,
+    };
+    let failed = threshold.is_some_and(|t| problems.iter().any(|p| p.severity >= t));
+    Ok(if failed {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 

@@ -173,6 +173,23 @@ pub enum Output {
     Yaml,
 }
 
+/// `lint` speaks SARIF as well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintOutput {
+    Text,
+    Json,
+    Yaml,
+    Sarif,
+}
+
+/// When `lint` fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Never,
+}
+
 /// `matrix` has a grid form as well.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MatrixOutput {
@@ -271,9 +288,12 @@ pub enum Command {
     /// declares, rules policyTypes ignores, tier rules that never decide. For CI: exit 0
     /// when there is nothing to say, 1 when there is.
     Lint {
-        /// text, json or yaml.
+        /// text, json, yaml, or sarif (SARIF 2.1.0, for code scanning).
         #[arg(short = 'o', long, value_enum, default_value = "text")]
-        output: Output,
+        output: LintOutput,
+        /// The least severe problem that makes the exit code 1.
+        #[arg(long, value_enum, default_value = "warning")]
+        fail_on: FailOn,
     },
     /// Shell completions for the plugin's binary, on stdout:
     /// `kubectl-netpol_tui completions bash > /etc/bash_completion.d/kubectl-netpol_tui`.
@@ -506,7 +526,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             None => commands::all_ports(source, by, selector, output),
         },
         Command::Effective { pod, output } => commands::effective_rules(source, paint, pod, output),
-        Command::Lint { output } => commands::lint(source, paint, output),
+        Command::Lint { output, fail_on } => commands::lint(source, paint, output, fail_on),
         Command::Reach {
             pod,
             inbound,

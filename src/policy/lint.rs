@@ -11,18 +11,109 @@ use serde::Serialize;
 use super::engine::{Endpoint, Flow, Index, PodId, PolicyId, Side};
 use super::model::{Direction, NamespaceScope, Peer, PortMatch, Protocol};
 
+/// How sure a problem is to break something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing (a namespace without a default-deny, pods no policy protects).
+    Info,
+    /// Probably not what was meant.
+    Warning,
+    /// Surely breaks or ignores something: pods that cannot resolve names, rules that can
+    /// never match.
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// Every kind of problem: its id, severity and what it is, in one line.
+pub const RULES: &[(&str, Severity, &str)] = &[
+    ("or-where-and", Severity::Warning, "a podSelector and a namespaceSelector in two list entries (OR) where one entry (AND) was probably meant"),
+    ("policy-types-ignore-rules", Severity::Error, "rules of a direction policyTypes leaves out, which are ignored"),
+    ("policy-warning", Severity::Warning, "a policy the reader warns about"),
+    ("shadowed-by-tier", Severity::Warning, "NetworkPolicy rules an admin-tier rule decides before they are reached"),
+    ("selects-nothing", Severity::Warning, "a policy whose selector matches no pod"),
+    ("namespace-selector-matches-nothing", Severity::Warning, "a namespaceSelector on labels no namespace carries"),
+    ("peer-matches-nothing", Severity::Warning, "a peer that matches no pod"),
+    ("metadata-open", Severity::Warning, "egress to everything that leaves the cloud metadata address open"),
+    ("split-rule", Severity::Warning, "ports for every peer next to every port for some peers: one rule split in two by a dash"),
+    ("named-port-undeclared", Severity::Error, "a named port no selected pod declares, which matches nothing"),
+    ("covered-rule", Severity::Warning, "a rule that admits nothing another rule of the policy does not (a duplicate, or a subset)"),
+    ("no-dns", Severity::Error, "pods isolated for egress that cannot reach the cluster's DNS"),
+    ("l7-filters-nothing", Severity::Warning, "Cilium L7 rules that another rule makes moot"),
+    ("tier-problem", Severity::Warning, "a tier policy whose Pass leads nowhere, or whose selectors match nothing"),
+    ("unprotected-pods", Severity::Info, "pods no policy selects: every flow to and from them is allowed"),
+    ("no-default-deny", Severity::Info, "a namespace without a default-deny policy"),
+];
+
+fn severity_of(rule: &str) -> Severity {
+    RULES
+        .iter()
+        .find(|(id, _, _)| *id == rule)
+        .map(|(_, s, _)| *s)
+        .unwrap_or(Severity::Warning)
+}
+
+/// One problem of one policy: its kind (an id of [`RULES`]), what and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub what: String,
+    pub fix: String,
+}
+
+fn finding(rule: &'static str, what: String, fix: impl Into<String>) -> Finding {
+    Finding {
+        rule,
+        what,
+        fix: fix.into(),
+    }
+}
+
 /// One mistake.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
     /// `ns/name`, `Kind/name` for a tier policy, or `namespace NS`.
     pub object: String,
+    /// Its kind: an id of [`RULES`].
+    pub rule: &'static str,
+    pub severity: Severity,
     /// What is wrong, naming the rule where there is one.
     pub what: String,
     /// The change that fixes it, in one line.
     pub fix: String,
+    /// Where the object was read: a file, `<demo>`, `<stdin>` or `cluster`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The line of the object in its file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
     /// The pods it breaks (`ns/name`), where it breaks some pods rather than a policy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pods: Vec<String>,
+}
+
+impl Problem {
+    fn new(object: String, f: Finding, origin: Option<&super::model::Origin>) -> Problem {
+        Problem {
+            object,
+            rule: f.rule,
+            severity: severity_of(f.rule),
+            what: f.what,
+            fix: f.fix,
+            source: origin.map(|o| o.source.clone()),
+            line: origin.and_then(|o| o.line),
+            pods: Vec::new(),
+        }
+    }
 }
 
 /// The cloud metadata address an egress rule to everything leaves open.
@@ -37,18 +128,13 @@ pub fn lint(index: &Index) -> Vec<Problem> {
         out.extend(
             policy_problems(index, id)
                 .into_iter()
-                .map(|(what, fix)| Problem {
-                    object: policy.key(),
-                    what,
-                    fix,
-                    pods: Vec::new(),
-                }),
+                .map(|f| Problem::new(policy.key(), f, Some(&policy.origin))),
         );
     }
     out.extend(dns_problems(index));
     out.extend(l7_problems(index));
     for t in 0..index.policies().tiers.len() as u32 {
-        let key = index.policies().tiers[t as usize].key();
+        let tier = &index.policies().tiers[t as usize];
         for what in index.tier_warnings(t) {
             let fix = if what.contains("Pass") {
                 "use Allow (Accept) or Deny, or add the NetworkPolicy or baseline rule the Pass means to reach"
@@ -57,40 +143,131 @@ pub fn lint(index: &Index) -> Vec<Problem> {
             } else {
                 "see the policy's rules"
             };
-            out.push(Problem {
-                object: key.clone(),
-                what,
-                fix: fix.into(),
-                pods: Vec::new(),
-            });
+            out.push(Problem::new(
+                tier.key(),
+                finding("tier-problem", what, fix),
+                Some(&tier.origin),
+            ));
+        }
+    }
+    out.extend(namespace_notes(index));
+    out
+}
+
+/// Information per namespace: pods no policy selects, and no default-deny.
+fn namespace_notes(index: &Index) -> Vec<Problem> {
+    let inv = index.inventory();
+    let set = index.policies();
+    let mut out = Vec::new();
+    for ns in &inv.namespaces {
+        let pods = inv
+            .pods
+            .iter()
+            .filter(|p| p.namespace == ns.name && !p.host_network)
+            .count();
+        // Unreadable policies, or no pods to protect: nothing to say for sure.
+        if pods == 0 || !ns.policies_known {
+            continue;
+        }
+        // Isolated in neither direction by any policy (what the index knows per pod class).
+        let unprotected: Vec<String> = inv
+            .pods
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.namespace == ns.name && !p.host_network)
+            .filter(|(id, _)| {
+                [Direction::Ingress, Direction::Egress]
+                    .iter()
+                    .all(|d| index.isolating_policies(*id as PodId, *d).is_empty())
+            })
+            .map(|(_, p)| p.key())
+            .collect();
+        if !unprotected.is_empty() {
+            let mut p = Problem::new(
+                format!("namespace {}", ns.name),
+                finding(
+                    "unprotected-pods",
+                    format!(
+                        "{} of {} pod(s) isolated by no policy: every flow to and from them is \
+                         allowed",
+                        unprotected.len(),
+                        pods
+                    ),
+                    "add a default-deny (podSelector: {}) and the allow rules they need",
+                ),
+                None,
+            );
+            p.pods = unprotected;
+            out.push(p);
+        }
+        let default_deny = |direction: Direction| {
+            set.policies.iter().any(|p| {
+                p.namespace == ns.name
+                    && p.cilium.is_none()
+                    && p.pod_selector.is_everything()
+                    && p.rules(direction).is_some_and(|r| r.is_empty())
+            })
+        };
+        let missing: Vec<&str> = [Direction::Ingress, Direction::Egress]
+            .into_iter()
+            .filter(|d| !default_deny(*d))
+            .map(Direction::as_str)
+            .collect();
+        if !missing.is_empty() {
+            out.push(Problem::new(
+                format!("namespace {}", ns.name),
+                finding(
+                    "no-default-deny",
+                    format!(
+                        "no default-deny for {}: a pod no policy selects in that direction is open",
+                        missing.join(" or ")
+                    ),
+                    format!(
+                        "add a NetworkPolicy with podSelector: {{}} and policyTypes [{}] and no rules",
+                        missing
+                            .iter()
+                            .map(|d| if *d == "ingress" { "Ingress" } else { "Egress" })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+                None,
+            ));
         }
     }
     out
 }
 
-/// The problems of one NetworkPolicy, as (what, fix).
-pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
+/// The problems of one NetworkPolicy.
+pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<Finding> {
     let policy = &index.policies().policies[id as usize];
     let inv = index.inventory();
-    let mut out: Vec<(String, String)> = policy
+    let mut out: Vec<Finding> = policy
         .warnings
         .iter()
         .map(|w| {
-            let fix = if w.contains("means OR") {
-                "put the namespaceSelector and the podSelector in one list entry (no dash before \
-                 the second) to mean pods of those namespaces"
+            let (rule, fix) = if w.contains("means OR") {
+                (
+                    "or-where-and",
+                    "put the namespaceSelector and the podSelector in one list entry (no dash \
+                     before the second) to mean pods of those namespaces",
+                )
             } else if w.contains("policyTypes lacks") {
-                "add the direction to policyTypes, or drop its rules"
+                (
+                    "policy-types-ignore-rules",
+                    "add the direction to policyTypes, or drop its rules",
+                )
             } else {
-                "see the rule"
+                ("policy-warning", "see the rule")
             };
-            (w.clone(), fix.to_string())
+            finding(rule, w.clone(), fix)
         })
         .collect();
     for w in index.shadowed_by_tiers(id) {
-        out.push((
+        out.push(finding(
+            "shadowed-by-tier",
             w,
-            "drop the rules, or Pass the traffic in the admin tier so NetworkPolicy decides".into(),
+            "drop the rules, or Pass the traffic in the admin tier so NetworkPolicy decides",
         ));
     }
     let selected: Vec<PodId> = (0..inv.pods.len() as PodId)
@@ -99,7 +276,8 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
         })
         .collect();
     if selected.is_empty() && policy.cilium.is_some() {
-        out.push((
+        out.push(finding(
+            "selects-nothing",
             "endpointSelector selects no pod: the policy has no effect".to_string(),
             format!(
                 "compare the selector {} with the pods' labels (kubectl get pods -A --show-labels)",
@@ -107,7 +285,8 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
             ),
         ));
     } else if selected.is_empty() {
-        out.push((
+        out.push(finding(
+            "selects-nothing",
             format!(
                 "podSelector matches no pod in namespace {}: the policy has no effect",
                 policy.namespace
@@ -138,7 +317,8 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
                                     .requirements()
                                     .iter()
                                     .find(|q| q.key == "name" || q.key == "namespace");
-                                out.push((
+                                out.push(finding(
+                                    "namespace-selector-matches-nothing",
                                     format!(
                                         "{direction}[{r}].{word}[{p}]: namespaceSelector matches no namespace"
                                     ),
@@ -147,7 +327,7 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
                                             "namespaces carry kubernetes.io/metadata.name automatically; a `{}` label exists only if someone set it: select kubernetes.io/metadata.name instead",
                                             q.key
                                         ),
-                                        None => "compare the selector with the namespaces' labels (kubectl get ns --show-labels)".into(),
+                                        None => "compare the selector with the namespaces' labels (kubectl get ns --show-labels)".to_string(),
                                     },
                                 ));
                                 continue;
@@ -164,9 +344,10 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
                             .iter()
                             .any(|pod| namespace_hit(&pod.namespace) && pods.matches(&pod.labels));
                         if !any {
-                            out.push((
+                            out.push(finding(
+                                "peer-matches-nothing",
                                 format!("{direction}[{r}].{word}[{p}]: the peer matches no pod"),
-                                "compare the selector with the pods' labels (kubectl get pods -A --show-labels)".into(),
+                                "compare the selector with the pods' labels (kubectl get pods -A --show-labels)",
                             ));
                         }
                     }
@@ -175,7 +356,8 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
                             block.cidr.prefix_len() == 0 && block.cidr.addr().is_ipv4();
                         let metadata: std::net::IpAddr = METADATA.parse().expect("an address");
                         if everything && block.contains(&metadata) {
-                            out.push((
+                            out.push(finding(
+                                "metadata-open",
                                 format!(
                                     "egress[{r}].to[{p}]: ipBlock {} admits the cloud metadata address {METADATA}",
                                     block.cidr
@@ -201,7 +383,8 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
                         && b.ports.is_empty()
                 };
                 if split(rule, next) || split(next, rule) {
-                    out.push((
+                    out.push(finding(
+                        "split-rule",
                         format!(
                             "{direction}[{r}] and {direction}[{}]: one names ports for every peer, the other every port for its peers; a dash before `{word}:` probably split one rule in two",
                             r + 1
@@ -223,15 +406,77 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<(String, String)> {
                         })
                     });
                     if !declared {
-                        out.push((
+                        out.push(finding(
+                            "named-port-undeclared",
                             format!(
                                 "ingress[{r}].ports[{i}]: no pod the policy selects declares a {} port named {name}: the entry matches nothing",
                                 spec.protocol
                             ),
-                            "name a containerPort so, or give the port by number".into(),
+                            "name a containerPort so, or give the port by number",
                         ));
                     }
                 }
+            }
+        }
+    }
+    out.extend(covered_rules(policy));
+    out
+}
+
+/// Rules of one policy and direction that admit nothing another rule does not: every peer
+/// entry of one is an entry of the other (or the other admits every peer), and every port
+/// entry lies within one of the other's (or the other admits every port). Of two equal
+/// rules, the later is named. Cilium's rules are left out: their L7 parts differ.
+fn covered_rules(policy: &super::model::Policy) -> Vec<Finding> {
+    use super::model::{PortSpec, Rule};
+    if policy.cilium.is_some() {
+        return Vec::new();
+    }
+    fn port_within(a: &PortSpec, b: &PortSpec) -> bool {
+        a.protocol == b.protocol
+            && match (&a.port, &b.port) {
+                (_, PortMatch::Any) => true,
+                (PortMatch::Range { from, to }, PortMatch::Range { from: f, to: t }) => {
+                    f <= from && to <= t
+                }
+                (PortMatch::Named { name }, PortMatch::Named { name: n }) => name == n,
+                _ => false,
+            }
+    }
+    fn within(a: &Rule, b: &Rule) -> bool {
+        let peers = b.peers.is_empty()
+            || (!a.peers.is_empty() && a.peers.iter().all(|p| b.peers.contains(p)));
+        let ports = b.ports.is_empty()
+            || (!a.ports.is_empty()
+                && a.ports
+                    .iter()
+                    .all(|p| b.ports.iter().any(|q| port_within(p, q))));
+        peers && ports
+    }
+    let mut out = Vec::new();
+    for direction in [Direction::Ingress, Direction::Egress] {
+        let rules = policy.rules(direction).unwrap_or_default();
+        for (i, a) in rules.iter().enumerate() {
+            let by = rules
+                .iter()
+                .enumerate()
+                .find(|(j, b)| *j != i && within(a, b) && (!within(b, a) || *j < i));
+            if let Some((j, b)) = by {
+                let how = if within(b, a) {
+                    "repeats"
+                } else {
+                    "is covered by"
+                };
+                out.push(finding(
+                    "covered-rule",
+                    format!(
+                        "{direction}[{i}] {how} {direction}[{j}]: it admits no peer and port that \
+                         {direction}[{j}] does not"
+                    ),
+                    format!(
+                        "drop {direction}[{i}], or narrow {direction}[{j}] if it admits more than meant"
+                    ),
+                ));
             }
         }
     }
@@ -250,7 +495,7 @@ fn dns_problems(index: &Index) -> Vec<Problem> {
         return Vec::new();
     };
     let dns_name = inv.pods[dns].key();
-    let mut by_namespace: std::collections::BTreeMap<&str, (Vec<String>, Vec<String>)> =
+    let mut by_namespace: std::collections::BTreeMap<&str, (Vec<String>, Vec<PolicyId>)> =
         Default::default();
     for (p, pod) in inv.pods.iter().enumerate() {
         if p == dns || pod.host_network {
@@ -266,28 +511,42 @@ fn dns_problems(index: &Index) -> Vec<Problem> {
             let entry = by_namespace.entry(&pod.namespace).or_default();
             entry.0.push(pod.key());
             for id in isolating {
-                let key = index.policies().policies[id as usize].key();
-                if !entry.1.contains(&key) {
-                    entry.1.push(key);
+                if !entry.1.contains(&id) {
+                    entry.1.push(id);
                 }
             }
         }
     }
     by_namespace
         .into_iter()
-        .map(|(ns, (pods, policies))| Problem {
-            object: format!("namespace {ns}"),
-            what: format!(
-                "{} pod(s) isolated for egress by {} cannot resolve names: no rule admits \
-                 UDP/53 to {dns_name}",
-                pods.len(),
-                policies.join(", ")
-            ),
-            fix: "add an egress rule to namespaceSelector {kubernetes.io/metadata.name: \
-                  kube-system} with podSelector {k8s-app: kube-dns} (one entry), ports UDP 53 \
-                  and TCP 53"
-                .into(),
-            pods,
+        .map(|(ns, (pods, policies))| {
+            let set = index.policies();
+            let names: Vec<String> = policies
+                .iter()
+                .map(|&id| set.policies[id as usize].key())
+                .collect();
+            // Found at the first policy that isolates them, for tools that need a place.
+            let origin = policies
+                .first()
+                .map(|&id| &set.policies[id as usize].origin);
+            let mut p = Problem::new(
+                format!("namespace {ns}"),
+                finding(
+                    "no-dns",
+                    format!(
+                        "{} pod(s) isolated for egress by {} cannot resolve names: no rule \
+                         admits UDP/53 to {dns_name}",
+                        pods.len(),
+                        names.join(", ")
+                    ),
+                    "add an egress rule to namespaceSelector {kubernetes.io/metadata.name: \
+                     kube-system} with podSelector {k8s-app: kube-dns} (one entry), ports UDP \
+                     53 and TCP 53",
+                ),
+                origin,
+            );
+            p.pods = pods;
+            p
         })
         .collect()
 }
@@ -416,21 +675,23 @@ fn l7_problems(index: &Index) -> Vec<Problem> {
             } else {
                 format!("filter nothing for {moot} of {tried} pod pairs and ports")
             };
-            out.push(Problem {
-                object: policy.key(),
-                what: format!(
-                    "{}[{}]: its L7 rules ({}) {how_many}: {} admits the same flows without L7 \
-                     rules, and Cilium then lets every request through",
-                    l.direction,
-                    l.rule,
-                    l.text,
-                    by.unwrap_or_default()
+            out.push(Problem::new(
+                policy.key(),
+                finding(
+                    "l7-filters-nothing",
+                    format!(
+                        "{}[{}]: its L7 rules ({}) {how_many}: {} admits the same flows without \
+                         L7 rules, and Cilium then lets every request through",
+                        l.direction,
+                        l.rule,
+                        l.text,
+                        by.unwrap_or_default()
+                    ),
+                    "narrow the other rule so that it no longer admits these peers and ports, \
+                     or give it the same L7 rules",
                 ),
-                fix: "narrow the other rule so that it no longer admits these peers and ports, or \
-                      give it the same L7 rules"
-                    .into(),
-                pods: Vec::new(),
-            });
+                Some(&policy.origin),
+            ));
         }
     }
     out

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod matrix;
 pub mod paint;
+pub mod sarif;
 
 use std::fmt::Write;
 
@@ -977,21 +978,39 @@ pub fn reach(
 
 /// `lint`'s problems, grouped by object, each with its fix; then a count.
 pub fn problems(problems: &[crate::policy::lint::Problem], paint: &Paint) -> String {
+    use crate::policy::lint::Severity;
     let mut text = String::new();
     let mut last: Option<&str> = None;
     for p in problems {
         if last != Some(p.object.as_str()) {
-            let _ = writeln!(text, "{}", paint.strong(&p.object));
+            let place = match (&p.source, p.line) {
+                (Some(source), Some(line)) => format!("  {source}:{line}"),
+                _ => String::new(),
+            };
+            let _ = writeln!(text, "{}{}", paint.strong(&p.object), paint.dim(&place));
             last = Some(&p.object);
         }
-        let _ = writeln!(text, "  {} {}", paint.warn("⚑"), p.what);
+        let mark = match p.severity {
+            Severity::Error => paint.bad("⚑ error"),
+            Severity::Warning => paint.warn("⚑ warning"),
+            Severity::Info => paint.dim("· info"),
+        };
+        let _ = writeln!(text, "  {mark} [{}] {}", p.rule, p.what);
         let _ = writeln!(text, "    {}", paint.dim(&format!("fix: {}", p.fix)));
     }
     let objects: std::collections::BTreeSet<&str> =
         problems.iter().map(|p| p.object.as_str()).collect();
+    let count = |s: Severity| problems.iter().filter(|p| p.severity == s).count();
     let _ = match problems.len() {
         0 => writeln!(text, "no problems found"),
-        n => writeln!(text, "{n} problem(s) in {} object(s)", objects.len()),
+        n => writeln!(
+            text,
+            "{n} problem(s) in {} object(s): {} error(s), {} warning(s), {} info",
+            objects.len(),
+            count(Severity::Error),
+            count(Severity::Warning),
+            count(Severity::Info)
+        ),
     };
     text
 }
