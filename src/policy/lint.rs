@@ -123,10 +123,11 @@ const METADATA: &str = "169.254.169.254";
 /// namespace (DNS), per tier policy.
 pub fn lint(index: &Index) -> Vec<Problem> {
     let mut out = Vec::new();
+    let selections = selections(index);
     for id in 0..index.policies().policies.len() as PolicyId {
         let policy = &index.policies().policies[id as usize];
         out.extend(
-            policy_problems(index, id)
+            problems_of(index, id, &selections[id as usize])
                 .into_iter()
                 .map(|f| Problem::new(policy.key(), f, Some(&policy.origin))),
         );
@@ -238,8 +239,49 @@ fn namespace_notes(index: &Index) -> Vec<Problem> {
     out
 }
 
+/// The pods each policy selects, in one pass over the pods: a NetworkPolicy selects exactly
+/// the pods it isolates in some direction (what the index keeps per pod class); a Cilium
+/// policy may select without isolating, so its selection is worked out pod by pod.
+fn selections(index: &Index) -> Vec<Vec<PodId>> {
+    let set = index.policies();
+    let inv = index.inventory();
+    let mut out: Vec<Vec<PodId>> = vec![Vec::new(); set.policies.len()];
+    for pod in 0..inv.pods.len() as PodId {
+        let ingress = index.isolating_policies(pod, Direction::Ingress);
+        let egress = index.isolating_policies(pod, Direction::Egress);
+        for &id in ingress.iter().chain(egress) {
+            let list = &mut out[id as usize];
+            if list.last() != Some(&pod) && set.policies[id as usize].cilium.is_none() {
+                list.push(pod);
+            }
+        }
+    }
+    for (id, policy) in set.policies.iter().enumerate() {
+        if policy.cilium.is_some() {
+            out[id] = selected_by(index, policy);
+        }
+    }
+    out
+}
+
+/// The pods a policy surely selects, pod by pod.
+fn selected_by(index: &Index, policy: &super::model::Policy) -> Vec<PodId> {
+    let inv = index.inventory();
+    (0..inv.pods.len() as PodId)
+        .filter(|&p| {
+            super::checks::policy_selects(index, policy, &inv.pods[p as usize]).0 == Some(true)
+        })
+        .collect()
+}
+
 /// The problems of one NetworkPolicy.
 pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<Finding> {
+    let selected = selected_by(index, &index.policies().policies[id as usize]);
+    problems_of(index, id, &selected)
+}
+
+/// The problems of one NetworkPolicy that selects `selected`.
+fn problems_of(index: &Index, id: PolicyId, selected: &[PodId]) -> Vec<Finding> {
     let policy = &index.policies().policies[id as usize];
     let inv = index.inventory();
     let mut out: Vec<Finding> = policy
@@ -270,11 +312,6 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<Finding> {
             "drop the rules, or Pass the traffic in the admin tier so NetworkPolicy decides",
         ));
     }
-    let selected: Vec<PodId> = (0..inv.pods.len() as PodId)
-        .filter(|&p| {
-            super::checks::policy_selects(index, policy, &inv.pods[p as usize]).0 == Some(true)
-        })
-        .collect();
     if selected.is_empty() && policy.cilium.is_some() {
         out.push(finding(
             "selects-nothing",
@@ -339,10 +376,17 @@ pub fn policy_problems(index: &Index, id: PolicyId) -> Vec<Finding> {
                                 index.namespace_labels(ns).is_some_and(|l| s.matches(l))
                             }
                         };
-                        let any = inv
-                            .pods
-                            .iter()
-                            .any(|pod| namespace_hit(&pod.namespace) && pods.matches(&pod.labels));
+                        // Counted per pod class where the index compiled the peer: a peer
+                        // that may match pods of a namespace whose labels are unknown is
+                        // not said to match nothing.
+                        let sure = index.peer_pods(id, direction, r, p);
+                        let maybe = index.peer_pods_unknown(id, direction, r, p).unwrap_or(0);
+                        let any = match sure {
+                            Some(n) => n + maybe > 0,
+                            None => inv.pods.iter().any(|pod| {
+                                namespace_hit(&pod.namespace) && pods.matches(&pod.labels)
+                            }),
+                        };
                         if !any {
                             out.push(finding(
                                 "peer-matches-nothing",
