@@ -1,48 +1,29 @@
 #!/usr/bin/env bash
-# Packs the binary for krew (kubectl's plugin manager) and prints the plugin manifest for it:
-# the archive's name, its sha256 and where it will be downloaded from.
-# Usage: scripts/krew-manifest.sh BINARY VERSION URL_BASE [OS ARCH] > netpol-tui.yaml
-#   BINARY    the built kubectl-netpol_tui (cargo build --release)
+# Fills deploy/krew/netpol-tui.yaml for a release: the version, where the archives are
+# published, and each archive's sha256. Prints the manifest.
+# Usage: scripts/krew-manifest.sh VERSION URL_BASE DIR > netpol-tui.yaml
 #   VERSION   v0.1.0
-#   URL_BASE  where the archive is published, e.g. https://example.org/releases/v0.1.0
-#   OS ARCH   the platform of BINARY (default: linux amd64)
-# The archive kubectl-netpol_tui-OS-ARCH.tar.gz is written beside BINARY.
+#   URL_BASE  where the archives are published, e.g. https://example.org/releases/v0.1.0
+#   DIR       holds kubectl-netpol_tui-linux-amd64.tar.gz and kubectl-netpol_tui-linux-arm64.tar.gz
+#             (scripts/release.sh makes them)
 set -euo pipefail
-if [ $# -lt 3 ]; then
-  echo "usage: $0 BINARY VERSION URL_BASE [OS ARCH]" >&2
+if [ $# -ne 3 ]; then
+  echo "usage: $0 VERSION URL_BASE DIR" >&2
   exit 2
 fi
-bin=$1 version=$2 base=${3%/} os=${4:-linux} arch=${5:-amd64}
-[ -x "$bin" ] || { echo "error: $bin is not an executable" >&2; exit 2; }
-case "$version" in v[0-9]*) ;; *) echo "error: VERSION must look like v0.1.0" >&2; exit 2 ;; esac
-dir=$(cd "$(dirname "$bin")" && pwd)
-archive="kubectl-netpol_tui-$os-$arch.tar.gz"
+version=$1 base=${2%/} dir=$3
+case "$version" in v[0-9]*.[0-9]*.[0-9]*) ;; *) echo "error: VERSION must look like v0.1.0" >&2; exit 2 ;; esac
+case "$base" in https://*) ;; *) echo "error: URL_BASE must be an https:// address (krew downloads from it)" >&2; exit 2 ;; esac
 here=$(cd "$(dirname "$0")/.." && pwd)
-stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
-cp "$bin" "$stage/kubectl-netpol_tui"
-cp "$here/LICENSE" "$stage/" 2>/dev/null || true
-tar -C "$stage" -czf "$dir/$archive" .
-sum=$(sha256sum "$dir/$archive" | cut -d' ' -f1)
-cat <<YAML
-apiVersion: krew.googlecontainertools.github.com/v1alpha2
-kind: Plugin
-metadata:
-  name: netpol-tui
-spec:
-  version: $version
-  shortDescription: NetworkPolicy in a terminal UI, explained and traced
-  description: |
-    Shows namespaces and pods with their effective ingress and egress rules, explains why
-    any flow is allowed or blocked (policy, rule, tier), streams allowed and dropped flows
-    from an eBPF probe on each node, and judges staged policies before they are applied.
-  homepage: $base
-  platforms:
-  - selector:
-      matchLabels:
-        os: $os
-        arch: $arch
-    uri: $base/$archive
-    sha256: $sum
-    bin: kubectl-netpol_tui
-YAML
+sums=()
+for platform in linux-amd64 linux-arm64; do
+  archive="$dir/kubectl-netpol_tui-$platform.tar.gz"
+  [ -f "$archive" ] || { echo "error: $archive is missing" >&2; exit 2; }
+  sums+=("$(sha256sum "$archive" | cut -d' ' -f1)")
+done
+sed -e '/^#/d' \
+    -e "s|URL_BASE|$base|g" \
+    -e "s|VERSION|$version|g" \
+    -e "s|SHA256_LINUX_AMD64|${sums[0]}|" \
+    -e "s|SHA256_LINUX_ARM64|${sums[1]}|" \
+    "$here/deploy/krew/netpol-tui.yaml"

@@ -1214,53 +1214,73 @@ fn completions_for_each_shell_name_the_subcommands() {
 
 #[test]
 fn the_krew_manifest_names_the_archive_and_its_checksum() {
-    use std::os::unix::fs::PermissionsExt;
+    // Archives as scripts/release.sh leaves them (their contents do not matter here).
     let dir = tempfile::tempdir().unwrap();
-    let bin_path = dir.path().join("kubectl-netpol_tui");
-    std::fs::write(&bin_path, "#!/bin/sh\necho netpol-tui\n").unwrap();
-    std::fs::set_permissions(&bin_path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = std::process::Command::new("bash")
-        .args([
-            "scripts/krew-manifest.sh",
-            bin_path.to_str().unwrap(),
-            "v0.1.0",
-            "https://example.org/releases/v0.1.0/",
-        ])
-        .output()
-        .unwrap();
+    for platform in ["linux-amd64", "linux-arm64"] {
+        let path = dir
+            .path()
+            .join(format!("kubectl-netpol_tui-{platform}.tar.gz"));
+        std::fs::write(&path, format!("archive for {platform}")).unwrap();
+    }
+    let manifest_for = |version: &str, base: &str| {
+        std::process::Command::new("bash")
+            .args([
+                "scripts/krew-manifest.sh",
+                version,
+                base,
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = manifest_for("v0.1.0", "https://example.org/releases/v0.1.0/");
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let manifest: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    // Every placeholder of deploy/krew/netpol-tui.yaml is filled.
+    for placeholder in ["VERSION", "URL_BASE", "SHA256_"] {
+        assert!(
+            !text.contains(placeholder),
+            "{placeholder} left in:\n{text}"
+        );
+    }
+    let manifest: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(
+        manifest["apiVersion"],
+        "krew.googlecontainertools.github.com/v1alpha2"
+    );
     assert_eq!(manifest["kind"], "Plugin");
     assert_eq!(manifest["metadata"]["name"], "netpol-tui");
     assert_eq!(manifest["spec"]["version"], "v0.1.0");
-    let platform = &manifest["spec"]["platforms"][0];
-    assert_eq!(
-        platform["uri"],
-        "https://example.org/releases/v0.1.0/kubectl-netpol_tui-linux-amd64.tar.gz"
-    );
-    assert_eq!(platform["bin"], "kubectl-netpol_tui");
-    let archive = dir.path().join("kubectl-netpol_tui-linux-amd64.tar.gz");
-    let sum = std::process::Command::new("sha256sum")
-        .arg(&archive)
-        .output()
-        .unwrap();
-    let sum = String::from_utf8_lossy(&sum.stdout);
-    assert_eq!(platform["sha256"].as_str(), sum.split_whitespace().next());
-    // A bad version is refused.
-    let bad = std::process::Command::new("bash")
-        .args([
-            "scripts/krew-manifest.sh",
-            bin_path.to_str().unwrap(),
-            "0.1",
-            "x",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
+    assert!(manifest["spec"]["shortDescription"].as_str().unwrap().len() <= 255);
+    let platforms = manifest["spec"]["platforms"].as_sequence().unwrap();
+    assert_eq!(platforms.len(), 2);
+    for (platform, arch) in platforms.iter().zip(["amd64", "arm64"]) {
+        assert_eq!(platform["selector"]["matchLabels"]["os"], "linux");
+        assert_eq!(platform["selector"]["matchLabels"]["arch"], arch);
+        let archive = format!("kubectl-netpol_tui-linux-{arch}.tar.gz");
+        assert_eq!(
+            platform["uri"].as_str().unwrap(),
+            format!("https://example.org/releases/v0.1.0/{archive}")
+        );
+        assert_eq!(platform["bin"], "kubectl-netpol_tui");
+        let sum = std::process::Command::new("sha256sum")
+            .arg(dir.path().join(&archive))
+            .output()
+            .unwrap();
+        let sum = String::from_utf8_lossy(&sum.stdout);
+        let sha = platform["sha256"].as_str().unwrap();
+        assert_eq!(Some(sha), sum.split_whitespace().next());
+        assert!(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+    // A bad version, an address krew cannot download from, a missing archive: refused.
+    assert_eq!(manifest_for("0.1", "https://x").status.code(), Some(2));
+    assert_eq!(manifest_for("v0.1.0", "http://x").status.code(), Some(2));
+    std::fs::remove_file(dir.path().join("kubectl-netpol_tui-linux-arm64.tar.gz")).unwrap();
+    assert_eq!(manifest_for("v0.1.0", "https://x").status.code(), Some(2));
 }
 
 #[test]
