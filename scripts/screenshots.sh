@@ -27,13 +27,15 @@ trap 'tmux -L "$socket" kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cols=120 rows=40
 
-# shot NAME THEME KEYS... : starts the demo, sends the keys (a word "sleep:N" waits N
-# seconds, "text:..." types literally), captures the screen and writes NAME.png.
+# shot NAME THEME KEYS... : starts the demo (or what SHOT_ARGS says), sends the keys (a word
+# "sleep:N" waits N seconds, "text:..." types literally), captures the screen and writes
+# NAME.png.
 shot() {
   local name=$1 theme=$2; shift 2
+  # shellcheck disable=SC2086
   tmux -L "$socket" -f /dev/null new-session -d -s shot -x $cols -y $rows \
     env TERM=xterm-256color COLORTERM=truecolor NETPOL_TUI_THEME_DIR=/nonexistent \
-    "$bin" demo --theme "$theme"
+    "$bin" ${SHOT_ARGS:-demo} --theme "$theme"
   sleep 2.5   # let flows arrive
   for k in "$@"; do
     case $k in
@@ -75,3 +77,17 @@ shot cilium dark C-p text:backend-api-l7 Enter
 # Audit mode: the demo's staged rollout step, judged.
 shot audit dark C-p text:monitoring/prometheus Enter
 shot breakage dark b
+# The UI on a real probe: a lab (root) serves its flows as an agent does, and the UI reads
+# them: the nodes view, and the flows grouped into connections.
+if [ "$(id -u)" = 0 ]; then
+  port=9187
+  "$bin" lab --demo --serve 127.0.0.1:$port >/dev/null 2>"$work/lab.err" &
+  lab=$!
+  for _ in $(seq 1 200); do grep -q "lab: ready" "$work/lab.err" && break; sleep 0.1; done
+  grep -q "lab: ready" "$work/lab.err" || { cat "$work/lab.err" >&2; exit 1; }
+  SHOT_ARGS="--demo --agent 127.0.0.1:$port" shot nodes dark sleep:4 : text:nodes Enter
+  SHOT_ARGS="--demo --agent 127.0.0.1:$port" shot connections dark sleep:4 Tab Tab c Down
+  kill -INT "$lab"; wait "$lab" 2>/dev/null || true
+else
+  echo "not made: nodes.png and connections.png (the lab needs root)"
+fi

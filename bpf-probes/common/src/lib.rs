@@ -59,7 +59,7 @@ pub struct Event {
 }
 
 /// A flow as the classifiers key it: its tuple with the lower (address, port) first, so
-/// both directions share the entry; [`FlowStats::seen`] says which side began.
+/// both directions share the entry; [`FlowState::seen`] says which side began.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FlowKey {
@@ -72,24 +72,16 @@ pub struct FlowKey {
     pub _pad: [u8; 2],
 }
 
-/// Counters of one flow, kept in an LRU hash map.
+/// What the classifiers remember of one flow, in an LRU hash map: only which hooks have
+/// reported it and which side began. No counters: a packet of a flow already reported then
+/// costs a lookup and no store, so no cache line moves between CPUs per packet.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct FlowStats {
-    pub first_ns: u64,
-    pub last_ns: u64,
-    /// Initiator to responder.
-    pub packets: u64,
-    pub bytes: u64,
-    /// Responder to initiator.
-    pub reply_packets: u64,
-    pub reply_bytes: u64,
+pub struct FlowState {
     /// Hooks that have reported the flow: bit 0 from-pod, bit 1 to-pod; bit 7 set when the
     /// initiator is the key's `src`.
     pub seen: u8,
-    /// TCP flags seen in either direction, ORed.
-    pub tcp_flags: u8,
-    pub _pad: [u8; 6],
+    pub _pad: [u8; 7],
 }
 
 #[cfg(feature = "user")]
@@ -98,7 +90,7 @@ mod user {
     // is a valid value.
     unsafe impl aya::Pod for super::Event {}
     unsafe impl aya::Pod for super::FlowKey {}
-    unsafe impl aya::Pod for super::FlowStats {}
+    unsafe impl aya::Pod for super::FlowState {}
 }
 
 #[cfg(test)]
@@ -110,6 +102,6 @@ mod tests {
     fn layouts_have_no_hidden_padding() {
         assert_eq!(core::mem::size_of::<Event>(), 64);
         assert_eq!(core::mem::size_of::<FlowKey>(), 40);
-        assert_eq!(core::mem::size_of::<FlowStats>(), 56);
+        assert_eq!(core::mem::size_of::<FlowState>(), 8);
     }
 }

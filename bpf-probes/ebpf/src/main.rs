@@ -1,8 +1,9 @@
 //! Kernel side of the node probe.
 //!
 //! - `from_pod` / `to_pod`: classifiers on the host side of each pod's veth (ingress there is
-//!   traffic leaving the pod, egress is traffic handed to it). They keep per-flow counters in
-//!   an LRU map keyed by the initiator's tuple and report each new flow once per hook.
+//!   traffic leaving the pod, egress is traffic handed to it). They remember each flow in an
+//!   LRU map keyed by its ordered tuple and report each new flow once per hook; a packet of a
+//!   flow already reported costs one lookup, no store and no clock read.
 //! - `kfree_skb`: the `kfree_skb` BTF tracepoint, reporting IP packets the kernel dropped with
 //!   the drop reason and the device. Reasons the loader marks as benign are ignored here.
 //!
@@ -20,7 +21,7 @@ mod probe {
         programs::{BtfTracePointContext, TcContext},
     };
     use netpol_probe_common::{
-        Event, FlowKey, FlowStats, COUNTERS, COUNTER_DROPS_SEEN, COUNTER_LOST, COUNTER_SENT,
+        Event, FlowKey, FlowState, COUNTERS, COUNTER_DROPS_SEEN, COUNTER_LOST, COUNTER_SENT,
         FAMILY_V4, FAMILY_V6, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, KIND_DROP, KIND_FROM_POD,
         KIND_TO_POD, MAX_REASONS, TCP_ACK, TCP_SYN,
     };
@@ -36,7 +37,7 @@ mod probe {
     static EVENTS: RingBuf = RingBuf::with_byte_size(1 << 22, 0);
 
     #[map]
-    static FLOWS: LruHashMap<FlowKey, FlowStats> = LruHashMap::with_max_entries(65_536, 0);
+    static FLOWS: LruHashMap<FlowKey, FlowState> = LruHashMap::with_max_entries(65_536, 0);
 
     /// Non-zero at a reason's number: do not report drops with that reason.
     #[map]
@@ -190,26 +191,16 @@ mod probe {
                 ..packet
             }
         };
-        let len = ctx.len() as u64;
-        // SAFETY: a helper without arguments.
-        let now = unsafe { bpf_ktime_get_ns() };
         let bit = if kind == KIND_FROM_POD { 1u8 } else { 2u8 };
         // `seen` bit 7: the initiator is the ordered side.
         let initiator_bit = 0x80u8;
         if let Some(st) = FLOWS.get_ptr_mut(&key) {
-            // SAFETY: a value of the map; concurrent updates may lose a count, never memory.
+            // SAFETY: a value of the map; a racing update may report a flow twice, never
+            // touch other memory.
             let st = unsafe { &mut *st };
             let from_initiator = (st.seen & initiator_bit != 0) == forward;
-            st.last_ns = now;
-            st.tcp_flags |= flags;
-            if !from_initiator {
-                st.reply_packets += 1;
-                st.reply_bytes += len;
-                return;
-            }
-            st.packets += 1;
-            st.bytes += len;
-            if st.seen & bit != 0 {
+            // Replies, and what this hook already reported: nothing to write.
+            if !from_initiator || st.seen & bit != 0 {
                 return;
             }
             st.seen |= bit;
@@ -219,21 +210,16 @@ mod probe {
             if packet.protocol == IPPROTO_TCP && (flags & TCP_SYN == 0 || flags & TCP_ACK != 0) {
                 return;
             }
-            let st = FlowStats {
-                first_ns: now,
-                last_ns: now,
-                packets: 1,
-                bytes: len,
-                reply_packets: 0,
-                reply_bytes: 0,
+            let st = FlowState {
                 seen: bit | if forward { initiator_bit } else { 0 },
-                tcp_flags: flags,
-                _pad: [0; 6],
+                _pad: [0; 7],
             };
             if FLOWS.insert(&key, &st, 0).is_err() {
                 return;
             }
         }
+        // SAFETY: a helper without arguments.
+        let now = unsafe { bpf_ktime_get_ns() };
         let mut e = empty_event(kind, now);
         e.family = packet.family;
         e.protocol = packet.protocol;
@@ -242,7 +228,7 @@ mod probe {
         e.ifindex = unsafe { (*ctx.skb.skb).ifindex };
         e.src_port = packet.src_port;
         e.dst_port = packet.dst_port;
-        e.len = len as u32;
+        e.len = ctx.len();
         e.src = packet.src;
         e.dst = packet.dst;
         emit(&e);
