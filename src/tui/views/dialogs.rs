@@ -510,9 +510,29 @@ pub fn nodes(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
         state,
     );
     let w = inner.width as usize;
-    // Below 100 columns: the agent's address and kernel go to the line under the node.
+    // Below 100 columns: the agent's address and kernel go to the line under the node; below
+    // 124, the kernel and ring size do.
     let narrow = w < 100;
     let nodes = &state.nodes;
+    let tail = |r: &crate::flow::agents::NodeReport| {
+        let ring = r
+            .ring_bytes
+            .map(|b| format!("{} KiB", b / 1024))
+            .unwrap_or_default();
+        (r.kernel.as_deref().unwrap_or("").to_string(), ring)
+    };
+    let widest = nodes
+        .reports
+        .iter()
+        .map(|r| {
+            let (k, ring) = tail(r);
+            k.chars().count() + 1 + ring.len()
+        })
+        .max()
+        .unwrap_or(0)
+        .max("kernel, ring".len());
+    // The mark and the columns take 90.
+    let kernel_inline = !narrow && 90 + 2 + widest <= w;
     let now = state.now_ms;
     let mut lines = Vec::new();
     if nodes.is_empty() {
@@ -541,7 +561,13 @@ pub fn nodes(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
             } else {
                 format!(
                     "{:<24} {:<22} {:>9} {:>11} {:>11} {:>8}  {}",
-                    "node", "agent", "flows/s", "kernel lost", "reader lost", "lag", "kernel, ring"
+                    "node",
+                    "agent",
+                    "flows/s",
+                    "kernel lost",
+                    "reader lost",
+                    "lag",
+                    if kernel_inline { "kernel, ring" } else { "" }
                 )
             },
             theme.style(Slot::Muted),
@@ -553,10 +579,7 @@ pub fn nodes(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
             .newest_ms
             .map(|t| secs(now.saturating_sub(t)))
             .unwrap_or_else(|| "-".into());
-        let ring = r
-            .ring_bytes
-            .map(|b| format!("{} KiB", b / 1024))
-            .unwrap_or_default();
+        let (kernel, ring) = tail(r);
         let (mark, slot) = match &r.state {
             NodeState::Connected { .. } => ("● ", Slot::Allow),
             NodeState::Connecting => ("◌ ", Slot::Muted),
@@ -571,30 +594,35 @@ pub fn nodes(frame: &mut Frame, full: Rect, state: &State, scroll: u16) {
                 lag
             )
         } else {
-            format!(
-                "{:<22} {:<22} {:>9.1} {:>11} {:>11} {:>8}  {} {}",
+            let row = format!(
+                "{:<22} {:<22} {:>9.1} {:>11} {:>11} {:>8}",
                 clip(r.name(), 22),
                 clip(&r.addr, 22),
                 rate,
                 r.counters.kernel_lost,
                 r.counters.reader_lost,
                 lag,
-                r.kernel.as_deref().unwrap_or(""),
-                ring
-            )
+            );
+            match kernel_inline {
+                true => format!("{row}  {kernel} {ring}"),
+                false => row,
+            }
         };
         lines.push(Line::from(vec![
             Span::styled(mark, theme.style(slot)),
             Span::styled(row, theme.style(Slot::Text)),
         ]));
+        // Below the row: what did not fit (the kernel only once the agent said hello).
+        let mut below: Vec<String> = Vec::new();
         if narrow {
+            below.push(r.addr.clone());
+        }
+        if (narrow || !kernel_inline) && !kernel.is_empty() {
+            below.push(format!("kernel {kernel} · ring {ring}"));
+        }
+        if !below.is_empty() {
             lines.push(Line::styled(
-                format!(
-                    "    {} {} {}",
-                    r.addr,
-                    r.kernel.as_deref().unwrap_or(""),
-                    ring
-                ),
+                format!("    {}", below.join(" · ")),
                 theme.style(Slot::Muted),
             ));
         }
