@@ -529,3 +529,159 @@ fn the_ui_shows_a_labs_flows_with_the_policy_responsible() {
     assert!(status.success(), "lab failed: {rest:?}");
     assert!(lab_namespaces().is_empty());
 }
+
+/// `--probe`: the terminal UI runs the probe on its own node (here, inside a lab's node
+/// namespace, where the pods' veths are) and shows a blocked flow with the policy
+/// responsible; `:nodes` lists this node's probe as connected.
+#[test]
+fn the_ui_runs_the_probe_of_its_own_node() {
+    require_root();
+    let _lab = lock();
+    let mut lab = bin()
+        .args([
+            "lab",
+            "--demo",
+            "--no-probe",
+            "--duration",
+            "14",
+            "-o",
+            "json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the lab");
+    let mut lines = BufReader::new(lab.stderr.take().expect("stderr")).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("the lab ended before it was ready")
+            .expect("read stderr");
+        if line.starts_with("lab: ready") {
+            break;
+        }
+    }
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let socket = format!("netpol-probe-local-{}", std::process::id());
+    let tmux = |args: &[&str]| -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("tmux is needed for this test and could not run: {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let ui = format!(
+        "ip netns exec nplab-node {} --demo --probe --probe-interfaces 'npl*'",
+        env!("CARGO_BIN_EXE_kubectl-netpol_tui")
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ui",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "env",
+        "TERM=xterm-256color",
+        "NETPOL_TUI_LOG=off",
+        "NETPOL_TUI_THEME_DIR=/nonexistent",
+        "NETPOL_TUI_CONFIG_DIR=/nonexistent",
+        "sh",
+        "-c",
+        &ui,
+    ]);
+    let wait_for = |what: &str, ok: &dyn Fn(&str) -> bool| -> String {
+        let start = Instant::now();
+        loop {
+            let screen = tmux(&["capture-pane", "-t", "ui", "-p"]);
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(12),
+                "no {what} on the screen within 12 s:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let screen = wait_for("blocked flow with its policy", &|s| {
+        s.lines()
+            .any(|l| l.contains("✗") && l.contains("drop") && l.contains("isolated by production/"))
+    });
+    assert!(screen.contains("1/1 nodes"), "{screen}");
+    tmux(&["send-keys", "-t", "ui", ":"]);
+    tmux(&["send-keys", "-t", "ui", "-l", "nodes"]);
+    tmux(&["send-keys", "-t", "ui", "Enter"]);
+    wait_for("this node's probe", &|s| {
+        s.contains("1 of 1 connected") && s.contains("127.0.0.1:")
+    });
+    tmux(&["send-keys", "-t", "ui", "Escape"]);
+    tmux(&["send-keys", "-t", "ui", "q"]);
+    std::thread::sleep(Duration::from_millis(500));
+    tmux(&["kill-server"]);
+    let status = lab.wait().expect("lab exit");
+    let rest = rest.join().expect("stderr reader");
+    assert!(status.success(), "lab failed: {rest:?}");
+    assert!(lab_namespaces().is_empty());
+    // The UI's probe went with the UI.
+    assert!(
+        ours_loaded().is_empty(),
+        "programs left: {:?}",
+        ours_loaded()
+    );
+}
+
+/// `--probe` without the privileges: the UI says what is needed and exits 2 before the
+/// terminal changes (run in a terminal, where the UI would otherwise start).
+#[test]
+fn the_uis_probe_without_root_says_what_is_needed() {
+    require_root();
+    let socket = format!("netpol-probe-noroot-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let script = format!(
+        "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} --demo --probe \
+         2> {out}; echo \"exit=$?\" >> {out}",
+        env!("CARGO_BIN_EXE_kubectl-netpol_tui"),
+        out = out.display()
+    );
+    let status = Command::new("tmux")
+        .args([
+            "-L",
+            &socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "ui",
+        ])
+        .args([
+            "env",
+            "TERM=xterm-256color",
+            "NETPOL_TUI_LOG=off",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .status()
+        .unwrap_or_else(|e| panic!("tmux is needed for this test and could not run: {e}"));
+    assert!(status.success());
+    let start = Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if text.contains("exit=") {
+            break text;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no exit: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = Command::new("tmux")
+        .args(["-L", &socket, "kill-server"])
+        .status();
+    assert!(text.contains("needs root"), "{text}");
+    assert!(text.contains("exit=2"), "{text}");
+}

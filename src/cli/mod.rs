@@ -82,6 +82,15 @@ pub struct Cli {
     #[arg(long = "agent", value_name = "HOST:PORT")]
     pub agents: Vec<String>,
 
+    /// The eBPF probe on this node, for the terminal UI's flow list (root, or CAP_BPF,
+    /// CAP_PERFMON and CAP_NET_ADMIN): run here and read like an agent, beside any --agent.
+    #[arg(long)]
+    pub probe: bool,
+
+    /// With --probe: attach only to pod veths whose name matches this glob (`cali*`, `lxc*`).
+    #[arg(long, value_name = "GLOB", requires = "probe")]
+    pub probe_interfaces: Option<String>,
+
     /// On a live cluster without --agent: the namespace of the agent pods, read through
     /// port-forwards by the API server (needs create on pods/portforward there).
     #[arg(long, value_name = "NS", default_value = crate::cluster::live::agents::NAMESPACE)]

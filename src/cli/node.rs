@@ -621,6 +621,53 @@ fn kernel_release() -> String {
         .unwrap_or_default()
 }
 
+/// `--probe` for the terminal UI: the probe on this node, served on a loopback port picked
+/// by the kernel and read like any agent (the nodes view, counters and reconnects come
+/// with it). Loading fails here, before the terminal changes, where it cannot run. The
+/// probe runs until the runtime ends. Returns the address to read.
+#[cfg(all(feature = "probe", target_os = "linux"))]
+pub(super) fn local_probe(
+    rt: &tokio::runtime::Runtime,
+    interfaces: Option<String>,
+) -> Result<String, Failure> {
+    use crate::probe::{self, agent::Hub, Probe};
+    let local = |e: std::io::Error| Failure::Node(format!("--probe: {e}"));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(local)?;
+    listener.set_nonblocking(true).map_err(local)?;
+    let addr = listener.local_addr().map_err(local)?;
+    rt.block_on(async {
+        let p = Probe::load(crate::probe::ProbeOptions {
+            ring_bytes: 1 << 22,
+            interfaces,
+        })?;
+        let hub = Hub::new(wire::Hello {
+            node: node_name(None),
+            kernel: kernel_release(),
+            ring_bytes: p.ring_bytes(),
+        });
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(local)?;
+        tokio::spawn(hub.clone().serve(listener));
+        tokio::spawn(async move {
+            let run = probe::run(p, std::future::pending::<()>(), |out| hub.publish(&out));
+            if let Err(e) = run.await {
+                tracing::error!(error = %e, "the local probe stopped");
+            }
+        });
+        Ok::<_, Failure>(())
+    })?;
+    Ok(addr.to_string())
+}
+
+#[cfg(not(all(feature = "probe", target_os = "linux")))]
+pub(super) fn local_probe(
+    _rt: &tokio::runtime::Runtime,
+    _interfaces: Option<String>,
+) -> Result<String, Failure> {
+    Err(Failure::Node(
+        "--probe: this build has no probe (Linux, feature `probe`): use --agent ADDR".into(),
+    ))
+}
+
 /// Binds the agent's listener (before a lab moves the process into its node).
 #[cfg(all(feature = "probe", target_os = "linux"))]
 fn bind_agent(addr: SocketAddr) -> Result<std::net::TcpListener, Failure> {

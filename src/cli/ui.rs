@@ -28,11 +28,11 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
         pending,
     } = loaded;
     let snapshot = Snapshot::prepare(world, engine_options(&cli.source));
-    if !cli.flows.is_empty() || !cli.agents.is_empty() {
+    if !cli.flows.is_empty() || !cli.agents.is_empty() || cli.probe {
         info.flows = true;
     }
     // Real flows replace the demo's simulated ones.
-    let demo_flows = demo_flows && cli.agents.is_empty();
+    let demo_flows = demo_flows && cli.agents.is_empty() && !cli.probe;
     let mut state = State::new(snapshot, info, themes, chosen);
     state.context_rules = rules;
     // What the source stages (Calico's staged policies) is listed; the demo shows it at once.
@@ -79,20 +79,26 @@ pub(super) fn open_tui(cli: &Cli, loaded: Loaded, demo_flows: bool) -> Result<Ex
         }
         (None, None) => (runtime()?, None),
     };
+    let mut agents = cli.agents.clone();
+    if cli.probe {
+        agents.push(super::node::local_probe(
+            &runtime,
+            cli.probe_interfaces.clone(),
+        )?);
+    }
     let sources = crate::tui::Sources {
         demo_flows,
         live: live_source,
         recorded: cli.flows.clone(),
-        agents: cli.agents.clone(),
-        // On a cluster, its agents unless addresses were given.
-        cluster_agents: cli
-            .agents
+        // On a cluster, its agents unless addresses (or this node's probe) were given.
+        cluster_agents: agents
             .is_empty()
             .then(|| crate::cluster::live::agents::AgentPods {
                 namespace: cli.agent_namespace.clone(),
                 selector: cli.agent_selector.clone(),
                 ..Default::default()
             }),
+        agents,
     };
     let ended_by =
         crate::tui::run(state, runtime, sources).map_err(|e| Failure::Setup(format!("{e:#}")))?;
