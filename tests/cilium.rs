@@ -682,3 +682,68 @@ fn names_given_with_fqdn_decide() {
     assert!(Domains::parse(&["*.github.com=1.2.3.4".into()]).is_err());
     assert!(Domains::parse(&["api.github.com=nope".into()]).is_err());
 }
+
+/// policy/language ("Rule basics", and the CRD's `specs`): a policy may carry several rule
+/// sets, `spec` and every entry of `specs`, each with its own endpointSelector; each selects
+/// and admits on its own, and a later definition of the policy replaces all of them.
+#[test]
+fn several_rule_sets_under_one_name_each_apply() {
+    let doc = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: two, namespace: prod}\nspec:\n  endpointSelector: {matchLabels: {app: api}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\nspecs:\n- endpointSelector: {matchLabels: {app: web}}\n  egress:\n  - toEndpoints: [{matchLabels: {app: api}}]\n    toPorts: [{ports: [{port: '8080'}]}]\n- endpointSelector: {matchLabels: {app: web}}\n  egressDeny:\n  - toEndpoints: [{matchLabels: {app: api}}]\n    toPorts: [{ports: [{port: '9090'}]}]\n---\n".to_string();
+    run(vec![
+        (
+            "spec admits web to api",
+            doc.clone(),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            8080,
+            Allowed,
+        ),
+        (
+            "specs[0] isolates web's egress: other ports closed",
+            doc.clone(),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            7070,
+            Denied,
+        ),
+        (
+            "spec isolates api's ingress",
+            doc.clone(),
+            "dev/shell",
+            "prod/api",
+            Tcp,
+            8080,
+            Denied,
+        ),
+        (
+            "specs[1] denies",
+            doc.clone(),
+            "prod/web",
+            "prod/api",
+            Tcp,
+            9090,
+            Denied,
+        ),
+    ]);
+    let index = index_with(&doc);
+    let names: Vec<String> = index.policies().policies.iter().map(|p| p.key()).collect();
+    assert_eq!(
+        names,
+        [
+            "CiliumNetworkPolicy/prod/two (spec)",
+            "CiliumNetworkPolicy/prod/two (specs[0])",
+            "CiliumNetworkPolicy/prod/two (specs[1])",
+        ]
+    );
+    // The same policy again, with one rule set: it replaces all three.
+    let again = cnp(
+        "prod",
+        "two",
+        "endpointSelector: {matchLabels: {app: api}}\ningress:\n- {}",
+    );
+    let index = index_with(&format!("{doc}{again}"));
+    assert_eq!(index.policies().policies.len(), 1);
+    assert!(index.policies().tiers.is_empty(), "the deny part went too");
+}

@@ -235,6 +235,10 @@ struct Builder {
     policies: BTreeMap<(String, String), Policy>,
     /// Cluster-scoped tier policies by (kind, name).
     tiers: BTreeMap<(String, String), crate::policy::tiers::TierPolicy>,
+    /// The keys of each Cilium policy's rule sets (in `policies` and `tiers`), by (namespace,
+    /// `Kind/name`), so that a later definition replaces all of them.
+    #[allow(clippy::type_complexity)]
+    cilium_parts: BTreeMap<(String, String), Vec<((String, String), Option<(String, String)>)>>,
     /// Istio's AuthorizationPolicies by (namespace, name).
     istio: BTreeMap<(String, String), crate::policy::istio::IstioPolicy>,
     staged: Vec<Staged>,
@@ -824,23 +828,39 @@ impl Builder {
                     return;
                 };
                 self.count(&kind);
-                let key = (
-                    compiled.allow.namespace.clone(),
-                    format!("{kind}/{}", compiled.allow.name),
+                // A later definition replaces every rule set of the earlier one.
+                let object = (
+                    if clusterwide {
+                        String::new()
+                    } else {
+                        namespace.clone()
+                    },
+                    format!("{kind}/{name}"),
                 );
-                // A later definition replaces the deny rules too, or drops them.
-                let deny_name = if clusterwide {
-                    compiled.allow.name.clone()
-                } else {
-                    format!("{}/{}", compiled.allow.namespace, compiled.allow.name)
-                };
-                self.tiers.remove(&(kind.clone(), deny_name));
-                if let Some(deny) = compiled.deny {
-                    self.tiers.insert((kind.clone(), deny.name.clone()), deny);
-                }
-                if self.policies.insert(key, compiled.allow).is_some() {
+                if let Some(earlier) = self.cilium_parts.remove(&object) {
+                    for (policy, tier) in earlier {
+                        self.policies.remove(&policy);
+                        if let Some(tier) = tier {
+                            self.tiers.remove(&tier);
+                        }
+                    }
                     self.duplicate(&label, &origin);
                 }
+                let mut parts = Vec::new();
+                for part in compiled {
+                    let policy = (
+                        part.allow.namespace.clone(),
+                        format!("{kind}/{}", part.allow.name),
+                    );
+                    let tier = part.deny.map(|deny| {
+                        let key = (kind.clone(), deny.name.clone());
+                        self.tiers.insert(key.clone(), deny);
+                        key
+                    });
+                    self.policies.insert(policy.clone(), part.allow);
+                    parts.push((policy, tier));
+                }
+                self.cilium_parts.insert(object, parts);
             }
             ("security.istio.io", "AuthorizationPolicy") => {
                 use crate::policy::istio::{compile_authorization_policy, IstioObject};

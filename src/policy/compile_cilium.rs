@@ -180,7 +180,7 @@ pub fn compile_cilium_policy(
     clusterwide: bool,
     namespace: &str,
     origin: Origin,
-) -> Result<CiliumCompiled, FieldErrors> {
+) -> Result<Vec<CiliumCompiled>, FieldErrors> {
     let kind = if clusterwide {
         "CiliumClusterwideNetworkPolicy"
     } else {
@@ -201,35 +201,75 @@ pub fn compile_cilium_policy(
             "CiliumClusterwideNetworkPolicy is cluster-scoped: it has no namespace",
         );
     }
-    let spec = match (&object.spec, &object.specs) {
-        (Some(spec), None) => spec,
-        (None, Some(specs)) if specs.len() == 1 => &specs[0],
-        (None, Some(_)) => {
-            // Several rule sets under one name would need one policy each, named apart.
-            errs.push(
-                "specs",
-                "more than one rule set is not read; write one policy per rule set",
-            );
-            return Err(FieldErrors(errs.0));
-        }
-        (Some(_), Some(_)) => {
-            errs.push("spec", "spec and specs cannot both be set");
-            return Err(FieldErrors(errs.0));
-        }
-        (None, None) => {
-            errs.push("spec", "is required");
-            return Err(FieldErrors(errs.0));
-        }
-    };
-    let base = if object.spec.is_some() {
-        "spec"
-    } else {
-        "specs[0]"
-    };
+    // `spec` and every entry of `specs` are rule sets of their own, each with its own
+    // selector, as Cilium reads them; several become parts named after their place.
+    let mut sets: Vec<(String, &RuleSpec)> = Vec::new();
+    if let Some(spec) = &object.spec {
+        sets.push(("spec".to_string(), spec));
+    }
+    for (i, spec) in object.specs.iter().flatten().enumerate() {
+        sets.push((format!("specs[{i}]"), spec));
+    }
+    if sets.is_empty() {
+        errs.push("spec", "is required (or specs)");
+        return Err(FieldErrors(errs.0));
+    }
+    let audit_mode = object
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(AUDIT_ANNOTATION))
+        .is_some_and(|v| v == "true");
     let scope = Scope {
         clusterwide,
         namespace,
     };
+    let several = sets.len() > 1;
+    let mut out = Vec::new();
+    for (base, spec) in &sets {
+        let part = if several {
+            format!("{name} ({base})")
+        } else {
+            name.clone()
+        };
+        let set = RuleSet {
+            kind,
+            name: part,
+            base,
+            audit_mode,
+        };
+        if let Some(c) = rule_set(&set, spec, scope, origin.clone(), &mut errs) {
+            out.push(c);
+        }
+    }
+    if !errs.0.is_empty() {
+        return Err(FieldErrors(errs.0));
+    }
+    Ok(out)
+}
+
+/// One rule set's names: the kind, the part's name, its field (`spec`, `specs[1]`).
+struct RuleSet<'a> {
+    kind: &'a str,
+    name: String,
+    base: &'a str,
+    audit_mode: bool,
+}
+
+/// One rule set (`spec`, or an entry of `specs`): its allow part and its deny part; `None`
+/// after errors, which are in `errs`.
+fn rule_set(
+    set: &RuleSet,
+    spec: &RuleSpec,
+    scope: Scope,
+    origin: Origin,
+    errs: &mut Errors,
+) -> Option<CiliumCompiled> {
+    let before = errs.0.len();
+    let (kind, base, clusterwide, namespace) =
+        (set.kind, set.base, scope.clusterwide, scope.namespace);
+    let name = set.name.clone();
+
     let mut warnings = Vec::new();
     for field in spec.other.keys() {
         warnings.push(format!(
@@ -239,7 +279,7 @@ pub fn compile_cilium_policy(
     let subject = match (&spec.endpoint_selector, &spec.node_selector) {
         (Some(sel), None) => {
             let (namespaces, pods) =
-                split_selector(sel, &format!("{base}.endpointSelector"), scope, &mut errs);
+                split_selector(sel, &format!("{base}.endpointSelector"), scope, errs);
             // A namespaced policy selects in its own namespace, whatever its selector says.
             let namespaces = match (clusterwide, namespaces) {
                 (true, ns) => ns,
@@ -285,8 +325,7 @@ pub fn compile_cilium_policy(
         let mut allow_rules = Vec::new();
         for (i, r) in allow.iter().flatten().enumerate() {
             let path = format!("{base}.{field}[{i}]");
-            let Some(compiled) =
-                peer_rule(r, &path, direction, false, scope, &mut errs, &mut warnings)
+            let Some(compiled) = peer_rule(r, &path, direction, false, scope, errs, &mut warnings)
             else {
                 continue;
             };
@@ -309,8 +348,7 @@ pub fn compile_cilium_policy(
         let deny_field = format!("{field}Deny");
         for (i, r) in deny.iter().flatten().enumerate() {
             let path = format!("{base}.{deny_field}[{i}]");
-            let Some(compiled) =
-                peer_rule(r, &path, direction, true, scope, &mut errs, &mut warnings)
+            let Some(compiled) = peer_rule(r, &path, direction, true, scope, errs, &mut warnings)
             else {
                 continue;
             };
@@ -346,15 +384,10 @@ pub fn compile_cilium_policy(
             default_deny,
         ));
     }
-    if !errs.0.is_empty() {
-        return Err(FieldErrors(errs.0));
+    if errs.0.len() > before {
+        return None;
     }
-    let audit_mode = object
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(AUDIT_ANNOTATION))
-        .is_some_and(|v| v == "true");
+    let audit_mode = set.audit_mode;
     if audit_mode {
         warnings.push(format!(
             "{AUDIT_ANNOTATION}: \"true\": Cilium logs what this policy would drop and forwards it"
@@ -418,7 +451,7 @@ pub fn compile_cilium_policy(
             audit_mode,
         })),
     };
-    Ok(CiliumCompiled { allow, deny })
+    Some(CiliumCompiled { allow, deny })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -945,16 +978,19 @@ fn split_selector(
 mod tests {
     use super::*;
 
+    /// A policy of one rule set.
     fn compile(yaml: &str) -> Result<CiliumCompiled, FieldErrors> {
         let value: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");
         let kind = value["kind"].as_str().unwrap_or_default().to_string();
         let object: CiliumObject = serde_yaml::from_value(value).expect("shape");
-        compile_cilium_policy(
+        let mut parts = compile_cilium_policy(
             &object,
             kind == "CiliumClusterwideNetworkPolicy",
             "prod",
             Origin::default(),
-        )
+        )?;
+        assert_eq!(parts.len(), 1, "one rule set");
+        Ok(parts.remove(0))
     }
 
     #[test]

@@ -631,9 +631,11 @@ impl Cache {
                     Item::Staged(s) => staged.push(s.clone()),
                     Item::Tier(t) => tiers.push(t.clone()),
                     Item::Istio(p) => istio.push(p.clone()),
-                    Item::Cilium(c) => {
-                        policies.push(c.allow.clone());
-                        tiers.extend(c.deny.clone());
+                    Item::Cilium(parts) => {
+                        for c in parts {
+                            policies.push(c.allow.clone());
+                            tiers.extend(c.deny.clone());
+                        }
                     }
                     Item::Finished => {}
                     Item::Invalid(why) => warnings.push(why.clone()),

@@ -49,8 +49,8 @@ pub enum Item {
     Staged(Staged),
     /// A cluster-scoped policy of the Admin or Baseline tier.
     Tier(TierPolicy),
-    /// A Cilium policy: its allow part and its deny part.
-    Cilium(Box<CiliumCompiled>),
+    /// A Cilium policy: the allow part and the deny part of each of its rule sets.
+    Cilium(Vec<CiliumCompiled>),
     /// An Istio AuthorizationPolicy: shown, not evaluated.
     Istio(crate::policy::istio::IstioPolicy),
     /// An object the engine cannot use, with the reason (shown as a warning).
@@ -283,7 +283,7 @@ impl Watched for CiliumNetworkPolicy {
             self,
             self.json(),
             |o: &CiliumObject, ns| compile_cilium_policy(o, false, ns, origin()),
-            |c| Item::Cilium(Box::new(c)),
+            Item::Cilium,
         )
     }
 }
@@ -294,7 +294,7 @@ impl Watched for CiliumClusterwideNetworkPolicy {
             self,
             self.json(),
             |o: &CiliumObject, ns| compile_cilium_policy(o, true, ns, origin()),
-            |c| Item::Cilium(Box::new(c)),
+            Item::Cilium,
         )
     }
 }
