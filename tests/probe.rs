@@ -455,6 +455,92 @@ fn agent_address_errors_are_clear() {
     assert!(stderr.contains("loopback only"), "{stderr}");
 }
 
+/// The terminal UI in a tmux session of its own (160x45), ended when dropped.
+struct Ui {
+    socket: String,
+}
+
+impl Ui {
+    fn start(name: &str, command: &str) -> Ui {
+        let ui = Ui {
+            socket: format!("netpol-probe-{name}-{}", std::process::id()),
+        };
+        ui.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "ui",
+            "-x",
+            "160",
+            "-y",
+            "45",
+            "env",
+            "TERM=xterm-256color",
+            "NETPOL_TUI_LOG=off",
+            "NETPOL_TUI_THEME_DIR=/nonexistent",
+            "NETPOL_TUI_CONFIG_DIR=/nonexistent",
+            "sh",
+            "-c",
+            command,
+        ]);
+        ui
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("tmux is needed for this test and could not run: {e}"));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen, once `ok` says it shows `what`; fails after `secs` seconds.
+    fn wait_for(&self, what: &str, secs: u64, ok: &dyn Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.tmux(&["capture-pane", "-t", "ui", "-p"]);
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "no {what} on the screen within {secs} s:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// A blocked flow, named with the policy that isolates its pod.
+    fn wait_for_a_blocked_flow(&self, secs: u64) -> String {
+        self.wait_for("blocked flow with its policy", secs, &|s| {
+            s.lines().any(|l| {
+                // The newest flows scroll by: any dropped one named with its policy will do.
+                l.contains("✗") && l.contains("drop") && l.contains("isolated by production/")
+            })
+        })
+    }
+
+    /// `:WORDS` and Enter.
+    fn command(&self, words: &str) {
+        self.tmux(&["send-keys", "-t", "ui", ":"]);
+        self.tmux(&["send-keys", "-t", "ui", "-l", words]);
+        self.tmux(&["send-keys", "-t", "ui", "Enter"]);
+    }
+
+    fn quit(&self) {
+        self.tmux(&["send-keys", "-t", "ui", "Escape"]);
+        self.tmux(&["send-keys", "-t", "ui", "q"]);
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
 /// The terminal UI reads a lab's agent (a real probe on the real kernel): a blocked flow
 /// shows with the policy responsible, and `:nodes` names the lab's node as connected.
 #[test]
@@ -462,68 +548,21 @@ fn the_ui_shows_a_labs_flows_with_the_policy_responsible() {
     require_root();
     let _lab = lock();
     let (mut lab, addr, rest) = serving_lab("12");
-    let socket = format!("netpol-probe-ui-{}", std::process::id());
-    let tmux = |args: &[&str]| -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("tmux is needed for this test and could not run: {e}"));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let ui = format!(
-        "{} --demo --agent {addr}",
-        env!("CARGO_BIN_EXE_kubectl-netpol_tui")
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
+    let ui = Ui::start(
         "ui",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        "env",
-        "TERM=xterm-256color",
-        "NETPOL_TUI_LOG=off",
-        "NETPOL_TUI_THEME_DIR=/nonexistent",
-        "NETPOL_TUI_CONFIG_DIR=/nonexistent",
-        "sh",
-        "-c",
-        &ui,
-    ]);
-    let wait_for = |what: &str, ok: &dyn Fn(&str) -> bool| -> String {
-        let start = Instant::now();
-        loop {
-            let screen = tmux(&["capture-pane", "-t", "ui", "-p"]);
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "no {what} on the screen within 15 s:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    let screen = wait_for("blocked flow with its policy", &|s| {
-        s.lines().any(|l| {
-            // The newest flows scroll by: any dropped one named with its policy will do.
-            l.contains("✗") && l.contains("drop") && l.contains("isolated by production/")
-        })
-    });
+        &format!(
+            "{} --demo --agent {addr}",
+            env!("CARGO_BIN_EXE_kubectl-netpol_tui")
+        ),
+    );
+    let screen = ui.wait_for_a_blocked_flow(15);
     assert!(screen.contains("1/1 nodes"), "{screen}");
-    tmux(&["send-keys", "-t", "ui", ":"]);
-    tmux(&["send-keys", "-t", "ui", "-l", "nodes"]);
-    tmux(&["send-keys", "-t", "ui", "Enter"]);
-    wait_for("the lab's node", &|s| {
+    ui.command("nodes");
+    ui.wait_for("the lab's node", 15, &|s| {
         s.contains("1 of 1 connected") && s.contains("nplab-node")
     });
-    tmux(&["send-keys", "-t", "ui", "Escape"]);
-    tmux(&["send-keys", "-t", "ui", "q"]);
-    std::thread::sleep(Duration::from_millis(300));
-    tmux(&["kill-server"]);
+    ui.quit();
+    drop(ui);
     let status = lab.wait().expect("lab exit");
     let rest = rest.join().expect("stderr reader");
     assert!(status.success(), "lab failed: {rest:?}");
@@ -562,66 +601,21 @@ fn the_ui_runs_the_probe_of_its_own_node() {
         }
     }
     let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
-    let socket = format!("netpol-probe-local-{}", std::process::id());
-    let tmux = |args: &[&str]| -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("tmux is needed for this test and could not run: {e}"));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let ui = format!(
-        "ip netns exec nplab-node {} --demo --probe --probe-interfaces 'npl*'",
-        env!("CARGO_BIN_EXE_kubectl-netpol_tui")
+    let ui = Ui::start(
+        "local",
+        &format!(
+            "ip netns exec nplab-node {} --demo --probe --probe-interfaces 'npl*'",
+            env!("CARGO_BIN_EXE_kubectl-netpol_tui")
+        ),
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ui",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        "env",
-        "TERM=xterm-256color",
-        "NETPOL_TUI_LOG=off",
-        "NETPOL_TUI_THEME_DIR=/nonexistent",
-        "NETPOL_TUI_CONFIG_DIR=/nonexistent",
-        "sh",
-        "-c",
-        &ui,
-    ]);
-    let wait_for = |what: &str, ok: &dyn Fn(&str) -> bool| -> String {
-        let start = Instant::now();
-        loop {
-            let screen = tmux(&["capture-pane", "-t", "ui", "-p"]);
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(12),
-                "no {what} on the screen within 12 s:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    let screen = wait_for("blocked flow with its policy", &|s| {
-        s.lines()
-            .any(|l| l.contains("✗") && l.contains("drop") && l.contains("isolated by production/"))
-    });
+    let screen = ui.wait_for_a_blocked_flow(12);
     assert!(screen.contains("1/1 nodes"), "{screen}");
-    tmux(&["send-keys", "-t", "ui", ":"]);
-    tmux(&["send-keys", "-t", "ui", "-l", "nodes"]);
-    tmux(&["send-keys", "-t", "ui", "Enter"]);
-    wait_for("this node's probe", &|s| {
+    ui.command("nodes");
+    ui.wait_for("this node's probe", 12, &|s| {
         s.contains("1 of 1 connected") && s.contains("127.0.0.1:")
     });
-    tmux(&["send-keys", "-t", "ui", "Escape"]);
-    tmux(&["send-keys", "-t", "ui", "q"]);
-    std::thread::sleep(Duration::from_millis(500));
-    tmux(&["kill-server"]);
+    ui.quit();
+    drop(ui);
     let status = lab.wait().expect("lab exit");
     let rest = rest.join().expect("stderr reader");
     assert!(status.success(), "lab failed: {rest:?}");
