@@ -1138,6 +1138,18 @@ fn lint_names_covered_rules_and_informs_about_open_namespaces() {
             "⚑ error [policy-types-ignore-rules] spec.egress has rules but policyTypes lacks Egress",
         ],
     );
+    // Egress to a Service's ClusterIP: the policy never sees that address.
+    let out = run(
+        bin().args(["lint", "-f", "tests/fixtures/lint/service-address.yaml"]),
+        1,
+    );
+    assert_has(
+        &out,
+        &[
+            "⚑ warning [ipblock-service-address] egress[0].to[0]: ipBlock 10.96.7.7/32 holds the ClusterIP 10.96.7.7 of Service shop/db but none of its pods' addresses",
+            "fix: select the Service's pods instead",
+        ],
+    );
     // Only warnings: failing on errors passes.
     run(bin().args(["lint", "-f", f, "--fail-on", "error"]), 0);
     // The demo has an error (pods that cannot resolve names); never fails on nothing.

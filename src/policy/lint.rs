@@ -46,6 +46,7 @@ pub const RULES: &[(&str, Severity, &str)] = &[
     ("metadata-open", Severity::Warning, "egress to everything that leaves the cloud metadata address open"),
     ("split-rule", Severity::Warning, "ports for every peer next to every port for some peers: one rule split in two by a dash"),
     ("named-port-undeclared", Severity::Error, "a named port no selected pod declares, which matches nothing"),
+    ("ipblock-service-address", Severity::Warning, "an ipBlock that holds a Service's ClusterIP but none of its pods' addresses: NetworkPolicy never sees the Service's address"),
     ("covered-rule", Severity::Warning, "a rule that admits nothing another rule of the policy does not (a duplicate, or a subset)"),
     ("no-dns", Severity::Error, "pods isolated for egress that cannot reach the cluster's DNS"),
     ("l7-filters-nothing", Severity::Warning, "Cilium L7 rules that another rule makes moot"),
@@ -396,6 +397,7 @@ fn problems_of(index: &Index, id: PolicyId, selected: &[PodId]) -> Vec<Finding> 
                         }
                     }
                     Peer::IpBlock(block) if direction == Direction::Egress => {
+                        out.extend(service_address(inv, block, r, p));
                         let everything =
                             block.cidr.prefix_len() == 0 && block.cidr.addr().is_ipv4();
                         let metadata: std::net::IpAddr = METADATA.parse().expect("an address");
@@ -465,6 +467,42 @@ fn problems_of(index: &Index, id: PolicyId, selected: &[PodId]) -> Vec<Finding> 
     }
     out.extend(covered_rules(policy));
     out
+}
+
+/// An egress ipBlock meant for a Service: it holds the Service's ClusterIP, which traffic to
+/// the Service is sent to, but none of its pods' addresses, which is what NetworkPolicy
+/// judges (kube-proxy or the CNI rewrites the address first). One finding per block, naming
+/// the first such Service.
+fn service_address(
+    inv: &super::model::Inventory,
+    block: &super::model::IpBlock,
+    r: usize,
+    p: usize,
+) -> Option<Finding> {
+    inv.services.iter().find_map(|s| {
+        let ip = s.cluster_ips.iter().find(|ip| block.contains(ip))?;
+        let pods = super::service::selected_pods(inv, s);
+        let reaches_pods = pods
+            .iter()
+            .any(|&pod| inv.pods[pod as usize].ips.iter().any(|a| block.contains(a)));
+        if pods.is_empty() || reaches_pods {
+            return None;
+        }
+        Some(finding(
+            "ipblock-service-address",
+            format!(
+                "egress[{r}].to[{p}]: {block} holds the ClusterIP {ip} of Service {} but none \
+                 of its pods' addresses: NetworkPolicy judges the pod behind a Service, so this \
+                 peer admits no traffic to it",
+                s.key()
+            ),
+            format!(
+                "select the Service's pods instead (podSelector on its selector, with a \
+                 namespaceSelector on kubernetes.io/metadata.name: {})",
+                s.namespace
+            ),
+        ))
+    })
 }
 
 /// Rules of one policy and direction that admit nothing another rule does not: every peer

@@ -269,11 +269,9 @@ fn target(inv: &Inventory, service: usize, port: usize, via: Via) -> ServiceTarg
     let sp = &s.ports[port];
     let mut backends = Vec::new();
     let mut skipped = Vec::new();
-    if let Some(selector) = &s.selector {
-        for (i, pod) in inv.pods.iter().enumerate() {
-            if pod.namespace != s.namespace || !selects(selector, &pod.labels) {
-                continue;
-            }
+    for i in selected_pods(inv, s) {
+        let pod = &inv.pods[i as usize];
+        {
             let found = match &sp.target {
                 TargetPort::Number(n) => Some(*n),
                 TargetPort::Name(name) => pod
@@ -283,11 +281,8 @@ fn target(inv: &Inventory, service: usize, port: usize, via: Via) -> ServiceTarg
                     .map(|cp| cp.port),
             };
             match found {
-                Some(port) => backends.push(Backend {
-                    pod: i as PodId,
-                    port,
-                }),
-                None => skipped.push(i as PodId),
+                Some(port) => backends.push(Backend { pod: i, port }),
+                None => skipped.push(i),
             }
         }
     }
@@ -303,6 +298,19 @@ fn target(inv: &Inventory, service: usize, port: usize, via: Via) -> ServiceTarg
 /// A Service's selector: every key present with the same value.
 fn selects(selector: &Labels, labels: &Labels) -> bool {
     selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+/// The pods a Service's selector matches in its namespace (none without a selector).
+pub fn selected_pods(inv: &Inventory, s: &Service) -> Vec<PodId> {
+    let Some(selector) = &s.selector else {
+        return Vec::new();
+    };
+    inv.pods
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.namespace == s.namespace && selects(selector, &p.labels))
+        .map(|(i, _)| i as PodId)
+        .collect()
 }
 
 /// One backing pod, its target port, and the flow to it explained.
