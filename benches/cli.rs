@@ -1,5 +1,5 @@
-//! The command line on big manifests: loading, `matrix` in every output form, every port
-//! at once by workload and by pod, and `effective -A -o json`, at 10k and 30k pods, each in a process of its own with its wall
+//! The command line on big manifests: loading, `lint`, `matrix` in every output form, every
+//! port at once by workload and by pod, and `effective -A -o json`, at 10k and 30k pods, each in a process of its own with its wall
 //! time and peak resident memory (VmHWM). Outputs of gigabytes go to /dev/null: what is
 //! measured is that they are written in bounded memory.
 //!
@@ -95,6 +95,13 @@ fn main() {
         bench(
             "effective -A -o json",
             &["effective", "-A", "-o", "json", "-f", f],
+            true,
+            runs,
+            0,
+        );
+        bench(
+            "lint -o json",
+            &["lint", "-o", "json", "--fail-on", "never", "-f", f],
             true,
             runs,
             0,

@@ -80,7 +80,7 @@ impl Problems {
 
 impl Snapshot {
     /// Compiles the world, makes its view models and finds its problems (`lint`, about a
-    /// quarter of a second of it at 10k pods and 2k policies): call it off the UI task.
+    /// tenth of a second of it at 10k pods and 2k policies): call it off the UI task.
     pub fn prepare(world: World, options: EngineOptions) -> Arc<Snapshot> {
         let started = Instant::now();
         let staged = world.staged;
