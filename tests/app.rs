@@ -174,6 +174,25 @@ fn finder_label_entry_filters_pods() {
     assert_eq!(selected_key(&s), "pod production/redis");
 }
 
+/// A Service in the finder: the tree shows the pods behind it (its namespace, its selector).
+#[test]
+fn finder_service_entry_shows_the_pods_behind_it() {
+    let mut s = demo_state(120, 40);
+    ctrl(&mut s, 'p');
+    type_text(&mut s, "svc/backend-serv");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(s.scope.as_deref(), Some("production"));
+    assert_eq!(s.tree_filter.input.text, "-l app=backend");
+    assert_eq!(selected_key(&s), "pod production/backend");
+    let m = s.message.clone().expect("a message");
+    assert!(
+        m.text
+            .contains("Service production/backend-service: 1 pod(s) behind it (app=backend)"),
+        "{}",
+        m.text
+    );
+}
+
 #[test]
 fn explain_dialog_answers_why_frontend_cannot_reach_the_database() {
     let mut s = demo_state(120, 40);

@@ -54,7 +54,7 @@ pub enum Target {
     Label(u32),
     /// A node (explain's endpoint pickers only).
     Node(u32),
-    /// A Service (explain's destination picker only).
+    /// A Service: the finder shows the pods behind it; explain's To field takes it.
     Service(u32),
 }
 
@@ -97,6 +97,12 @@ pub fn entries(index: &Index) -> Vec<Entry> {
         out.push(Entry {
             text: p.key(),
             target: Target::Policy(i as PolicyId),
+        });
+    }
+    for (i, svc) in inv.services.iter().enumerate() {
+        out.push(Entry {
+            text: format!("{}/svc/{}", svc.namespace, svc.name),
+            target: Target::Service(i as u32),
         });
     }
     let mut labels: Vec<String> = inv

@@ -269,7 +269,7 @@ pub const BINDINGS: &[Binding] = &[
     bind!(
         Main,
         "Ctrl-P",
-        "jump anywhere: namespaces, pods, policies, labels",
+        "jump anywhere: namespaces, pods, policies, Services (their pods), labels",
         Some(("^P", "find")),
         Finder,
         [(KeyCode::Char('p'), CTRL)]

@@ -432,6 +432,38 @@ pub(super) fn go_to(state: &mut State, target: Target) {
             state.rebuild_rows();
             state.refresh_detail();
         }
-        Target::Node(_) | Target::Service(_) => {}
+        Target::Service(i) => {
+            let inv = state.snapshot.index.inventory().clone();
+            let Some(svc) = inv.services.get(i as usize) else {
+                return;
+            };
+            let Some(selector) = &svc.selector else {
+                state.say(format!(
+                    "Service {} has no selector: the pods behind it are written elsewhere \
+                     (EndpointSlices), not read here",
+                    svc.key()
+                ));
+                return;
+            };
+            // The pods behind it: its namespace, filtered by its selector (kubectl syntax).
+            let text: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let pods = crate::policy::service::selected_pods(&inv, svc).len();
+            state.tree_mode = TreeMode::Pods;
+            state.tree_filter = Filter {
+                input: LineInput::with(&format!("-l {}", text.join(","))),
+                editing: false,
+            };
+            state.set_scope(Some(svc.namespace.clone()));
+            state.focus = Pane::Tree;
+            state.refresh_detail();
+            state.say(format!(
+                "Service {}: {pods} pod(s) behind it ({}); e explains a flow to {}/svc/{}",
+                svc.key(),
+                text.join(","),
+                svc.namespace,
+                svc.name
+            ));
+        }
+        Target::Node(_) => {}
     }
 }

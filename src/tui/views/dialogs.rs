@@ -97,7 +97,7 @@ pub fn finder(frame: &mut Frame, full: Rect, state: &State, f: &FinderState) {
     let inner = frame_of(
         frame,
         area,
-        "Jump to · namespaces, pods, policies, labels",
+        "Jump to · namespace, pod, policy, Service, label",
         state,
     );
     let mut lines = vec![
