@@ -775,7 +775,7 @@ async fn commands_read_the_cluster_and_follow_changes() {
         "{out}"
     );
     assert!(
-        out.contains("synced:     2 namespaces, 4 pods, 3 NetworkPolicies, 1 nodes in"),
+        out.contains("synced:     2 namespaces, 4 pods, 3 NetworkPolicies, 1 nodes, 0 Services in"),
         "{out}"
     );
     assert!(out.contains("visible:    everything"), "{out}");

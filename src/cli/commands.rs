@@ -332,11 +332,12 @@ fn status_text(loaded: &Loaded) -> String {
         n => format!(", {n} tier policies"),
     };
     let counts = format!(
-        "{} namespaces, {} pods, {} NetworkPolicies{tiers}, {} nodes",
+        "{} namespaces, {} pods, {} NetworkPolicies{tiers}, {} nodes, {} Services",
         inv.namespaces.len(),
         inv.pods.len(),
         loaded.world.policies.policies.len(),
-        inv.nodes.len()
+        inv.nodes.len(),
+        inv.services.len()
     );
     let mut out = String::new();
     match &loaded.live {
