@@ -1552,6 +1552,30 @@ fn a_service_without_a_selector_is_unknown() {
     );
 }
 
+/// A Service whose selector matches no pod: nothing answers, which is no policy's doing.
+#[test]
+fn a_service_without_pods_says_so() {
+    let text = run(
+        bin().args([
+            "explain",
+            "-f",
+            "tests/fixtures/services",
+            "--from",
+            "shop/client",
+            "--to",
+            "shop/svc/gone",
+        ]),
+        1,
+    );
+    assert_has(
+        &text,
+        &[
+            "✗ NO PODS → Service shop/gone TCP/80",
+            "Service shop/gone has no backing pod: nothing answers there, whatever the policies say",
+        ],
+    );
+}
+
 #[test]
 fn service_lookups_that_fail_say_why() {
     let dir = "tests/fixtures/services";

@@ -136,6 +136,9 @@ pub fn service_explanation(
         paint.good(&format!("{OK} ALLOWED"))
     } else if e.unknown.is_some() || (denied == 0 && unknown > 0) {
         paint.warn("? UNKNOWN")
+    } else if e.backends.is_empty() {
+        // Not a policy's doing: nothing answers.
+        paint.bad(&format!("{NO} NO PODS"))
     } else {
         paint.bad(&format!("{NO} DENIED"))
     };
