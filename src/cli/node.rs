@@ -11,7 +11,9 @@ use clap::{Args, ValueEnum};
 use super::load::load_world;
 use super::{engine_options, numbers, runtime, Failure, SourceArgs};
 use crate::cluster::World;
-use crate::flow::wire::{self, Counters};
+#[cfg(all(feature = "probe", target_os = "linux"))]
+use crate::flow::wire;
+use crate::flow::wire::Counters;
 use crate::flow::{annotate, Annotated, FlowEvent, Names, Outcome, VerdictFilter};
 use crate::policy::Index;
 
