@@ -843,3 +843,35 @@ fn a_cilium_policy_stays_selected_across_a_new_world() {
         "netpol CiliumNetworkPolicy/production/backend-api-l7"
     );
 }
+
+/// `:svc` lists the Services (type, addresses, ports to target ports, pods behind);
+/// `:svc NAME` shows the pods behind one.
+#[test]
+fn svc_lists_the_services_and_goes_to_the_pods_behind_one() {
+    let mut s = demo_state(120, 40);
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "svc");
+    press(&mut s, KeyCode::Enter);
+    let Some(Overlay::Text { title, text, .. }) = &s.overlay else {
+        panic!("no Services view")
+    };
+    assert!(title.starts_with("Services (5)"), "{title}");
+    for want in [
+        "production/backend-service",
+        "ClusterIP  10.96.20.11",
+        "TCP/8080→http",
+        "1 pod(s) behind it (app=backend)",
+        "LoadBalancer  10.96.20.10, 203.0.113.10",
+        "TCP/80→http (node 30080)",
+        "UDP/53→dns",
+    ] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+    press(&mut s, KeyCode::Esc);
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "svc kube-dns");
+    press(&mut s, KeyCode::Enter);
+    assert_eq!(s.scope.as_deref(), Some("kube-system"));
+    assert_eq!(s.tree_filter.input.text, "-l k8s-app=kube-dns");
+    assert_eq!(selected_key(&s), "pod kube-system/coredns");
+}

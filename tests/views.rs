@@ -155,6 +155,15 @@ fn command_line() {
 }
 
 #[test]
+fn services_view() {
+    snap("services", |s| {
+        press(s, KeyCode::Char(':'));
+        type_text(s, "svc");
+        press(s, KeyCode::Enter);
+    });
+}
+
+#[test]
 fn problems_view() {
     snap("problems", |s| {
         press(s, KeyCode::Char(':'));
@@ -372,7 +381,10 @@ fn an_empty_command_line_lists_the_commands() {
     let mut s = demo_state(160, 40);
     press(&mut s, KeyCode::Char(':'));
     let screen = format!("{}", draw(&mut s).backend());
-    assert!(screen.contains("ns · pod · netpol · explain"), "{screen}");
+    assert!(
+        screen.contains("ns · pod · netpol · svc · explain"),
+        "{screen}"
+    );
     type_text(&mut s, "n");
     let screen = format!("{}", draw(&mut s).backend());
     assert!(screen.contains("ns · netpol · nodes"), "{screen}");

@@ -25,6 +25,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "policies under their namespaces; with a name, go to it",
     ),
     (
+        "svc [NAME]",
+        "Services: type, addresses, ports to target ports, pods behind; with a name, show its pods",
+    ),
+    (
         "explain [FROM [TO [PORT [PROTO]]]]",
         "the explain dialog, run at once when complete",
     ),
@@ -66,6 +70,7 @@ pub(super) const COMMAND_WORDS: &[&str] = &[
     "ns",
     "pod",
     "netpol",
+    "svc",
     "explain",
     "flows",
     "write-flows",
@@ -190,6 +195,21 @@ pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
         "netpol" | "netpols" | "np" | "policy" | "policies" | "networkpolicy" => {
             list_or_go(state, &arg, Action::ShowPolicies, "netpol")
         }
+        "svc" | "service" | "services" => {
+            if arg.is_empty() {
+                let inv = state.snapshot.index.inventory().clone();
+                state.overlay = Some(Overlay::Text {
+                    title: format!("Services ({}) · :svc NAME shows its pods", inv.services.len()),
+                    text: services_text(&inv),
+                    scroll: 0,
+                });
+            } else {
+                match best(state, &["svc"], &arg) {
+                    Some(target) => super::tree::go_to(state, target),
+                    None => state.complain(format!("no Service matches {arg:?}")),
+                }
+            }
+        }
         "explain" | "x" => {
             let mut form = ExplainForm::new(&state.snapshot);
             let fields = [&mut form.from, &mut form.to, &mut form.port];
@@ -261,4 +281,62 @@ pub(super) fn run_command(state: &mut State, text: &str) -> Vec<Command> {
         )),
     }
     Vec::new()
+}
+
+/// `:svc`: every Service with its type, addresses, ports (port → target port) and how many
+/// pods are behind it, by namespace.
+fn services_text(inv: &crate::policy::model::Inventory) -> String {
+    use crate::policy::model::ServiceType;
+    if inv.services.is_empty() {
+        return "No Services were read.".to_string();
+    }
+    let paint = crate::render::paint::Paint::markup();
+    let mut out = String::new();
+    for s in &inv.services {
+        let kind = match s.kind {
+            ServiceType::ClusterIP if s.cluster_ips.is_empty() => "headless",
+            ServiceType::ClusterIP => "ClusterIP",
+            ServiceType::NodePort => "NodePort",
+            ServiceType::LoadBalancer => "LoadBalancer",
+            ServiceType::ExternalName => "ExternalName",
+        };
+        let ports: Vec<String> = s
+            .ports
+            .iter()
+            .map(|p| {
+                let node = p
+                    .node_port
+                    .map(|n| format!(" (node {n})"))
+                    .unwrap_or_default();
+                format!("{}/{}→{}{node}", p.protocol, p.port, p.target)
+            })
+            .collect();
+        let pods = match &s.selector {
+            None => "pods: not told (no selector)".to_string(),
+            Some(sel) => {
+                let labels: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!(
+                    "{} pod(s) behind it ({})",
+                    crate::policy::service::selected_pods(inv, s).len(),
+                    labels.join(",")
+                )
+            }
+        };
+        let addresses: Vec<String> = s
+            .cluster_ips
+            .iter()
+            .chain(&s.external_ips)
+            .map(|a| a.to_string())
+            .collect();
+        out.push_str(&format!(
+            "{}  {kind}  {}\n  {}  ·  {pods}\n",
+            paint.strong(&s.key()),
+            addresses.join(", "),
+            ports.join(", ")
+        ));
+        if let Some(name) = &s.external_name {
+            out.push_str(&format!("  external name {name}\n"));
+        }
+    }
+    out
 }
