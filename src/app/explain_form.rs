@@ -352,12 +352,9 @@ impl ExplainForm {
             e.target_port,
             e.backends.len()
         )];
+        let plain = crate::render::paint::Paint::plain();
         for b in &e.backends {
-            let mark = match (b.explanation.allowed, b.explanation.unknown.is_some()) {
-                (true, _) => "✓",
-                (false, true) => "?",
-                (false, false) => "✗",
-            };
+            let mark = crate::render::mark(b.explanation.decision(), &plain);
             lines.push(format!("  {mark} {} :{}", b.pod, b.port));
         }
         lines.extend(e.notes.iter().skip(1).map(|n| format!("  {n}")));
@@ -368,13 +365,7 @@ impl ExplainForm {
                 None => format!("To: Service {} has no backing pod", e.service),
             });
         };
-        let backend = target.backends[shown];
-        let flow = Flow {
-            src,
-            dst: crate::policy::Endpoint::pod(backend.pod),
-            protocol: self.protocol,
-            port: backend.port,
-        };
+        let flow = target.backends[shown].flow(src, self.protocol);
         Ok((flow, Box::new(e.backends[shown].explanation.clone())))
     }
 }
@@ -401,10 +392,13 @@ fn endpoints(snapshot: &Snapshot) -> (Vec<Entry>, usize) {
         target: Target::Node(i as u32),
     }));
     let sources = out.len();
-    out.extend(inv.services.iter().enumerate().map(|(i, s)| Entry {
-        text: format!("{}/svc/{}", s.namespace, s.name),
-        target: Target::Service(i as u32),
-    }));
+    out.extend(
+        snapshot
+            .entries
+            .iter()
+            .filter(|e| matches!(e.target, Target::Service(_)))
+            .cloned(),
+    );
     (out, sources)
 }
 

@@ -101,7 +101,7 @@ pub fn entries(index: &Index) -> Vec<Entry> {
     }
     for (i, svc) in inv.services.iter().enumerate() {
         out.push(Entry {
-            text: format!("{}/svc/{}", svc.namespace, svc.name),
+            text: svc.reference(),
             target: Target::Service(i as u32),
         });
     }

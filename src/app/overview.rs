@@ -124,13 +124,11 @@ impl Overview {
             }
             if let Some(nsv) = namespaces.get_mut(ns as usize) {
                 nsv.policies.push(pid as PolicyId);
-                if policy.pod_selector.is_everything() {
-                    if policy.ingress.as_ref().is_some_and(|r| r.is_empty()) {
-                        nsv.default_deny_ingress.push(pid as PolicyId);
-                    }
-                    if policy.egress.as_ref().is_some_and(|r| r.is_empty()) {
-                        nsv.default_deny_egress.push(pid as PolicyId);
-                    }
+                if policy.denies_all(Direction::Ingress) {
+                    nsv.default_deny_ingress.push(pid as PolicyId);
+                }
+                if policy.denies_all(Direction::Egress) {
+                    nsv.default_deny_egress.push(pid as PolicyId);
                 }
             }
             views.push(PolicyView {

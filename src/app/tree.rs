@@ -457,11 +457,10 @@ pub(super) fn go_to(state: &mut State, target: Target) {
             state.focus = Pane::Tree;
             state.refresh_detail();
             state.say(format!(
-                "Service {}: {pods} pod(s) behind it ({}); e explains a flow to {}/svc/{}",
+                "Service {}: {pods} pod(s) behind it ({}); e explains a flow to {}",
                 svc.key(),
                 text.join(","),
-                svc.namespace,
-                svc.name
+                svc.reference()
             ));
         }
         Target::Node(_) => {}

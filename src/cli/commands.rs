@@ -15,7 +15,7 @@ use crate::policy::selector::Selector;
 use crate::policy::service::{
     explain_service, parse_service_ref, resolve_node_port, resolve_service, ServiceTarget,
 };
-use crate::policy::{By, Error, Flow, Index, PortTable, Protocol};
+use crate::policy::{By, Decision, Error, Flow, Index, PortTable, Protocol};
 use crate::render::{self, paint::Paint};
 
 /// The world of `source`, compiled; and the context's namespace on a cluster.
@@ -75,17 +75,15 @@ pub(super) fn explain_flow(
             format,
         )?,
     }
-    Ok(verdict_code(e.allowed, e.unknown.is_some()))
+    Ok(verdict_code(e.decision()))
 }
 
 /// 0 allowed, 3 unknown, 1 denied.
-fn verdict_code(allowed: bool, unknown: bool) -> ExitCode {
-    if allowed {
-        ExitCode::SUCCESS
-    } else if unknown {
-        ExitCode::from(3)
-    } else {
-        ExitCode::from(1)
+fn verdict_code(decision: Decision) -> ExitCode {
+    match decision {
+        Decision::Allowed => ExitCode::SUCCESS,
+        Decision::Unknown => ExitCode::from(3),
+        Decision::Denied => ExitCode::from(1),
     }
 }
 
@@ -107,15 +105,7 @@ fn explain_service_flow(
             .iter()
             .zip(&e.backends)
             .filter(|(_, b)| !b.explanation.allowed)
-            .map(|(b, _)| {
-                let flow = Flow {
-                    src,
-                    dst: crate::policy::Endpoint::pod(b.pod),
-                    protocol,
-                    port: b.port,
-                };
-                crate::policy::audit::fix::fix(index, &flow)
-            })
+            .map(|(b, _)| crate::policy::audit::fix::fix(index, &b.flow(src, protocol)))
             .collect(),
     };
     match output.data() {
@@ -132,9 +122,7 @@ fn explain_service_flow(
         )?,
         Some(format) => print_data(&e, format)?,
     }
-    let (_, denied, unknown) = e.counts();
-    let unknown = e.unknown.is_some() || (denied == 0 && unknown > 0);
-    Ok(verdict_code(e.allowed, unknown))
+    Ok(verdict_code(e.decision()))
 }
 
 pub(super) fn matrix(

@@ -106,6 +106,20 @@ pub struct RuleTrace {
 
 /// Explains `flow` using the index's world and options; the result carries the same
 /// verdict as `Index::verdict`.
+impl Explanation {
+    /// The answer in three words, as the verdict line and the exit code give it: allowed;
+    /// unknown where something that could not be read decides; denied.
+    pub fn decision(&self) -> Decision {
+        if self.allowed {
+            Decision::Allowed
+        } else if self.unknown.is_some() {
+            Decision::Unknown
+        } else {
+            Decision::Denied
+        }
+    }
+}
+
 pub fn explain(index: &Index, flow: &Flow) -> Explanation {
     let inv = index.inventory();
     let policies = &index.policies().policies;

@@ -160,29 +160,40 @@ pub fn lint(index: &Index) -> Vec<Problem> {
 fn namespace_notes(index: &Index) -> Vec<Problem> {
     let inv = index.inventory();
     let set = index.policies();
+    // One pass over the pods and one over the policies, then one step per namespace.
+    let mut pods_of: std::collections::HashMap<&str, Vec<PodId>> = Default::default();
+    for (id, p) in inv.pods.iter().enumerate() {
+        if !p.host_network {
+            pods_of.entry(&p.namespace).or_default().push(id as PodId);
+        }
+    }
+    let denies_all: std::collections::HashSet<(&str, Direction)> = set
+        .policies
+        .iter()
+        .filter(|p| p.cilium.is_none())
+        .flat_map(|p| {
+            [Direction::Ingress, Direction::Egress]
+                .into_iter()
+                .filter(|d| p.denies_all(*d))
+                .map(|d| (p.namespace.as_str(), d))
+        })
+        .collect();
     let mut out = Vec::new();
     for ns in &inv.namespaces {
-        let pods = inv
-            .pods
-            .iter()
-            .filter(|p| p.namespace == ns.name && !p.host_network)
-            .count();
+        let pods = pods_of.get(ns.name.as_str()).map_or(&[][..], Vec::as_slice);
         // Unreadable policies, or no pods to protect: nothing to say for sure.
-        if pods == 0 || !ns.policies_known {
+        if pods.is_empty() || !ns.policies_known {
             continue;
         }
         // Isolated in neither direction by any policy (what the index knows per pod class).
-        let unprotected: Vec<String> = inv
-            .pods
+        let unprotected: Vec<String> = pods
             .iter()
-            .enumerate()
-            .filter(|(_, p)| p.namespace == ns.name && !p.host_network)
-            .filter(|(id, _)| {
+            .filter(|&&id| {
                 [Direction::Ingress, Direction::Egress]
                     .iter()
-                    .all(|d| index.isolating_policies(*id as PodId, *d).is_empty())
+                    .all(|d| index.isolating_policies(id, *d).is_empty())
             })
-            .map(|(_, p)| p.key())
+            .map(|&id| inv.pods[id as usize].key())
             .collect();
         if !unprotected.is_empty() {
             let mut p = Problem::new(
@@ -193,7 +204,7 @@ fn namespace_notes(index: &Index) -> Vec<Problem> {
                         "{} of {} pod(s) isolated by no policy: every flow to and from them is \
                          allowed",
                         unprotected.len(),
-                        pods
+                        pods.len()
                     ),
                     "add a default-deny (podSelector: {}) and the allow rules they need",
                 ),
@@ -202,17 +213,9 @@ fn namespace_notes(index: &Index) -> Vec<Problem> {
             p.pods = unprotected;
             out.push(p);
         }
-        let default_deny = |direction: Direction| {
-            set.policies.iter().any(|p| {
-                p.namespace == ns.name
-                    && p.cilium.is_none()
-                    && p.pod_selector.is_everything()
-                    && p.rules(direction).is_some_and(|r| r.is_empty())
-            })
-        };
         let missing: Vec<&str> = [Direction::Ingress, Direction::Egress]
             .into_iter()
-            .filter(|d| !default_deny(*d))
+            .filter(|d| !denies_all.contains(&(ns.name.as_str(), *d)))
             .map(Direction::as_str)
             .collect();
         if !missing.is_empty() {

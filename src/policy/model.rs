@@ -226,6 +226,11 @@ impl Service {
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
     }
+
+    /// `namespace/svc/name`: how a destination names it.
+    pub fn reference(&self) -> String {
+        format!("{}/svc/{}", self.namespace, self.name)
+    }
 }
 
 /// Everything that policies select and flows connect: sorted by name for stable output.
@@ -536,6 +541,12 @@ impl Manifest {
 }
 
 impl Policy {
+    /// A default-deny for `direction`: it selects every pod of its namespace and isolates
+    /// them that way with no rule.
+    pub fn denies_all(&self, direction: Direction) -> bool {
+        self.pod_selector.is_everything() && self.rules(direction).is_some_and(|r| r.is_empty())
+    }
+
     pub fn key(&self) -> String {
         match &self.cilium {
             None => format!("{}/{}", self.namespace, self.name),

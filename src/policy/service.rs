@@ -14,7 +14,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::engine::{Endpoint, Index, PodId};
+use super::engine::{Decision, Endpoint, Index, PodId};
 use super::error::{Error, Result};
 use super::explain::{explain, Explanation};
 use super::model::{Inventory, Protocol, Service, ServicePort, ServiceType, TargetPort};
@@ -46,6 +46,18 @@ pub enum Via {
 pub struct Backend {
     pub pod: PodId,
     pub port: u16,
+}
+
+impl Backend {
+    /// The flow from `src` as it reaches this pod: at the target port.
+    pub fn flow(&self, src: Endpoint, protocol: Protocol) -> Flow {
+        Flow {
+            src,
+            dst: Endpoint::pod(self.pod),
+            protocol,
+            port: self.port,
+        }
+    }
 }
 
 /// The Service and port a destination names, and where kube-proxy sends it.
@@ -191,10 +203,7 @@ fn find_by_name(inv: &Inventory, namespace: Option<&str>, name: &str) -> Result<
         Some(ns) => format!("{ns}/svc/{name}"),
         None => format!("svc/{name}"),
     };
-    let keys = inv
-        .services
-        .iter()
-        .map(|s| format!("{}/svc/{}", s.namespace, s.name));
+    let keys = inv.services.iter().map(Service::reference);
     // A subsequence first (a name cut short), then a typo (two letters swapped or missed).
     let suggestion = super::query::suggest(keys, &wanted).or_else(|| {
         inv.services
@@ -202,7 +211,7 @@ fn find_by_name(inv: &Inventory, namespace: Option<&str>, name: &str) -> Result<
             .map(|s| (strsim::damerau_levenshtein(&s.name, name), s))
             .filter(|(d, _)| *d <= 2)
             .min_by_key(|(d, _)| *d)
-            .map(|(_, s)| format!("{}/svc/{}", s.namespace, s.name))
+            .map(|(_, s)| s.reference())
     });
     Err(Error::NoService { suggestion, wanted })
 }
@@ -270,20 +279,17 @@ fn target(inv: &Inventory, service: usize, port: usize, via: Via) -> ServiceTarg
     let mut backends = Vec::new();
     let mut skipped = Vec::new();
     for i in selected_pods(inv, s) {
-        let pod = &inv.pods[i as usize];
-        {
-            let found = match &sp.target {
-                TargetPort::Number(n) => Some(*n),
-                TargetPort::Name(name) => pod
-                    .ports
-                    .iter()
-                    .find(|cp| cp.name.as_deref() == Some(name) && cp.protocol == sp.protocol)
-                    .map(|cp| cp.port),
-            };
-            match found {
-                Some(port) => backends.push(Backend { pod: i, port }),
-                None => skipped.push(i),
-            }
+        let found = match &sp.target {
+            TargetPort::Number(n) => Some(*n),
+            TargetPort::Name(name) => inv.pods[i as usize]
+                .ports
+                .iter()
+                .find(|cp| cp.name.as_deref() == Some(name) && cp.protocol == sp.protocol)
+                .map(|cp| cp.port),
+        };
+        match found {
+            Some(port) => backends.push(Backend { pod: i, port }),
+            None => skipped.push(i),
         }
     }
     ServiceTarget {
@@ -352,13 +358,27 @@ impl ServiceExplanation {
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut out = (0, 0, 0);
         for b in &self.backends {
-            match (b.explanation.allowed, b.explanation.unknown.is_some()) {
-                (true, _) => out.0 += 1,
-                (false, true) => out.2 += 1,
-                (false, false) => out.1 += 1,
+            match b.explanation.decision() {
+                Decision::Allowed => out.0 += 1,
+                Decision::Denied => out.1 += 1,
+                Decision::Unknown => out.2 += 1,
             }
         }
         out
+    }
+
+    /// The answer for the Service as a whole: allowed when every backing pod is; unknown
+    /// where the pods behind it cannot be told, or no pod is denied and some are unknown;
+    /// otherwise denied (no backing pod at all included: nothing answers).
+    pub fn decision(&self) -> Decision {
+        let (_, denied, unknown) = self.counts();
+        if self.allowed {
+            Decision::Allowed
+        } else if self.unknown.is_some() || (denied == 0 && unknown > 0) {
+            Decision::Unknown
+        } else {
+            Decision::Denied
+        }
     }
 
     /// The backing pod to show first (its place in `backends`, which is its place in the
@@ -385,18 +405,10 @@ pub fn explain_service(
     let backends: Vec<BackendExplanation> = target
         .backends
         .iter()
-        .map(|b| {
-            let flow = Flow {
-                src,
-                dst: Endpoint::pod(b.pod),
-                protocol,
-                port: b.port,
-            };
-            BackendExplanation {
-                pod: inv.pods[b.pod as usize].key(),
-                port: b.port,
-                explanation: explain(index, &flow),
-            }
+        .map(|b| BackendExplanation {
+            pod: inv.pods[b.pod as usize].key(),
+            port: b.port,
+            explanation: explain(index, &b.flow(src, protocol)),
         })
         .collect();
     let unknown = if s.selector.is_none() {

@@ -15,6 +15,7 @@ use crate::policy::effective::{Effective, EffectiveSide};
 use crate::policy::explain::{Check, Explanation, PolicyTrace, SideExplanation};
 use crate::policy::explain_tiers::{TierCite, TierTrace};
 use crate::policy::tiers::{Action, Tier};
+use crate::policy::Decision;
 
 use paint::Paint;
 
@@ -60,14 +61,13 @@ pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
         .iter()
         .filter_map(|s| s.l7.as_deref())
         .collect();
-    let verdict = if e.allowed && !l7.is_empty() {
-        paint.good(&format!("{OK} ALLOWED at L3/L4, filtered at L7"))
-    } else if e.allowed {
-        paint.good(&format!("{OK} ALLOWED"))
-    } else if e.unknown.is_some() {
-        paint.warn("? UNKNOWN")
-    } else {
-        paint.bad(&format!("{NO} DENIED"))
+    let verdict = match e.decision() {
+        Decision::Allowed if !l7.is_empty() => {
+            paint.good(&format!("{OK} ALLOWED at L3/L4, filtered at L7"))
+        }
+        Decision::Allowed => paint.good(&format!("{OK} ALLOWED")),
+        Decision::Unknown => paint.warn("? UNKNOWN"),
+        Decision::Denied => paint.bad(&format!("{NO} DENIED")),
     };
     let _ = writeln!(
         out,
@@ -132,15 +132,12 @@ pub fn service_explanation(
     use crate::policy::service::Via;
     let mut out = String::new();
     let (allowed, denied, unknown) = e.counts();
-    let verdict = if e.allowed {
-        paint.good(&format!("{OK} ALLOWED"))
-    } else if e.unknown.is_some() || (denied == 0 && unknown > 0) {
-        paint.warn("? UNKNOWN")
-    } else if e.backends.is_empty() {
+    let verdict = match e.decision() {
+        Decision::Allowed => paint.good(&format!("{OK} ALLOWED")),
+        Decision::Unknown => paint.warn("? UNKNOWN"),
         // Not a policy's doing: nothing answers.
-        paint.bad(&format!("{NO} NO PODS"))
-    } else {
-        paint.bad(&format!("{NO} DENIED"))
+        Decision::Denied if e.backends.is_empty() => paint.bad(&format!("{NO} NO PODS")),
+        Decision::Denied => paint.bad(&format!("{NO} DENIED")),
     };
     let port = match &e.port_name {
         Some(name) => format!("{}/{} ({name})", e.protocol, e.port),
@@ -167,13 +164,7 @@ pub fn service_explanation(
         let _ = writeln!(out, "  {}", paint.warn(&format!("unknown: {why}")));
     }
     for b in &e.backends {
-        let mark = if b.explanation.allowed {
-            paint.good(OK)
-        } else if b.explanation.unknown.is_some() {
-            paint.warn("?")
-        } else {
-            paint.bad(NO)
-        };
+        let mark = mark(b.explanation.decision(), paint);
         let _ = writeln!(out, "  {mark} {} :{}", b.pod, b.port);
     }
     for pod in &e.not_backing {
@@ -209,6 +200,15 @@ pub fn service_explanation(
         let _ = writeln!(out, "  - {n}");
     }
     fit(out, WIDTH)
+}
+
+/// One mark for an answer: ✓ allowed, ? unknown, ✗ denied.
+pub fn mark(decision: Decision, paint: &Paint) -> String {
+    match decision {
+        Decision::Allowed => paint.good(OK),
+        Decision::Unknown => paint.warn("?"),
+        Decision::Denied => paint.bad(NO),
+    }
 }
 
 /// What makes two explanations of one Service's pods read the same: the port, each side's
