@@ -632,23 +632,18 @@ pub(super) fn local_probe(
     rt: &tokio::runtime::Runtime,
     interfaces: Option<String>,
 ) -> Result<String, Failure> {
-    use crate::probe::{self, agent::Hub, Probe};
+    use crate::probe::{self, Probe};
     let local = |e: std::io::Error| Failure::Node(format!("--probe: {e}"));
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(local)?;
     listener.set_nonblocking(true).map_err(local)?;
     let addr = listener.local_addr().map_err(local)?;
     rt.block_on(async {
         let p = Probe::load(crate::probe::ProbeOptions {
-            ring_bytes: 1 << 22,
             interfaces,
+            ..Default::default()
         })?;
-        let hub = Hub::new(wire::Hello {
-            node: node_name(None),
-            kernel: kernel_release(),
-            ring_bytes: p.ring_bytes(),
-        });
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(local)?;
-        tokio::spawn(hub.clone().serve(listener));
+        let hub = hub_of(&p, node_name(None));
+        serve_hub(&hub, listener, "--probe")?;
         tokio::spawn(async move {
             let run = probe::run(p, std::future::pending::<()>(), |out| hub.publish(&out));
             if let Err(e) = run.await {
@@ -670,6 +665,28 @@ pub(super) fn local_probe(
     ))
 }
 
+/// The hub that serves a probe's flows, its hello naming `node`.
+#[cfg(all(feature = "probe", target_os = "linux"))]
+fn hub_of(p: &crate::probe::Probe, node: String) -> crate::probe::agent::Hub {
+    crate::probe::agent::Hub::new(wire::Hello {
+        node,
+        kernel: kernel_release(),
+        ring_bytes: p.ring_bytes(),
+    })
+}
+
+/// Serves `hub` on a bound listener, in a task of the current runtime; errors name `flag`.
+#[cfg(all(feature = "probe", target_os = "linux"))]
+fn serve_hub(
+    hub: &crate::probe::agent::Hub,
+    listener: std::net::TcpListener,
+    flag: &str,
+) -> Result<tokio::task::JoinHandle<()>, Failure> {
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|e| Failure::Node(format!("{flag}: {e}")))?;
+    Ok(tokio::spawn(hub.clone().serve(listener)))
+}
+
 /// Binds the agent's listener (before a lab moves the process into its node).
 #[cfg(all(feature = "probe", target_os = "linux"))]
 fn bind_agent(addr: SocketAddr) -> Result<std::net::TcpListener, Failure> {
@@ -683,19 +700,13 @@ fn bind_agent(addr: SocketAddr) -> Result<std::net::TcpListener, Failure> {
 
 #[cfg(all(feature = "probe", target_os = "linux"))]
 pub(super) fn agent(args: AgentArgs) -> Result<ExitCode, Failure> {
-    use crate::probe::{self, agent::Hub, Probe};
+    use crate::probe::{self, Probe};
     let listener = bind_agent(args.listen)?;
     let rt = runtime()?;
     rt.block_on(async {
         let p = Probe::load(probe_options(&args.probe))?;
-        let hub = Hub::new(wire::Hello {
-            node: node_name(args.node.clone()),
-            kernel: kernel_release(),
-            ring_bytes: p.ring_bytes(),
-        });
-        let listener = tokio::net::TcpListener::from_std(listener)
-            .map_err(|e| Failure::Node(format!("--listen: {e}")))?;
-        let server = tokio::spawn(hub.clone().serve(listener));
+        let hub = hub_of(&p, node_name(args.node.clone()));
+        let server = serve_hub(&hub, listener, "--listen")?;
         probe::run(p, stop_signal(args.duration), |out| {
             if let probe::Output::Link(change) = &out {
                 link_note(change);
@@ -721,7 +732,7 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
     use std::sync::Arc;
 
     use crate::lab::{self, Lab};
-    use crate::probe::{self, agent::Hub, Output, Probe};
+    use crate::probe::{self, Output, Probe};
 
     if !source.demo && source.filenames.is_empty() {
         return Err(Failure::Usage(
@@ -803,18 +814,9 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
             return Ok(());
         }
         let p = Probe::load(options)?;
-        let hub = Hub::new(wire::Hello {
-            node: lab::NODE_NETNS.into(),
-            kernel: kernel_release(),
-            ring_bytes: p.ring_bytes(),
-        });
+        let hub = hub_of(&p, lab::NODE_NETNS.into());
         let server = match listener {
-            Some(l) => Some(tokio::spawn(
-                hub.clone().serve(
-                    tokio::net::TcpListener::from_std(l)
-                        .map_err(|e| Failure::Node(format!("--serve: {e}")))?,
-                ),
-            )),
+            Some(l) => Some(serve_hub(&hub, l, "--serve")?),
             None => None,
         };
         let threads = if args.no_traffic {
