@@ -3,12 +3,15 @@
 //! nftables; without them they fail (CI runs them as root), they never skip.
 #![cfg(all(feature = "probe", target_os = "linux"))]
 
+mod tmux;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tmux::Tmux;
 
 /// One lab at a time: they share the `nplab-` names.
 static LAB: Mutex<()> = Mutex::new(());
@@ -455,90 +458,21 @@ fn agent_address_errors_are_clear() {
     assert!(stderr.contains("loopback only"), "{stderr}");
 }
 
-/// The terminal UI in a tmux session of its own (160x45), ended when dropped.
-struct Ui {
-    socket: String,
-}
-
-impl Ui {
-    fn start(name: &str, command: &str) -> Ui {
-        let ui = Ui {
-            socket: format!("netpol-probe-{name}-{}", std::process::id()),
-        };
-        ui.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "ui",
-            "-x",
-            "160",
-            "-y",
-            "45",
-            "env",
-            "TERM=xterm-256color",
-            "NETPOL_TUI_LOG=off",
-            "NETPOL_TUI_THEME_DIR=/nonexistent",
-            "NETPOL_TUI_CONFIG_DIR=/nonexistent",
-            "sh",
-            "-c",
-            command,
-        ]);
-        ui
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| panic!("tmux is needed for this test and could not run: {e}"));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The screen, once `ok` says it shows `what`; fails after `secs` seconds.
-    fn wait_for(&self, what: &str, secs: u64, ok: &dyn Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.tmux(&["capture-pane", "-t", "ui", "-p"]);
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(secs),
-                "no {what} on the screen within {secs} s:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    /// A blocked flow, named with the policy that isolates its pod.
-    fn wait_for_a_blocked_flow(&self, secs: u64) -> String {
-        self.wait_for("blocked flow with its policy", secs, &|s| {
-            s.lines().any(|l| {
-                // The newest flows scroll by: any dropped one named with its policy will do.
-                l.contains("✗") && l.contains("drop") && l.contains("isolated by production/")
-            })
+/// The screen, once it shows a blocked flow named with the policy that isolates its pod.
+fn wait_for_a_blocked_flow(t: &Tmux, secs: u64) -> String {
+    t.wait_until("a blocked flow with its policy", secs, &|s| {
+        s.lines().any(|l| {
+            // The newest flows scroll by: any dropped one named with its policy will do.
+            l.contains("✗") && l.contains("drop") && l.contains("isolated by production/")
         })
-    }
-
-    /// `:WORDS` and Enter.
-    fn command(&self, words: &str) {
-        self.tmux(&["send-keys", "-t", "ui", ":"]);
-        self.tmux(&["send-keys", "-t", "ui", "-l", words]);
-        self.tmux(&["send-keys", "-t", "ui", "Enter"]);
-    }
-
-    fn quit(&self) {
-        self.tmux(&["send-keys", "-t", "ui", "Escape"]);
-        self.tmux(&["send-keys", "-t", "ui", "q"]);
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    })
 }
 
-impl Drop for Ui {
-    fn drop(&mut self) {
-        self.tmux(&["kill-server"]);
-    }
+/// Quits the UI and ends its session.
+fn quit(t: Tmux) {
+    t.keys(&["Escape", "q"]);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(t);
 }
 
 /// The terminal UI reads a lab's agent (a real probe on the real kernel): a blocked flow
@@ -548,21 +482,23 @@ fn the_ui_shows_a_labs_flows_with_the_policy_responsible() {
     require_root();
     let _lab = lock();
     let (mut lab, addr, rest) = serving_lab("12");
-    let ui = Ui::start(
-        "ui",
+    let ui = Tmux::run(
+        "probe-ui",
+        160,
+        45,
         &format!(
-            "{} --demo --agent {addr}",
+            "NETPOL_TUI_LOG=off {} --demo --agent {addr}",
             env!("CARGO_BIN_EXE_kubectl-netpol_tui")
         ),
+        None,
     );
-    let screen = ui.wait_for_a_blocked_flow(15);
+    let screen = wait_for_a_blocked_flow(&ui, 15);
     assert!(screen.contains("1/1 nodes"), "{screen}");
     ui.command("nodes");
-    ui.wait_for("the lab's node", 15, &|s| {
+    ui.wait_until("the lab's node", 15, &|s| {
         s.contains("1 of 1 connected") && s.contains("nplab-node")
     });
-    ui.quit();
-    drop(ui);
+    quit(ui);
     let status = lab.wait().expect("lab exit");
     let rest = rest.join().expect("stderr reader");
     assert!(status.success(), "lab failed: {rest:?}");
@@ -601,21 +537,23 @@ fn the_ui_runs_the_probe_of_its_own_node() {
         }
     }
     let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
-    let ui = Ui::start(
-        "local",
+    let ui = Tmux::run(
+        "probe-local",
+        160,
+        45,
         &format!(
-            "ip netns exec nplab-node {} --demo --probe --probe-interfaces 'npl*'",
+            "NETPOL_TUI_LOG=off ip netns exec nplab-node {} --demo --probe --probe-interfaces 'npl*'",
             env!("CARGO_BIN_EXE_kubectl-netpol_tui")
         ),
+        None,
     );
-    let screen = ui.wait_for_a_blocked_flow(12);
+    let screen = wait_for_a_blocked_flow(&ui, 12);
     assert!(screen.contains("1/1 nodes"), "{screen}");
     ui.command("nodes");
-    ui.wait_for("this node's probe", 12, &|s| {
+    ui.wait_until("this node's probe", 12, &|s| {
         s.contains("1 of 1 connected") && s.contains("127.0.0.1:")
     });
-    ui.quit();
-    drop(ui);
+    quit(ui);
     let status = lab.wait().expect("lab exit");
     let rest = rest.join().expect("stderr reader");
     assert!(status.success(), "lab failed: {rest:?}");
@@ -633,49 +571,18 @@ fn the_ui_runs_the_probe_of_its_own_node() {
 #[test]
 fn the_uis_probe_without_root_says_what_is_needed() {
     require_root();
-    let socket = format!("netpol-probe-noroot-{}", std::process::id());
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("out");
-    let script = format!(
-        "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all {} --demo --probe \
-         2> {out}; echo \"exit=$?\" >> {out}",
-        env!("CARGO_BIN_EXE_kubectl-netpol_tui"),
-        out = out.display()
+    let t = Tmux::run(
+        "probe-noroot",
+        250,
+        30,
+        &format!(
+            "NETPOL_TUI_LOG=off setpriv --reuid=65534 --regid=65534 --clear-groups \
+             --inh-caps=-all {} --demo --probe",
+            env!("CARGO_BIN_EXE_kubectl-netpol_tui")
+        ),
+        None,
     );
-    let status = Command::new("tmux")
-        .args([
-            "-L",
-            &socket,
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "ui",
-        ])
-        .args([
-            "env",
-            "TERM=xterm-256color",
-            "NETPOL_TUI_LOG=off",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .unwrap_or_else(|e| panic!("tmux is needed for this test and could not run: {e}"));
-    assert!(status.success());
-    let start = Instant::now();
-    let text = loop {
-        let text = std::fs::read_to_string(&out).unwrap_or_default();
-        if text.contains("exit=") {
-            break text;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "no exit: {text}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let _ = Command::new("tmux")
-        .args(["-L", &socket, "kill-server"])
-        .status();
-    assert!(text.contains("needs root"), "{text}");
-    assert!(text.contains("exit=2"), "{text}");
+    let screen = t.wait_until("the program's end", 10, &|s| s.contains("PROGRAM-ENDED"));
+    assert!(screen.contains("needs root"), "{screen}");
+    assert_eq!(t.exit_code(), "exit=2", "{screen}");
 }
