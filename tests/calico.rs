@@ -1,16 +1,28 @@
-//! Calico's own policies (projectcalico.org/v3): which pods they select, after Calico's
-//! documentation of its selectors and policy kinds (docs.tigera.io, "Calico network policy",
-//! "Global network policy", "Selectors"). Their rules are not judged yet: a side whose pod one
-//! selects is UNKNOWN, and every other verdict stays as it was. Every case is checked by the
-//! index, the literal explain and the one-port matrix, which must agree.
+//! Calico's own policies (projectcalico.org/v3 NetworkPolicy and GlobalNetworkPolicy), judged
+//! as Calico's documentation describes them, case by case:
+//! - "NetworkPolicy" and "GlobalNetworkPolicy" resource references (docs.tigera.io/calico/
+//!   latest/reference/resources/networkpolicy, .../globalnetworkpolicy): `selector`, `types`,
+//!   `order` (lower first, none last), rules with `action` Allow/Deny/Pass/Log, `protocol`,
+//!   `notProtocol`, and `source`/`destination` entity rules (`selector`, `notSelector`,
+//!   `namespaceSelector`, `nets`, `notNets`, `ports`, `notPorts`);
+//! - "Tier" reference and "Get started with policy tiers": a tier that has a policy applying
+//!   to the endpoint processes the packet; a policy that allows or denies ends the
+//!   evaluation, a Pass goes to the next tier, and when no policy of a tier that applies
+//!   acts, the packet is dropped; Kubernetes NetworkPolicies live in the `default` tier with
+//!   order 1000; with no policy applying, the namespace's profile allows;
+//! - "Selectors": `projectcalico.org/namespace`, namespace labels as `pcns.*`; host-network
+//!   pods are no workload endpoints.
+//!
+//! Every case is checked by the index, the literal explain and the one-port matrix, which
+//! must agree.
 
 mod verdicts;
 
-use netpol_tui::policy::{Decision, EngineOptions, Index, Protocol};
-use verdicts::{decide, WORLD};
+use netpol_tui::policy::{Decision, Protocol};
+use verdicts::{run, Case, WORLD};
 
-use Decision::{Allowed, Unknown};
-use Protocol::Tcp;
+use Decision::{Allowed, Denied, Unknown};
+use Protocol::{Tcp, Udp};
 
 fn calico(namespace: &str, name: &str, spec: &str) -> String {
     let spec = spec.trim_end().replace('\n', "\n  ");
@@ -26,120 +38,412 @@ fn global(name: &str, spec: &str) -> String {
     )
 }
 
-fn index_with(policies: &str) -> Index {
-    verdicts::index_of(WORLD, policies, EngineOptions::default())
+/// A Kubernetes NetworkPolicy in `prod` selecting `app: api`, admitting `app: web` on 8080.
+fn np_api_from_web() -> String {
+    "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api-from-web, namespace: prod}\nspec:\n  podSelector: {matchLabels: {app: api}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 8080}]\n---\n".to_string()
 }
 
-type Case = (&'static str, String, &'static str, &'static str, Decision);
-
-fn run(cases: Vec<Case>) {
-    let mut failures = Vec::new();
-    for (what, policies, from, to, want) in cases {
-        let index = index_with(&policies);
-        let got = decide(&index, from, to, Tcp, 8080);
-        if got != want {
-            failures.push(format!(
-                "{what}: {from} -> {to}: want {want:?}, got {got:?}"
-            ));
-        }
-    }
-    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+fn case(
+    what: &'static str,
+    policies: &str,
+    from: &'static str,
+    to: &'static str,
+    want: Decision,
+) -> Case {
+    (what, policies.to_string(), from, to, Tcp, 8080, want)
 }
 
-/// "Calico network policy": a namespaced policy selects endpoints of its namespace by its
-/// selector, for the directions of `types` (default Ingress, plus Egress with egress rules).
+/// A policy selects endpoints by its selector, in its namespace, for the directions of
+/// `types` (default Ingress, plus Egress when egress rules are given). With no rules, the
+/// tier applies and nothing decides: denied.
 #[test]
-fn a_namespaced_policy_selects_in_its_namespace_per_direction() {
-    let api_in = calico(
-        "prod",
-        "api",
-        "selector: app == 'api'\ningress:\n- action: Allow",
-    );
-    let shell_out = calico(
-        "dev",
-        "shell",
-        "selector: all()\ntypes: [Egress]\negress:\n- action: Deny",
-    );
-    run(vec![
-        (
-            "selected for ingress",
-            api_in.clone(),
-            "prod/web",
-            "prod/api",
-            Unknown,
-        ),
-        (
-            "not its egress",
-            api_in.clone(),
-            "prod/api",
-            "prod/web",
-            Allowed,
-        ),
-        ("another pod", api_in, "dev/shell", "prod/web", Allowed),
-        (
-            "egress only",
-            shell_out.clone(),
-            "dev/shell",
-            "prod/web",
-            Unknown,
-        ),
-        (
-            "egress only: ingress open",
-            shell_out,
-            "prod/web",
-            "dev/shell",
-            Allowed,
-        ),
-    ]);
-}
-
-/// "Global network policy": no namespace of its own; namespaceSelector picks namespaces by
-/// their labels or `projectcalico.org/name`. "Selectors": `projectcalico.org/namespace` on
-/// endpoints, namespace labels as `pcns.*`. Host-network pods are no workload endpoints.
-#[test]
-fn global_policies_and_namespace_labels() {
+fn selection_by_selector_namespace_and_types() {
+    let api_in = calico("prod", "api", "selector: app == 'api'");
+    let shell_out = calico("dev", "shell", "selector: all()\ntypes: [Egress]");
     let by_ns = global(
         "by-ns",
         "namespaceSelector: projectcalico.org/name == 'dev'\nselector: all()",
     );
     let pcns = global("pcns", "selector: pcns.env == 'prod' && app == 'api'");
     let endpoint_ns = global("ep", "selector: projectcalico.org/namespace == 'prod'");
-    run(vec![
+    run(
+        WORLD,
+        vec![
+            case(
+                "selected for ingress",
+                &api_in,
+                "prod/web",
+                "prod/api",
+                Denied,
+            ),
+            case("not for egress", &api_in, "prod/api", "prod/web", Allowed),
+            case("another pod", &api_in, "dev/shell", "prod/web", Allowed),
+            case("egress only", &shell_out, "dev/shell", "prod/web", Denied),
+            case("ingress open", &shell_out, "prod/web", "dev/shell", Allowed),
+            case(
+                "namespaceSelector: in",
+                &by_ns,
+                "prod/web",
+                "dev/shell",
+                Denied,
+            ),
+            case(
+                "namespaceSelector: out",
+                &by_ns,
+                "dev/shell",
+                "prod/web",
+                Allowed,
+            ),
+            case(
+                "host network: never",
+                &by_ns,
+                "prod/web",
+                "dev/agent",
+                Allowed,
+            ),
+            case("pcns labels", &pcns, "prod/web", "prod/api", Denied),
+            case(
+                "pcns labels: other pod",
+                &pcns,
+                "prod/api",
+                "prod/web",
+                Allowed,
+            ),
+            case(
+                "endpoint namespace",
+                &endpoint_ns,
+                "dev/shell",
+                "prod/web",
+                Denied,
+            ),
+        ],
+    );
+}
+
+/// NetworkPolicies are the default tier's policies of order 1000: a Calico policy of lower
+/// order decides first, one of higher order (or none) after them; the first rule that
+/// matches decides, and a selected pod is denied what no rule decides.
+#[test]
+fn order_around_network_policies() {
+    let np = np_api_from_web();
+    let deny_web = |order: &str| {
+        calico(
+            "prod",
+            "deny-web",
+            &format!(
+                "{order}selector: app == 'api'\ningress:\n- action: Deny\n  source: {{selector: app == 'web'}}"
+            ),
+        )
+    };
+    let allow_shell_late = calico(
+        "prod",
+        "allow-shell",
+        "order: 2000\nselector: app == 'api'\ningress:\n- action: Allow\n  source: {namespaceSelector: env == 'dev', selector: app == 'shell'}",
+    );
+    run(
+        WORLD,
+        vec![
+            case(
+                "order 100 Deny before the NetworkPolicy's allow",
+                &format!("{np}{}", deny_web("order: 100\n")),
+                "prod/web",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "order 2000 Deny after the NetworkPolicy's allow",
+                &format!("{np}{}", deny_web("order: 2000\n")),
+                "prod/web",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "no order: last",
+                &format!("{np}{}", deny_web("")),
+                "prod/web",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "a later Calico Allow admits what the NetworkPolicy does not",
+                &format!("{np}{allow_shell_late}"),
+                "dev/shell",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "without it, NetworkPolicy alone denies",
+                &np,
+                "dev/shell",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "end of tier: neither admits",
+                &format!("{np}{allow_shell_late}"),
+                "prod/api",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "end of tier: a Calico policy selects, no rule matches",
+                &allow_shell_late,
+                "prod/web",
+                "prod/api",
+                Denied,
+            ),
+        ],
+    );
+}
+
+/// A Pass skips the rest of the tier: the NetworkPolicies' isolation too; with no tier after
+/// it, the profile allows.
+#[test]
+fn pass_leaves_the_default_tier() {
+    let np = np_api_from_web();
+    let pass = global(
+        "pass-dev",
+        "order: 10\nselector: all()\ningress:\n- action: Pass\n  source: {namespaceSelector: env == 'dev'}",
+    );
+    let banp = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {name: default}\nspec:\n  subject: {namespaces: {}}\n  ingress:\n  - action: Deny\n    from: [{namespaces: {matchLabels: {env: dev}}}]\n---\n";
+    run(
+        WORLD,
+        vec![
+            case(
+                "passed: the NetworkPolicy's isolation is skipped",
+                &format!("{np}{pass}"),
+                "dev/shell",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "not passed: the tier denies at its end",
+                &format!("{np}{pass}"),
+                "prod/web",
+                "prod/web",
+                Allowed,
+            ),
+            case(
+                "passed to the baseline tier, which denies",
+                &format!("{np}{pass}{banp}"),
+                "dev/shell",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "a global policy selecting every pod with only a Pass: the rest is denied",
+                &pass,
+                "prod/api",
+                "prod/web",
+                Denied,
+            ),
+        ],
+    );
+}
+
+/// Entity rules: every condition given must hold; `notSelector` and `notNets` exclude;
+/// `nets` match addresses; on ingress the destination is the selected pod itself.
+#[test]
+fn entity_rules() {
+    let with = |rule: &str| {
+        calico(
+            "prod",
+            "api",
+            &format!("selector: app == 'api'\ningress:\n- action: Allow\n{rule}"),
+        )
+    };
+    let by_ns = with("  source: {namespaceSelector: env == 'dev'}");
+    let not_sel = with("  source: {selector: has(app), notSelector: app == 'web'}");
+    let nets = with("  source: {nets: [10.2.0.0/16]}");
+    let not_nets = with("  source: {notNets: [10.1.0.0/16]}");
+    let dest = with("  destination: {selector: app == 'nothing'}");
+    let other_ns = with("  source: {selector: app == 'shell'}");
+    run(
+        WORLD,
+        vec![
+            case(
+                "namespaceSelector: in",
+                &by_ns,
+                "dev/shell",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "namespaceSelector: out",
+                &by_ns,
+                "prod/web",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "notSelector excludes",
+                &not_sel,
+                "prod/web",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "a namespaced policy's selector stays in its namespace",
+                &other_ns,
+                "dev/shell",
+                "prod/api",
+                Denied,
+            ),
+            case("nets: in", &nets, "dev/shell", "prod/api", Allowed),
+            case("nets: out", &nets, "prod/web", "prod/api", Denied),
+            case("notNets: in", &not_nets, "prod/web", "prod/api", Denied),
+            case("notNets: out", &not_nets, "dev/shell", "prod/api", Allowed),
+            case(
+                "nets: an outside address",
+                &nets,
+                "10.2.9.9",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "the destination must be the pod itself",
+                &dest,
+                "prod/web",
+                "prod/api",
+                Denied,
+            ),
+        ],
+    );
+}
+
+/// `protocol`, `notProtocol`, destination `ports` (numbers, ranges `a:b`, names) and
+/// `notPorts`; a rule of another protocol (ICMP) matches no TCP or UDP flow, and Log goes on
+/// to the next rule.
+#[test]
+fn protocols_and_ports() {
+    let with = |rules: &str| {
+        calico(
+            "prod",
+            "api",
+            &format!("selector: app == 'api'\ningress:\n{rules}"),
+        )
+    };
+    let tcp_range = with("- action: Allow\n  protocol: TCP\n  destination: {ports: ['8000:8100']}");
+    let named = with("- action: Allow\n  protocol: TCP\n  destination: {ports: [http]}");
+    let not_ports = with("- action: Allow\n  protocol: TCP\n  destination: {notPorts: [8080]}");
+    let not_udp = with("- action: Allow\n  notProtocol: UDP");
+    let icmp = with("- action: Allow\n  protocol: ICMP");
+    let log =
+        with("- action: Log\n- action: Deny\n  source: {selector: app == 'web'}\n- action: Allow");
+    let numbered = with("- action: Allow\n  protocol: 17");
+    let flow = |what, policies: &String, proto, port, want| -> Case {
         (
-            "namespaceSelector: in",
-            by_ns.clone(),
+            what,
+            policies.clone(),
             "prod/web",
-            "dev/shell",
-            Unknown,
-        ),
-        (
-            "namespaceSelector: out",
-            by_ns.clone(),
-            "dev/shell",
-            "prod/web",
-            Allowed,
-        ),
-        (
-            "host-network pods: never",
-            by_ns,
-            "prod/web",
-            "dev/agent",
-            Allowed,
-        ),
-        ("pcns labels", pcns.clone(), "prod/web", "prod/api", Unknown),
-        (
-            "pcns labels: other pod",
-            pcns,
             "prod/api",
-            "prod/web",
-            Allowed,
-        ),
-        (
-            "endpoint namespace label",
-            endpoint_ns,
-            "dev/shell",
-            "prod/web",
-            Unknown,
-        ),
-    ]);
+            proto,
+            port,
+            want,
+        )
+    };
+    run(
+        WORLD,
+        vec![
+            flow("range: in", &tcp_range, Tcp, 8080, Allowed),
+            flow("range: out", &tcp_range, Tcp, 9000, Denied),
+            flow("range: other protocol", &tcp_range, Udp, 8080, Denied),
+            flow("named port", &named, Tcp, 8080, Allowed),
+            flow("named port: other number", &named, Tcp, 8081, Denied),
+            flow("notPorts: excluded", &not_ports, Tcp, 8080, Denied),
+            flow("notPorts: others", &not_ports, Tcp, 8081, Allowed),
+            flow("notProtocol: excluded", &not_udp, Udp, 53, Denied),
+            flow("notProtocol: others", &not_udp, Tcp, 8080, Allowed),
+            flow("ICMP matches no TCP flow", &icmp, Tcp, 8080, Denied),
+            flow("Log goes on; then Deny", &log, Tcp, 8080, Denied),
+            flow("protocol by number (17: UDP)", &numbered, Udp, 53, Allowed),
+            flow("protocol by number: not TCP", &numbered, Tcp, 8080, Denied),
+        ],
+    );
+}
+
+/// What cannot be read is never guessed: a selector may match NetworkSets and HostEndpoints
+/// (not read), service accounts are not in the inventory, an HTTP match is L7, a policy of
+/// another tier or of order 1000 cannot be placed.
+#[test]
+fn unknown_where_data_is_missing() {
+    let with = |extra: &str, rule: &str| {
+        calico(
+            "prod",
+            "api",
+            &format!("{extra}selector: app == 'api'\ningress:\n- action: Allow\n{rule}"),
+        )
+    };
+    let sel = with("", "  source: {selector: app == 'web'}");
+    let sa = with("", "  source: {serviceAccounts: {names: [web]}}");
+    let http = with("", "  http: {methods: [GET]}");
+    let tied = with("order: 1000\n", "  source: {selector: app == 'web'}");
+    let tiered = "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: security.api, namespace: prod}\nspec:\n  tier: security\n  selector: app == 'api'\n  ingress:\n  - action: Allow\n---\n";
+    run(
+        WORLD,
+        vec![
+            case("selector: a pod", &sel, "prod/web", "prod/api", Allowed),
+            case(
+                "selector: an outside address may be a NetworkSet's",
+                &sel,
+                "172.16.0.9",
+                "prod/api",
+                Unknown,
+            ),
+            case(
+                "service accounts: a pod",
+                &sa,
+                "prod/web",
+                "prod/api",
+                Unknown,
+            ),
+            case(
+                "service accounts: never an outside address",
+                &sa,
+                "172.16.0.9",
+                "prod/api",
+                Denied,
+            ),
+            case("HTTP match: L7", &http, "prod/web", "prod/api", Unknown),
+            case("order 1000: tied", &tied, "prod/web", "prod/api", Unknown),
+            case("another tier", tiered, "prod/web", "prod/api", Unknown),
+            case(
+                "another tier: other pods",
+                tiered,
+                "prod/api",
+                "prod/web",
+                Allowed,
+            ),
+        ],
+    );
+}
+
+/// Egress: the destination is the far end, the source the selected pod; a global policy's
+/// selector reaches every namespace.
+#[test]
+fn egress_rules() {
+    let deny_out = global(
+        "no-prod-from-dev",
+        "order: 50\nselector: projectcalico.org/namespace == 'dev'\ntypes: [Egress]\negress:\n- action: Deny\n  destination: {selector: projectcalico.org/namespace == 'prod'}\n- action: Allow",
+    );
+    run(
+        WORLD,
+        vec![
+            case("denied to prod", &deny_out, "dev/shell", "prod/api", Denied),
+            case(
+                "a node may be a HostEndpoint the selector matches: unknown",
+                &deny_out,
+                "dev/shell",
+                "node/n1",
+                Unknown,
+            ),
+            case(
+                "other namespaces untouched",
+                &deny_out,
+                "prod/web",
+                "prod/api",
+                Allowed,
+            ),
+        ],
+    );
 }

@@ -1517,7 +1517,7 @@ async fn cilium_policies_are_read_and_followed_where_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn calico_policies_make_the_sides_they_select_unknown() {
+async fn calico_policies_are_judged_where_served() {
     use mockapi::objects::calico_policy;
     let mock = MockApi::start().await;
     cluster(&mock);
@@ -1535,15 +1535,18 @@ async fn calico_policies_make_the_sides_they_select_unknown() {
         ["networkpolicies", "globalnetworkpolicies"]
     );
     assert!(status.hidden.is_empty(), "{:?}", status.hidden);
-    // The database's ingress is selected by a Calico policy: unknown, not the NetworkPolicy
-    // answer that leaves it out.
+    // The database's ingress is selected by a Calico policy of order 10, which denies the
+    // backend before any NetworkPolicy is consulted.
     let e = why(&world, "production/backend", "production/database", 5432);
     assert!(!e.allowed);
-    let unknown = e.unknown.expect("unknown, not a guess");
-    assert!(
-        unknown.contains("projectcalico.org/NetworkPolicy/production/db"),
-        "{unknown}"
-    );
+    assert!(e.unknown.is_none(), "{:?}", e.unknown);
+    let by = e
+        .ingress
+        .decided_by
+        .as_ref()
+        .expect("a Calico rule decides");
+    assert_eq!(by.policy, "projectcalico.org/NetworkPolicy/production/db");
+    assert_eq!(by.order.as_deref(), Some("10"));
     // A pod it does not select keeps its verdict.
     assert!(allowed(
         &world,

@@ -437,6 +437,13 @@ pub fn responsible(v: &Verdict) -> Option<Responsible> {
             Side::TierDenied(r) | Side::TierUnknown { rule: Some(r) } => {
                 Some(Responsible::Tier(r.policy))
             }
+            Side::TierEnd {
+                selecting, maybe, ..
+            } => selecting
+                .first()
+                .or(maybe.first())
+                .copied()
+                .map(Responsible::Tier),
             _ => None,
         })
     }

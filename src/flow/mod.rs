@@ -286,6 +286,14 @@ fn deciding_policies(names: &Names, v: &Verdict) -> Vec<Arc<str>> {
             Side::Unknown { isolating, .. } if decision == Decision::Unknown => {
                 out.extend(isolating.iter().map(|&p| names.policy(p)))
             }
+            Side::TierEnd {
+                selecting,
+                isolating,
+                maybe,
+            } if decision != Decision::Allowed => {
+                out.extend(selecting.iter().chain(maybe).map(|&t| names.tier(t)));
+                out.extend(isolating.iter().map(|&p| names.policy(p)));
+            }
             _ => {}
         }
     }
@@ -327,6 +335,22 @@ fn sentence(
                     names.tier(r.policy),
                     r.rule
                 )),
+                Side::TierEnd {
+                    selecting,
+                    isolating,
+                    ..
+                } if side.decision() == Decision::Denied => {
+                    let list: Vec<String> = selecting
+                        .iter()
+                        .map(|&t| names.tier(t).to_string())
+                        .chain(isolating.iter().map(|&p| names.policy(p).to_string()))
+                        .collect();
+                    parts.push(format!(
+                        "{direction} of {pod} denied at the end of Calico's default tier,                          which {} select{}: no rule admits {what}",
+                        list.join(", "),
+                        if list.len() == 1 { "s" } else { "" }
+                    ));
+                }
                 _ => {}
             }
         }

@@ -10,6 +10,8 @@
 //!
 //! Pure: no I/O.
 
+use std::net::IpAddr;
+
 use ipnet::IpNet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
@@ -18,8 +20,8 @@ use serde_json::Value;
 use super::calico_selector::CalicoSelector;
 use super::compile::{check_metadata, parse_cidr, Errors, NameRule};
 use super::error::FieldErrors;
-use super::model::Origin;
-use super::tiers::{Action, Subject, Tier, TierPeer, TierPolicy, TierRule};
+use super::model::{Direction, Origin, PortMatch, PortSpec, Protocol};
+use super::tiers::{Action, CalicoEnd, Order, Subject, Tier, TierPeer, TierPolicy, TierRule};
 
 pub const API_VERSION: &str = "projectcalico.org/v3";
 
@@ -116,10 +118,15 @@ pub fn compile_calico_policy(
         (None, Some(text)) => Some(selector(Some(text), "spec.namespaceSelector", &mut errs)),
         _ => None,
     };
+    if let Some(text) = &spec.service_account_selector {
+        selector(Some(text), "spec.serviceAccountSelector", &mut errs);
+    }
     let mut warnings = Vec::new();
     if spec.service_account_selector.is_some() {
         warnings.push(
-            "spec.serviceAccountSelector: service accounts are not in the inventory".to_string(),
+            "spec.serviceAccountSelector: pods' service accounts are not in the inventory, so \
+             the pods it selects are only maybe selected"
+                .to_string(),
         );
     }
     for (set, field) in [
@@ -133,80 +140,143 @@ pub fn compile_calico_policy(
             ));
         }
     }
-    let types: Vec<&str> = match &spec.types {
-        Some(t) => {
-            for (i, ty) in t.iter().enumerate() {
-                if ty != "Ingress" && ty != "Egress" {
+    let types: Vec<Direction> = match &spec.types {
+        Some(t) => t
+            .iter()
+            .enumerate()
+            .filter_map(|(i, ty)| match ty.as_str() {
+                "Ingress" => Some(Direction::Ingress),
+                "Egress" => Some(Direction::Egress),
+                _ => {
                     errs.push(
                         &format!("spec.types[{i}]"),
                         format!("unsupported value {ty:?}: must be Ingress or Egress"),
                     );
+                    None
                 }
-            }
-            t.iter().map(String::as_str).collect()
-        }
+            })
+            .collect(),
         // Calico's default: Ingress, and Egress when egress rules are given.
-        None if spec.egress.is_empty() => vec!["Ingress"],
-        None => vec!["Ingress", "Egress"],
+        None if spec.egress.is_empty() => vec![Direction::Ingress],
+        None => vec![Direction::Ingress, Direction::Egress],
     };
-    let order = spec.order.map(|o| {
-        if o.fract() == 0.0 && o.abs() < 1e15 {
-            format!("{}", o as i64)
-        } else {
-            format!("{o}")
+    let order = match spec.order {
+        Some(o) if !o.is_finite() => {
+            errs.push("spec.order", "must be a finite number");
+            None
         }
-    });
+        o => o.map(Order),
+    };
     let mut texts = Vec::new();
-    for (field, rules) in [("ingress", &spec.ingress), ("egress", &spec.egress)] {
+    let mut compiled: [Vec<TierRule>; 2] = Default::default();
+    for (direction, field, rules) in [
+        (Direction::Ingress, "ingress", &spec.ingress),
+        (Direction::Egress, "egress", &spec.egress),
+    ] {
+        let on = types.contains(&direction);
+        if !on && !rules.is_empty() {
+            warnings.push(format!(
+                "spec.{field}: ignored: spec.types does not include {}",
+                capitalized(direction)
+            ));
+        }
         for (i, r) in rules.iter().enumerate() {
             let path = format!("spec.{field}[{i}]");
-            if let Some(text) = rule(r, &path, &mut errs) {
-                texts.push(format!("{field}[{i}] {text}"));
+            let before = errs.0.len();
+            let text = rule_text(r, &path, &mut errs);
+            if errs.0.len() != before {
+                continue;
+            }
+            texts.push(format!("{field}[{i}] {text}"));
+            if on {
+                compiled[side(direction)]
+                    .push(compile_rule(r, direction, namespace, &path, &mut errs));
             }
         }
     }
     if !errs.0.is_empty() {
         return Err(FieldErrors(errs.0));
     }
-    let place = format!(
-        "tier {tier}, order {}",
-        order.as_deref().unwrap_or("none (last)")
-    );
-    let why = format!(
-        "Calico's policies are not judged yet; this one ({place}) selects the pod, and its \
-         rules are listed on the policy"
-    );
-    let unjudged = |on: bool| -> Vec<TierRule> {
-        if !on {
-            return Vec::new();
-        }
-        vec![TierRule {
-            name: String::new(),
-            action: Action::Deny,
-            peers: vec![TierPeer::Unjudged(why.clone())],
-            ports: None,
-        }]
+    let order_text = order.map_or_else(|| "none (last)".to_string(), |o| o.to_string());
+    let place = format!("tier {tier}, order {order_text}");
+    // Where the policy stands among the others: the default tier's order is known (the
+    // NetworkPolicies at 1000 in it); another tier's is a Tier object's.
+    let unplaced = if tier != "default" {
+        Some(format!(
+            "it is in tier {tier}, whose place among the tiers (a Tier object's order) is not read"
+        ))
+    } else if order == Some(Order(1000.0)) {
+        Some(
+            "its order, 1000, is the NetworkPolicies' own, and Calico breaks that tie by names \
+             it makes up"
+                .to_string(),
+        )
+    } else {
+        None
     };
-    warnings.push(format!("not judged: {place}"));
-    warnings.extend(texts.into_iter().map(|t| format!("not judged: {t}")));
+    let tier_of = match (&unplaced, order) {
+        (Some(_), _) => Tier::Calico,
+        (None, Some(o)) if o.0 < 1000.0 => Tier::CalicoBefore,
+        (None, _) => Tier::CalicoAfter,
+    };
+    let [mut ingress, mut egress] = compiled;
+    if let Some(why) = &unplaced {
+        let why = format!("Calico policy not judged: {why} ({place})");
+        let unjudged = |on: bool| -> Vec<TierRule> {
+            if !on {
+                return Vec::new();
+            }
+            vec![TierRule {
+                name: String::new(),
+                action: Action::Deny,
+                peers: vec![TierPeer::Unjudged(why.clone())],
+                ports: None,
+                own: None,
+            }]
+        };
+        ingress = unjudged(types.contains(&Direction::Ingress));
+        egress = unjudged(types.contains(&Direction::Egress));
+        warnings.push(format!("not judged: {place}"));
+        warnings.extend(texts.into_iter().map(|t| format!("not judged: {t}")));
+    } else {
+        warnings.push(place);
+        warnings.extend(texts);
+    }
     Ok(TierPolicy {
         kind: format!("projectcalico.org/{kind}"),
         name: match namespace {
             Some(ns) => format!("{ns}/{name}"),
             None => name,
         },
-        tier: Tier::Calico,
+        tier: tier_of,
         priority: 0,
         subject: Subject::Calico {
             namespace: namespace.map(str::to_string),
             selector: subject,
             namespaces,
+            service_accounts: spec.service_account_selector.is_some(),
         },
-        ingress: unjudged(types.contains(&"Ingress")),
-        egress: unjudged(types.contains(&"Egress")),
+        ingress,
+        egress,
         warnings,
         origin,
+        order,
+        types,
     })
+}
+
+fn side(direction: Direction) -> usize {
+    match direction {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+fn capitalized(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Ingress => "Ingress",
+        Direction::Egress => "Egress",
+    }
 }
 
 fn selector(text: Option<&str>, path: &str, errs: &mut Errors) -> CalicoSelector {
@@ -219,9 +289,237 @@ fn selector(text: Option<&str>, path: &str, errs: &mut Errors) -> CalicoSelector
     }
 }
 
+/// A rule's protocol: one the engine judges, or another (ICMP, a number), which no flow
+/// of TCP, UDP or SCTP has.
+#[derive(Debug, Clone, PartialEq)]
+enum Proto {
+    Judged(Protocol),
+    Other(String),
+}
+
+fn proto(value: &Value) -> Option<Proto> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    Some(match text.to_ascii_lowercase().as_str() {
+        "tcp" | "6" => Proto::Judged(Protocol::Tcp),
+        "udp" | "17" => Proto::Judged(Protocol::Udp),
+        "sctp" | "132" => Proto::Judged(Protocol::Sctp),
+        "icmp" | "icmpv6" | "udplite" => Proto::Other(text),
+        n if n.parse::<u8>().is_ok_and(|n| n > 0) => Proto::Other(text),
+        _ => return None,
+    })
+}
+
+/// One port entry: a number or `first:last` as a range, or a name.
+fn port_entry(p: &Value) -> Option<PortMatch> {
+    let text = match p {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return None,
+    };
+    if let Some((a, b)) = text.split_once(':') {
+        return Some(PortMatch::Range {
+            from: a.parse().ok()?,
+            to: b.parse().ok()?,
+        });
+    }
+    if let Ok(n) = text.parse::<u16>() {
+        return Some(PortMatch::Range { from: n, to: n });
+    }
+    Some(PortMatch::Named { name: text })
+}
+
+/// The ranges of 1..=65535 that none of `ranges` covers.
+fn complement(ranges: &[(u16, u16)]) -> Vec<(u16, u16)> {
+    let mut sorted = ranges.to_vec();
+    sorted.sort_unstable();
+    let mut out = Vec::new();
+    let mut next: u32 = 1;
+    for (a, b) in sorted {
+        if u32::from(a) > next {
+            out.push((next as u16, a - 1));
+        }
+        next = next.max(u32::from(b) + 1);
+    }
+    if next <= 65535 {
+        out.push((next as u16, 65535));
+    }
+    out
+}
+
+/// Compiles one checked rule: its far end as the peer, its own end as the pod's condition,
+/// its protocol and destination ports as port entries. Log goes on to the next rule, and a
+/// protocol other than TCP, UDP and SCTP matches no flow the engine judges: such rules have
+/// no peer, so they never match.
+fn compile_rule(
+    r: &CalicoRule,
+    direction: Direction,
+    namespace: Option<&str>,
+    path: &str,
+    errs: &mut Errors,
+) -> TierRule {
+    let action = match r.action.as_deref() {
+        Some("Deny") => Action::Deny,
+        Some("Pass") => Action::Pass,
+        _ => Action::Allow,
+    };
+    let mut source = end(&r.source, namespace);
+    let mut destination = end(&r.destination, namespace);
+    // Flows carry their destination port only.
+    for (list, name) in [
+        (&r.source.ports, "ports"),
+        (&r.source.not_ports, "notPorts"),
+    ] {
+        if let Some(list) = list {
+            let shown: Vec<String> = list.iter().map(shown_port).collect();
+            source
+                .unjudged
+                .push(format!("source {name} {}", shown.join(", ")));
+        }
+    }
+    let protocol = r.protocol.as_ref().and_then(proto);
+    let not_protocol = r.not_protocol.as_ref().and_then(proto);
+    let mut protocols: Vec<Protocol> = match &protocol {
+        Some(Proto::Judged(p)) => vec![*p],
+        Some(Proto::Other(_)) => Vec::new(),
+        None => vec![Protocol::Tcp, Protocol::Udp, Protocol::Sctp],
+    };
+    if let Some(Proto::Judged(p)) = &not_protocol {
+        protocols.retain(|q| q != p);
+    }
+    let entries: Option<Vec<PortMatch>> = r
+        .destination
+        .ports
+        .as_ref()
+        .map(|l| l.iter().filter_map(port_entry).collect());
+    let not_entries: Option<Vec<PortMatch>> = r
+        .destination
+        .not_ports
+        .as_ref()
+        .map(|l| l.iter().filter_map(port_entry).collect());
+    let ranges = |list: &[PortMatch]| -> Vec<(u16, u16)> {
+        list.iter()
+            .filter_map(|m| match m {
+                PortMatch::Range { from, to } => Some((*from, *to)),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut matches: Vec<PortMatch> = match &entries {
+        Some(list) => list.clone(),
+        None => vec![PortMatch::Any],
+    };
+    if let Some(not) = &not_entries {
+        if not.iter().any(|m| matches!(m, PortMatch::Named { .. }))
+            || matches.iter().any(|m| matches!(m, PortMatch::Named { .. }))
+        {
+            destination
+                .unjudged
+                .push("destination notPorts together with named ports".into());
+        }
+        let allowed = complement(&ranges(not));
+        let wanted: Vec<(u16, u16)> = match &entries {
+            Some(list) => ranges(list),
+            None => vec![(1, 65535)],
+        };
+        let mut kept = Vec::new();
+        for (a, b) in wanted {
+            for &(c, d) in &allowed {
+                let (lo, hi) = (a.max(c), b.min(d));
+                if lo <= hi {
+                    kept.push(PortMatch::Range { from: lo, to: hi });
+                }
+            }
+        }
+        matches = kept;
+    }
+    let every = protocols.len() == 3 && matches == [PortMatch::Any];
+    let ports = (!every).then(|| {
+        protocols
+            .iter()
+            .flat_map(|p| {
+                matches.iter().map(|m| PortSpec {
+                    protocol: *p,
+                    port: m.clone(),
+                })
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(v) = r.ip_version {
+        source.ip_version = Some(v);
+        destination.ip_version = Some(v);
+    }
+    if r.http.is_some() {
+        destination.unjudged.push(
+            "an HTTP match (L7), which only Calico's application layer can judge".to_string(),
+        );
+    }
+    let (far, own) = match direction {
+        Direction::Ingress => (source, destination),
+        Direction::Egress => (destination, source),
+    };
+    let never = match (&protocol, r.action.as_deref()) {
+        (_, Some("Log")) => Some("Log: records the flow and goes on to the next rule".to_string()),
+        (Some(Proto::Other(p)), _) => {
+            Some(format!("protocol {p}: matches no TCP, UDP or SCTP flow"))
+        }
+        _ if ports.as_ref().is_some_and(Vec::is_empty) => {
+            Some("matches no TCP, UDP or SCTP port".to_string())
+        }
+        _ => None,
+    };
+    let _ = (path, errs);
+    TierRule {
+        name: never.clone().unwrap_or_default(),
+        action,
+        peers: if never.is_some() {
+            Vec::new()
+        } else {
+            vec![TierPeer::Calico(Box::new(far))]
+        },
+        ports: ports.filter(|p| !p.is_empty()),
+        own: (!own.is_any()).then_some(own),
+    }
+}
+
+fn shown_port(p: &Value) -> String {
+    p.as_str().map_or_else(|| p.to_string(), str::to_string)
+}
+
+/// One end of a checked rule.
+fn end(e: &EntityRule, namespace: Option<&str>) -> CalicoEnd {
+    let parse = |t: &Option<String>| t.as_deref().and_then(|t| CalicoSelector::parse(t).ok());
+    let nets = |list: &Option<Vec<String>>| -> Vec<IpNet> {
+        list.iter()
+            .flatten()
+            .filter_map(|n| match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => Some(IpNet::from(ip)),
+                Err(_) => parse_cidr(n).ok(),
+            })
+            .collect()
+    };
+    let mut unjudged = Vec::new();
+    if e.services.is_some() {
+        unjudged.push("a Service (services), whose endpoints are not judged".to_string());
+    }
+    CalicoEnd {
+        namespace: namespace.map(str::to_string),
+        selector: parse(&e.selector),
+        not_selector: parse(&e.not_selector),
+        namespace_selector: parse(&e.namespace_selector),
+        nets: nets(&e.nets),
+        not_nets: nets(&e.not_nets),
+        ip_version: None,
+        service_accounts: e.service_accounts.is_some(),
+        unjudged,
+    }
+}
+
 /// One rule, checked, in words: `Allow TCP from selector app == 'web' to ports 80`.
-fn rule(r: &CalicoRule, path: &str, errs: &mut Errors) -> Option<String> {
-    let before = errs.0.len();
+fn rule_text(r: &CalicoRule, path: &str, errs: &mut Errors) -> String {
     let action = r.action.as_deref().unwrap_or("");
     if !["Allow", "Deny", "Log", "Pass"].contains(&action) {
         errs.push(
@@ -229,19 +527,37 @@ fn rule(r: &CalicoRule, path: &str, errs: &mut Errors) -> Option<String> {
             format!("unsupported value {action:?}: must be Allow, Deny, Log or Pass"),
         );
     }
-    let protocol = r.protocol.as_ref().map(|p| match p {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
-    if let Some(p) = &protocol {
-        let known = ["TCP", "UDP", "ICMP", "ICMPv6", "SCTP", "UDPLite"];
-        if !known.contains(&p.as_str()) && p.parse::<u8>().is_err() {
+    let mut judged_protocol = false;
+    for (value, field) in [(&r.protocol, "protocol"), (&r.not_protocol, "notProtocol")] {
+        if let Some(p) = value {
+            match proto(p) {
+                None => errs.push(
+                    &format!("{path}.{field}"),
+                    format!(
+                        "unsupported value {}: must be TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or \
+                         1-255",
+                        shown_port(p)
+                    ),
+                ),
+                Some(Proto::Judged(_)) if field == "protocol" => judged_protocol = true,
+                Some(Proto::Other(o))
+                    if field == "protocol" && o.eq_ignore_ascii_case("udplite") =>
+                {
+                    judged_protocol = true
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(v) = r.ip_version {
+        if v != 4 && v != 6 {
             errs.push(
-                &format!("{path}.protocol"),
-                format!("unsupported value {p:?}: must be TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 0-255"),
+                &format!("{path}.ipVersion"),
+                format!("unsupported value {v}: must be 4 or 6"),
             );
         }
     }
+    let protocol = r.protocol.as_ref().map(shown_port);
     let mut parts = vec![action.to_string()];
     if let Some(p) = &protocol {
         parts.push(p.clone());
@@ -286,10 +602,13 @@ fn rule(r: &CalicoRule, path: &str, errs: &mut Errors) -> Option<String> {
                 }
             }
             if let Some(list) = ports {
-                let shown: Vec<String> = list
-                    .iter()
-                    .map(|p| p.as_str().map_or_else(|| p.to_string(), str::to_string))
-                    .collect();
+                if !judged_protocol {
+                    errs.push(
+                        &format!("{path}.{field}.{name}"),
+                        "ports need protocol TCP, UDP, SCTP or UDPLite",
+                    );
+                }
+                let shown: Vec<String> = list.iter().map(shown_port).collect();
                 words.push(format!("{name} {}", shown.join(", ")));
             }
         }
@@ -306,7 +625,7 @@ fn rule(r: &CalicoRule, path: &str, errs: &mut Errors) -> Option<String> {
     if r.http.is_some() {
         parts.push("with HTTP match (L7)".into());
     }
-    (errs.0.len() == before).then(|| parts.join(" "))
+    parts.join(" ")
 }
 
 /// A port of a Calico rule: a number, `first:last`, or a named port.
@@ -392,6 +711,194 @@ pub fn selects(
     }
 }
 
+/// [`selects`] for a policy's subject, which a serviceAccountSelector may narrow further.
+pub fn subject_selects(
+    subject: &Subject,
+    pod: &super::model::Pod,
+    ns: Option<&super::model::Namespace>,
+) -> Option<bool> {
+    let Subject::Calico {
+        namespace,
+        selector,
+        namespaces,
+        service_accounts,
+    } = subject
+    else {
+        return Some(false);
+    };
+    match selects(namespace.as_deref(), selector, namespaces.as_ref(), pod, ns) {
+        Some(true) if *service_accounts => None,
+        other => other,
+    }
+}
+
+/// One end of a flow as a Calico rule sees it.
+#[derive(Debug, Clone, Copy)]
+pub enum Seen<'a> {
+    /// A pod, with the address the flow names (if it names one).
+    Pod {
+        pod: &'a super::model::Pod,
+        namespace: Option<&'a super::model::Namespace>,
+        addr: Option<IpAddr>,
+    },
+    /// A node, by its addresses (or the one the flow names).
+    Node { addrs: &'a [IpAddr] },
+    /// An address that is neither a known pod nor a known node.
+    Address(IpAddr),
+}
+
+/// Whether one end of a Calico rule holds one end of a flow: every condition given must;
+/// `None` where one depends on what cannot be read, with the reason in words. A selector
+/// matches pods by [`selects`]'s labels; it may also match NetworkSets and HostEndpoints,
+/// which are not read, so it is unknown for an address that is no pod's.
+pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
+    let one;
+    let addrs: &[IpAddr] = match seen {
+        Seen::Pod { addr: Some(ip), .. } => {
+            one = [*ip];
+            &one
+        }
+        Seen::Pod { pod, .. } => &pod.ips,
+        Seen::Node { addrs } => addrs,
+        Seen::Address(ip) => {
+            one = [*ip];
+            &one
+        }
+    };
+    let who = match seen {
+        Seen::Pod { pod, .. } => pod.key(),
+        _ => {
+            let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+            list.join(", ")
+        }
+    };
+    if !end.nets.is_empty() && !addrs.iter().any(|a| end.nets.iter().any(|n| n.contains(a))) {
+        let nets: Vec<String> = end.nets.iter().map(|n| n.to_string()).collect();
+        return (
+            Some(false),
+            format!("{who} is in none of nets {}", nets.join(", ")),
+        );
+    }
+    if let Some((a, n)) = addrs
+        .iter()
+        .find_map(|a| end.not_nets.iter().find(|n| n.contains(a)).map(|n| (a, n)))
+    {
+        return (Some(false), format!("{a} is inside notNets {n}"));
+    }
+    if let Some(v) = end.ip_version {
+        let family = |a: &IpAddr| if a.is_ipv4() { 4 } else { 6 };
+        if !addrs.iter().any(|a| family(a) == v) {
+            return (Some(false), format!("{who} has no IPv{v} address"));
+        }
+    }
+    let mut unknown: Vec<String> = Vec::new();
+    let workload = match seen {
+        Seen::Pod { pod, namespace, .. } if !pod.host_network => Some((*pod, *namespace)),
+        _ => None,
+    };
+    if end.has_selector() {
+        match workload {
+            Some((pod, ns)) => {
+                let global = end
+                    .namespace_selector
+                    .as_ref()
+                    .is_some_and(|s| *s.expr() == super::calico_selector::Expr::Global);
+                if global {
+                    return (
+                        Some(false),
+                        "namespaceSelector global() matches no pod".to_string(),
+                    );
+                }
+                let scoped = end
+                    .namespace_selector
+                    .is_none()
+                    .then_some(end.namespace.as_deref())
+                    .flatten();
+                if let Some(n) = scoped.filter(|n| *n != pod.namespace) {
+                    if end.selector.is_some() {
+                        return (
+                            Some(false),
+                            format!("{} is not in the policy's namespace {n}", pod.key()),
+                        );
+                    }
+                    unknown.push(format!(
+                        "whether a notSelector alone reaches outside namespace {n} is not judged"
+                    ));
+                }
+                if let Some(sel) = &end.namespace_selector {
+                    match selects(None, &CalicoSelector::all(), Some(sel), pod, ns) {
+                        Some(false) => {
+                            return (
+                                Some(false),
+                                format!(
+                                    "namespace {} does not match namespaceSelector {sel}",
+                                    pod.namespace
+                                ),
+                            )
+                        }
+                        None => unknown.push(format!(
+                            "the labels of namespace {} cannot be read",
+                            pod.namespace
+                        )),
+                        Some(true) => {}
+                    }
+                }
+                if let Some(sel) = &end.selector {
+                    match selects(None, sel, None, pod, ns) {
+                        Some(false) => {
+                            return (
+                                Some(false),
+                                format!("{} does not match selector {sel}", pod.key()),
+                            )
+                        }
+                        None => unknown.push(format!(
+                            "selector {sel} reads labels of namespace {} that cannot be read",
+                            pod.namespace
+                        )),
+                        Some(true) => {}
+                    }
+                }
+                if let Some(sel) = &end.not_selector {
+                    match selects(None, sel, None, pod, ns) {
+                        Some(true) => {
+                            return (
+                                Some(false),
+                                format!("{} matches notSelector {sel}", pod.key()),
+                            )
+                        }
+                        None => unknown.push(format!(
+                            "notSelector {sel} reads labels of namespace {} that cannot be read",
+                            pod.namespace
+                        )),
+                        Some(false) => {}
+                    }
+                }
+            }
+            None => unknown.push(format!(
+                "{who} is no pod's address; a Calico selector also matches NetworkSets and \
+                 HostEndpoints, which are not read"
+            )),
+        }
+    }
+    if end.service_accounts {
+        match workload {
+            Some(_) => unknown.push("pods' service accounts are not in the inventory".into()),
+            None => {
+                return (
+                    Some(false),
+                    format!("{who} is no pod's address; service accounts match pods only"),
+                )
+            }
+        }
+    }
+    unknown.extend(end.unjudged.iter().map(|u| format!("{u} is not judged")));
+    if unknown.is_empty() {
+        (Some(true), format!("{who} matches {}", end.describe()))
+    } else {
+        (None, format!("unknown: {}", unknown.join("; ")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,29 +909,64 @@ mod tests {
     }
 
     #[test]
-    fn a_policy_selects_by_its_selector_and_is_not_judged() {
+    fn a_policy_is_placed_by_its_order_and_its_rules_compiled() {
         let p = compile(
-            "metadata: {name: deny-db}\nspec:\n  order: 100\n  selector: app == 'database'\n  ingress:\n  - action: Deny\n    source: {selector: app == 'web'}\n",
+            "metadata: {name: deny-db}\nspec:\n  order: 100\n  selector: app == 'database'\n  ingress:\n  - action: Deny\n    protocol: TCP\n    source: {selector: app == 'web'}\n    destination: {ports: [5432, '6000:6010']}\n",
             Some("prod"),
         )
         .unwrap();
-        assert_eq!(p.tier, Tier::Calico);
+        assert_eq!(p.tier, Tier::CalicoBefore);
         assert_eq!(p.key(), "projectcalico.org/NetworkPolicy/prod/deny-db");
-        assert_eq!(p.ingress.len(), 1);
-        assert!(p.egress.is_empty(), "types default to Ingress");
-        assert!(
-            p.warnings
-                .iter()
-                .any(|w| w == "not judged: ingress[0] Deny from selector app == 'web'"),
-            "{:?}",
-            p.warnings
+        assert_eq!(
+            p.types,
+            vec![Direction::Ingress],
+            "types default to Ingress"
         );
+        assert!(p.egress.is_empty());
+        let rule = &p.ingress[0];
+        assert_eq!(rule.action, Action::Deny);
+        let ports: Vec<String> = rule.ports.iter().flatten().map(|s| s.to_string()).collect();
+        assert_eq!(ports, ["TCP/5432", "TCP/6000-6010"]);
+        let TierPeer::Calico(far) = &rule.peers[0] else {
+            panic!("a Calico peer: {:?}", rule.peers);
+        };
+        assert_eq!(
+            far.describe(),
+            "selector app == 'web' and in namespace prod"
+        );
+        assert!(rule.own.is_none(), "no condition on the pod itself");
+
+        let later = compile("metadata: {name: x}\nspec: {selector: all()}\n", None).unwrap();
+        assert_eq!(
+            later.tier,
+            Tier::CalicoAfter,
+            "no order: after NetworkPolicy"
+        );
+        let tied = compile("metadata: {name: x}\nspec: {order: 1000}\n", None).unwrap();
+        assert_eq!(tied.tier, Tier::Calico, "order 1000 cannot be placed");
+    }
+
+    #[test]
+    fn not_ports_become_the_ranges_left() {
+        let p = compile(
+            "metadata: {name: x}\nspec:\n  egress:\n  - action: Allow\n    protocol: UDP\n    destination: {notPorts: [53, '100:200']}\n",
+            None,
+        )
+        .unwrap();
+        let ports: Vec<String> = p.egress[0]
+            .ports
+            .iter()
+            .flatten()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(ports, ["UDP/1-52", "UDP/54-99", "UDP/201-65535"]);
+        assert_eq!(complement(&[(1, 65535)]), vec![]);
     }
 
     #[test]
     fn bad_input_names_the_field_and_the_position() {
         let err = compile(
-            "metadata: {name: x}\nspec:\n  selector: app = 'db'\n  egress:\n  - action: Accept\n    destination: {nets: [10.0.0.0/33], ports: ['90:80']}\n",
+            "metadata: {name: x}\nspec:\n  selector: app = 'db'\n  egress:\n  - action: Accept\n    protocol: TCP\n    destination: {nets: [10.0.0.0/33], ports: ['90:80']}\n  - action: Allow\n    destination: {ports: [80]}\n",
             None,
         )
         .unwrap_err();
@@ -445,6 +987,10 @@ mod tests {
             text.contains(
                 "spec.egress[0].destination.ports[0]: \"90:80\": the range ends before it starts"
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains("spec.egress[1].destination.ports: ports need protocol TCP"),
             "{text}"
         );
     }

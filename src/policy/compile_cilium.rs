@@ -365,6 +365,7 @@ fn rule_set(
                 action: Action::Deny,
                 peers,
                 ports: (!compiled.ports.is_empty()).then_some(compiled.ports),
+                own: None,
             });
         }
         let has_rules = allow.as_ref().is_some_and(|v| !v.is_empty())
@@ -432,6 +433,8 @@ fn rule_set(
         egress: egress_deny,
         warnings: Vec::new(),
         origin: origin.clone(),
+        order: None,
+        types: Vec::new(),
     });
     let allow = Policy {
         namespace: policy_namespace,

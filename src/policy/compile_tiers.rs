@@ -286,6 +286,8 @@ pub fn compile_tier_policy(
         egress,
         warnings,
         origin,
+        order: None,
+        types: Vec::new(),
     })
 }
 
@@ -507,12 +509,14 @@ fn rule(
                 action,
                 peers: compiled,
                 ports,
+                own: None,
             },
             _ => TierRule {
                 name: r.name.clone(),
                 action: Action::Deny,
                 peers: vec![TierPeer::Namespaces(Selector::everything())],
                 ports: None,
+                own: None,
             },
         });
     }
@@ -522,6 +526,7 @@ fn rule(
         action,
         peers: compiled,
         ports,
+        own: None,
     })
 }
 

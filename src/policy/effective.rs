@@ -36,9 +36,17 @@ pub struct EffectiveSide {
     /// NetworkPolicy: the first that matches decides).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub admin: Vec<TierLine>,
-    /// Calico's policies that select the pod: read, not judged (the side is unknown).
+    /// Calico's policies that select the pod but cannot be placed (another tier, or order
+    /// 1000): read, not judged (the side is unknown).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calico: Vec<TierLine>,
+    /// Rules of Calico policies of the default tier before NetworkPolicy (order below 1000).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calico_before: Vec<TierLine>,
+    /// Rules of Calico policies of the default tier after NetworkPolicy (order above 1000,
+    /// or none). Where the tier selects the pod, what no rule decides is denied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calico_after: Vec<TierLine>,
     /// Cilium's deny rules that apply to the pod: after the Admin tier, before every allow.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cilium: Vec<TierLine>,
@@ -81,11 +89,17 @@ pub struct TierLine {
     /// `Kind/name`.
     pub policy: String,
     pub priority: i32,
+    /// A Calico policy's order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
     /// 0-based index into the policy's rules of this direction.
     pub rule: usize,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     pub action: Action,
+    /// A Calico rule's condition on the pod itself, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own: Option<String>,
     /// The peers in words (ored).
     pub peers: Vec<String>,
     /// The ports in words; empty means every port and protocol.
@@ -97,27 +111,23 @@ pub struct TierLine {
 
 /// The rules of the tier policies that apply to the pod: Admin tier, Cilium's deny rules,
 /// Baseline tier.
-fn tier_lines(index: &Index, pod_id: PodId, direction: Direction) -> [Vec<TierLine>; 4] {
-    let (mut calico, mut admin, mut cilium, mut baseline) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+fn tier_lines(index: &Index, pod_id: PodId, direction: Direction) -> [Vec<TierLine>; Tier::COUNT] {
+    let mut lines: [Vec<TierLine>; Tier::COUNT] = Default::default();
     for (t, policy) in index.policies().tiers.iter().enumerate() {
         let applies = index.tier_applies(t as u32, pod_id);
         if applies == Some(false) {
             continue;
         }
-        let into = match policy.tier {
-            Tier::Calico => &mut calico,
-            Tier::Admin => &mut admin,
-            Tier::Cilium => &mut cilium,
-            Tier::Baseline => &mut baseline,
-        };
+        let into = &mut lines[policy.tier.index()];
         for (r, rule) in policy.rules(direction).iter().enumerate() {
             into.push(TierLine {
                 policy: policy.key(),
                 priority: policy.priority,
+                order: policy.order.map(|o| o.to_string()),
                 rule: r,
                 name: rule.name.clone(),
                 action: rule.action,
+                own: rule.own.as_ref().map(|e| e.describe()),
                 peers: rule.peers.iter().map(tiers::describe_peer).collect(),
                 ports: rule
                     .ports
@@ -129,7 +139,7 @@ fn tier_lines(index: &Index, pod_id: PodId, direction: Direction) -> [Vec<TierLi
             });
         }
     }
-    [calico, admin, cilium, baseline]
+    lines
 }
 
 /// The effective rules of a pod, without [`Allowance::blocked_elsewhere`] (cheap enough for
@@ -152,6 +162,8 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
             allows: Vec::new(),
             admin: Vec::new(),
             calico: Vec::new(),
+            calico_before: Vec::new(),
+            calico_after: Vec::new(),
             cilium: Vec::new(),
             baseline: Vec::new(),
             unknown: if !index.policies().tiers_known {
@@ -170,8 +182,14 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
                 })
             },
         };
-        [side.calico, side.admin, side.cilium, side.baseline] =
-            tier_lines(index, pod_id, direction);
+        [
+            side.calico,
+            side.admin,
+            side.cilium,
+            side.calico_before,
+            side.calico_after,
+            side.baseline,
+        ] = tier_lines(index, pod_id, direction);
         for &pid in index.isolating_policies(pod_id, direction) {
             let policy = &index.policies().policies[pid as usize];
             side.isolated = true;

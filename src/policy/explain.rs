@@ -68,6 +68,23 @@ pub struct SideExplanation {
     /// rules (Cilium's HTTP, DNS, Kafka), listed here; they are shown, not judged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub l7: Option<String>,
+    /// No rule of Calico's default tier decided, and these policies of the tier select the
+    /// pod: the tier denies (unknown where they only maybe select it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_of_tier: Option<EndOfTier>,
+}
+
+/// Calico's default tier, at its end: what selects the pod.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndOfTier {
+    /// Calico policies of the tier that select the pod for this direction.
+    pub selecting: Vec<String>,
+    /// NetworkPolicies that isolate it.
+    pub isolating: Vec<String>,
+    /// Calico policies that may select it (namespace labels or service accounts that
+    /// cannot be read decide).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub maybe: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -191,7 +208,7 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                         .flat_map(|t| {
                             t.rules
                                 .iter()
-                                .flat_map(|r| &r.peers)
+                                .flat_map(|r| r.own.iter().chain(&r.peers))
                                 .map(|c| (c.unknown, c.reason.as_str()))
                                 .chain(
                                     t.unknown
@@ -208,6 +225,18 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                         ),
                         None => format!("a tier rule might match: {why}"),
                     });
+                }
+                Side::TierEnd { maybe, .. } => {
+                    let names: Vec<String> = maybe
+                        .iter()
+                        .map(|&t| index.policies().tiers[t as usize].key())
+                        .collect();
+                    reasons.push(format!(
+                        "no rule of Calico's default tier decides the {} of {}, and whether {}                          select it (and so deny at the tier's end) depends on namespace labels                          or service accounts that cannot be read",
+                        explained.direction,
+                        explained.pod.as_deref().unwrap_or("?"),
+                        names.join(", ")
+                    ));
                 }
                 Side::Unknown { rule: Some(r), .. } => {
                     // A rule admits the flow only if what cannot be read or told from an
@@ -356,6 +385,7 @@ fn explain_side(
                 passed: Vec::new(),
                 tiers: Vec::new(),
                 l7: None,
+                end_of_tier: None,
             },
         );
     };
@@ -574,6 +604,7 @@ fn explain_side(
         passed: Vec::new(),
         tiers: Vec::new(),
         l7,
+        end_of_tier: None,
     };
     with_tiers(index, direction, flow, pod, other, side, explanation)
 }
@@ -592,36 +623,144 @@ fn with_tiers(
     if set.tiers.is_empty() && set.tiers_known {
         return (np, explanation);
     }
-    let mut decided = None;
     for tier in Tier::BEFORE_NETWORK_POLICY {
-        let walk = explain_tiers::walk(index, tier, direction, pod, other, flow);
-        explanation.tiers.extend(walk.traces);
-        match walk.side {
-            Some(side) if decided.is_none() => {
-                explanation.decided_by = walk.cite;
-                explanation.allowed_by = None;
-                explanation.l7 = None;
-                decided = Some(side);
-            }
-            Some(_) => {}
-            None => explanation.passed.extend(walk.cite),
-        }
-        if decided.is_some() {
-            break;
+        if let Walked::Decided(s) = step(index, tier, direction, flow, pod, other, &mut explanation)
+        {
+            return finish(set, s, explanation);
         }
     }
-    let mut side = decided.unwrap_or(np);
+    let calico = set.tiers.iter().any(|t| t.tier.is_calico_default());
+    let mut side = np;
+    if calico {
+        match step(
+            index,
+            Tier::CalicoBefore,
+            direction,
+            flow,
+            pod,
+            other,
+            &mut explanation,
+        ) {
+            Walked::Decided(s) => return finish(set, s, explanation),
+            Walked::Passed => return baseline(index, direction, flow, pod, other, explanation),
+            Walked::Continue => {}
+        }
+        if matches!(side, Side::Allowed(_) | Side::Unknown { .. }) {
+            return finish(set, side, explanation);
+        }
+        match step(
+            index,
+            Tier::CalicoAfter,
+            direction,
+            flow,
+            pod,
+            other,
+            &mut explanation,
+        ) {
+            Walked::Decided(s) => return finish(set, s, explanation),
+            Walked::Passed => return baseline(index, direction, flow, pod, other, explanation),
+            Walked::Continue => {}
+        }
+        let isolating = match &side {
+            Side::Denied { isolating } => isolating.clone(),
+            _ => Vec::new(),
+        };
+        let (selecting, maybe) = explain_tiers::default_tier_selecting(index, direction, pod);
+        if selecting.is_empty() && isolating.is_empty() && maybe.is_empty() {
+            return baseline(index, direction, flow, pod, other, explanation);
+        }
+        let names = |list: &[u32]| -> Vec<String> {
+            list.iter().map(|&t| set.tiers[t as usize].key()).collect()
+        };
+        explanation.end_of_tier = Some(EndOfTier {
+            selecting: names(&selecting),
+            isolating: isolating
+                .iter()
+                .map(|&p| set.policies[p as usize].key())
+                .collect(),
+            maybe: names(&maybe),
+        });
+        side = if selecting.is_empty() && !isolating.is_empty() {
+            Side::Denied { isolating }
+        } else {
+            Side::TierEnd {
+                selecting,
+                isolating,
+                maybe,
+            }
+        };
+        return finish(set, side, explanation);
+    }
     if side == Side::NotIsolated {
-        let baseline = explain_tiers::walk(index, Tier::Baseline, direction, pod, other, flow);
-        explanation.tiers.extend(baseline.traces);
-        match baseline.side {
-            Some(s) => {
-                explanation.decided_by = baseline.cite;
-                side = s;
-            }
-            None => explanation.passed.extend(baseline.cite),
-        }
+        return baseline(index, direction, flow, pod, other, explanation);
     }
+    finish(set, side, explanation)
+}
+
+/// What walking one tier did.
+enum Walked {
+    Decided(Side),
+    Passed,
+    Continue,
+}
+
+/// Walks one tier into the explanation.
+fn step(
+    index: &Index,
+    tier: Tier,
+    direction: Direction,
+    flow: &Flow,
+    pod: &Pod,
+    other: &Endpoint,
+    explanation: &mut SideExplanation,
+) -> Walked {
+    let walk = explain_tiers::walk(index, tier, direction, pod, other, flow);
+    explanation.tiers.extend(walk.traces);
+    match walk.side {
+        Some(side) => {
+            explanation.decided_by = walk.cite;
+            explanation.allowed_by = None;
+            explanation.l7 = None;
+            Walked::Decided(side)
+        }
+        None if walk.cite.is_some() => {
+            explanation.passed.extend(walk.cite);
+            Walked::Passed
+        }
+        None => Walked::Continue,
+    }
+}
+
+/// The Baseline tier, for a side no tier above decided.
+fn baseline(
+    index: &Index,
+    direction: Direction,
+    flow: &Flow,
+    pod: &Pod,
+    other: &Endpoint,
+    mut explanation: SideExplanation,
+) -> (Side, SideExplanation) {
+    let side = match step(
+        index,
+        Tier::Baseline,
+        direction,
+        flow,
+        pod,
+        other,
+        &mut explanation,
+    ) {
+        Walked::Decided(s) => s,
+        _ => Side::NotIsolated,
+    };
+    finish(index.policies(), side, explanation)
+}
+
+/// The side's outcome written into its explanation.
+fn finish(
+    set: &crate::policy::set::PolicySet,
+    mut side: Side,
+    mut explanation: SideExplanation,
+) -> (Side, SideExplanation) {
     if !set.tiers_known {
         side = Side::TierUnknown { rule: None };
     }
@@ -635,6 +774,10 @@ fn outcome(side: &Side) -> &'static str {
         Side::NotIsolated => "not_isolated",
         Side::Allowed(_) | Side::TierAllowed(_) => "allowed",
         Side::Denied { .. } | Side::TierDenied(_) => "denied",
+        Side::TierEnd { .. } => match side.decision() {
+            Decision::Denied => "denied",
+            _ => "unknown",
+        },
         Side::Unknown { .. } | Side::TierUnknown { .. } => "unknown",
     }
 }

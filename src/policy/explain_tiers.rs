@@ -9,11 +9,12 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
+use super::calico::{end_matches, Seen};
 use super::checks::{check_port, cilium_peer_check, pod_peer_check, Check, CiliumPeer};
 use super::engine::{Endpoint, Flow, Index, Side, TierRef};
 use super::model::{ContainerPort, Direction, NamespaceScope, Pod};
 use super::selector::Selector;
-use super::tiers::{describe_peer, describe_subject, Action, Subject, Tier, TierPeer};
+use super::tiers::{describe_peer, describe_subject, Action, CalicoEnd, Subject, Tier, TierPeer};
 
 /// One tier policy as it bore on one side.
 #[derive(Debug, Clone, Serialize)]
@@ -22,6 +23,9 @@ pub struct TierTrace {
     pub policy: String,
     pub tier: Tier,
     pub priority: i32,
+    /// A Calico policy's order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
     pub origin: String,
     /// Its subject selects the pod.
     pub applies: bool,
@@ -44,6 +48,9 @@ pub struct TierRuleTrace {
     /// It might match: a peer depends on what cannot be read or told from an address.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unknown: bool,
+    /// A Calico rule's own end, checked on the pod itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub own: Option<Check>,
     pub peers: Vec<Check>,
     pub any_port: bool,
     pub ports: Vec<Check>,
@@ -56,6 +63,9 @@ pub struct TierCite {
     /// `Kind/name`.
     pub policy: String,
     pub priority: i32,
+    /// A Calico policy's order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<String>,
     /// 0-based index into the policy's rules of this direction.
     pub rule: usize,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -103,6 +113,7 @@ pub fn walk(
             policy: policy.key(),
             tier,
             priority: policy.priority,
+            order: policy.order.map(|o| o.to_string()),
             origin: policy.origin.to_string(),
             applies: false,
             unknown: false,
@@ -138,6 +149,17 @@ pub fn walk(
             });
         }
         for (r, rule) in rules.iter().enumerate() {
+            let own_end = match direction {
+                Direction::Ingress => &flow.dst,
+                Direction::Egress => &flow.src,
+            };
+            let own = rule
+                .own
+                .as_ref()
+                .map(|end| calico_check(index, end, own_end, 0));
+            let own_holds = own
+                .as_ref()
+                .map_or(Some(true), |c| (!c.unknown).then_some(c.matched));
             let peers: Vec<Check> = rule
                 .peers
                 .iter()
@@ -160,14 +182,17 @@ pub fn walk(
                 None => Some(None),
                 Some(_) => ports.iter().position(|c| c.matched).map(Some),
             };
-            let hit = peer_hit.zip(port_hit);
-            let sure = hit.is_some_and(|((_, sure), _)| sure) && applies == Some(true);
+            let hit = peer_hit.zip(port_hit).filter(|_| own_holds != Some(false));
+            let sure = hit.is_some_and(|((_, sure), _)| sure)
+                && applies == Some(true)
+                && own_holds == Some(true);
             trace.rules.push(TierRuleTrace {
                 index: r,
                 name: rule.name.clone(),
                 action: rule.action,
                 matched: sure,
                 unknown: hit.is_some() && !sure,
+                own,
                 peers,
                 any_port: rule.ports.is_none(),
                 ports,
@@ -185,6 +210,7 @@ pub fn walk(
                 tier,
                 policy: policy.key(),
                 priority: policy.priority,
+                order: policy.order.map(|o| o.to_string()),
                 rule: r,
                 name: rule.name.clone(),
                 action: rule.action,
@@ -222,19 +248,9 @@ fn subject_check(index: &Index, subject: &Subject, pod: &Pod) -> (Option<bool>, 
     let (namespaces, pods) = match subject {
         Subject::Namespaces(ns) => (ns, &Selector::everything()),
         Subject::Pods { namespaces, pods } => (namespaces, pods),
-        Subject::Calico {
-            namespace,
-            selector,
-            namespaces,
-        } => {
+        Subject::Calico { .. } => {
             let ns = index.namespace(&pod.namespace);
-            let selects = super::calico::selects(
-                namespace.as_deref(),
-                selector,
-                namespaces.as_ref(),
-                pod,
-                ns,
-            );
+            let selects = super::calico::subject_selects(subject, pod, ns);
             let reason = match selects {
                 Some(true) => String::new(),
                 Some(false) => format!(
@@ -362,6 +378,7 @@ fn peer_check(
         TierPeer::Entity(e) => cilium_peer_check(index, CiliumPeer::Entity(*e), subject, other),
         TierPeer::Outside(b) => cilium_peer_check(index, CiliumPeer::Outside(b), subject, other),
         TierPeer::Unjudged(w) => cilium_peer_check(index, CiliumPeer::Unjudged(w), subject, other),
+        TierPeer::Calico(end) => return calico_check(index, end, other, i),
         TierPeer::Domains(names) => match other {
             Endpoint::External(ip) => super::checks::domain_check(index, names, ip),
             _ => (
@@ -379,4 +396,55 @@ fn peer_check(
         unknown: matched.is_none(),
         reason,
     }
+}
+
+/// Whether a Calico rule's end holds one end of the flow.
+fn calico_check(index: &Index, end: &CalicoEnd, endpoint: &Endpoint, i: usize) -> Check {
+    let inv = index.inventory();
+    let seen = match endpoint {
+        Endpoint::Pod { pod, addr } => {
+            let pod = &inv.pods[*pod as usize];
+            Seen::Pod {
+                pod,
+                namespace: index.namespace(&pod.namespace),
+                addr: *addr,
+            }
+        }
+        Endpoint::Node { node, addr } => Seen::Node {
+            addrs: match addr {
+                Some(ip) => std::slice::from_ref(ip),
+                None => &inv.nodes[*node as usize].addresses,
+            },
+        },
+        Endpoint::External(ip) => Seen::Address(*ip),
+    };
+    let (matched, reason) = end_matches(end, &seen);
+    Check {
+        index: i,
+        what: end.describe(),
+        matched: matched == Some(true),
+        unknown: matched.is_none(),
+        reason,
+    }
+}
+
+/// The Calico policies of the default tier that select the pod for `direction`: surely, and
+/// maybe (positions in evaluation order).
+pub fn default_tier_selecting(
+    index: &Index,
+    direction: Direction,
+    pod: &Pod,
+) -> (Vec<u32>, Vec<u32>) {
+    let (mut sure, mut maybe) = (Vec::new(), Vec::new());
+    for (t, policy) in index.policies().tiers.iter().enumerate() {
+        if !policy.tier.is_calico_default() || !policy.types.contains(&direction) {
+            continue;
+        }
+        match subject_check(index, &policy.subject, pod).0 {
+            Some(true) => sure.push(t as u32),
+            None => maybe.push(t as u32),
+            Some(false) => {}
+        }
+    }
+    (sure, maybe)
 }

@@ -21,24 +21,52 @@ use super::selector::Selector;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
-    /// Calico's own policies, first (Calico's tiers may precede the admin tier): read and
-    /// shown, not judged; a side whose pod they select is unknown.
+    /// Calico policies this reader cannot place: of a tier other than `default` (whose order
+    /// a Tier object sets), or of order exactly 1000 (tied with NetworkPolicies). First, as
+    /// such tiers may precede the admin tier; a side whose pod they select is unknown.
     Calico,
     /// Before NetworkPolicy: AdminNetworkPolicy, ClusterNetworkPolicy `tier: Admin`.
     Admin,
     /// Cilium's deny rules (`ingressDeny`, `egressDeny`): after the Admin tier, before
     /// NetworkPolicy and Cilium's allow rules, which they override.
     Cilium,
+    /// Calico's default tier before NetworkPolicy: Calico policies of order below 1000
+    /// (NetworkPolicies are that tier's policies of order 1000).
+    CalicoBefore,
+    /// Calico's default tier after NetworkPolicy: order above 1000, or none. A pod that any
+    /// policy of the default tier selects (NetworkPolicies included) is denied what no rule
+    /// of the tier decides.
+    CalicoAfter,
     /// After NetworkPolicy: BaselineAdminNetworkPolicy, ClusterNetworkPolicy `tier: Baseline`.
     Baseline,
 }
 
 impl Tier {
     /// Every tier, in the order a side goes through them.
-    pub const ALL: [Tier; 4] = [Tier::Calico, Tier::Admin, Tier::Cilium, Tier::Baseline];
+    pub const ALL: [Tier; 6] = [
+        Tier::Calico,
+        Tier::Admin,
+        Tier::Cilium,
+        Tier::CalicoBefore,
+        Tier::CalicoAfter,
+        Tier::Baseline,
+    ];
+
+    /// How many tiers there are.
+    pub const COUNT: usize = 6;
 
     /// The tiers before NetworkPolicy, in order: the first that decides, decides.
     pub const BEFORE_NETWORK_POLICY: [Tier; 3] = [Tier::Calico, Tier::Admin, Tier::Cilium];
+
+    /// Calico's default tier, which NetworkPolicy is part of.
+    pub fn is_calico_default(self) -> bool {
+        matches!(self, Tier::CalicoBefore | Tier::CalicoAfter)
+    }
+
+    /// Any tier of Calico's policies.
+    pub fn is_calico(self) -> bool {
+        matches!(self, Tier::Calico | Tier::CalicoBefore | Tier::CalicoAfter)
+    }
 
     /// Position in [`Tier::ALL`].
     pub fn index(self) -> usize {
@@ -46,7 +74,9 @@ impl Tier {
             Tier::Calico => 0,
             Tier::Admin => 1,
             Tier::Cilium => 2,
-            Tier::Baseline => 3,
+            Tier::CalicoBefore => 3,
+            Tier::CalicoAfter => 4,
+            Tier::Baseline => 5,
         }
     }
 
@@ -55,6 +85,8 @@ impl Tier {
             Tier::Calico => "calico",
             Tier::Admin => "admin",
             Tier::Cilium => "cilium deny",
+            Tier::CalicoBefore => "calico default, before NetworkPolicy",
+            Tier::CalicoAfter => "calico default, after NetworkPolicy",
             Tier::Baseline => "baseline",
         }
     }
@@ -110,6 +142,10 @@ pub enum Subject {
         namespace: Option<String>,
         selector: CalicoSelector,
         namespaces: Option<CalicoSelector>,
+        /// A serviceAccountSelector narrows it further: pods' service accounts are not in
+        /// the inventory, so a pod the rest selects is only maybe selected.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        service_accounts: bool,
     },
 }
 
@@ -136,6 +172,8 @@ pub enum TierPeer {
     Outside(IpBlock),
     /// A peer this reader cannot judge: every match with it is unknown, with the reason.
     Unjudged(String),
+    /// The far end of a Calico rule: its source on ingress, its destination on egress.
+    Calico(Box<CalicoEnd>),
 }
 
 /// One rule, in the order written.
@@ -149,6 +187,10 @@ pub struct TierRule {
     pub peers: Vec<TierPeer>,
     /// `None`: every port and protocol.
     pub ports: Option<Vec<PortSpec>>,
+    /// A Calico rule's own end (its destination on ingress, its source on egress): what the
+    /// selected pod itself must be for the rule to match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own: Option<CalicoEnd>,
 }
 
 /// A cluster-scoped policy of a tier.
@@ -169,6 +211,143 @@ pub struct TierPolicy {
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub origin: Origin,
+    /// A Calico policy's order (lower first; none: last in its tier).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
+    /// The directions a Calico policy selects its pods for (its `types`), rules or none: a
+    /// pod so selected is denied what no rule of the tier decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<Direction>,
+}
+
+/// A Calico `order`: a float, ordered totally so that policies sort the same way every time.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Order(pub f64);
+
+impl PartialEq for Order {
+    fn eq(&self, other: &Order) -> bool {
+        self.0.total_cmp(&other.0).is_eq()
+    }
+}
+
+impl Eq for Order {}
+
+impl PartialOrd for Order {
+    fn partial_cmp(&self, other: &Order) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Order {
+    fn cmp(&self, other: &Order) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl std::hash::Hash for Order {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state);
+    }
+}
+
+impl fmt::Display for Order {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.fract() == 0.0 && self.0.abs() < 1e15 {
+            write!(f, "{}", self.0 as i64)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// One end of a Calico rule (`source` or `destination`), compiled. Every condition given
+/// must hold; a Calico selector matches pods by the labels Calico gives them
+/// ([`super::calico::selects`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CalicoEnd {
+    /// The namespace of a namespaced policy: its selectors stay in it unless a
+    /// namespaceSelector says otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<CalicoSelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_selector: Option<CalicoSelector>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<CalicoSelector>,
+    /// Any of these networks (empty: no condition).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nets: Vec<IpNet>,
+    /// None of these networks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_nets: Vec<IpNet>,
+    /// The rule's ipVersion: addresses of this family only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_version: Option<u8>,
+    /// Service accounts match pods only, by what the inventory does not hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub service_accounts: bool,
+    /// Conditions this reader cannot judge, in words (a Service, source ports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unjudged: Vec<String>,
+}
+
+impl CalicoEnd {
+    /// No condition at all: every endpoint and address.
+    pub fn is_any(&self) -> bool {
+        *self
+            == CalicoEnd {
+                namespace: self.namespace.clone(),
+                ..CalicoEnd::default()
+            }
+    }
+
+    /// Whether a selector condition is given (which can match labelled sets this reader
+    /// does not hold, besides pods).
+    pub fn has_selector(&self) -> bool {
+        self.selector.is_some() || self.not_selector.is_some() || self.namespace_selector.is_some()
+    }
+
+    /// In words: `selector app == 'web' and nets 10.0.0.0/8`, or `anything`.
+    pub fn describe(&self) -> String {
+        let mut words = Vec::new();
+        if let Some(s) = &self.namespace_selector {
+            words.push(format!("namespaceSelector {s}"));
+        }
+        if let Some(s) = &self.selector {
+            words.push(format!("selector {s}"));
+        }
+        if let Some(s) = &self.not_selector {
+            words.push(format!("notSelector {s}"));
+        }
+        if (self.selector.is_some() || self.not_selector.is_some())
+            && self.namespace_selector.is_none()
+        {
+            if let Some(ns) = &self.namespace {
+                words.push(format!("in namespace {ns}"));
+            }
+        }
+        let nets = |list: &[IpNet]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        if !self.nets.is_empty() {
+            words.push(format!("nets {}", nets(&self.nets).join(", ")));
+        }
+        if !self.not_nets.is_empty() {
+            words.push(format!("notNets {}", nets(&self.not_nets).join(", ")));
+        }
+        if let Some(v) = self.ip_version {
+            words.push(format!("IPv{v}"));
+        }
+        if self.service_accounts {
+            words.push("service accounts".into());
+        }
+        words.extend(self.unjudged.iter().cloned());
+        if words.is_empty() {
+            "anything".into()
+        } else {
+            words.join(" and ")
+        }
+    }
 }
 
 impl TierPolicy {
@@ -198,10 +377,24 @@ impl TierPolicy {
         format!("{kind} {}", self.name)
     }
 
-    /// The order of evaluation: tier, then priority, then (where the API leaves equal
-    /// priorities undefined) kind and name, so that answers never depend on input order.
-    pub fn order_key(&self) -> (Tier, i32, &str, &str) {
-        (self.tier, self.priority, &self.kind, &self.name)
+    /// The order of evaluation: tier, then priority (a Calico policy's order, none last),
+    /// then (where the API leaves equal priorities undefined) kind and name, so that
+    /// answers never depend on input order. Calico breaks ties of order by name, whatever
+    /// the kind.
+    pub fn order_key(&self) -> (Tier, i32, (bool, Option<Order>), &str, &str, &str) {
+        let calico_name = if self.tier.is_calico() {
+            &self.name
+        } else {
+            ""
+        };
+        (
+            self.tier,
+            self.priority,
+            (self.order.is_none(), self.order),
+            calico_name,
+            &self.kind,
+            &self.name,
+        )
     }
 }
 
@@ -235,6 +428,7 @@ pub fn describe_peer(peer: &TierPeer) -> String {
             b.to_string().trim_start_matches("ipBlock ")
         ),
         TierPeer::Unjudged(why) => format!("not judged: {why}"),
+        TierPeer::Calico(end) => end.describe(),
     }
 }
 
@@ -250,13 +444,19 @@ pub fn describe_subject(subject: &Subject) -> String {
             namespace,
             selector,
             namespaces,
+            service_accounts,
         } => {
+            let sa = if *service_accounts {
+                " (and service accounts)"
+            } else {
+                ""
+            };
             let wher = match (namespace, namespaces) {
                 (Some(ns), _) => format!("in namespace {ns}"),
                 (None, None) => "in all namespaces".to_string(),
                 (None, Some(n)) => format!("in namespaces {n}"),
             };
-            return format!("pods {selector} {wher}");
+            return format!("pods {selector}{sa} {wher}");
         }
     })
 }

@@ -245,14 +245,32 @@ fn summary(e: &Explanation) -> String {
     let blocked: Vec<String> = [&e.egress, &e.ingress]
         .iter()
         .filter(|s| s.outcome == "denied")
-        .map(|s| match &s.decided_by {
-            Some(c) => format!(
+        .map(|s| match (&s.decided_by, &s.end_of_tier) {
+            (Some(c), _) => format!(
                 "{} of {} denied by {}",
                 s.direction,
                 s.pod.as_deref().unwrap_or("?"),
                 cite(c, s)
             ),
-            None => format!(
+            (None, Some(end)) => format!(
+                "{} of {} denied at the end of Calico's default tier: no rule admits \
+                 {proto_port}, and {} select{} the pod{}",
+                s.direction,
+                s.pod.as_deref().unwrap_or("?"),
+                end.selecting
+                    .iter()
+                    .chain(&end.isolating)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if end.selecting.len() + end.isolating.len() == 1 {
+                    "s"
+                } else {
+                    ""
+                },
+                passed_text(s)
+            ),
+            (None, None) => format!(
                 "{} isolated for {} by {}; no rule admits {proto_port}{}",
                 s.pod.as_deref().unwrap_or("?"),
                 s.direction,
@@ -306,17 +324,21 @@ fn cite(c: &TierCite, side: &SideExplanation) -> String {
     format!(
         "{} ({}) {}[{}]{name}: {}",
         c.policy,
-        place(c.tier, c.priority),
+        place(c.tier, c.priority, c.order.as_deref()),
         side.direction,
         c.rule,
         c.action
     )
 }
 
-/// `admin tier, priority 10`; the Cilium and Calico tiers have no priorities.
-fn place(tier: Tier, priority: i32) -> String {
+/// `admin tier, priority 10`, `calico default, after NetworkPolicy tier, order 2000`; the
+/// Cilium tier has no priorities.
+fn place(tier: Tier, priority: i32, order: Option<&str>) -> String {
     match tier {
         Tier::Cilium | Tier::Calico => format!("{tier} tier"),
+        Tier::CalicoBefore | Tier::CalicoAfter => {
+            format!("{tier} tier, order {}", order.unwrap_or("none (last)"))
+        }
         _ => format!("{tier} tier, priority {priority}"),
     }
 }
@@ -379,6 +401,11 @@ fn tier_text(out: &mut String, side: &SideExplanation, tier: Tier, paint: &Paint
             "  {mark} {}  {}{tag}",
             paint.strong(&match t.tier {
                 Tier::Cilium | Tier::Calico => t.policy.clone(),
+                Tier::CalicoBefore | Tier::CalicoAfter => format!(
+                    "{} (order {})",
+                    t.policy,
+                    t.order.as_deref().unwrap_or("none")
+                ),
                 _ => format!("{} (priority {})", t.policy, t.priority),
             }),
             paint.dim(&t.origin)
@@ -450,10 +477,61 @@ fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &
             return;
         }
     }
+    let calico = side.tiers.iter().any(|t| t.tier.is_calico_default());
+    if calico {
+        tier_text(out, side, Tier::CalicoBefore, paint);
+        if side
+            .decided_by
+            .as_ref()
+            .is_some_and(|c| c.tier == Tier::CalicoBefore)
+        {
+            return;
+        }
+    }
     if side.tiers.iter().any(shown) {
         let _ = writeln!(out, "  {}", paint.strong("NetworkPolicy tier"));
     }
     side_policies_text(out, side, paint);
+    if calico {
+        tier_text(out, side, Tier::CalicoAfter, paint);
+    }
+    if let Some(end) = &side.end_of_tier {
+        let mut parts = Vec::new();
+        if !end.selecting.is_empty() {
+            parts.push(end.selecting.join(", "));
+        }
+        if !end.isolating.is_empty() {
+            parts.push(format!("NetworkPolicy {}", end.isolating.join(", ")));
+        }
+        let text = if parts.is_empty() {
+            format!(
+                "? end of Calico's default tier: no rule decided; {} may select the pod \
+                 (what cannot be read decides), and the tier then denies",
+                end.maybe.join(", ")
+            )
+        } else {
+            format!(
+                "{NO} end of Calico's default tier: no rule decided, and {} select{} the pod: \
+                 denied",
+                parts.join(" and "),
+                if parts.len() == 1 && end.selecting.len() + end.isolating.len() == 1 {
+                    "s"
+                } else {
+                    ""
+                }
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  {}",
+            if parts.is_empty() {
+                paint.warn(&text)
+            } else {
+                paint.bad(&text)
+            }
+        );
+        return;
+    }
     tier_text(out, side, Tier::Baseline, paint);
 }
 
@@ -642,11 +720,18 @@ fn tier_lines_text(
         );
         let _ = writeln!(
             out,
-            "        {ports}  {}",
-            paint.dim(&format!(
-                "[{} (priority {}) {dir}[{}]{name}]",
-                l.policy, l.priority, l.rule
-            ))
+            "        {ports}{}  {}",
+            l.own
+                .as_ref()
+                .map(|o| format!(", when this pod is {o}"))
+                .unwrap_or_default(),
+            paint.dim(&match &l.order {
+                Some(o) => format!("[{} (order {o}) {dir}[{}]{name}]", l.policy, l.rule),
+                None => format!(
+                    "[{} (priority {}) {dir}[{}]{name}]",
+                    l.policy, l.priority, l.rule
+                ),
+            })
         );
     }
 }
@@ -674,7 +759,21 @@ fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
         &side.cilium,
         paint,
     );
+    tier_lines_text(
+        out,
+        dir,
+        "Calico default tier, before NetworkPolicy",
+        &side.calico_before,
+        paint,
+    );
     effective_np_side(out, side, paint);
+    tier_lines_text(
+        out,
+        dir,
+        "Calico default tier, after NetworkPolicy (then denied if the tier selects the pod)",
+        &side.calico_after,
+        paint,
+    );
     if !side.isolated {
         tier_lines_text(
             out,
@@ -695,7 +794,11 @@ fn effective_np_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
         }
     }
     if !side.isolated {
-        let tiers = !side.admin.is_empty() || !side.cilium.is_empty() || !side.baseline.is_empty();
+        let tiers = !side.admin.is_empty()
+            || !side.cilium.is_empty()
+            || !side.calico_before.is_empty()
+            || !side.calico_after.is_empty()
+            || !side.baseline.is_empty();
         if tiers {
             let _ = writeln!(
                 out,
@@ -807,8 +910,7 @@ pub fn tier_overview(set: &crate::policy::PolicySet, paint: &Paint, width: usize
         );
     }
     for tier in Tier::ALL {
-        if matches!(tier, Tier::Calico | Tier::Cilium) && !set.tiers.iter().any(|t| t.tier == tier)
-        {
+        if (tier.is_calico() || tier == Tier::Cilium) && !set.tiers.iter().any(|t| t.tier == tier) {
             continue;
         }
         let _ = writeln!(out, "{}", paint.strong(&format!("{tier} tier")));
@@ -850,9 +952,22 @@ pub fn tier_policy_at(
         out,
         "{}  {}{}",
         paint.dim("place   "),
-        place(t.tier, t.priority),
+        place(
+            t.tier,
+            t.priority,
+            t.order.map(|o| o.to_string()).as_deref()
+        ),
         match t.tier {
-            Tier::Calico => " (Calico's policies: read and shown, not judged yet)",
+            Tier::Calico => {
+                " (Calico: not judged, as its place among the tiers cannot be known; a pod it \
+                 selects has unknown verdicts)"
+            }
+            Tier::CalicoBefore =>
+                " (Calico's default tier, order below 1000: before NetworkPolicy)",
+            Tier::CalicoAfter => {
+                " (Calico's default tier, after NetworkPolicy; a pod the tier selects is denied \
+                 what no rule of it decides)"
+            }
             Tier::Admin => " (before NetworkPolicy)",
             Tier::Cilium => " (Cilium's deny rules: after the admin tier, before every allow)",
             Tier::Baseline => " (after NetworkPolicy, for pods it does not isolate)",

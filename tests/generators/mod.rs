@@ -358,6 +358,7 @@ pub fn tier_rule() -> impl Strategy<Value = TierRule> {
             action,
             peers,
             ports,
+            own: None,
         })
 }
 
@@ -389,6 +390,8 @@ pub fn tier_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
                 egress,
                 warnings: Vec::new(),
                 origin: Default::default(),
+                order: None,
+                types: Vec::new(),
             },
         )
 }
@@ -531,6 +534,8 @@ pub fn cilium_deny(i: usize) -> impl Strategy<Value = TierPolicy> {
             egress,
             warnings: Vec::new(),
             origin: Default::default(),
+            order: None,
+            types: Vec::new(),
         })
 }
 
@@ -550,54 +555,186 @@ fn cilium_deny_rule() -> impl Strategy<Value = TierRule> {
             action: Action::Deny,
             peers,
             ports,
+            own: None,
         })
 }
 
-/// A Calico policy: selected pods' sides are unknown.
-pub fn calico_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
-    let selectors = vec![
-        "all()",
-        "app == 'a'",
-        "has(tier)",
-        "app in {'a', 'b'} && !has(env)",
-        "pcns.env == 'a'",
-        "projectcalico.org/namespace == 'ns1'",
-        "tier != 'b' || env == 'c'",
-    ];
+const CALICO_SELECTORS: [&str; 7] = [
+    "all()",
+    "app == 'a'",
+    "has(tier)",
+    "app in {'a', 'b'} && !has(env)",
+    "pcns.env == 'a'",
+    "projectcalico.org/namespace == 'ns1'",
+    "tier != 'b' || env == 'c'",
+];
+
+/// One end of a Calico rule, as JSON.
+fn calico_end() -> impl Strategy<Value = serde_json::Value> {
+    let selector = || prop::option::of(prop::sample::select(CALICO_SELECTORS.to_vec()));
+    let nets = || prop::option::of(prop::sample::subsequence(NETWORKS.to_vec(), 1..3));
     (
-        prop::option::of(prop::sample::select(NAMESPACES.to_vec())),
-        prop::sample::select(selectors),
+        selector(),
+        selector(),
         prop::option::of(prop::sample::select(vec![
             "env == 'a'",
             "projectcalico.org/name == 'ns0'",
             "all()",
         ])),
-        any::<bool>(),
-        any::<bool>(),
+        nets(),
+        nets(),
+        0..8u8,
     )
-        .prop_map(move |(namespace, selector, namespaces, ingress, egress)| {
-            let types: Vec<&str> = [ingress.then_some("Ingress"), egress.then_some("Egress")]
-                .into_iter()
-                .flatten()
-                .collect();
-            let namespaces = if namespace.is_none() {
-                namespaces
-            } else {
-                None
-            };
-            let object: netpol_tui::policy::calico::CalicoObject =
-                serde_json::from_value(serde_json::json!({
-                    "metadata": {"name": format!("k{i}")},
-                    "spec": {"selector": selector, "namespaceSelector": namespaces, "types": types}
-                }))
-                .unwrap();
-            netpol_tui::policy::calico::compile_calico_policy(
-                &object,
-                namespace,
-                Default::default(),
-            )
-            .unwrap()
-        })
+        .prop_map(
+            |(selector, not_selector, namespaces, nets, not_nets, rare)| {
+                let mut end = serde_json::Map::new();
+                let mut put = |k: &str, v: serde_json::Value| {
+                    end.insert(k.into(), v);
+                };
+                // Most ends say little; a few say much.
+                if rare < 3 {
+                    return serde_json::Value::Object(end);
+                }
+                if let Some(s) = selector {
+                    put("selector", s.into());
+                }
+                if rare > 5 {
+                    if let Some(s) = not_selector {
+                        put("notSelector", s.into());
+                    }
+                    if let Some(n) = not_nets {
+                        put("notNets", n.into());
+                    }
+                }
+                if let Some(s) = namespaces.filter(|_| rare % 2 == 0) {
+                    put("namespaceSelector", s.into());
+                }
+                if let Some(n) = nets.filter(|_| rare % 3 == 0) {
+                    put("nets", n.into());
+                }
+                if rare == 7 {
+                    put("serviceAccounts", serde_json::json!({"names": ["x"]}));
+                }
+                serde_json::Value::Object(end)
+            },
+        )
+}
+
+/// A Calico rule, as JSON: any action, protocol and ends; destination ports with TCP or UDP.
+fn calico_rule() -> impl Strategy<Value = serde_json::Value> {
+    let ports = prop::option::of(prop::collection::vec(
+        prop::sample::select(vec![
+            serde_json::json!(53),
+            serde_json::json!(80),
+            serde_json::json!("1000:5432"),
+            serde_json::json!("http"),
+            serde_json::json!("dns"),
+        ]),
+        1..3,
+    ));
+    (
+        prop::sample::select(vec!["Allow", "Allow", "Deny", "Pass", "Log"]),
+        prop::sample::select(vec![
+            serde_json::Value::Null,
+            serde_json::json!("TCP"),
+            serde_json::json!("UDP"),
+            serde_json::json!(17),
+            serde_json::json!("ICMP"),
+        ]),
+        calico_end(),
+        calico_end(),
+        ports.clone(),
+        ports,
+        0..6u8,
+    )
+        .prop_map(
+            |(action, protocol, source, mut destination, ports, not_ports, rare)| {
+                let mut rule = serde_json::json!({"action": action, "source": source});
+                if !protocol.is_null() {
+                    rule["protocol"] = protocol.clone();
+                }
+                let carries_ports = matches!(protocol.as_str(), Some("TCP" | "UDP"))
+                    || protocol.as_u64() == Some(17);
+                if carries_ports {
+                    if let Some(p) = ports {
+                        destination["ports"] = p.into();
+                    }
+                    if let Some(p) = not_ports.filter(|_| rare < 2) {
+                        destination["notPorts"] = p.into();
+                    }
+                } else if protocol.is_null() && rare == 5 {
+                    rule["notProtocol"] = "UDP".into();
+                }
+                rule["destination"] = destination;
+                rule
+            },
+        )
+}
+
+/// A Calico policy with rules, compiled from JSON: any order (around the NetworkPolicies'
+/// 1000, at it, or none), mostly of the default tier.
+pub fn calico_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
+    (
+        prop::option::of(prop::sample::select(NAMESPACES.to_vec())),
+        prop::sample::select(CALICO_SELECTORS.to_vec()),
+        prop::option::of(prop::sample::select(vec![
+            "env == 'a'",
+            "projectcalico.org/name == 'ns0'",
+            "all()",
+        ])),
+        (any::<bool>(), any::<bool>()),
+        prop::sample::select(vec![
+            None,
+            Some(50.0),
+            Some(700.5),
+            Some(1000.0),
+            Some(1500.0),
+        ]),
+        0..10u8,
+        prop::collection::vec(calico_rule(), 0..3),
+        prop::collection::vec(calico_rule(), 0..3),
+    )
+        .prop_map(
+            move |(namespace, selector, namespaces, (ingress, egress), order, rare, ins, outs)| {
+                let types: Vec<&str> = [ingress.then_some("Ingress"), egress.then_some("Egress")]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                let namespaces = if namespace.is_none() {
+                    namespaces
+                } else {
+                    None
+                };
+                let tier = if rare == 0 { "sec" } else { "default" };
+                let name = if tier == "default" {
+                    format!("k{i}")
+                } else {
+                    format!("sec.k{i}")
+                };
+                let mut spec = serde_json::json!({
+                    "selector": selector, "namespaceSelector": namespaces, "types": types,
+                    "tier": tier, "ingress": ins, "egress": outs,
+                });
+                if let Some(o) = order {
+                    spec["order"] = o.into();
+                }
+                if rare == 1 {
+                    spec["serviceAccountSelector"] = "role == 'x'".into();
+                }
+                let object: netpol_tui::policy::calico::CalicoObject =
+                    serde_json::from_value(serde_json::json!({
+                        "metadata": {"name": name},
+                        "spec": spec,
+                    }))
+                    .unwrap();
+                netpol_tui::policy::calico::compile_calico_policy(
+                    &object,
+                    namespace,
+                    Default::default(),
+                )
+                .unwrap()
+            },
+        )
 }
 
 /// A tiered world with Cilium policies too (allow parts among the NetworkPolicies, deny

@@ -40,9 +40,20 @@ pub fn fix(index: &Index, flow: &Flow) -> Fix {
                     policy.tier
                 ));
             }
-            Side::Unknown { .. } | Side::TierUnknown { .. } => notes.push(format!(
-                "{what} is unknown: what cannot be read may already allow or deny it"
-            )),
+            Side::TierEnd { selecting, .. } if !selecting.is_empty() => {
+                let names: Vec<String> = selecting
+                    .iter()
+                    .map(|&t| index.policies().tiers[t as usize].key())
+                    .collect();
+                notes.push(format!(
+                    "{what} is denied at the end of Calico's default tier, which {} select: a \
+                     Calico Allow rule there (or a NetworkPolicy's) must admit it",
+                    names.join(", ")
+                ));
+            }
+            Side::Unknown { .. } | Side::TierUnknown { .. } | Side::TierEnd { .. } => notes.push(
+                format!("{what} is unknown: what cannot be read may already allow or deny it"),
+            ),
             _ => {}
         }
     }

@@ -291,6 +291,10 @@ impl<'a> PortView<'a> {
                     let (sure, maybe) = self.index.cilium_peer_classes(None);
                     reach.add(sure, Some(maybe));
                 }
+                TierPeerSet::Calico { set, .. } => reach.add(
+                    &self.index.peer_sets[*set as usize],
+                    self.index.peer_maybe[*set as usize].as_ref(),
+                ),
                 TierPeerSet::Nodes(_) | TierPeerSet::Domains(_) | TierPeerSet::Outside(_) => {}
             }
         }
@@ -316,6 +320,14 @@ impl<'a> PortView<'a> {
                 continue;
             }
             for rule in policy.rules(direction) {
+                // A Calico rule's own end: whether the subject class is what it asks for.
+                let own = rule
+                    .own
+                    .as_ref()
+                    .map_or(Some(true), |(set, _)| index.set_holds(*set, c));
+                if own == Some(false) {
+                    continue;
+                }
                 let ok = match direction {
                     Direction::Ingress => {
                         let fits = rule.ports.is_empty()
@@ -340,7 +352,7 @@ impl<'a> PortView<'a> {
                 maybe.intersect_with(&ok);
                 maybe.intersect_with(&undecided);
                 maybe.difference_with(&sure);
-                if applies.is_none() {
+                if applies.is_none() || own.is_none() {
                     maybe.union_with(&sure);
                     sure.clear();
                 }
@@ -354,11 +366,13 @@ impl<'a> PortView<'a> {
                 undecided.difference_with(&maybe);
             }
         }
-        undecided.union_with(&passed);
+        let mut rest = undecided;
+        rest.union_with(&passed);
         TierReach {
             allow,
             unknown,
-            rest: undecided,
+            rest,
+            passed,
         }
     }
 
@@ -376,7 +390,10 @@ impl<'a> PortView<'a> {
             Direction::Ingress => &class.ingress,
             Direction::Egress => &class.egress,
         };
-        let lower = if !isolating.is_empty() || !index.class_policies_known(c) {
+        let np_decides = !isolating.is_empty() || !index.class_policies_known(c);
+        let lower = if index.calico_default_active() {
+            self.default_tier(direction, c, np, np_decides)
+        } else if np_decides {
             np
         } else {
             let baseline = self.tier_walk(Tier::Baseline, direction, c);
@@ -399,6 +416,66 @@ impl<'a> PortView<'a> {
             maybe.intersect_with(&above.rest);
             maybe.union_with(&above.unknown);
         }
+        Reach {
+            sure,
+            maybe: Some(maybe),
+        }
+    }
+
+    /// Calico's default tier for class `c`, NetworkPolicy's answer `np` in it (which
+    /// decides where `np_decides`), over the Baseline tier: from the bottom up, the tier's
+    /// deny for a pod it selects, the Calico policies after NetworkPolicy, NetworkPolicy,
+    /// the Calico policies before it. A Pass goes to the Baseline tier.
+    fn default_tier(&mut self, direction: Direction, c: u32, np: Reach, np_decides: bool) -> Reach {
+        let n = self.all.len();
+        let none = || FixedBitSet::with_capacity(n);
+        let base = {
+            let walk = self.tier_walk(Tier::Baseline, direction, c);
+            let mut sure = walk.allow;
+            sure.union_with(&walk.rest);
+            (sure, walk.unknown)
+        };
+        let mut below = match self.index.default_tier_selects(direction, c) {
+            Some(true) => (none(), none()),
+            None => (none(), self.all.clone()),
+            Some(false) => base.clone(),
+        };
+        let stack = |walk: TierReach, below: (FixedBitSet, FixedBitSet)| {
+            let undecided = {
+                let mut u = walk.rest.clone();
+                u.difference_with(&walk.passed);
+                u
+            };
+            let (mut sure, mut maybe) = below;
+            sure.intersect_with(&undecided);
+            maybe.intersect_with(&undecided);
+            let mut passed_sure = base.0.clone();
+            passed_sure.intersect_with(&walk.passed);
+            let mut passed_maybe = base.1.clone();
+            passed_maybe.intersect_with(&walk.passed);
+            sure.union_with(&passed_sure);
+            sure.union_with(&walk.allow);
+            maybe.union_with(&passed_maybe);
+            maybe.union_with(&walk.unknown);
+            (sure, maybe)
+        };
+        let after = self.tier_walk(Tier::CalicoAfter, direction, c);
+        below = stack(after, below);
+        if np_decides {
+            let np_maybe = np.maybe.unwrap_or_else(none);
+            let mut decided = np.sure.clone();
+            decided.union_with(&np_maybe);
+            let (mut sure, mut maybe) = below;
+            sure.difference_with(&decided);
+            maybe.difference_with(&decided);
+            sure.union_with(&np.sure);
+            let mut np_only_maybe = np_maybe;
+            np_only_maybe.difference_with(&np.sure);
+            maybe.union_with(&np_only_maybe);
+            below = (sure, maybe);
+        }
+        let before = self.tier_walk(Tier::CalicoBefore, direction, c);
+        let (sure, maybe) = stack(before, below);
         Reach {
             sure,
             maybe: Some(maybe),

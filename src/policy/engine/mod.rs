@@ -31,7 +31,7 @@ use super::model::{
 use super::selector::Selector;
 use super::set::PolicySet;
 use super::tiers::{Tier, TierPeer};
-use tiers::{CompiledTier, CompiledTierRule, TierPeerSet};
+use tiers::{CompiledTier, CompiledTierRule, Step, TierPeerSet};
 
 pub type PodId = u32;
 pub type NodeId = u32;
@@ -202,6 +202,17 @@ pub enum Side {
     TierUnknown {
         rule: Option<TierRef>,
     },
+    /// No rule of Calico's default tier decides, and policies of that tier select the pod:
+    /// Calico policies (`selecting`, positions in the set's tier policies) and
+    /// NetworkPolicies that isolate it (`isolating`). Denied; unknown when neither list has
+    /// any and Calico policies `maybe` select the pod (namespace labels or service accounts
+    /// that cannot be read decide).
+    TierEnd {
+        selecting: Vec<u32>,
+        isolating: Vec<PolicyId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        maybe: Vec<u32>,
+    },
 }
 
 /// An answer in three values: where data is missing the engine says so instead of guessing.
@@ -225,6 +236,12 @@ impl Side {
     pub fn decision(&self) -> Decision {
         match self {
             Side::Denied { .. } | Side::TierDenied(_) => Decision::Denied,
+            Side::TierEnd {
+                selecting,
+                isolating,
+                ..
+            } if selecting.is_empty() && isolating.is_empty() => Decision::Unknown,
+            Side::TierEnd { .. } => Decision::Denied,
             Side::Unknown { .. } | Side::TierUnknown { .. } => Decision::Unknown,
             _ => Decision::Allowed,
         }
@@ -357,7 +374,7 @@ pub struct Index {
     /// Tier policies in evaluation order, compiled.
     tiers: Vec<CompiledTier>,
     /// Per tier ([`Tier::index`]): its policies' positions in `tiers`, in order.
-    tier_members: [Vec<u32>; 4],
+    tier_members: [Vec<u32>; Tier::COUNT],
     /// The classes Cilium's peers of no selector match, surely and maybe, made once: see
     /// [`Index::cilium_peer_classes`].
     cilium_classes: Box<[(FixedBitSet, FixedBitSet); 4]>,
@@ -408,16 +425,33 @@ impl Index {
 
         let mut net_ids: HashMap<ipnet::IpNet, u32> = HashMap::new();
         let mut tier_nets = Vec::new();
+        let mut add_net = |net: &ipnet::IpNet| {
+            net_ids.entry(*net).or_insert_with(|| {
+                tier_nets.push(*net);
+                (tier_nets.len() - 1) as u32
+            });
+        };
+        let everywhere: [ipnet::IpNet; 2] = [
+            "0.0.0.0/0".parse().expect("a network"),
+            "::/0".parse().expect("a network"),
+        ];
         for policy in &policies.tiers {
             for rule in policy.ingress.iter().chain(&policy.egress) {
+                // Calico's ends: their networks, and the address families of ipVersion, so
+                // that pods of one class agree on them.
+                let ends = rule.peers.iter().filter_map(|p| match p {
+                    TierPeer::Calico(end) => Some(&**end),
+                    _ => None,
+                });
+                for end in ends.chain(rule.own.as_ref()) {
+                    end.nets.iter().chain(&end.not_nets).for_each(&mut add_net);
+                    if end.ip_version.is_some() {
+                        everywhere.iter().for_each(&mut add_net);
+                    }
+                }
                 for peer in &rule.peers {
                     if let TierPeer::Networks(nets) = peer {
-                        for net in nets {
-                            net_ids.entry(*net).or_insert_with(|| {
-                                tier_nets.push(*net);
-                                (tier_nets.len() - 1) as u32
-                            });
-                        }
+                        nets.iter().for_each(&mut add_net);
                     }
                 }
             }
@@ -626,38 +660,67 @@ impl Index {
             .tiers
             .iter()
             .map(|policy| {
-                let super::tiers::Subject::Calico {
-                    namespace,
-                    selector,
-                    namespaces,
-                } = &policy.subject
-                else {
+                if !matches!(policy.subject, super::tiers::Subject::Calico { .. }) {
                     return None;
-                };
-                let mut set = FixedBitSet::with_capacity(class_count);
-                let mut maybe: Option<FixedBitSet> = None;
-                for (c, class) in classes.iter().enumerate() {
-                    let pod = &inventory.pods[class.representative as usize];
-                    let ns = inventory.namespaces.get(class.namespace as usize);
-                    match super::calico::selects(
-                        namespace.as_deref(),
-                        selector,
-                        namespaces.as_ref(),
-                        pod,
-                        ns,
-                    ) {
-                        Some(true) => set.insert(c),
-                        Some(false) => {}
-                        None => maybe
-                            .get_or_insert_with(|| FixedBitSet::with_capacity(class_count))
-                            .insert(c),
-                    }
                 }
+                let (set, maybe) = class_sets(&inventory, &classes, |pod, ns| {
+                    super::calico::subject_selects(&policy.subject, pod, ns)
+                });
                 peer_sets.push(set);
                 peer_maybe.push(maybe);
                 Some((peer_sets.len() - 1) as u32)
             })
             .collect();
+        // The classes a Calico rule's end holds, as its pods are seen with all their addresses.
+        let mut calico_end_ids: HashMap<super::tiers::CalicoEnd, u32> = HashMap::new();
+        let mut calico_end = |end: &super::tiers::CalicoEnd,
+                              peer_sets: &mut Vec<FixedBitSet>,
+                              peer_maybe: &mut Vec<Option<FixedBitSet>>|
+         -> u32 {
+            if let Some(&id) = calico_end_ids.get(end) {
+                return id;
+            }
+            let (set, maybe) = class_sets(&inventory, &classes, |pod, namespace| {
+                let seen = super::calico::Seen::Pod {
+                    pod,
+                    namespace,
+                    addr: None,
+                };
+                super::calico::end_matches(end, &seen).0
+            });
+            peer_sets.push(set);
+            peer_maybe.push(maybe);
+            let id = (peer_sets.len() - 1) as u32;
+            calico_end_ids.insert(end.clone(), id);
+            id
+        };
+        // Per tier policy, per direction, per rule: its Calico peers' and own end's sets.
+        type RuleSets = Vec<(Vec<u32>, Option<u32>)>;
+        let mut calico_ids: Vec<[RuleSets; 2]> = Vec::new();
+        for policy in &policies.tiers {
+            let mut per = [Vec::new(), Vec::new()];
+            for (d, rules) in [&policy.ingress, &policy.egress].into_iter().enumerate() {
+                for rule in rules {
+                    let peers = rule
+                        .peers
+                        .iter()
+                        .map(|p| match p {
+                            TierPeer::Calico(end) => {
+                                calico_end(end, &mut peer_sets, &mut peer_maybe)
+                            }
+                            // Other peers have no set of this kind.
+                            _ => u32::MAX,
+                        })
+                        .collect();
+                    let own = rule
+                        .own
+                        .as_ref()
+                        .map(|end| calico_end(end, &mut peer_sets, &mut peer_maybe));
+                    per[d].push((peers, own));
+                }
+            }
+            calico_ids.push(per);
+        }
         // Tier policies: subjects and pod peers as peer sets without host-network classes.
         let mut tier_set_ids: HashMap<(Selector, Selector), u32> = HashMap::new();
         let mut tier_set = |namespaces: &Selector, pods: &Selector| -> u32 {
@@ -688,16 +751,25 @@ impl Index {
                     calico_sets[t].expect("made for every Calico subject")
                 }
             };
-            let mut compile_rules = |rules: &[super::tiers::TierRule]| -> Vec<CompiledTierRule> {
+            let mut compile_rules = |rules: &[super::tiers::TierRule],
+                                     ids: &[(Vec<u32>, Option<u32>)]|
+             -> Vec<CompiledTierRule> {
                 rules
                     .iter()
-                    .map(|rule| CompiledTierRule {
+                    .zip(ids)
+                    .map(|(rule, (peer_ids, own_id))| CompiledTierRule {
                         action: rule.action,
                         ports: rule.ports.clone().unwrap_or_default(),
+                        own: rule
+                            .own
+                            .as_ref()
+                            .zip(*own_id)
+                            .map(|(end, id)| (id, Box::new(end.clone()))),
                         peers: rule
                             .peers
                             .iter()
-                            .map(|peer| match peer {
+                            .zip(peer_ids)
+                            .map(|(peer, &id)| match peer {
                                 TierPeer::Namespaces(ns) => {
                                     TierPeerSet::Classes(tier_set(ns, &everyone))
                                 }
@@ -712,22 +784,31 @@ impl Index {
                                 TierPeer::Entity(e) => TierPeerSet::Entity(*e),
                                 TierPeer::Outside(b) => TierPeerSet::Outside(b.clone()),
                                 TierPeer::Unjudged(_) => TierPeerSet::Unjudged,
+                                TierPeer::Calico(end) => TierPeerSet::Calico {
+                                    set: id,
+                                    end: end.clone(),
+                                },
                             })
                             .collect(),
                     })
                     .collect()
             };
-            let ingress = compile_rules(&policy.ingress);
-            let egress = compile_rules(&policy.egress);
+            let [ingress_ids, egress_ids] = &calico_ids[t];
+            let ingress = compile_rules(&policy.ingress, ingress_ids);
+            let egress = compile_rules(&policy.egress, egress_ids);
             tiers.push(CompiledTier {
                 tier: policy.tier,
                 subject,
                 ingress,
                 egress,
+                selects_for: [
+                    policy.types.contains(&Direction::Ingress),
+                    policy.types.contains(&Direction::Egress),
+                ],
             });
         }
 
-        let mut tier_members: [Vec<u32>; 4] = Default::default();
+        let mut tier_members: [Vec<u32>; Tier::COUNT] = Default::default();
         for (t, policy) in tiers.iter().enumerate() {
             tier_members[policy.tier.index()].push(t as u32);
         }
@@ -958,7 +1039,10 @@ impl Index {
     }
 
     /// One side through the tiers: the Admin tier, NetworkPolicy, then (for a pod that no
-    /// NetworkPolicy isolates) the Baseline tier.
+    /// NetworkPolicy isolates) the Baseline tier. Where Calico's default tier has policies,
+    /// NetworkPolicy is part of it: Calico policies of lower order first, then
+    /// NetworkPolicy's allows, then the rest, then the tier's deny for a pod any of them
+    /// selects; a Pass leaves the tier for the Baseline tier.
     fn side(&self, direction: Direction, subject: PodId, peer: &Endpoint, flow: &Flow) -> Side {
         if !self.tiers_active() {
             return self.network_policy_side(direction, subject, peer, flow);
@@ -973,11 +1057,46 @@ impl Index {
                 return side;
             }
         }
-        match self.network_policy_side(direction, subject, peer, flow) {
-            Side::NotIsolated => self
-                .tier_side(Tier::Baseline, direction, class, peer, flow)
-                .unwrap_or(Side::NotIsolated),
-            side => side,
+        let baseline = || {
+            self.tier_side(Tier::Baseline, direction, class, peer, flow)
+                .unwrap_or(Side::NotIsolated)
+        };
+        if !self.calico_default_active() {
+            return match self.network_policy_side(direction, subject, peer, flow) {
+                Side::NotIsolated => baseline(),
+                side => side,
+            };
+        }
+        match self.tier_step(Tier::CalicoBefore, direction, class, peer, flow) {
+            Step::Decided(side) => return side,
+            Step::Passed => return baseline(),
+            Step::Continue => {}
+        }
+        let np = self.network_policy_side(direction, subject, peer, flow);
+        if matches!(np, Side::Allowed(_) | Side::Unknown { .. }) {
+            return np;
+        }
+        match self.tier_step(Tier::CalicoAfter, direction, class, peer, flow) {
+            Step::Decided(side) => return side,
+            Step::Passed => return baseline(),
+            Step::Continue => {}
+        }
+        let isolating = match np {
+            Side::Denied { isolating } => isolating,
+            _ => Vec::new(),
+        };
+        let (selecting, maybe) = self.default_tier_selecting(direction, class);
+        if selecting.is_empty() && isolating.is_empty() && maybe.is_empty() {
+            return baseline();
+        }
+        if selecting.is_empty() && !isolating.is_empty() {
+            // NetworkPolicy alone denies, as without Calico.
+            return Side::Denied { isolating };
+        }
+        Side::TierEnd {
+            selecting,
+            isolating,
+            maybe,
         }
     }
 
@@ -1261,6 +1380,30 @@ fn cilium_class_sets(classes: &[Class]) -> [(FixedBitSet, FixedBitSet); 4] {
         (none(), none()),
         (none(), every()),
     ]
+}
+
+/// The classes whose pods `holds` (surely, maybe), judged on each class's representative
+/// with its namespace.
+fn class_sets(
+    inventory: &Inventory,
+    classes: &[Class],
+    holds: impl Fn(&super::model::Pod, Option<&super::model::Namespace>) -> Option<bool>,
+) -> (FixedBitSet, Option<FixedBitSet>) {
+    let n = classes.len();
+    let mut set = FixedBitSet::with_capacity(n);
+    let mut maybe: Option<FixedBitSet> = None;
+    for (c, class) in classes.iter().enumerate() {
+        let pod = &inventory.pods[class.representative as usize];
+        let ns = inventory.namespaces.get(class.namespace as usize);
+        match holds(pod, ns) {
+            Some(true) => set.insert(c),
+            Some(false) => {}
+            None => maybe
+                .get_or_insert_with(|| FixedBitSet::with_capacity(n))
+                .insert(c),
+        }
+    }
+    (set, maybe)
 }
 
 /// Leaves host-network classes out of a peer set (they are no Cilium endpoints, and tier

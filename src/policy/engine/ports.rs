@@ -204,6 +204,8 @@ struct Prepared {
     ports: PortSet,
     /// Named entries, resolved on the destination.
     named: Vec<(String, Protocol)>,
+    /// A Calico rule's own end: the subject classes it holds (surely, maybe).
+    own: Option<(FixedBitSet, Option<FixedBitSet>)>,
 }
 
 impl Prepared {
@@ -219,6 +221,18 @@ impl Prepared {
             2
         } else {
             0
+        }
+    }
+
+    /// [`Prepared::state`] for subject class `subject`: a Calico rule whose own end does not
+    /// hold the subject matches nothing, and where that is unknown, only maybe.
+    fn state_for(&self, subject: u32, other: u32) -> u8 {
+        let state = self.state(other);
+        match &self.own {
+            None => state,
+            Some((sure, _)) if sure.contains(subject as usize) => state,
+            Some((_, Some(maybe))) if maybe.contains(subject as usize) && state != 0 => 2,
+            Some(_) => 0,
         }
     }
 
@@ -350,6 +364,7 @@ impl<'a> Connectivity<'a> {
                 maybe,
                 ports,
                 named,
+                own: None,
             }
         };
         let rules = index
@@ -393,6 +408,14 @@ impl<'a> Connectivity<'a> {
                     }
                     TierPeerSet::Entity(e) => add_cilium(Some(*e), &mut sure, &mut maybe),
                     TierPeerSet::Unjudged => add_cilium(None, &mut sure, &mut maybe),
+                    TierPeerSet::Calico { set, .. } => {
+                        sure.union_with(&index.peer_sets[*set as usize]);
+                        if let Some(m) = &index.peer_maybe[*set as usize] {
+                            maybe
+                                .get_or_insert_with(|| FixedBitSet::with_capacity(n))
+                                .union_with(m);
+                        }
+                    }
                     TierPeerSet::Nodes(_) | TierPeerSet::Domains(_) | TierPeerSet::Outside(_) => {}
                 }
             }
@@ -402,6 +425,12 @@ impl<'a> Connectivity<'a> {
             });
             prepared.sure = sure;
             prepared.maybe = maybe;
+            prepared.own = rule.own.as_ref().map(|(set, _)| {
+                (
+                    index.peer_sets[*set as usize].clone(),
+                    index.peer_maybe[*set as usize].clone(),
+                )
+            });
             prepared
         };
         let tier_rules = index
@@ -461,7 +490,7 @@ impl<'a> Connectivity<'a> {
                     continue;
                 }
                 for rule in &self.tier_rules[t][side(direction)] {
-                    let state = rule.state(other);
+                    let state = rule.state_for(subject, other);
                     named |= state != 0 && !rule.named.is_empty();
                     pattern.push(state);
                 }
@@ -553,12 +582,12 @@ impl<'a> Connectivity<'a> {
         if !index.policies.tiers_known {
             return (PortSet::none(), PortSet::all());
         }
-        // Per tier (Calico, Admin, Cilium, Baseline): ports not yet decided, allowed,
-        // unknown, passed on.
-        let mut remaining = [(); 4].map(|_| PortSet::all());
-        let mut allow = [(); 4].map(|_| PortSet::none());
-        let mut unknown = [(); 4].map(|_| PortSet::none());
-        let mut passed = [(); 4].map(|_| PortSet::none());
+        // Per tier (in the order of `Tier::ALL`): ports not yet decided, allowed, unknown,
+        // passed on.
+        let mut remaining = [(); Tier::COUNT].map(|_| PortSet::all());
+        let mut allow = [(); Tier::COUNT].map(|_| PortSet::none());
+        let mut unknown = [(); Tier::COUNT].map(|_| PortSet::none());
+        let mut passed = [(); Tier::COUNT].map(|_| PortSet::none());
         let mut states = states.iter();
         for (t, policy) in index.tiers.iter().enumerate() {
             let applies = index.set_holds(policy.subject, subject);
@@ -588,7 +617,7 @@ impl<'a> Connectivity<'a> {
                 }
             }
         }
-        let rest = [0, 1, 2, 3].map(|k| {
+        let rest: [PortSet; Tier::COUNT] = std::array::from_fn(|k| {
             let mut rest = remaining[k].clone();
             rest.union_with(&passed[k]);
             rest
@@ -598,14 +627,47 @@ impl<'a> Connectivity<'a> {
             Direction::Ingress => &class.ingress,
             Direction::Egress => &class.egress,
         };
-        let (mut sure, mut maybe) = if !isolating.is_empty() || !index.class_policies_known(subject)
-        {
-            np
-        } else {
-            let b = Tier::Baseline.index();
+        let np_decides = !isolating.is_empty() || !index.class_policies_known(subject);
+        let b = Tier::Baseline.index();
+        let base = {
             let mut sure = allow[b].clone();
             sure.union_with(&rest[b]);
             (sure, unknown[b].clone())
+        };
+        let (mut sure, mut maybe) = if index.calico_default_active() {
+            // Calico's default tier, from the bottom up: its deny for a pod it selects, the
+            // Calico policies after NetworkPolicy, NetworkPolicy, those before it. A Pass
+            // goes to the Baseline tier.
+            let mut below = match index.default_tier_selects(direction, subject) {
+                Some(true) => (PortSet::none(), PortSet::none()),
+                None => (PortSet::none(), PortSet::all()),
+                Some(false) => base.clone(),
+            };
+            let stack = |k: usize, (sure, maybe): (PortSet, PortSet)| {
+                let mut sure = sure.intersection(&remaining[k]);
+                sure.union_with(&base.0.intersection(&passed[k]));
+                sure.union_with(&allow[k]);
+                let mut maybe = maybe.intersection(&remaining[k]);
+                maybe.union_with(&base.1.intersection(&passed[k]));
+                maybe.union_with(&unknown[k]);
+                (sure, maybe)
+            };
+            below = stack(Tier::CalicoAfter.index(), below);
+            if np_decides {
+                let (np_sure, np_maybe) = np;
+                let mut decided = np_sure.clone();
+                decided.union_with(&np_maybe);
+                let mut sure = below.0.minus(&decided);
+                sure.union_with(&np_sure);
+                let mut maybe = below.1.minus(&decided);
+                maybe.union_with(&np_maybe.minus(&np_sure));
+                below = (sure, maybe);
+            }
+            stack(Tier::CalicoBefore.index(), below)
+        } else if np_decides {
+            np
+        } else {
+            base
         };
         // The tiers above, nearest first: what they pass on keeps the answer from below.
         for k in Tier::BEFORE_NETWORK_POLICY

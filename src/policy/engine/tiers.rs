@@ -9,9 +9,10 @@ use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 
 use super::{Endpoint, Flow, Index, Side};
+use crate::policy::calico::{end_matches, Seen};
 use crate::policy::model::{Direction, Entity, IpBlock, PortSpec};
 use crate::policy::selector::Selector;
-use crate::policy::tiers::{Action, Tier};
+use crate::policy::tiers::{Action, CalicoEnd, Tier};
 
 /// The tier rule that decides a side: indexes into the set's tier policies (in evaluation
 /// order), the policy's rules of that direction, the rule's peers and its ports (`None`
@@ -38,6 +39,12 @@ pub(super) enum TierPeerSet {
     Entity(Entity),
     Outside(IpBlock),
     Unjudged,
+    /// A Calico rule's far end: the classes it holds (a peer set), and the end itself for
+    /// addresses that are no pod's, or a pod's one address.
+    Calico {
+        set: u32,
+        end: Box<CalicoEnd>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +53,18 @@ pub(super) struct CompiledTierRule {
     pub peers: Vec<TierPeerSet>,
     /// Empty: every protocol and port.
     pub ports: Vec<PortSpec>,
+    /// A Calico rule's own end: the subject classes it holds (a peer set), and the end.
+    pub own: Option<(u32, Box<CalicoEnd>)>,
+}
+
+/// What one tier does with one flow.
+pub(super) enum Step {
+    /// A rule decides (or might: unknown).
+    Decided(Side),
+    /// A Pass rule leaves the tier.
+    Passed,
+    /// No rule matches.
+    Continue,
 }
 
 #[derive(Debug, Clone)]
@@ -55,9 +74,19 @@ pub(super) struct CompiledTier {
     pub subject: u32,
     pub ingress: Vec<CompiledTierRule>,
     pub egress: Vec<CompiledTierRule>,
+    /// Ingress, egress: whether a Calico policy selects its pods for that direction (its
+    /// `types`), so that the default tier denies what no rule decides.
+    pub selects_for: [bool; 2],
 }
 
 impl CompiledTier {
+    pub fn selects_for(&self, direction: Direction) -> bool {
+        match direction {
+            Direction::Ingress => self.selects_for[0],
+            Direction::Egress => self.selects_for[1],
+        }
+    }
+
     pub fn rules(&self, direction: Direction) -> &[CompiledTierRule] {
         match direction {
             Direction::Ingress => &self.ingress,
@@ -70,6 +99,88 @@ impl Index {
     /// Whether the engine has tier policies to walk, or tier policies it could not read.
     pub(super) fn tiers_active(&self) -> bool {
         !self.tiers.is_empty() || !self.policies.tiers_known
+    }
+
+    /// Whether Calico's default tier has policies of its own, around NetworkPolicy.
+    pub(super) fn calico_default_active(&self) -> bool {
+        !self.tier_members[Tier::CalicoBefore.index()].is_empty()
+            || !self.tier_members[Tier::CalicoAfter.index()].is_empty()
+    }
+
+    /// The Calico policies of the default tier that select a class for `direction`: surely,
+    /// and maybe (positions in evaluation order).
+    pub(super) fn default_tier_selecting(
+        &self,
+        direction: Direction,
+        class: u32,
+    ) -> (Vec<u32>, Vec<u32>) {
+        let (mut sure, mut maybe) = (Vec::new(), Vec::new());
+        for tier in [Tier::CalicoBefore, Tier::CalicoAfter] {
+            for &t in &self.tier_members[tier.index()] {
+                let policy = &self.tiers[t as usize];
+                if !policy.selects_for(direction) {
+                    continue;
+                }
+                match self.set_holds(policy.subject, class) {
+                    Some(true) => sure.push(t),
+                    None => maybe.push(t),
+                    Some(false) => {}
+                }
+            }
+        }
+        (sure, maybe)
+    }
+
+    /// Whether the default tier selects a class for `direction` (NetworkPolicies that
+    /// isolate it included): `None` where only maybe.
+    pub(super) fn default_tier_selects(&self, direction: Direction, class: u32) -> Option<bool> {
+        let c = &self.classes[class as usize];
+        let isolated = match direction {
+            Direction::Ingress => !c.ingress.is_empty(),
+            Direction::Egress => !c.egress.is_empty(),
+        };
+        let (sure, maybe) = self.default_tier_selecting(direction, class);
+        if isolated || !sure.is_empty() {
+            Some(true)
+        } else if maybe.is_empty() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// How a Calico end sees an endpoint of a flow (`None`: a pod seen by its class).
+    fn seen<'a>(&'a self, endpoint: &'a Endpoint) -> Option<Seen<'a>> {
+        let inv = &self.inventory;
+        Some(match endpoint {
+            Endpoint::Pod { addr: None, .. } => return None,
+            Endpoint::Pod { pod, addr } => {
+                let pod = &inv.pods[*pod as usize];
+                Seen::Pod {
+                    pod,
+                    namespace: self.namespace(&pod.namespace),
+                    addr: *addr,
+                }
+            }
+            Endpoint::Node { node, addr } => Seen::Node {
+                addrs: match addr {
+                    Some(ip) => std::slice::from_ref(ip),
+                    None => &inv.nodes[*node as usize].addresses,
+                },
+            },
+            Endpoint::External(ip) => Seen::Address(*ip),
+        })
+    }
+
+    /// Whether a Calico end holds an endpoint of a flow.
+    fn calico_end_holds(&self, set: u32, end: &CalicoEnd, endpoint: &Endpoint) -> Option<bool> {
+        match self.seen(endpoint) {
+            Some(seen) => end_matches(end, &seen).0,
+            None => {
+                let pod = endpoint.pod_id().expect("only a pod is seen by its class");
+                self.set_holds(set, self.pod_class[pod as usize])
+            }
+        }
     }
 
     /// Whether tier policy `tier` (its place in evaluation order) applies to the pod:
@@ -119,6 +230,9 @@ impl Index {
             (TierPeerSet::Entity(e), endpoint) => self.entity_matches(*e, subject, endpoint),
             (TierPeerSet::Outside(block), endpoint) => self.outside_matches(block, endpoint),
             (TierPeerSet::Unjudged, _) => None,
+            (TierPeerSet::Calico { set, end }, endpoint) => {
+                self.calico_end_holds(*set, end, endpoint)
+            }
             (TierPeerSet::Classes(set), Endpoint::Pod { pod, .. }) => {
                 self.set_holds(*set, self.pod_class[*pod as usize])
             }
@@ -165,10 +279,26 @@ impl Index {
         peer: &Endpoint,
         flow: &Flow,
     ) -> Option<Side> {
-        let own = match direction {
-            Direction::Ingress => flow.dst.pod_id(),
-            Direction::Egress => flow.src.pod_id(),
+        match self.tier_step(tier, direction, subject, peer, flow) {
+            Step::Decided(side) => Some(side),
+            Step::Passed | Step::Continue => None,
+        }
+    }
+
+    /// One tier for one flow, telling a Pass from no match.
+    pub(super) fn tier_step(
+        &self,
+        tier: Tier,
+        direction: Direction,
+        subject: u32,
+        peer: &Endpoint,
+        flow: &Flow,
+    ) -> Step {
+        let own_end = match direction {
+            Direction::Ingress => &flow.dst,
+            Direction::Egress => &flow.src,
         };
+        let own = own_end.pod_id();
         for &t in &self.tier_members[tier.index()] {
             let policy = &self.tiers[t as usize];
             let applies = self.set_holds(policy.subject, subject);
@@ -176,6 +306,13 @@ impl Index {
                 continue;
             }
             for (r, rule) in policy.rules(direction).iter().enumerate() {
+                let own_holds = match &rule.own {
+                    None => Some(true),
+                    Some((set, end)) => self.calico_end_holds(*set, end, own_end),
+                };
+                if own_holds == Some(false) {
+                    continue;
+                }
                 let mut hit: Option<(u32, bool)> = None;
                 for (i, p) in rule.peers.iter().enumerate() {
                     match self.tier_peer_matches(p, own, peer) {
@@ -201,17 +338,17 @@ impl Index {
                     peer: peer_index,
                     port,
                 };
-                if !sure || applies.is_none() {
-                    return Some(Side::TierUnknown { rule: Some(at) });
+                if !sure || applies.is_none() || own_holds.is_none() {
+                    return Step::Decided(Side::TierUnknown { rule: Some(at) });
                 }
                 return match rule.action {
-                    Action::Allow => Some(Side::TierAllowed(at)),
-                    Action::Deny => Some(Side::TierDenied(at)),
-                    Action::Pass => None,
+                    Action::Allow => Step::Decided(Side::TierAllowed(at)),
+                    Action::Deny => Step::Decided(Side::TierDenied(at)),
+                    Action::Pass => Step::Passed,
                 };
             }
         }
-        None
+        Step::Continue
     }
 }
 
@@ -221,6 +358,8 @@ pub(super) struct TierReach {
     pub unknown: FixedBitSet,
     /// Passed on, or matched by no rule: the next tier decides.
     pub rest: FixedBitSet,
+    /// Of `rest`, what a Pass rule passed on (Calico's default tier: to the tier after it).
+    pub passed: FixedBitSet,
 }
 
 /// Mistakes with tier policies that the engine can see: rules that never decide, a Pass that

@@ -218,6 +218,11 @@ fn row_line(
                 crate::policy::tiers::Tier::Admin => format!("adm {:>4} ", t.priority),
                 crate::policy::tiers::Tier::Cilium => "cil deny  ".to_string(),
                 crate::policy::tiers::Tier::Calico => "calico    ".to_string(),
+                crate::policy::tiers::Tier::CalicoBefore
+                | crate::policy::tiers::Tier::CalicoAfter => match t.order {
+                    Some(o) => format!("cal {:>5} ", o.to_string()),
+                    None => "cal  last ".to_string(),
+                },
                 crate::policy::tiers::Tier::Baseline => "base      ".to_string(),
             };
             let warn =
