@@ -466,12 +466,12 @@ fn other_policy_engines_are_named_as_not_evaluated() {
     bin()
         .args(["matrix", "-f", "-", "-p", "80"])
         .write_stdin(
-            "apiVersion: projectcalico.org/v3\nkind: StagedGlobalNetworkPolicy\nmetadata: {name: x}\n",
+            "apiVersion: crd.antrea.io/v1beta1\nkind: ClusterNetworkPolicy\nmetadata: {name: x}\n",
         )
         .assert()
         .success()
         .stderr(predicate::str::contains(
-            "not evaluated: StagedGlobalNetworkPolicy (projectcalico.org/v3)",
+            "not evaluated: ClusterNetworkPolicy (crd.antrea.io/v1beta1)",
         ));
 }
 
@@ -1633,4 +1633,89 @@ fn service_lookups_that_fail_say_why() {
     assert!(String::from_utf8(out.stderr)
         .unwrap()
         .contains("a Service is only a destination"));
+}
+
+/// Calico's default tier, judged: the articles' `allow-https-only` admits HTTPS and its
+/// explicit Deny closes the rest, DNS included; a policy that selects a pod puts it in the
+/// tier's deny for what no rule decides.
+#[test]
+fn calico_policies_are_judged_in_explain_and_lint() {
+    let fixture = "tests/fixtures/calico/shop.yaml";
+    let explain = |from: &str, to: &str, port: &str, protocol: &str, code: i32| {
+        run(
+            bin().args([
+                "explain",
+                "-f",
+                fixture,
+                "--from",
+                from,
+                "--to",
+                to,
+                "--port",
+                port,
+                "--protocol",
+                protocol,
+            ]),
+            code,
+        )
+    };
+    let https = explain("shop/frontend", "203.0.113.7", "443", "TCP", 0);
+    assert_has(&https, &[
+        "allowed: egress by projectcalico.org/NetworkPolicy/shop/allow-https-only (calico default, after NetworkPolicy tier, order none (last)) egress[0]: allow",
+    ]);
+    let dns = explain("shop/frontend", "kube-system/coredns", "53", "UDP", 1);
+    assert_has(&dns, &[
+        "blocked: egress of shop/frontend denied by projectcalico.org/NetworkPolicy/shop/allow-https-only (calico default, after NetworkPolicy tier, order none (last)) egress[1]: deny",
+    ]);
+    let end = explain("kube-system/coredns", "shop/orders", "9000", "TCP", 1);
+    assert_has(&end, &[
+        "blocked: ingress of shop/orders denied at the end of Calico's default tier: no rule admits TCP/9000, and projectcalico.org/NetworkPolicy/shop/orders-from-frontend selects the pod",
+        "· ingress[0] allow ✗ peer selector app == 'frontend' and in namespace shop: kube-system/coredns is not in the policy's namespace shop",
+        "✗ end of Calico's default tier: no rule decided, and projectcalico.org/NetworkPolicy/shop/orders-from-frontend selects the pod: denied",
+    ]);
+    let lint = run(bin().args(["lint", "-f", fixture]), 1);
+    assert_has(&lint, &[
+        "error [no-dns] 1 pod(s) whose egress projectcalico.org/NetworkPolicy/shop/allow-https-only blocks cannot resolve names",
+        "fix: add a Calico Allow rule before the one that denies",
+    ]);
+    assert!(
+        !lint.contains("namespace shop · info [unprotected-pods]"),
+        "{lint}"
+    );
+}
+
+/// Calico's staged kinds are staged changes: a StagedGlobalNetworkPolicy default-deny is
+/// judged before it is applied, naming itself as staged where it breaks or allows.
+#[test]
+fn calico_staged_policies_are_audited() {
+    let out = run(
+        bin().args([
+            "audit",
+            "-f",
+            "tests/fixtures/calico/shop.yaml",
+            "-f",
+            "tests/fixtures/calico/staged-default-deny.yaml",
+        ]),
+        1,
+    );
+    assert_has(&out, &[
+        "+ projectcalico.org/GlobalNetworkPolicy/shop-default-deny",
+        "✗ Pod kube-system/coredns → Pod shop/frontend TCP/8080 ingress of shop/frontend denied at the end of Calico's default tier, which projectcalico.org/GlobalNetworkPolicy/shop-default-deny (staged) selects: no rule admits TCP/8080",
+        "✓ Pod shop/frontend → Pod kube-system/coredns UDP/53 egress allowed by projectcalico.org/GlobalNetworkPolicy/shop-default-deny (staged) egress[0]",
+    ]);
+    // Delete: the staged removal of the Calico policy that blocks the frontend's DNS.
+    let removal = "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: allow-https-only, namespace: shop}\nspec: {stagedAction: Delete}\n";
+    let out = run(
+        bin()
+            .args(["audit", "-f", "tests/fixtures/calico/shop.yaml", "-f", "-"])
+            .write_stdin(removal),
+        0,
+    );
+    assert_has(
+        &out,
+        &[
+            "- projectcalico.org/NetworkPolicy/shop/allow-https-only",
+            "would break 0 declared port pairs",
+        ],
+    );
 }

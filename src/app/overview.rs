@@ -136,6 +136,21 @@ impl Overview {
                 selects,
             });
         }
+        // Calico's default tier isolates the pods its policies select, for the directions of
+        // their types, as a NetworkPolicy does (the other tiers add no isolation).
+        for (t, policy) in index.policies().tiers.iter().enumerate() {
+            if !policy.tier.is_calico_default() {
+                continue;
+            }
+            for (p, view) in pods.iter_mut().enumerate() {
+                if index.tier_applies(t as u32, p as PodId) != Some(true) {
+                    continue;
+                }
+                view.selecting += 1;
+                view.ingress_isolated |= policy.types.contains(&Direction::Ingress);
+                view.egress_isolated |= policy.types.contains(&Direction::Egress);
+            }
+        }
         for nsv in &mut namespaces {
             nsv.unprotected = nsv
                 .pods

@@ -326,6 +326,8 @@ const KINDS: &[&str] = &[
     "CronJob",
     "List",
     "StagedKubernetesNetworkPolicy",
+    "StagedNetworkPolicy",
+    "StagedGlobalNetworkPolicy",
     "AdminNetworkPolicy",
     "BaselineAdminNetworkPolicy",
     "ClusterNetworkPolicy",
@@ -912,6 +914,9 @@ impl Builder {
             ("projectcalico.org", "StagedKubernetesNetworkPolicy") => {
                 self.staged_policy(value, doc, &label, prefix, origin)
             }
+            ("projectcalico.org", "StagedNetworkPolicy" | "StagedGlobalNetworkPolicy") => {
+                self.staged_calico(value, doc, prefix, (&kind, &name, &namespace), origin)
+            }
             ("extensions", "NetworkPolicy") => self.object_error(
                 doc,
                 Some(label),
@@ -971,6 +976,78 @@ impl Builder {
                 None
             }
         }
+    }
+
+    /// Calico's StagedNetworkPolicy and StagedGlobalNetworkPolicy: a Calico policy's spec plus
+    /// `stagedAction` (`Set`, the default, or `Delete`), read as a staged change of the
+    /// Calico policy of that name.
+    fn staged_calico(
+        &mut self,
+        mut value: Value,
+        doc: &Doc,
+        prefix: &str,
+        (kind, name, namespace): (&str, &str, &str),
+        origin: Origin,
+    ) {
+        use crate::policy::calico::{compile_calico_policy, CalicoObject, API_VERSION};
+        let global = kind == "StagedGlobalNetworkPolicy";
+        let applied = if global {
+            "GlobalNetworkPolicy"
+        } else {
+            "NetworkPolicy"
+        };
+        let label = if global {
+            format!("Calico {kind} {name}")
+        } else {
+            format!("Calico {kind} {namespace}/{name}")
+        };
+        let action = value
+            .get_mut("spec")
+            .and_then(Value::as_object_mut)
+            .and_then(|spec| spec.remove("stagedAction"));
+        let source = format!("{origin} ({kind})");
+        let change = match action.as_ref().map(Value::as_str) {
+            None | Some(Some("Set")) => {
+                let ns = (!global).then_some(namespace);
+                let api_version = value
+                    .get("apiVersion")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let read = (
+                    label.as_str(),
+                    kind,
+                    api_version.as_str(),
+                    &[API_VERSION][..],
+                );
+                let Some(policy) = self.compiled(value, doc, prefix, read, |o: &CalicoObject| {
+                    compile_calico_policy(o, ns, origin.clone())
+                }) else {
+                    return;
+                };
+                Change::SetTier(Box::new(policy))
+            }
+            Some(Some("Delete")) => Change::RemoveTier {
+                key: if global {
+                    format!("projectcalico.org/{applied}/{name}")
+                } else {
+                    format!("projectcalico.org/{applied}/{namespace}/{name}")
+                },
+            },
+            _ => {
+                self.object_error(
+                    doc,
+                    Some(label),
+                    &format!("{prefix}spec.stagedAction"),
+                    "unsupported value: must be Set or Delete".to_string(),
+                );
+                return;
+            }
+        };
+        self.count(kind);
+        let mut staged = Staged::new(change, source);
+        staged.from_source = true;
+        self.staged.push(staged);
     }
 
     /// Calico's StagedKubernetesNetworkPolicy: a NetworkPolicy spec plus `stagedAction`
@@ -1116,7 +1193,7 @@ impl Builder {
                 .map(String::as_str)
                 .collect();
             self.report.warnings.push(format!(
-                "not evaluated: {}; verdicts consider Kubernetes NetworkPolicy only",
+                "not evaluated: {}; verdicts leave them out",
                 kinds.join(", ")
             ));
         }

@@ -238,9 +238,6 @@ pub fn compile_calico_policy(
         egress = unjudged(types.contains(&Direction::Egress));
         warnings.push(format!("not judged: {place}"));
         warnings.extend(texts.into_iter().map(|t| format!("not judged: {t}")));
-    } else {
-        warnings.push(place);
-        warnings.extend(texts);
     }
     Ok(TierPolicy {
         kind: format!("projectcalico.org/{kind}"),

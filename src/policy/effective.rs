@@ -47,6 +47,10 @@ pub struct EffectiveSide {
     /// or none). Where the tier selects the pod, what no rule decides is denied.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calico_after: Vec<TierLine>,
+    /// A Calico policy of the default tier selects the pod for this direction: what no rule
+    /// of the tier decides is denied (`None`: maybe, where what cannot be read decides).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calico_selects: Option<bool>,
     /// Cilium's deny rules that apply to the pod: after the Admin tier, before every allow.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cilium: Vec<TierLine>,
@@ -123,7 +127,10 @@ fn tier_lines(index: &Index, pod_id: PodId, direction: Direction) -> [Vec<TierLi
             into.push(TierLine {
                 policy: policy.key(),
                 priority: policy.priority,
-                order: policy.order.map(|o| o.to_string()),
+                order: policy
+                    .tier
+                    .is_calico()
+                    .then(|| policy.order.map_or("none".into(), |o| o.to_string())),
                 rule: r,
                 name: rule.name.clone(),
                 action: rule.action,
@@ -164,6 +171,11 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
             calico: Vec::new(),
             calico_before: Vec::new(),
             calico_after: Vec::new(),
+            calico_selects: match index.calico_default_tier_selects(pod_id, direction) {
+                Some(false) => None,
+                Some(true) => Some(true),
+                None => Some(false),
+            },
             cilium: Vec::new(),
             baseline: Vec::new(),
             unknown: if !index.policies().tiers_known {

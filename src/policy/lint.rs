@@ -185,13 +185,15 @@ fn namespace_notes(index: &Index) -> Vec<Problem> {
         if pods.is_empty() || !ns.policies_known {
             continue;
         }
-        // Isolated in neither direction by any policy (what the index knows per pod class).
+        // Isolated in neither direction by any policy (what the index knows per pod class),
+        // Calico's default tier included (the other tiers add no isolation).
         let unprotected: Vec<String> = pods
             .iter()
             .filter(|&&id| {
-                [Direction::Ingress, Direction::Egress]
-                    .iter()
-                    .all(|d| index.isolating_policies(id, *d).is_empty())
+                [Direction::Ingress, Direction::Egress].iter().all(|d| {
+                    index.isolating_policies(id, *d).is_empty()
+                        && index.calico_default_tier_selects(id, *d) == Some(false)
+                })
             })
             .map(|&id| inv.pods[id as usize].key())
             .collect();
@@ -213,9 +215,16 @@ fn namespace_notes(index: &Index) -> Vec<Problem> {
             p.pods = unprotected;
             out.push(p);
         }
+        // Calico's default tier denies what it does not decide for every pod it selects: a
+        // namespace all of whose pods it selects has its default-deny.
         let missing: Vec<&str> = [Direction::Ingress, Direction::Egress]
             .into_iter()
             .filter(|d| !denies_all.contains(&(ns.name.as_str(), *d)))
+            .filter(|d| {
+                !pods
+                    .iter()
+                    .all(|&id| index.calico_default_tier_selects(id, *d) == Some(true))
+            })
             .map(Direction::as_str)
             .collect();
         if !missing.is_empty() {
@@ -580,8 +589,11 @@ fn dns_problems(index: &Index) -> Vec<Problem> {
         return Vec::new();
     };
     let dns_name = inv.pods[dns].key();
-    let mut by_namespace: std::collections::BTreeMap<&str, (Vec<String>, Vec<PolicyId>)> =
-        Default::default();
+    let set = index.policies();
+    // Per namespace: its pods that cannot resolve, and the policies that block them (with
+    // the first one's origin).
+    type Blocked<'a> = (Vec<String>, Vec<String>, Option<&'a super::model::Origin>);
+    let mut by_namespace: std::collections::BTreeMap<&str, Blocked> = Default::default();
     for (p, pod) in inv.pods.iter().enumerate() {
         if p == dns || pod.host_network {
             continue;
@@ -592,41 +604,58 @@ fn dns_problems(index: &Index) -> Vec<Problem> {
             protocol: Protocol::Udp,
             port: 53,
         };
-        if let Side::Denied { isolating } = index.verdict(&flow).egress {
-            let entry = by_namespace.entry(&pod.namespace).or_default();
-            entry.0.push(pod.key());
-            for id in isolating {
-                if !entry.1.contains(&id) {
-                    entry.1.push(id);
-                }
+        let side = index.verdict(&flow).egress;
+        let (policies, tiers): (Vec<PolicyId>, Vec<u32>) = match side {
+            Side::Denied { isolating } => (isolating, Vec::new()),
+            Side::TierDenied(r) => (Vec::new(), vec![r.policy]),
+            Side::TierEnd {
+                selecting,
+                isolating,
+                ..
+            } if !(selecting.is_empty() && isolating.is_empty()) => (isolating, selecting),
+            _ => continue,
+        };
+        let entry = by_namespace.entry(&pod.namespace).or_default();
+        entry.0.push(pod.key());
+        for id in policies {
+            let policy = &set.policies[id as usize];
+            entry.2.get_or_insert(&policy.origin);
+            if !entry.1.contains(&policy.key()) {
+                entry.1.push(policy.key());
+            }
+        }
+        for t in tiers {
+            let policy = &set.tiers[t as usize];
+            entry.2.get_or_insert(&policy.origin);
+            if !entry.1.contains(&policy.key()) {
+                entry.1.push(policy.key());
             }
         }
     }
     by_namespace
         .into_iter()
-        .map(|(ns, (pods, policies))| {
-            let set = index.policies();
-            let names: Vec<String> = policies
-                .iter()
-                .map(|&id| set.policies[id as usize].key())
-                .collect();
-            // Found at the first policy that isolates them, for tools that need a place.
-            let origin = policies
-                .first()
-                .map(|&id| &set.policies[id as usize].origin);
+        .map(|(ns, (pods, names, origin))| {
+            // Found at the first policy that blocks them, for tools that need a place.
             let mut p = Problem::new(
                 format!("namespace {ns}"),
                 finding(
                     "no-dns",
                     format!(
-                        "{} pod(s) isolated for egress by {} cannot resolve names: no rule \
+                        "{} pod(s) whose egress {} blocks cannot resolve names: no rule \
                          admits UDP/53 to {dns_name}",
                         pods.len(),
                         names.join(", ")
                     ),
-                    "add an egress rule to namespaceSelector {kubernetes.io/metadata.name: \
-                     kube-system} with podSelector {k8s-app: kube-dns} (one entry), ports UDP \
-                     53 and TCP 53",
+                    if names.iter().any(|n| n.starts_with("projectcalico.org/")) {
+                        "add a Calico Allow rule before the one that denies (or in a policy of \
+                         lower order): destination namespaceSelector projectcalico.org/name == \
+                         'kube-system', selector k8s-app == 'kube-dns', ports [53], once with \
+                         protocol UDP and once with TCP"
+                    } else {
+                        "add an egress rule to namespaceSelector {kubernetes.io/metadata.name: \
+                         kube-system} with podSelector {k8s-app: kube-dns} (one entry), ports UDP \
+                         53 and TCP 53"
+                    },
                 ),
                 origin,
             );

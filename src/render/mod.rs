@@ -793,6 +793,22 @@ fn effective_np_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
             return;
         }
     }
+    if !side.isolated && side.calico_selects.is_some() {
+        let _ = writeln!(
+            out,
+            "  {dir}: {} {}",
+            paint.warn("not isolated by NetworkPolicy, but Calico's default tier selects it:"),
+            if side.calico_selects == Some(true) {
+                format!("{dir} traffic that no rule of the tier decides is denied")
+            } else {
+                format!(
+                    "{dir} traffic that no rule of the tier decides is denied if it selects the \
+                     pod, which depends on what cannot be read"
+                )
+            }
+        );
+        return;
+    }
     if !side.isolated {
         let tiers = !side.admin.is_empty()
             || !side.cilium.is_empty()
@@ -1016,12 +1032,21 @@ pub fn tier_policy_at(
                     .collect::<Vec<_>>()
                     .join(", "),
             };
+            let own = r
+                .own
+                .as_ref()
+                .map(|o| format!("  (this pod: {})", o.describe()))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {mark} {dir}[{i}]{name} {}: {} {}  {ports}",
+                "  {mark} {dir}[{i}]{name} {}: {} {}  {ports}{own}",
                 r.action,
                 if dir == "ingress" { "from" } else { "to" },
-                peers.join(" or ")
+                if peers.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    peers.join(" or ")
+                }
             );
         }
     }

@@ -27,6 +27,7 @@ use super::engine::{Decision, Endpoint, Flow, Index, PodId, PolicyId, Side, Verd
 use super::error::{Error, Result};
 use super::model::{Direction, Inventory, Origin, Policy, Protocol};
 use super::set::PolicySet;
+use super::tiers::TierPolicy;
 use super::workload::Workloads;
 
 /// One change to the policy set.
@@ -38,6 +39,10 @@ pub enum Change {
     Remove { namespace: String, name: String },
     /// Remove every current policy (what `--stage-all` does before adding its own).
     Clear,
+    /// Add a tier policy (Calico's staged kinds), or replace the one of its key.
+    SetTier(Box<TierPolicy>),
+    /// Remove the tier policy of this key (`Kind/name`).
+    RemoveTier { key: String },
 }
 
 /// A staged change and where it came from.
@@ -69,6 +74,8 @@ impl Staged {
             Change::Set(p) => format!("+ {}", p.key()),
             Change::Remove { namespace, name } => format!("- {namespace}/{name}"),
             Change::Clear => "- every current policy".into(),
+            Change::SetTier(p) => format!("+ {}", p.key()),
+            Change::RemoveTier { key } => format!("- {key}"),
         }
     }
 }
@@ -126,11 +133,24 @@ pub fn same_rules(a: &Policy, b: &Policy) -> bool {
         && a.egress == b.egress
 }
 
+/// Whether two tier policies select and decide the same (where they came from aside).
+fn same_tier_rules(a: &TierPolicy, b: &TierPolicy) -> bool {
+    TierPolicy {
+        origin: Origin::default(),
+        ..a.clone()
+    } == TierPolicy {
+        origin: Origin::default(),
+        ..b.clone()
+    }
+}
+
 /// The policy set with the enabled changes applied in order, and what each did.
 pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
     // By key: a NetworkPolicy and a Cilium policy of the same name are two policies.
     let mut set: BTreeMap<String, Policy> =
         base.policies.iter().map(|p| (p.key(), p.clone())).collect();
+    let mut tiers: BTreeMap<String, TierPolicy> =
+        base.tiers.iter().map(|p| (p.key(), p.clone())).collect();
     let mut effects = Vec::new();
     for staged in changes.iter().filter(|s| s.enabled) {
         let source = staged.source.clone();
@@ -159,11 +179,25 @@ pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
                     source,
                 });
             }
+            Change::SetTier(p) => {
+                let policy = p.key();
+                effects.push(match tiers.insert(policy.clone(), (**p).clone()) {
+                    None => Effect::Added { policy, source },
+                    Some(old) if same_tier_rules(&old, p) => Effect::Unchanged { policy, source },
+                    Some(_) => Effect::Replaced { policy, source },
+                });
+            }
+            Change::RemoveTier { key } => {
+                let policy = key.clone();
+                effects.push(match tiers.remove(key) {
+                    Some(_) => Effect::Removed { policy, source },
+                    None => Effect::NotFound { policy, source },
+                });
+            }
         }
     }
-    // Staged changes are NetworkPolicies: the cluster-scoped tiers stay as they are.
     let mut staged = PolicySet::new(set.into_values().collect())
-        .with_tiers(base.tiers.clone())
+        .with_tiers(tiers.into_values().collect())
         .with_istio(base.istio.clone());
     staged.tiers_known = base.tiers_known;
     (staged, effects)
@@ -305,6 +339,9 @@ pub struct Audit {
     pub effects: Vec<Effect>,
     /// By staged policy id: the policy is new, or differs from the current one of its name.
     changed: Vec<bool>,
+    /// Tier policies added, removed or changed by the staging: (in the staged world, its
+    /// position there).
+    changed_tiers: Vec<(bool, u32)>,
 }
 
 impl Audit {
@@ -330,11 +367,36 @@ impl Audit {
             .iter()
             .map(|p| before.get(&p.key()).is_none_or(|old| !same_rules(old, p)))
             .collect();
+        let tiers_of = |index: &Index| -> std::collections::HashMap<String, (u32, TierPolicy)> {
+            index
+                .policies()
+                .tiers
+                .iter()
+                .enumerate()
+                .map(|(t, p)| (p.key(), (t as u32, p.clone())))
+                .collect()
+        };
+        let (now, then) = (tiers_of(&current), tiers_of(&staged));
+        let mut changed_tiers = Vec::new();
+        for (key, (t, p)) in &then {
+            if now.get(key).is_none_or(|(_, old)| !same_tier_rules(old, p)) {
+                changed_tiers.push((true, *t));
+            }
+        }
+        for (key, (t, p)) in &now {
+            if then
+                .get(key)
+                .is_none_or(|(_, new)| !same_tier_rules(new, p))
+            {
+                changed_tiers.push((false, *t));
+            }
+        }
         Audit {
             current,
             staged: Arc::new(staged),
             effects,
             changed,
+            changed_tiers,
         }
     }
 
@@ -361,6 +423,14 @@ impl Audit {
     /// Whether a pod's policies for one direction differ between the worlds: the same
     /// policies, with the same rules, isolate it in both, or not.
     pub fn side_changed(&self, pod: PodId, direction: Direction) -> bool {
+        // A tier policy the staging changes, and that may apply to the pod in either world.
+        let tier_changed = self.changed_tiers.iter().any(|&(staged, t)| {
+            let index = if staged { &self.staged } else { &self.current };
+            index.tier_applies(t, pod) != Some(false)
+        });
+        if tier_changed {
+            return true;
+        }
         let now = self.current.isolating_policies(pod, direction);
         let then = self.staged.isolating_policies(pod, direction);
         now.len() != then.len()
@@ -401,10 +471,50 @@ impl Audit {
                 (Delta::WouldAllow, Side::NotIsolated) if self.side_was_denied(flow, direction) => {
                     parts.push(format!("{name} no longer isolated for {direction}"))
                 }
+                (Delta::WouldBreak, Side::TierDenied(r)) => parts.push(format!(
+                    "{direction} of {name} denied by {} {direction}[{}]",
+                    self.staged_tier_name(r.policy),
+                    r.rule
+                )),
+                (
+                    Delta::WouldBreak,
+                    Side::TierEnd {
+                        selecting,
+                        isolating,
+                        ..
+                    },
+                ) if side.decision() == Decision::Denied => {
+                    let list: Vec<String> = selecting
+                        .iter()
+                        .map(|&t| self.staged_tier_name(t))
+                        .chain(isolating.iter().map(|&p| self.staged_name(p)))
+                        .collect();
+                    parts.push(format!(
+                        "{direction} of {name} denied at the end of Calico's default tier, which \
+                         {} select{}: no rule admits {what}",
+                        list.join(", "),
+                        if list.len() == 1 { "s" } else { "" }
+                    ));
+                }
+                (Delta::WouldAllow, Side::TierAllowed(r)) => parts.push(format!(
+                    "{direction} allowed by {} {direction}[{}]",
+                    self.staged_tier_name(r.policy),
+                    r.rule
+                )),
                 _ => {}
             }
         }
         parts.join("; ")
+    }
+
+    /// `Kind/name` of a staged tier policy, with ` (staged)` where the staging changes it.
+    fn staged_tier_name(&self, t: u32) -> String {
+        let key = self.staged.policies().tiers[t as usize].key();
+        if self.changed_tiers.contains(&(true, t)) {
+            format!("{key} (staged)")
+        } else {
+            key
+        }
     }
 
     fn side_was_denied(&self, flow: &Flow, direction: Direction) -> bool {

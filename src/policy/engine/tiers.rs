@@ -131,6 +131,23 @@ impl Index {
         (sure, maybe)
     }
 
+    /// Whether a Calico policy of the default tier selects a pod for `direction` (`None`:
+    /// maybe), so that the tier denies what it does not decide.
+    pub fn calico_default_tier_selects(
+        &self,
+        pod: super::PodId,
+        direction: Direction,
+    ) -> Option<bool> {
+        let (sure, maybe) = self.default_tier_selecting(direction, self.pod_class[pod as usize]);
+        if !sure.is_empty() {
+            Some(true)
+        } else if maybe.is_empty() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
     /// Whether the default tier selects a class for `direction` (NetworkPolicies that
     /// isolate it included): `None` where only maybe.
     pub(super) fn default_tier_selects(&self, direction: Direction, class: u32) -> Option<bool> {
