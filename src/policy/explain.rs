@@ -632,34 +632,17 @@ fn with_tiers(
     let calico = set.tiers.iter().any(|t| t.tier.is_calico_default());
     let mut side = np;
     if calico {
-        match step(
-            index,
-            Tier::CalicoBefore,
-            direction,
-            flow,
-            pod,
-            other,
-            &mut explanation,
-        ) {
-            Walked::Decided(s) => return finish(set, s, explanation),
-            Walked::Passed => return baseline(index, direction, flow, pod, other, explanation),
-            Walked::Continue => {}
-        }
-        if matches!(side, Side::Allowed(_) | Side::Unknown { .. }) {
-            return finish(set, side, explanation);
-        }
-        match step(
-            index,
-            Tier::CalicoAfter,
-            direction,
-            flow,
-            pod,
-            other,
-            &mut explanation,
-        ) {
-            Walked::Decided(s) => return finish(set, s, explanation),
-            Walked::Passed => return baseline(index, direction, flow, pod, other, explanation),
-            Walked::Continue => {}
+        // The Calico policies before NetworkPolicy, NetworkPolicy's answer, those after it.
+        for tier in [Tier::CalicoBefore, Tier::CalicoAfter] {
+            if tier == Tier::CalicoAfter && matches!(side, Side::Allowed(_) | Side::Unknown { .. })
+            {
+                return finish(set, side, explanation);
+            }
+            match step(index, tier, direction, flow, pod, other, &mut explanation) {
+                Walked::Decided(s) => return finish(set, s, explanation),
+                Walked::Passed => return baseline(index, direction, flow, pod, other, explanation),
+                Walked::Continue => {}
+            }
         }
         let isolating = match &side {
             Side::Denied { isolating } => isolating.clone(),

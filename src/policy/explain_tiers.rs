@@ -9,7 +9,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use super::calico::{end_matches, Seen};
+use super::calico::end_matches;
 use super::checks::{check_port, cilium_peer_check, pod_peer_check, Check, CiliumPeer};
 use super::engine::{Endpoint, Flow, Index, Side, TierRef};
 use super::model::{ContainerPort, Direction, NamespaceScope, Pod};
@@ -400,24 +400,7 @@ fn peer_check(
 
 /// Whether a Calico rule's end holds one end of the flow.
 fn calico_check(index: &Index, end: &CalicoEnd, endpoint: &Endpoint, i: usize) -> Check {
-    let inv = index.inventory();
-    let seen = match endpoint {
-        Endpoint::Pod { pod, addr } => {
-            let pod = &inv.pods[*pod as usize];
-            Seen::Pod {
-                pod,
-                namespace: index.namespace(&pod.namespace),
-                addr: *addr,
-            }
-        }
-        Endpoint::Node { node, addr } => Seen::Node {
-            addrs: match addr {
-                Some(ip) => std::slice::from_ref(ip),
-                None => &inv.nodes[*node as usize].addresses,
-            },
-        },
-        Endpoint::External(ip) => Seen::Address(*ip),
-    };
+    let seen = index.calico_seen(endpoint);
     let (matched, reason) = end_matches(end, &seen);
     Check {
         index: i,

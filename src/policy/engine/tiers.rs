@@ -166,11 +166,10 @@ impl Index {
         }
     }
 
-    /// How a Calico end sees an endpoint of a flow (`None`: a pod seen by its class).
-    fn seen<'a>(&'a self, endpoint: &'a Endpoint) -> Option<Seen<'a>> {
+    /// How a Calico rule's end sees an endpoint of a flow.
+    pub fn calico_seen<'a>(&'a self, endpoint: &'a Endpoint) -> Seen<'a> {
         let inv = &self.inventory;
-        Some(match endpoint {
-            Endpoint::Pod { addr: None, .. } => return None,
+        match endpoint {
             Endpoint::Pod { pod, addr } => {
                 let pod = &inv.pods[*pod as usize];
                 Seen::Pod {
@@ -186,17 +185,16 @@ impl Index {
                 },
             },
             Endpoint::External(ip) => Seen::Address(*ip),
-        })
+        }
     }
 
     /// Whether a Calico end holds an endpoint of a flow.
+    /// A pod with no address of its own in the flow is judged by its class (all its
+    /// addresses, as the matrix does).
     fn calico_end_holds(&self, set: u32, end: &CalicoEnd, endpoint: &Endpoint) -> Option<bool> {
-        match self.seen(endpoint) {
-            Some(seen) => end_matches(end, &seen).0,
-            None => {
-                let pod = endpoint.pod_id().expect("only a pod is seen by its class");
-                self.set_holds(set, self.pod_class[pod as usize])
-            }
+        match endpoint {
+            Endpoint::Pod { pod, addr: None } => self.set_holds(set, self.pod_class[*pod as usize]),
+            _ => end_matches(end, &self.calico_seen(endpoint)).0,
         }
     }
 
