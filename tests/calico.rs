@@ -258,6 +258,8 @@ fn entity_rules() {
     let not_nets = with("  source: {notNets: [10.1.0.0/16]}");
     let dest = with("  destination: {selector: app == 'nothing'}");
     let other_ns = with("  source: {selector: app == 'shell'}");
+    let v6 = with("  ipVersion: 6");
+    let v4 = with("  ipVersion: 4");
     run(
         WORLD,
         vec![
@@ -300,6 +302,14 @@ fn entity_rules() {
                 "prod/api",
                 Allowed,
             ),
+            case(
+                "ipVersion 6: no IPv6 address",
+                &v6,
+                "prod/web",
+                "prod/api",
+                Denied,
+            ),
+            case("ipVersion 4", &v4, "prod/web", "prod/api", Allowed),
             case(
                 "the destination must be the pod itself",
                 &dest,

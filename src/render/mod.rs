@@ -438,6 +438,9 @@ fn tier_text(out: &mut String, side: &SideExplanation, tier: Tier, paint: &Paint
                 r.action,
                 if r.matched { ": matches" } else { "" }
             );
+            if let Some(own) = &r.own {
+                checks(out, "this pod", std::slice::from_ref(own), paint);
+            }
             checks(out, "peer", &r.peers, paint);
             if r.any_port {
                 let _ = writeln!(out, "          {} ports: every port", paint.good(OK));
