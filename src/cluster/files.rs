@@ -184,6 +184,16 @@ pub fn load_with(
     builder.finish()
 }
 
+/// `Calico NetworkPolicy ns/name`, `Calico GlobalNetworkPolicy name`: a Calico object in
+/// messages.
+fn calico_label(kind: &str, global: bool, name: &str, namespace: &str) -> String {
+    if global {
+        format!("Calico {kind} {name}")
+    } else {
+        format!("Calico {kind} {namespace}/{name}")
+    }
+}
+
 /// Policies read to be staged: every NetworkPolicy as an addition (or replacement), and the
 /// staged objects among them, in input order.
 pub struct ToStage {
@@ -888,11 +898,7 @@ impl Builder {
             ("projectcalico.org", "NetworkPolicy" | "GlobalNetworkPolicy") => {
                 use crate::policy::calico::{compile_calico_policy, CalicoObject, API_VERSION};
                 let global = kind == "GlobalNetworkPolicy";
-                let label = if global {
-                    format!("Calico {kind} {name}")
-                } else {
-                    format!("Calico {kind} {namespace}/{name}")
-                };
+                let label = calico_label(&kind, global, &name, &namespace);
                 let ns = (!global).then_some(namespace.as_str());
                 let read = (
                     label.as_str(),
@@ -996,11 +1002,7 @@ impl Builder {
         } else {
             "NetworkPolicy"
         };
-        let label = if global {
-            format!("Calico {kind} {name}")
-        } else {
-            format!("Calico {kind} {namespace}/{name}")
-        };
+        let label = calico_label(kind, global, name, namespace);
         let action = value
             .get_mut("spec")
             .and_then(Value::as_object_mut)

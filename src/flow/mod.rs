@@ -345,10 +345,8 @@ fn sentence(
                         .map(|&t| names.tier(t).to_string())
                         .chain(isolating.iter().map(|&p| names.policy(p).to_string()))
                         .collect();
-                    parts.push(format!(
-                        "{direction} of {pod} denied at the end of Calico's default tier,                          which {} select{}: no rule admits {what}",
-                        list.join(", "),
-                        if list.len() == 1 { "s" } else { "" }
+                    parts.push(crate::policy::explain::end_of_tier_sentence(
+                        direction, pod, &list, &what,
                     ));
                 }
                 _ => {}

@@ -1,12 +1,12 @@
 //! Calico's own policies (projectcalico.org/v3 NetworkPolicy and GlobalNetworkPolicy),
-//! validated and compiled to what the engine can say of them today: which pods they select.
-//! Their rules (tiers, order, Allow/Deny/Pass/Log, selectors, nets, ports) are read, checked
-//! and shown in words, but not judged: a side of a flow whose pod a Calico policy selects
-//! is UNKNOWN, naming the policy, never a verdict that leaves it out.
+//! validated and compiled to tier policies. A policy of the default tier goes before
+//! NetworkPolicy (order below 1000) or after it (above, or none); its rules become a far end
+//! (the peer), an own end (what the selected pod itself must be), and port entries. A policy
+//! of another tier, or of order exactly 1000, cannot be placed: it goes first, with one
+//! unjudged rule per direction, so a side whose pod it selects is UNKNOWN, naming it.
 //!
-//! The compiled form is a tier policy of the Calico tier, which comes first (Calico's tiers
-//! may precede the admin tier): its subject is the policy's selector, its one rule per
-//! direction an unjudged peer.
+//! [`selects`] and [`end_matches`] say which pods and addresses a subject and a rule's end
+//! hold, for the engine's classes and for explain alike.
 //!
 //! Pure: no I/O.
 
@@ -189,8 +189,7 @@ pub fn compile_calico_policy(
             }
             texts.push(format!("{field}[{i}] {text}"));
             if on {
-                compiled[side(direction)]
-                    .push(compile_rule(r, direction, namespace, &path, &mut errs));
+                compiled[side(direction)].push(compile_rule(r, direction, namespace));
             }
         }
     }
@@ -351,13 +350,7 @@ fn complement(ranges: &[(u16, u16)]) -> Vec<(u16, u16)> {
 /// its protocol and destination ports as port entries. Log goes on to the next rule, and a
 /// protocol other than TCP, UDP and SCTP matches no flow the engine judges: such rules have
 /// no peer, so they never match.
-fn compile_rule(
-    r: &CalicoRule,
-    direction: Direction,
-    namespace: Option<&str>,
-    path: &str,
-    errs: &mut Errors,
-) -> TierRule {
+fn compile_rule(r: &CalicoRule, direction: Direction, namespace: Option<&str>) -> TierRule {
     let action = match r.action.as_deref() {
         Some("Deny") => Action::Deny,
         Some("Pass") => Action::Pass,
@@ -468,7 +461,6 @@ fn compile_rule(
         }
         _ => None,
     };
-    let _ = (path, errs);
     TierRule {
         name: never.clone().unwrap_or_default(),
         action,

@@ -232,7 +232,9 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                         .map(|&t| index.policies().tiers[t as usize].key())
                         .collect();
                     reasons.push(format!(
-                        "no rule of Calico's default tier decides the {} of {}, and whether {}                          select it (and so deny at the tier's end) depends on namespace labels                          or service accounts that cannot be read",
+                        "no rule of Calico's default tier decides the {} of {}, and whether {} \
+                         select it (and so deny at the tier's end) depends on namespace labels \
+                         or service accounts that cannot be read",
                         explained.direction,
                         explained.pod.as_deref().unwrap_or("?"),
                         names.join(", ")
@@ -644,40 +646,49 @@ fn with_tiers(
                 Walked::Continue => {}
             }
         }
-        let isolating = match &side {
-            Side::Denied { isolating } => isolating.clone(),
-            _ => Vec::new(),
-        };
         let (selecting, maybe) = explain_tiers::default_tier_selecting(index, direction, pod);
-        if selecting.is_empty() && isolating.is_empty() && maybe.is_empty() {
-            return baseline(index, direction, flow, pod, other, explanation);
-        }
         let names = |list: &[u32]| -> Vec<String> {
             list.iter().map(|&t| set.tiers[t as usize].key()).collect()
         };
-        explanation.end_of_tier = Some(EndOfTier {
+        let end = EndOfTier {
             selecting: names(&selecting),
-            isolating: isolating
-                .iter()
-                .map(|&p| set.policies[p as usize].key())
-                .collect(),
+            isolating: match &side {
+                Side::Denied { isolating } => isolating
+                    .iter()
+                    .map(|&p| set.policies[p as usize].key())
+                    .collect(),
+                _ => Vec::new(),
+            },
             maybe: names(&maybe),
-        });
-        side = if selecting.is_empty() && !isolating.is_empty() {
-            Side::Denied { isolating }
-        } else {
-            Side::TierEnd {
-                selecting,
-                isolating,
-                maybe,
-            }
         };
+        let Some(end_side) = Side::end_of_default_tier(&side, selecting, maybe) else {
+            return baseline(index, direction, flow, pod, other, explanation);
+        };
+        explanation.end_of_tier = Some(end);
+        side = end_side;
         return finish(set, side, explanation);
     }
     if side == Side::NotIsolated {
         return baseline(index, direction, flow, pod, other, explanation);
     }
     finish(set, side, explanation)
+}
+
+/// `ingress of ns/pod denied at the end of Calico's default tier, which A, B select: no rule
+/// admits TCP/80`, for flow annotations and audit reports; `policies` are the policies of the
+/// tier that select the pod.
+pub fn end_of_tier_sentence(
+    direction: Direction,
+    pod: &str,
+    policies: &[String],
+    what: &str,
+) -> String {
+    format!(
+        "{direction} of {pod} denied at the end of Calico's default tier, which {} select{}: \
+         no rule admits {what}",
+        policies.join(", "),
+        if policies.len() == 1 { "s" } else { "" }
+    )
 }
 
 /// What walking one tier did.

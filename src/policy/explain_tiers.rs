@@ -1,4 +1,5 @@
-//! `explain` for tier policies: walks the Admin or Baseline tier for one side of a flow the
+//! `explain` for tier policies: walks one tier (Admin, Cilium, a half of Calico's default
+//! tier, Baseline) for one side of a flow the
 //! literal way, policy by policy in evaluation order and rule by rule, recording why each
 //! subject, peer and port did or did not match. Independent of the engine's bitsets; the
 //! tests hold the two equal.

@@ -617,18 +617,20 @@ fn dns_problems(index: &Index) -> Vec<Problem> {
         };
         let entry = by_namespace.entry(&pod.namespace).or_default();
         entry.0.push(pod.key());
-        for id in policies {
-            let policy = &set.policies[id as usize];
-            entry.2.get_or_insert(&policy.origin);
-            if !entry.1.contains(&policy.key()) {
-                entry.1.push(policy.key());
-            }
-        }
-        for t in tiers {
-            let policy = &set.tiers[t as usize];
-            entry.2.get_or_insert(&policy.origin);
-            if !entry.1.contains(&policy.key()) {
-                entry.1.push(policy.key());
+        let blocking = policies
+            .iter()
+            .map(|&id| &set.policies[id as usize])
+            .map(|p| (p.key(), &p.origin))
+            .chain(
+                tiers
+                    .iter()
+                    .map(|&t| &set.tiers[t as usize])
+                    .map(|p| (p.key(), &p.origin)),
+            );
+        for (key, origin) in blocking {
+            entry.2.get_or_insert(origin);
+            if !entry.1.contains(&key) {
+                entry.1.push(key);
             }
         }
     }

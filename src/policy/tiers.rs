@@ -5,7 +5,10 @@
 //! the Admin tier, then NetworkPolicy, then the Baseline tier. Within a tier, policies go by
 //! priority (lower first) and rules in the order written; the first rule whose peer and port
 //! match decides: Allow (Accept), Deny, or Pass (skip the rest of the tier). Nothing matching
-//! anywhere leaves the traffic allowed: tiers add no isolation.
+//! anywhere leaves the traffic allowed: these tiers add no isolation. Calico's policies are
+//! tier policies too ([`super::calico`]); in Calico's default tier, NetworkPolicy sits
+//! between the two halves of the tier, and a pod the tier selects is denied what it does not
+//! decide.
 //!
 //! Pure: no I/O.
 

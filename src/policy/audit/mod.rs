@@ -144,6 +144,31 @@ fn same_tier_rules(a: &TierPolicy, b: &TierPolicy) -> bool {
     }
 }
 
+/// Tier policies added, removed or changed between two worlds: (in the staged world, its
+/// position in the world that holds it).
+fn changed_tiers(current: &Index, staged: &Index) -> Vec<(bool, u32)> {
+    type ByKey<'a> = std::collections::HashMap<String, (u32, &'a TierPolicy)>;
+    fn by_key(index: &Index) -> ByKey<'_> {
+        index
+            .policies()
+            .tiers
+            .iter()
+            .enumerate()
+            .map(|(t, p)| (p.key(), (t as u32, p)))
+            .collect()
+    }
+    fn missing_or_changed(from: &ByKey, to: &ByKey, staged: bool) -> Vec<(bool, u32)> {
+        from.iter()
+            .filter(|(key, (_, p))| to.get(*key).is_none_or(|(_, q)| !same_tier_rules(p, q)))
+            .map(|(_, (t, _))| (staged, *t))
+            .collect()
+    }
+    let (now, then) = (by_key(current), by_key(staged));
+    let mut changed = missing_or_changed(&then, &now, true);
+    changed.extend(missing_or_changed(&now, &then, false));
+    changed
+}
+
 /// The policy set with the enabled changes applied in order, and what each did.
 pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
     // By key: a NetworkPolicy and a Cilium policy of the same name are two policies.
@@ -367,30 +392,7 @@ impl Audit {
             .iter()
             .map(|p| before.get(&p.key()).is_none_or(|old| !same_rules(old, p)))
             .collect();
-        let tiers_of = |index: &Index| -> std::collections::HashMap<String, (u32, TierPolicy)> {
-            index
-                .policies()
-                .tiers
-                .iter()
-                .enumerate()
-                .map(|(t, p)| (p.key(), (t as u32, p.clone())))
-                .collect()
-        };
-        let (now, then) = (tiers_of(&current), tiers_of(&staged));
-        let mut changed_tiers = Vec::new();
-        for (key, (t, p)) in &then {
-            if now.get(key).is_none_or(|(_, old)| !same_tier_rules(old, p)) {
-                changed_tiers.push((true, *t));
-            }
-        }
-        for (key, (t, p)) in &now {
-            if then
-                .get(key)
-                .is_none_or(|(_, new)| !same_tier_rules(new, p))
-            {
-                changed_tiers.push((false, *t));
-            }
-        }
+        let changed_tiers = changed_tiers(&current, &staged);
         Audit {
             current,
             staged: Arc::new(staged),
@@ -489,11 +491,8 @@ impl Audit {
                         .map(|&t| self.staged_tier_name(t))
                         .chain(isolating.iter().map(|&p| self.staged_name(p)))
                         .collect();
-                    parts.push(format!(
-                        "{direction} of {name} denied at the end of Calico's default tier, which \
-                         {} select{}: no rule admits {what}",
-                        list.join(", "),
-                        if list.len() == 1 { "s" } else { "" }
+                    parts.push(super::explain::end_of_tier_sentence(
+                        direction, &name, &list, &what,
                     ));
                 }
                 (Delta::WouldAllow, Side::TierAllowed(r)) => parts.push(format!(

@@ -274,7 +274,7 @@ impl<'a> PortView<'a> {
         let mut reach = self.nobody();
         for peer in &rule.peers {
             match peer {
-                TierPeerSet::Classes(s) => reach.add(
+                TierPeerSet::Classes(s) | TierPeerSet::Calico { set: s, .. } => reach.add(
                     &self.index.peer_sets[*s as usize],
                     self.index.peer_maybe[*s as usize].as_ref(),
                 ),
@@ -291,10 +291,6 @@ impl<'a> PortView<'a> {
                     let (sure, maybe) = self.index.cilium_peer_classes(None);
                     reach.add(sure, Some(maybe));
                 }
-                TierPeerSet::Calico { set, .. } => reach.add(
-                    &self.index.peer_sets[*set as usize],
-                    self.index.peer_maybe[*set as usize].as_ref(),
-                ),
                 TierPeerSet::Nodes(_) | TierPeerSet::Domains(_) | TierPeerSet::Outside(_) => {}
             }
         }

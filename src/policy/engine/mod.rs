@@ -233,6 +233,29 @@ impl Side {
         )
     }
 
+    /// The end of Calico's default tier after no rule of it decided: NetworkPolicy's answer
+    /// `np` there, and the Calico policies of the tier that select the pod surely and maybe.
+    /// `None` where nothing in the tier selects it (the tier after decides). Where only
+    /// NetworkPolicies isolate it, theirs is the denial, as without Calico.
+    pub fn end_of_default_tier(np: &Side, selecting: Vec<u32>, maybe: Vec<u32>) -> Option<Side> {
+        let isolating = match np {
+            Side::Denied { isolating } => isolating.clone(),
+            _ => Vec::new(),
+        };
+        if selecting.is_empty() && isolating.is_empty() && maybe.is_empty() {
+            return None;
+        }
+        Some(if selecting.is_empty() && !isolating.is_empty() {
+            Side::Denied { isolating }
+        } else {
+            Side::TierEnd {
+                selecting,
+                isolating,
+                maybe,
+            }
+        })
+    }
+
     pub fn decision(&self) -> Decision {
         match self {
             Side::Denied { .. } | Side::TierDenied(_) => Decision::Denied,
@@ -1081,23 +1104,8 @@ impl Index {
             Step::Passed => return baseline(),
             Step::Continue => {}
         }
-        let isolating = match np {
-            Side::Denied { isolating } => isolating,
-            _ => Vec::new(),
-        };
         let (selecting, maybe) = self.default_tier_selecting(direction, class);
-        if selecting.is_empty() && isolating.is_empty() && maybe.is_empty() {
-            return baseline();
-        }
-        if selecting.is_empty() && !isolating.is_empty() {
-            // NetworkPolicy alone denies, as without Calico.
-            return Side::Denied { isolating };
-        }
-        Side::TierEnd {
-            selecting,
-            isolating,
-            maybe,
-        }
+        Side::end_of_default_tier(&np, selecting, maybe).unwrap_or_else(baseline)
     }
 
     /// The NetworkPolicy tier alone.

@@ -393,7 +393,7 @@ impl<'a> Connectivity<'a> {
             let mut maybe: Option<FixedBitSet> = None;
             for peer in &rule.peers {
                 match peer {
-                    TierPeerSet::Classes(s) => {
+                    TierPeerSet::Classes(s) | TierPeerSet::Calico { set: s, .. } => {
                         sure.union_with(&index.peer_sets[*s as usize]);
                         if let Some(m) = &index.peer_maybe[*s as usize] {
                             maybe
@@ -408,14 +408,6 @@ impl<'a> Connectivity<'a> {
                     }
                     TierPeerSet::Entity(e) => add_cilium(Some(*e), &mut sure, &mut maybe),
                     TierPeerSet::Unjudged => add_cilium(None, &mut sure, &mut maybe),
-                    TierPeerSet::Calico { set, .. } => {
-                        sure.union_with(&index.peer_sets[*set as usize]);
-                        if let Some(m) = &index.peer_maybe[*set as usize] {
-                            maybe
-                                .get_or_insert_with(|| FixedBitSet::with_capacity(n))
-                                .union_with(m);
-                        }
-                    }
                     TierPeerSet::Nodes(_) | TierPeerSet::Domains(_) | TierPeerSet::Outside(_) => {}
                 }
             }

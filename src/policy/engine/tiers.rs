@@ -1,7 +1,8 @@
 //! Tier policies in the engine. Each is compiled against the classes once: its subject and
 //! its rules' pod peers become bitsets over classes (host-network pods excluded, as the API
 //! says), its networks become memberships recorded in the class keys. A side is then judged
-//! through the Admin tier, NetworkPolicy, and the Baseline tier ([`Index::side`]); the same
+//! through the Admin tier, NetworkPolicy (inside Calico's default tier where that has
+//! policies), and the Baseline tier ([`Index::side`]); the same
 //! walk is done for one flow here, for one port over every class in the matrix, and for
 //! every port of one pair in the all-ports table.
 
@@ -138,7 +139,13 @@ impl Index {
         pod: super::PodId,
         direction: Direction,
     ) -> Option<bool> {
-        let (sure, maybe) = self.default_tier_selecting(direction, self.pod_class[pod as usize]);
+        self.calico_selects_class(direction, self.pod_class[pod as usize])
+    }
+
+    /// Whether a Calico policy of the default tier selects a class for `direction`: surely,
+    /// not, or (`None`) only maybe.
+    fn calico_selects_class(&self, direction: Direction, class: u32) -> Option<bool> {
+        let (sure, maybe) = self.default_tier_selecting(direction, class);
         if !sure.is_empty() {
             Some(true)
         } else if maybe.is_empty() {
@@ -156,14 +163,10 @@ impl Index {
             Direction::Ingress => !c.ingress.is_empty(),
             Direction::Egress => !c.egress.is_empty(),
         };
-        let (sure, maybe) = self.default_tier_selecting(direction, class);
-        if isolated || !sure.is_empty() {
-            Some(true)
-        } else if maybe.is_empty() {
-            Some(false)
-        } else {
-            None
+        if isolated {
+            return Some(true);
         }
+        self.calico_selects_class(direction, class)
     }
 
     /// How a Calico rule's end sees an endpoint of a flow.
