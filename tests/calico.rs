@@ -457,3 +457,33 @@ fn egress_rules() {
         ],
     );
 }
+
+/// A policy that only maybe selects the pod (its serviceAccountSelector reads what the
+/// inventory lacks) leaves the end of the tier unknown, and explain says why in one sentence.
+#[test]
+fn a_maybe_selected_pod_is_unknown_at_the_end_of_the_tier() {
+    use netpol_tui::policy::explain::explain;
+    use netpol_tui::policy::query::resolve_endpoint;
+    use netpol_tui::policy::{EngineOptions, Flow};
+    let sa = global(
+        "sa",
+        "selector: app == 'api'\nserviceAccountSelector: role == 'db'",
+    );
+    let index = verdicts::index_of(WORLD, &sa, EngineOptions::default());
+    let flow = Flow {
+        src: resolve_endpoint(&index, "prod/web", None).unwrap(),
+        dst: resolve_endpoint(&index, "prod/api", None).unwrap(),
+        protocol: Tcp,
+        port: 8080,
+    };
+    let e = explain(&index, &flow);
+    assert_eq!(e.verdict.decision(), Unknown);
+    assert_eq!(
+        e.unknown.as_deref(),
+        Some(
+            "no rule of Calico's default tier decides the ingress of prod/api, and whether \
+             projectcalico.org/GlobalNetworkPolicy/sa select it (and so deny at the tier's end) \
+             depends on namespace labels or service accounts that cannot be read"
+        )
+    );
+}
