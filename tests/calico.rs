@@ -463,19 +463,13 @@ fn egress_rules() {
 #[test]
 fn a_maybe_selected_pod_is_unknown_at_the_end_of_the_tier() {
     use netpol_tui::policy::explain::explain;
-    use netpol_tui::policy::query::resolve_endpoint;
-    use netpol_tui::policy::{EngineOptions, Flow};
+    use netpol_tui::policy::EngineOptions;
     let sa = global(
         "sa",
         "selector: app == 'api'\nserviceAccountSelector: role == 'db'",
     );
     let index = verdicts::index_of(WORLD, &sa, EngineOptions::default());
-    let flow = Flow {
-        src: resolve_endpoint(&index, "prod/web", None).unwrap(),
-        dst: resolve_endpoint(&index, "prod/api", None).unwrap(),
-        protocol: Tcp,
-        port: 8080,
-    };
+    let flow = verdicts::flow(&index, "prod/web", "prod/api", Tcp, 8080);
     let e = explain(&index, &flow);
     assert_eq!(e.verdict.decision(), Unknown);
     assert_eq!(

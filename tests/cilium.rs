@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use netpol_tui::cluster::files::load_text;
 use netpol_tui::policy::explain::explain;
-use netpol_tui::policy::query::resolve_endpoint;
-use netpol_tui::policy::{Decision, EngineOptions, Flow, Index, Protocol};
+use netpol_tui::policy::{Decision, EngineOptions, Index, Protocol};
 use verdicts::{decide, WORLD};
 
 use Decision::{Allowed, Denied, Unknown};
@@ -609,12 +608,7 @@ fn l7_rules_are_shown_with_the_verdict() {
     );
     let index = index_with(&l7);
     assert_eq!(decide(&index, "prod/web", "prod/api", Tcp, 8080), Allowed);
-    let flow = Flow {
-        src: resolve_endpoint(&index, "prod/web", None).unwrap(),
-        dst: resolve_endpoint(&index, "prod/api", None).unwrap(),
-        protocol: Tcp,
-        port: 8080,
-    };
+    let flow = verdicts::flow(&index, "prod/web", "prod/api", Tcp, 8080);
     let e = explain(&index, &flow);
     assert_eq!(
         e.ingress.l7.as_deref(),

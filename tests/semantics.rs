@@ -4,8 +4,7 @@
 
 mod verdicts;
 
-use netpol_tui::policy::query::resolve_endpoint;
-use netpol_tui::policy::{Decision, EngineOptions, Flow, Index, Protocol, Side};
+use netpol_tui::policy::{Decision, EngineOptions, Index, Protocol, Side};
 
 const WORLD: &str = r#"
 apiVersion: v1
@@ -993,12 +992,7 @@ fn sides_report_the_deciding_rule_and_the_isolating_policies() {
     let policies = np("a", "deny", "podSelector: {}")
         + &np("a", "allow", "podSelector: {matchLabels: {app: db}}\ningress:\n- from: [{podSelector: {matchLabels: {app: web}}}]\n- from: [{ipBlock: {cidr: 10.0.0.0/8}}, {podSelector: {matchLabels: {app: client}}}]\n  ports: [{port: 1}, {port: 5432}]");
     let index = index_with(&policies, EngineOptions::default());
-    let flow = |from: &str| Flow {
-        src: resolve_endpoint(&index, from, None).unwrap(),
-        dst: resolve_endpoint(&index, "a/db", None).unwrap(),
-        protocol: Tcp,
-        port: 5432,
-    };
+    let flow = |from: &str| verdicts::flow(&index, from, "a/db", Tcp, 5432);
     let ids: Vec<String> = index.policies().policies.iter().map(|p| p.key()).collect();
     assert_eq!(ids, ["a/allow", "a/deny"]);
 

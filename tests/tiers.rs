@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use netpol_tui::cluster::files::load_text;
 use netpol_tui::policy::explain::explain;
-use netpol_tui::policy::query::resolve_endpoint;
-use netpol_tui::policy::{Decision, EngineOptions, Flow, Index, Protocol};
+use netpol_tui::policy::{Decision, EngineOptions, Index, Protocol};
 use verdicts::decide;
 
 /// Four houses of two pods each, on two nodes; `web` pods serve TCP 80 (`http`), UDP 53
@@ -895,16 +894,9 @@ fn unreadable_namespace_labels_make_tier_answers_unknown() {
     assert_eq!(decide(&index, "north/web", "south/web", Tcp, 80), Unknown);
     assert_eq!(decide(&index, "north/web", "east/web", Tcp, 80), Denied);
     assert_eq!(decide(&index, "south/web", "north/web", Tcp, 80), Allowed);
-    let src = resolve_endpoint(&index, "north/web", None).unwrap();
-    let dst = resolve_endpoint(&index, "south/web", None).unwrap();
     let e = explain(
         &index,
-        &Flow {
-            src,
-            dst,
-            protocol: Tcp,
-            port: 80,
-        },
+        &verdicts::flow(&index, "north/web", "south/web", Tcp, 80),
     );
     let why = e.unknown.expect("a reason");
     assert!(why.contains("AdminNetworkPolicy/warm-deny"), "{why}");
@@ -918,12 +910,7 @@ fn explain_names_tier_policy_priority_rule_and_action() {
         42,
         &format!("{SUBJECT_NORTH}\ningress:\n- name: let-east\n  action: Allow\n  from:\n  - namespaces:\n      matchLabels: {{house: east}}\n- name: not-south\n  action: Deny\n  from:\n  - namespaces:\n      matchLabels: {{house: south}}"),
     ));
-    let flow = Flow {
-        src: resolve_endpoint(&index, "south/web", None).unwrap(),
-        dst: resolve_endpoint(&index, "north/web", None).unwrap(),
-        protocol: Tcp,
-        port: 80,
-    };
+    let flow = verdicts::flow(&index, "south/web", "north/web", Tcp, 80);
     let e = explain(&index, &flow);
     let cite = e.ingress.decided_by.as_ref().expect("a tier decided");
     assert_eq!(cite.policy, "AdminNetworkPolicy/guard");

@@ -51,17 +51,21 @@ pub fn index_of(world: &str, policies: &str, options: EngineOptions) -> Index {
     )
 }
 
+/// The flow from `from` to `to` (pods, nodes or addresses, as the CLI names them).
+pub fn flow(index: &Index, from: &str, to: &str, protocol: Protocol, port: u16) -> Flow {
+    Flow {
+        src: resolve_endpoint(index, from, None).unwrap(),
+        dst: resolve_endpoint(index, to, None).unwrap(),
+        protocol,
+        port,
+    }
+}
+
 /// The decision, after checking that the index, explain and the matrix agree, and that an
 /// unknown answer carries its reason.
 pub fn decide(index: &Index, from: &str, to: &str, protocol: Protocol, port: u16) -> Decision {
-    let src = resolve_endpoint(index, from, None).unwrap();
-    let dst = resolve_endpoint(index, to, None).unwrap();
-    let flow = Flow {
-        src,
-        dst,
-        protocol,
-        port,
-    };
+    let flow = flow(index, from, to, protocol, port);
+    let (src, dst) = (flow.src, flow.dst);
     let fast = index.verdict(&flow);
     let slow = explain(index, &flow);
     assert_eq!(
