@@ -387,6 +387,11 @@ fn unknown_where_data_is_missing() {
     let sel = with("", "  source: {selector: app == 'web'}");
     let sa = with("", "  source: {serviceAccounts: {names: [web]}}");
     let http = with("", "  http: {methods: [GET]}");
+    let http_deny = calico(
+        "prod",
+        "api",
+        "selector: app == 'api'\ningress:\n- action: Deny\n  http: {methods: [DELETE]}\n- action: Allow",
+    );
     let tied = with("order: 1000\n", "  source: {selector: app == 'web'}");
     let tiered = "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: security.api, namespace: prod}\nspec:\n  tier: security\n  selector: app == 'api'\n  ingress:\n  - action: Allow\n---\n";
     run(
@@ -414,7 +419,20 @@ fn unknown_where_data_is_missing() {
                 "prod/api",
                 Denied,
             ),
-            case("HTTP match: L7", &http, "prod/web", "prod/api", Unknown),
+            case(
+                "an Allow's HTTP match: allowed at L3/L4, filtered at L7",
+                &http,
+                "prod/web",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "a Deny's HTTP match decides by requests",
+                &http_deny,
+                "prod/web",
+                "prod/api",
+                Unknown,
+            ),
             case("order 1000: tied", &tied, "prod/web", "prod/api", Unknown),
             case("another tier", tiered, "prod/web", "prod/api", Unknown),
             case(
@@ -480,4 +498,211 @@ fn a_maybe_selected_pod_is_unknown_at_the_end_of_the_tier() {
              depends on namespace labels or service accounts that cannot be read"
         )
     );
+}
+
+fn tier(name: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {{name: {name}}}\nspec: {{{spec}}}\n---\n"
+    )
+}
+
+/// Tiers of their own ("Tier" reference, "Get started with policy tiers"): tiers go by their
+/// order, lower first, none last; the admin tier (AdminNetworkPolicies) has order 1000, the
+/// default tier 1,000,000, the baseline tier (BaselineAdminNetworkPolicies) 10,000,000. A
+/// tier one of whose policies selects the pod denies what its rules leave undecided, unless
+/// its `defaultAction` is Pass; a Pass rule goes to the next tier.
+#[test]
+fn tiers_of_their_own() {
+    let sec = |order: &str| tier("sec", order);
+    let api_from_web = global(
+        "sec.api",
+        "tier: sec\nselector: app == 'api'\ningress:\n- action: Allow\n  source: {selector: app == 'web'}",
+    );
+    let anp_shell = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: shell-to-api}\nspec:\n  priority: 1\n  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: api}}}}\n  ingress:\n  - action: Allow\n    from: [{namespaces: {matchLabels: {env: dev}}}]\n---\n";
+    let banp_dev = |action: &str| {
+        format!("apiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\nmetadata: {{name: default}}\nspec:\n  subject: {{namespaces: {{}}}}\n  ingress:\n  - action: {action}\n    from: [{{namespaces: {{matchLabels: {{env: dev}}}}}}]\n---\n")
+    };
+    let pass_dev = global(
+        "sec.pass-dev",
+        "tier: sec\nselector: all()\ningress:\n- action: Pass\n  source: {namespaceSelector: env == 'dev'}",
+    );
+    let deny_dev = |tier: &str| {
+        global(
+            &format!("{tier}.deny-dev"),
+            &format!("tier: {tier}\nselector: all()\ningress:\n- action: Deny\n  source: {{namespaceSelector: env == 'dev'}}\n- action: Pass"),
+        )
+    };
+    let np = np_api_from_web();
+    let shell_out = global(
+        "sec.shell-out",
+        "tier: sec\nselector: app == 'shell'\ntypes: [Egress]\negress:\n- action: Allow\n  destination: {nets: [10.1.0.2/32]}",
+    );
+    let first = format!("{}{api_from_web}", sec("order: 100"));
+    run(
+        WORLD,
+        vec![
+            case("a rule allows", &first, "prod/web", "prod/api", Allowed),
+            case(
+                "the tier selects the pod and no rule decides: denied at its end",
+                &first,
+                "dev/shell",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "not selected for egress",
+                &first,
+                "prod/api",
+                "prod/web",
+                Allowed,
+            ),
+            case(
+                "order 100: before the admin tier",
+                &format!("{first}{anp_shell}"),
+                "dev/shell",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "order 5000: after the admin tier",
+                &format!("{}{api_from_web}{anp_shell}", sec("order: 5000")),
+                "dev/shell",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "defaultAction Pass: NetworkPolicy decides",
+                &format!(
+                    "{}{api_from_web}{np}",
+                    sec("order: 5000, defaultAction: Pass")
+                ),
+                "dev/shell",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "defaultAction Pass: nothing after it isolates",
+                &format!("{}{api_from_web}", sec("order: 5000, defaultAction: Pass")),
+                "dev/shell",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "a Pass rule goes to the next tier",
+                &format!("{}{pass_dev}", sec("order: 100")),
+                "dev/shell",
+                "prod/web",
+                Allowed,
+            ),
+            case(
+                "no Pass: denied at the tier's end",
+                &format!("{}{pass_dev}", sec("order: 100")),
+                "prod/api",
+                "prod/web",
+                Denied,
+            ),
+            case(
+                "between the default and baseline tiers: before the baseline's allow",
+                &format!(
+                    "{}{}{}",
+                    tier("late", "order: 5000000"),
+                    deny_dev("late"),
+                    banp_dev("Allow")
+                ),
+                "dev/shell",
+                "prod/web",
+                Denied,
+            ),
+            case(
+                "after the default tier: a pod NetworkPolicy isolates never gets there",
+                &format!("{}{}{np}", tier("late", "order: 5000000"), deny_dev("late")),
+                "prod/web",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "no order: after the baseline tier's allow",
+                &format!(
+                    "{}{}{}",
+                    tier("last", ""),
+                    deny_dev("last"),
+                    banp_dev("Allow")
+                ),
+                "dev/shell",
+                "prod/web",
+                Allowed,
+            ),
+            case(
+                "no order: decides what the baseline tier does not",
+                &format!("{}{}", tier("last", ""), deny_dev("last")),
+                "dev/shell",
+                "prod/web",
+                Denied,
+            ),
+            case(
+                "egress: allowed by nets",
+                &format!("{}{shell_out}", sec("order: 100")),
+                "dev/shell",
+                "prod/web",
+                Allowed,
+            ),
+            case(
+                "egress: denied at the tier's end",
+                &format!("{}{shell_out}", sec("order: 100")),
+                "dev/shell",
+                "prod/api",
+                Denied,
+            ),
+        ],
+    );
+}
+
+/// Where a policy's tier cannot be placed, a side whose pod it selects is unknown: no Tier
+/// object of that name, a tier ordered exactly like the admin, default or baseline tier
+/// (which goes first is not documented), the tiers that hold the cluster's admin policies.
+#[test]
+fn tiers_that_cannot_be_placed_are_unknown() {
+    let policy = |tier: &str| {
+        global(
+            &format!("{tier}.api"),
+            &format!("tier: {tier}\nselector: app == 'api'\ningress:\n- action: Allow\n  source: {{selector: app == 'web'}}"),
+        )
+    };
+    let mut cases = vec![case(
+        "no Tier object",
+        &policy("sec"),
+        "prod/web",
+        "prod/api",
+        Unknown,
+    )];
+    for order in ["1000", "1000000", "10000000"] {
+        cases.push(case(
+            "an order another tier has",
+            &format!(
+                "{}{}",
+                tier("sec", &format!("order: {order}")),
+                policy("sec")
+            ),
+            "prod/web",
+            "prod/api",
+            Unknown,
+        ));
+    }
+    for name in ["kube-admin", "kube-baseline"] {
+        cases.push(case(
+            "a tier of the admin policies",
+            &format!("{}{}", tier(name, "order: 1000"), policy(name)),
+            "prod/web",
+            "prod/api",
+            Unknown,
+        ));
+    }
+    cases.push(case(
+        "other pods",
+        &policy("sec"),
+        "prod/api",
+        "prod/web",
+        Allowed,
+    ));
+    run(WORLD, cases);
 }

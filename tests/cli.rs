@@ -194,7 +194,7 @@ fn explain_external_ip_and_ipblock() {
         &explain_web_to("169.254.169.254", 1),
         &[
             "denied by AdminNetworkPolicy/cluster-guardrails",
-            "NetworkPolicy and baseline tiers not consulted: the admin tier decided",
+            "NetworkPolicy and the tiers after it not consulted: the admin tier decided",
         ],
     );
     let json = run(
@@ -1718,4 +1718,108 @@ fn calico_staged_policies_are_audited() {
             "would break 0 declared port pairs",
         ],
     );
+}
+
+/// Calico's tiers of their own: a security tier (order 100) before everything decides the
+/// quarantined pod's traffic; a platform tier with defaultAction Pass allows DNS before the
+/// default tier's deny, and passes the rest on; a tier that selects a pod and decides
+/// nothing denies at its end.
+#[test]
+fn calico_tiers_are_judged_in_order() {
+    let explain = |from: &str, to: &str, port: &str, protocol: &str, code: i32| {
+        run(
+            bin().args([
+                "explain",
+                "-f",
+                "tests/fixtures/calico/shop.yaml",
+                "-f",
+                "tests/fixtures/calico/tiers.yaml",
+                "--from",
+                from,
+                "--to",
+                to,
+                "--port",
+                port,
+                "--protocol",
+                protocol,
+            ]),
+            code,
+        )
+    };
+    let quarantined = explain("shop/suspect", "shop/orders", "9000", "TCP", 1);
+    assert_has(&quarantined, &[
+        "blocked: ingress of shop/orders denied by projectcalico.org/GlobalNetworkPolicy/security.quarantine (Calico tier security (order 100, before the admin tier), order 10) ingress[0]: deny",
+        "NetworkPolicy and the tiers after it not consulted: Calico tier security decided",
+    ]);
+    let dns = explain("shop/frontend", "kube-system/coredns", "53", "UDP", 0);
+    assert_has(&dns, &[
+        "allowed: egress by projectcalico.org/GlobalNetworkPolicy/platform.allow-dns (Calico tier platform (order 2000, between the admin and default tiers), order none (last)) egress[0]: allow",
+        "(passed on by projectcalico.org/GlobalNetworkPolicy/security.quarantine ingress[1])",
+    ]);
+    // Passed on by the platform tier's default action: the default tier decides.
+    let https = explain("shop/frontend", "shop/orders", "9000", "TCP", 1);
+    assert_has(&https, &[
+        "blocked: egress of shop/frontend denied by projectcalico.org/NetworkPolicy/shop/allow-https-only (calico default, after NetworkPolicy tier, order none (last)) egress[1]: deny",
+    ]);
+    // A tier that selects the pod and whose rules decide nothing denies at its end.
+    let dir = tempfile::tempdir().unwrap();
+    let lockdown = dir.path().join("lockdown.yaml");
+    std::fs::write(
+        &lockdown,
+        "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: lockdown}\nspec: {order: 50}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: lockdown.orders}\nspec:\n  tier: lockdown\n  selector: app == 'orders'\n  types: [Ingress]\n",
+    )
+    .unwrap();
+    let end = run(
+        bin().args([
+            "explain",
+            "-f",
+            "tests/fixtures/calico/shop.yaml",
+            "-f",
+            lockdown.to_str().unwrap(),
+            "--from",
+            "shop/frontend",
+            "--to",
+            "shop/orders",
+            "--port",
+            "9000",
+        ]),
+        1,
+    );
+    assert_has(&end, &[
+        "blocked: ingress of shop/orders denied at the end of Calico tier lockdown: no rule admits TCP/9000, and projectcalico.org/GlobalNetworkPolicy/lockdown.orders selects the pod",
+        "✗ end of Calico tier lockdown: no rule decided, and projectcalico.org/GlobalNetworkPolicy/lockdown.orders selects the pod: denied",
+    ]);
+}
+
+/// A Calico Allow with an HTTP match admits the connection at L3/L4 and filters its requests
+/// at L7, which is shown, not judged; a Deny with one is unknown.
+#[test]
+fn calico_http_matches_are_shown_at_l7() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = dir.path().join("http.yaml");
+    std::fs::write(
+        &http,
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: orders-api, namespace: shop}\nspec:\n  order: 100\n  selector: app == 'orders'\n  ingress:\n  - action: Allow\n    protocol: TCP\n    source: {selector: k8s-app == 'kube-dns', namespaceSelector: all()}\n    http:\n      methods: [GET, POST]\n      paths: [{prefix: /api/v1}, {exact: /healthz}]\n",
+    )
+    .unwrap();
+    let out = run(
+        bin().args([
+            "explain",
+            "-f",
+            "tests/fixtures/calico/shop.yaml",
+            "-f",
+            http.to_str().unwrap(),
+            "--from",
+            "kube-system/coredns",
+            "--to",
+            "shop/orders",
+            "--port",
+            "9000",
+        ]),
+        0,
+    );
+    assert_has(&out, &[
+        "✓ ALLOWED at L3/L4, filtered at L7 kube-system/coredns → shop/orders TCP/9000",
+        "filtered at L7 by projectcalico.org/NetworkPolicy/shop/orders-api ingress[0] HTTP methods GET, POST; paths prefix /api/v1, exact /healthz (L7 rules are shown, not judged)",
+    ]);
 }

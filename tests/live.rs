@@ -854,6 +854,9 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "authorizationpolicies",
         "globalnetworkpolicies",
         "stagedkubernetesnetworkpolicies",
+        "tiers",
+        "tier.networkpolicies",
+        "tier.globalnetworkpolicies",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -1414,7 +1417,10 @@ async fn admin_network_policies_are_read_and_followed_where_served() {
     assert!(!world.policies.tiers_known);
     let hidden = status.hidden.join("\n");
     assert!(
-        hidden.contains("adminnetworkpolicies (forbidden)"),
+        hidden.contains(
+            "adminnetworkpolicies (forbidden): these cluster-scoped policies may decide any \
+             flow, so every verdict is unknown"
+        ),
         "{hidden}"
     );
     let e = why(&world, "production/backend", "production/database", 5432);
@@ -1532,7 +1538,7 @@ async fn calico_policies_are_judged_where_served() {
     let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
     assert_eq!(
         session.access.calico_kinds,
-        ["networkpolicies", "globalnetworkpolicies"]
+        ["networkpolicies", "globalnetworkpolicies", "tiers"]
     );
     assert!(status.hidden.is_empty(), "{:?}", status.hidden);
     // The database's ingress is selected by a Calico policy of order 10, which denies the
@@ -1566,6 +1572,75 @@ async fn calico_policies_are_judged_where_served() {
         "{:?}",
         status.hidden
     );
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calico_tiers_place_their_policies_where_they_can_be_read() {
+    use mockapi::objects::{calico_global, calico_tier};
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.serve_calico();
+    mock.apply(calico_tier("security", json!({"order": 100})));
+    mock.apply(calico_global(
+        "security.db-lockdown",
+        json!({"tier": "security", "selector": "app == 'database'",
+               "ingress": [{"action": "Allow", "source": {"selector": "app == 'frontend'"}}]}),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert_eq!(
+        session.access.calico_kinds,
+        ["networkpolicies", "globalnetworkpolicies", "tiers"]
+    );
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    // The security tier (order 100) goes before everything else and selects the database:
+    // what its rules do not allow is denied at its end, whatever NetworkPolicy says.
+    let e = why(&world, "production/backend", "production/database", 5432);
+    assert!(!e.allowed);
+    assert!(e.unknown.is_none(), "{:?}", e.unknown);
+    let end = e
+        .ingress
+        .end_of_tier
+        .as_ref()
+        .expect("denied at the tier's end");
+    assert_eq!(end.tier.as_ref().map(|t| t.name.as_str()), Some("security"));
+    assert_eq!(
+        end.selecting,
+        ["projectcalico.org/GlobalNetworkPolicy/security.db-lockdown"]
+    );
+    drop(session);
+
+    // Tiers that cannot be read: the tier's policies cannot be placed, so what they may
+    // decide is unknown, and said; the rest is still judged.
+    mock.forbid(Kind::CalicoTier, None);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert_eq!(
+        session.access.calico_kinds,
+        ["networkpolicies", "globalnetworkpolicies"]
+    );
+    assert!(world.policies.tiers_known);
+    assert!(
+        status.hidden.join("\n").contains(
+            "Calico tiers (projectcalico.org, forbidden): policies of tiers other than default \
+             cannot be placed, so verdicts they may decide are unknown"
+        ),
+        "{:?}",
+        status.hidden
+    );
+    let e = why(&world, "production/backend", "production/database", 5432);
+    let unknown = e.unknown.expect("unknown, not a guess");
+    assert!(
+        unknown.contains("no Tier object of that name was read"),
+        "{unknown}"
+    );
+    assert!(allowed(
+        &world,
+        "production/backend",
+        "kube-system/coredns",
+        53
+    ));
     drop(session);
     mock.assert_read_only();
 }

@@ -136,10 +136,11 @@ impl Overview {
                 selects,
             });
         }
-        // Calico's default tier isolates the pods its policies select, for the directions of
-        // their types, as a NetworkPolicy does (the other tiers add no isolation).
+        // Calico's default tier, and its tiers that deny at their end, isolate the pods their
+        // policies select, for the directions of their types, as a NetworkPolicy does (the
+        // other tiers add no isolation).
         for (t, policy) in index.policies().tiers.iter().enumerate() {
-            if !policy.tier.is_calico_default() {
+            if !policy.denies_at_end() {
                 continue;
             }
             for (p, view) in pods.iter_mut().enumerate() {

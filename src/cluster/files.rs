@@ -251,6 +251,8 @@ struct Builder {
     cilium_parts: BTreeMap<(String, String), Vec<((String, String), Option<(String, String)>)>>,
     /// Istio's AuthorizationPolicies by (namespace, name).
     istio: BTreeMap<(String, String), crate::policy::istio::IstioPolicy>,
+    /// Calico's Tier objects by name.
+    calico_tiers: BTreeMap<String, crate::policy::tiers::CalicoTier>,
     staged: Vec<Staged>,
     /// Errors past `MAX_ERRORS`, counted only, per file.
     more_errors: BTreeMap<String, usize>,
@@ -338,6 +340,7 @@ const KINDS: &[&str] = &[
     "StagedKubernetesNetworkPolicy",
     "StagedNetworkPolicy",
     "StagedGlobalNetworkPolicy",
+    "Tier",
     "AdminNetworkPolicy",
     "BaselineAdminNetworkPolicy",
     "ClusterNetworkPolicy",
@@ -917,6 +920,23 @@ impl Builder {
                     self.duplicate(&label, &origin);
                 }
             }
+            ("projectcalico.org", "Tier") => {
+                use crate::policy::calico::{compile_tier, API_VERSION};
+                let label = format!("Calico Tier {name}");
+                let read = (
+                    label.as_str(),
+                    kind.as_str(),
+                    api_version.as_str(),
+                    &[API_VERSION][..],
+                );
+                let Some(tier) = self.compiled(value, doc, prefix, read, compile_tier) else {
+                    return;
+                };
+                self.count("Tier (Calico)");
+                if self.calico_tiers.insert(tier.name.clone(), tier).is_some() {
+                    self.duplicate(&label, &origin);
+                }
+            }
             ("projectcalico.org", "StagedKubernetesNetworkPolicy") => {
                 self.staged_policy(value, doc, &label, prefix, origin)
             }
@@ -1240,6 +1260,7 @@ impl Builder {
         inventory.normalize();
         let policies = PolicySet::new(self.policies.into_values().collect())
             .with_tiers(self.tiers.into_values().collect())
+            .with_calico_tiers(self.calico_tiers.into_values().collect())
             .with_istio(self.istio.into_values().collect());
         Ok(Loaded {
             world: World::new(inventory, policies).with_staged(self.staged),

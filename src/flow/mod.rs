@@ -345,8 +345,11 @@ fn sentence(
                         .map(|&t| names.tier(t).to_string())
                         .chain(isolating.iter().map(|&p| names.policy(p).to_string()))
                         .collect();
+                    let tier = selecting
+                        .first()
+                        .map_or("Calico's default tier", |&t| names.tier_end(t));
                     parts.push(crate::policy::explain::end_of_tier_sentence(
-                        direction, pod, &list, &what,
+                        direction, pod, tier, &list, &what,
                     ));
                 }
                 _ => {}
@@ -468,6 +471,8 @@ pub struct Names {
     nodes: Vec<Arc<str>>,
     policies: Vec<Arc<str>>,
     tiers: Vec<Arc<str>>,
+    /// Per tier policy: the tier at whose end it denies, for a Calico policy.
+    tier_ends: Vec<Arc<str>>,
 }
 
 impl Names {
@@ -497,10 +502,20 @@ impl Names {
                 .iter()
                 .map(|p| Arc::from(p.key()))
                 .collect(),
+            tier_ends: (0..index.policies().tiers.len() as u32)
+                .map(|t| Arc::from(index.policies().calico_tier_end(t)))
+                .collect(),
         }
     }
 
     /// `Kind/name` of a tier policy by its place in evaluation order.
+    /// The tier at whose end a Calico policy denies.
+    pub fn tier_end(&self, id: u32) -> &str {
+        self.tier_ends
+            .get(id as usize)
+            .map_or("Calico's default tier", |s| s)
+    }
+
     pub fn tier(&self, id: u32) -> Arc<str> {
         self.tiers
             .get(id as usize)

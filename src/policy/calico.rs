@@ -1,9 +1,12 @@
-//! Calico's own policies (projectcalico.org/v3 NetworkPolicy and GlobalNetworkPolicy),
-//! validated and compiled to tier policies. A policy of the default tier goes before
-//! NetworkPolicy (order below 1000) or after it (above, or none); its rules become a far end
-//! (the peer), an own end (what the selected pod itself must be), and port entries. A policy
-//! of another tier, or of order exactly 1000, cannot be placed: it goes first, with one
-//! unjudged rule per direction, so a side whose pod it selects is UNKNOWN, naming it.
+//! Calico's own policies (projectcalico.org/v3 NetworkPolicy and GlobalNetworkPolicy) and
+//! Tier objects, validated and compiled to tier policies; its rules become a far end (the
+//! peer), an own end (what the selected pod itself must be), and port entries. [`place`]
+//! puts each policy among the tiers: the default tier's before NetworkPolicy (order below
+//! 1000) or after it (above, or none); another tier's by its Tier object's order, before,
+//! between or after the admin (1000), default (1,000,000) and baseline (10,000,000) tiers. A
+//! policy that cannot be placed (order exactly 1000 in the default tier, a tier with no Tier
+//! object read, a tier ordered exactly like one of those three) goes first, with one
+//! unjudged rule per direction, so a side whose pod it selects is UNKNOWN, naming why.
 //!
 //! [`selects`] and [`end_matches`] say which pods and addresses a subject and a rule's end
 //! hold, for the engine's classes and for explain alike.
@@ -21,7 +24,10 @@ use super::calico_selector::CalicoSelector;
 use super::compile::{check_metadata, parse_cidr, Errors, NameRule};
 use super::error::FieldErrors;
 use super::model::{Direction, Origin, PortMatch, PortSpec, Protocol};
-use super::tiers::{Action, CalicoEnd, Order, Subject, Tier, TierPeer, TierPolicy, TierRule};
+use super::tiers::{
+    Action, CalicoEnd, CalicoPlace, CalicoTier, Order, Subject, Tier, TierPeer, TierPolicy,
+    TierRule,
+};
 
 pub const API_VERSION: &str = "projectcalico.org/v3";
 
@@ -196,55 +202,14 @@ pub fn compile_calico_policy(
     if !errs.0.is_empty() {
         return Err(FieldErrors(errs.0));
     }
-    let order_text = order.map_or_else(|| "none (last)".to_string(), |o| o.to_string());
-    let place = format!("tier {tier}, order {order_text}");
-    // Where the policy stands among the others: the default tier's order is known (the
-    // NetworkPolicies at 1000 in it); another tier's is a Tier object's.
-    let unplaced = if tier != "default" {
-        Some(format!(
-            "it is in tier {tier}, whose place among the tiers (a Tier object's order) is not read"
-        ))
-    } else if order == Some(Order(1000.0)) {
-        Some(
-            "its order, 1000, is the NetworkPolicies' own, and Calico breaks that tie by names \
-             it makes up"
-                .to_string(),
-        )
-    } else {
-        None
-    };
-    let tier_of = match (&unplaced, order) {
-        (Some(_), _) => Tier::Calico,
-        (None, Some(o)) if o.0 < 1000.0 => Tier::CalicoBefore,
-        (None, _) => Tier::CalicoAfter,
-    };
-    let [mut ingress, mut egress] = compiled;
-    if let Some(why) = &unplaced {
-        let why = format!("Calico policy not judged: {why} ({place})");
-        let unjudged = |on: bool| -> Vec<TierRule> {
-            if !on {
-                return Vec::new();
-            }
-            vec![TierRule {
-                name: String::new(),
-                action: Action::Deny,
-                peers: vec![TierPeer::Unjudged(why.clone())],
-                ports: None,
-                own: None,
-            }]
-        };
-        ingress = unjudged(types.contains(&Direction::Ingress));
-        egress = unjudged(types.contains(&Direction::Egress));
-        warnings.push(format!("not judged: {place}"));
-        warnings.extend(texts.into_iter().map(|t| format!("not judged: {t}")));
-    }
-    Ok(TierPolicy {
+    let [ingress, egress] = compiled;
+    let mut policy = TierPolicy {
         kind: format!("projectcalico.org/{kind}"),
         name: match namespace {
             Some(ns) => format!("{ns}/{name}"),
             None => name,
         },
-        tier: tier_of,
+        tier: Tier::Calico,
         priority: 0,
         subject: Subject::Calico {
             namespace: namespace.map(str::to_string),
@@ -252,12 +217,196 @@ pub fn compile_calico_policy(
             namespaces,
             service_accounts: spec.service_account_selector.is_some(),
         },
-        ingress,
-        egress,
-        warnings,
+        ingress: Vec::new(),
+        egress: Vec::new(),
+        warnings: Vec::new(),
         origin,
         order,
         types,
+        calico: Some(Box::new(CalicoPlace {
+            tier,
+            tier_order: None,
+            default_action: Action::Deny,
+            written: [ingress, egress],
+            texts,
+            warnings,
+        })),
+    };
+    place(&mut policy, &[]);
+    Ok(policy)
+}
+
+/// The default tier's order: fixed.
+const DEFAULT_TIER_ORDER: f64 = 1_000_000.0;
+
+/// The orders of the tiers Calico keeps for AdminNetworkPolicies and
+/// BaselineAdminNetworkPolicies, and of its default tier, by what they hold.
+const FIXED_TIERS: [(f64, &str); 3] = [
+    (1000.0, "the admin tier's (AdminNetworkPolicies)"),
+    (DEFAULT_TIER_ORDER, "the default tier's"),
+    (
+        10_000_000.0,
+        "the baseline tier's (BaselineAdminNetworkPolicies)",
+    ),
+];
+
+/// Puts a Calico policy in its place among the tiers, as the Tier objects `tiers` say:
+/// the default tier's policies around NetworkPolicy, another tier's before, between or
+/// after the admin, default and baseline tiers by its order. A policy that cannot be
+/// placed gets one unjudged rule per direction it selects for, so that a side whose pod
+/// it selects is unknown, naming why. Other policies are left as they are.
+pub fn place(policy: &mut TierPolicy, tiers: &[CalicoTier]) {
+    let Some(calico) = policy.calico.as_deref_mut() else {
+        return;
+    };
+    let order = policy.order;
+    let order_text = order.map_or_else(|| "none (last)".to_string(), |o| o.to_string());
+    let place = format!("tier {}, order {order_text}", calico.tier);
+    let object = tiers.iter().find(|t| t.name == calico.tier);
+    let (slot, unplaced) = if calico.tier == "default" {
+        calico.tier_order = Some(Order(DEFAULT_TIER_ORDER));
+        calico.default_action = Action::Deny;
+        if object.is_some_and(|t| t.default_action == Action::Pass) {
+            (
+                Tier::Calico,
+                Some(
+                    "Tier default says defaultAction Pass, and where that leaves pods that \
+                     NetworkPolicies isolate is not judged"
+                        .to_string(),
+                ),
+            )
+        } else {
+            match order {
+                Some(Order(1000.0)) => (
+                    Tier::Calico,
+                    Some(
+                        "its order, 1000, is the NetworkPolicies' own, and Calico breaks that \
+                         tie by names it makes up"
+                            .to_string(),
+                    ),
+                ),
+                Some(o) if o.0 < 1000.0 => (Tier::CalicoBefore, None),
+                _ => (Tier::CalicoAfter, None),
+            }
+        }
+    } else if matches!(
+        calico.tier.as_str(),
+        "kube-admin" | "adminnetworkpolicy" | "kube-baseline" | "baselineadminnetworkpolicy"
+    ) {
+        (
+            Tier::Calico,
+            Some(format!(
+                "tier {} holds the cluster's admin policies too, and Calico orders its \
+                 policies among them by a priority this reader does not map",
+                calico.tier
+            )),
+        )
+    } else {
+        match object {
+            None => (
+                Tier::Calico,
+                Some(format!(
+                    "it is in tier {}, and no Tier object of that name was read, so its \
+                     place among the tiers is unknown",
+                    calico.tier
+                )),
+            ),
+            Some(t) => {
+                calico.tier_order = t.order;
+                calico.default_action = t.default_action;
+                match t.order {
+                    None => (Tier::CalicoLast, None),
+                    Some(o) => match FIXED_TIERS.iter().find(|(fixed, _)| o == Order(*fixed)) {
+                        Some((_, whose)) => (
+                            Tier::Calico,
+                            Some(format!(
+                                "tier {}'s order, {o}, is also {whose}, and which goes first \
+                                 is not documented",
+                                calico.tier
+                            )),
+                        ),
+                        None if o.0 < FIXED_TIERS[0].0 => (Tier::CalicoFirst, None),
+                        None if o.0 < FIXED_TIERS[1].0 => (Tier::CalicoMiddle, None),
+                        None if o.0 < FIXED_TIERS[2].0 => (Tier::CalicoLate, None),
+                        None => (Tier::CalicoLast, None),
+                    },
+                }
+            }
+        }
+    };
+    policy.tier = slot;
+    policy.warnings = calico.warnings.clone();
+    let Some(why) = unplaced else {
+        [policy.ingress, policy.egress] = calico.written.clone();
+        return;
+    };
+    let why = format!("Calico policy not judged: {why} ({place})");
+    let unjudged = |on: bool| -> Vec<TierRule> {
+        if !on {
+            return Vec::new();
+        }
+        vec![TierRule {
+            name: String::new(),
+            action: Action::Deny,
+            peers: vec![TierPeer::Unjudged(why.clone())],
+            ports: None,
+            own: None,
+            l7: None,
+        }]
+    };
+    policy.ingress = unjudged(policy.types.contains(&Direction::Ingress));
+    policy.egress = unjudged(policy.types.contains(&Direction::Egress));
+    policy.warnings.push(format!("not judged: {place}"));
+    policy
+        .warnings
+        .extend(calico.texts.iter().map(|t| format!("not judged: {t}")));
+}
+
+/// A Calico Tier object, as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TierObject {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: TierSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TierSpec {
+    pub order: Option<f64>,
+    pub default_action: Option<String>,
+}
+
+/// Validates a Tier object.
+pub fn compile_tier(object: &TierObject) -> Result<CalicoTier, FieldErrors> {
+    let mut errs = Errors::default();
+    check_metadata(&object.metadata, NameRule::DnsLabel, &mut errs.0);
+    let order = match object.spec.order {
+        Some(o) if !o.is_finite() => {
+            errs.push("spec.order", "must be a finite number");
+            None
+        }
+        o => o.map(Order),
+    };
+    let default_action = match object.spec.default_action.as_deref() {
+        None | Some("Deny") => Action::Deny,
+        Some("Pass") => Action::Pass,
+        Some(other) => {
+            errs.push(
+                "spec.defaultAction",
+                format!("unsupported value {other:?}: must be Deny or Pass"),
+            );
+            Action::Deny
+        }
+    };
+    if !errs.0.is_empty() {
+        return Err(FieldErrors(errs.0));
+    }
+    Ok(CalicoTier {
+        name: object.metadata.name.clone().unwrap_or_default(),
+        order,
+        default_action,
     })
 }
 
@@ -442,11 +591,18 @@ fn compile_rule(r: &CalicoRule, direction: Direction, namespace: Option<&str>) -
         source.ip_version = Some(v);
         destination.ip_version = Some(v);
     }
-    if r.http.is_some() {
-        destination.unjudged.push(
-            "an HTTP match (L7), which only Calico's application layer can judge".to_string(),
-        );
-    }
+    // An Allow's HTTP match filters requests on a connection L3/L4 admits; a Deny's or a
+    // Pass's decides the connection by what addresses do not carry.
+    let l7 = match (&r.http, action) {
+        (Some(http), Action::Allow) => Some(http_text(http)),
+        (Some(_), _) => {
+            destination.unjudged.push(
+                "an HTTP match (L7), which only Calico's application layer can judge".to_string(),
+            );
+            None
+        }
+        (None, _) => None,
+    };
     let (far, own) = match direction {
         Direction::Ingress => (source, destination),
         Direction::Egress => (destination, source),
@@ -471,6 +627,30 @@ fn compile_rule(r: &CalicoRule, direction: Direction, namespace: Option<&str>) -
         },
         ports: ports.filter(|p| !p.is_empty()),
         own: (!own.is_any()).then_some(own),
+        l7,
+    }
+}
+
+/// An HTTP match in words: `HTTP methods GET, POST; paths exact /api, prefix /v1`.
+fn http_text(http: &Value) -> String {
+    let mut parts = Vec::new();
+    if let Some(methods) = http["methods"].as_array() {
+        let list: Vec<&str> = methods.iter().filter_map(Value::as_str).collect();
+        parts.push(format!("methods {}", list.join(", ")));
+    }
+    if let Some(paths) = http["paths"].as_array() {
+        let list: Vec<String> = paths
+            .iter()
+            .filter_map(Value::as_object)
+            .flat_map(|m| m.iter())
+            .map(|(how, path)| format!("{how} {}", path.as_str().unwrap_or_default()))
+            .collect();
+        parts.push(format!("paths {}", list.join(", ")));
+    }
+    if parts.is_empty() {
+        "HTTP (any request)".to_string()
+    } else {
+        format!("HTTP {}", parts.join("; "))
     }
 }
 

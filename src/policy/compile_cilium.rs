@@ -366,6 +366,7 @@ fn rule_set(
                 peers,
                 ports: (!compiled.ports.is_empty()).then_some(compiled.ports),
                 own: None,
+                l7: None,
             });
         }
         let has_rules = allow.as_ref().is_some_and(|v| !v.is_empty())
@@ -435,6 +436,7 @@ fn rule_set(
         origin: origin.clone(),
         order: None,
         types: Vec::new(),
+        calico: None,
     });
     let allow = Policy {
         namespace: policy_namespace,

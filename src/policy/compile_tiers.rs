@@ -288,6 +288,7 @@ pub fn compile_tier_policy(
         origin,
         order: None,
         types: Vec::new(),
+        calico: None,
     })
 }
 
@@ -510,6 +511,7 @@ fn rule(
                 peers: compiled,
                 ports,
                 own: None,
+                l7: None,
             },
             _ => TierRule {
                 name: r.name.clone(),
@@ -517,6 +519,7 @@ fn rule(
                 peers: vec![TierPeer::Namespaces(Selector::everything())],
                 ports: None,
                 own: None,
+                l7: None,
             },
         });
     }
@@ -527,6 +530,7 @@ fn rule(
         peers: compiled,
         ports,
         own: None,
+        l7: None,
     })
 }
 

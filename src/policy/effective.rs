@@ -51,6 +51,10 @@ pub struct EffectiveSide {
     /// of the tier decides is denied (`None`: maybe, where what cannot be read decides).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calico_selects: Option<bool>,
+    /// Calico's tiers of their own (Tier objects) whose policies apply to the pod, in
+    /// evaluation order, each with its rules and what it does with what they leave.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calico_tiers: Vec<CalicoTierSide>,
     /// Cilium's deny rules that apply to the pod: after the Admin tier, before every allow.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cilium: Vec<TierLine>,
@@ -62,6 +66,24 @@ pub struct EffectiveSide {
     /// readable ones say, and policies not seen may isolate the pod or admit more.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown: Option<String>,
+}
+
+/// A Calico tier of its own as it bears on one side of a pod.
+#[derive(Debug, Clone, Serialize)]
+pub struct CalicoTierSide {
+    /// The tier's name.
+    pub tier: String,
+    /// Where it stands: before the admin tier, between the admin and default tiers, ...
+    pub place: Tier,
+    /// The tier's order (`none`: after every ordered tier).
+    pub order: String,
+    /// What the tier does with what its rules leave undecided for a pod it selects.
+    pub default_action: Action,
+    /// Whether its policies select the pod for this direction (`None`: maybe, where what
+    /// cannot be read decides): only then does the default action apply.
+    pub selects: Option<bool>,
+    /// Its rules that apply to the pod, in evaluation order.
+    pub rules: Vec<TierLine>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,6 +171,55 @@ fn tier_lines(index: &Index, pod_id: PodId, direction: Direction) -> [Vec<TierLi
     lines
 }
 
+/// Calico's tiers of their own that bear on one side of a pod: each with the rules of
+/// `lines` (the tier rules that apply, by [`Tier::index`]) that are its own.
+fn calico_tiers(
+    index: &Index,
+    pod_id: PodId,
+    direction: Direction,
+    lines: &mut [Vec<TierLine>; Tier::COUNT],
+) -> Vec<CalicoTierSide> {
+    let mut out: Vec<CalicoTierSide> = Vec::new();
+    for (t, policy) in index.policies().tiers.iter().enumerate() {
+        let Some(place) = policy
+            .calico
+            .as_deref()
+            .filter(|_| policy.tier.is_calico_named())
+        else {
+            continue;
+        };
+        let selects = match index.tier_applies(t as u32, pod_id) {
+            _ if !policy.types.contains(&direction) => Some(false),
+            applies => applies,
+        };
+        if out.last().is_none_or(|c| c.tier != place.tier) {
+            out.push(CalicoTierSide {
+                tier: place.tier.clone(),
+                place: policy.tier,
+                order: place.tier_order.map_or("none".into(), |o| o.to_string()),
+                default_action: place.default_action,
+                selects: Some(false),
+                rules: Vec::new(),
+            });
+        }
+        let side = out.last_mut().expect("just pushed");
+        side.selects = match (side.selects, selects) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (None, _) | (_, None) => None,
+            _ => Some(false),
+        };
+        let key = policy.key();
+        let from = &mut lines[policy.tier.index()];
+        let (mine, rest): (Vec<TierLine>, Vec<TierLine>) = std::mem::take(from)
+            .into_iter()
+            .partition(|l| l.policy == key);
+        *from = rest;
+        side.rules.extend(mine);
+    }
+    out.retain(|c| c.selects != Some(false) || !c.rules.is_empty());
+    out
+}
+
 /// The effective rules of a pod, without [`Allowance::blocked_elsewhere`] (cheap enough for
 /// every pod of a cluster).
 pub fn effective(index: &Index, pod_id: PodId) -> Effective {
@@ -171,6 +242,7 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
             calico: Vec::new(),
             calico_before: Vec::new(),
             calico_after: Vec::new(),
+            calico_tiers: Vec::new(),
             calico_selects: match index.calico_default_tier_selects(pod_id, direction) {
                 Some(false) => None,
                 Some(true) => Some(true),
@@ -194,14 +266,15 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
                 })
             },
         };
-        [
-            side.calico,
-            side.admin,
-            side.cilium,
-            side.calico_before,
-            side.calico_after,
-            side.baseline,
-        ] = tier_lines(index, pod_id, direction);
+        let mut lines = tier_lines(index, pod_id, direction);
+        side.calico_tiers = calico_tiers(index, pod_id, direction, &mut lines);
+        let mut take = |tier: Tier| std::mem::take(&mut lines[tier.index()]);
+        side.calico = take(Tier::Calico);
+        side.admin = take(Tier::Admin);
+        side.cilium = take(Tier::Cilium);
+        side.calico_before = take(Tier::CalicoBefore);
+        side.calico_after = take(Tier::CalicoAfter);
+        side.baseline = take(Tier::Baseline);
         for &pid in index.isolating_policies(pod_id, direction) {
             let policy = &index.policies().policies[pid as usize];
             side.isolated = true;

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::explain_tiers;
-use super::tiers::Tier;
+use super::tiers::{Action, Tier};
 
 pub use super::checks::Check;
 use super::checks::{self, check_port, pod_peer_check, CiliumPeer};
@@ -77,6 +77,9 @@ pub struct SideExplanation {
 /// Calico's default tier, at its end: what selects the pod.
 #[derive(Debug, Clone, Serialize)]
 pub struct EndOfTier {
+    /// A Calico tier of its own (`None`: the default tier).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<explain_tiers::CalicoTierName>,
     /// Calico policies of the tier that select the pod for this direction.
     pub selecting: Vec<String>,
     /// NetworkPolicies that isolate it.
@@ -85,6 +88,16 @@ pub struct EndOfTier {
     /// cannot be read decide).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub maybe: Vec<String>,
+}
+
+impl EndOfTier {
+    /// `Calico's default tier`, `Calico tier security`.
+    pub fn tier_name(&self) -> String {
+        match &self.tier {
+            Some(c) => format!("Calico tier {}", c.name),
+            None => "Calico's default tier".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -231,10 +244,13 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                         .iter()
                         .map(|&t| index.policies().tiers[t as usize].key())
                         .collect();
+                    let tier = maybe.first().map_or("Calico's default tier".into(), |&t| {
+                        index.policies().calico_tier_end(t)
+                    });
                     reasons.push(format!(
-                        "no rule of Calico's default tier decides the {} of {}, and whether {} \
-                         select it (and so deny at the tier's end) depends on namespace labels \
-                         or service accounts that cannot be read",
+                        "no rule of {tier} decides the {} of {}, and whether {} select it (and \
+                         so deny at the tier's end) depends on namespace labels or service \
+                         accounts that cannot be read",
                         explained.direction,
                         explained.pod.as_deref().unwrap_or("?"),
                         names.join(", ")
@@ -625,9 +641,9 @@ fn with_tiers(
     if set.tiers.is_empty() && set.tiers_known {
         return (np, explanation);
     }
+    let ends = (direction, flow, pod, other);
     for tier in Tier::BEFORE_NETWORK_POLICY {
-        if let Walked::Decided(s) = step(index, tier, direction, flow, pod, other, &mut explanation)
-        {
+        if let Some(s) = tier_walk(index, tier, ends, &mut explanation) {
             return finish(set, s, explanation);
         }
     }
@@ -640,9 +656,10 @@ fn with_tiers(
             {
                 return finish(set, side, explanation);
             }
-            match step(index, tier, direction, flow, pod, other, &mut explanation) {
+            let members = members_of(index, tier);
+            match step(index, &members, ends, &mut explanation) {
                 Walked::Decided(s) => return finish(set, s, explanation),
-                Walked::Passed => return baseline(index, direction, flow, pod, other, explanation),
+                Walked::Passed => return after(index, ends, explanation),
                 Walked::Continue => {}
             }
         }
@@ -651,6 +668,7 @@ fn with_tiers(
             list.iter().map(|&t| set.tiers[t as usize].key()).collect()
         };
         let end = EndOfTier {
+            tier: None,
             selecting: names(&selecting),
             isolating: match &side {
                 Side::Denied { isolating } => isolating
@@ -662,30 +680,103 @@ fn with_tiers(
             maybe: names(&maybe),
         };
         let Some(end_side) = Side::end_of_default_tier(&side, selecting, maybe) else {
-            return baseline(index, direction, flow, pod, other, explanation);
+            return after(index, ends, explanation);
         };
         explanation.end_of_tier = Some(end);
         side = end_side;
         return finish(set, side, explanation);
     }
     if side == Side::NotIsolated {
-        return baseline(index, direction, flow, pod, other, explanation);
+        return after(index, ends, explanation);
     }
     finish(set, side, explanation)
 }
 
+/// The ends of a side: its direction, the flow, the pod it is of, and the other end.
+type Ends<'a> = (Direction, &'a Flow, &'a Pod, &'a Endpoint);
+
+/// The positions of a tier's policies in evaluation order.
+fn members_of(index: &Index, tier: Tier) -> Vec<u32> {
+    index
+        .policies()
+        .tiers
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.tier == tier)
+        .map(|(t, _)| t as u32)
+        .collect()
+}
+
+/// Walks one tier into the explanation, a Calico tier of its own at a time: the side it
+/// decides (by a rule, or by a Calico tier's default Deny for a pod it selects), or `None`
+/// where the side goes on past it.
+fn tier_walk(
+    index: &Index,
+    tier: Tier,
+    ends: Ends,
+    explanation: &mut SideExplanation,
+) -> Option<Side> {
+    let (direction, _, pod, _) = ends;
+    let set = index.policies();
+    let members = members_of(index, tier);
+    // Consecutive policies of one Calico tier of their own end alike.
+    let tier_of = |t: &u32| {
+        let p = &set.tiers[*t as usize];
+        p.tier
+            .is_calico_named()
+            .then(|| p.calico_tier().unwrap_or_default())
+    };
+    for group in members.chunk_by(|a, b| tier_of(a) == tier_of(b)) {
+        match step(index, group, ends, explanation) {
+            Walked::Decided(s) => return Some(s),
+            Walked::Passed => continue,
+            Walked::Continue => {}
+        }
+        let first = &set.tiers[group[0] as usize];
+        let denies = first
+            .calico
+            .as_deref()
+            .is_some_and(|c| tier.is_calico_named() && c.default_action == Action::Deny);
+        if !denies {
+            continue;
+        }
+        let (selecting, maybe) =
+            explain_tiers::selecting(index, group.iter().copied(), direction, pod);
+        if selecting.is_empty() && maybe.is_empty() {
+            continue;
+        }
+        let names = |list: &[u32]| -> Vec<String> {
+            list.iter().map(|&t| set.tiers[t as usize].key()).collect()
+        };
+        explanation.end_of_tier = Some(EndOfTier {
+            tier: explain_tiers::calico_tier(first),
+            selecting: names(&selecting),
+            isolating: Vec::new(),
+            maybe: names(&maybe),
+        });
+        return Some(Side::TierEnd {
+            selecting,
+            isolating: Vec::new(),
+            maybe,
+        });
+    }
+    None
+}
+
 /// `ingress of ns/pod denied at the end of Calico's default tier, which A, B select: no rule
-/// admits TCP/80`, for flow annotations and audit reports; `policies` are the policies of the
-/// tier that select the pod.
+/// admits TCP/80`, for flow annotations and audit reports; `tier` names the tier
+/// ([`crate::policy::set::PolicySet::calico_tier_end`]), `policies` are the policies of it
+/// that select the pod.
 pub fn end_of_tier_sentence(
     direction: Direction,
     pod: &str,
+    tier: &str,
     policies: &[String],
     what: &str,
 ) -> String {
     format!(
-        "{direction} of {pod} denied at the end of Calico's default tier, which {} select{}: \
-         no rule admits {what}",
+        "{direction} of {pod} denied at the end of {tier}, which {} select{}: no rule admits \
+         {what}",
         policies.join(", "),
         if policies.len() == 1 { "s" } else { "" }
     )
@@ -698,23 +789,26 @@ enum Walked {
     Continue,
 }
 
-/// Walks one tier into the explanation.
-fn step(
-    index: &Index,
-    tier: Tier,
-    direction: Direction,
-    flow: &Flow,
-    pod: &Pod,
-    other: &Endpoint,
-    explanation: &mut SideExplanation,
-) -> Walked {
-    let walk = explain_tiers::walk(index, tier, direction, pod, other, flow);
+/// Walks some tier policies into the explanation.
+fn step(index: &Index, members: &[u32], ends: Ends, explanation: &mut SideExplanation) -> Walked {
+    let (direction, flow, pod, other) = ends;
+    let walk = explain_tiers::walk(index, members, direction, pod, other, flow);
     explanation.tiers.extend(walk.traces);
     match walk.side {
         Some(side) => {
+            // An Allow with an application-layer match: allowed at L3/L4, filtered at L7.
+            explanation.l7 = match &side {
+                Side::TierAllowed(at) => {
+                    let policy = &index.policies().tiers[at.policy as usize];
+                    policy.rules(direction)[at.rule as usize]
+                        .l7
+                        .as_ref()
+                        .map(|l7| format!("{} {direction}[{}] {l7}", policy.key(), at.rule))
+                }
+                _ => None,
+            };
             explanation.decided_by = walk.cite;
             explanation.allowed_by = None;
-            explanation.l7 = None;
             Walked::Decided(side)
         }
         None if walk.cite.is_some() => {
@@ -725,27 +819,12 @@ fn step(
     }
 }
 
-/// The Baseline tier, for a side no tier above decided.
-fn baseline(
-    index: &Index,
-    direction: Direction,
-    flow: &Flow,
-    pod: &Pod,
-    other: &Endpoint,
-    mut explanation: SideExplanation,
-) -> (Side, SideExplanation) {
-    let side = match step(
-        index,
-        Tier::Baseline,
-        direction,
-        flow,
-        pod,
-        other,
-        &mut explanation,
-    ) {
-        Walked::Decided(s) => s,
-        _ => Side::NotIsolated,
-    };
+/// The tiers after NetworkPolicy, for a side nothing above decided.
+fn after(index: &Index, ends: Ends, mut explanation: SideExplanation) -> (Side, SideExplanation) {
+    let side = Tier::AFTER_NETWORK_POLICY
+        .into_iter()
+        .find_map(|tier| tier_walk(index, tier, ends, &mut explanation))
+        .unwrap_or(Side::NotIsolated);
     finish(index.policies(), side, explanation)
 }
 

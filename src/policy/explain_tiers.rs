@@ -15,7 +15,9 @@ use super::checks::{check_port, cilium_peer_check, pod_peer_check, Check, Cilium
 use super::engine::{Endpoint, Flow, Index, Side, TierRef};
 use super::model::{ContainerPort, Direction, NamespaceScope, Pod};
 use super::selector::Selector;
-use super::tiers::{describe_peer, describe_subject, Action, CalicoEnd, Subject, Tier, TierPeer};
+use super::tiers::{
+    describe_peer, describe_subject, Action, CalicoEnd, Subject, Tier, TierPeer, TierPolicy,
+};
 
 /// One tier policy as it bore on one side.
 #[derive(Debug, Clone, Serialize)]
@@ -23,6 +25,9 @@ pub struct TierTrace {
     /// `Kind/name`.
     pub policy: String,
     pub tier: Tier,
+    /// A Calico tier of its own: its name and order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calico_tier: Option<CalicoTierName>,
     pub priority: i32,
     /// A Calico policy's order.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,6 +66,9 @@ pub struct TierRuleTrace {
 #[derive(Debug, Clone, Serialize)]
 pub struct TierCite {
     pub tier: Tier,
+    /// A Calico tier of its own: its name and order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calico_tier: Option<CalicoTierName>,
     /// `Kind/name`.
     pub policy: String,
     pub priority: i32,
@@ -76,6 +84,32 @@ pub struct TierCite {
     pub port: Option<usize>,
 }
 
+/// A Calico tier of its own, as explain names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CalicoTierName {
+    pub name: String,
+    /// `none` where the Tier object gives no order.
+    pub order: String,
+}
+
+impl std::fmt::Display for CalicoTierName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Calico tier {} (order {})", self.name, self.order)
+    }
+}
+
+/// The Calico tier of its own a policy is in.
+pub fn calico_tier(policy: &TierPolicy) -> Option<CalicoTierName> {
+    let place = policy
+        .calico
+        .as_deref()
+        .filter(|_| policy.tier.is_calico_named())?;
+    Some(CalicoTierName {
+        name: place.tier.clone(),
+        order: place.tier_order.map_or("none".into(), |o| o.to_string()),
+    })
+}
+
 /// One tier walked for one side.
 pub struct Walk {
     pub traces: Vec<TierTrace>,
@@ -85,11 +119,12 @@ pub struct Walk {
     pub cite: Option<TierCite>,
 }
 
-/// Walks `tier` for the side of `flow` whose policies select `subject` (the other end is
-/// `other`).
+/// Walks some tier policies (`members`: positions in evaluation order, a tier or a Calico
+/// tier of its own) for the side of `flow` whose policies select `subject` (the other end
+/// is `other`).
 pub fn walk(
     index: &Index,
-    tier: Tier,
+    members: &[u32],
     direction: Direction,
     subject: &Pod,
     other: &Endpoint,
@@ -106,13 +141,13 @@ pub fn walk(
         cite: None,
     };
     let mut done = false;
-    for (t, policy) in index.policies().tiers.iter().enumerate() {
-        if policy.tier != tier {
-            continue;
-        }
+    let tiers = &index.policies().tiers;
+    for (t, policy) in members.iter().map(|&t| (t as usize, &tiers[t as usize])) {
+        let tier = policy.tier;
         let mut trace = TierTrace {
             policy: policy.key(),
             tier,
+            calico_tier: calico_tier(policy),
             priority: policy.priority,
             order: policy.order.map(|o| o.to_string()),
             origin: policy.origin.to_string(),
@@ -209,6 +244,7 @@ pub fn walk(
             };
             walk.cite = Some(TierCite {
                 tier,
+                calico_tier: calico_tier(policy),
                 policy: policy.key(),
                 priority: policy.priority,
                 order: policy.order.map(|o| o.to_string()),
@@ -412,6 +448,30 @@ fn calico_check(index: &Index, end: &CalicoEnd, endpoint: &Endpoint, i: usize) -
     }
 }
 
+/// Of some Calico policies (positions in evaluation order), those that select the pod for
+/// `direction`: surely, and maybe.
+pub fn selecting(
+    index: &Index,
+    members: impl IntoIterator<Item = u32>,
+    direction: Direction,
+    pod: &Pod,
+) -> (Vec<u32>, Vec<u32>) {
+    let (mut sure, mut maybe) = (Vec::new(), Vec::new());
+    let tiers = &index.policies().tiers;
+    for t in members {
+        let policy = &tiers[t as usize];
+        if !policy.types.contains(&direction) {
+            continue;
+        }
+        match subject_check(index, &policy.subject, pod).0 {
+            Some(true) => sure.push(t),
+            None => maybe.push(t),
+            Some(false) => {}
+        }
+    }
+    (sure, maybe)
+}
+
 /// The Calico policies of the default tier that select the pod for `direction`: surely, and
 /// maybe (positions in evaluation order).
 pub fn default_tier_selecting(
@@ -419,16 +479,12 @@ pub fn default_tier_selecting(
     direction: Direction,
     pod: &Pod,
 ) -> (Vec<u32>, Vec<u32>) {
-    let (mut sure, mut maybe) = (Vec::new(), Vec::new());
-    for (t, policy) in index.policies().tiers.iter().enumerate() {
-        if !policy.tier.is_calico_default() || !policy.types.contains(&direction) {
-            continue;
-        }
-        match subject_check(index, &policy.subject, pod).0 {
-            Some(true) => sure.push(t as u32),
-            None => maybe.push(t as u32),
-            Some(false) => {}
-        }
-    }
-    (sure, maybe)
+    let members = index
+        .policies()
+        .tiers
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.tier.is_calico_default())
+        .map(|(t, _)| t as u32);
+    selecting(index, members, direction, pod)
 }

@@ -186,13 +186,13 @@ fn namespace_notes(index: &Index) -> Vec<Problem> {
             continue;
         }
         // Isolated in neither direction by any policy (what the index knows per pod class),
-        // Calico's default tier included (the other tiers add no isolation).
+        // Calico's tiers that deny at their end included (the other tiers add no isolation).
         let unprotected: Vec<String> = pods
             .iter()
             .filter(|&&id| {
                 [Direction::Ingress, Direction::Egress].iter().all(|d| {
                     index.isolating_policies(id, *d).is_empty()
-                        && index.calico_default_tier_selects(id, *d) == Some(false)
+                        && index.calico_isolates(id, *d) == Some(false)
                 })
             })
             .map(|&id| inv.pods[id as usize].key())
@@ -215,15 +215,16 @@ fn namespace_notes(index: &Index) -> Vec<Problem> {
             p.pods = unprotected;
             out.push(p);
         }
-        // Calico's default tier denies what it does not decide for every pod it selects: a
-        // namespace all of whose pods it selects has its default-deny.
+        // Calico's default tier (and a tier whose default action is Deny) denies what it does
+        // not decide for every pod it selects: a namespace all of whose pods one selects has
+        // its default-deny.
         let missing: Vec<&str> = [Direction::Ingress, Direction::Egress]
             .into_iter()
             .filter(|d| !denies_all.contains(&(ns.name.as_str(), *d)))
             .filter(|d| {
                 !pods
                     .iter()
-                    .all(|&id| index.calico_default_tier_selects(id, *d) == Some(true))
+                    .all(|&id| index.calico_isolates(id, *d) == Some(true))
             })
             .map(Direction::as_str)
             .collect();

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::istio::IstioPolicy;
 use super::model::Policy;
-use super::tiers::TierPolicy;
+use super::tiers::{CalicoTier, TierPolicy};
 
 /// All policies, in an order that makes verdicts independent of input order;
 /// and the cluster-scoped tier policies in their order of evaluation.
@@ -23,6 +23,10 @@ pub struct PolicySet {
     /// Istio AuthorizationPolicies: shown with the verdicts, not evaluated.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub istio: Vec<IstioPolicy>,
+    /// Calico's Tier objects, by name: they place the Calico policies of tiers other than
+    /// the default one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calico_tiers: Vec<CalicoTier>,
 }
 
 impl Default for PolicySet {
@@ -49,6 +53,7 @@ impl PolicySet {
             tiers: Vec::new(),
             tiers_known: true,
             istio: Vec::new(),
+            calico_tiers: Vec::new(),
         }
     }
 
@@ -68,11 +73,43 @@ impl PolicySet {
             .collect()
     }
 
-    /// With the tier policies, put in their order of evaluation.
-    pub fn with_tiers(mut self, mut tiers: Vec<TierPolicy>) -> PolicySet {
-        tiers.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    /// With the tier policies, put in their order of evaluation (Calico's placed by the
+    /// Tier objects this set holds).
+    pub fn with_tiers(mut self, tiers: Vec<TierPolicy>) -> PolicySet {
         self.tiers = tiers;
+        self.place();
         self
+    }
+
+    /// With Calico's Tier objects: the Calico policies are placed again by them.
+    pub fn with_calico_tiers(mut self, mut tiers: Vec<CalicoTier>) -> PolicySet {
+        tiers.sort_by(|a, b| a.name.cmp(&b.name));
+        tiers.dedup_by(|a, b| a.name == b.name);
+        self.calico_tiers = tiers;
+        self.place();
+        self
+    }
+
+    fn place(&mut self) {
+        for policy in &mut self.tiers {
+            super::calico::place(policy, &self.calico_tiers);
+        }
+        self.tiers.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    }
+
+    /// The tier at whose end a Calico policy that selects a pod denies what no rule
+    /// decided: `Calico's default tier`, `Calico tier security`.
+    pub fn calico_tier_end(&self, t: u32) -> String {
+        let policy = &self.tiers[t as usize];
+        match policy.calico_tier() {
+            Some(name) if policy.tier.is_calico_named() => format!("Calico tier {name}"),
+            _ => "Calico's default tier".to_string(),
+        }
+    }
+
+    /// The Calico Tier object of a name.
+    pub fn calico_tier(&self, name: &str) -> Option<&CalicoTier> {
+        self.calico_tiers.iter().find(|t| t.name == name)
     }
 }
 

@@ -8,7 +8,8 @@
 //! anywhere leaves the traffic allowed: these tiers add no isolation. Calico's policies are
 //! tier policies too ([`super::calico`]); in Calico's default tier, NetworkPolicy sits
 //! between the two halves of the tier, and a pod the tier selects is denied what it does not
-//! decide.
+//! decide. Calico's tiers of their own stand before, between and after those, each denying
+//! (or passing on, as its default action says) what it does not decide for a pod it selects.
 //!
 //! Pure: no I/O.
 
@@ -24,15 +25,20 @@ use super::selector::Selector;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
-    /// Calico policies this reader cannot place: of a tier other than `default` (whose order
-    /// a Tier object sets), or of order exactly 1000 (tied with NetworkPolicies). First, as
-    /// such tiers may precede the admin tier; a side whose pod they select is unknown.
+    /// Calico policies this reader cannot place: of a tier whose Tier object was not read,
+    /// of a tier ordered exactly like a tier of its own (admin, default, baseline), or of
+    /// order exactly 1000 in the default tier (tied with NetworkPolicies). First, as such
+    /// tiers may precede the admin tier; a side whose pod they select is unknown.
     Calico,
+    /// Calico tiers of order below 1000: before the admin tier.
+    CalicoFirst,
     /// Before NetworkPolicy: AdminNetworkPolicy, ClusterNetworkPolicy `tier: Admin`.
     Admin,
     /// Cilium's deny rules (`ingressDeny`, `egressDeny`): after the Admin tier, before
     /// NetworkPolicy and Cilium's allow rules, which they override.
     Cilium,
+    /// Calico tiers of order between 1000 and the default tier's 1,000,000.
+    CalicoMiddle,
     /// Calico's default tier before NetworkPolicy: Calico policies of order below 1000
     /// (NetworkPolicies are that tier's policies of order 1000).
     CalicoBefore,
@@ -40,57 +46,94 @@ pub enum Tier {
     /// policy of the default tier selects (NetworkPolicies included) is denied what no rule
     /// of the tier decides.
     CalicoAfter,
+    /// Calico tiers of order between the default tier's and the baseline tier's 10,000,000.
+    CalicoLate,
     /// After NetworkPolicy: BaselineAdminNetworkPolicy, ClusterNetworkPolicy `tier: Baseline`.
     Baseline,
+    /// Calico tiers of order above 10,000,000, or none: last.
+    CalicoLast,
 }
 
 impl Tier {
     /// Every tier, in the order a side goes through them.
-    pub const ALL: [Tier; 6] = [
+    pub const ALL: [Tier; 10] = [
         Tier::Calico,
+        Tier::CalicoFirst,
         Tier::Admin,
         Tier::Cilium,
+        Tier::CalicoMiddle,
         Tier::CalicoBefore,
         Tier::CalicoAfter,
+        Tier::CalicoLate,
         Tier::Baseline,
+        Tier::CalicoLast,
     ];
 
     /// How many tiers there are.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 10;
 
-    /// The tiers before NetworkPolicy, in order: the first that decides, decides.
-    pub const BEFORE_NETWORK_POLICY: [Tier; 3] = [Tier::Calico, Tier::Admin, Tier::Cilium];
+    /// The tiers before NetworkPolicy (and Calico's default tier), in order: the first
+    /// that decides, decides.
+    pub const BEFORE_NETWORK_POLICY: [Tier; 5] = [
+        Tier::Calico,
+        Tier::CalicoFirst,
+        Tier::Admin,
+        Tier::Cilium,
+        Tier::CalicoMiddle,
+    ];
+
+    /// The tiers after NetworkPolicy (and Calico's default tier), in order, for a side
+    /// that goes on past it.
+    pub const AFTER_NETWORK_POLICY: [Tier; 3] =
+        [Tier::CalicoLate, Tier::Baseline, Tier::CalicoLast];
 
     /// Calico's default tier, which NetworkPolicy is part of.
     pub fn is_calico_default(self) -> bool {
         matches!(self, Tier::CalicoBefore | Tier::CalicoAfter)
     }
 
+    /// Calico tiers of their own (Tier objects): each denies (or passes, as its
+    /// `defaultAction` says) what it does not decide for a pod it selects.
+    pub fn is_calico_named(self) -> bool {
+        matches!(
+            self,
+            Tier::CalicoFirst | Tier::CalicoMiddle | Tier::CalicoLate | Tier::CalicoLast
+        )
+    }
+
     /// Any tier of Calico's policies.
     pub fn is_calico(self) -> bool {
-        matches!(self, Tier::Calico | Tier::CalicoBefore | Tier::CalicoAfter)
+        self == Tier::Calico || self.is_calico_default() || self.is_calico_named()
     }
 
     /// Position in [`Tier::ALL`].
     pub fn index(self) -> usize {
         match self {
             Tier::Calico => 0,
-            Tier::Admin => 1,
-            Tier::Cilium => 2,
-            Tier::CalicoBefore => 3,
-            Tier::CalicoAfter => 4,
-            Tier::Baseline => 5,
+            Tier::CalicoFirst => 1,
+            Tier::Admin => 2,
+            Tier::Cilium => 3,
+            Tier::CalicoMiddle => 4,
+            Tier::CalicoBefore => 5,
+            Tier::CalicoAfter => 6,
+            Tier::CalicoLate => 7,
+            Tier::Baseline => 8,
+            Tier::CalicoLast => 9,
         }
     }
 
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Calico => "calico",
+            Tier::CalicoFirst => "calico, before the admin tier",
             Tier::Admin => "admin",
             Tier::Cilium => "cilium deny",
+            Tier::CalicoMiddle => "calico, between the admin and default tiers",
             Tier::CalicoBefore => "calico default, before NetworkPolicy",
             Tier::CalicoAfter => "calico default, after NetworkPolicy",
+            Tier::CalicoLate => "calico, between the default and baseline tiers",
             Tier::Baseline => "baseline",
+            Tier::CalicoLast => "calico, after the baseline tier",
         }
     }
 }
@@ -194,6 +237,10 @@ pub struct TierRule {
     /// selected pod itself must be for the rule to match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own: Option<CalicoEnd>,
+    /// An Allow rule's application-layer match (Calico's `http`), in words: the flow is
+    /// allowed at L3/L4 and its requests filtered at L7, which is shown, not judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l7: Option<String>,
 }
 
 /// A cluster-scoped policy of a tier.
@@ -221,6 +268,9 @@ pub struct TierPolicy {
     /// pod so selected is denied what no rule of the tier decides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<Direction>,
+    /// A Calico policy's tier and the policy as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calico: Option<Box<CalicoPlace>>,
 }
 
 /// A Calico `order`: a float, ordered totally so that policies sort the same way every time.
@@ -262,6 +312,41 @@ impl fmt::Display for Order {
             write!(f, "{}", self.0)
         }
     }
+}
+
+/// A Calico Tier object: where its policies stand among the other tiers, and what it does
+/// with what they leave undecided for a pod they select.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CalicoTier {
+    pub name: String,
+    /// Lower first; none: after every tier that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
+    /// `Deny` (Calico's default) or `Pass`.
+    pub default_action: Action,
+}
+
+/// Where a Calico policy stands: its tier (by name, and as far as a Tier object says, its
+/// order and default action), and the policy as written, so that it can be placed again
+/// when the Tier objects change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CalicoPlace {
+    /// The tier's name (`default` when the policy names none).
+    pub tier: String,
+    /// The tier's order, where it is known (the default tier's is 1,000,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier_order: Option<Order>,
+    /// What the tier does at its end with what no rule decided for a pod it selects.
+    pub default_action: Action,
+    /// The rules as written (ingress, egress): the policy's own while it is placed,
+    /// replaced by an unjudged rule while it is not.
+    pub written: [Vec<TierRule>; 2],
+    /// The rules in words, for the warnings of a policy that cannot be placed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<String>,
+    /// The warnings of the policy itself, before placement adds its own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One end of a Calico rule (`source` or `destination`), compiled. Every condition given
@@ -380,18 +465,27 @@ impl TierPolicy {
         format!("{kind} {}", self.name)
     }
 
-    /// The order of evaluation: tier, then priority (a Calico policy's order, none last),
-    /// then (where the API leaves equal priorities undefined) kind and name, so that
-    /// answers never depend on input order. Calico breaks ties of order by name, whatever
-    /// the kind.
-    pub fn order_key(&self) -> (Tier, i32, (bool, Option<Order>), &str, &str, &str) {
+    /// The order of evaluation: tier, then (for Calico tiers of their own) the Calico
+    /// tier's order and name, then priority (a Calico policy's order, none last), then
+    /// (where the API leaves equal priorities undefined) kind and name, so that answers
+    /// never depend on input order. Calico breaks ties of order by name, whatever the kind.
+    pub fn order_key(&self) -> OrderKey<'_> {
         let calico_name = if self.tier.is_calico() {
             &self.name
         } else {
             ""
         };
+        let (tier_order, tier_name) = match &self.calico {
+            Some(place) if self.tier.is_calico_named() => (
+                (place.tier_order.is_none(), place.tier_order),
+                place.tier.as_str(),
+            ),
+            _ => ((false, None), ""),
+        };
         (
             self.tier,
+            tier_order,
+            tier_name,
             self.priority,
             (self.order.is_none(), self.order),
             calico_name,
@@ -399,7 +493,35 @@ impl TierPolicy {
             &self.name,
         )
     }
+
+    /// Whether the pods it selects are denied, at the end of its tier, what no rule of the
+    /// tier decides: Calico's default tier, and a Calico tier whose default action is Deny.
+    pub fn denies_at_end(&self) -> bool {
+        self.tier.is_calico_default()
+            || (self.tier.is_calico_named()
+                && self
+                    .calico
+                    .as_deref()
+                    .is_some_and(|c| c.default_action == Action::Deny))
+    }
+
+    /// The Calico tier's name, for a policy of a Calico tier of its own.
+    pub fn calico_tier(&self) -> Option<&str> {
+        self.calico.as_deref().map(|p| p.tier.as_str())
+    }
 }
+
+/// [`TierPolicy::order_key`].
+pub type OrderKey<'a> = (
+    Tier,
+    (bool, Option<Order>),
+    &'a str,
+    i32,
+    (bool, Option<Order>),
+    &'a str,
+    &'a str,
+    &'a str,
+);
 
 /// Describes a peer in words, for explain and effective.
 pub fn describe_peer(peer: &TierPeer) -> String {

@@ -13,7 +13,7 @@ use std::fmt::Write;
 
 use crate::policy::effective::{Effective, EffectiveSide};
 use crate::policy::explain::{Check, Explanation, PolicyTrace, SideExplanation};
-use crate::policy::explain_tiers::{TierCite, TierTrace};
+use crate::policy::explain_tiers::{CalicoTierName, TierCite, TierTrace};
 use crate::policy::tiers::{Action, Tier};
 use crate::policy::Decision;
 
@@ -253,10 +253,11 @@ fn summary(e: &Explanation) -> String {
                 cite(c, s)
             ),
             (None, Some(end)) => format!(
-                "{} of {} denied at the end of Calico's default tier: no rule admits \
-                 {proto_port}, and {} select{} the pod{}",
+                "{} of {} denied at the end of {}: no rule admits {proto_port}, and {} \
+                 select{} the pod{}",
                 s.direction,
                 s.pod.as_deref().unwrap_or("?"),
+                end.tier_name(),
                 end.selecting
                     .iter()
                     .chain(&end.isolating)
@@ -324,23 +325,40 @@ fn cite(c: &TierCite, side: &SideExplanation) -> String {
     format!(
         "{} ({}) {}[{}]{name}: {}",
         c.policy,
-        place(c.tier, c.priority, c.order.as_deref()),
+        place(
+            c.tier,
+            c.priority,
+            c.order.as_deref(),
+            c.calico_tier.as_ref()
+        ),
         side.direction,
         c.rule,
         c.action
     )
 }
 
-/// `admin tier, priority 10`, `calico default, after NetworkPolicy tier, order 2000`; the
-/// Cilium tier has no priorities.
-fn place(tier: Tier, priority: i32, order: Option<&str>) -> String {
-    match tier {
-        Tier::Cilium | Tier::Calico => format!("{tier} tier"),
-        Tier::CalicoBefore | Tier::CalicoAfter => {
-            format!("{tier} tier, order {}", order.unwrap_or("none (last)"))
-        }
+/// `admin tier, priority 10`, `calico default, after NetworkPolicy tier, order 2000`,
+/// `Calico tier security (order 300, before the admin tier), order 10`; the Cilium tier has
+/// no priorities.
+fn place(
+    tier: Tier,
+    priority: i32,
+    order: Option<&str>,
+    calico: Option<&CalicoTierName>,
+) -> String {
+    let order = order.unwrap_or("none (last)");
+    match (tier, calico) {
+        (_, Some(c)) => format!("{}, order {order}", calico_tier_label(c, tier)),
+        (Tier::Cilium | Tier::Calico, _) => format!("{tier} tier"),
+        (Tier::CalicoBefore | Tier::CalicoAfter, _) => format!("{tier} tier, order {order}"),
         _ => format!("{tier} tier, priority {priority}"),
     }
+}
+
+/// `Calico tier security (order 300, before the admin tier)`.
+fn calico_tier_label(c: &CalicoTierName, tier: Tier) -> String {
+    let place = tier.as_str().trim_start_matches("calico, ");
+    format!("Calico tier {} (order {}, {place})", c.name, c.order)
 }
 
 /// ` (passed on by AdminNetworkPolicy/x ingress[1])`, where a Pass rule sent the side on.
@@ -363,18 +381,32 @@ fn shown(t: &TierTrace) -> bool {
     !(t.applies && !t.unknown && t.rules.is_empty())
 }
 
-/// The tier policies of one tier as they bore on a side.
+/// The tier policies of one tier as they bore on a side, a Calico tier of its own at a time.
 fn tier_text(out: &mut String, side: &SideExplanation, tier: Tier, paint: &Paint) {
     let traces: Vec<&TierTrace> = side
         .tiers
         .iter()
         .filter(|t| t.tier == tier && shown(t))
         .collect();
-    if traces.is_empty() {
-        return;
+    for group in traces.chunk_by(|a, b| a.calico_tier == b.calico_tier) {
+        group_text(out, side, tier, group, paint);
     }
-    let _ = writeln!(out, "  {}", paint.strong(&format!("{tier} tier")));
-    for t in traces {
+}
+
+/// The policies of one tier, or of one Calico tier of its own, as they bore on a side.
+fn group_text(
+    out: &mut String,
+    side: &SideExplanation,
+    tier: Tier,
+    traces: &[&TierTrace],
+    paint: &Paint,
+) {
+    let header = match traces.first().and_then(|t| t.calico_tier.as_ref()) {
+        Some(c) => calico_tier_label(c, tier),
+        None => format!("{tier} tier"),
+    };
+    let _ = writeln!(out, "  {}", paint.strong(&header));
+    for &t in traces {
         let here = |c: &&TierCite| c.policy == t.policy && c.tier == tier;
         let decides = side.decided_by.as_ref().filter(here).is_some();
         let passes = side.passed.iter().find(here).is_some();
@@ -401,7 +433,7 @@ fn tier_text(out: &mut String, side: &SideExplanation, tier: Tier, paint: &Paint
             "  {mark} {}  {}{tag}",
             paint.strong(&match t.tier {
                 Tier::Cilium | Tier::Calico => t.policy.clone(),
-                Tier::CalicoBefore | Tier::CalicoAfter => format!(
+                _ if t.tier.is_calico() => format!(
                     "{} (order {})",
                     t.policy,
                     t.order.as_deref().unwrap_or("none")
@@ -467,16 +499,32 @@ fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &
     if side.outcome == "not_applicable" {
         return;
     }
+    // Where a Calico tier of its own ended the side: the slot it stands in.
+    let ended_in = side.end_of_tier.as_ref().and_then(|end| {
+        let name = end.tier.as_ref()?;
+        side.tiers
+            .iter()
+            .find(|t| t.calico_tier.as_ref() == Some(name))
+            .map(|t| t.tier)
+    });
     for tier in Tier::BEFORE_NETWORK_POLICY {
         tier_text(out, side, tier, paint);
-        if side.decided_by.as_ref().is_some_and(|c| c.tier == tier) {
+        if let Some(c) = side.decided_by.as_ref().filter(|c| c.tier == tier) {
+            let by = match &c.calico_tier {
+                Some(name) => format!("Calico tier {}", name.name),
+                None => format!("the {tier} tier"),
+            };
             let _ = writeln!(
                 out,
                 "  {}",
                 paint.dim(&format!(
-                    "NetworkPolicy and baseline tiers not consulted: the {tier} tier decided"
+                    "NetworkPolicy and the tiers after it not consulted: {by} decided"
                 ))
             );
+            return;
+        }
+        if ended_in == Some(tier) {
+            end_text(out, side, paint);
             return;
         }
     }
@@ -498,44 +546,58 @@ fn side_text(out: &mut String, side: &SideExplanation, e: &Explanation, paint: &
     if calico {
         tier_text(out, side, Tier::CalicoAfter, paint);
     }
-    if let Some(end) = &side.end_of_tier {
-        let mut parts = Vec::new();
-        if !end.selecting.is_empty() {
-            parts.push(end.selecting.join(", "));
-        }
-        if !end.isolating.is_empty() {
-            parts.push(format!("NetworkPolicy {}", end.isolating.join(", ")));
-        }
-        let text = if parts.is_empty() {
-            format!(
-                "? end of Calico's default tier: no rule decided; {} may select the pod \
-                 (what cannot be read decides), and the tier then denies",
-                end.maybe.join(", ")
-            )
-        } else {
-            format!(
-                "{NO} end of Calico's default tier: no rule decided, and {} select{} the pod: \
-                 denied",
-                parts.join(" and "),
-                if parts.len() == 1 && end.selecting.len() + end.isolating.len() == 1 {
-                    "s"
-                } else {
-                    ""
-                }
-            )
-        };
-        let _ = writeln!(
-            out,
-            "  {}",
-            if parts.is_empty() {
-                paint.warn(&text)
-            } else {
-                paint.bad(&text)
-            }
-        );
+    if side.end_of_tier.as_ref().is_some_and(|e| e.tier.is_none()) {
+        end_text(out, side, paint);
         return;
     }
-    tier_text(out, side, Tier::Baseline, paint);
+    for tier in Tier::AFTER_NETWORK_POLICY {
+        tier_text(out, side, tier, paint);
+        if ended_in == Some(tier) {
+            end_text(out, side, paint);
+            return;
+        }
+    }
+}
+
+/// The end of a Calico tier that denied (or may deny) what no rule of it decided.
+fn end_text(out: &mut String, side: &SideExplanation, paint: &Paint) {
+    let Some(end) = &side.end_of_tier else {
+        return;
+    };
+    let which = end.tier_name();
+    let mut parts = Vec::new();
+    if !end.selecting.is_empty() {
+        parts.push(end.selecting.join(", "));
+    }
+    if !end.isolating.is_empty() {
+        parts.push(format!("NetworkPolicy {}", end.isolating.join(", ")));
+    }
+    let text = if parts.is_empty() {
+        format!(
+            "? end of {which}: no rule decided; {} may select the pod (what cannot be read \
+             decides), and the tier then denies",
+            end.maybe.join(", ")
+        )
+    } else {
+        format!(
+            "{NO} end of {which}: no rule decided, and {} select{} the pod: denied",
+            parts.join(" and "),
+            if parts.len() == 1 && end.selecting.len() + end.isolating.len() == 1 {
+                "s"
+            } else {
+                ""
+            }
+        )
+    };
+    let _ = writeln!(
+        out,
+        "  {}",
+        if parts.is_empty() {
+            paint.warn(&text)
+        } else {
+            paint.bad(&text)
+        }
+    );
 }
 
 fn side_policies_text(out: &mut String, side: &SideExplanation, paint: &Paint) {
@@ -739,15 +801,47 @@ fn tier_lines_text(
     }
 }
 
+/// The Calico tiers of their own that stand at `place`, with their rules and their end.
+fn calico_tiers_text(out: &mut String, side: &EffectiveSide, place: Tier, paint: &Paint) {
+    let dir = side.direction.as_str();
+    for t in side.calico_tiers.iter().filter(|t| t.place == place) {
+        let end = match (t.selects, t.default_action) {
+            (_, Action::Pass) | (Some(false), _) => {
+                "what it does not decide goes on to the next tier".to_string()
+            }
+            (Some(true), _) => {
+                format!("it selects this pod: {dir} traffic it does not decide is denied")
+            }
+            (None, _) => format!(
+                "{dir} traffic it does not decide is denied if it selects this pod, which \
+                 depends on what cannot be read"
+            ),
+        };
+        let name = format!(
+            "Calico tier {} (order {}, {}); {end}",
+            t.tier,
+            t.order,
+            place.as_str().trim_start_matches("calico, ")
+        );
+        if t.rules.is_empty() {
+            let _ = writeln!(out, "  {dir}, {name}; it has no {dir} rules for this pod");
+        } else {
+            tier_lines_text(out, dir, &name, &t.rules, paint);
+        }
+    }
+}
+
 fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
     let dir = side.direction.as_str();
     tier_lines_text(
         out,
         dir,
-        "Calico policies (not judged yet: this side is unknown)",
+        "Calico policies (not judged: their place among the tiers is unknown, so this side \
+         is unknown)",
         &side.calico,
         paint,
     );
+    calico_tiers_text(out, side, Tier::CalicoFirst, paint);
     tier_lines_text(
         out,
         dir,
@@ -762,6 +856,7 @@ fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
         &side.cilium,
         paint,
     );
+    calico_tiers_text(out, side, Tier::CalicoMiddle, paint);
     tier_lines_text(
         out,
         dir,
@@ -778,6 +873,7 @@ fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
         paint,
     );
     if !side.isolated {
+        calico_tiers_text(out, side, Tier::CalicoLate, paint);
         tier_lines_text(
             out,
             dir,
@@ -785,6 +881,7 @@ fn effective_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
             &side.baseline,
             paint,
         );
+        calico_tiers_text(out, side, Tier::CalicoLast, paint);
     }
 }
 
@@ -815,6 +912,7 @@ fn effective_np_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
     if !side.isolated {
         let tiers = !side.admin.is_empty()
             || !side.cilium.is_empty()
+            || !side.calico_tiers.is_empty()
             || !side.calico_before.is_empty()
             || !side.calico_after.is_empty()
             || !side.baseline.is_empty();
@@ -974,9 +1072,21 @@ pub fn tier_policy_at(
         place(
             t.tier,
             t.priority,
-            t.order.map(|o| o.to_string()).as_deref()
+            t.order.map(|o| o.to_string()).as_deref(),
+            crate::policy::explain_tiers::calico_tier(t).as_ref()
         ),
         match t.tier {
+            Tier::CalicoFirst | Tier::CalicoMiddle | Tier::CalicoLate | Tier::CalicoLast => {
+                if t.calico
+                    .as_deref()
+                    .is_some_and(|c| c.default_action == Action::Pass)
+                {
+                    " (a pod the tier selects goes on to the next tier with what no rule of it \
+                     decides: its defaultAction is Pass)"
+                } else {
+                    " (a pod the tier selects is denied what no rule of it decides)"
+                }
+            }
             Tier::Calico => {
                 " (Calico: not judged, as its place among the tiers cannot be known; a pod it \
                  selects has unknown verdicts)"

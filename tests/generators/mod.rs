@@ -13,7 +13,9 @@ use netpol_tui::policy::model::{
     Peer, Pod, Policy, PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
 };
 use netpol_tui::policy::selector::{Operator, Requirement, Selector};
-use netpol_tui::policy::tiers::{Action, Subject, Tier, TierPeer, TierPolicy, TierRule};
+use netpol_tui::policy::tiers::{
+    Action, CalicoTier, Order, Subject, Tier, TierPeer, TierPolicy, TierRule,
+};
 use netpol_tui::policy::PolicySet;
 use netpol_tui::policy::{Endpoint, EngineOptions, Flow, Index};
 
@@ -359,6 +361,7 @@ pub fn tier_rule() -> impl Strategy<Value = TierRule> {
             peers,
             ports,
             own: None,
+            l7: None,
         })
 }
 
@@ -392,6 +395,7 @@ pub fn tier_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
                 origin: Default::default(),
                 order: None,
                 types: Vec::new(),
+                calico: None,
             },
         )
 }
@@ -440,7 +444,11 @@ pub fn build_tiered(
 ) -> Index {
     Index::build(
         Arc::new(inv.clone()),
-        Arc::new(PolicySet::new(policies).with_tiers(tiers)),
+        Arc::new(
+            PolicySet::new(policies)
+                .with_tiers(tiers)
+                .with_calico_tiers(calico_tiers()),
+        ),
         options,
     )
 }
@@ -536,6 +544,7 @@ pub fn cilium_deny(i: usize) -> impl Strategy<Value = TierPolicy> {
             origin: Default::default(),
             order: None,
             types: Vec::new(),
+            calico: None,
         })
 }
 
@@ -556,6 +565,7 @@ fn cilium_deny_rule() -> impl Strategy<Value = TierRule> {
             peers,
             ports,
             own: None,
+            l7: None,
         })
 }
 
@@ -620,7 +630,8 @@ fn calico_end() -> impl Strategy<Value = serde_json::Value> {
         )
 }
 
-/// A Calico rule, as JSON: any action, protocol and ends; destination ports with TCP or UDP.
+/// A Calico rule, as JSON: any action, protocol and ends; destination ports with TCP or UDP;
+/// sometimes an HTTP match.
 fn calico_rule() -> impl Strategy<Value = serde_json::Value> {
     let ports = prop::option::of(prop::collection::vec(
         prop::sample::select(vec![
@@ -665,14 +676,43 @@ fn calico_rule() -> impl Strategy<Value = serde_json::Value> {
                 } else if protocol.is_null() && rare == 5 {
                     rule["notProtocol"] = "UDP".into();
                 }
+                if rare == 4 {
+                    // An HTTP match: an Allow's is filtered at L7, a Deny's or Pass's unknown.
+                    rule["http"] = serde_json::json!({"methods": ["GET"]});
+                }
                 rule["destination"] = destination;
                 rule
             },
         )
 }
 
+/// The Calico tiers of their own of every generated world: before the admin tier, between
+/// it and the default tier (defaultAction Pass), between the default and baseline tiers,
+/// after every tier (Pass), and one tied with the default tier (its policies unknown).
+pub fn calico_tiers() -> Vec<CalicoTier> {
+    let tier = |name: &str, order: Option<f64>, default_action| CalicoTier {
+        name: name.into(),
+        order: order.map(Order),
+        default_action,
+    };
+    vec![
+        tier("sec", Some(100.0), Action::Deny),
+        tier("mid", Some(5000.0), Action::Pass),
+        tier("late", Some(5e6), Action::Deny),
+        tier("last", None, Action::Pass),
+        tier("tied", Some(1e6), Action::Deny),
+    ]
+}
+
+/// The tiers a generated Calico policy may be in: mostly the default one; `ghost` has no
+/// Tier object.
+const CALICO_TIER_NAMES: [&str; 10] = [
+    "default", "default", "default", "default", "sec", "mid", "late", "last", "tied", "ghost",
+];
+
 /// A Calico policy with rules, compiled from JSON: any order (around the NetworkPolicies'
-/// 1000, at it, or none), mostly of the default tier.
+/// 1000, at it, or none), mostly of the default tier, some of the tiers of
+/// [`calico_tiers`] or of a tier with no Tier object.
 pub fn calico_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
     (
         prop::option::of(prop::sample::select(NAMESPACES.to_vec())),
@@ -690,12 +730,21 @@ pub fn calico_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
             Some(1000.0),
             Some(1500.0),
         ]),
-        0..10u8,
+        (0..10u8, prop::sample::select(CALICO_TIER_NAMES.to_vec())),
         prop::collection::vec(calico_rule(), 0..3),
         prop::collection::vec(calico_rule(), 0..3),
     )
         .prop_map(
-            move |(namespace, selector, namespaces, (ingress, egress), order, rare, ins, outs)| {
+            move |(
+                namespace,
+                selector,
+                namespaces,
+                (ingress, egress),
+                order,
+                (rare, tier),
+                ins,
+                outs,
+            )| {
                 let types: Vec<&str> = [ingress.then_some("Ingress"), egress.then_some("Egress")]
                     .into_iter()
                     .flatten()
@@ -705,11 +754,10 @@ pub fn calico_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
                 } else {
                     None
                 };
-                let tier = if rare == 0 { "sec" } else { "default" };
                 let name = if tier == "default" {
                     format!("k{i}")
                 } else {
-                    format!("sec.k{i}")
+                    format!("{tier}.k{i}")
                 };
                 let mut spec = serde_json::json!({
                     "selector": selector, "namespaceSelector": namespaces, "types": types,

@@ -45,6 +45,8 @@ pub enum Kind {
     /// Calico's NetworkPolicy and GlobalNetworkPolicy: served only after `serve_calico`.
     CalicoPolicy,
     CalicoGlobalPolicy,
+    /// Calico's Tier: served only after `serve_calico`.
+    CalicoTier,
 }
 
 impl Kind {
@@ -64,6 +66,7 @@ impl Kind {
             Kind::IstioPolicy => "authorizationpolicies",
             Kind::CalicoPolicy => "networkpolicies",
             Kind::CalicoGlobalPolicy => "globalnetworkpolicies",
+            Kind::CalicoTier => "tiers",
         }
     }
     fn api_version(self) -> &'static str {
@@ -74,7 +77,9 @@ impl Kind {
             Kind::ClusterPolicy => "policy.networking.k8s.io/v1alpha2",
             Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io/v2",
             Kind::IstioPolicy => "security.istio.io/v1",
-            Kind::CalicoPolicy | Kind::CalicoGlobalPolicy => "projectcalico.org/v3",
+            Kind::CalicoPolicy | Kind::CalicoGlobalPolicy | Kind::CalicoTier => {
+                "projectcalico.org/v3"
+            }
             _ => "v1",
         }
     }
@@ -87,7 +92,7 @@ impl Kind {
             }
             Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io",
             Kind::IstioPolicy => "security.istio.io",
-            Kind::CalicoPolicy | Kind::CalicoGlobalPolicy => "projectcalico.org",
+            Kind::CalicoPolicy | Kind::CalicoGlobalPolicy | Kind::CalicoTier => "projectcalico.org",
             _ => "",
         }
     }
@@ -107,6 +112,7 @@ impl Kind {
             Kind::IstioPolicy => "AuthorizationPolicy",
             Kind::CalicoPolicy => "NetworkPolicy",
             Kind::CalicoGlobalPolicy => "GlobalNetworkPolicy",
+            Kind::CalicoTier => "Tier",
         }
     }
     fn namespaced(self) -> bool {
@@ -126,6 +132,7 @@ impl Kind {
             match object["kind"].as_str() {
                 Some("NetworkPolicy") => return Kind::CalicoPolicy,
                 Some("GlobalNetworkPolicy") => return Kind::CalicoGlobalPolicy,
+                Some("Tier") => return Kind::CalicoTier,
                 _ => {}
             }
         }
@@ -700,6 +707,7 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         ["apis", "projectcalico.org", "v3", "globalnetworkpolicies"] => {
             Some((Kind::CalicoGlobalPolicy, None))
         }
+        ["apis", "projectcalico.org", "v3", "tiers"] => Some((Kind::CalicoTier, None)),
         ["apis", "security.istio.io", "v1", "authorizationpolicies"] => {
             Some((Kind::IstioPolicy, None))
         }
@@ -777,7 +785,9 @@ fn handle(
                 {"name": "networkpolicies", "singularName": "", "namespaced": true,
                 "kind": "NetworkPolicy", "verbs": ["get", "list", "watch"]},
                 {"name": "globalnetworkpolicies", "singularName": "", "namespaced": false,
-                "kind": "GlobalNetworkPolicy", "verbs": ["get", "list", "watch"]}]
+                "kind": "GlobalNetworkPolicy", "verbs": ["get", "list", "watch"]},
+                {"name": "tiers", "singularName": "", "namespaced": false,
+                "kind": "Tier", "verbs": ["get", "list", "watch"]}]
         });
         return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
     }
@@ -830,7 +840,7 @@ fn handle(
     }
     let route = route(&path).filter(|(k, _)| match k {
         Kind::IstioPolicy => guard.istio,
-        Kind::CalicoPolicy | Kind::CalicoGlobalPolicy => guard.calico,
+        Kind::CalicoPolicy | Kind::CalicoGlobalPolicy | Kind::CalicoTier => guard.calico,
         Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => guard.cilium,
         Kind::StagedPolicy => guard.calico,
         Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => guard.policy_api,
@@ -1204,6 +1214,18 @@ pub mod objects {
     pub fn calico_policy(ns: &str, name: &str, spec: Value) -> Value {
         json!({"apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
                "metadata": {"name": name, "namespace": ns}, "spec": spec})
+    }
+
+    /// A Calico GlobalNetworkPolicy (projectcalico.org/v3).
+    pub fn calico_global(name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+               "metadata": {"name": name}, "spec": spec})
+    }
+
+    /// A Calico Tier (projectcalico.org/v3).
+    pub fn calico_tier(name: &str, spec: Value) -> Value {
+        json!({"apiVersion": "projectcalico.org/v3", "kind": "Tier",
+               "metadata": {"name": name}, "spec": spec})
     }
 
     /// An Istio AuthorizationPolicy (security.istio.io/v1).

@@ -337,7 +337,9 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         None => {
             tiers_known = false;
             hidden.push(
-                "whether the cluster has AdminNetworkPolicies (API discovery of                  policy.networking.k8s.io forbidden): they may decide any flow, so every                  verdict is unknown"
+                "whether the cluster has AdminNetworkPolicies (API discovery of \
+                 policy.networking.k8s.io forbidden): they may decide any flow, so every \
+                 verdict is unknown"
                     .to_string(),
             );
         }
@@ -348,7 +350,8 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
                 } else {
                     tiers_known = false;
                     hidden.push(format!(
-                        "{plural} (forbidden): these cluster-scoped policies may decide any                          flow, so every verdict is unknown"
+                        "{plural} (forbidden): these cluster-scoped policies may decide any \
+                         flow, so every verdict is unknown"
                     ));
                 }
             }
@@ -419,6 +422,23 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
                 "Calico {plural} (projectcalico.org, forbidden): they may decide any flow, so \
                  every verdict is unknown"
             ));
+        }
+    }
+    // Calico's Tier objects place the policies of tiers other than the default one; where
+    // they cannot be read, those policies are unknown (and said so), the rest still judged.
+    if !calico_kinds.is_empty()
+        && calico
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|r| r == "tiers"))
+    {
+        if can_list(conn, Api::<watch::CalicoTier>::all(client.clone())).await? {
+            calico_kinds.push("tiers");
+        } else {
+            hidden.push(
+                "Calico tiers (projectcalico.org, forbidden): policies of tiers other than \
+                 default cannot be placed, so verdicts they may decide are unknown"
+                    .to_string(),
+            );
         }
     }
     let staged_served = calico
@@ -617,6 +637,7 @@ impl Cache {
         let mut staged = Vec::new();
         let mut tiers = Vec::new();
         let mut istio = Vec::new();
+        let mut calico_tiers = Vec::new();
         let mut warnings = Vec::new();
         for part in &self.parts {
             for item in part.store.values() {
@@ -631,6 +652,7 @@ impl Cache {
                     Item::Staged(s) => staged.push(s.clone()),
                     Item::Tier(t) => tiers.push(t.clone()),
                     Item::Istio(p) => istio.push(p.clone()),
+                    Item::CalicoTier(t) => calico_tiers.push(t.clone()),
                     Item::Cilium(parts) => {
                         for c in parts {
                             policies.push(c.allow.clone());
@@ -692,7 +714,10 @@ impl Cache {
         };
         inventory.normalize();
         warnings.sort();
-        let mut set = PolicySet::new(policies).with_tiers(tiers).with_istio(istio);
+        let mut set = PolicySet::new(policies)
+            .with_tiers(tiers)
+            .with_calico_tiers(calico_tiers)
+            .with_istio(istio);
         set.tiers_known = self.access.tiers_known;
         (World::new(inventory, set).with_staged(staged), warnings)
     }
@@ -921,6 +946,7 @@ impl Session {
                     "calico networkpolicies".into(),
                     Api::<watch::CalicoNetworkPolicy>::all(client),
                 ),
+                "tiers" => loops.add("calico tiers".into(), Api::<watch::CalicoTier>::all(client)),
                 _ => loops.add(
                     "calico globalnetworkpolicies".into(),
                     Api::<watch::CalicoGlobalNetworkPolicy>::all(client),

@@ -22,7 +22,9 @@ use tokio::sync::mpsc;
 use super::connect::chain;
 use crate::cluster::convert;
 use crate::policy::audit::Staged;
-use crate::policy::calico::{compile_calico_policy, CalicoObject};
+use crate::policy::calico::{
+    compile_calico_policy, compile_tier, CalicoObject, TierObject as CalicoTierObject,
+};
 use crate::policy::compile::{compile_network_policy, FieldError};
 use crate::policy::compile_cilium::{compile_cilium_policy, CiliumCompiled, CiliumObject};
 use crate::policy::compile_tiers::{compile_tier_policy, TierKind, TierObject};
@@ -51,6 +53,8 @@ pub enum Item {
     Tier(TierPolicy),
     /// A Cilium policy: the allow part and the deny part of each of its rule sets.
     Cilium(Vec<CiliumCompiled>),
+    /// A Calico Tier: where the policies of that tier stand.
+    CalicoTier(crate::policy::tiers::CalicoTier),
     /// An Istio AuthorizationPolicy: shown, not evaluated.
     Istio(crate::policy::istio::IstioPolicy),
     /// An object the engine cannot use, with the reason (shown as a warning).
@@ -202,6 +206,14 @@ json_resource!(
     Cluster
 );
 json_resource!(
+    CalicoTier,
+    "projectcalico.org",
+    "v3",
+    "Tier",
+    "tiers",
+    Cluster
+);
+json_resource!(
     AuthorizationPolicyV1,
     "security.istio.io",
     "v1",
@@ -317,6 +329,17 @@ impl Watched for CalicoGlobalNetworkPolicy {
             self.json(),
             |o: &CalicoObject, _| compile_calico_policy(o, None, origin()),
             Item::Tier,
+        )
+    }
+}
+
+impl Watched for CalicoTier {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &CalicoTierObject, _| compile_tier(o),
+            Item::CalicoTier,
         )
     }
 }

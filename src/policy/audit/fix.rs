@@ -45,9 +45,15 @@ pub fn fix(index: &Index, flow: &Flow) -> Fix {
                     .iter()
                     .map(|&t| index.policies().tiers[t as usize].key())
                     .collect();
+                let tier = index.policies().calico_tier_end(selecting[0]);
+                let or = if tier == "Calico's default tier" {
+                    " (or a NetworkPolicy's)"
+                } else {
+                    ""
+                };
                 notes.push(format!(
-                    "{what} is denied at the end of Calico's default tier, which {} select: a \
-                     Calico Allow rule there (or a NetworkPolicy's) must admit it",
+                    "{what} is denied at the end of {tier}, which {} select: a Calico Allow \
+                     rule there{or} must admit it",
                     names.join(", ")
                 ));
             }

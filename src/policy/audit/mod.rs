@@ -223,6 +223,7 @@ pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
     }
     let mut staged = PolicySet::new(set.into_values().collect())
         .with_tiers(tiers.into_values().collect())
+        .with_calico_tiers(base.calico_tiers.clone())
         .with_istio(base.istio.clone());
     staged.tiers_known = base.tiers_known;
     (staged, effects)
@@ -491,8 +492,13 @@ impl Audit {
                         .map(|&t| self.staged_tier_name(t))
                         .chain(isolating.iter().map(|&p| self.staged_name(p)))
                         .collect();
+                    let tier = selecting
+                        .first()
+                        .map_or("Calico's default tier".into(), |&t| {
+                            self.staged.policies().calico_tier_end(t)
+                        });
                     parts.push(super::explain::end_of_tier_sentence(
-                        direction, &name, &list, &what,
+                        direction, &name, &tier, &list, &what,
                     ));
                 }
                 (Delta::WouldAllow, Side::TierAllowed(r)) => parts.push(format!(

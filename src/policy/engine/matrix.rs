@@ -299,7 +299,7 @@ impl<'a> PortView<'a> {
 
     /// One tier for subject class `c`: what it allows, what it cannot decide, and what it
     /// passes on (by a Pass rule, or no matching rule).
-    fn tier_walk(&mut self, tier: Tier, direction: Direction, c: u32) -> TierReach {
+    fn tier_walk(&mut self, members: &[u32], direction: Direction, c: u32) -> TierReach {
         let index = self.index;
         let own_ports =
             &index.inventory.pods[index.classes[c as usize].representative as usize].ports;
@@ -307,10 +307,7 @@ impl<'a> PortView<'a> {
         let mut allow = FixedBitSet::with_capacity(self.all.len());
         let mut unknown = allow.clone();
         let mut passed = allow.clone();
-        for policy in index.tier_members[tier.index()]
-            .iter()
-            .map(|&t| &index.tiers[t as usize])
-        {
+        for policy in members.iter().map(|&t| &index.tiers[t as usize]) {
             let applies = index.set_holds(policy.subject, c);
             if applies == Some(false) {
                 continue;
@@ -372,7 +369,8 @@ impl<'a> PortView<'a> {
         }
     }
 
-    /// The NetworkPolicy answer `np` of class `c` put between the Admin and Baseline tiers.
+    /// The NetworkPolicy answer `np` of class `c` put between the tiers before it and
+    /// after it.
     fn through_tiers(&mut self, direction: Direction, c: u32, np: Reach) -> Reach {
         let index = self.index;
         if !index.policies.tiers_known {
@@ -387,30 +385,24 @@ impl<'a> PortView<'a> {
             Direction::Egress => &class.egress,
         };
         let np_decides = !isolating.is_empty() || !index.class_policies_known(c);
-        let lower = if index.calico_default_active() {
-            self.default_tier(direction, c, np, np_decides)
+        // The tiers after NetworkPolicy, from the bottom up: what none decides is allowed.
+        let mut after = (self.all.clone(), FixedBitSet::with_capacity(self.all.len()));
+        for tier in Tier::AFTER_NETWORK_POLICY.into_iter().rev() {
+            after = self.stage(tier, direction, c, after);
+        }
+        let (mut sure, mut maybe) = if index.calico_default_active() {
+            self.default_tier(direction, c, np, np_decides, after)
         } else if np_decides {
-            np
+            let maybe = np
+                .maybe
+                .unwrap_or_else(|| FixedBitSet::with_capacity(self.all.len()));
+            (np.sure, maybe)
         } else {
-            let baseline = self.tier_walk(Tier::Baseline, direction, c);
-            let mut sure = baseline.allow;
-            sure.union_with(&baseline.rest);
-            Reach {
-                sure,
-                maybe: Some(baseline.unknown),
-            }
+            after
         };
-        let mut sure = lower.sure;
-        let mut maybe = lower
-            .maybe
-            .unwrap_or_else(|| FixedBitSet::with_capacity(self.all.len()));
         // The tiers above, nearest first: what they pass on keeps the answer from below.
         for tier in Tier::BEFORE_NETWORK_POLICY.into_iter().rev() {
-            let above = self.tier_walk(tier, direction, c);
-            sure.intersect_with(&above.rest);
-            sure.union_with(&above.allow);
-            maybe.intersect_with(&above.rest);
-            maybe.union_with(&above.unknown);
+            (sure, maybe) = self.stage(tier, direction, c, (sure, maybe));
         }
         Reach {
             sure,
@@ -418,45 +410,60 @@ impl<'a> PortView<'a> {
         }
     }
 
+    /// One tier over the answer `below` of the tiers after it (surely, maybe), group by
+    /// group from the last: what a group passes on, or leaves undecided where its end does
+    /// not deny, keeps the answer from below.
+    fn stage(
+        &mut self,
+        tier: Tier,
+        direction: Direction,
+        c: u32,
+        below: (FixedBitSet, FixedBitSet),
+    ) -> (FixedBitSet, FixedBitSet) {
+        let index = self.index;
+        let mut below = below;
+        for group in index.groups_of(tier).iter().rev() {
+            let walk = self.tier_walk(&group.members, direction, c);
+            let end = self.end_of(index.group_end_denies(group, direction, c), &below);
+            below = stack(walk, end, &below);
+        }
+        below
+    }
+
+    /// What a tier's end makes of what it leaves undecided: denied, unknown (maybe
+    /// denied), or the answer `below` of the tiers after it.
+    fn end_of(
+        &self,
+        denies: Option<bool>,
+        below: &(FixedBitSet, FixedBitSet),
+    ) -> (FixedBitSet, FixedBitSet) {
+        let none = FixedBitSet::with_capacity(self.all.len());
+        match denies {
+            Some(true) => (none.clone(), none),
+            None => (none, self.all.clone()),
+            Some(false) => below.clone(),
+        }
+    }
+
     /// Calico's default tier for class `c`, NetworkPolicy's answer `np` in it (which
-    /// decides where `np_decides`), over the Baseline tier: from the bottom up, the tier's
-    /// deny for a pod it selects, the Calico policies after NetworkPolicy, NetworkPolicy,
-    /// the Calico policies before it. A Pass goes to the Baseline tier.
-    fn default_tier(&mut self, direction: Direction, c: u32, np: Reach, np_decides: bool) -> Reach {
+    /// decides where `np_decides`), over the answer `after` of the tiers after it: from the
+    /// bottom up, the tier's deny for a pod it selects, the Calico policies after
+    /// NetworkPolicy, NetworkPolicy, the Calico policies before it. A Pass goes to the
+    /// tiers after it.
+    fn default_tier(
+        &mut self,
+        direction: Direction,
+        c: u32,
+        np: Reach,
+        np_decides: bool,
+        after: (FixedBitSet, FixedBitSet),
+    ) -> (FixedBitSet, FixedBitSet) {
+        let index = self.index;
         let n = self.all.len();
         let none = || FixedBitSet::with_capacity(n);
-        let base = {
-            let walk = self.tier_walk(Tier::Baseline, direction, c);
-            let mut sure = walk.allow;
-            sure.union_with(&walk.rest);
-            (sure, walk.unknown)
-        };
-        let mut below = match self.index.default_tier_selects(direction, c) {
-            Some(true) => (none(), none()),
-            None => (none(), self.all.clone()),
-            Some(false) => base.clone(),
-        };
-        let stack = |walk: TierReach, below: (FixedBitSet, FixedBitSet)| {
-            let undecided = {
-                let mut u = walk.rest.clone();
-                u.difference_with(&walk.passed);
-                u
-            };
-            let (mut sure, mut maybe) = below;
-            sure.intersect_with(&undecided);
-            maybe.intersect_with(&undecided);
-            let mut passed_sure = base.0.clone();
-            passed_sure.intersect_with(&walk.passed);
-            let mut passed_maybe = base.1.clone();
-            passed_maybe.intersect_with(&walk.passed);
-            sure.union_with(&passed_sure);
-            sure.union_with(&walk.allow);
-            maybe.union_with(&passed_maybe);
-            maybe.union_with(&walk.unknown);
-            (sure, maybe)
-        };
-        let after = self.tier_walk(Tier::CalicoAfter, direction, c);
-        below = stack(after, below);
+        let mut below = self.end_of(index.default_tier_selects(direction, c), &after);
+        let walk = self.tier_walk(&index.tier_members[Tier::CalicoAfter.index()], direction, c);
+        below = stack(walk, below, &after);
         if np_decides {
             let np_maybe = np.maybe.unwrap_or_else(none);
             let mut decided = np.sure.clone();
@@ -470,12 +477,12 @@ impl<'a> PortView<'a> {
             maybe.union_with(&np_only_maybe);
             below = (sure, maybe);
         }
-        let before = self.tier_walk(Tier::CalicoBefore, direction, c);
-        let (sure, maybe) = stack(before, below);
-        Reach {
-            sure,
-            maybe: Some(maybe),
-        }
+        let walk = self.tier_walk(
+            &index.tier_members[Tier::CalicoBefore.index()],
+            direction,
+            c,
+        );
+        stack(walk, below, &after)
     }
 
     /// Whether a member of class `src` may open `protocol`/`port` to a member of class `dst`
@@ -620,4 +627,27 @@ impl Matrix {
     pub fn is_empty(&self) -> bool {
         self.pods.is_empty()
     }
+}
+
+/// Tier policies' reach over two answers of what comes after them: `end` for what they leave
+/// undecided, `next` for what a Pass rule passes on (surely, maybe).
+fn stack(
+    walk: TierReach,
+    end: (FixedBitSet, FixedBitSet),
+    next: &(FixedBitSet, FixedBitSet),
+) -> (FixedBitSet, FixedBitSet) {
+    let mut undecided = walk.rest;
+    undecided.difference_with(&walk.passed);
+    let (mut sure, mut maybe) = end;
+    sure.intersect_with(&undecided);
+    maybe.intersect_with(&undecided);
+    let mut passed_sure = next.0.clone();
+    passed_sure.intersect_with(&walk.passed);
+    let mut passed_maybe = next.1.clone();
+    passed_maybe.intersect_with(&walk.passed);
+    sure.union_with(&passed_sure);
+    sure.union_with(&walk.allow);
+    maybe.union_with(&passed_maybe);
+    maybe.union_with(&walk.unknown);
+    (sure, maybe)
 }

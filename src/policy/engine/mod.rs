@@ -31,7 +31,7 @@ use super::model::{
 use super::selector::Selector;
 use super::set::PolicySet;
 use super::tiers::{Tier, TierPeer};
-use tiers::{CompiledTier, CompiledTierRule, Step, TierPeerSet};
+use tiers::{tier_groups, CompiledTier, CompiledTierRule, Step, TierGroup, TierPeerSet};
 
 pub type PodId = u32;
 pub type NodeId = u32;
@@ -398,6 +398,14 @@ pub struct Index {
     tiers: Vec<CompiledTier>,
     /// Per tier ([`Tier::index`]): its policies' positions in `tiers`, in order.
     tier_members: [Vec<u32>; Tier::COUNT],
+    /// The tier policies in groups that end alike, in evaluation order: one per Calico
+    /// tier of its own (which ends in its default action for a pod it selects), one per
+    /// other tier.
+    groups: Vec<TierGroup>,
+    /// Per tier ([`Tier::index`]): its groups' positions in `groups`.
+    tier_groups: [std::ops::Range<usize>; Tier::COUNT],
+    /// Per tier policy: its group's position in `groups`.
+    group_of: Vec<u32>,
     /// The classes Cilium's peers of no selector match, surely and maybe, made once: see
     /// [`Index::cilium_peer_classes`].
     cilium_classes: Box<[(FixedBitSet, FixedBitSet); 4]>,
@@ -835,6 +843,7 @@ impl Index {
         for (t, policy) in tiers.iter().enumerate() {
             tier_members[policy.tier.index()].push(t as u32);
         }
+        let (groups, tier_groups, group_of) = tier_groups(&policies.tiers);
         let policy_ids = policies
             .policies
             .iter()
@@ -862,6 +871,9 @@ impl Index {
             ip_blocks,
             tiers,
             tier_members,
+            groups,
+            tier_groups,
+            group_of,
             tier_nets,
             cilium_classes,
         }
@@ -1061,11 +1073,13 @@ impl Index {
             .is_none_or(|n| n.policies_known)
     }
 
-    /// One side through the tiers: the Admin tier, NetworkPolicy, then (for a pod that no
-    /// NetworkPolicy isolates) the Baseline tier. Where Calico's default tier has policies,
-    /// NetworkPolicy is part of it: Calico policies of lower order first, then
-    /// NetworkPolicy's allows, then the rest, then the tier's deny for a pod any of them
-    /// selects; a Pass leaves the tier for the Baseline tier.
+    /// One side through the tiers: Calico tiers ordered before the Admin tier, the Admin
+    /// tier, Cilium's denies, Calico tiers ordered before the default tier, NetworkPolicy,
+    /// then (for a pod that no NetworkPolicy isolates) Calico tiers ordered before the
+    /// Baseline tier, the Baseline tier and the Calico tiers after it. Where Calico's
+    /// default tier has policies, NetworkPolicy is part of it: Calico policies of lower
+    /// order first, then NetworkPolicy's allows, then the rest, then the tier's deny for a
+    /// pod any of them selects; a Pass leaves the tier for the tiers after it.
     fn side(&self, direction: Direction, subject: PodId, peer: &Endpoint, flow: &Flow) -> Side {
         if !self.tiers_active() {
             return self.network_policy_side(direction, subject, peer, flow);
@@ -1080,19 +1094,21 @@ impl Index {
                 return side;
             }
         }
-        let baseline = || {
-            self.tier_side(Tier::Baseline, direction, class, peer, flow)
+        let after = || {
+            Tier::AFTER_NETWORK_POLICY
+                .into_iter()
+                .find_map(|tier| self.tier_side(tier, direction, class, peer, flow))
                 .unwrap_or(Side::NotIsolated)
         };
         if !self.calico_default_active() {
             return match self.network_policy_side(direction, subject, peer, flow) {
-                Side::NotIsolated => baseline(),
+                Side::NotIsolated => after(),
                 side => side,
             };
         }
         match self.tier_step(Tier::CalicoBefore, direction, class, peer, flow) {
             Step::Decided(side) => return side,
-            Step::Passed => return baseline(),
+            Step::Passed => return after(),
             Step::Continue => {}
         }
         let np = self.network_policy_side(direction, subject, peer, flow);
@@ -1101,11 +1117,11 @@ impl Index {
         }
         match self.tier_step(Tier::CalicoAfter, direction, class, peer, flow) {
             Step::Decided(side) => return side,
-            Step::Passed => return baseline(),
+            Step::Passed => return after(),
             Step::Continue => {}
         }
         let (selecting, maybe) = self.default_tier_selecting(direction, class);
-        Side::end_of_default_tier(&np, selecting, maybe).unwrap_or_else(baseline)
+        Side::end_of_default_tier(&np, selecting, maybe).unwrap_or_else(after)
     }
 
     /// The NetworkPolicy tier alone.

@@ -574,19 +574,20 @@ impl<'a> Connectivity<'a> {
         if !index.policies.tiers_known {
             return (PortSet::none(), PortSet::all());
         }
-        // Per tier (in the order of `Tier::ALL`): ports not yet decided, allowed, unknown,
-        // passed on.
-        let mut remaining = [(); Tier::COUNT].map(|_| PortSet::all());
-        let mut allow = [(); Tier::COUNT].map(|_| PortSet::none());
-        let mut unknown = [(); Tier::COUNT].map(|_| PortSet::none());
-        let mut passed = [(); Tier::COUNT].map(|_| PortSet::none());
+        // Per group of tier policies (`Index::groups`): ports not yet decided, allowed,
+        // unknown, passed on.
+        let groups = index.groups.len();
+        let mut remaining = vec![PortSet::all(); groups];
+        let mut allow = vec![PortSet::none(); groups];
+        let mut unknown = vec![PortSet::none(); groups];
+        let mut passed = vec![PortSet::none(); groups];
         let mut states = states.iter();
         for (t, policy) in index.tiers.iter().enumerate() {
             let applies = index.set_holds(policy.subject, subject);
             if applies == Some(false) {
                 continue;
             }
-            let k = policy.tier.index();
+            let k = index.group_of[t] as usize;
             let actions = policy.rules(direction).iter().map(|r| r.action);
             for (rule, action) in self.tier_rules[t][side(direction)].iter().zip(actions) {
                 let state = states.next().copied().unwrap_or(0);
@@ -609,42 +610,56 @@ impl<'a> Connectivity<'a> {
                 }
             }
         }
-        let rest: [PortSet; Tier::COUNT] = std::array::from_fn(|k| {
-            let mut rest = remaining[k].clone();
-            rest.union_with(&passed[k]);
-            rest
-        });
+        // A group over two answers of what comes after it: `end` for what it leaves
+        // undecided, `next` for what it passes on.
+        let stack = |k: usize, end: (PortSet, PortSet), next: &(PortSet, PortSet)| {
+            let mut sure = end.0.intersection(&remaining[k]);
+            sure.union_with(&next.0.intersection(&passed[k]));
+            sure.union_with(&allow[k]);
+            let mut maybe = end.1.intersection(&remaining[k]);
+            maybe.union_with(&next.1.intersection(&passed[k]));
+            maybe.union_with(&unknown[k]);
+            (sure, maybe)
+        };
+        let end_of = |denies: Option<bool>, below: &(PortSet, PortSet)| match denies {
+            Some(true) => (PortSet::none(), PortSet::none()),
+            None => (PortSet::none(), PortSet::all()),
+            Some(false) => below.clone(),
+        };
+        // One tier over the answer of the tiers after it, group by group from the last.
+        let stage = |tier: Tier, mut below: (PortSet, PortSet)| {
+            for k in index.tier_groups[tier.index()].clone().rev() {
+                let denies = index.group_end_denies(&index.groups[k], direction, subject);
+                below = stack(k, end_of(denies, &below), &below);
+            }
+            below
+        };
         let class = &index.classes[subject as usize];
         let isolating = match direction {
             Direction::Ingress => &class.ingress,
             Direction::Egress => &class.egress,
         };
         let np_decides = !isolating.is_empty() || !index.class_policies_known(subject);
-        let b = Tier::Baseline.index();
-        let base = {
-            let mut sure = allow[b].clone();
-            sure.union_with(&rest[b]);
-            (sure, unknown[b].clone())
-        };
-        let (mut sure, mut maybe) = if index.calico_default_active() {
+        let after = Tier::AFTER_NETWORK_POLICY
+            .into_iter()
+            .rev()
+            .fold((PortSet::all(), PortSet::none()), |below, tier| {
+                stage(tier, below)
+            });
+        let mut answer = if index.calico_default_active() {
             // Calico's default tier, from the bottom up: its deny for a pod it selects, the
             // Calico policies after NetworkPolicy, NetworkPolicy, those before it. A Pass
-            // goes to the Baseline tier.
-            let mut below = match index.default_tier_selects(direction, subject) {
-                Some(true) => (PortSet::none(), PortSet::none()),
-                None => (PortSet::none(), PortSet::all()),
-                Some(false) => base.clone(),
+            // goes to the tiers after it.
+            let default = |tier: Tier, below: (PortSet, PortSet)| {
+                index.tier_groups[tier.index()]
+                    .clone()
+                    .rev()
+                    .fold(below, |below, k| stack(k, below, &after))
             };
-            let stack = |k: usize, (sure, maybe): (PortSet, PortSet)| {
-                let mut sure = sure.intersection(&remaining[k]);
-                sure.union_with(&base.0.intersection(&passed[k]));
-                sure.union_with(&allow[k]);
-                let mut maybe = maybe.intersection(&remaining[k]);
-                maybe.union_with(&base.1.intersection(&passed[k]));
-                maybe.union_with(&unknown[k]);
-                (sure, maybe)
-            };
-            below = stack(Tier::CalicoAfter.index(), below);
+            let mut below = default(
+                Tier::CalicoAfter,
+                end_of(index.default_tier_selects(direction, subject), &after),
+            );
             if np_decides {
                 let (np_sure, np_maybe) = np;
                 let mut decided = np_sure.clone();
@@ -655,24 +670,17 @@ impl<'a> Connectivity<'a> {
                 maybe.union_with(&np_maybe.minus(&np_sure));
                 below = (sure, maybe);
             }
-            stack(Tier::CalicoBefore.index(), below)
+            default(Tier::CalicoBefore, below)
         } else if np_decides {
             np
         } else {
-            base
+            after
         };
         // The tiers above, nearest first: what they pass on keeps the answer from below.
-        for k in Tier::BEFORE_NETWORK_POLICY
-            .into_iter()
-            .rev()
-            .map(Tier::index)
-        {
-            sure = sure.intersection(&rest[k]);
-            sure.union_with(&allow[k]);
-            maybe = maybe.intersection(&rest[k]);
-            maybe.union_with(&unknown[k]);
+        for tier in Tier::BEFORE_NETWORK_POLICY.into_iter().rev() {
+            answer = stage(tier, answer);
         }
-        (sure, maybe)
+        answer
     }
 
     /// What a member of class `src` may open to a (different) member of class `dst`, as the

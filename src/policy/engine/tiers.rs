@@ -1,10 +1,13 @@
 //! Tier policies in the engine. Each is compiled against the classes once: its subject and
 //! its rules' pod peers become bitsets over classes (host-network pods excluded, as the API
 //! says), its networks become memberships recorded in the class keys. A side is then judged
-//! through the Admin tier, NetworkPolicy (inside Calico's default tier where that has
-//! policies), and the Baseline tier ([`Index::side`]); the same
+//! through Calico's tiers of their own (groups that end in their default action), the Admin
+//! tier, NetworkPolicy (inside Calico's default tier where that has policies), and the
+//! Baseline tier ([`Index::side`]); the same
 //! walk is done for one flow here, for one port over every class in the matrix, and for
 //! every port of one pair in the all-ports table.
+
+use std::ops::Range;
 
 use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
@@ -13,7 +16,7 @@ use super::{Endpoint, Flow, Index, Side};
 use crate::policy::calico::{end_matches, Seen};
 use crate::policy::model::{Direction, Entity, IpBlock, PortSpec};
 use crate::policy::selector::Selector;
-use crate::policy::tiers::{Action, CalicoEnd, Tier};
+use crate::policy::tiers::{Action, CalicoEnd, Tier, TierPolicy};
 
 /// The tier rule that decides a side: indexes into the set's tier policies (in evaluation
 /// order), the policy's rules of that direction, the rule's peers and its ports (`None`
@@ -68,6 +71,60 @@ pub(super) enum Step {
     Continue,
 }
 
+/// Tier policies that end alike: a Calico tier of its own, or the rest of a tier.
+#[derive(Debug, Clone)]
+pub(super) struct TierGroup {
+    pub tier: Tier,
+    /// Positions in the set's tier policies, in evaluation order.
+    pub members: Vec<u32>,
+    /// A Calico tier's default action: what it does with what no rule of it decides for a
+    /// pod one of its policies selects. `None`: the side goes on to the next tier.
+    pub end: Option<Action>,
+}
+
+/// The tier policies (in evaluation order) in groups: one per Calico tier of its own, one
+/// per other tier that has policies. With each tier's groups, and each policy's group.
+pub(super) fn tier_groups(
+    policies: &[TierPolicy],
+) -> (Vec<TierGroup>, [Range<usize>; Tier::COUNT], Vec<u32>) {
+    let mut groups: Vec<TierGroup> = Vec::new();
+    let mut group_of = Vec::with_capacity(policies.len());
+    for (t, policy) in policies.iter().enumerate() {
+        let calico = policy
+            .calico
+            .as_deref()
+            .filter(|_| policy.tier.is_calico_named());
+        let same = groups.last().is_some_and(|g| {
+            g.tier == policy.tier
+                && calico.is_none_or(|c| {
+                    policies[g.members[0] as usize].calico_tier() == Some(c.tier.as_str())
+                })
+        });
+        if !same {
+            groups.push(TierGroup {
+                tier: policy.tier,
+                members: Vec::new(),
+                end: calico.map(|c| c.default_action),
+            });
+        }
+        let g = groups.len() - 1;
+        groups[g].members.push(t as u32);
+        group_of.push(g as u32);
+    }
+    let ranges = std::array::from_fn(|k| {
+        let first = groups
+            .iter()
+            .position(|g| g.tier.index() >= k)
+            .unwrap_or(groups.len());
+        let end = groups
+            .iter()
+            .position(|g| g.tier.index() > k)
+            .unwrap_or(groups.len());
+        first..end
+    });
+    (groups, ranges, group_of)
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct CompiledTier {
     pub tier: Tier,
@@ -115,21 +172,65 @@ impl Index {
         direction: Direction,
         class: u32,
     ) -> (Vec<u32>, Vec<u32>) {
+        let members = [Tier::CalicoBefore, Tier::CalicoAfter]
+            .into_iter()
+            .flat_map(|tier| &self.tier_members[tier.index()]);
+        self.selecting(members, direction, class)
+    }
+
+    /// Of some Calico policies, those that select a class for `direction`: surely, and maybe.
+    pub(super) fn selecting<'a>(
+        &self,
+        members: impl IntoIterator<Item = &'a u32>,
+        direction: Direction,
+        class: u32,
+    ) -> (Vec<u32>, Vec<u32>) {
         let (mut sure, mut maybe) = (Vec::new(), Vec::new());
-        for tier in [Tier::CalicoBefore, Tier::CalicoAfter] {
-            for &t in &self.tier_members[tier.index()] {
-                let policy = &self.tiers[t as usize];
-                if !policy.selects_for(direction) {
-                    continue;
-                }
-                match self.set_holds(policy.subject, class) {
-                    Some(true) => sure.push(t),
-                    None => maybe.push(t),
-                    Some(false) => {}
-                }
+        for &t in members {
+            let policy = &self.tiers[t as usize];
+            if !policy.selects_for(direction) {
+                continue;
+            }
+            match self.set_holds(policy.subject, class) {
+                Some(true) => sure.push(t),
+                None => maybe.push(t),
+                Some(false) => {}
             }
         }
         (sure, maybe)
+    }
+
+    /// Whether a group's end denies a class for `direction`: surely, not (it goes on), or
+    /// maybe (`None`).
+    pub(super) fn group_end_denies(
+        &self,
+        group: &TierGroup,
+        direction: Direction,
+        class: u32,
+    ) -> Option<bool> {
+        if group.end != Some(Action::Deny) {
+            return Some(false);
+        }
+        let (sure, maybe) = self.selecting(&group.members, direction, class);
+        if !sure.is_empty() {
+            Some(true)
+        } else if maybe.is_empty() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// The groups of a tier.
+    pub(super) fn groups_of(&self, tier: Tier) -> &[TierGroup] {
+        &self.groups[self.tier_groups[tier.index()].clone()]
+    }
+
+    /// The groups of a tier in words, for explain: each group's members and end action.
+    pub fn tier_groups_of(&self, tier: Tier) -> impl Iterator<Item = (&[u32], Option<Action>)> {
+        self.groups_of(tier)
+            .iter()
+            .map(|g| (g.members.as_slice(), g.end))
     }
 
     /// Whether a Calico policy of the default tier selects a pod for `direction` (`None`:
@@ -140,6 +241,26 @@ impl Index {
         direction: Direction,
     ) -> Option<bool> {
         self.calico_selects_class(direction, self.pod_class[pod as usize])
+    }
+
+    /// Whether a Calico tier that denies at its end (the default tier, or one whose default
+    /// action is Deny) selects a pod for `direction`: surely, not, or (`None`) only maybe. Such
+    /// a pod is isolated as a NetworkPolicy isolates it.
+    pub fn calico_isolates(&self, pod: super::PodId, direction: Direction) -> Option<bool> {
+        let class = self.pod_class[pod as usize];
+        let members = self
+            .groups
+            .iter()
+            .filter(|g| g.end == Some(Action::Deny) || g.tier.is_calico_default())
+            .flat_map(|g| &g.members);
+        let (sure, maybe) = self.selecting(members, direction, class);
+        if !sure.is_empty() {
+            Some(true)
+        } else if maybe.is_empty() {
+            Some(false)
+        } else {
+            None
+        }
     }
 
     /// Whether a Calico policy of the default tier selects a class for `direction`: surely,
@@ -288,7 +409,8 @@ impl Index {
     }
 
     /// One tier for one flow: the side it decides (allowed, denied, or unknown where a rule
-    /// might match), or `None` when the flow passes through it (a Pass rule, or no match).
+    /// might match; for a Calico tier of its own that selects the pod, its default Deny), or
+    /// `None` when the flow goes on past it (a Pass rule, or no match).
     pub(super) fn tier_side(
         &self,
         tier: Tier,
@@ -297,10 +419,24 @@ impl Index {
         peer: &Endpoint,
         flow: &Flow,
     ) -> Option<Side> {
-        match self.tier_step(tier, direction, subject, peer, flow) {
-            Step::Decided(side) => Some(side),
-            Step::Passed | Step::Continue => None,
+        for group in self.groups_of(tier) {
+            match self.members_step(&group.members, direction, subject, peer, flow) {
+                Step::Decided(side) => return Some(side),
+                Step::Passed => continue,
+                Step::Continue => {}
+            }
+            if group.end == Some(Action::Deny) {
+                let (selecting, maybe) = self.selecting(&group.members, direction, subject);
+                if !selecting.is_empty() || !maybe.is_empty() {
+                    return Some(Side::TierEnd {
+                        selecting,
+                        isolating: Vec::new(),
+                        maybe,
+                    });
+                }
+            }
         }
+        None
     }
 
     /// One tier for one flow, telling a Pass from no match.
@@ -312,12 +448,30 @@ impl Index {
         peer: &Endpoint,
         flow: &Flow,
     ) -> Step {
+        self.members_step(
+            &self.tier_members[tier.index()],
+            direction,
+            subject,
+            peer,
+            flow,
+        )
+    }
+
+    /// Some tier policies (in evaluation order) for one flow, telling a Pass from no match.
+    fn members_step(
+        &self,
+        members: &[u32],
+        direction: Direction,
+        subject: u32,
+        peer: &Endpoint,
+        flow: &Flow,
+    ) -> Step {
         let own_end = match direction {
             Direction::Ingress => &flow.dst,
             Direction::Egress => &flow.src,
         };
         let own = own_end.pod_id();
-        for &t in &self.tier_members[tier.index()] {
+        for &t in members {
             let policy = &self.tiers[t as usize];
             let applies = self.set_holds(policy.subject, subject);
             if applies == Some(false) {
@@ -414,6 +568,14 @@ impl Index {
                     }
                 }
                 if rule.action != Action::Pass {
+                    continue;
+                }
+                // Calico tiers of their own after this one may still decide.
+                let later_calico = self
+                    .groups
+                    .iter()
+                    .any(|g| g.tier > compiled.tier && g.tier.is_calico());
+                if later_calico {
                     continue;
                 }
                 if compiled.tier == Tier::Baseline {

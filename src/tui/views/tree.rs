@@ -224,6 +224,11 @@ fn row_line(
                     None => "cal  last ".to_string(),
                 },
                 crate::policy::tiers::Tier::Baseline => "base      ".to_string(),
+                _ => format!(
+                    "{:<4.4}{:>5} ",
+                    t.calico_tier().unwrap_or(""),
+                    t.order.map_or("last".to_string(), |o| o.to_string())
+                ),
             };
             let warn =
                 !view.warnings.is_empty() || state.snapshot.problems.policies.contains(&t.key());
