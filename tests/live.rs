@@ -857,6 +857,8 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "tiers",
         "tier.networkpolicies",
         "tier.globalnetworkpolicies",
+        "stagednetworkpolicies",
+        "stagedglobalnetworkpolicies",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -1075,6 +1077,47 @@ async fn calicos_staged_policies_are_read_where_served() {
         .unwrap()
         .iter()
         .any(|d| d["from"] == "production/frontend" && d["change"] == "would_break"));
+
+    // Calico's own staged kinds are staged changes too: a staged global default-deny of
+    // the database's ingress, judged with the rest.
+    mock.apply(mockapi::objects::staged_calico_global(
+        "lock-database",
+        "Set",
+        json!({"selector": "app == 'database'", "types": ["Ingress"]}),
+    ));
+    let (session, world, _) = live::open(&target(&config), WAIT).await.unwrap();
+    let labels: Vec<String> = world.staged.iter().map(|s| s.label()).collect();
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.contains("projectcalico.org/GlobalNetworkPolicy/lock-database")),
+        "{labels:?}"
+    );
+    drop(session);
+    let (code, out, err) = run(&config, &["audit", "-o", "json"]).await;
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["declared"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["to"] == "production/database" && d["change"] == "would_break"),
+        "{out}"
+    );
+    mock.forbid(Kind::StagedCalicoGlobalPolicy, None);
+    let (_, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(world
+        .staged
+        .iter()
+        .all(|s| !s.label().contains("lock-database")));
+    assert!(
+        status.hidden.iter().any(|h| h
+            == "Calico stagedglobalnetworkpolicies (projectcalico.org, forbidden cluster-wide): \
+                audit mode does not see the changes they stage"),
+        "{:?}",
+        status.hidden
+    );
 
     // Forbidden everywhere: named among what is not visible.
     mock.forbid(Kind::StagedPolicy, None);
@@ -1538,7 +1581,13 @@ async fn calico_policies_are_judged_where_served() {
     let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
     assert_eq!(
         session.access.calico_kinds,
-        ["networkpolicies", "globalnetworkpolicies", "tiers"]
+        [
+            "networkpolicies",
+            "globalnetworkpolicies",
+            "tiers",
+            "stagednetworkpolicies",
+            "stagedglobalnetworkpolicies"
+        ]
     );
     assert!(status.hidden.is_empty(), "{:?}", status.hidden);
     // The database's ingress is selected by a Calico policy of order 10, which denies the
@@ -1592,7 +1641,13 @@ async fn calico_tiers_place_their_policies_where_they_can_be_read() {
     let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
     assert_eq!(
         session.access.calico_kinds,
-        ["networkpolicies", "globalnetworkpolicies", "tiers"]
+        [
+            "networkpolicies",
+            "globalnetworkpolicies",
+            "tiers",
+            "stagednetworkpolicies",
+            "stagedglobalnetworkpolicies"
+        ]
     );
     assert!(status.hidden.is_empty(), "{:?}", status.hidden);
     // The security tier (order 100) goes before everything else and selects the database:
@@ -1618,7 +1673,12 @@ async fn calico_tiers_place_their_policies_where_they_can_be_read() {
     let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
     assert_eq!(
         session.access.calico_kinds,
-        ["networkpolicies", "globalnetworkpolicies"]
+        [
+            "networkpolicies",
+            "globalnetworkpolicies",
+            "stagednetworkpolicies",
+            "stagedglobalnetworkpolicies"
+        ]
     );
     assert!(world.policies.tiers_known);
     assert!(

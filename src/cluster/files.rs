@@ -1015,56 +1015,36 @@ impl Builder {
         (kind, name, namespace): (&str, &str, &str),
         origin: Origin,
     ) {
-        use crate::policy::calico::{compile_calico_policy, CalicoObject, API_VERSION};
+        use crate::policy::audit::staged_calico_change;
+        use crate::policy::calico::{CalicoObject, API_VERSION};
         let global = kind == "StagedGlobalNetworkPolicy";
-        let applied = if global {
-            "GlobalNetworkPolicy"
-        } else {
-            "NetworkPolicy"
-        };
         let label = calico_label(kind, global, name, namespace);
         let action = value
             .get_mut("spec")
             .and_then(Value::as_object_mut)
             .and_then(|spec| spec.remove("stagedAction"));
+        let action = match &action {
+            None => None,
+            Some(Value::String(a)) => Some(a.clone()),
+            Some(other) => Some(other.to_string()),
+        };
         let source = format!("{origin} ({kind})");
-        let change = match action.as_ref().map(Value::as_str) {
-            None | Some(Some("Set")) => {
-                let ns = (!global).then_some(namespace);
-                let api_version = value
-                    .get("apiVersion")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                let read = (
-                    label.as_str(),
-                    kind,
-                    api_version.as_str(),
-                    &[API_VERSION][..],
-                );
-                let Some(policy) = self.compiled(value, doc, prefix, read, |o: &CalicoObject| {
-                    compile_calico_policy(o, ns, origin.clone())
-                }) else {
-                    return;
-                };
-                Change::SetTier(Box::new(policy))
-            }
-            Some(Some("Delete")) => Change::RemoveTier {
-                key: if global {
-                    format!("projectcalico.org/{applied}/{name}")
-                } else {
-                    format!("projectcalico.org/{applied}/{namespace}/{name}")
-                },
-            },
-            _ => {
-                self.object_error(
-                    doc,
-                    Some(label),
-                    &format!("{prefix}spec.stagedAction"),
-                    "unsupported value: must be Set or Delete".to_string(),
-                );
-                return;
-            }
+        let ns = (!global).then_some(namespace);
+        let api_version = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let read = (
+            label.as_str(),
+            kind,
+            api_version.as_str(),
+            &[API_VERSION][..],
+        );
+        let Some(change) = self.compiled(value, doc, prefix, read, |o: &CalicoObject| {
+            staged_calico_change(o, action.as_deref(), ns, origin.clone())
+        }) else {
+            return;
         };
         self.count(kind);
         let mut staged = Staged::new(change, source);

@@ -47,6 +47,10 @@ pub enum Kind {
     CalicoGlobalPolicy,
     /// Calico's Tier: served only after `serve_calico`.
     CalicoTier,
+    /// Calico's StagedNetworkPolicy and StagedGlobalNetworkPolicy: served only after
+    /// `serve_calico`.
+    StagedCalicoPolicy,
+    StagedCalicoGlobalPolicy,
 }
 
 impl Kind {
@@ -67,6 +71,8 @@ impl Kind {
             Kind::CalicoPolicy => "networkpolicies",
             Kind::CalicoGlobalPolicy => "globalnetworkpolicies",
             Kind::CalicoTier => "tiers",
+            Kind::StagedCalicoPolicy => "stagednetworkpolicies",
+            Kind::StagedCalicoGlobalPolicy => "stagedglobalnetworkpolicies",
         }
     }
     fn api_version(self) -> &'static str {
@@ -77,9 +83,11 @@ impl Kind {
             Kind::ClusterPolicy => "policy.networking.k8s.io/v1alpha2",
             Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io/v2",
             Kind::IstioPolicy => "security.istio.io/v1",
-            Kind::CalicoPolicy | Kind::CalicoGlobalPolicy | Kind::CalicoTier => {
-                "projectcalico.org/v3"
-            }
+            Kind::CalicoPolicy
+            | Kind::CalicoGlobalPolicy
+            | Kind::CalicoTier
+            | Kind::StagedCalicoPolicy
+            | Kind::StagedCalicoGlobalPolicy => "projectcalico.org/v3",
             _ => "v1",
         }
     }
@@ -92,7 +100,11 @@ impl Kind {
             }
             Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => "cilium.io",
             Kind::IstioPolicy => "security.istio.io",
-            Kind::CalicoPolicy | Kind::CalicoGlobalPolicy | Kind::CalicoTier => "projectcalico.org",
+            Kind::CalicoPolicy
+            | Kind::CalicoGlobalPolicy
+            | Kind::CalicoTier
+            | Kind::StagedCalicoPolicy
+            | Kind::StagedCalicoGlobalPolicy => "projectcalico.org",
             _ => "",
         }
     }
@@ -113,6 +125,8 @@ impl Kind {
             Kind::CalicoPolicy => "NetworkPolicy",
             Kind::CalicoGlobalPolicy => "GlobalNetworkPolicy",
             Kind::CalicoTier => "Tier",
+            Kind::StagedCalicoPolicy => "StagedNetworkPolicy",
+            Kind::StagedCalicoGlobalPolicy => "StagedGlobalNetworkPolicy",
         }
     }
     fn namespaced(self) -> bool {
@@ -125,6 +139,7 @@ impl Kind {
                 | Kind::CiliumPolicy
                 | Kind::IstioPolicy
                 | Kind::CalicoPolicy
+                | Kind::StagedCalicoPolicy
         )
     }
     fn from_json(object: &Value) -> Kind {
@@ -133,6 +148,8 @@ impl Kind {
                 Some("NetworkPolicy") => return Kind::CalicoPolicy,
                 Some("GlobalNetworkPolicy") => return Kind::CalicoGlobalPolicy,
                 Some("Tier") => return Kind::CalicoTier,
+                Some("StagedNetworkPolicy") => return Kind::StagedCalicoPolicy,
+                Some("StagedGlobalNetworkPolicy") => return Kind::StagedCalicoGlobalPolicy,
                 _ => {}
             }
         }
@@ -708,6 +725,15 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
             Some((Kind::CalicoGlobalPolicy, None))
         }
         ["apis", "projectcalico.org", "v3", "tiers"] => Some((Kind::CalicoTier, None)),
+        ["apis", "projectcalico.org", "v3", "stagednetworkpolicies"] => {
+            Some((Kind::StagedCalicoPolicy, None))
+        }
+        ["apis", "projectcalico.org", "v3", "namespaces", ns, "stagednetworkpolicies"] => {
+            Some((Kind::StagedCalicoPolicy, Some(ns.to_string())))
+        }
+        ["apis", "projectcalico.org", "v3", "stagedglobalnetworkpolicies"] => {
+            Some((Kind::StagedCalicoGlobalPolicy, None))
+        }
         ["apis", "security.istio.io", "v1", "authorizationpolicies"] => {
             Some((Kind::IstioPolicy, None))
         }
@@ -787,7 +813,11 @@ fn handle(
                 {"name": "globalnetworkpolicies", "singularName": "", "namespaced": false,
                 "kind": "GlobalNetworkPolicy", "verbs": ["get", "list", "watch"]},
                 {"name": "tiers", "singularName": "", "namespaced": false,
-                "kind": "Tier", "verbs": ["get", "list", "watch"]}]
+                "kind": "Tier", "verbs": ["get", "list", "watch"]},
+                {"name": "stagednetworkpolicies", "singularName": "", "namespaced": true,
+                "kind": "StagedNetworkPolicy", "verbs": ["get", "list", "watch"]},
+                {"name": "stagedglobalnetworkpolicies", "singularName": "", "namespaced": false,
+                "kind": "StagedGlobalNetworkPolicy", "verbs": ["get", "list", "watch"]}]
         });
         return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
     }
@@ -840,7 +870,11 @@ fn handle(
     }
     let route = route(&path).filter(|(k, _)| match k {
         Kind::IstioPolicy => guard.istio,
-        Kind::CalicoPolicy | Kind::CalicoGlobalPolicy | Kind::CalicoTier => guard.calico,
+        Kind::CalicoPolicy
+        | Kind::CalicoGlobalPolicy
+        | Kind::CalicoTier
+        | Kind::StagedCalicoPolicy
+        | Kind::StagedCalicoGlobalPolicy => guard.calico,
         Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => guard.cilium,
         Kind::StagedPolicy => guard.calico,
         Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => guard.policy_api,
@@ -1219,6 +1253,15 @@ pub mod objects {
     /// A Calico GlobalNetworkPolicy (projectcalico.org/v3).
     pub fn calico_global(name: &str, spec: Value) -> Value {
         json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+               "metadata": {"name": name}, "spec": spec})
+    }
+
+    /// A Calico StagedGlobalNetworkPolicy (projectcalico.org/v3): a GlobalNetworkPolicy's spec
+    /// with a `stagedAction`.
+    pub fn staged_calico_global(name: &str, action: &str, spec: Value) -> Value {
+        let mut spec = spec;
+        spec["stagedAction"] = json!(action);
+        json!({"apiVersion": "projectcalico.org/v3", "kind": "StagedGlobalNetworkPolicy",
                "metadata": {"name": name}, "spec": spec})
     }
 

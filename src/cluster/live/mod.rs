@@ -441,6 +441,37 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
             );
         }
     }
+    // Calico's staged policies are changes for audit mode to judge: read cluster-wide where
+    // that is allowed, and where it is not, audit says it does not see them.
+    for plural in ["stagednetworkpolicies", "stagedglobalnetworkpolicies"] {
+        if !calico
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|r| r == plural))
+        {
+            continue;
+        }
+        let client = client.clone();
+        let readable = match plural {
+            "stagednetworkpolicies" => {
+                can_list(conn, Api::<watch::StagedCalicoNetworkPolicy>::all(client)).await?
+            }
+            _ => {
+                can_list(
+                    conn,
+                    Api::<watch::StagedCalicoGlobalNetworkPolicy>::all(client),
+                )
+                .await?
+            }
+        };
+        if readable {
+            calico_kinds.push(plural);
+        } else {
+            hidden.push(format!(
+                "Calico {plural} (projectcalico.org, forbidden cluster-wide): audit mode does \
+                 not see the changes they stage"
+            ));
+        }
+    }
     let staged_served = calico
         .as_ref()
         .is_some_and(|l| l.iter().any(|r| r == "stagedkubernetesnetworkpolicies"));
@@ -947,6 +978,14 @@ impl Session {
                     Api::<watch::CalicoNetworkPolicy>::all(client),
                 ),
                 "tiers" => loops.add("calico tiers".into(), Api::<watch::CalicoTier>::all(client)),
+                "stagednetworkpolicies" => loops.add(
+                    "calico stagednetworkpolicies".into(),
+                    Api::<watch::StagedCalicoNetworkPolicy>::all(client),
+                ),
+                "stagedglobalnetworkpolicies" => loops.add(
+                    "calico stagedglobalnetworkpolicies".into(),
+                    Api::<watch::StagedCalicoGlobalNetworkPolicy>::all(client),
+                ),
                 _ => loops.add(
                     "calico globalnetworkpolicies".into(),
                     Api::<watch::CalicoGlobalNetworkPolicy>::all(client),

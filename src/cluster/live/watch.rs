@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use super::connect::chain;
 use crate::cluster::convert;
-use crate::policy::audit::Staged;
+use crate::policy::audit::{staged_calico_change, Staged};
 use crate::policy::calico::{
     compile_calico_policy, compile_tier, CalicoObject, TierObject as CalicoTierObject,
 };
@@ -206,6 +206,22 @@ json_resource!(
     Cluster
 );
 json_resource!(
+    StagedCalicoNetworkPolicy,
+    "projectcalico.org",
+    "v3",
+    "StagedNetworkPolicy",
+    "stagednetworkpolicies",
+    Namespaced
+);
+json_resource!(
+    StagedCalicoGlobalNetworkPolicy,
+    "projectcalico.org",
+    "v3",
+    "StagedGlobalNetworkPolicy",
+    "stagedglobalnetworkpolicies",
+    Cluster
+);
+json_resource!(
     CalicoTier,
     "projectcalico.org",
     "v3",
@@ -330,6 +346,45 @@ impl Watched for CalicoGlobalNetworkPolicy {
             |o: &CalicoObject, _| compile_calico_policy(o, None, origin()),
             Item::Tier,
         )
+    }
+}
+
+/// A staged Calico policy's change: its `stagedAction` taken out of the spec, the rest
+/// compiled as the Calico policy it stages.
+fn staged_calico<K: Resource<DynamicType = ()>>(
+    obj: &K,
+    mut json: serde_json::Value,
+    namespaced: bool,
+) -> Item {
+    let action = json["spec"]
+        .as_object_mut()
+        .and_then(|spec| spec.remove("stagedAction"))
+        .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_string));
+    let kind = K::kind(&()).to_string();
+    compiled(
+        obj,
+        json,
+        |o: &CalicoObject, ns| {
+            let ns = namespaced.then_some(ns);
+            staged_calico_change(o, action.as_deref(), ns, origin())
+        },
+        |change| {
+            let mut staged = Staged::new(change, format!("{} ({kind})", origin()));
+            staged.from_source = true;
+            Item::Staged(staged)
+        },
+    )
+}
+
+impl Watched for StagedCalicoNetworkPolicy {
+    fn item(&self) -> Item {
+        staged_calico(self, self.json(), true)
+    }
+}
+
+impl Watched for StagedCalicoGlobalNetworkPolicy {
+    fn item(&self) -> Item {
+        staged_calico(self, self.json(), false)
     }
 }
 

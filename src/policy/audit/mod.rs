@@ -229,6 +229,32 @@ pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
     (staged, effects)
 }
 
+/// The change a Calico StagedNetworkPolicy (`namespace` given) or StagedGlobalNetworkPolicy
+/// (`None`) stages, by its `stagedAction`: `Set` (the default) adds or replaces the Calico
+/// policy of its name with its spec, `Delete` removes that policy.
+pub fn staged_calico_change(
+    object: &super::calico::CalicoObject,
+    staged_action: Option<&str>,
+    namespace: Option<&str>,
+    origin: Origin,
+) -> std::result::Result<Change, super::FieldErrors> {
+    let name = object.metadata.name.clone().unwrap_or_default();
+    match staged_action {
+        None | Some("Set") => super::calico::compile_calico_policy(object, namespace, origin)
+            .map(|p| Change::SetTier(Box::new(p))),
+        Some("Delete") => Ok(Change::RemoveTier {
+            key: match namespace {
+                Some(ns) => format!("projectcalico.org/NetworkPolicy/{ns}/{name}"),
+                None => format!("projectcalico.org/GlobalNetworkPolicy/{name}"),
+            },
+        }),
+        Some(_) => Err(super::FieldErrors(vec![super::error::FieldError {
+            path: "spec.stagedAction".into(),
+            message: "unsupported value: must be Set or Delete".into(),
+        }])),
+    }
+}
+
 /// A what-if: a default-deny for one namespace or all of them, in one or both directions,
 /// written as real NetworkPolicy objects that can be printed and applied later.
 #[derive(Debug, Clone, PartialEq, Eq)]
