@@ -341,6 +341,47 @@ fn a_cilium_deny_is_dropped_and_annotated() {
     assert!(lab_namespaces().is_empty());
 }
 
+/// Calico's tiers, enforced by the lab tier by tier: a security tier (order 100) whose
+/// policy denies frontend -> backend:8080 (which the NetworkPolicies admit) and passes the
+/// rest on. The kernel drops that flow and the probe annotates it with the Calico policy;
+/// the frontend's other flows, passed on to NetworkPolicy, still flow.
+#[test]
+fn a_calico_tier_deny_is_dropped_and_annotated() {
+    require_root();
+    let _lab = lock();
+    let dir = tempfile::tempdir().unwrap();
+    let deny = dir.path().join("calico.yaml");
+    std::fs::write(
+        &deny,
+        "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: security.no-frontend-to-backend}\nspec:\n  tier: security\n  selector: app == 'frontend'\n  types: [Egress]\n  egress:\n  - action: Deny\n    protocol: TCP\n    destination: {selector: app == 'backend', ports: [8080]}\n  - action: Pass\n",
+    )
+    .unwrap();
+    let out =
+        run(bin()
+            .args(["lab", "--demo", "-f"])
+            .arg(&deny)
+            .args(["--duration", "5", "-o", "json"]));
+    let rows = records(&out.stdout);
+    let blocked = find(&rows, "frontend -> backend:8080", |r| {
+        r["src"] == "production/frontend"
+            && r["dst"] == "production/backend"
+            && r["dst_port"] == 8080
+    });
+    assert_eq!(blocked["datapath"], "dropped", "{blocked}");
+    assert_eq!(blocked["outcome"], "blocked_by_policy", "{blocked}");
+    assert_eq!(
+        policies(blocked),
+        ["projectcalico.org/GlobalNetworkPolicy/security.no-frontend-to-backend"],
+        "{blocked}"
+    );
+    // Passed on: the frontend's other flows are NetworkPolicy's to decide, which admits some.
+    let passed = find(&rows, "a frontend flow the NetworkPolicies admit", |r| {
+        r["src"] == "production/frontend" && r["datapath"] == "forwarded"
+    });
+    assert_eq!(passed["outcome"], "allowed_by_policy", "{passed}");
+    assert!(lab_namespaces().is_empty());
+}
+
 /// With a ring far too small for the traffic, lost events are counted, not hidden.
 #[test]
 fn loss_counter_rises_when_the_ring_is_too_small() {
@@ -481,7 +522,9 @@ fn quit(t: Tmux) {
 fn the_ui_shows_a_labs_flows_with_the_policy_responsible() {
     require_root();
     let _lab = lock();
-    let (mut lab, addr, rest) = serving_lab("12");
+    // Long enough that the lab still serves when the UI, slow to start on a loaded
+    // machine, opens its nodes view.
+    let (mut lab, addr, rest) = serving_lab("20");
     let ui = Tmux::run(
         "probe-ui",
         160,

@@ -745,18 +745,38 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
     for s in &the_lab.skipped {
         eprintln!("lab: skipped {s}");
     }
-    // Cilium's deny rules are enforced (below); the other tiers are not.
-    let tiers = index
-        .policies()
-        .tiers
-        .iter()
-        .filter(|t| t.tier != crate::policy::tiers::Tier::Cilium)
-        .count();
-    if tiers > 0 {
-        eprintln!(
-            "lab: {tiers} tier policies (AdminNetworkPolicy and kin) are not enforced by the \
-             lab's rules: flows they decide show as disagreements"
-        );
+    // Cilium's deny rules and Calico's placed policies are enforced (below); the other
+    // tiers are not.
+    {
+        use crate::policy::tiers::Tier;
+        let tiers = &index.policies().tiers;
+        let not_enforced = tiers
+            .iter()
+            .filter(|t| !t.tier.is_calico() && t.tier != Tier::Cilium)
+            .count();
+        if not_enforced > 0 {
+            eprintln!(
+                "lab: {not_enforced} tier policies (AdminNetworkPolicy and kin) are not \
+                 enforced by the lab's rules: flows they decide show as disagreements"
+            );
+        }
+        let unplaced = tiers.iter().filter(|t| t.tier == Tier::Calico).count();
+        if unplaced > 0 {
+            eprintln!(
+                "lab: {unplaced} Calico policies whose tier cannot be placed are not enforced"
+            );
+        }
+        let calico = tiers
+            .iter()
+            .filter(|t| t.tier.is_calico() && t.tier != Tier::Calico)
+            .count();
+        if calico > 0 {
+            eprintln!(
+                "lab: {calico} Calico policies are enforced tier by tier, their selectors \
+                 resolved to the lab's pods; rules on service accounts, Services, source ports \
+                 or HTTP are not"
+            );
+        }
     }
     let cilium = index
         .policies()
