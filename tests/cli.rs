@@ -1823,3 +1823,61 @@ fn calico_http_matches_are_shown_at_l7() {
         "filtered at L7 by projectcalico.org/NetworkPolicy/shop/orders-api ingress[0] HTTP methods GET, POST; paths prefix /api/v1, exact /healthz (L7 rules are shown, not judged)",
     ]);
 }
+
+/// `--demo=calico` is the demo on Calico: tiers of its own, Calico's policies and a
+/// NetworkPolicy, a staged Calico default-deny; `--demo` alone stays the first scenario,
+/// and takes no value unless one is given with `=`.
+#[test]
+fn the_calico_demo_is_a_scenario_of_its_own() {
+    let canary = run(
+        bin().args([
+            "explain",
+            "--demo=calico",
+            "--from",
+            "shop/frontend-canary",
+            "--to",
+            "shop/orders",
+            "--port",
+            "9000",
+        ]),
+        1,
+    );
+    assert_has(&canary, &[
+        "blocked: ingress of shop/orders denied by projectcalico.org/GlobalNetworkPolicy/security.quarantine (Calico tier security (order 100, before the admin tier), order 10) ingress[0]: deny",
+    ]);
+    let audit = run(bin().args(["audit", "--demo=calico"]), 1);
+    assert_has(
+        &audit,
+        &[
+            "+ projectcalico.org/GlobalNetworkPolicy/shop-default-deny",
+            "would break 4 declared port pairs",
+        ],
+    );
+    let dump = run(bin().args(["demo", "--dump", "--demo=calico"]), 0);
+    assert!(dump.contains("kind: Tier"), "{dump}");
+    // `--demo` before the subcommand is the first scenario, not a value.
+    let first = run(
+        bin().args([
+            "--demo",
+            "explain",
+            "--from",
+            "production/frontend",
+            "--to",
+            "production/database",
+            "--port",
+            "5432",
+        ]),
+        1,
+    );
+    assert_has(
+        &first,
+        &["✗ DENIED production/frontend → production/database TCP/5432"],
+    );
+    let bad = bin()
+        .args(["explain", "--demo=flannel", "--from", "a/b", "--to", "c/d"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("[possible values: cilium, calico]"), "{err}");
+}

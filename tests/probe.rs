@@ -504,7 +504,7 @@ fn wait_for_a_blocked_flow(t: &Tmux, secs: u64) -> String {
     t.wait_until("a blocked flow with its policy", secs, &|s| {
         s.lines().any(|l| {
             // The newest flows scroll by: any dropped one named with its policy will do.
-            l.contains("✗") && l.contains("drop") && l.contains("isolated by production/")
+            l.contains("✗") && l.contains("drop") && l.contains("blocked by production/")
         })
     })
 }

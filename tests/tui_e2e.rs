@@ -450,7 +450,7 @@ fn live_cluster_agents_through_port_forwards() {
         40,
         &format!("--kubeconfig {}", config.display()),
     );
-    let screen = t.wait_for("isolated by shop/db-locked");
+    let screen = t.wait_for("blocked by shop/db-locked");
     assert!(screen.contains("shop/cart"), "{screen}");
     assert!(
         screen

@@ -298,9 +298,8 @@ pub(super) fn demo_text(source: &SourceArgs, paint: &Paint) -> Result<ExitCode, 
         out.push_str(&render::effective(&effective(&index, pod), paint));
         out.push('\n');
     }
-    out.push_str(&paint.dim(
-        "Try: explain --demo --from production/frontend --to production/database --port 5432\n",
-    ));
+    let scenario = source.scenario(true).unwrap_or_default();
+    out.push_str(&paint.dim(&format!("Try: {}\n", scenario.try_first())));
     print(&out)?;
     Ok(ExitCode::SUCCESS)
 }

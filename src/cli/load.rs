@@ -6,7 +6,7 @@ use std::io::Write;
 use super::{runtime, Failure, SourceArgs};
 use crate::app::SourceInfo;
 use crate::cluster::files::{self, Input, LoadReport};
-use crate::cluster::{demo, live, World};
+use crate::cluster::{live, World};
 use crate::policy::selector::Selector;
 use crate::policy::{Index, PodId};
 
@@ -44,7 +44,8 @@ pub(super) fn live_target(source: &SourceArgs) -> live::Target {
 }
 
 pub(super) fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<Loaded, Failure> {
-    let demo = source.demo || demo_forced;
+    let scenario = source.scenario(demo_forced);
+    let demo = scenario.is_some();
     if !demo && source.filenames.is_empty() {
         return load_live(source);
     }
@@ -53,13 +54,12 @@ pub(super) fn load_world(source: &SourceArgs, demo_forced: bool) -> Result<Loade
         .iter()
         .map(|f| Input::from_arg(f))
         .collect();
-    let texts: &[(&str, &str)] = if demo {
-        &[("<demo>", demo::DEMO_YAML)]
-    } else {
-        &[]
-    };
+    let texts: Vec<(&str, &str)> = scenario
+        .map(|s| (s.source(), s.yaml()))
+        .into_iter()
+        .collect();
     let mut stdin = std::io::stdin().lock();
-    let loaded = files::load_with(texts, &inputs, &mut stdin)?;
+    let loaded = files::load_with(&texts, &inputs, &mut stdin)?;
     let info = match (demo, inputs.is_empty()) {
         (true, true) => demo_info(),
         (true, false) => SourceInfo {

@@ -104,15 +104,50 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// The demo scenarios, by the CNI the demo cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoScenario {
+    Cilium,
+    Calico,
+}
+
+impl DemoScenario {
+    pub fn scenario(self) -> crate::cluster::demo::Scenario {
+        match self {
+            DemoScenario::Cilium => crate::cluster::demo::Scenario::Cilium,
+            DemoScenario::Calico => crate::cluster::demo::Scenario::Calico,
+        }
+    }
+}
+
+impl SourceArgs {
+    /// The demo scenario asked for, or (`forced`: the `demo` command) the default one.
+    pub fn scenario(&self, forced: bool) -> Option<crate::cluster::demo::Scenario> {
+        match self.demo {
+            Some(d) => Some(d.scenario()),
+            None if forced => Some(Default::default()),
+            None => None,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// Manifest file or directory (recursive: .yaml, .yml, .json); `-` reads stdin. Repeatable.
     #[arg(short = 'f', long = "filename", global = true, value_name = "PATH")]
     pub filenames: Vec<String>,
 
-    /// Use the built-in demo scenario (with -f: the demo and the manifests together).
-    #[arg(long, global = true)]
-    pub demo: bool,
+    /// Use the built-in demo scenario (with -f: the demo and the manifests together);
+    /// `--demo=calico` for the one on Calico (tiers, Calico's policies next to NetworkPolicies).
+    #[arg(
+        long,
+        global = true,
+        value_name = "SCENARIO",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "cilium"
+    )]
+    pub demo: Option<DemoScenario>,
 
     /// Path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
     #[arg(long, global = true, value_name = "PATH", conflicts_with_all = ["filenames", "demo"])]
@@ -477,12 +512,12 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
         if !crate::tui::has_terminal() {
             return Err(Failure::Usage(crate::tui::NO_TERMINAL.into()));
         }
-        let loaded = if source.demo || !source.filenames.is_empty() {
+        let loaded = if source.demo.is_some() || !source.filenames.is_empty() {
             load::load_world(source, false)?
         } else {
             load::start_live(source)?
         };
-        return ui::open_tui(&cli, loaded, source.demo);
+        return ui::open_tui(&cli, loaded, source.demo.is_some());
     };
     match command {
         Command::Completions { shell } => {
@@ -493,7 +528,7 @@ fn execute(mut cli: Cli, paint: &Paint) -> Result<ExitCode, Failure> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dump: true } => {
-            output::print(crate::cluster::demo::DEMO_YAML)?;
+            output::print(source.scenario(true).unwrap_or_default().yaml())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { dump: false } if crate::tui::has_terminal() => {

@@ -187,7 +187,7 @@ pub(super) fn agent_action(source: &SourceArgs, action: AgentAction) -> Result<E
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if source.demo || !source.filenames.is_empty() {
+    if source.demo.is_some() || !source.filenames.is_empty() {
         return Err(Failure::Usage(format!(
             "agent {}: works on a cluster (a kubeconfig context), not on --demo or -f",
             if installing { "install" } else { "uninstall" }
@@ -734,7 +734,7 @@ pub(super) fn lab(source: &SourceArgs, args: LabArgs) -> Result<ExitCode, Failur
     use crate::lab::{self, Lab};
     use crate::probe::{self, Output, Probe};
 
-    if !source.demo && source.filenames.is_empty() {
+    if source.demo.is_none() && source.filenames.is_empty() {
         return Err(Failure::Usage(
             "lab builds pods from manifests: give --demo or -f".into(),
         ));

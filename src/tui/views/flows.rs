@@ -162,7 +162,7 @@ fn connections(frame: &mut Frame, inner: Rect, state: &State) {
             let used: usize = spans.iter().map(|s| s.width()).sum();
             if let Some(fl) = f.get(r.last_seq) {
                 let short = match fl.outcome {
-                    Outcome::BlockedByPolicy => format!("isolated by {}", fl.policies.join(", ")),
+                    Outcome::BlockedByPolicy => format!("blocked by {}", fl.policies.join(", ")),
                     _ => fl.explanation.clone(),
                 };
                 spans.push(Span::styled(
@@ -273,7 +273,7 @@ fn flow_line(
     let room = width.saturating_sub(used);
     // The list names the policies; the full sentence is one Enter away.
     let short = match f.outcome {
-        Outcome::BlockedByPolicy => format!("isolated by {}", f.policies.join(", ")),
+        Outcome::BlockedByPolicy => format!("blocked by {}", f.policies.join(", ")),
         _ => f.explanation.clone(),
     };
     spans.push(Span::styled(
