@@ -74,6 +74,8 @@ shot high-contrast high-contrast : text:netpol Enter
 # The likely mistakes, as lint finds them; a Cilium policy's L7 rules.
 shot problems dark : text:problems Enter
 shot cilium dark C-p text:backend-api-l7 Enter
+# The demo on Calico: a quarantined canary stopped by the security tier, ordered first.
+SHOT_ARGS="--demo=calico" shot calico dark C-p text:shop/frontend-canary Enter e text:orders Enter text:api Enter
 # Audit mode: the demo's staged rollout step, judged.
 shot audit dark C-p text:monitoring/prometheus Enter
 shot breakage dark b
