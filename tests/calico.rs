@@ -399,11 +399,11 @@ fn unknown_where_data_is_missing() {
         vec![
             case("selector: a pod", &sel, "prod/web", "prod/api", Allowed),
             case(
-                "selector: an outside address may be a NetworkSet's",
+                "selector: an outside address no NetworkSet holds",
                 &sel,
                 "172.16.0.9",
                 "prod/api",
-                Unknown,
+                Denied,
             ),
             case(
                 "service accounts: a pod",
@@ -459,11 +459,11 @@ fn egress_rules() {
         vec![
             case("denied to prod", &deny_out, "dev/shell", "prod/api", Denied),
             case(
-                "a node may be a HostEndpoint the selector matches: unknown",
+                "a node no HostEndpoint holds: the selector does not match it",
                 &deny_out,
                 "dev/shell",
                 "node/n1",
-                Unknown,
+                Allowed,
             ),
             case(
                 "other namespaces untouched",
@@ -705,4 +705,209 @@ fn tiers_that_cannot_be_placed_are_unknown() {
         Allowed,
     ));
     run(WORLD, cases);
+}
+
+fn set(kind: &str, namespace: Option<&str>, name: &str, labels: &str, spec: &str) -> String {
+    let ns = namespace.map_or(String::new(), |n| format!(", namespace: {n}"));
+    format!(
+        "apiVersion: projectcalico.org/v3\nkind: {kind}\nmetadata: {{name: {name}{ns}, labels: {{{labels}}}}}\nspec: {{{spec}}}\n---\n"
+    )
+}
+
+/// Addresses that are no pod's: a Calico selector matches them through the NetworkSets,
+/// GlobalNetworkSets and HostEndpoints that hold them ("NetworkSet", "GlobalNetworkSet" and
+/// "HostEndpoint" references; "Calico automatic labels": in a NetworkPolicy a selector with
+/// no namespaceSelector means resources of the policy's namespace, in a GlobalNetworkPolicy
+/// resources of every namespace and non-namespaced ones; `global()` selects the
+/// non-namespaced ones). An address no set holds matches no selector, and matches a
+/// notSelector; where a set may hold addresses it does not list, the answer is unknown.
+#[test]
+fn network_sets_and_host_endpoints() {
+    let sets = [
+        set(
+            "GlobalNetworkSet",
+            None,
+            "partners",
+            "role: partner",
+            "nets: [203.0.113.0/24]",
+        ),
+        set(
+            "NetworkSet",
+            Some("prod"),
+            "office",
+            "role: office",
+            "nets: [198.51.100.0/24]",
+        ),
+        set(
+            "HostEndpoint",
+            None,
+            "n2-eth0",
+            "host: n2",
+            "node: n2, interfaceName: eth0, expectedIPs: [192.168.1.2]",
+        ),
+    ]
+    .concat();
+    let from = |source: &str| {
+        format!("selector: app == 'api'\ningress:\n- action: Allow\n  source: {{{source}}}")
+    };
+    let gnp = |source: &str| format!("{sets}{}", global("api", &from(source)));
+    let np = |source: &str| format!("{sets}{}", calico("prod", "api", &from(source)));
+    let open = set(
+        "GlobalNetworkSet",
+        None,
+        "saas",
+        "role: partner",
+        "allowedEgressDomains: [api.example.com]",
+    );
+    run(
+        WORLD,
+        vec![
+            case(
+                "a GlobalNetworkSet's address",
+                &gnp("selector: role == 'partner'"),
+                "203.0.113.7",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "an address no set holds",
+                &gnp("selector: role == 'partner'"),
+                "172.16.0.9",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "a namespaced policy: a NetworkSet of its namespace",
+                &np("selector: role == 'office'"),
+                "198.51.100.5",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "a namespaced policy: not a GlobalNetworkSet",
+                &np("selector: role == 'partner'"),
+                "203.0.113.7",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "global(): a GlobalNetworkSet",
+                &gnp("namespaceSelector: global(), selector: role == 'partner'"),
+                "203.0.113.7",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "global(): not a NetworkSet",
+                &gnp("namespaceSelector: global(), selector: role == 'office'"),
+                "198.51.100.5",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "a namespaceSelector: the NetworkSets of those namespaces",
+                &gnp("namespaceSelector: env == 'prod'"),
+                "198.51.100.5",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "a HostEndpoint's expected IP",
+                &gnp("selector: host == 'n2'"),
+                "node/n2",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "another node",
+                &gnp("selector: host == 'n1'"),
+                "node/n2",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "notSelector: a set it matches",
+                &gnp("notSelector: role == 'partner'"),
+                "203.0.113.7",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "notSelector: an address no set holds",
+                &gnp("notSelector: role == 'partner'"),
+                "172.16.0.9",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "a set with domain names may hold it",
+                &format!("{open}{}", gnp("selector: role == 'partner'")),
+                "172.16.0.9",
+                "prod/api",
+                Unknown,
+            ),
+            case(
+                "a set with domain names, and one that holds it",
+                &format!("{open}{}", gnp("selector: role == 'partner'")),
+                "203.0.113.7",
+                "prod/api",
+                Allowed,
+            ),
+        ],
+    );
+}
+
+/// A NetworkSet picked by its namespace's labels (a namespaceSelector, or `pcns.*` in the
+/// selector) when those labels cannot be read: unknown, never a guess either way.
+#[test]
+fn a_network_set_whose_namespace_labels_are_hidden_is_unknown() {
+    use netpol_tui::cluster::files::load_text;
+    use netpol_tui::policy::{EngineOptions, Index};
+    use std::sync::Arc;
+    let office = set(
+        "NetworkSet",
+        Some("prod"),
+        "office",
+        "role: office",
+        "nets: [198.51.100.0/24]",
+    );
+    for source in [
+        "namespaceSelector: env == 'prod', selector: role == 'office'",
+        "selector: pcns.env == 'prod' && role == 'office'",
+    ] {
+        let policy = global(
+            "api",
+            &format!("selector: app == 'api'\ningress:\n- action: Allow\n  source: {{{source}}}"),
+        );
+        let text = format!("{WORLD}\n---\n{office}{policy}");
+        let loaded = load_text("test", &text).expect("loads");
+        let mut inventory = (*loaded.world.inventory).clone();
+        for ns in &mut inventory.namespaces {
+            if ns.name == "prod" {
+                ns.labels_known = false;
+                ns.labels.retain(|k, _| k == "kubernetes.io/metadata.name");
+            }
+        }
+        let index = Index::build(
+            Arc::new(inventory),
+            Arc::clone(&loaded.world.policies),
+            EngineOptions::default(),
+        );
+        assert_eq!(
+            verdicts::decide(&index, "198.51.100.5", "prod/api", Tcp, 8080),
+            Unknown,
+            "{source}"
+        );
+        // Known labels: allowed.
+        let known = verdicts::index_of(
+            WORLD,
+            &format!("{office}{policy}"),
+            EngineOptions::default(),
+        );
+        assert_eq!(
+            verdicts::decide(&known, "198.51.100.5", "prod/api", Tcp, 8080),
+            Allowed,
+            "{source}"
+        );
+    }
 }

@@ -859,6 +859,9 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "tier.globalnetworkpolicies",
         "stagednetworkpolicies",
         "stagedglobalnetworkpolicies",
+        "networksets",
+        "globalnetworksets",
+        "hostendpoints",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -1586,7 +1589,10 @@ async fn calico_policies_are_judged_where_served() {
             "globalnetworkpolicies",
             "tiers",
             "stagednetworkpolicies",
-            "stagedglobalnetworkpolicies"
+            "stagedglobalnetworkpolicies",
+            "networksets",
+            "globalnetworksets",
+            "hostendpoints"
         ]
     );
     assert!(status.hidden.is_empty(), "{:?}", status.hidden);
@@ -1646,7 +1652,10 @@ async fn calico_tiers_place_their_policies_where_they_can_be_read() {
             "globalnetworkpolicies",
             "tiers",
             "stagednetworkpolicies",
-            "stagedglobalnetworkpolicies"
+            "stagedglobalnetworkpolicies",
+            "networksets",
+            "globalnetworksets",
+            "hostendpoints"
         ]
     );
     assert!(status.hidden.is_empty(), "{:?}", status.hidden);
@@ -1677,7 +1686,10 @@ async fn calico_tiers_place_their_policies_where_they_can_be_read() {
             "networkpolicies",
             "globalnetworkpolicies",
             "stagednetworkpolicies",
-            "stagedglobalnetworkpolicies"
+            "stagedglobalnetworkpolicies",
+            "networksets",
+            "globalnetworksets",
+            "hostendpoints"
         ]
     );
     assert!(world.policies.tiers_known);
@@ -1701,6 +1713,55 @@ async fn calico_tiers_place_their_policies_where_they_can_be_read() {
         "kube-system/coredns",
         53
     ));
+    drop(session);
+    mock.assert_read_only();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calico_network_sets_are_read_where_served() {
+    use mockapi::objects::{calico_global, calico_global_set};
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.serve_calico();
+    mock.apply(calico_global_set(
+        "partners",
+        json!({"role": "partner"}),
+        &["203.0.113.0/24"],
+    ));
+    mock.apply(calico_global(
+        "db-from-partners",
+        json!({"selector": "app == 'database'",
+               "ingress": [{"action": "Allow", "source": {"selector": "role == 'partner'"}}]}),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    // The partner's address is in the set the selector matches: allowed after the
+    // NetworkPolicies; another outside address is in no set: denied.
+    assert!(allowed(&world, "203.0.113.7", "production/database", 5432));
+    let e = why(&world, "198.51.100.9", "production/database", 5432);
+    assert!(!e.allowed);
+    assert!(e.unknown.is_none(), "{:?}", e.unknown);
+    drop(session);
+
+    // GlobalNetworkSets that cannot be read: an address no known set holds may be one's.
+    mock.forbid(Kind::CalicoGlobalNetworkSet, None);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(!world.policies.calico_sets_known);
+    assert!(
+        status.hidden.join("\n").contains(
+            "Calico globalnetworksets (projectcalico.org, forbidden cluster-wide): whether a \
+             Calico selector matches an address that is no pod's is unknown"
+        ),
+        "{:?}",
+        status.hidden
+    );
+    let e = why(&world, "198.51.100.9", "production/database", 5432);
+    let unknown = e.unknown.expect("unknown, not a guess");
+    assert!(
+        unknown.contains("NetworkSets, GlobalNetworkSets and HostEndpoints could not all be read"),
+        "{unknown}"
+    );
     drop(session);
     mock.assert_read_only();
 }

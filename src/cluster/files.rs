@@ -253,6 +253,8 @@ struct Builder {
     istio: BTreeMap<(String, String), crate::policy::istio::IstioPolicy>,
     /// Calico's Tier objects by name.
     calico_tiers: BTreeMap<String, crate::policy::tiers::CalicoTier>,
+    /// Calico's NetworkSets, GlobalNetworkSets and HostEndpoints by key.
+    calico_sets: BTreeMap<String, crate::policy::tiers::CalicoAddressSet>,
     staged: Vec<Staged>,
     /// Errors past `MAX_ERRORS`, counted only, per file.
     more_errors: BTreeMap<String, usize>,
@@ -341,6 +343,9 @@ const KINDS: &[&str] = &[
     "StagedNetworkPolicy",
     "StagedGlobalNetworkPolicy",
     "Tier",
+    "NetworkSet",
+    "GlobalNetworkSet",
+    "HostEndpoint",
     "AdminNetworkPolicy",
     "BaselineAdminNetworkPolicy",
     "ClusterNetworkPolicy",
@@ -937,6 +942,27 @@ impl Builder {
                     self.duplicate(&label, &origin);
                 }
             }
+            ("projectcalico.org", "NetworkSet" | "GlobalNetworkSet" | "HostEndpoint") => {
+                use crate::policy::calico::{compile_address_set, AddressSetObject, API_VERSION};
+                let global = kind != "NetworkSet";
+                let label = calico_label(&kind, global, &name, &namespace);
+                let ns = (!global).then_some(namespace.as_str());
+                let read = (
+                    label.as_str(),
+                    kind.as_str(),
+                    api_version.as_str(),
+                    &[API_VERSION][..],
+                );
+                let Some(set) = self.compiled(value, doc, prefix, read, |o: &AddressSetObject| {
+                    compile_address_set(o, &kind, ns)
+                }) else {
+                    return;
+                };
+                self.count(&format!("{kind} (Calico)"));
+                if self.calico_sets.insert(set.key(), set).is_some() {
+                    self.duplicate(&label, &origin);
+                }
+            }
             ("projectcalico.org", "StagedKubernetesNetworkPolicy") => {
                 self.staged_policy(value, doc, &label, prefix, origin)
             }
@@ -1241,6 +1267,7 @@ impl Builder {
         let policies = PolicySet::new(self.policies.into_values().collect())
             .with_tiers(self.tiers.into_values().collect())
             .with_calico_tiers(self.calico_tiers.into_values().collect())
+            .with_calico_sets(self.calico_sets.into_values().collect())
             .with_istio(self.istio.into_values().collect());
         Ok(Loaded {
             world: World::new(inventory, policies).with_staged(self.staged),

@@ -25,8 +25,8 @@ use super::compile::{check_metadata, parse_cidr, Errors, NameRule};
 use super::error::FieldErrors;
 use super::model::{Direction, Origin, PortMatch, PortSpec, Protocol};
 use super::tiers::{
-    Action, CalicoEnd, CalicoPlace, CalicoTier, Order, Subject, Tier, TierPeer, TierPolicy,
-    TierRule,
+    Action, CalicoAddressSet, CalicoEnd, CalicoPlace, CalicoTier, Order, Subject, Tier, TierPeer,
+    TierPolicy, TierRule,
 };
 
 pub const API_VERSION: &str = "projectcalico.org/v3";
@@ -360,6 +360,81 @@ pub fn place(policy: &mut TierPolicy, tiers: &[CalicoTier]) {
     policy
         .warnings
         .extend(calico.texts.iter().map(|t| format!("not judged: {t}")));
+}
+
+/// A NetworkSet, GlobalNetworkSet or HostEndpoint, as read.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AddressSetObject {
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: AddressSetSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AddressSetSpec {
+    pub nets: Option<Vec<String>>,
+    pub allowed_egress_domains: Option<Vec<String>>,
+    #[serde(rename = "expectedIPs")]
+    pub expected_ips: Option<Vec<String>>,
+    pub node: Option<String>,
+    pub interface_name: Option<String>,
+    pub profiles: Option<Vec<String>>,
+    pub ports: Option<Value>,
+}
+
+/// Validates a NetworkSet (`namespace` given), a GlobalNetworkSet or a HostEndpoint (`kind`)
+/// into the addresses it gives Calico's selectors.
+pub fn compile_address_set(
+    object: &AddressSetObject,
+    kind: &str,
+    namespace: Option<&str>,
+) -> Result<CalicoAddressSet, FieldErrors> {
+    let mut errs = Errors::default();
+    check_metadata(&object.metadata, NameRule::DnsSubdomain, &mut errs.0);
+    let spec = &object.spec;
+    let mut nets = Vec::new();
+    let (field, list) = if kind == "HostEndpoint" {
+        ("spec.expectedIPs", &spec.expected_ips)
+    } else {
+        ("spec.nets", &spec.nets)
+    };
+    for (i, text) in list.iter().flatten().enumerate() {
+        let net = if text.contains('/') {
+            parse_cidr(text)
+        } else {
+            text.trim()
+                .parse::<IpAddr>()
+                .map(IpNet::from)
+                .map_err(|_| format!("invalid address {text:?}: a CIDR or an IP address"))
+        };
+        match net {
+            Ok(n) => nets.push(n),
+            Err(e) => errs.push(&format!("{field}[{i}]"), e),
+        }
+    }
+    if kind == "HostEndpoint" && spec.node.as_deref().unwrap_or("").is_empty() {
+        errs.push("spec.node", "is required");
+    }
+    if !errs.0.is_empty() {
+        return Err(FieldErrors(errs.0));
+    }
+    // Addresses it may hold without listing them: a NetworkSet's domain names, a
+    // HostEndpoint's interface when no expected IPs are given.
+    let open = spec
+        .allowed_egress_domains
+        .as_ref()
+        .is_some_and(|d| !d.is_empty())
+        || (kind == "HostEndpoint" && nets.is_empty());
+    Ok(CalicoAddressSet {
+        kind: kind.to_string(),
+        namespace: namespace.map(str::to_string),
+        name: object.metadata.name.clone().unwrap_or_default(),
+        labels: object.metadata.labels.clone().unwrap_or_default(),
+        nets,
+        open,
+    })
 }
 
 /// A Calico Tier object, as read.
@@ -911,15 +986,168 @@ pub enum Seen<'a> {
         addr: Option<IpAddr>,
     },
     /// A node, by its addresses (or the one the flow names).
-    Node { addrs: &'a [IpAddr] },
+    Node {
+        addrs: &'a [IpAddr],
+        sets: AddressSets<'a>,
+    },
     /// An address that is neither a known pod nor a known node.
-    Address(IpAddr),
+    Address { ip: IpAddr, sets: AddressSets<'a> },
+}
+
+/// What Calico's selectors match besides pods, as far as it is known: NetworkSets,
+/// GlobalNetworkSets and HostEndpoints (`complete`: all of them were read), and the
+/// namespaces whose labels a namespaced set is selected by.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressSets<'a> {
+    pub sets: &'a [CalicoAddressSet],
+    pub complete: bool,
+    pub namespaces: &'a [super::model::Namespace],
+}
+
+impl AddressSets<'_> {
+    /// Whether a selector end matches addresses no pod has: by the sets that hold one of
+    /// them, in the end's scope (the policy's namespace, a namespaceSelector, `global()`
+    /// for the sets of no namespace), by their labels; `None` where what is not known (sets
+    /// not read, namespace labels) decides.
+    fn end_holds(&self, end: &CalicoEnd, addrs: &[IpAddr], who: &str) -> (Option<bool>, String) {
+        // Sets that hold one of the addresses; open sets (which may hold addresses they do
+        // not list) can only make a match unknown.
+        let holds =
+            |s: &CalicoAddressSet| addrs.iter().any(|a| s.nets.iter().any(|n| n.contains(a)));
+        let holding: Vec<(&CalicoAddressSet, bool)> = self
+            .sets
+            .iter()
+            .filter_map(|s| {
+                if holds(s) {
+                    Some((s, true))
+                } else {
+                    s.open.then_some((s, false))
+                }
+            })
+            .collect();
+        if end.selector.is_none()
+            && end.not_selector.is_some()
+            && (end.namespace.is_some() || end.namespace_selector.is_some())
+        {
+            return (
+                None,
+                "unknown: whether a notSelector alone reaches outside its namespaces is not \
+                 judged"
+                    .to_string(),
+            );
+        }
+        let namespace = |name: &str| self.namespaces.iter().find(|n| n.name == name);
+        // In the end's scope: surely, not, or maybe (namespace labels not read).
+        let in_scope = |s: &CalicoAddressSet| -> Option<bool> {
+            match (&end.namespace_selector, &s.namespace) {
+                (Some(sel), ns) if *sel.expr() == super::calico_selector::Expr::Global => {
+                    Some(ns.is_none())
+                }
+                (Some(_), None) => Some(false),
+                (Some(sel), Some(ns)) => {
+                    let n = namespace(ns);
+                    let known = n.is_none_or(|n| n.labels_known);
+                    let mut labels = n.map(|n| n.labels.clone()).unwrap_or_default();
+                    labels.insert("projectcalico.org/name".into(), ns.clone());
+                    sel.matches_partly(&labels, &|k| {
+                        known
+                            || k == "projectcalico.org/name"
+                            || k == super::model::NAMESPACE_NAME_LABEL
+                    })
+                }
+                (None, ns) => Some(match &end.namespace {
+                    Some(p) => ns.as_deref() == Some(p.as_str()),
+                    None => true,
+                }),
+            }
+        };
+        // A selector on a set's labels (a namespaced one's with its namespace's as pcns.*).
+        let matches = |sel: &CalicoSelector, s: &CalicoAddressSet| -> Option<bool> {
+            let mut labels = s.labels.clone();
+            let mut known = true;
+            if let Some(ns) = &s.namespace {
+                labels.insert("projectcalico.org/namespace".into(), ns.clone());
+                if let Some(n) = namespace(ns) {
+                    known = n.labels_known;
+                    for (k, v) in &n.labels {
+                        labels.insert(format!("pcns.{k}"), v.clone());
+                    }
+                }
+            }
+            sel.matches_partly(&labels, &|k| {
+                known
+                    || k.strip_prefix("pcns.")
+                        .is_none_or(|rest| rest == super::model::NAMESPACE_NAME_LABEL)
+            })
+        };
+        let all = CalicoSelector::all();
+        let selector = end
+            .selector
+            .as_ref()
+            .or(end.not_selector.is_none().then_some(&all));
+        // Whether some set in scope that holds the address matches `sel`.
+        let any = |sel: &CalicoSelector| -> (Option<bool>, Option<String>) {
+            let mut maybe = None;
+            for &(s, sure) in &holding {
+                match (in_scope(s), matches(sel, s)) {
+                    (Some(true), Some(true)) if sure => return (Some(true), Some(s.key())),
+                    (Some(false), _) | (_, Some(false)) => {}
+                    _ => maybe = Some(s.key()),
+                }
+            }
+            match maybe {
+                Some(key) => (None, Some(key)),
+                None if self.complete => (Some(false), None),
+                None => (None, None),
+            }
+        };
+        let not_read = "NetworkSets, GlobalNetworkSets and HostEndpoints could not all be read";
+        let mut via = String::new();
+        if let Some(sel) = selector {
+            match any(sel) {
+                (Some(false), _) => {
+                    return (
+                        Some(false),
+                        format!("{who} is in no NetworkSet, GlobalNetworkSet or HostEndpoint that selector {sel} matches here"),
+                    )
+                }
+                (None, Some(key)) => {
+                    return (None, format!("unknown: whether {key} holds {who} and matches selector {sel} depends on what cannot be read (namespace labels, domain names, an interface's addresses)"))
+                }
+                (None, None) => {
+                    return (None, format!("unknown: {who} is no pod's address, and {not_read}"))
+                }
+                (Some(true), key) => via = key.unwrap_or_default(),
+            }
+        }
+        if let Some(sel) = &end.not_selector {
+            match any(sel) {
+                (Some(true), key) => {
+                    return (
+                        Some(false),
+                        format!(
+                            "{} (which holds {who}) matches notSelector {sel}",
+                            key.unwrap_or_default()
+                        ),
+                    )
+                }
+                (None, Some(key)) => {
+                    return (None, format!("unknown: whether {key} holds {who} and matches notSelector {sel} depends on what cannot be read (namespace labels, domain names, an interface's addresses)"))
+                }
+                (None, None) => {
+                    return (None, format!("unknown: {who} is no pod's address, and {not_read}"))
+                }
+                (Some(false), _) => {}
+            }
+        }
+        (Some(true), via)
+    }
 }
 
 /// Whether one end of a Calico rule holds one end of a flow: every condition given must;
 /// `None` where one depends on what cannot be read, with the reason in words. A selector
-/// matches pods by [`selects`]'s labels; it may also match NetworkSets and HostEndpoints,
-/// which are not read, so it is unknown for an address that is no pod's.
+/// matches pods by [`selects`]'s labels, and other addresses by the NetworkSets,
+/// GlobalNetworkSets and HostEndpoints that hold them ([`AddressSets`]).
 pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
     let one;
     let addrs: &[IpAddr] = match seen {
@@ -928,8 +1156,8 @@ pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
             &one
         }
         Seen::Pod { pod, .. } => &pod.ips,
-        Seen::Node { addrs } => addrs,
-        Seen::Address(ip) => {
+        Seen::Node { addrs, .. } => addrs,
+        Seen::Address { ip, .. } => {
             one = [*ip];
             &one
         }
@@ -961,6 +1189,8 @@ pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
         }
     }
     let mut unknown: Vec<String> = Vec::new();
+    // The address set through which a selector matches an address that is no pod's.
+    let mut through: Option<String> = None;
     let workload = match seen {
         Seen::Pod { pod, namespace, .. } if !pod.host_network => Some((*pod, *namespace)),
         _ => None,
@@ -1043,10 +1273,26 @@ pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
                     }
                 }
             }
-            None => unknown.push(format!(
-                "{who} is no pod's address; a Calico selector also matches NetworkSets and \
-                 HostEndpoints, which are not read"
-            )),
+            None => {
+                let sets = match seen {
+                    Seen::Node { sets, .. } | Seen::Address { sets, .. } => Some(sets),
+                    Seen::Pod { .. } => None,
+                };
+                let (held, why) = match sets {
+                    Some(sets) => sets.end_holds(end, addrs, &who),
+                    // A host-network pod: no workload endpoint, its node's addresses.
+                    None => (
+                        None,
+                        format!("unknown: {who} uses its node's addresses, which HostEndpoints may hold"),
+                    ),
+                };
+                match held {
+                    Some(false) => return (Some(false), why),
+                    None => unknown.push(why.trim_start_matches("unknown: ").to_string()),
+                    Some(true) if !why.is_empty() => through = Some(why),
+                    Some(true) => {}
+                }
+            }
         }
     }
     if end.service_accounts {
@@ -1062,7 +1308,8 @@ pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
     }
     unknown.extend(end.unjudged.iter().map(|u| format!("{u} is not judged")));
     if unknown.is_empty() {
-        (Some(true), format!("{who} matches {}", end.describe()))
+        let via = through.map_or(String::new(), |key| format!(" (it is in {key})"));
+        (Some(true), format!("{who} matches {}{via}", end.describe()))
     } else {
         (None, format!("unknown: {}", unknown.join("; ")))
     }

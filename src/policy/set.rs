@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::istio::IstioPolicy;
 use super::model::Policy;
-use super::tiers::{CalicoTier, TierPolicy};
+use super::tiers::{CalicoAddressSet, CalicoTier, TierPolicy};
 
 /// All policies, in an order that makes verdicts independent of input order;
 /// and the cluster-scoped tier policies in their order of evaluation.
@@ -27,6 +27,14 @@ pub struct PolicySet {
     /// the default one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calico_tiers: Vec<CalicoTier>,
+    /// Calico's NetworkSets, GlobalNetworkSets and HostEndpoints: addresses its selectors
+    /// match besides pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calico_sets: Vec<CalicoAddressSet>,
+    /// False where some of them could not be read: an address that none known holds may
+    /// still be one a selector matches.
+    #[serde(default = "yes")]
+    pub calico_sets_known: bool,
 }
 
 impl Default for PolicySet {
@@ -54,6 +62,8 @@ impl PolicySet {
             tiers_known: true,
             istio: Vec::new(),
             calico_tiers: Vec::new(),
+            calico_sets: Vec::new(),
+            calico_sets_known: true,
         }
     }
 
@@ -105,6 +115,14 @@ impl PolicySet {
             Some(name) if policy.tier.is_calico_named() => format!("Calico tier {name}"),
             _ => "Calico's default tier".to_string(),
         }
+    }
+
+    /// With Calico's address sets (NetworkSets, GlobalNetworkSets, HostEndpoints), by key.
+    pub fn with_calico_sets(mut self, mut sets: Vec<CalicoAddressSet>) -> PolicySet {
+        sets.sort_by_key(|s| s.key());
+        sets.dedup_by(|a, b| a.key() == b.key());
+        self.calico_sets = sets;
+        self
     }
 
     /// The Calico Tier object of a name.

@@ -326,6 +326,35 @@ pub struct CalicoTier {
     pub default_action: Action,
 }
 
+/// Addresses Calico's selectors match besides pods: a NetworkSet's or GlobalNetworkSet's
+/// nets, a HostEndpoint's expected IPs, with the labels selectors read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CalicoAddressSet {
+    /// `NetworkSet`, `GlobalNetworkSet` or `HostEndpoint`.
+    pub kind: String,
+    /// A NetworkSet's namespace; the others have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub labels: super::selector::Labels,
+    pub nets: Vec<IpNet>,
+    /// It may hold addresses it does not list (a NetworkSet's domain names, a HostEndpoint's
+    /// interface with no expected IPs): an address none holds may still be its.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub open: bool,
+}
+
+impl CalicoAddressSet {
+    /// `GlobalNetworkSet/name`, `NetworkSet/ns/name`.
+    pub fn key(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{ns}/{}", self.kind, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+}
+
 /// Where a Calico policy stands: its tier (by name, and as far as a Tier object says, its
 /// order and default action), and the policy as written, so that it can be placed again
 /// when the Tier objects change.

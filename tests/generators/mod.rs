@@ -14,7 +14,7 @@ use netpol_tui::policy::model::{
 };
 use netpol_tui::policy::selector::{Operator, Requirement, Selector};
 use netpol_tui::policy::tiers::{
-    Action, CalicoTier, Order, Subject, Tier, TierPeer, TierPolicy, TierRule,
+    Action, CalicoAddressSet, CalicoTier, Order, Subject, Tier, TierPeer, TierPolicy, TierRule,
 };
 use netpol_tui::policy::PolicySet;
 use netpol_tui::policy::{Endpoint, EngineOptions, Flow, Index};
@@ -447,7 +447,8 @@ pub fn build_tiered(
         Arc::new(
             PolicySet::new(policies)
                 .with_tiers(tiers)
-                .with_calico_tiers(calico_tiers()),
+                .with_calico_tiers(calico_tiers())
+                .with_calico_sets(calico_sets()),
         ),
         options,
     )
@@ -701,6 +702,73 @@ pub fn calico_tiers() -> Vec<CalicoTier> {
         tier("late", Some(5e6), Action::Deny),
         tier("last", None, Action::Pass),
         tier("tied", Some(1e6), Action::Deny),
+    ]
+}
+
+/// The NetworkSets, GlobalNetworkSets and HostEndpoints of every generated world: they hold
+/// some of the outside addresses and a node address of [`endpoints`], one may hold
+/// addresses it does not list, and namespaced ones are selected by their namespace's labels
+/// (which a reader may not see).
+pub fn calico_sets() -> Vec<CalicoAddressSet> {
+    let set = |kind: &str,
+               namespace: Option<&str>,
+               name: &str,
+               labels: &[(&str, &str)],
+               nets: &[&str],
+               open: bool| {
+        CalicoAddressSet {
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            nets: nets.iter().map(|n| n.parse().unwrap()).collect(),
+            open,
+        }
+    };
+    vec![
+        set(
+            "GlobalNetworkSet",
+            None,
+            "g-a",
+            &[("app", "a")],
+            &["8.8.8.0/24"],
+            false,
+        ),
+        set(
+            "NetworkSet",
+            Some("ns1"),
+            "n-b",
+            &[("app", "b"), ("tier", "x")],
+            &["10.0.1.0/24"],
+            false,
+        ),
+        set(
+            "NetworkSet",
+            Some("ns0"),
+            "n-all",
+            &[],
+            &["fd00::/64"],
+            false,
+        ),
+        set(
+            "HostEndpoint",
+            None,
+            "h1",
+            &[("tier", "n")],
+            &["192.168.0.2/32"],
+            false,
+        ),
+        set(
+            "GlobalNetworkSet",
+            None,
+            "g-open",
+            &[("env", "c")],
+            &[],
+            true,
+        ),
     ]
 }
 

@@ -51,6 +51,11 @@ pub enum Kind {
     /// `serve_calico`.
     StagedCalicoPolicy,
     StagedCalicoGlobalPolicy,
+    /// Calico's NetworkSet, GlobalNetworkSet and HostEndpoint: served only after
+    /// `serve_calico`.
+    CalicoNetworkSet,
+    CalicoGlobalNetworkSet,
+    CalicoHostEndpoint,
 }
 
 impl Kind {
@@ -73,6 +78,9 @@ impl Kind {
             Kind::CalicoTier => "tiers",
             Kind::StagedCalicoPolicy => "stagednetworkpolicies",
             Kind::StagedCalicoGlobalPolicy => "stagedglobalnetworkpolicies",
+            Kind::CalicoNetworkSet => "networksets",
+            Kind::CalicoGlobalNetworkSet => "globalnetworksets",
+            Kind::CalicoHostEndpoint => "hostendpoints",
         }
     }
     fn api_version(self) -> &'static str {
@@ -87,7 +95,10 @@ impl Kind {
             | Kind::CalicoGlobalPolicy
             | Kind::CalicoTier
             | Kind::StagedCalicoPolicy
-            | Kind::StagedCalicoGlobalPolicy => "projectcalico.org/v3",
+            | Kind::StagedCalicoGlobalPolicy
+            | Kind::CalicoNetworkSet
+            | Kind::CalicoGlobalNetworkSet
+            | Kind::CalicoHostEndpoint => "projectcalico.org/v3",
             _ => "v1",
         }
     }
@@ -104,7 +115,10 @@ impl Kind {
             | Kind::CalicoGlobalPolicy
             | Kind::CalicoTier
             | Kind::StagedCalicoPolicy
-            | Kind::StagedCalicoGlobalPolicy => "projectcalico.org",
+            | Kind::StagedCalicoGlobalPolicy
+            | Kind::CalicoNetworkSet
+            | Kind::CalicoGlobalNetworkSet
+            | Kind::CalicoHostEndpoint => "projectcalico.org",
             _ => "",
         }
     }
@@ -127,6 +141,9 @@ impl Kind {
             Kind::CalicoTier => "Tier",
             Kind::StagedCalicoPolicy => "StagedNetworkPolicy",
             Kind::StagedCalicoGlobalPolicy => "StagedGlobalNetworkPolicy",
+            Kind::CalicoNetworkSet => "NetworkSet",
+            Kind::CalicoGlobalNetworkSet => "GlobalNetworkSet",
+            Kind::CalicoHostEndpoint => "HostEndpoint",
         }
     }
     fn namespaced(self) -> bool {
@@ -140,6 +157,7 @@ impl Kind {
                 | Kind::IstioPolicy
                 | Kind::CalicoPolicy
                 | Kind::StagedCalicoPolicy
+                | Kind::CalicoNetworkSet
         )
     }
     fn from_json(object: &Value) -> Kind {
@@ -150,6 +168,9 @@ impl Kind {
                 Some("Tier") => return Kind::CalicoTier,
                 Some("StagedNetworkPolicy") => return Kind::StagedCalicoPolicy,
                 Some("StagedGlobalNetworkPolicy") => return Kind::StagedCalicoGlobalPolicy,
+                Some("NetworkSet") => return Kind::CalicoNetworkSet,
+                Some("GlobalNetworkSet") => return Kind::CalicoGlobalNetworkSet,
+                Some("HostEndpoint") => return Kind::CalicoHostEndpoint,
                 _ => {}
             }
         }
@@ -734,6 +755,16 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         ["apis", "projectcalico.org", "v3", "stagedglobalnetworkpolicies"] => {
             Some((Kind::StagedCalicoGlobalPolicy, None))
         }
+        ["apis", "projectcalico.org", "v3", "networksets"] => Some((Kind::CalicoNetworkSet, None)),
+        ["apis", "projectcalico.org", "v3", "namespaces", ns, "networksets"] => {
+            Some((Kind::CalicoNetworkSet, Some(ns.to_string())))
+        }
+        ["apis", "projectcalico.org", "v3", "globalnetworksets"] => {
+            Some((Kind::CalicoGlobalNetworkSet, None))
+        }
+        ["apis", "projectcalico.org", "v3", "hostendpoints"] => {
+            Some((Kind::CalicoHostEndpoint, None))
+        }
         ["apis", "security.istio.io", "v1", "authorizationpolicies"] => {
             Some((Kind::IstioPolicy, None))
         }
@@ -817,7 +848,13 @@ fn handle(
                 {"name": "stagednetworkpolicies", "singularName": "", "namespaced": true,
                 "kind": "StagedNetworkPolicy", "verbs": ["get", "list", "watch"]},
                 {"name": "stagedglobalnetworkpolicies", "singularName": "", "namespaced": false,
-                "kind": "StagedGlobalNetworkPolicy", "verbs": ["get", "list", "watch"]}]
+                "kind": "StagedGlobalNetworkPolicy", "verbs": ["get", "list", "watch"]},
+                {"name": "networksets", "singularName": "", "namespaced": true,
+                "kind": "NetworkSet", "verbs": ["get", "list", "watch"]},
+                {"name": "globalnetworksets", "singularName": "", "namespaced": false,
+                "kind": "GlobalNetworkSet", "verbs": ["get", "list", "watch"]},
+                {"name": "hostendpoints", "singularName": "", "namespaced": false,
+                "kind": "HostEndpoint", "verbs": ["get", "list", "watch"]}]
         });
         return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
     }
@@ -874,7 +911,10 @@ fn handle(
         | Kind::CalicoGlobalPolicy
         | Kind::CalicoTier
         | Kind::StagedCalicoPolicy
-        | Kind::StagedCalicoGlobalPolicy => guard.calico,
+        | Kind::StagedCalicoGlobalPolicy
+        | Kind::CalicoNetworkSet
+        | Kind::CalicoGlobalNetworkSet
+        | Kind::CalicoHostEndpoint => guard.calico,
         Kind::CiliumPolicy | Kind::CiliumClusterwidePolicy => guard.cilium,
         Kind::StagedPolicy => guard.calico,
         Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => guard.policy_api,
@@ -1263,6 +1303,12 @@ pub mod objects {
         spec["stagedAction"] = json!(action);
         json!({"apiVersion": "projectcalico.org/v3", "kind": "StagedGlobalNetworkPolicy",
                "metadata": {"name": name}, "spec": spec})
+    }
+
+    /// A Calico GlobalNetworkSet (projectcalico.org/v3).
+    pub fn calico_global_set(name: &str, labels: Value, nets: &[&str]) -> Value {
+        json!({"apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkSet",
+               "metadata": {"name": name, "labels": labels}, "spec": {"nets": nets}})
     }
 
     /// A Calico Tier (projectcalico.org/v3).

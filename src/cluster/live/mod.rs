@@ -69,6 +69,9 @@ pub struct Access {
     /// False when a served tier kind cannot be read (or what is served cannot be found out):
     /// such policies may decide any flow, so every verdict is unknown.
     pub tiers_known: bool,
+    /// False when Calico's NetworkSets, GlobalNetworkSets or HostEndpoints are served but
+    /// cannot be read: a Calico selector against an address no pod has is then unknown.
+    pub calico_sets_known: bool,
     /// What cannot be seen, one sentence each; shown in the UI and printed by commands.
     pub hidden: Vec<String>,
 }
@@ -472,6 +475,38 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
             ));
         }
     }
+    // The addresses Calico's selectors match besides pods: each served kind must be
+    // readable cluster-wide, or such matches are unknown.
+    let mut calico_sets_known = true;
+    if !calico_kinds.is_empty() {
+        for plural in ["networksets", "globalnetworksets", "hostendpoints"] {
+            if !calico
+                .as_ref()
+                .is_some_and(|l| l.iter().any(|r| r == plural))
+            {
+                continue;
+            }
+            let client = client.clone();
+            let readable = match plural {
+                "networksets" => {
+                    can_list(conn, Api::<watch::CalicoNetworkSet>::all(client)).await?
+                }
+                "globalnetworksets" => {
+                    can_list(conn, Api::<watch::CalicoGlobalNetworkSet>::all(client)).await?
+                }
+                _ => can_list(conn, Api::<watch::CalicoHostEndpoint>::all(client)).await?,
+            };
+            if readable {
+                calico_kinds.push(plural);
+            } else {
+                calico_sets_known = false;
+                hidden.push(format!(
+                    "Calico {plural} (projectcalico.org, forbidden cluster-wide): whether a \
+                     Calico selector matches an address that is no pod's is unknown"
+                ));
+            }
+        }
+    }
     let staged_served = calico
         .as_ref()
         .is_some_and(|l| l.iter().any(|r| r == "stagedkubernetesnetworkpolicies"));
@@ -580,6 +615,7 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         calico_kinds,
         istio,
         tiers_known,
+        calico_sets_known,
         hidden,
     })
 }
@@ -669,6 +705,7 @@ impl Cache {
         let mut tiers = Vec::new();
         let mut istio = Vec::new();
         let mut calico_tiers = Vec::new();
+        let mut calico_sets = Vec::new();
         let mut warnings = Vec::new();
         for part in &self.parts {
             for item in part.store.values() {
@@ -684,6 +721,7 @@ impl Cache {
                     Item::Tier(t) => tiers.push(t.clone()),
                     Item::Istio(p) => istio.push(p.clone()),
                     Item::CalicoTier(t) => calico_tiers.push(t.clone()),
+                    Item::CalicoSet(t) => calico_sets.push(t.clone()),
                     Item::Cilium(parts) => {
                         for c in parts {
                             policies.push(c.allow.clone());
@@ -748,8 +786,10 @@ impl Cache {
         let mut set = PolicySet::new(policies)
             .with_tiers(tiers)
             .with_calico_tiers(calico_tiers)
+            .with_calico_sets(calico_sets)
             .with_istio(istio);
         set.tiers_known = self.access.tiers_known;
+        set.calico_sets_known = self.access.calico_sets_known;
         (World::new(inventory, set).with_staged(staged), warnings)
     }
 
@@ -978,6 +1018,18 @@ impl Session {
                     Api::<watch::CalicoNetworkPolicy>::all(client),
                 ),
                 "tiers" => loops.add("calico tiers".into(), Api::<watch::CalicoTier>::all(client)),
+                "networksets" => loops.add(
+                    "calico networksets".into(),
+                    Api::<watch::CalicoNetworkSet>::all(client),
+                ),
+                "globalnetworksets" => loops.add(
+                    "calico globalnetworksets".into(),
+                    Api::<watch::CalicoGlobalNetworkSet>::all(client),
+                ),
+                "hostendpoints" => loops.add(
+                    "calico hostendpoints".into(),
+                    Api::<watch::CalicoHostEndpoint>::all(client),
+                ),
                 "stagednetworkpolicies" => loops.add(
                     "calico stagednetworkpolicies".into(),
                     Api::<watch::StagedCalicoNetworkPolicy>::all(client),

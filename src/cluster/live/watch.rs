@@ -23,7 +23,8 @@ use super::connect::chain;
 use crate::cluster::convert;
 use crate::policy::audit::{staged_calico_change, Staged};
 use crate::policy::calico::{
-    compile_calico_policy, compile_tier, CalicoObject, TierObject as CalicoTierObject,
+    compile_address_set, compile_calico_policy, compile_tier, AddressSetObject, CalicoObject,
+    TierObject as CalicoTierObject,
 };
 use crate::policy::compile::{compile_network_policy, FieldError};
 use crate::policy::compile_cilium::{compile_cilium_policy, CiliumCompiled, CiliumObject};
@@ -53,6 +54,8 @@ pub enum Item {
     Tier(TierPolicy),
     /// A Cilium policy: the allow part and the deny part of each of its rule sets.
     Cilium(Vec<CiliumCompiled>),
+    /// A Calico NetworkSet, GlobalNetworkSet or HostEndpoint: addresses its selectors match.
+    CalicoSet(crate::policy::tiers::CalicoAddressSet),
     /// A Calico Tier: where the policies of that tier stand.
     CalicoTier(crate::policy::tiers::CalicoTier),
     /// An Istio AuthorizationPolicy: shown, not evaluated.
@@ -222,6 +225,30 @@ json_resource!(
     Cluster
 );
 json_resource!(
+    CalicoNetworkSet,
+    "projectcalico.org",
+    "v3",
+    "NetworkSet",
+    "networksets",
+    Namespaced
+);
+json_resource!(
+    CalicoGlobalNetworkSet,
+    "projectcalico.org",
+    "v3",
+    "GlobalNetworkSet",
+    "globalnetworksets",
+    Cluster
+);
+json_resource!(
+    CalicoHostEndpoint,
+    "projectcalico.org",
+    "v3",
+    "HostEndpoint",
+    "hostendpoints",
+    Cluster
+);
+json_resource!(
     CalicoTier,
     "projectcalico.org",
     "v3",
@@ -385,6 +412,39 @@ impl Watched for StagedCalicoNetworkPolicy {
 impl Watched for StagedCalicoGlobalNetworkPolicy {
     fn item(&self) -> Item {
         staged_calico(self, self.json(), false)
+    }
+}
+
+impl Watched for CalicoNetworkSet {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &AddressSetObject, ns| compile_address_set(o, "NetworkSet", Some(ns)),
+            Item::CalicoSet,
+        )
+    }
+}
+
+impl Watched for CalicoGlobalNetworkSet {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &AddressSetObject, _| compile_address_set(o, "GlobalNetworkSet", None),
+            Item::CalicoSet,
+        )
+    }
+}
+
+impl Watched for CalicoHostEndpoint {
+    fn item(&self) -> Item {
+        compiled(
+            self,
+            self.json(),
+            |o: &AddressSetObject, _| compile_address_set(o, "HostEndpoint", None),
+            Item::CalicoSet,
+        )
     }
 }
 

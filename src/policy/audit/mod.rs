@@ -224,8 +224,10 @@ pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
     let mut staged = PolicySet::new(set.into_values().collect())
         .with_tiers(tiers.into_values().collect())
         .with_calico_tiers(base.calico_tiers.clone())
+        .with_calico_sets(base.calico_sets.clone())
         .with_istio(base.istio.clone());
     staged.tiers_known = base.tiers_known;
+    staged.calico_sets_known = base.calico_sets_known;
     (staged, effects)
 }
 

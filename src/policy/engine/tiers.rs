@@ -13,7 +13,7 @@ use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 
 use super::{Endpoint, Flow, Index, Side};
-use crate::policy::calico::{end_matches, Seen};
+use crate::policy::calico::{end_matches, AddressSets, Seen};
 use crate::policy::model::{Direction, Entity, IpBlock, PortSpec};
 use crate::policy::selector::Selector;
 use crate::policy::tiers::{Action, CalicoEnd, Tier, TierPolicy};
@@ -307,8 +307,21 @@ impl Index {
                     Some(ip) => std::slice::from_ref(ip),
                     None => &inv.nodes[*node as usize].addresses,
                 },
+                sets: self.address_sets(),
             },
-            Endpoint::External(ip) => Seen::Address(*ip),
+            Endpoint::External(ip) => Seen::Address {
+                ip: *ip,
+                sets: self.address_sets(),
+            },
+        }
+    }
+
+    /// Calico's NetworkSets, GlobalNetworkSets and HostEndpoints, as far as they are known.
+    fn address_sets(&self) -> AddressSets<'_> {
+        AddressSets {
+            sets: &self.policies.calico_sets,
+            complete: self.policies.calico_sets_known,
+            namespaces: &self.inventory.namespaces,
         }
     }
 
