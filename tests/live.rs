@@ -1695,8 +1695,8 @@ async fn calico_tiers_place_their_policies_where_they_can_be_read() {
     assert!(world.policies.tiers_known);
     assert!(
         status.hidden.join("\n").contains(
-            "Calico tiers (projectcalico.org, forbidden): policies of tiers other than default \
-             cannot be placed, so verdicts they may decide are unknown"
+            "Calico tiers (projectcalico.org, forbidden cluster-wide): policies of tiers other \
+             than default cannot be placed, so verdicts they may decide are unknown"
         ),
         "{:?}",
         status.hidden

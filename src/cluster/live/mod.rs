@@ -185,6 +185,33 @@ async fn calico_served(conn: &Connection) -> Result<Option<Vec<String>>, LiveErr
     }
 }
 
+/// Whether a projectcalico.org/v3 resource, by its plural, may be listed cluster-wide.
+async fn can_list_calico(conn: &Connection, plural: &str) -> Result<bool, LiveError> {
+    let client = conn.client.clone();
+    match plural {
+        "networkpolicies" => can_list(conn, Api::<watch::CalicoNetworkPolicy>::all(client)).await,
+        "globalnetworkpolicies" => {
+            can_list(conn, Api::<watch::CalicoGlobalNetworkPolicy>::all(client)).await
+        }
+        "tiers" => can_list(conn, Api::<watch::CalicoTier>::all(client)).await,
+        "stagednetworkpolicies" => {
+            can_list(conn, Api::<watch::StagedCalicoNetworkPolicy>::all(client)).await
+        }
+        "stagedglobalnetworkpolicies" => {
+            can_list(
+                conn,
+                Api::<watch::StagedCalicoGlobalNetworkPolicy>::all(client),
+            )
+            .await
+        }
+        "networksets" => can_list(conn, Api::<watch::CalicoNetworkSet>::all(client)).await,
+        "globalnetworksets" => {
+            can_list(conn, Api::<watch::CalicoGlobalNetworkSet>::all(client)).await
+        }
+        _ => can_list(conn, Api::<watch::CalicoHostEndpoint>::all(client)).await,
+    }
+}
+
 /// The kinds of `policy.networking.k8s.io` the engine evaluates, by group version.
 const TIER_KINDS: [(&str, &[&str]); 2] = [
     (
@@ -402,22 +429,17 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
     // Calico's own policies select pods whose verdicts they may change: each served kind
     // must be readable cluster-wide. Its staged policies: `None` where not served.
     let calico = calico_served(conn).await?;
-    let mut calico_kinds = Vec::new();
-    for plural in ["networkpolicies", "globalnetworkpolicies"] {
-        if !calico
+    let served = |plural: &str| {
+        calico
             .as_ref()
             .is_some_and(|l| l.iter().any(|r| r == plural))
-        {
+    };
+    let mut calico_kinds = Vec::new();
+    for plural in ["networkpolicies", "globalnetworkpolicies"] {
+        if !served(plural) {
             continue;
         }
-        let client = client.clone();
-        let readable = match plural {
-            "networkpolicies" => {
-                can_list(conn, Api::<watch::CalicoNetworkPolicy>::all(client)).await?
-            }
-            _ => can_list(conn, Api::<watch::CalicoGlobalNetworkPolicy>::all(client)).await?,
-        };
-        if readable {
+        if can_list_calico(conn, plural).await? {
             calico_kinds.push(plural);
         } else {
             tiers_known = false;
@@ -427,85 +449,40 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
             ));
         }
     }
-    // Calico's Tier objects place the policies of tiers other than the default one; where
-    // they cannot be read, those policies are unknown (and said so), the rest still judged.
-    if !calico_kinds.is_empty()
-        && calico
-            .as_ref()
-            .is_some_and(|l| l.iter().any(|r| r == "tiers"))
-    {
-        if can_list(conn, Api::<watch::CalicoTier>::all(client.clone())).await? {
-            calico_kinds.push("tiers");
-        } else {
-            hidden.push(
-                "Calico tiers (projectcalico.org, forbidden): policies of tiers other than \
-                 default cannot be placed, so verdicts they may decide are unknown"
-                    .to_string(),
-            );
-        }
-    }
-    // Calico's staged policies are changes for audit mode to judge: read cluster-wide where
-    // that is allowed, and where it is not, audit says it does not see them.
-    for plural in ["stagednetworkpolicies", "stagedglobalnetworkpolicies"] {
-        if !calico
-            .as_ref()
-            .is_some_and(|l| l.iter().any(|r| r == plural))
-        {
+    // What places, stages and completes Calico's policies, where they are read: Tier objects
+    // (a tier's policies cannot be placed without its own), staged policies (changes for
+    // audit mode), and the sets of addresses its selectors match besides pods.
+    let mut calico_sets_known = true;
+    let sets = "whether a Calico selector matches an address that is no pod's is unknown";
+    let staged = "audit mode does not see the changes they stage";
+    let others: [(&str, &str); 6] = [
+        (
+            "tiers",
+            "policies of tiers other than default cannot be placed, so verdicts they may \
+             decide are unknown",
+        ),
+        ("stagednetworkpolicies", staged),
+        ("stagedglobalnetworkpolicies", staged),
+        ("networksets", sets),
+        ("globalnetworksets", sets),
+        ("hostendpoints", sets),
+    ];
+    // Staged policies are read for audit mode even where the policies themselves cannot be.
+    let policies_read = !calico_kinds.is_empty();
+    for (plural, consequence) in others {
+        if !served(plural) || (!policies_read && consequence != staged) {
             continue;
         }
-        let client = client.clone();
-        let readable = match plural {
-            "stagednetworkpolicies" => {
-                can_list(conn, Api::<watch::StagedCalicoNetworkPolicy>::all(client)).await?
-            }
-            _ => {
-                can_list(
-                    conn,
-                    Api::<watch::StagedCalicoGlobalNetworkPolicy>::all(client),
-                )
-                .await?
-            }
-        };
-        if readable {
+        if can_list_calico(conn, plural).await? {
             calico_kinds.push(plural);
-        } else {
-            hidden.push(format!(
-                "Calico {plural} (projectcalico.org, forbidden cluster-wide): audit mode does \
-                 not see the changes they stage"
-            ));
+            continue;
         }
-    }
-    // The addresses Calico's selectors match besides pods: each served kind must be
-    // readable cluster-wide, or such matches are unknown.
-    let mut calico_sets_known = true;
-    if !calico_kinds.is_empty() {
-        for plural in ["networksets", "globalnetworksets", "hostendpoints"] {
-            if !calico
-                .as_ref()
-                .is_some_and(|l| l.iter().any(|r| r == plural))
-            {
-                continue;
-            }
-            let client = client.clone();
-            let readable = match plural {
-                "networksets" => {
-                    can_list(conn, Api::<watch::CalicoNetworkSet>::all(client)).await?
-                }
-                "globalnetworksets" => {
-                    can_list(conn, Api::<watch::CalicoGlobalNetworkSet>::all(client)).await?
-                }
-                _ => can_list(conn, Api::<watch::CalicoHostEndpoint>::all(client)).await?,
-            };
-            if readable {
-                calico_kinds.push(plural);
-            } else {
-                calico_sets_known = false;
-                hidden.push(format!(
-                    "Calico {plural} (projectcalico.org, forbidden cluster-wide): whether a \
-                     Calico selector matches an address that is no pod's is unknown"
-                ));
-            }
+        if consequence == sets {
+            calico_sets_known = false;
         }
+        hidden.push(format!(
+            "Calico {plural} (projectcalico.org, forbidden cluster-wide): {consequence}"
+        ));
     }
     let staged_served = calico
         .as_ref()

@@ -71,6 +71,17 @@ pub(super) enum Step {
     Continue,
 }
 
+/// Selected surely (some policies surely select), not (none even maybe does), or maybe.
+fn surely(sure: &[u32], maybe: &[u32]) -> Option<bool> {
+    if !sure.is_empty() {
+        Some(true)
+    } else if maybe.is_empty() {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// Tier policies that end alike: a Calico tier of its own, or the rest of a tier.
 #[derive(Debug, Clone)]
 pub(super) struct TierGroup {
@@ -212,25 +223,12 @@ impl Index {
             return Some(false);
         }
         let (sure, maybe) = self.selecting(&group.members, direction, class);
-        if !sure.is_empty() {
-            Some(true)
-        } else if maybe.is_empty() {
-            Some(false)
-        } else {
-            None
-        }
+        surely(&sure, &maybe)
     }
 
     /// The groups of a tier.
     pub(super) fn groups_of(&self, tier: Tier) -> &[TierGroup] {
         &self.groups[self.tier_groups[tier.index()].clone()]
-    }
-
-    /// The groups of a tier in words, for explain: each group's members and end action.
-    pub fn tier_groups_of(&self, tier: Tier) -> impl Iterator<Item = (&[u32], Option<Action>)> {
-        self.groups_of(tier)
-            .iter()
-            .map(|g| (g.members.as_slice(), g.end))
     }
 
     /// Whether a Calico policy of the default tier selects a pod for `direction` (`None`:
@@ -254,26 +252,14 @@ impl Index {
             .filter(|g| g.end == Some(Action::Deny) || g.tier.is_calico_default())
             .flat_map(|g| &g.members);
         let (sure, maybe) = self.selecting(members, direction, class);
-        if !sure.is_empty() {
-            Some(true)
-        } else if maybe.is_empty() {
-            Some(false)
-        } else {
-            None
-        }
+        surely(&sure, &maybe)
     }
 
     /// Whether a Calico policy of the default tier selects a class for `direction`: surely,
     /// not, or (`None`) only maybe.
     fn calico_selects_class(&self, direction: Direction, class: u32) -> Option<bool> {
         let (sure, maybe) = self.default_tier_selecting(direction, class);
-        if !sure.is_empty() {
-            Some(true)
-        } else if maybe.is_empty() {
-            Some(false)
-        } else {
-            None
-        }
+        surely(&sure, &maybe)
     }
 
     /// Whether the default tier selects a class for `direction` (NetworkPolicies that
