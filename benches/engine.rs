@@ -132,6 +132,77 @@ spec:
   - toEntities: [cluster]
 "#;
 
+/// Calico's policies as a platform team writes them: a security tier before everything that
+/// keeps dev out of prod and passes the rest, a platform tier that lets every pod resolve
+/// names and passes the rest, and team-0's egress confined to the cluster's pod network in
+/// the default tier, after the NetworkPolicies.
+const CALICO: &str = r#"
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: security}
+spec: {order: 100}
+---
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: platform}
+spec: {order: 2000, defaultAction: Pass}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: security.dev-out-of-prod}
+spec:
+  tier: security
+  selector: all()
+  types: [Ingress]
+  ingress:
+  - action: Deny
+    source: {namespaceSelector: env == 'dev'}
+    destination: {selector: pcns.env == 'prod'}
+  - action: Pass
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: platform.dns}
+spec:
+  tier: platform
+  selector: all()
+  types: [Egress]
+  egress:
+  - action: Allow
+    protocol: UDP
+    destination: {selector: k8s-app == 'kube-dns', ports: [53]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: team-0-in-cluster}
+spec:
+  order: 2000
+  namespaceSelector: team == 'team-0'
+  selector: all()
+  types: [Egress]
+  egress:
+  - action: Allow
+    destination: {nets: [10.0.0.0/8]}
+"#;
+
+/// The same cluster with the Calico tiers and policies of [`CALICO`].
+fn bench_size_with_calico(pods: usize, policies: usize, verdicts: bool) {
+    let world = generate(Shape::new(pods, policies));
+    let loaded = netpol_tui::cluster::files::load_text("calico", CALICO)
+        .expect("the Calico policies load")
+        .world;
+    let set = (*world.policies)
+        .clone()
+        .with_tiers(loaded.policies.tiers.clone())
+        .with_calico_tiers(loaded.policies.calico_tiers.clone());
+    let world = netpol_tui::cluster::World::new((*world.inventory).clone(), set);
+    bench_world(
+        world,
+        verdicts,
+        " and 3 Calico GlobalNetworkPolicies (2 in tiers of their own)",
+    );
+}
+
 /// The same cluster with the Cilium policies of [`CILIUM`].
 fn bench_size_with_cilium(pods: usize, policies: usize, verdicts: bool) {
     let world = generate(Shape::new(pods, policies));
@@ -309,5 +380,6 @@ fn main() {
     bench_size(10_000, 2_000, true);
     bench_size_with_tiers(10_000, 2_000, true);
     bench_size_with_cilium(10_000, 2_000, true);
+    bench_size_with_calico(10_000, 2_000, true);
     bench_load(10_000);
 }
