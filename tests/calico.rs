@@ -385,7 +385,9 @@ fn unknown_where_data_is_missing() {
         )
     };
     let sel = with("", "  source: {selector: app == 'web'}");
-    let sa = with("", "  source: {serviceAccounts: {names: [web]}}");
+    let sa = with("", "  source: {serviceAccounts: {selector: role == 'web'}}");
+    let sa_default = with("", "  source: {serviceAccounts: {names: [default]}}");
+    let sa_web = with("", "  source: {serviceAccounts: {names: [web]}}");
     let http = with("", "  http: {methods: [GET]}");
     let http_deny = calico(
         "prod",
@@ -406,11 +408,25 @@ fn unknown_where_data_is_missing() {
                 Denied,
             ),
             case(
-                "service accounts: a pod",
+                "a service account selector: labels not read",
                 &sa,
                 "prod/web",
                 "prod/api",
                 Unknown,
+            ),
+            case(
+                "service account names: a pod with none runs as default",
+                &sa_default,
+                "prod/web",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "service account names: another name",
+                &sa_web,
+                "prod/web",
+                "prod/api",
+                Denied,
             ),
             case(
                 "service accounts: never an outside address",
@@ -910,4 +926,47 @@ fn a_network_set_whose_namespace_labels_are_hidden_is_unknown() {
             "{source}"
         );
     }
+}
+
+/// Service accounts by name ("NetworkPolicy" reference, `serviceAccounts.names`): two pods
+/// alike but for their service account are told apart; a pod that names none runs as
+/// `default`, as the API server sets it.
+#[test]
+fn service_accounts_by_name() {
+    let world = format!(
+        "{WORLD}\n---\n{}",
+        "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: web-a, namespace: prod, labels: {app: client}}, spec: {serviceAccountName: web, containers: [{name: c}]}, status: {podIP: 10.1.0.5}}\n- {apiVersion: v1, kind: Pod, metadata: {name: web-b, namespace: prod, labels: {app: client}}, spec: {serviceAccountName: batch, containers: [{name: c}]}, status: {podIP: 10.1.0.6}}\n- {apiVersion: v1, kind: Pod, metadata: {name: web-c, namespace: prod, labels: {app: client}}, spec: {containers: [{name: c}]}, status: {podIP: 10.1.0.7}}\n"
+    );
+    let policy = calico(
+        "prod",
+        "api",
+        "selector: app == 'api'\ningress:\n- action: Allow\n  source: {serviceAccounts: {names: [web]}}",
+    );
+    let egress = calico(
+        "prod",
+        "client-out",
+        "selector: app == 'client'\ntypes: [Egress]\negress:\n- action: Allow\n  source: {serviceAccounts: {names: [default]}}",
+    );
+    run(
+        &world,
+        vec![
+            case("named", &policy, "prod/web-a", "prod/api", Allowed),
+            case("another name", &policy, "prod/web-b", "prod/api", Denied),
+            case("none: default", &policy, "prod/web-c", "prod/api", Denied),
+            case(
+                "egress, own end: default",
+                &egress,
+                "prod/web-c",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "egress, own end: another",
+                &egress,
+                "prod/web-a",
+                "prod/api",
+                Denied,
+            ),
+        ],
+    );
 }

@@ -122,6 +122,7 @@ pub fn pod(
         ports,
         workload: owner(&pod.metadata),
         template: false,
+        service_account: spec.and_then(service_account),
         origin,
     }))
 }
@@ -201,8 +202,17 @@ pub fn template_pod(
         ports,
         workload: Some(format!("{kind}/{name}")),
         template: true,
+        service_account: template.spec.as_ref().and_then(service_account),
         origin,
     })
+}
+
+/// A pod spec's service account: `serviceAccountName`, or the deprecated `serviceAccount`.
+fn service_account(spec: &core::PodSpec) -> Option<String> {
+    #[allow(deprecated)]
+    spec.service_account_name
+        .clone()
+        .or_else(|| spec.service_account.clone())
 }
 
 fn container_ports(

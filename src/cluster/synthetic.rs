@@ -190,6 +190,7 @@ pub fn generate(shape: Shape) -> World {
                     format!("Deployment/{app}")
                 }),
                 template: false,
+                service_account: None,
                 origin: Default::default(),
             });
         }

@@ -276,8 +276,12 @@ fn calico_statements(
         if let Some(why) = end.unjudged.first() {
             return Err(why.clone());
         }
-        if end.service_accounts {
-            return Err("service accounts".into());
+        if end
+            .service_accounts
+            .as_ref()
+            .is_some_and(|sa| sa.selector.is_some())
+        {
+            return Err("a service account selector".into());
         }
         Ok(())
     };

@@ -25,8 +25,8 @@ use super::compile::{check_metadata, parse_cidr, Errors, NameRule};
 use super::error::FieldErrors;
 use super::model::{Direction, Origin, PortMatch, PortSpec, Protocol};
 use super::tiers::{
-    Action, CalicoAddressSet, CalicoEnd, CalicoPlace, CalicoTier, Order, Subject, Tier, TierPeer,
-    TierPolicy, TierRule,
+    Action, CalicoAddressSet, CalicoEnd, CalicoPlace, CalicoTier, Order, ServiceAccounts, Subject,
+    Tier, TierPeer, TierPolicy, TierRule,
 };
 
 pub const API_VERSION: &str = "projectcalico.org/v3";
@@ -757,7 +757,18 @@ fn end(e: &EntityRule, namespace: Option<&str>) -> CalicoEnd {
         nets: nets(&e.nets),
         not_nets: nets(&e.not_nets),
         ip_version: None,
-        service_accounts: e.service_accounts.is_some(),
+        service_accounts: e.service_accounts.as_ref().map(|v| ServiceAccounts {
+            names: v["names"]
+                .as_array()
+                .map(|l| {
+                    l.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            selector: v["selector"].as_str().map(str::to_string),
+        }),
         unjudged,
     }
 }
@@ -856,7 +867,29 @@ fn rule_text(r: &CalicoRule, path: &str, errs: &mut Errors) -> String {
                 words.push(format!("{name} {}", shown.join(", ")));
             }
         }
-        if e.service_accounts.is_some() {
+        if let Some(sa) = &e.service_accounts {
+            let at = format!("{path}.{field}.serviceAccounts");
+            match sa {
+                Value::Object(m) => {
+                    let names = m.get("names");
+                    if names.is_some_and(|n| {
+                        n.as_array()
+                            .is_none_or(|l| l.iter().any(|x| !x.is_string()))
+                    }) {
+                        errs.push(&format!("{at}.names"), "must be a list of names");
+                    }
+                    match m.get("selector") {
+                        Some(Value::String(text)) => {
+                            if let Err(err) = CalicoSelector::parse(text) {
+                                errs.push(&format!("{at}.selector"), format!("{text:?} {err}"));
+                            }
+                        }
+                        Some(_) => errs.push(&format!("{at}.selector"), "must be a selector"),
+                        None => {}
+                    }
+                }
+                _ => errs.push(&at, "must be an object with names and/or selector"),
+            }
             words.push("service accounts".into());
         }
         if e.services.is_some() {
@@ -1295,9 +1328,26 @@ pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
             }
         }
     }
-    if end.service_accounts {
+    if let Some(sa) = &end.service_accounts {
         match workload {
-            Some(_) => unknown.push("pods' service accounts are not in the inventory".into()),
+            Some((pod, _)) => {
+                let account = pod.service_account();
+                if !sa.names.is_empty() && !sa.names.iter().any(|n| n == account) {
+                    return (
+                        Some(false),
+                        format!(
+                            "{} runs as service account {account}, not {}",
+                            pod.key(),
+                            sa.names.join(", ")
+                        ),
+                    );
+                }
+                if let Some(sel) = &sa.selector {
+                    unknown.push(format!(
+                        "service account selector {sel}: service accounts' labels are not read"
+                    ));
+                }
+            }
             None => {
                 return (
                     Some(false),

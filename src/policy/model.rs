@@ -122,6 +122,10 @@ pub struct Pod {
     /// The pod stands for a workload's template: it has no IP and no node yet.
     #[serde(default)]
     pub template: bool,
+    /// Its service account (`spec.serviceAccountName`); `None` reads as `default`, which the
+    /// API server sets when none is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
     #[serde(skip)]
     pub origin: Origin,
 }
@@ -129,6 +133,11 @@ pub struct Pod {
 impl Pod {
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Its service account: `default` where the spec names none, as the API server sets it.
+    pub fn service_account(&self) -> &str {
+        self.service_account.as_deref().unwrap_or("default")
     }
 
     /// `Kind/name` of the workload, or `Pod/name` for a pod no controller owns.

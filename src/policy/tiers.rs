@@ -402,12 +402,36 @@ pub struct CalicoEnd {
     /// The rule's ipVersion: addresses of this family only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_version: Option<u8>,
-    /// Service accounts match pods only, by what the inventory does not hold.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub service_accounts: bool,
+    /// A serviceAccounts condition: pods only, by their service account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_accounts: Option<ServiceAccounts>,
     /// Conditions this reader cannot judge, in words (a Service, source ports).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unjudged: Vec<String>,
+}
+
+/// A Calico rule's `serviceAccounts`: pods whose service account has one of `names` (none:
+/// any) and whose labels `selector` matches (not read: a service account's labels are not in
+/// the inventory).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServiceAccounts {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+}
+
+impl fmt::Display for ServiceAccounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.names.is_empty(), &self.selector) {
+            (true, None) => f.write_str("any service account"),
+            (false, None) => write!(f, "service accounts {}", self.names.join(", ")),
+            (true, Some(s)) => write!(f, "service accounts {s}"),
+            (false, Some(s)) => {
+                write!(f, "service accounts {} and {s}", self.names.join(", "))
+            }
+        }
+    }
 }
 
 impl CalicoEnd {
@@ -455,8 +479,8 @@ impl CalicoEnd {
         if let Some(v) = self.ip_version {
             words.push(format!("IPv{v}"));
         }
-        if self.service_accounts {
-            words.push("service accounts".into());
+        if let Some(sa) = &self.service_accounts {
+            words.push(sa.to_string());
         }
         words.extend(self.unjudged.iter().cloned());
         if words.is_empty() {

@@ -116,6 +116,7 @@ mod tests {
             ports: Vec::new(),
             workload: workload.map(str::to_string),
             template: false,
+            service_account: None,
             origin: Default::default(),
         }
     }

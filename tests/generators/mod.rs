@@ -211,6 +211,8 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
                     ports,
                     workload: None,
                     template: false,
+                    // Some pods run as the service account Calico rules may name.
+                    service_account: (i % 3 == 0).then(|| "x".to_string()),
                     origin: Default::default(),
                 }
             })

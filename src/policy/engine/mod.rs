@@ -344,6 +344,8 @@ impl CompiledPolicy {
 
 /// Namespace, labels, sorted container ports, ipBlock membership, host network and tier
 /// network membership: what makes two pods indistinguishable to every policy.
+/// What pods of one class share: namespace, labels, ports, ipBlocks and tier networks they
+/// are in, host network, and (where a Calico rule names service accounts) service account.
 type ClassKey<'a> = (
     u32,
     &'a Labels,
@@ -351,6 +353,7 @@ type ClassKey<'a> = (
     Vec<u32>,
     bool,
     Vec<u32>,
+    Option<&'a str>,
 );
 
 #[derive(Debug, Clone)]
@@ -462,6 +465,8 @@ impl Index {
                 (tier_nets.len() - 1) as u32
             });
         };
+        // Whether a Calico rule names service accounts: pods of one class then share theirs.
+        let mut by_account = false;
         let everywhere: [ipnet::IpNet; 2] = [
             "0.0.0.0/0".parse().expect("a network"),
             "::/0".parse().expect("a network"),
@@ -475,6 +480,10 @@ impl Index {
                     _ => None,
                 });
                 for end in ends.chain(rule.own.as_ref()) {
+                    by_account |= end
+                        .service_accounts
+                        .as_ref()
+                        .is_some_and(|sa| !sa.names.is_empty());
                     end.nets.iter().chain(&end.not_nets).for_each(&mut add_net);
                     if end.ip_version.is_some() {
                         everywhere.iter().for_each(&mut add_net);
@@ -536,6 +545,7 @@ impl Index {
                     blocks.clone(),
                     pod.host_network,
                     nets.clone(),
+                    by_account.then(|| pod.service_account()),
                 ))
                 .or_insert_with(|| {
                     classes.push(Class {
