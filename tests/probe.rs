@@ -306,25 +306,19 @@ fn agent_stream_is_read_by_a_second_process() {
     assert!(lab_namespaces().is_empty());
 }
 
-/// A Cilium deny rule, enforced by the lab before every allow: frontend -> backend:8080,
-/// which the NetworkPolicies admit, is dropped by the kernel and annotated with the
-/// CiliumClusterwideNetworkPolicy that denies it.
-#[test]
-fn a_cilium_deny_is_dropped_and_annotated() {
-    require_root();
-    let _lab = lock();
+/// The flows of a five-second lab of the demo with `manifest` added, and frontend ->
+/// backend:8080 among them (which the demo's NetworkPolicies admit), checked dropped by the
+/// kernel and annotated with `policy` alone.
+fn lab_denies_frontend_to_backend(manifest: &str, policy: &str) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
-    let deny = dir.path().join("deny.yaml");
-    std::fs::write(
-        &deny,
-        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: no-frontend-to-backend}\nspec:\n  endpointSelector: {matchLabels: {app: frontend}}\n  enableDefaultDeny: {egress: false}\n  egressDeny:\n  - toEndpoints: [{matchLabels: {app: backend}}]\n    toPorts: [{ports: [{port: \"8080\", protocol: TCP}]}]\n",
-    )
-    .unwrap();
-    let out =
-        run(bin()
-            .args(["lab", "--demo", "-f"])
-            .arg(&deny)
-            .args(["--duration", "5", "-o", "json"]));
+    let extra = dir.path().join("extra.yaml");
+    std::fs::write(&extra, manifest).unwrap();
+    let out = run(bin().args(["lab", "--demo", "-f"]).arg(&extra).args([
+        "--duration",
+        "5",
+        "-o",
+        "json",
+    ]));
     let rows = records(&out.stdout);
     let blocked = find(&rows, "frontend -> backend:8080", |r| {
         r["src"] == "production/frontend"
@@ -333,12 +327,22 @@ fn a_cilium_deny_is_dropped_and_annotated() {
     });
     assert_eq!(blocked["datapath"], "dropped", "{blocked}");
     assert_eq!(blocked["outcome"], "blocked_by_policy", "{blocked}");
-    assert_eq!(
-        policies(blocked),
-        ["CiliumClusterwideNetworkPolicy/no-frontend-to-backend"],
-        "{blocked}"
-    );
+    assert_eq!(policies(blocked), [policy], "{blocked}");
     assert!(lab_namespaces().is_empty());
+    rows
+}
+
+/// A Cilium deny rule, enforced by the lab before every allow: frontend -> backend:8080,
+/// which the NetworkPolicies admit, is dropped by the kernel and annotated with the
+/// CiliumClusterwideNetworkPolicy that denies it.
+#[test]
+fn a_cilium_deny_is_dropped_and_annotated() {
+    require_root();
+    let _lab = lock();
+    lab_denies_frontend_to_backend(
+        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: no-frontend-to-backend}\nspec:\n  endpointSelector: {matchLabels: {app: frontend}}\n  enableDefaultDeny: {egress: false}\n  egressDeny:\n  - toEndpoints: [{matchLabels: {app: backend}}]\n    toPorts: [{ports: [{port: \"8080\", protocol: TCP}]}]\n",
+        "CiliumClusterwideNetworkPolicy/no-frontend-to-backend",
+    );
 }
 
 /// Calico's tiers, enforced by the lab tier by tier: a security tier (order 100) whose
@@ -349,37 +353,15 @@ fn a_cilium_deny_is_dropped_and_annotated() {
 fn a_calico_tier_deny_is_dropped_and_annotated() {
     require_root();
     let _lab = lock();
-    let dir = tempfile::tempdir().unwrap();
-    let deny = dir.path().join("calico.yaml");
-    std::fs::write(
-        &deny,
+    let rows = lab_denies_frontend_to_backend(
         "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: security.no-frontend-to-backend}\nspec:\n  tier: security\n  selector: app == 'frontend'\n  types: [Egress]\n  egress:\n  - action: Deny\n    protocol: TCP\n    destination: {selector: app == 'backend', ports: [8080]}\n  - action: Pass\n",
-    )
-    .unwrap();
-    let out =
-        run(bin()
-            .args(["lab", "--demo", "-f"])
-            .arg(&deny)
-            .args(["--duration", "5", "-o", "json"]));
-    let rows = records(&out.stdout);
-    let blocked = find(&rows, "frontend -> backend:8080", |r| {
-        r["src"] == "production/frontend"
-            && r["dst"] == "production/backend"
-            && r["dst_port"] == 8080
-    });
-    assert_eq!(blocked["datapath"], "dropped", "{blocked}");
-    assert_eq!(blocked["outcome"], "blocked_by_policy", "{blocked}");
-    assert_eq!(
-        policies(blocked),
-        ["projectcalico.org/GlobalNetworkPolicy/security.no-frontend-to-backend"],
-        "{blocked}"
+        "projectcalico.org/GlobalNetworkPolicy/security.no-frontend-to-backend",
     );
     // Passed on: the frontend's other flows are NetworkPolicy's to decide, which admits some.
     let passed = find(&rows, "a frontend flow the NetworkPolicies admit", |r| {
         r["src"] == "production/frontend" && r["datapath"] == "forwarded"
     });
     assert_eq!(passed["outcome"], "allowed_by_policy", "{passed}");
-    assert!(lab_namespaces().is_empty());
 }
 
 /// With a ring far too small for the traffic, lost events are counted, not hidden.

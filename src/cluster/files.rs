@@ -904,61 +904,43 @@ impl Builder {
                 }
             }
             ("projectcalico.org", "NetworkPolicy" | "GlobalNetworkPolicy") => {
-                use crate::policy::calico::{compile_calico_policy, CalicoObject, API_VERSION};
+                use crate::policy::calico::{compile_calico_policy, CalicoObject};
                 let global = kind == "GlobalNetworkPolicy";
                 let label = calico_label(&kind, global, &name, &namespace);
                 let ns = (!global).then_some(namespace.as_str());
-                let read = (
-                    label.as_str(),
-                    kind.as_str(),
-                    api_version.as_str(),
-                    &[API_VERSION][..],
-                );
-                let Some(policy) = self.compiled(value, doc, prefix, read, |o: &CalicoObject| {
+                let read = (label.as_str(), kind.as_str(), api_version.as_str());
+                let Some(policy) = self.calico(value, doc, prefix, read, |o: &CalicoObject| {
                     compile_calico_policy(o, ns, origin.clone())
                 }) else {
                     return;
                 };
-                self.count(&format!("{kind} (Calico)"));
                 let key = (policy.kind.clone(), policy.name.clone());
                 if self.tiers.insert(key, policy).is_some() {
                     self.duplicate(&label, &origin);
                 }
             }
             ("projectcalico.org", "Tier") => {
-                use crate::policy::calico::{compile_tier, API_VERSION};
                 let label = format!("Calico Tier {name}");
-                let read = (
-                    label.as_str(),
-                    kind.as_str(),
-                    api_version.as_str(),
-                    &[API_VERSION][..],
-                );
-                let Some(tier) = self.compiled(value, doc, prefix, read, compile_tier) else {
+                let read = (label.as_str(), kind.as_str(), api_version.as_str());
+                let compile = crate::policy::calico::compile_tier;
+                let Some(tier) = self.calico(value, doc, prefix, read, compile) else {
                     return;
                 };
-                self.count("Tier (Calico)");
                 if self.calico_tiers.insert(tier.name.clone(), tier).is_some() {
                     self.duplicate(&label, &origin);
                 }
             }
             ("projectcalico.org", "NetworkSet" | "GlobalNetworkSet" | "HostEndpoint") => {
-                use crate::policy::calico::{compile_address_set, AddressSetObject, API_VERSION};
+                use crate::policy::calico::{compile_address_set, AddressSetObject};
                 let global = kind != "NetworkSet";
                 let label = calico_label(&kind, global, &name, &namespace);
                 let ns = (!global).then_some(namespace.as_str());
-                let read = (
-                    label.as_str(),
-                    kind.as_str(),
-                    api_version.as_str(),
-                    &[API_VERSION][..],
-                );
-                let Some(set) = self.compiled(value, doc, prefix, read, |o: &AddressSetObject| {
+                let read = (label.as_str(), kind.as_str(), api_version.as_str());
+                let Some(set) = self.calico(value, doc, prefix, read, |o: &AddressSetObject| {
                     compile_address_set(o, &kind, ns)
                 }) else {
                     return;
                 };
-                self.count(&format!("{kind} (Calico)"));
                 if self.calico_sets.insert(set.key(), set).is_some() {
                     self.duplicate(&label, &origin);
                 }
@@ -1003,6 +985,22 @@ impl Builder {
     /// An object of another API group's policy kind: its apiVersion checked against
     /// `versions` (the first is the one to use), read as `O`, compiled; any error is
     /// reported at its field, and `None` returned.
+    /// A Calico object (projectcalico.org/v3), compiled by [`Self::compiled`] and counted.
+    fn calico<O: DeserializeOwned, T>(
+        &mut self,
+        value: Value,
+        doc: &Doc,
+        prefix: &str,
+        (label, kind, api_version): (&str, &str, &str),
+        compile: impl FnOnce(&O) -> Result<T, crate::policy::FieldErrors>,
+    ) -> Option<T> {
+        let versions = [crate::policy::calico::API_VERSION];
+        let read = (label, kind, api_version, &versions[..]);
+        let compiled = self.compiled(value, doc, prefix, read, compile)?;
+        self.count(&format!("{kind} (Calico)"));
+        Some(compiled)
+    }
+
     fn compiled<O: DeserializeOwned, T>(
         &mut self,
         value: Value,
