@@ -180,16 +180,21 @@ fn row_line(
         RowKind::Tiers => {
             let set = state.snapshot.index.policies();
             let open = state.expanded.contains(crate::app::TIERS_KEY) || state.tree_filter.active();
-            let admin = set
-                .tiers
-                .iter()
-                .filter(|t| t.tier == crate::policy::tiers::Tier::Admin)
-                .count();
+            // How many of each engine's: admin, baseline, Cilium's denies, Calico's.
+            use crate::policy::tiers::Tier;
+            let count = |f: &dyn Fn(Tier) -> bool| set.tiers.iter().filter(|t| f(t.tier)).count();
+            let parts: Vec<String> = [
+                (count(&|t| t == Tier::Admin), "adm"),
+                (count(&|t| t == Tier::Baseline), "base"),
+                (count(&|t| t == Tier::Cilium), "cil"),
+                (count(&|t| t.is_calico()), "cal"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
             let right = if set.tiers_known {
-                vec![Span::styled(
-                    format!("{admin} adm {} base", set.tiers.len() - admin),
-                    muted,
-                )]
+                vec![Span::styled(parts.join(" "), muted)]
             } else {
                 vec![Span::styled("? unreadable", theme.style(Slot::Warning))]
             };
