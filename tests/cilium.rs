@@ -741,3 +741,46 @@ fn several_rule_sets_under_one_name_each_apply() {
     assert_eq!(index.policies().policies.len(), 1);
     assert!(index.policies().tiers.is_empty(), "the deny part went too");
 }
+
+/// Cilium's `policy-cidr-match-mode: nodes` (security/policy/language, "Selecting nodes with
+/// CIDR / ipBlock"): by default a CIDR rule matches only addresses outside the cluster, and a
+/// node only by entity; with the mode set (`--cilium-cidr-nodes`), a node's addresses are
+/// matched by CIDR too, for allows and denies alike.
+#[test]
+fn cidr_rules_match_nodes_only_in_nodes_mode() {
+    let allow = cnp(
+        "prod",
+        "to-nodes",
+        &format!("{API}\negress:\n- toCIDR: [192.168.1.0/24]"),
+    );
+    let deny = cnp(
+        "prod",
+        "no-nodes",
+        &format!(
+            "{API}\nenableDefaultDeny: {{egress: false}}\negressDeny:\n- toCIDR: [192.168.1.2/32]"
+        ),
+    );
+    for (mode, to_node, denied) in [(false, Denied, Allowed), (true, Allowed, Denied)] {
+        let options = EngineOptions {
+            cilium_cidr_matches_nodes: mode,
+            ..EngineOptions::default()
+        };
+        let index = verdicts::index_of(WORLD, &allow, options.clone());
+        assert_eq!(
+            decide(&index, "prod/api", "node/n2", Tcp, 10250),
+            to_node,
+            "mode {mode}"
+        );
+        assert_eq!(
+            decide(&index, "prod/api", "192.168.1.2", Tcp, 10250),
+            to_node,
+            "mode {mode}: the node's address"
+        );
+        let index = verdicts::index_of(WORLD, &deny, options);
+        assert_eq!(
+            decide(&index, "prod/api", "node/n2", Tcp, 10250),
+            denied,
+            "mode {mode}"
+        );
+    }
+}

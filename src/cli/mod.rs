@@ -195,6 +195,12 @@ pub struct SourceArgs {
     /// to have only the addresses given; names not given stay unknown.
     #[arg(long = "fqdn", global = true, value_name = "NAME=IP", value_parser = numbers::domain)]
     pub fqdn: Vec<String>,
+
+    /// Cilium's CIDR rules match node addresses too, as with Cilium's
+    /// `policy-cidr-match-mode: nodes` (by default they match only addresses outside the
+    /// cluster, and nodes only by entity).
+    #[arg(long, global = true)]
+    pub cilium_cidr_nodes: bool,
 }
 
 /// Rows of `matrix --all-ports`.
@@ -497,6 +503,7 @@ fn engine_options(source: &SourceArgs) -> EngineOptions {
         ipblock_matches_pods: source.ipblock_pods == IpBlockPods::Match,
         // Each was checked when parsed.
         domains: crate::policy::engine::Domains::parse(&source.fqdn).unwrap_or_default(),
+        cilium_cidr_matches_nodes: source.cilium_cidr_nodes,
     }
 }
 

@@ -223,8 +223,31 @@ pub fn cilium_peer_check(
             ),
         },
         CiliumPeer::Outside(block) => match other {
-            Endpoint::External(ip) if block.contains(ip) && !inv.nodes_known => {
+            Endpoint::External(ip)
+                if block.contains(ip)
+                    && !inv.nodes_known
+                    && !index.options().cilium_cidr_matches_nodes =>
+            {
                 (None, nodes_unknown(ip))
+            }
+            Endpoint::Node { node, addr } if index.options().cilium_cidr_matches_nodes => {
+                let addrs = match addr {
+                    Some(ip) => std::slice::from_ref(ip),
+                    None => &inv.nodes[*node as usize].addresses,
+                };
+                match addrs.iter().find(|a| block.contains(a)) {
+                    Some(a) => (
+                        Some(true),
+                        format!(
+                            "node address {a} is inside {} (policy-cidr-match-mode: nodes)",
+                            block.cidr
+                        ),
+                    ),
+                    None => (
+                        Some(false),
+                        format!("no address of the node is inside {}", block.cidr),
+                    ),
+                }
             }
             Endpoint::External(ip) if block.contains(ip) => {
                 (Some(true), format!("{ip} is inside {}", block.cidr))

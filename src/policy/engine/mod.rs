@@ -48,6 +48,11 @@ pub struct EngineOptions {
     /// NAME=IP`): where a name is given, its addresses are taken as all of them.
     #[serde(default, skip_serializing_if = "Domains::is_empty")]
     pub domains: Domains,
+    /// Whether Cilium's CIDR rules match node addresses too (Cilium's
+    /// `policy-cidr-match-mode: nodes`); by default they match only addresses outside the
+    /// cluster, and nodes only by entity.
+    #[serde(default)]
+    pub cilium_cidr_matches_nodes: bool,
 }
 
 impl Default for EngineOptions {
@@ -55,6 +60,7 @@ impl Default for EngineOptions {
         EngineOptions {
             ipblock_matches_pods: true,
             domains: Domains::default(),
+            cilium_cidr_matches_nodes: false,
         }
     }
 }
@@ -1339,9 +1345,18 @@ impl Index {
     /// Whether a Cilium CIDR holds the far end: outside addresses only.
     pub(super) fn outside_matches(&self, block: &IpBlock, endpoint: &Endpoint) -> Option<bool> {
         match endpoint {
+            // With policy-cidr-match-mode nodes, a node's addresses are matched by CIDR too,
+            // so an address that may be an unread node's is no longer in doubt.
             Endpoint::External(ip) if block.contains(ip) => {
-                // An address that is no known node may be one that could not be read.
-                self.inventory.nodes_known.then_some(true)
+                Some(self.options.cilium_cidr_matches_nodes || self.inventory.nodes_known)
+                    .filter(|&known| known)
+            }
+            Endpoint::Node { node, addr } if self.options.cilium_cidr_matches_nodes => {
+                let addrs = match addr {
+                    Some(ip) => std::slice::from_ref(ip),
+                    None => &self.inventory.nodes[*node as usize].addresses,
+                };
+                Some(addrs.iter().any(|a| block.contains(a)))
             }
             _ => Some(false),
         }
