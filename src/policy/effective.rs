@@ -135,50 +135,59 @@ pub struct TierLine {
     pub unknown: bool,
 }
 
-/// The rules of the tier policies that apply to the pod: Admin tier, Cilium's deny rules,
-/// Baseline tier.
+/// The rules of the tier policies that apply to the pod, by [`Tier::index`]: Admin tier,
+/// Cilium's deny rules, Calico's default tier, Baseline tier (Calico's tiers of their own
+/// are [`calico_tiers`]'s).
 fn tier_lines(index: &Index, pod_id: PodId, direction: Direction) -> [Vec<TierLine>; Tier::COUNT] {
     let mut lines: [Vec<TierLine>; Tier::COUNT] = Default::default();
     for (t, policy) in index.policies().tiers.iter().enumerate() {
-        let applies = index.tier_applies(t as u32, pod_id);
-        if applies == Some(false) {
+        if policy.tier.is_calico_named() {
             continue;
         }
-        let into = &mut lines[policy.tier.index()];
-        for (r, rule) in policy.rules(direction).iter().enumerate() {
-            into.push(TierLine {
-                policy: policy.key(),
-                priority: policy.priority,
-                order: policy
-                    .tier
-                    .is_calico()
-                    .then(|| policy.order.map_or("none".into(), |o| o.to_string())),
-                rule: r,
-                name: rule.name.clone(),
-                action: rule.action,
-                own: rule.own.as_ref().map(|e| e.describe()),
-                peers: rule.peers.iter().map(tiers::describe_peer).collect(),
-                ports: rule
-                    .ports
-                    .iter()
-                    .flatten()
-                    .map(|spec| spec.to_string())
-                    .collect(),
-                unknown: applies.is_none(),
-            });
+        let applies = index.tier_applies(t as u32, pod_id);
+        if applies != Some(false) {
+            lines[policy.tier.index()].extend(policy_lines(policy, direction, applies));
         }
     }
     lines
 }
 
-/// Calico's tiers of their own that bear on one side of a pod: each with the rules of
-/// `lines` (the tier rules that apply, by [`Tier::index`]) that are its own.
-fn calico_tiers(
-    index: &Index,
-    pod_id: PodId,
+/// One tier policy's rules of `direction`, in words; `applies`: whether it applies to the pod
+/// (`None`: maybe).
+fn policy_lines<'a>(
+    policy: &'a tiers::TierPolicy,
     direction: Direction,
-    lines: &mut [Vec<TierLine>; Tier::COUNT],
-) -> Vec<CalicoTierSide> {
+    applies: Option<bool>,
+) -> impl Iterator<Item = TierLine> + 'a {
+    policy
+        .rules(direction)
+        .iter()
+        .enumerate()
+        .map(move |(r, rule)| TierLine {
+            policy: policy.key(),
+            priority: policy.priority,
+            order: policy
+                .tier
+                .is_calico()
+                .then(|| policy.order.map_or("none".into(), |o| o.to_string())),
+            rule: r,
+            name: rule.name.clone(),
+            action: rule.action,
+            own: rule.own.as_ref().map(|e| e.describe()),
+            peers: rule.peers.iter().map(tiers::describe_peer).collect(),
+            ports: rule
+                .ports
+                .iter()
+                .flatten()
+                .map(|spec| spec.to_string())
+                .collect(),
+            unknown: applies.is_none(),
+        })
+}
+
+/// Calico's tiers of their own that bear on one side of a pod, each with its rules that
+/// apply to the pod.
+fn calico_tiers(index: &Index, pod_id: PodId, direction: Direction) -> Vec<CalicoTierSide> {
     let mut out: Vec<CalicoTierSide> = Vec::new();
     for (t, policy) in index.policies().tiers.iter().enumerate() {
         let Some(place) = policy
@@ -188,7 +197,8 @@ fn calico_tiers(
         else {
             continue;
         };
-        let selects = match index.tier_applies(t as u32, pod_id) {
+        let applies = index.tier_applies(t as u32, pod_id);
+        let selects = match applies {
             _ if !policy.types.contains(&direction) => Some(false),
             applies => applies,
         };
@@ -208,13 +218,9 @@ fn calico_tiers(
             (None, _) | (_, None) => None,
             _ => Some(false),
         };
-        let key = policy.key();
-        let from = &mut lines[policy.tier.index()];
-        let (mine, rest): (Vec<TierLine>, Vec<TierLine>) = std::mem::take(from)
-            .into_iter()
-            .partition(|l| l.policy == key);
-        *from = rest;
-        side.rules.extend(mine);
+        if applies != Some(false) {
+            side.rules.extend(policy_lines(policy, direction, applies));
+        }
     }
     out.retain(|c| c.selects != Some(false) || !c.rules.is_empty());
     out
@@ -267,7 +273,7 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
             },
         };
         let mut lines = tier_lines(index, pod_id, direction);
-        side.calico_tiers = calico_tiers(index, pod_id, direction, &mut lines);
+        side.calico_tiers = calico_tiers(index, pod_id, direction);
         let mut take = |tier: Tier| std::mem::take(&mut lines[tier.index()]);
         side.calico = take(Tier::Calico);
         side.admin = take(Tier::Admin);
