@@ -462,7 +462,7 @@ impl<'a> PortView<'a> {
         let n = self.all.len();
         let none = || FixedBitSet::with_capacity(n);
         let mut below = self.end_of(index.default_tier_selects(direction, c), &after);
-        let walk = self.tier_walk(&index.tier_members[Tier::CalicoAfter.index()], direction, c);
+        let walk = self.tier_walk(index.members(Tier::CalicoAfter), direction, c);
         below = stack(walk, below, &after);
         if np_decides {
             let np_maybe = np.maybe.unwrap_or_else(none);
@@ -477,11 +477,7 @@ impl<'a> PortView<'a> {
             maybe.union_with(&np_only_maybe);
             below = (sure, maybe);
         }
-        let walk = self.tier_walk(
-            &index.tier_members[Tier::CalicoBefore.index()],
-            direction,
-            c,
-        );
+        let walk = self.tier_walk(index.members(Tier::CalicoBefore), direction, c);
         stack(walk, below, &after)
     }
 

@@ -405,8 +405,6 @@ pub struct Index {
     ip_blocks: Vec<IpBlock>,
     /// Tier policies in evaluation order, compiled.
     tiers: Vec<CompiledTier>,
-    /// Per tier ([`Tier::index`]): its policies' positions in `tiers`, in order.
-    tier_members: [Vec<u32>; Tier::COUNT],
     /// The tier policies in groups that end alike, in evaluation order: one per Calico
     /// tier of its own (which ends in its default action for a pod it selects), one per
     /// other tier.
@@ -855,10 +853,6 @@ impl Index {
             });
         }
 
-        let mut tier_members: [Vec<u32>; Tier::COUNT] = Default::default();
-        for (t, policy) in tiers.iter().enumerate() {
-            tier_members[policy.tier.index()].push(t as u32);
-        }
         let (groups, tier_groups, group_of) = tier_groups(&policies.tiers);
         let policy_ids = policies
             .policies
@@ -886,7 +880,6 @@ impl Index {
             peer_maybe,
             ip_blocks,
             tiers,
-            tier_members,
             groups,
             tier_groups,
             group_of,

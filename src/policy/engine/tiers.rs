@@ -172,8 +172,7 @@ impl Index {
 
     /// Whether Calico's default tier has policies of its own, around NetworkPolicy.
     pub(super) fn calico_default_active(&self) -> bool {
-        !self.tier_members[Tier::CalicoBefore.index()].is_empty()
-            || !self.tier_members[Tier::CalicoAfter.index()].is_empty()
+        !self.members(Tier::CalicoBefore).is_empty() || !self.members(Tier::CalicoAfter).is_empty()
     }
 
     /// The Calico policies of the default tier that select a class for `direction`: surely,
@@ -185,7 +184,7 @@ impl Index {
     ) -> (Vec<u32>, Vec<u32>) {
         let members = [Tier::CalicoBefore, Tier::CalicoAfter]
             .into_iter()
-            .flat_map(|tier| &self.tier_members[tier.index()]);
+            .flat_map(|tier| self.members(tier));
         self.selecting(members, direction, class)
     }
 
@@ -229,6 +228,15 @@ impl Index {
     /// The groups of a tier.
     pub(super) fn groups_of(&self, tier: Tier) -> &[TierGroup] {
         &self.groups[self.tier_groups[tier.index()].clone()]
+    }
+
+    /// The policies of a tier that is one group (every tier but Calico's tiers of their
+    /// own), in evaluation order.
+    pub(super) fn members(&self, tier: Tier) -> &[u32] {
+        debug_assert!(!tier.is_calico_named(), "{tier} holds several groups");
+        self.groups_of(tier)
+            .first()
+            .map_or(&[][..], |g| g.members.as_slice())
     }
 
     /// Whether a Calico policy of the default tier selects a pod for `direction` (`None`:
@@ -447,13 +455,7 @@ impl Index {
         peer: &Endpoint,
         flow: &Flow,
     ) -> Step {
-        self.members_step(
-            &self.tier_members[tier.index()],
-            direction,
-            subject,
-            peer,
-            flow,
-        )
+        self.members_step(self.members(tier), direction, subject, peer, flow)
     }
 
     /// Some tier policies (in evaluation order) for one flow, telling a Pass from no match.
