@@ -347,7 +347,7 @@ fn sentence(
                         .collect();
                     let tier = selecting
                         .first()
-                        .map_or("Calico's default tier", |&t| names.tier_end(t));
+                        .map_or(crate::policy::tiers::DEFAULT_TIER, |&t| names.tier_end(t));
                     parts.push(crate::policy::explain::end_of_tier_sentence(
                         direction, pod, tier, &list, &what,
                     ));
@@ -513,7 +513,7 @@ impl Names {
     pub fn tier_end(&self, id: u32) -> &str {
         self.tier_ends
             .get(id as usize)
-            .map_or("Calico's default tier", |s| s)
+            .map_or(crate::policy::tiers::DEFAULT_TIER, |s| s)
     }
 
     pub fn tier(&self, id: u32) -> Arc<str> {

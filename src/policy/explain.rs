@@ -95,7 +95,7 @@ impl EndOfTier {
     pub fn tier_name(&self) -> String {
         match &self.tier {
             Some(c) => format!("Calico tier {}", c.name),
-            None => "Calico's default tier".to_string(),
+            None => super::tiers::DEFAULT_TIER.to_string(),
         }
     }
 }
@@ -244,9 +244,11 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
                         .iter()
                         .map(|&t| index.policies().tiers[t as usize].key())
                         .collect();
-                    let tier = maybe.first().map_or("Calico's default tier".into(), |&t| {
-                        index.policies().calico_tier_end(t)
-                    });
+                    let tier = maybe
+                        .first()
+                        .map_or(super::tiers::DEFAULT_TIER.into(), |&t| {
+                            index.policies().calico_tier_end(t)
+                        });
                     reasons.push(format!(
                         "no rule of {tier} decides the {} of {}, and whether {} select it (and \
                          so deny at the tier's end) depends on namespace labels or service \

@@ -113,7 +113,7 @@ impl PolicySet {
         let policy = &self.tiers[t as usize];
         match policy.calico_tier() {
             Some(name) if policy.tier.is_calico_named() => format!("Calico tier {name}"),
-            _ => "Calico's default tier".to_string(),
+            _ => super::tiers::DEFAULT_TIER.to_string(),
         }
     }
 

@@ -314,6 +314,9 @@ impl fmt::Display for Order {
     }
 }
 
+/// Calico's default tier, as messages name it (NetworkPolicies are its policies).
+pub const DEFAULT_TIER: &str = "Calico's default tier";
+
 /// A Calico Tier object: where its policies stand among the other tiers, and what it does
 /// with what they leave undecided for a pod they select.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

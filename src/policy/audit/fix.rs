@@ -46,7 +46,10 @@ pub fn fix(index: &Index, flow: &Flow) -> Fix {
                     .map(|&t| index.policies().tiers[t as usize].key())
                     .collect();
                 let tier = index.policies().calico_tier_end(selecting[0]);
-                let or = if tier == "Calico's default tier" {
+                let or = if index.policies().tiers[selecting[0] as usize]
+                    .tier
+                    .is_calico_default()
+                {
                     " (or a NetworkPolicy's)"
                 } else {
                     ""

@@ -522,7 +522,7 @@ impl Audit {
                         .collect();
                     let tier = selecting
                         .first()
-                        .map_or("Calico's default tier".into(), |&t| {
+                        .map_or(super::tiers::DEFAULT_TIER.into(), |&t| {
                             self.staged.policies().calico_tier_end(t)
                         });
                     parts.push(super::explain::end_of_tier_sentence(
