@@ -120,59 +120,49 @@ fn calico_stages(index: &Index, pod: PodId, direction: Direction) -> Option<Vec<
     if !calico.iter().any(|&t| selects(t)) {
         return None;
     }
-    let mut stages: Vec<Stage> = Vec::new();
-    let mut default_done = false;
-    let default_stage = |stages: &mut Vec<Stage>| {
-        let members_of = |tier: Tier| -> Vec<u32> {
-            calico
-                .iter()
-                .copied()
-                .filter(|&t| set.tiers[t].tier == tier)
-                .map(|t| t as u32)
-                .collect()
-        };
-        let mut members = members_of(Tier::CalicoBefore);
-        let at = members.len();
-        members.extend(members_of(Tier::CalicoAfter));
-        let isolated = !index.isolating_policies(pod, direction).is_empty();
-        if isolated || members.iter().any(|&t| selects(t as usize)) {
-            stages.push(Stage {
-                label: "Calico's default tier".into(),
-                members,
-                network_policy_at: Some(at),
-                denies: true,
-            });
-        }
+    let of = |keep: &dyn Fn(Tier) -> bool| -> Vec<u32> {
+        calico
+            .iter()
+            .copied()
+            .filter(|&t| keep(set.tiers[t].tier))
+            .map(|t| t as u32)
+            .collect()
     };
-    for &t in &calico {
-        let policy = &set.tiers[t];
-        if policy.tier.is_calico_default() || policy.tier > Tier::CalicoAfter {
-            if !default_done {
-                default_done = true;
-                default_stage(&mut stages);
-            }
-            if policy.tier.is_calico_default() {
-                continue;
+    // Calico's tiers of their own, each one stage, in evaluation order.
+    let named = |keep: &dyn Fn(Tier) -> bool| -> Vec<Stage> {
+        let mut stages: Vec<Stage> = Vec::new();
+        for t in of(&|tier| tier.is_calico_named() && keep(tier)) {
+            let policy = &set.tiers[t as usize];
+            let label = format!("Calico tier {}", policy.calico_tier().unwrap_or_default());
+            match stages.last_mut() {
+                Some(stage) if stage.label == label => stage.members.push(t),
+                _ => stages.push(Stage {
+                    label,
+                    members: vec![t],
+                    network_policy_at: None,
+                    denies: policy
+                        .calico
+                        .as_deref()
+                        .is_some_and(|c| c.default_action == Action::Deny),
+                }),
             }
         }
-        let name = policy.calico_tier().unwrap_or_default().to_string();
-        let label = format!("Calico tier {name}");
-        match stages.last_mut() {
-            Some(stage) if stage.label == label => stage.members.push(t as u32),
-            _ => stages.push(Stage {
-                label,
-                members: vec![t as u32],
-                network_policy_at: None,
-                denies: policy
-                    .calico
-                    .as_deref()
-                    .is_some_and(|c| c.default_action == Action::Deny),
-            }),
-        }
-    }
-    if !default_done {
-        default_stage(&mut stages);
-    }
+        stages
+    };
+    // The default tier: its Calico policies of lower order, NetworkPolicy, the rest.
+    let mut members = of(&|tier| tier == Tier::CalicoBefore);
+    let at = members.len();
+    members.extend(of(&|tier| tier == Tier::CalicoAfter));
+    let isolated = !index.isolating_policies(pod, direction).is_empty();
+    let default = (isolated || members.iter().any(|&t| selects(t as usize))).then(|| Stage {
+        label: crate::policy::tiers::DEFAULT_TIER.into(),
+        members,
+        network_policy_at: Some(at),
+        denies: true,
+    });
+    let mut stages = named(&|tier| tier < Tier::CalicoBefore);
+    stages.extend(default);
+    stages.extend(named(&|tier| tier > Tier::CalicoAfter));
     // A tier takes part only where one of its policies selects the pod.
     stages.retain(|s| {
         s.network_policy_at.is_some() || s.members.iter().any(|&t| selects(t as usize))
