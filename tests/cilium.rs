@@ -784,3 +784,289 @@ fn cidr_rules_match_nodes_only_in_nodes_mode() {
         );
     }
 }
+
+/// Host policies (security/policy/host, "Host Policies"; security/host-firewall): a
+/// CiliumClusterwideNetworkPolicy with a `nodeSelector` selects the host endpoints of the
+/// nodes whose labels match, which hold the nodes' own addresses and the host-network pods on
+/// them. Its rules act as an endpoint's do: deny rules first, and a direction with rules is
+/// in default deny. Cilium's host firewall is off by default and host policies then do
+/// nothing; the reader is told (`--cilium-host-firewall`), and without it what they would
+/// decide is unknown.
+#[test]
+fn host_policies_select_nodes_and_their_host_network_pods() {
+    // n2 carries the label; dev/agent uses n2's host network; prod/web runs on n2.
+    let world = WORLD.replace(
+        "metadata: {name: n2}",
+        "metadata: {name: n2, labels: {node-access: ssh}}",
+    );
+    let ssh_only = ccnp(
+        "ssh-only",
+        "nodeSelector: {matchLabels: {node-access: ssh}}\ningress:\n- fromEntities: [cluster]\n  toPorts: [{ports: [{port: \"22\", protocol: TCP}]}]",
+    );
+    let out_https = ccnp(
+        "out-https",
+        "nodeSelector: {}\negress:\n- toCIDR: [203.0.113.0/24]\n  toPorts: [{ports: [{port: \"443\"}]}]",
+    );
+    let no_remote_nodes = ccnp(
+        "no-remote-nodes",
+        "nodeSelector: {matchLabels: {k8s:node-access: ssh}}\ningress:\n- fromEntities: [all]\ningressDeny:\n- fromEntities: [remote-node]",
+    );
+    let on = EngineOptions {
+        cilium_host_firewall: Some(true),
+        ..EngineOptions::default()
+    };
+    let off = EngineOptions {
+        cilium_host_firewall: Some(false),
+        ..EngineOptions::default()
+    };
+    let unknown = EngineOptions::default();
+    let cases = [
+        (
+            "a pod to a selected node's port the rule names",
+            &ssh_only,
+            &on,
+            "prod/api",
+            "node/n2",
+            Tcp,
+            22,
+            Allowed,
+        ),
+        (
+            "the node's address, as the probe sees it",
+            &ssh_only,
+            &on,
+            "prod/api",
+            "192.168.1.2",
+            Tcp,
+            22,
+            Allowed,
+        ),
+        (
+            "another port: the host is isolated",
+            &ssh_only,
+            &on,
+            "prod/api",
+            "node/n2",
+            Tcp,
+            80,
+            Denied,
+        ),
+        (
+            "a node the selector does not match",
+            &ssh_only,
+            &on,
+            "prod/api",
+            "node/n1",
+            Tcp,
+            80,
+            Allowed,
+        ),
+        (
+            "a host-network pod shares its node's host endpoint",
+            &ssh_only,
+            &on,
+            "prod/api",
+            "dev/agent",
+            Tcp,
+            80,
+            Denied,
+        ),
+        (
+            "... and its rules",
+            &ssh_only,
+            &on,
+            "prod/api",
+            "dev/agent",
+            Tcp,
+            22,
+            Allowed,
+        ),
+        (
+            "the world is not the cluster",
+            &ssh_only,
+            &on,
+            "203.0.113.9",
+            "node/n2",
+            Tcp,
+            22,
+            Denied,
+        ),
+        (
+            "a pod and its own node stay exempt",
+            &ssh_only,
+            &on,
+            "prod/web",
+            "node/n2",
+            Tcp,
+            80,
+            Allowed,
+        ),
+        (
+            "egress of the host: the rule's CIDR and port",
+            &out_https,
+            &on,
+            "node/n1",
+            "203.0.113.9",
+            Tcp,
+            443,
+            Allowed,
+        ),
+        (
+            "egress of the host: another port",
+            &out_https,
+            &on,
+            "node/n1",
+            "203.0.113.9",
+            Tcp,
+            80,
+            Denied,
+        ),
+        (
+            "egress of a host-network pod",
+            &out_https,
+            &on,
+            "dev/agent",
+            "203.0.113.9",
+            Tcp,
+            80,
+            Denied,
+        ),
+        (
+            "a pod's own egress is no host's",
+            &out_https,
+            &on,
+            "prod/api",
+            "203.0.113.9",
+            Tcp,
+            80,
+            Allowed,
+        ),
+        (
+            "deny before allow: another node",
+            &no_remote_nodes,
+            &on,
+            "node/n1",
+            "node/n2",
+            Tcp,
+            10250,
+            Denied,
+        ),
+        (
+            "deny before allow: a pod is no remote node",
+            &no_remote_nodes,
+            &on,
+            "prod/api",
+            "node/n2",
+            Tcp,
+            10250,
+            Allowed,
+        ),
+        (
+            "firewall off: host policies do nothing",
+            &ssh_only,
+            &off,
+            "prod/api",
+            "node/n2",
+            Tcp,
+            80,
+            Allowed,
+        ),
+        (
+            "firewall off: nor on host-network pods",
+            &ssh_only,
+            &off,
+            "prod/api",
+            "dev/agent",
+            Tcp,
+            80,
+            Allowed,
+        ),
+        (
+            "firewall not known: unknown",
+            &ssh_only,
+            &unknown,
+            "prod/api",
+            "node/n2",
+            Tcp,
+            80,
+            Unknown,
+        ),
+        (
+            "firewall not known: unknown for the pod too",
+            &ssh_only,
+            &unknown,
+            "prod/api",
+            "dev/agent",
+            Tcp,
+            22,
+            Unknown,
+        ),
+        (
+            "firewall not known: a node no host policy selects",
+            &ssh_only,
+            &unknown,
+            "prod/api",
+            "node/n1",
+            Tcp,
+            80,
+            Allowed,
+        ),
+        (
+            "firewall not known: a deny that may apply",
+            &no_remote_nodes,
+            &unknown,
+            "node/n1",
+            "node/n2",
+            Tcp,
+            10250,
+            Unknown,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, policies, options, from, to, proto, port, want) in cases {
+        let index = verdicts::index_of(&world, policies, options.clone());
+        let got = decide(&index, from, to, proto, port);
+        if got != want {
+            failures.push(format!(
+                "{what}: {from} -> {to} {proto}/{port}: want {want:?}, got {got:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+
+    // explain names the host, the policy and why.
+    let index = verdicts::index_of(&world, &ssh_only, on.clone());
+    let e = explain(
+        &index,
+        &verdicts::flow(&index, "prod/api", "node/n2", Tcp, 80),
+    );
+    assert_eq!(e.ingress.pod.as_deref(), Some("host n2"));
+    assert_eq!(
+        e.ingress.isolated_by,
+        ["CiliumClusterwideNetworkPolicy/ssh-only"]
+    );
+    let index = verdicts::index_of(&world, &ssh_only, unknown);
+    let e = explain(
+        &index,
+        &verdicts::flow(&index, "prod/api", "node/n2", Tcp, 80),
+    );
+    let why = e.unknown.expect("a reason");
+    assert!(why.contains("--cilium-host-firewall"), "{why}");
+}
+
+/// A host policy's node selector reads the node's labels: only the `k8s:` and `any:` sources.
+#[test]
+fn host_policy_selectors_with_other_sources_are_refused() {
+    let bad = ccnp(
+        "bad",
+        "nodeSelector: {matchLabels: {reserved:host: \"\"}}\ningress:\n- fromEntities: [cluster]",
+    );
+    let err = load_text("host.yaml", &format!("{WORLD}\n---\n{bad}"))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("spec.nodeSelector.matchLabels[reserved:host]"),
+        "{err}"
+    );
+}

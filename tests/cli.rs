@@ -1881,3 +1881,39 @@ fn the_calico_demo_is_a_scenario_of_its_own() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("[possible values: cilium, calico]"), "{err}");
 }
+
+/// Cilium host policies wait for `--cilium-host-firewall`: unknown without it (naming the
+/// flag, exit 3), judged with `on` (the host endpoint named), nothing with `off`.
+#[test]
+fn cilium_host_policies_wait_for_the_host_firewall_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("hosts.yaml");
+    std::fs::write(
+        &world,
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {node-access: ssh}}\nstatus: {addresses: [{type: InternalIP, address: 192.168.1.1}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: prod, labels: {app: api}}\nspec: {nodeName: n2, containers: [{name: c}]}\nstatus: {podIP: 10.1.0.1}\n---\napiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: ssh-only}\nspec:\n  nodeSelector: {matchLabels: {node-access: ssh}}\n  ingress:\n  - fromEntities: [cluster]\n    toPorts: [{ports: [{port: \"22\", protocol: TCP}]}]\n",
+    )
+    .unwrap();
+    let explain = |flag: Option<&str>, port: &str, code: i32| {
+        let mut cmd = bin();
+        cmd.args(["explain", "-f", world.to_str().unwrap()]);
+        cmd.args(flag);
+        cmd.args(["--from", "prod/api", "--to", "192.168.1.1", "--port", port]);
+        run(&mut cmd, code)
+    };
+    let out = explain(None, "80", 3);
+    assert_has(&out, &[
+        "? UNKNOWN prod/api → node/n1 (192.168.1.1) TCP/80",
+        "selects node n1 if Cilium's host firewall is on, which is not known (it is off by default; say --cilium-host-firewall=on or off)",
+    ]);
+    let out = explain(Some("--cilium-host-firewall=on"), "80", 1);
+    assert_has(&out, &[
+        "✗ DENIED prod/api → node/n1 (192.168.1.1) TCP/80",
+        "blocked: host n1 isolated for ingress by CiliumClusterwideNetworkPolicy/ssh-only; no rule admits TCP/80",
+    ]);
+    explain(Some("--cilium-host-firewall=on"), "22", 0);
+    let out = explain(Some("--cilium-host-firewall=off"), "80", 0);
+    assert_has(
+        &out,
+        &["does not select node n1: Cilium's host firewall is off"],
+    );
+}

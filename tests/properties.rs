@@ -468,8 +468,8 @@ mod cilium {
         #![proptest_config(ProptestConfig::with_cases(300))]
 
         #[test]
-        fn index_agrees_with_explain_and_hidden_labels_never_mislead((full, partial, policies, tiers) in partly_known_cilium_world(), fqdn in any::<bool>()) {
-            let mut options = EngineOptions::default();
+        fn index_agrees_with_explain_and_hidden_labels_never_mislead((full, partial, policies, tiers) in partly_known_cilium_world(), fqdn in any::<bool>(), firewall in prop::option::of(any::<bool>())) {
+            let mut options = EngineOptions { cilium_host_firewall: firewall, ..Default::default() };
             if fqdn {
                 options.domains = netpol_tui::policy::engine::Domains::parse(&[
                     "api.example.com=8.8.8.8".into(),
@@ -493,8 +493,9 @@ mod cilium {
         }
 
         #[test]
-        fn matrix_agrees_with_verdicts((_full, partial, policies, tiers) in partly_known_cilium_world(), port in prop::sample::select(PORTS.to_vec()), protocol in protocol()) {
-            let index = build_tiered(&partial, policies, tiers, EngineOptions::default());
+        fn matrix_agrees_with_verdicts((_full, partial, policies, tiers) in partly_known_cilium_world(), port in prop::sample::select(PORTS.to_vec()), protocol in protocol(), firewall in prop::option::of(any::<bool>())) {
+            let options = EngineOptions { cilium_host_firewall: firewall, ..Default::default() };
+            let index = build_tiered(&partial, policies, tiers, options);
             let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
             let m = index.matrix(&pods, protocol, port);
             for i in 0..pods.len() {
@@ -510,9 +511,10 @@ mod cilium {
         #![proptest_config(ProptestConfig::with_cases(150))]
 
         #[test]
-        fn every_port_at_once_agrees_with_the_matrix((_full, partial, policies, tiers) in partly_known_cilium_world()) {
+        fn every_port_at_once_agrees_with_the_matrix((_full, partial, policies, tiers) in partly_known_cilium_world(), firewall in prop::option::of(any::<bool>())) {
             let ports = port_classes(&policies, &tiers, &partial);
-            let index = build_tiered(&partial, policies, tiers, EngineOptions::default());
+            let options = EngineOptions { cilium_host_firewall: firewall, ..Default::default() };
+            let index = build_tiered(&partial, policies, tiers, options);
             let mut all = Connectivity::new(&index);
             let pods: Vec<u32> = (0..partial.pods.len() as u32).collect();
             for protocol in Protocol::ALL {

@@ -201,6 +201,19 @@ pub struct SourceArgs {
     /// cluster, and nodes only by entity).
     #[arg(long, global = true)]
     pub cilium_cidr_nodes: bool,
+
+    /// Whether Cilium's host firewall (`enable-host-firewall`) is on, so that host policies
+    /// (CiliumClusterwideNetworkPolicies with a nodeSelector) act on nodes' own addresses and
+    /// host-network pods. Not given: what they would decide there is unknown.
+    #[arg(long, global = true, value_enum, value_name = "ON|OFF")]
+    pub cilium_host_firewall: Option<OnOff>,
+}
+
+/// A setting of the cluster's network plugin that the objects do not tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// Rows of `matrix --all-ports`.
@@ -504,6 +517,7 @@ fn engine_options(source: &SourceArgs) -> EngineOptions {
         // Each was checked when parsed.
         domains: crate::policy::engine::Domains::parse(&source.fqdn).unwrap_or_default(),
         cilium_cidr_matches_nodes: source.cilium_cidr_nodes,
+        cilium_host_firewall: source.cilium_host_firewall.map(|f| f == OnOff::On),
     }
 }
 

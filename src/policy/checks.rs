@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::engine::{Endpoint, Flow, Index};
 use super::model::{
-    ContainerPort, Entity, Inventory, IpBlock, NamespaceScope, Pod, Policy, PortMatch, PortSpec,
-    NAMESPACE_NAME_LABEL,
+    host_selects, ContainerPort, Entity, Inventory, IpBlock, NamespaceScope, Pod, Policy,
+    PortMatch, PortSpec, NAMESPACE_NAME_LABEL,
 };
 use super::selector::Selector;
 
@@ -378,6 +378,9 @@ pub fn policy_selects(index: &Index, policy: &Policy, pod: &Pod) -> (Option<bool
             ),
         };
     };
+    if let Some(nodes) = &cilium.nodes {
+        return host_check(index, nodes, pod);
+    }
     match &cilium.namespaces {
         None if policy.namespace != pod.namespace => return (Some(false), String::new()),
         None => {}
@@ -421,6 +424,59 @@ pub fn policy_selects(index: &Index, policy: &Policy, pod: &Pod) -> (Option<bool
             format!(
                 "does not select {} (endpointSelector {} {why})",
                 pod.name, policy.pod_selector
+            ),
+        ),
+    }
+}
+
+/// Whether a Cilium host policy's node selector selects the host endpoint `pod` stands for: a
+/// host-network pod's, or that of a node itself (a subject made for it, of no namespace).
+/// Pods of their own network are no host endpoints, and not said to be.
+pub fn host_check(index: &Index, nodes: &Selector, pod: &Pod) -> (Option<bool>, String) {
+    if !pod.host_network {
+        return (Some(false), String::new());
+    }
+    let host = if pod.namespace.is_empty() {
+        format!("node {}", pod.name)
+    } else {
+        format!(
+            "{} (host network of node {})",
+            pod.key(),
+            pod.node.as_deref().unwrap_or("unknown")
+        )
+    };
+    let node = pod
+        .node
+        .as_deref()
+        .and_then(|n| index.node_id(n))
+        .map(|id| &index.inventory().nodes[id as usize]);
+    let firewall = index.options().cilium_host_firewall;
+    match host_selects(nodes, node.map(|n| &n.labels), firewall) {
+        Some(true) => (Some(true), String::new()),
+        Some(false) if firewall == Some(false) => (
+            Some(false),
+            format!(
+                "does not select {host}: Cilium's host firewall is off \
+                 (--cilium-host-firewall=off), so host policies do nothing"
+            ),
+        ),
+        Some(false) => {
+            let labels = &node.expect("a node that was read").labels;
+            let why = nodes.mismatch(labels).unwrap_or_default();
+            (
+                Some(false),
+                format!("does not select {host} (nodeSelector {nodes} {why})"),
+            )
+        }
+        None if node.is_none() => (
+            None,
+            format!("may select {host}: its node could not be read, so its labels are not known"),
+        ),
+        None => (
+            None,
+            format!(
+                "selects {host} if Cilium's host firewall is on, which is not known (it is off \
+                 by default; say --cilium-host-firewall=on or off)"
             ),
         ),
     }

@@ -13,6 +13,10 @@
 //! namespace. A namespaced policy's selectors stay in its namespace unless they name one.
 //! Host-network pods are no endpoints: no endpoint selector matches them.
 //!
+//! A clusterwide policy with a `nodeSelector` is a host policy (Cilium's host firewall): it
+//! selects no pod endpoint, but the host endpoints of the nodes whose labels match
+//! ([`CiliumPart::nodes`], [`Subject::Nodes`]), with the same two parts.
+//!
 //! L7 rules (`rules.http`, `rules.dns`, `rules.kafka`) and `toFQDNs` are kept and shown: an
 //! L7 rule filters what its L3/L4 rule admits; a domain name matches no address this reader
 //! can tell. What cannot be judged from the inventory (service accounts, Services, CIDR
@@ -276,6 +280,7 @@ fn rule_set(
             "{base}.{field} is not a field of {kind}; the API server drops it, and so does this reader"
         ));
     }
+    let mut nodes = None;
     let subject = match (&spec.endpoint_selector, &spec.node_selector) {
         (Some(sel), None) => {
             let (namespaces, pods) =
@@ -292,11 +297,8 @@ fn rule_set(
             };
             Some((namespaces, pods))
         }
-        (None, Some(_)) if clusterwide => {
-            warnings.push(format!(
-                "{base}.nodeSelector: a host policy (Cilium's host firewall) applies to nodes, \
-                 whose own traffic is not judged here"
-            ));
+        (None, Some(sel)) if clusterwide => {
+            nodes = Some(node_selector(sel, &format!("{base}.nodeSelector"), errs));
             None
         }
         (None, Some(_)) => {
@@ -400,7 +402,7 @@ fn rule_set(
         ingress_side.expect("two directions");
     let (egress_allow, egress_deny, egress_applies, default_deny_egress) =
         egress_side.expect("two directions");
-    // A host policy selects no pod: it keeps its place in the list, selecting nothing.
+    // A host policy selects no pod endpoint: its nodes are `nodes`.
     let (namespaces, pods) = subject.unwrap_or_else(|| {
         (
             Some(Selector::new(vec![super::selector::Requirement {
@@ -424,11 +426,14 @@ fn rule_set(
         },
         tier: Tier::Cilium,
         priority: 0,
-        subject: Subject::Pods {
-            namespaces: namespaces
-                .clone()
-                .unwrap_or_else(|| own_namespace(namespace)),
-            pods: pods.clone(),
+        subject: match &nodes {
+            Some(nodes) => Subject::Nodes(nodes.clone()),
+            None => Subject::Pods {
+                namespaces: namespaces
+                    .clone()
+                    .unwrap_or_else(|| own_namespace(namespace)),
+                pods: pods.clone(),
+            },
         },
         ingress: ingress_deny,
         egress: egress_deny,
@@ -454,6 +459,7 @@ fn rule_set(
             default_deny_egress,
             l7,
             audit_mode,
+            nodes,
         })),
     };
     Some(CiliumCompiled { allow, deny })
@@ -897,6 +903,44 @@ fn l7_text(rules: &L7Rules) -> Option<String> {
         ));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A host policy's node selector, on the node's labels; source prefixes `k8s:` and `any:`
+/// are dropped.
+fn node_selector(sel: &LabelSelector, path: &str, errs: &mut Errors) -> Selector {
+    let mut plain = LabelSelector::default();
+    let unprefixed = |key: &str, field: &str, errs: &mut Errors| -> Option<String> {
+        let key = key
+            .strip_prefix("k8s:")
+            .or_else(|| key.strip_prefix("any:"))
+            .unwrap_or(key);
+        if key.contains(':') {
+            errs.push(
+                field,
+                format!("{key:?}: label sources other than k8s: and any: are not read"),
+            );
+            return None;
+        }
+        Some(key.to_string())
+    };
+    for (key, value) in sel.match_labels.iter().flatten() {
+        if let Some(key) = unprefixed(key, &format!("{path}.matchLabels[{key}]"), errs) {
+            plain
+                .match_labels
+                .get_or_insert_with(Default::default)
+                .insert(key, value.clone());
+        }
+    }
+    for (i, req) in sel.match_expressions.iter().flatten().enumerate() {
+        let field = format!("{path}.matchExpressions[{i}].key");
+        if let Some(key) = unprefixed(&req.key, &field, errs) {
+            plain
+                .match_expressions
+                .get_or_insert_with(Default::default)
+                .push(LabelSelectorRequirement { key, ..req.clone() });
+        }
+    }
+    compile_selector(&plain, path, errs)
 }
 
 /// Splits an endpoint selector into its namespace part and its pod part; source prefixes

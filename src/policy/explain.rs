@@ -45,7 +45,8 @@ pub struct Explanation {
 #[derive(Debug, Clone, Serialize)]
 pub struct SideExplanation {
     pub direction: Direction,
-    /// The pod whose policies decide this side, when that end is a pod.
+    /// The pod whose policies decide this side, when that end is a pod; `host NODE` when it
+    /// is a node's own address, whose host endpoint Cilium's host policies may select.
     pub pod: Option<String>,
     /// `not_applicable`, `not_isolated`, `allowed` or `denied`.
     pub outcome: &'static str,
@@ -113,6 +114,9 @@ pub struct PolicyTrace {
     pub policy: String,
     pub origin: String,
     pub selects_pod: bool,
+    /// Whether it selects the pod cannot be told (`reason` says why).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub may_select: bool,
     /// Whether it isolates the pod in this direction (selects it and lists the policy type).
     pub isolates: bool,
     /// Why it does not apply, when it does not.
@@ -198,6 +202,25 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
         let mut reasons = Vec::new();
         for (side, explained) in [(&verdict.egress, &egress.1), (&verdict.ingress, &ingress.1)] {
             match side {
+                Side::Unknown { rule: None, .. }
+                    if explained.policies.iter().any(|p| p.may_select) =>
+                {
+                    let maybe: Vec<String> = explained
+                        .policies
+                        .iter()
+                        .filter(|p| p.may_select)
+                        .map(|p| {
+                            let why = p.reason.as_deref().unwrap_or_default();
+                            format!("{} {why}", p.policy)
+                        })
+                        .collect();
+                    reasons.push(format!(
+                        "whether policies select {} for {} cannot be told: {}",
+                        explained.pod.as_deref().unwrap_or("?"),
+                        explained.direction,
+                        maybe.join("; ")
+                    ));
+                }
                 Side::Unknown { rule: None, .. } => {
                     let pod = explained.pod.as_deref().unwrap_or("?");
                     let ns = pod.split('/').next().unwrap_or(pod);
@@ -388,28 +411,33 @@ fn explain_side(
         Direction::Egress => (&flow.src, &flow.dst),
         Direction::Ingress => (&flow.dst, &flow.src),
     };
-    let Endpoint::Pod {
-        pod: subject_id, ..
-    } = *subject
-    else {
-        return (
-            Side::NotApplicable,
-            SideExplanation {
-                direction,
-                pod: None,
-                outcome: "not_applicable",
-                allowed_by: None,
-                isolated_by: Vec::new(),
-                policies: Vec::new(),
-                decided_by: None,
-                passed: Vec::new(),
-                tiers: Vec::new(),
-                l7: None,
-                end_of_tier: None,
-            },
-        );
+    // A node's own address is its host endpoint, which Cilium's host policies may select.
+    let host;
+    let (pod, pod_id) = match *subject {
+        Endpoint::Pod { pod, .. } => (&inv.pods[pod as usize], Some(pod)),
+        Endpoint::Node { node, .. } if judges_hosts(index) => {
+            host = host_endpoint(&inv.nodes[node as usize]);
+            (&host, None)
+        }
+        _ => {
+            return (
+                Side::NotApplicable,
+                SideExplanation {
+                    direction,
+                    pod: None,
+                    outcome: "not_applicable",
+                    allowed_by: None,
+                    isolated_by: Vec::new(),
+                    policies: Vec::new(),
+                    decided_by: None,
+                    passed: Vec::new(),
+                    tiers: Vec::new(),
+                    l7: None,
+                    end_of_tier: None,
+                },
+            )
+        }
     };
-    let pod = &inv.pods[subject_id as usize];
     let dst_ports: &[ContainerPort] = match flow.dst {
         Endpoint::Pod { pod, .. } => &inv.pods[pod as usize].ports,
         _ => &[],
@@ -430,10 +458,17 @@ fn explain_side(
         .iter()
         .zip(&selections)
         .any(|(policy, (selects, _))| policy.isolates(direction) && *selects == Some(true));
+    // Whether every policy that may select the subject is known to, or not to: a host
+    // endpoint's are the host policies, whose selection the literal reading judges.
+    let known = match pod_id {
+        Some(id) => index.policies_known(id),
+        None => selections.iter().all(|(selects, _)| selects.is_some()),
+    };
     for ((pid, policy), (selects, why_not)) in all.iter().enumerate().zip(selections) {
         if selects == Some(false) && why_not.is_empty() {
             continue;
         }
+        let may_select = selects.is_none();
         let selects = selects == Some(true);
         let rules = policy.rules(direction);
         if selects {
@@ -446,6 +481,7 @@ fn explain_side(
             policy: policy.key(),
             origin: policy.origin.to_string(),
             selects_pod: selects,
+            may_select,
             isolates: selects && policy.isolates(direction),
             reason: None,
             rules: Vec::new(),
@@ -568,12 +604,10 @@ fn explain_side(
     };
     let side = match side {
         // Policies that could not be read may isolate the pod, or admit the flow.
-        Side::NotIsolated | Side::Denied { .. } if !index.policies_known(subject_id) => {
-            Side::Unknown {
-                isolating: isolating.clone(),
-                rule: None,
-            }
-        }
+        Side::NotIsolated | Side::Denied { .. } if !known => Side::Unknown {
+            isolating: isolating.clone(),
+            rule: None,
+        },
         side => side,
     };
     // An L7 filter holds only if every rule that admits the flow carries one: a rule
@@ -606,7 +640,10 @@ fn explain_side(
     };
     let explanation = SideExplanation {
         direction,
-        pod: Some(pod.key()),
+        pod: Some(match pod_id {
+            Some(_) => pod.key(),
+            None => format!("host {}", pod.name),
+        }),
         outcome: outcome(&side),
         allowed_by: first_admit.map(|r| RuleCite {
             policy: all[r.policy as usize].key(),
@@ -627,6 +664,35 @@ fn explain_side(
         end_of_tier: None,
     };
     with_tiers(index, direction, flow, pod, other, side, explanation)
+}
+
+/// Whether a node's own address has a side: where Cilium host policies were read, or tier
+/// policies (host policies among them, maybe) could not be.
+fn judges_hosts(index: &Index) -> bool {
+    let set = index.policies();
+    !set.tiers_known
+        || set
+            .policies
+            .iter()
+            .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()))
+}
+
+/// A node's host endpoint as the subject of a side: a host-network "pod" of no namespace on
+/// the node, with no labels and no ports, which only host policies select.
+fn host_endpoint(node: &super::model::Node) -> Pod {
+    Pod {
+        namespace: String::new(),
+        name: node.name.clone(),
+        labels: Default::default(),
+        ips: node.addresses.clone(),
+        node: Some(node.name.clone()),
+        host_network: true,
+        ports: Vec::new(),
+        workload: None,
+        template: false,
+        service_account: None,
+        origin: Default::default(),
+    }
 }
 
 /// The NetworkPolicy answer of a side put between the Admin and Baseline tiers.

@@ -168,6 +168,10 @@ pub fn walk(
             continue;
         }
         let (applies, why) = subject_check(index, &policy.subject, subject);
+        if applies == Some(false) && why.is_empty() {
+            // Not of the subject's kind (a host policy, for a pod): not worth a line.
+            continue;
+        }
         trace.applies = applies == Some(true);
         trace.unknown = applies.is_none();
         if applies == Some(false) {
@@ -273,7 +277,7 @@ pub fn walk(
 
 /// Whether a subject selects the pod, and why not (or why that is unknown).
 fn subject_check(index: &Index, subject: &Subject, pod: &Pod) -> (Option<bool>, String) {
-    if pod.host_network {
+    if pod.host_network && !matches!(subject, Subject::Nodes(_)) {
         return (
             Some(false),
             format!(
@@ -283,6 +287,7 @@ fn subject_check(index: &Index, subject: &Subject, pod: &Pod) -> (Option<bool>, 
         );
     }
     let (namespaces, pods) = match subject {
+        Subject::Nodes(nodes) => return super::checks::host_check(index, nodes, pod),
         Subject::Namespaces(ns) => (ns, &Selector::everything()),
         Subject::Pods { namespaces, pods } => (namespaces, pods),
         Subject::Calico { .. } => {

@@ -497,6 +497,29 @@ pub struct CiliumPart {
     /// `io.cilium.policy.audit-mode: "true"`: verdicts are logged, not enforced.
     #[serde(default)]
     pub audit_mode: bool,
+    /// A host policy's `nodeSelector` (Cilium's host firewall): it selects the host
+    /// endpoints of the nodes whose labels match (their own addresses and the host-network
+    /// pods on them), and no pod endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<Selector>,
+}
+
+/// Whether a Cilium host policy's node selector selects the host endpoint of a node with
+/// `labels` (`None`: a node that could not be read), as Cilium's host firewall is on, off, or
+/// not known to be either (`firewall`). `None` where that cannot be told: the node, or the
+/// firewall (off by default, and host policies do nothing while it is off).
+pub fn host_selects(
+    nodes: &Selector,
+    labels: Option<&Labels>,
+    firewall: Option<bool>,
+) -> Option<bool> {
+    if firewall == Some(false) {
+        return Some(false);
+    }
+    if !nodes.matches(labels?) {
+        return Some(false);
+    }
+    firewall
 }
 
 /// An L7 filter on an allow rule: what a flow this rule admits is then filtered by.

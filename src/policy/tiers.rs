@@ -193,6 +193,9 @@ pub enum Subject {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         service_accounts: bool,
     },
+    /// A Cilium host policy's deny part: the host endpoints of the nodes whose labels its
+    /// `nodeSelector` matches (see [`crate::policy::model::CiliumPart::nodes`]).
+    Nodes(Selector),
 }
 
 /// One peer of a tier rule.
@@ -616,6 +619,7 @@ pub fn describe_peer(peer: &TierPeer) -> String {
 /// Describes a subject in words.
 pub fn describe_subject(subject: &Subject) -> String {
     describe_peer(&match subject {
+        Subject::Nodes(s) => return format!("the hosts of nodes {s}"),
         Subject::Namespaces(s) => TierPeer::Namespaces(s.clone()),
         Subject::Pods { namespaces, pods } => TierPeer::Pods {
             namespaces: namespaces.clone(),

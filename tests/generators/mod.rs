@@ -50,6 +50,25 @@ pub fn selector() -> impl Strategy<Value = Selector> {
     prop::collection::vec(requirement, 0..3).prop_map(Selector::new)
 }
 
+/// A host policy's node selector, on the nodes' `zone` label (and one they lack).
+pub fn node_selector() -> impl Strategy<Value = Selector> {
+    let requirement = (
+        prop::sample::select(vec!["zone", "app"]),
+        0..4u8,
+        prop::collection::vec(prop::sample::select(vec!["z0", "z1", "a"]), 1..3),
+    )
+        .prop_map(|(key, op, values)| Requirement {
+            key: key.to_string(),
+            op: match op {
+                0 => Operator::In(values.into_iter().map(String::from).collect()),
+                1 => Operator::NotIn(values.into_iter().map(String::from).collect()),
+                2 => Operator::Exists,
+                _ => Operator::DoesNotExist,
+            },
+        });
+    prop::collection::vec(requirement, 0..2).prop_map(Selector::new)
+}
+
 pub fn ip_block() -> impl Strategy<Value = IpBlock> {
     let blocks = vec![
         ("10.0.0.0/16", vec!["10.0.1.0/24"]),
@@ -475,10 +494,17 @@ pub fn cilium_peer(clusterwide: bool) -> impl Strategy<Value = Peer> {
     ]
 }
 
-/// A CiliumNetworkPolicy's (or clusterwide one's) allow part.
+/// A CiliumNetworkPolicy's (or clusterwide one's) allow part; some clusterwide ones are host
+/// policies, which select nodes.
 pub fn cilium_policy(i: usize) -> impl Strategy<Value = Policy> {
-    (any::<bool>(), any::<bool>(), any::<bool>()).prop_flat_map(
-        move |(clusterwide, dd_in, dd_out)| {
+    (
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+        prop::option::weighted(0.3, node_selector()),
+    )
+        .prop_flat_map(move |(clusterwide, dd_in, dd_out, nodes)| {
+            let nodes = nodes.filter(|_| clusterwide);
             let rules = move || {
                 let rule = (
                     prop::collection::vec(cilium_peer(clusterwide), 0..3),
@@ -495,6 +521,17 @@ pub fn cilium_policy(i: usize) -> impl Strategy<Value = Policy> {
                 rules(),
             )
                 .prop_map(move |(ns, namespaces, pod_selector, ingress, egress)| {
+                    // A host policy's pod part selects no namespace, as the reader makes it.
+                    let (namespaces, pod_selector) = match &nodes {
+                        Some(_) => (
+                            Selector::new(vec![Requirement {
+                                key: NAMESPACE_NAME_LABEL.into(),
+                                op: Operator::In(Vec::new()),
+                            }]),
+                            Selector::everything(),
+                        ),
+                        None => (namespaces, pod_selector),
+                    };
                     Policy {
                         namespace: if clusterwide {
                             String::new()
@@ -520,35 +557,42 @@ pub fn cilium_policy(i: usize) -> impl Strategy<Value = Policy> {
                             default_deny_egress: dd_out,
                             l7: Vec::new(),
                             audit_mode: false,
+                            nodes: nodes.clone(),
                         })),
                     }
                 })
-        },
-    )
+        })
 }
 
-/// The deny part of a Cilium policy: a tier policy of the Cilium tier.
+/// The deny part of a Cilium policy: a tier policy of the Cilium tier (some of host
+/// policies, which select nodes).
 pub fn cilium_deny(i: usize) -> impl Strategy<Value = TierPolicy> {
     (
         selector(),
         selector(),
+        prop::option::weighted(0.3, node_selector()),
         prop::collection::vec(cilium_deny_rule(), 0..3),
         prop::collection::vec(cilium_deny_rule(), 0..3),
     )
-        .prop_map(move |(namespaces, pods, ingress, egress)| TierPolicy {
-            kind: "CiliumClusterwideNetworkPolicy".into(),
-            name: format!("d{i}"),
-            tier: Tier::Cilium,
-            priority: 0,
-            subject: Subject::Pods { namespaces, pods },
-            ingress,
-            egress,
-            warnings: Vec::new(),
-            origin: Default::default(),
-            order: None,
-            types: Vec::new(),
-            calico: None,
-        })
+        .prop_map(
+            move |(namespaces, pods, nodes, ingress, egress)| TierPolicy {
+                kind: "CiliumClusterwideNetworkPolicy".into(),
+                name: format!("d{i}"),
+                tier: Tier::Cilium,
+                priority: 0,
+                subject: match nodes {
+                    Some(nodes) => Subject::Nodes(nodes),
+                    None => Subject::Pods { namespaces, pods },
+                },
+                ingress,
+                egress,
+                warnings: Vec::new(),
+                origin: Default::default(),
+                order: None,
+                types: Vec::new(),
+                calico: None,
+            },
+        )
 }
 
 fn cilium_deny_rule() -> impl Strategy<Value = TierRule> {

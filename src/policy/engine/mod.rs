@@ -16,6 +16,7 @@ use std::sync::Arc;
 use fixedbitset::FixedBitSet;
 use serde::{Deserialize, Serialize};
 
+mod hosts;
 mod matrix;
 mod ports;
 mod tiers;
@@ -53,6 +54,11 @@ pub struct EngineOptions {
     /// cluster, and nodes only by entity.
     #[serde(default)]
     pub cilium_cidr_matches_nodes: bool,
+    /// Whether Cilium's host firewall (`enable-host-firewall`) enforces host policies:
+    /// `None` when not known, and then what a host policy would decide is unknown. It is
+    /// off by default in Cilium, and host policies do nothing while it is.
+    #[serde(default)]
+    pub cilium_host_firewall: Option<bool>,
 }
 
 impl Default for EngineOptions {
@@ -61,6 +67,7 @@ impl Default for EngineOptions {
             ipblock_matches_pods: true,
             domains: Domains::default(),
             cilium_cidr_matches_nodes: false,
+            cilium_host_firewall: None,
         }
     }
 }
@@ -351,7 +358,8 @@ impl CompiledPolicy {
 /// Namespace, labels, sorted container ports, ipBlock membership, host network and tier
 /// network membership: what makes two pods indistinguishable to every policy.
 /// What pods of one class share: namespace, labels, ports, ipBlocks and tier networks they
-/// are in, host network, and (where a Calico rule names service accounts) service account.
+/// are in, host network, (where a Calico rule names service accounts) service account, and
+/// (for host-network pods, where Cilium host policies select nodes) node.
 type ClassKey<'a> = (
     u32,
     &'a Labels,
@@ -360,6 +368,7 @@ type ClassKey<'a> = (
     bool,
     Vec<u32>,
     Option<&'a str>,
+    Option<Option<&'a str>>,
 );
 
 #[derive(Debug, Clone)]
@@ -418,6 +427,8 @@ pub struct Index {
     cilium_classes: Box<[(FixedBitSet, FixedBitSet); 4]>,
     /// Every distinct network of the tier policies' peers.
     tier_nets: Vec<ipnet::IpNet>,
+    /// Cilium's host policies (their allow parts), ascending.
+    host_policies: Vec<PolicyId>,
 }
 
 impl Index {
@@ -501,6 +512,11 @@ impl Index {
             }
         }
 
+        // Cilium host policies select host-network pods by their node.
+        let host_policies = policies
+            .policies
+            .iter()
+            .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()));
         let mut pod_ids = HashMap::with_capacity(inventory.pods.len());
         let mut pod_by_ip = HashMap::with_capacity(inventory.pods.len());
         let mut pod_node = Vec::with_capacity(inventory.pods.len());
@@ -550,6 +566,7 @@ impl Index {
                     pod.host_network,
                     nets.clone(),
                     by_account.then(|| pod.service_account()),
+                    (host_policies && pod.host_network).then_some(pod.node.as_deref()),
                 ))
                 .or_insert_with(|| {
                     classes.push(Class {
@@ -589,7 +606,18 @@ impl Index {
         for (pid, policy) in policies.policies.iter().enumerate() {
             let policy_ns = namespace_ids.get(&policy.namespace).copied();
             let cilium = policy.cilium.as_deref();
+            let host_nodes = cilium.and_then(|c| c.nodes.as_ref());
             let selected: Vec<(u32, bool)> = match cilium.and_then(|c| c.namespaces.as_ref()) {
+                _ if host_nodes.is_some() => {
+                    let nodes = host_nodes.expect("a host policy");
+                    host_classes(
+                        &inventory,
+                        &node_ids,
+                        &classes,
+                        nodes,
+                        options.cilium_host_firewall,
+                    )
+                }
                 None => policy_ns
                     .map(|ns| {
                         namespace_classes[ns as usize]
@@ -612,8 +640,8 @@ impl Index {
             };
             for (c, sure) in selected {
                 let class = &mut classes[c as usize];
-                if cilium.is_some() && class.host_network {
-                    // Host-network pods are no Cilium endpoints.
+                if cilium.is_some() && class.host_network != host_nodes.is_some() {
+                    // Host-network pods are no Cilium endpoints, but the host's.
                     continue;
                 }
                 let labels = &inventory.pods[class.representative as usize].labels;
@@ -716,6 +744,30 @@ impl Index {
                 Some((peer_sets.len() - 1) as u32)
             })
             .collect();
+        // Cilium host policies' deny parts: the host-network classes on the nodes they select.
+        let host_sets: Vec<Option<u32>> = policies
+            .tiers
+            .iter()
+            .map(|policy| {
+                let super::tiers::Subject::Nodes(nodes) = &policy.subject else {
+                    return None;
+                };
+                let mut set = FixedBitSet::with_capacity(class_count);
+                let mut maybe: Option<FixedBitSet> = None;
+                let firewall = options.cilium_host_firewall;
+                for (c, sure) in host_classes(&inventory, &node_ids, &classes, nodes, firewall) {
+                    match sure {
+                        true => set.insert(c as usize),
+                        false => maybe
+                            .get_or_insert_with(|| FixedBitSet::with_capacity(class_count))
+                            .insert(c as usize),
+                    }
+                }
+                peer_sets.push(set);
+                peer_maybe.push(maybe);
+                Some((peer_sets.len() - 1) as u32)
+            })
+            .collect();
         // The classes a Calico rule's end holds, as its pods are seen with all their addresses.
         let mut calico_end_ids: HashMap<super::tiers::CalicoEnd, u32> = HashMap::new();
         let mut calico_end = |end: &super::tiers::CalicoEnd,
@@ -795,6 +847,9 @@ impl Index {
                 super::tiers::Subject::Calico { .. } => {
                     calico_sets[t].expect("made for every Calico subject")
                 }
+                super::tiers::Subject::Nodes(_) => {
+                    host_sets[t].expect("made for every host policy")
+                }
             };
             let mut compile_rules = |rules: &[super::tiers::TierRule],
                                      ids: &[(Vec<u32>, Option<u32>)]|
@@ -862,6 +917,13 @@ impl Index {
             .map(|(i, p)| ((p.namespace.clone(), p.name.clone()), i as PolicyId))
             .collect();
         let cilium_classes = Box::new(cilium_class_sets(&classes));
+        let host_policies = policies
+            .policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()))
+            .map(|(i, _)| i as PolicyId)
+            .collect();
         Index {
             inventory,
             policies,
@@ -885,6 +947,7 @@ impl Index {
             group_of,
             tier_nets,
             cilium_classes,
+            host_policies,
         }
     }
 
@@ -1050,11 +1113,15 @@ impl Index {
     pub fn verdict(&self, flow: &Flow) -> Verdict {
         let egress = match flow.src {
             Endpoint::Pod { pod, .. } => self.side(Direction::Egress, pod, &flow.dst, flow),
-            _ => Side::NotApplicable,
+            Endpoint::Node { node, .. } => self.host_side(Direction::Egress, node, &flow.dst, flow),
+            Endpoint::External(_) => Side::NotApplicable,
         };
         let ingress = match flow.dst {
             Endpoint::Pod { pod, .. } => self.side(Direction::Ingress, pod, &flow.src, flow),
-            _ => Side::NotApplicable,
+            Endpoint::Node { node, .. } => {
+                self.host_side(Direction::Ingress, node, &flow.src, flow)
+            }
+            Endpoint::External(_) => Side::NotApplicable,
         };
         Verdict {
             egress,
@@ -1164,6 +1231,20 @@ impl Index {
         flow: &Flow,
     ) -> Side {
         let isolating = self.isolating_policies(subject, direction);
+        let own_node = self.inventory.pods[subject as usize].node.as_deref();
+        self.rules_side(direction, isolating, own_node, peer, flow)
+    }
+
+    /// What the rules of the policies isolating a subject on node `own_node` decide: the first
+    /// rule that surely admits the flow, or one that might; denied where none does.
+    fn rules_side(
+        &self,
+        direction: Direction,
+        isolating: &[PolicyId],
+        own_node: Option<&str>,
+        peer: &Endpoint,
+        flow: &Flow,
+    ) -> Side {
         if isolating.is_empty() {
             return Side::NotIsolated;
         }
@@ -1180,13 +1261,13 @@ impl Index {
                     match rule
                         .peers
                         .iter()
-                        .position(|p| self.peer_matches(p, subject, peer) == Some(true))
+                        .position(|p| self.peer_matches(p, own_node, peer) == Some(true))
                     {
                         Some(i) => (Some(Some(i as u32)), true),
                         None => (
                             rule.peers
                                 .iter()
-                                .position(|p| self.peer_matches(p, subject, peer).is_none())
+                                .position(|p| self.peer_matches(p, own_node, peer).is_none())
                                 .map(|i| Some(i as u32)),
                             false,
                         ),
@@ -1225,12 +1306,12 @@ impl Index {
     fn peer_matches(
         &self,
         peer: &CompiledPeer,
-        subject: PodId,
+        own_node: Option<&str>,
         endpoint: &Endpoint,
     ) -> Option<bool> {
         Some(match (peer, endpoint) {
             (CompiledPeer::Entity(e), endpoint) => {
-                return self.entity_matches(*e, Some(subject), endpoint)
+                return self.entity_matches(*e, own_node, endpoint)
             }
             (CompiledPeer::Outside(block), endpoint) => {
                 return self.outside_matches(block, endpoint)
@@ -1275,14 +1356,14 @@ impl Index {
         })
     }
 
-    /// Whether a Cilium entity holds the far end of a flow whose selected pod is `subject`
-    /// (`None`: cannot be told: which node a host-network pod shares with the subject is not
+    /// Whether a Cilium entity holds the far end of a flow whose subject (a selected pod, or
+    /// a node's host endpoint) is on node `own_node` (`None`: cannot be told: which node a host-network pod shares with the subject is not
     /// judged per class; the API server's addresses and Cilium's own endpoints are not in the
     /// inventory; an outside address may be a node that could not be read).
     pub(super) fn entity_matches(
         &self,
         entity: Entity,
-        subject: Option<PodId>,
+        own_node: Option<&str>,
         endpoint: &Endpoint,
     ) -> Option<bool> {
         match endpoint {
@@ -1298,9 +1379,7 @@ impl Index {
             Endpoint::Node { node, .. } => match entity {
                 Entity::All | Entity::Cluster => Some(true),
                 Entity::Host | Entity::RemoteNode => {
-                    let own =
-                        subject.and_then(|s| self.inventory.pods[s as usize].node.as_deref())?;
-                    let host = own == self.inventory.nodes[*node as usize].name;
+                    let host = own_node? == self.inventory.nodes[*node as usize].name;
                     Some(host == (entity == Entity::Host))
                 }
                 Entity::KubeApiserver => None,
@@ -1446,6 +1525,41 @@ fn class_sets(
         }
     }
     (set, maybe)
+}
+
+/// The host-network classes a Cilium host policy's node selector selects: surely (`true`),
+/// or maybe (`false`: their node could not be read, or the host firewall is not known on).
+fn host_classes(
+    inventory: &Inventory,
+    node_ids: &HashMap<String, NodeId>,
+    classes: &[Class],
+    nodes: &Selector,
+    firewall: Option<bool>,
+) -> Vec<(u32, bool)> {
+    classes
+        .iter()
+        .enumerate()
+        .filter(|(_, class)| class.host_network)
+        .filter_map(|(c, class)| {
+            let labels = node_labels(inventory, node_ids, class.representative);
+            match super::model::host_selects(nodes, labels, firewall) {
+                Some(true) => Some((c as u32, true)),
+                None => Some((c as u32, false)),
+                Some(false) => None,
+            }
+        })
+        .collect()
+}
+
+/// The labels of a pod's node, where the node was read.
+fn node_labels<'a>(
+    inventory: &'a Inventory,
+    node_ids: &HashMap<String, NodeId>,
+    pod: PodId,
+) -> Option<&'a Labels> {
+    let node = inventory.pods[pod as usize].node.as_ref()?;
+    let id = *node_ids.get(node)?;
+    Some(&inventory.nodes[id as usize].labels)
 }
 
 /// Leaves host-network classes out of a peer set (they are no Cilium endpoints, and tier

@@ -369,11 +369,11 @@ impl Index {
     fn tier_peer_matches(
         &self,
         peer: &TierPeerSet,
-        subject: Option<super::PodId>,
+        own_node: Option<&str>,
         endpoint: &Endpoint,
     ) -> Option<bool> {
         match (peer, endpoint) {
-            (TierPeerSet::Entity(e), endpoint) => self.entity_matches(*e, subject, endpoint),
+            (TierPeerSet::Entity(e), endpoint) => self.entity_matches(*e, own_node, endpoint),
             (TierPeerSet::Outside(block), endpoint) => self.outside_matches(block, endpoint),
             (TierPeerSet::Unjudged, _) => None,
             (TierPeerSet::Calico { set, end }, endpoint) => {
@@ -471,10 +471,31 @@ impl Index {
             Direction::Ingress => &flow.dst,
             Direction::Egress => &flow.src,
         };
-        let own = own_end.pod_id();
+        let own_node = own_end
+            .pod_id()
+            .and_then(|p| self.inventory.pods[p as usize].node.as_deref());
+        let applies = |t: u32| self.set_holds(self.tiers[t as usize].subject, subject);
+        self.walk_members(members, direction, applies, own_node, peer, flow)
+    }
+
+    /// Some tier policies (in evaluation order) for one flow whose subject (on node
+    /// `own_node`) each applies to as `applies` says, telling a Pass from no match.
+    pub(super) fn walk_members(
+        &self,
+        members: &[u32],
+        direction: Direction,
+        applies: impl Fn(u32) -> Option<bool>,
+        own_node: Option<&str>,
+        peer: &Endpoint,
+        flow: &Flow,
+    ) -> Step {
+        let own_end = match direction {
+            Direction::Ingress => &flow.dst,
+            Direction::Egress => &flow.src,
+        };
         for &t in members {
             let policy = &self.tiers[t as usize];
-            let applies = self.set_holds(policy.subject, subject);
+            let applies = applies(t);
             if applies == Some(false) {
                 continue;
             }
@@ -488,7 +509,7 @@ impl Index {
                 }
                 let mut hit: Option<(u32, bool)> = None;
                 for (i, p) in rule.peers.iter().enumerate() {
-                    match self.tier_peer_matches(p, own, peer) {
+                    match self.tier_peer_matches(p, own_node, peer) {
                         Some(true) => {
                             hit = Some((i as u32, true));
                             break;
