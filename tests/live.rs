@@ -867,6 +867,18 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
     .map(|s| s.to_string())
     .collect();
     assert_eq!(granted, needed);
+    // Cilium's agent configuration, for its host firewall: get, one ConfigMap, one namespace.
+    let role = serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| serde_yaml::Value::deserialize(doc).unwrap())
+        .find(|v| v["kind"].as_str() == Some("Role"))
+        .expect("a Role for Cilium's configuration");
+    assert_eq!(role["metadata"]["namespace"].as_str(), Some("kube-system"));
+    let rules = role["rules"].as_sequence().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["resources"][0].as_str(), Some("configmaps"));
+    assert_eq!(rules[0]["resourceNames"][0].as_str(), Some("cilium-config"));
+    assert_eq!(rules[0]["verbs"].as_sequence().unwrap().len(), 1);
+    assert_eq!(rules[0]["verbs"][0].as_str(), Some("get"));
 }
 
 /// Credentials from an exec plugin (as cloud providers' kubeconfigs use) reach the server.
@@ -1565,6 +1577,71 @@ async fn cilium_policies_are_read_and_followed_where_served() {
     assert!(!e.allowed);
     assert!(e.unknown.is_some(), "unknown, not a guess");
     drop(session);
+    mock.assert_read_only();
+}
+
+/// Host policies act where Cilium's host firewall is on, which the agents' configuration
+/// (kube-system/cilium-config) says; where it is not there or cannot be read, what they would
+/// decide is unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cilium_host_firewall_is_read_from_the_agents_configuration() {
+    use mockapi::objects::cilium_clusterwide;
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.serve_cilium();
+    mock.apply(cilium_clusterwide(
+        "ssh-only",
+        json!({
+            "nodeSelector": {},
+            "ingress": [{"fromEntities": ["world"],
+                "toPorts": [{"ports": [{"port": "22", "protocol": "TCP"}]}]}]
+        }),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let mut answers = Vec::new();
+    for (setting, firewall) in [
+        (None, None),
+        (Some("true"), Some(true)),
+        (Some("false"), Some(false)),
+        (Some("forbidden"), None),
+    ] {
+        match setting {
+            Some("forbidden") => mock.forbid_config_maps(true),
+            Some(value) => mock.config_map(
+                "kube-system",
+                "cilium-config",
+                &[("enable-host-firewall", value), ("cluster-name", "default")],
+            ),
+            None => {}
+        }
+        let (session, world, _) = live::open(&target(&config), WAIT).await.unwrap();
+        assert_eq!(session.access.cilium_host_firewall, firewall, "{setting:?}");
+        assert_eq!(world.policies.cilium_host_firewall, firewall, "{setting:?}");
+        let open = why(&world, "203.0.113.9", "10.0.0.11", 22);
+        let closed = why(&world, "203.0.113.9", "10.0.0.11", 80);
+        answers.push((setting, open.verdict.decision(), closed.verdict.decision()));
+        if firewall.is_none() {
+            let reason = closed.unknown.expect("a reason");
+            assert!(reason.contains("--cilium-host-firewall"), "{reason}");
+        }
+        drop(session);
+    }
+    use netpol_tui::policy::Decision::{Allowed, Denied, Unknown};
+    assert_eq!(
+        answers,
+        [
+            (None, Unknown, Unknown),
+            (Some("true"), Allowed, Denied),
+            (Some("false"), Allowed, Allowed),
+            (Some("forbidden"), Unknown, Unknown),
+        ]
+    );
+    let gets = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/namespaces/kube-system/configmaps/cilium-config")
+        .count();
+    assert_eq!(gets, 4, "read once per session");
     mock.assert_read_only();
 }
 

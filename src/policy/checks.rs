@@ -450,16 +450,22 @@ pub fn host_check(index: &Index, nodes: &Selector, pod: &Pod) -> (Option<bool>, 
         .as_deref()
         .and_then(|n| index.node_id(n))
         .map(|id| &index.inventory().nodes[id as usize]);
-    let firewall = index.options().cilium_host_firewall;
+    let firewall = index.host_firewall();
     match host_selects(nodes, node.map(|n| &n.labels), firewall) {
         Some(true) => (Some(true), String::new()),
-        Some(false) if firewall == Some(false) => (
-            Some(false),
-            format!(
-                "does not select {host}: Cilium's host firewall is off \
-                 (--cilium-host-firewall=off), so host policies do nothing"
-            ),
-        ),
+        Some(false) if firewall == Some(false) => {
+            let said = match index.options().cilium_host_firewall {
+                Some(_) => "--cilium-host-firewall=off",
+                None => "enable-host-firewall in kube-system/cilium-config",
+            };
+            (
+                Some(false),
+                format!(
+                    "does not select {host}: Cilium's host firewall is off ({said}), so host \
+                     policies do nothing"
+                ),
+            )
+        }
         Some(false) => {
             let labels = &node.expect("a node that was read").labels;
             let why = nodes.mismatch(labels).unwrap_or_default();

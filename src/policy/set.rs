@@ -35,6 +35,10 @@ pub struct PolicySet {
     /// still be one a selector matches.
     #[serde(default = "yes")]
     pub calico_sets_known: bool,
+    /// Whether Cilium's host firewall is on, as the cluster's Cilium configuration says
+    /// (`None`: not read). The engine's option, where given, goes first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cilium_host_firewall: Option<bool>,
 }
 
 impl Default for PolicySet {
@@ -64,6 +68,7 @@ impl PolicySet {
             calico_tiers: Vec::new(),
             calico_sets: Vec::new(),
             calico_sets_known: true,
+            cilium_host_firewall: None,
         }
     }
 

@@ -274,6 +274,10 @@ struct Inner {
     /// Accept connections and requests, and never answer (an API server stuck behind a
     /// load balancer).
     hang: bool,
+    /// ConfigMaps served by name (GET only), by (namespace, name).
+    config_maps: BTreeMap<(String, String), Value>,
+    /// Whether getting a ConfigMap is answered with 403.
+    config_maps_forbidden: bool,
 }
 
 pub struct MockApi {
@@ -553,6 +557,27 @@ impl MockApi {
     }
 
     /// Answers lists and watches of `kind` with 403: cluster-wide when `namespace` is None.
+    /// Serves a ConfigMap to GET by name, with `data`.
+    pub fn config_map(&self, namespace: &str, name: &str, data: &[(&str, &str)]) {
+        let data: serde_json::Map<String, Value> = data
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect();
+        let object = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "resourceVersion": "1"},
+            "data": data});
+        self.inner
+            .lock()
+            .unwrap()
+            .config_maps
+            .insert((namespace.to_string(), name.to_string()), object);
+    }
+
+    /// Answers every ConfigMap get with 403.
+    pub fn forbid_config_maps(&self, on: bool) {
+        self.inner.lock().unwrap().config_maps_forbidden = on;
+    }
+
     pub fn forbid(&self, kind: Kind, namespace: Option<&str>) {
         self.inner
             .lock()
@@ -904,6 +929,24 @@ fn handle(
                 "kind": "AuthorizationPolicy", "verbs": ["get", "list", "watch"]}]
         });
         return respond(StatusCode::OK, full(serde_json::to_vec(&body).unwrap()));
+    }
+    if let ["api", "v1", "namespaces", ns, "configmaps", name] = path
+        .trim_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        if guard.config_maps_forbidden {
+            return status(
+                403,
+                "Forbidden",
+                format!("configmaps \"{name}\" is forbidden: User \"reader\" cannot get resource \"configmaps\" in API group \"\" in the namespace \"{ns}\""),
+            );
+        }
+        return match guard.config_maps.get(&(ns.to_string(), name.to_string())) {
+            Some(object) => respond(StatusCode::OK, full(serde_json::to_vec(object).unwrap())),
+            None => status(404, "NotFound", format!("configmaps \"{name}\" not found")),
+        };
     }
     let route = route(&path).filter(|(k, _)| match k {
         Kind::IstioPolicy => guard.istio,

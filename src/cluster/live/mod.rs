@@ -72,6 +72,9 @@ pub struct Access {
     /// False when Calico's NetworkSets, GlobalNetworkSets or HostEndpoints are served but
     /// cannot be read: a Calico selector against an address no pod has is then unknown.
     pub calico_sets_known: bool,
+    /// Whether Cilium's host firewall is on, as its agent's configuration says (`None`:
+    /// Cilium's clusterwide policies are not read, or the configuration cannot be).
+    pub cilium_host_firewall: Option<bool>,
     /// What cannot be seen, one sentence each; shown in the UI and printed by commands.
     pub hidden: Vec<String>,
 }
@@ -314,6 +317,32 @@ async fn can_list_cilium(conn: &Connection, plural: &str) -> Result<bool, LiveEr
     }
 }
 
+/// Whether Cilium's host firewall is on, as `enable-host-firewall` in the agents'
+/// configuration (the ConfigMap `kube-system/cilium-config`) says; absent, it is off, as
+/// Cilium's default. `None` where the ConfigMap is not there or cannot be read: host policies
+/// then decide what they would decide as unknown, until `--cilium-host-firewall` says.
+async fn host_firewall(conn: &Connection) -> Result<Option<bool>, LiveError> {
+    let api = Api::<core::ConfigMap>::namespaced(conn.client.clone(), "kube-system");
+    match api.get_opt("cilium-config").await {
+        Ok(Some(config)) => {
+            let value = config
+                .data
+                .as_ref()
+                .and_then(|d| d.get("enable-host-firewall"));
+            Ok(Some(value.is_some_and(|v| v.trim() == "true")))
+        }
+        Ok(None) => {
+            tracing::info!("kube-system/cilium-config not found: Cilium's host firewall unknown");
+            Ok(None)
+        }
+        Err(kube::Error::Api(s)) if s.code == 403 => {
+            tracing::info!("kube-system/cilium-config forbidden: Cilium's host firewall unknown");
+            Ok(None)
+        }
+        Err(e) => Err(unreachable(conn, &e)),
+    }
+}
+
 /// Whether the cluster-wide list of a tier kind may be read.
 async fn can_list_tier(conn: &Connection, plural: &str) -> Result<bool, LiveError> {
     let client = conn.client.clone();
@@ -413,6 +442,13 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
             }
         }
     }
+    // Host policies act only where the host firewall is on, which the agent's configuration
+    // says; read once, as the agents read it at start.
+    let cilium_host_firewall = if cilium_kinds.contains(&"ciliumclusterwidenetworkpolicies") {
+        host_firewall(conn).await?
+    } else {
+        None
+    };
     // Istio's AuthorizationPolicies are shown, never judged: forbidden is only said.
     let istio = match istio_served(conn).await? {
         Some((version, true)) => Some(version),
@@ -593,6 +629,7 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         istio,
         tiers_known,
         calico_sets_known,
+        cilium_host_firewall,
         hidden,
     })
 }
@@ -767,6 +804,7 @@ impl Cache {
             .with_istio(istio);
         set.tiers_known = self.access.tiers_known;
         set.calico_sets_known = self.access.calico_sets_known;
+        set.cilium_host_firewall = self.access.cilium_host_firewall;
         (World::new(inventory, set).with_staged(staged), warnings)
     }
 

@@ -228,6 +228,7 @@ pub fn apply(base: &PolicySet, changes: &[Staged]) -> (PolicySet, Vec<Effect>) {
         .with_istio(base.istio.clone());
     staged.tiers_known = base.tiers_known;
     staged.calico_sets_known = base.calico_sets_known;
+    staged.cilium_host_firewall = base.cilium_host_firewall;
     (staged, effects)
 }
 

@@ -16,7 +16,7 @@ impl Index {
             Subject::Nodes(nodes) => host_selects(
                 nodes,
                 Some(&self.inventory.nodes[node as usize].labels),
-                self.options.cilium_host_firewall,
+                self.host_firewall(),
             ),
             _ => Some(false),
         }
@@ -48,7 +48,7 @@ impl Index {
             return side;
         }
         let labels = &self.inventory.nodes[node as usize].labels;
-        let firewall = self.options.cilium_host_firewall;
+        let firewall = self.host_firewall();
         let (mut isolating, mut joining, mut maybe) = (Vec::new(), Vec::new(), false);
         for &pid in &self.host_policies {
             let policy = &self.policies.policies[pid as usize];

@@ -512,7 +512,11 @@ impl Index {
             }
         }
 
-        // Cilium host policies select host-network pods by their node.
+        // Cilium host policies select host-network pods by their node, as far as the host
+        // firewall is known to be on.
+        let firewall = options
+            .cilium_host_firewall
+            .or(policies.cilium_host_firewall);
         let host_policies = policies
             .policies
             .iter()
@@ -610,13 +614,7 @@ impl Index {
             let selected: Vec<(u32, bool)> = match cilium.and_then(|c| c.namespaces.as_ref()) {
                 _ if host_nodes.is_some() => {
                     let nodes = host_nodes.expect("a host policy");
-                    host_classes(
-                        &inventory,
-                        &node_ids,
-                        &classes,
-                        nodes,
-                        options.cilium_host_firewall,
-                    )
+                    host_classes(&inventory, &node_ids, &classes, nodes, firewall)
                 }
                 None => policy_ns
                     .map(|ns| {
@@ -754,7 +752,6 @@ impl Index {
                 };
                 let mut set = FixedBitSet::with_capacity(class_count);
                 let mut maybe: Option<FixedBitSet> = None;
-                let firewall = options.cilium_host_firewall;
                 for (c, sure) in host_classes(&inventory, &node_ids, &classes, nodes, firewall) {
                     match sure {
                         true => set.insert(c as usize),
@@ -961,6 +958,14 @@ impl Index {
 
     pub fn options(&self) -> &EngineOptions {
         &self.options
+    }
+
+    /// Whether Cilium's host firewall is on: as the user says, else as the cluster's Cilium
+    /// configuration says; `None` when neither tells.
+    pub fn host_firewall(&self) -> Option<bool> {
+        self.options
+            .cilium_host_firewall
+            .or(self.policies.cilium_host_firewall)
     }
 
     pub fn pod_id(&self, namespace: &str, name: &str) -> Option<PodId> {
