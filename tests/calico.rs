@@ -828,11 +828,11 @@ fn network_sets_and_host_endpoints() {
                 Allowed,
             ),
             case(
-                "a HostEndpoint's expected IP",
+                "a HostEndpoint's expected IP (its own egress is host endpoint policy's)",
                 &gnp("selector: host == 'n2'"),
                 "node/n2",
                 "prod/api",
-                Allowed,
+                Unknown,
             ),
             case(
                 "another node",
@@ -870,6 +870,90 @@ fn network_sets_and_host_endpoints() {
                 Allowed,
             ),
         ],
+    );
+    // The HostEndpoint's address matches the selector: the pod's ingress admits it.
+    let index = verdicts::index_of(
+        WORLD,
+        &gnp("selector: host == 'n2'"),
+        netpol_tui::policy::EngineOptions::default(),
+    );
+    let flow = verdicts::flow(&index, "node/n2", "prod/api", Tcp, 8080);
+    let e = netpol_tui::policy::explain::explain(&index, &flow);
+    assert_eq!(e.ingress.outcome, "allowed");
+    assert_eq!(e.egress.outcome, "unknown", "the host's own egress");
+}
+
+/// "Host endpoints" (reference/host-endpoints/overview, .../hostendpoint): a HostEndpoint puts
+/// a node's interfaces under Calico's host endpoint policy: the policies that select it,
+/// its profiles (none: default deny), failsafe ports, `applyOnForward` and `preDNAT`. That is
+/// not judged, so every side it decides (the node's own addresses and its host-network pods)
+/// is unknown, with the reason; the nodes it does not protect, and traffic between a pod and
+/// its own node, are as before.
+#[test]
+fn host_endpoints_leave_their_nodes_own_traffic_unknown() {
+    let hep = set(
+        "HostEndpoint",
+        None,
+        "n2-all",
+        "host: n2",
+        "node: n2, interfaceName: '*'",
+    );
+    let deny_api = format!(
+        "{hep}{}",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: api-deny, namespace: prod}\nspec:\n  podSelector: {matchLabels: {app: api}}\n  policyTypes: [Ingress]\n---\n"
+    );
+    run(
+        WORLD,
+        vec![
+            case("to the node", &hep, "prod/api", "node/n2", Unknown),
+            case("to its address", &hep, "prod/api", "192.168.1.2", Unknown),
+            case(
+                "to a host-network pod on it",
+                &hep,
+                "prod/api",
+                "dev/agent",
+                Unknown,
+            ),
+            case("from the node", &hep, "node/n2", "prod/api", Unknown),
+            case(
+                "from a host-network pod on it",
+                &hep,
+                "dev/agent",
+                "prod/api",
+                Unknown,
+            ),
+            case(
+                "the far side still denies",
+                &deny_api,
+                "dev/agent",
+                "prod/api",
+                Denied,
+            ),
+            case("another node", &hep, "prod/api", "node/n1", Allowed),
+            case(
+                "a pod and its own node",
+                &hep,
+                "prod/web",
+                "node/n2",
+                Allowed,
+            ),
+            case(
+                "pods of their own network",
+                &hep,
+                "prod/web",
+                "prod/api",
+                Allowed,
+            ),
+        ],
+    );
+    let index = verdicts::index_of(WORLD, &hep, netpol_tui::policy::EngineOptions::default());
+    let flow = verdicts::flow(&index, "prod/api", "node/n2", Tcp, 8080);
+    let e = netpol_tui::policy::explain::explain(&index, &flow);
+    assert_eq!(e.ingress.pod.as_deref(), Some("host n2"));
+    let why = e.unknown.expect("a reason");
+    assert!(
+        why.contains("HostEndpoint/n2-all protects node n2: Calico's host endpoint policy"),
+        "{why}"
     );
 }
 

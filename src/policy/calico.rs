@@ -434,6 +434,7 @@ pub fn compile_address_set(
         labels: object.metadata.labels.clone().unwrap_or_default(),
         nets,
         open,
+        node: spec.node.clone().filter(|_| kind == "HostEndpoint"),
     })
 }
 

@@ -415,7 +415,7 @@ fn explain_side(
     let host;
     let (pod, pod_id) = match *subject {
         Endpoint::Pod { pod, .. } => (&inv.pods[pod as usize], Some(pod)),
-        Endpoint::Node { node, .. } if judges_hosts(index) => {
+        Endpoint::Node { node, .. } if judges_hosts(index, &inv.nodes[node as usize].name) => {
             host = host_endpoint(&inv.nodes[node as usize]);
             (&host, None)
         }
@@ -438,6 +438,14 @@ fn explain_side(
             )
         }
     };
+    if let Some(hep) = pod
+        .node
+        .as_deref()
+        .filter(|_| pod.host_network)
+        .and_then(|n| index.policies().host_endpoint_of(n))
+    {
+        return host_endpoint_unjudged(direction, pod, pod_id.is_some(), hep);
+    }
     let dst_ports: &[ContainerPort] = match flow.dst {
         Endpoint::Pod { pod, .. } => &inv.pods[pod as usize].ports,
         _ => &[],
@@ -666,15 +674,63 @@ fn explain_side(
     with_tiers(index, direction, flow, pod, other, side, explanation)
 }
 
-/// Whether a node's own address has a side: where Cilium host policies were read, or tier
-/// policies (host policies among them, maybe) could not be.
-fn judges_hosts(index: &Index) -> bool {
+/// Whether a node's own address has a side: where a Calico HostEndpoint protects the node,
+/// Cilium host policies were read, or tier policies (host policies among them, maybe) could
+/// not be.
+fn judges_hosts(index: &Index, node: &str) -> bool {
     let set = index.policies();
     !set.tiers_known
         || set
             .policies
             .iter()
             .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()))
+        || set.host_endpoint_of(node).is_some()
+}
+
+/// The side of a host endpoint that a Calico HostEndpoint protects (a node's own address, or
+/// a host-network pod on it): Calico's host endpoint policy decides, with its profiles,
+/// failsafe ports, `applyOnForward` and `preDNAT`, and that is not judged.
+fn host_endpoint_unjudged(
+    direction: Direction,
+    pod: &Pod,
+    is_pod: bool,
+    hep: &super::tiers::CalicoAddressSet,
+) -> (Side, SideExplanation) {
+    let node = pod.node.as_deref().unwrap_or_default();
+    let trace = PolicyTrace {
+        policy: hep.key(),
+        origin: String::new(),
+        selects_pod: false,
+        may_select: true,
+        isolates: false,
+        reason: Some(format!(
+            "protects node {node}: Calico's host endpoint policy (the policies that select \
+             it, its profiles, failsafe ports, applyOnForward, preDNAT) decides the traffic of \
+             the node's own addresses and host-network pods, and it is not judged"
+        )),
+        rules: Vec::new(),
+    };
+    let side = Side::Unknown {
+        isolating: Vec::new(),
+        rule: None,
+    };
+    let explanation = SideExplanation {
+        direction,
+        pod: Some(match is_pod {
+            true => pod.key(),
+            false => format!("host {node}"),
+        }),
+        outcome: outcome(&side),
+        allowed_by: None,
+        isolated_by: Vec::new(),
+        policies: vec![trace],
+        decided_by: None,
+        passed: Vec::new(),
+        tiers: Vec::new(),
+        l7: None,
+        end_of_tier: None,
+    };
+    (side, explanation)
 }
 
 /// A node's host endpoint as the subject of a side: a host-network "pod" of no namespace on

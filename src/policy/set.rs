@@ -72,6 +72,14 @@ impl PolicySet {
         }
     }
 
+    /// The Calico HostEndpoint read for a node, if any: Calico's host endpoint policy then
+    /// protects the node's own traffic (and its host-network pods'), which is not judged.
+    pub fn host_endpoint_of(&self, node: &str) -> Option<&CalicoAddressSet> {
+        self.calico_sets
+            .iter()
+            .find(|s| s.node.as_deref() == Some(node))
+    }
+
     /// With Istio's AuthorizationPolicies, by namespace and name.
     pub fn with_istio(mut self, mut istio: Vec<IstioPolicy>) -> PolicySet {
         istio.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

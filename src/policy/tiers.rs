@@ -349,6 +349,10 @@ pub struct CalicoAddressSet {
     /// interface with no expected IPs): an address none holds may still be its.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub open: bool,
+    /// A HostEndpoint's node (`spec.node`): its interfaces are protected by Calico's host
+    /// endpoint policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl CalicoAddressSet {

@@ -752,7 +752,8 @@ pub fn calico_tiers() -> Vec<CalicoTier> {
 }
 
 /// The NetworkSets, GlobalNetworkSets and HostEndpoints of every generated world: they hold
-/// some of the outside addresses and a node address of [`endpoints`], one may hold
+/// some of the outside addresses and a node address of [`endpoints`] (whose node the
+/// HostEndpoint then protects), one may hold
 /// addresses it does not list, and namespaced ones are selected by their namespace's labels
 /// (which a reader may not see).
 pub fn calico_sets() -> Vec<CalicoAddressSet> {
@@ -772,6 +773,8 @@ pub fn calico_sets() -> Vec<CalicoAddressSet> {
                 .collect(),
             nets: nets.iter().map(|n| n.parse().unwrap()).collect(),
             open,
+            // A HostEndpoint protects node1: its own traffic and its host-network pods'.
+            node: (kind == "HostEndpoint").then(|| "node1".to_string()),
         }
     };
     vec![

@@ -32,6 +32,14 @@ impl Index {
         peer: &Endpoint,
         flow: &Flow,
     ) -> Side {
+        let name = &self.inventory.nodes[node as usize].name;
+        if self.policies.host_endpoint_of(name).is_some() {
+            // Calico's host endpoint policy decides, and is not judged.
+            return Side::Unknown {
+                isolating: Vec::new(),
+                rule: None,
+            };
+        }
         if !self.policies.tiers_known {
             // Host policies that could not be read may decide anything.
             return Side::TierUnknown { rule: None };

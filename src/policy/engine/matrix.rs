@@ -104,6 +104,14 @@ impl<'a> PortView<'a> {
         }
     }
 
+    /// Nothing surely, anything maybe: a side that is not judged.
+    fn unjudged(&self) -> Reach {
+        Reach {
+            sure: FixedBitSet::with_capacity(self.all.len()),
+            maybe: Some(self.all.clone()),
+        }
+    }
+
     fn nobody(&self) -> Reach {
         Reach {
             sure: FixedBitSet::with_capacity(self.all.len()),
@@ -165,6 +173,10 @@ impl<'a> PortView<'a> {
             let class = &index.classes[c as usize];
             let dst_ports = &index.inventory.pods[class.representative as usize].ports;
             let known = index.class_policies_known(c);
+            if class.host_unjudged {
+                self.ingress[c as usize] = Some(self.unjudged());
+                return self.ingress[c as usize].as_ref().expect("made just above");
+            }
             let mut reach = if class.ingress.is_empty() {
                 if known {
                     self.everyone()
@@ -206,6 +218,10 @@ impl<'a> PortView<'a> {
             let index = self.index;
             let class = &index.classes[c as usize];
             let known = index.class_policies_known(c);
+            if class.host_unjudged {
+                self.egress[c as usize] = Some(self.unjudged());
+                return self.egress[c as usize].as_ref().expect("made just above");
+            }
             let mut reach = if class.egress.is_empty() {
                 if known {
                     self.everyone()

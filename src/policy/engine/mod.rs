@@ -389,6 +389,9 @@ struct Class {
     /// A clusterwide Cilium policy may select the class, depending on namespace labels that
     /// cannot be read: which policies isolate it is unknown.
     selection_unknown: bool,
+    /// Host-network pods on a node that a Calico HostEndpoint protects: Calico's host
+    /// endpoint policy decides their traffic, and it is not judged.
+    host_unjudged: bool,
 }
 
 /// The compiled world. Cheap to share: it holds the inputs behind `Arc`s.
@@ -520,7 +523,8 @@ impl Index {
         let host_policies = policies
             .policies
             .iter()
-            .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()));
+            .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()))
+            || policies.calico_sets.iter().any(|s| s.node.is_some());
         let mut pod_ids = HashMap::with_capacity(inventory.pods.len());
         let mut pod_by_ip = HashMap::with_capacity(inventory.pods.len());
         let mut pod_node = Vec::with_capacity(inventory.pods.len());
@@ -583,6 +587,11 @@ impl Index {
                         host_network: pod.host_network,
                         nets,
                         selection_unknown: false,
+                        host_unjudged: pod.host_network
+                            && pod
+                                .node
+                                .as_deref()
+                                .is_some_and(|n| policies.host_endpoint_of(n).is_some()),
                     });
                     next
                 });
@@ -1162,6 +1171,13 @@ impl Index {
     /// order first, then NetworkPolicy's allows, then the rest, then the tier's deny for a
     /// pod any of them selects; a Pass leaves the tier for the tiers after it.
     fn side(&self, direction: Direction, subject: PodId, peer: &Endpoint, flow: &Flow) -> Side {
+        if self.classes[self.pod_class[subject as usize] as usize].host_unjudged {
+            // Calico's host endpoint policy decides, and is not judged.
+            return Side::Unknown {
+                isolating: Vec::new(),
+                rule: None,
+            };
+        }
         if !self.tiers_active() {
             return self.network_policy_side(direction, subject, peer, flow);
         }

@@ -458,6 +458,13 @@ impl<'a> Connectivity<'a> {
     fn side(&mut self, subject: u32, other: u32, direction: Direction, dst: u32) -> u32 {
         let index = self.index;
         let class = &index.classes[subject as usize];
+        if class.host_unjudged {
+            // Calico's host endpoint policy decides, and is not judged.
+            return self.sets.id(PairPorts {
+                sure: PortSet::none(),
+                unknown: PortSet::all(),
+            });
+        }
         let isolating: &[PolicyId] = match direction {
             Direction::Ingress => &class.ingress,
             Direction::Egress => &class.egress,
