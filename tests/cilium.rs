@@ -1070,3 +1070,64 @@ fn host_policy_selectors_with_other_sources_are_refused() {
         "{err}"
     );
 }
+
+/// Service accounts (security/policy/kubernetes, "Service Accounts"): an endpoint carries
+/// its pod's service account as `io.cilium.k8s.policy.serviceaccount`, which endpoint
+/// selectors may name, as subject and as peer; a pod with none runs as `default`. The
+/// cluster name (`io.cilium.k8s.policy.cluster`) is not in the inventory: refused, naming
+/// the field.
+#[test]
+fn endpoints_are_selected_by_service_account() {
+    let world = WORLD.replace(
+        "{name: web, namespace: prod, labels: {app: web}}, spec: {nodeName: n2,",
+        "{name: web, namespace: prod, labels: {app: web}}, spec: {nodeName: n2, serviceAccountName: web-sa,",
+    );
+    assert_ne!(world, WORLD);
+    // web2 is web but for its service account: the two are told apart.
+    let world = format!(
+        "{world}---\napiVersion: v1\nkind: Pod\nmetadata: {{name: web2, namespace: prod, labels: {{app: web}}}}\nspec: {{nodeName: n2, containers: [{{name: c}}]}}\nstatus: {{podIP: 10.1.0.9}}\n"
+    );
+    let by_account = cnp(
+        "prod",
+        "by-account",
+        "endpointSelector: {matchLabels: {io.cilium.k8s.policy.serviceaccount: default}}\ningress:\n- fromEndpoints: [{matchLabels: {k8s:io.cilium.k8s.policy.serviceaccount: web-sa}}]",
+    );
+    let cases = [
+        (
+            "a peer by its service account",
+            "prod/web",
+            "prod/api",
+            Allowed,
+        ),
+        ("another service account", "dev/shell", "prod/api", Denied),
+        (
+            "the same labels, another service account",
+            "prod/web2",
+            "prod/api",
+            Denied,
+        ),
+        (
+            "a subject by its service account: web is not selected",
+            "prod/api",
+            "prod/web",
+            Allowed,
+        ),
+    ];
+    let index = verdicts::index_of(&world, &by_account, EngineOptions::default());
+    for (what, from, to, want) in cases {
+        assert_eq!(decide(&index, from, to, Tcp, 8080), want, "{what}");
+    }
+    let cluster = cnp(
+        "prod",
+        "by-cluster",
+        "endpointSelector: {}\ningress:\n- fromEndpoints: [{matchLabels: {io.cilium.k8s.policy.cluster: east}}]",
+    );
+    let err = load_text("cluster.yaml", &format!("{WORLD}\n---\n{cluster}"))
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("spec.ingress[0].fromEndpoints[0].matchLabels[io.cilium.k8s.policy.cluster]"),
+        "{err}"
+    );
+}

@@ -111,7 +111,7 @@ impl Overview {
                 for &pod in &nsv.pods {
                     let p = &inv.pods[pod as usize];
                     let hit = match policy.cilium {
-                        None => policy.pod_selector.matches(&p.labels),
+                        None => p.selected_by(&policy.pod_selector),
                         Some(_) => {
                             crate::policy::checks::policy_selects(index, policy, p).0 == Some(true)
                         }

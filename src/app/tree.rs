@@ -185,7 +185,7 @@ impl State {
                 let hits: Vec<Row> = children
                     .into_iter()
                     .filter(|kind| match kind {
-                        RowKind::Pod(p) => selector.matches(&inv.pods[*p as usize].labels),
+                        RowKind::Pod(p) => inv.pods[*p as usize].selected_by(&selector),
                         _ => false,
                     })
                     .map(|kind| Row {

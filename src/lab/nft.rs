@@ -617,7 +617,7 @@ fn peer_selects(index: &Index, pod: PodId, peer: &Peer, q: PodId) -> bool {
             .namespace_labels(&other.namespace)
             .is_some_and(|labels| s.matches(labels)),
     };
-    ns_ok && pods.matches(&other.labels)
+    ns_ok && other.selected_by(pods)
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub fn pod_peer_check(
                         return (Some(false), format!("namespace {} {why}", pod.namespace));
                     }
                     None => {
-                        if let Some(why) = pods.mismatch(&pod.labels) {
+                        if let Some(why) = pods.mismatch(&pod.labels_for(pods)) {
                             return (Some(false), format!("pod {} {}", pod.key(), why));
                         }
                         let req = ns_sel
@@ -100,7 +100,7 @@ pub fn pod_peer_check(
             }
         }
     }
-    match pods.mismatch(&pod.labels) {
+    match pods.mismatch(&pod.labels_for(pods)) {
         Some(why) => (Some(false), format!("pod {} {}", pod.key(), why)),
         None => (Some(true), format!("{} matches", pod.key())),
     }
@@ -367,7 +367,10 @@ pub fn policy_selects(index: &Index, policy: &Policy, pod: &Pod) -> (Option<bool
         if policy.namespace != pod.namespace {
             return (Some(false), String::new());
         }
-        return match policy.pod_selector.mismatch(&pod.labels) {
+        return match policy
+            .pod_selector
+            .mismatch(&pod.labels_for(&policy.pod_selector))
+        {
             None => (Some(true), String::new()),
             Some(why) => (
                 Some(false),
@@ -392,7 +395,7 @@ pub fn policy_selects(index: &Index, policy: &Policy, pod: &Pod) -> (Option<bool
                 Some(true) => {}
                 Some(false) => return (Some(false), String::new()),
                 None => {
-                    if policy.pod_selector.matches(&pod.labels) && !pod.host_network {
+                    if pod.selected_by(&policy.pod_selector) && !pod.host_network {
                         return (
                             None,
                             format!(
@@ -417,7 +420,10 @@ pub fn policy_selects(index: &Index, policy: &Policy, pod: &Pod) -> (Option<bool
             ),
         );
     }
-    match policy.pod_selector.mismatch(&pod.labels) {
+    match policy
+        .pod_selector
+        .mismatch(&pod.labels_for(&policy.pod_selector))
+    {
         None => (Some(true), String::new()),
         Some(why) => (
             Some(false),

@@ -41,7 +41,7 @@ use super::model::{
     CiliumPart, Direction, Entity, IpBlock, L7Rule, NamespaceScope, Origin, Peer, Policy,
     PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
 };
-use super::selector::Selector;
+use super::selector::{Selector, SERVICE_ACCOUNT_LABEL};
 use super::tiers::{Action, Subject, Tier, TierPeer, TierPolicy, TierRule};
 
 pub const API_VERSION: &str = "cilium.io/v2";
@@ -975,10 +975,10 @@ fn split_selector(
             );
             return None;
         }
-        if key.starts_with("io.cilium.k8s.policy.") {
+        if key.starts_with("io.cilium.k8s.policy.") && key != SERVICE_ACCOUNT_LABEL {
             errs.push(
                 field,
-                format!("{key:?}: service accounts and cluster names are not in the inventory, so this selector cannot be judged"),
+                format!("{key:?}: cluster names are not in the inventory, so this selector cannot be judged"),
             );
             return None;
         }

@@ -397,9 +397,10 @@ fn problems_of(index: &Index, id: PolicyId, selected: &[PodId]) -> Vec<Finding> 
                         let maybe = index.peer_pods_unknown(id, direction, r, p).unwrap_or(0);
                         let any = match sure {
                             Some(n) => n + maybe > 0,
-                            None => inv.pods.iter().any(|pod| {
-                                namespace_hit(&pod.namespace) && pods.matches(&pod.labels)
-                            }),
+                            None => inv
+                                .pods
+                                .iter()
+                                .any(|pod| namespace_hit(&pod.namespace) && pod.selected_by(pods)),
                         };
                         if !any {
                             out.push(finding(

@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 pub use super::selector::Labels;
-use super::selector::Selector;
+use super::selector::{Selector, SERVICE_ACCOUNT_LABEL};
 
 /// The label every namespace carries since Kubernetes 1.21.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -138,6 +138,26 @@ impl Pod {
     /// Its service account: `default` where the spec names none, as the API server sets it.
     pub fn service_account(&self) -> &str {
         self.service_account.as_deref().unwrap_or("default")
+    }
+
+    /// Its labels as `selector` sees them: with its service account under
+    /// [`SERVICE_ACCOUNT_LABEL`] where the selector names that label, as Cilium's endpoints
+    /// carry it.
+    pub fn labels_for(&self, selector: &Selector) -> std::borrow::Cow<'_, Labels> {
+        if !selector.names(SERVICE_ACCOUNT_LABEL) {
+            return std::borrow::Cow::Borrowed(&self.labels);
+        }
+        let mut labels = self.labels.clone();
+        labels.insert(
+            SERVICE_ACCOUNT_LABEL.to_string(),
+            self.service_account().to_string(),
+        );
+        std::borrow::Cow::Owned(labels)
+    }
+
+    /// Whether `selector` selects it by its labels (and service account, where named).
+    pub fn selected_by(&self, selector: &Selector) -> bool {
+        selector.matches(&self.labels_for(selector))
     }
 
     /// `Kind/name` of the workload, or `Pod/name` for a pod no controller owns.

@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 /// Labels of a pod or namespace. A sorted map keeps every output deterministic.
 pub type Labels = std::collections::BTreeMap<String, String>;
 
+/// The label Cilium gives an endpoint for its pod's service account. Endpoint selectors name
+/// it, and so may NetworkPolicy selectors, which Cilium turns into endpoint selectors.
+pub const SERVICE_ACCOUNT_LABEL: &str = "io.cilium.k8s.policy.serviceaccount";
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "operator", content = "values")]
 pub enum Operator {
@@ -92,6 +96,11 @@ impl Selector {
 
     pub fn is_everything(&self) -> bool {
         self.requirements.is_empty()
+    }
+
+    /// Whether a requirement names `key`.
+    pub fn names(&self, key: &str) -> bool {
+        self.requirements.iter().any(|r| r.key == key)
     }
 
     pub fn requirements(&self) -> &[Requirement] {

@@ -50,6 +50,26 @@ pub fn selector() -> impl Strategy<Value = Selector> {
     prop::collection::vec(requirement, 0..3).prop_map(Selector::new)
 }
 
+/// An endpoint selector of a Cilium policy: some name the service account Cilium gives
+/// endpoints (pods run as `x` or `default`).
+pub fn cilium_selector() -> impl Strategy<Value = Selector> {
+    (
+        selector(),
+        prop::option::weighted(0.3, prop::sample::select(vec!["x", "default"])),
+    )
+        .prop_map(|(selector, account)| match account {
+            None => selector,
+            Some(account) => {
+                let mut reqs = selector.requirements().to_vec();
+                reqs.push(Requirement {
+                    key: netpol_tui::policy::selector::SERVICE_ACCOUNT_LABEL.into(),
+                    op: Operator::In(vec![account.into()]),
+                });
+                Selector::new(reqs)
+            }
+        })
+}
+
 /// A host policy's node selector, on the nodes' `zone` label (and one they lack).
 pub fn node_selector() -> impl Strategy<Value = Selector> {
     let requirement = (
@@ -478,7 +498,7 @@ pub fn build_tiered(
 /// A peer of a Cilium rule, as the allow part holds it (`clusterwide`: no policy namespace).
 pub fn cilium_peer(clusterwide: bool) -> impl Strategy<Value = Peer> {
     prop_oneof![
-        3 => (selector(), prop::option::of(selector())).prop_map(move |(pods, ns)| Peer::Pods {
+        3 => (cilium_selector(), prop::option::of(selector())).prop_map(move |(pods, ns)| Peer::Pods {
             pods,
             namespaces: match ns {
                 Some(s) => NamespaceScope::Selector(s),
@@ -516,7 +536,7 @@ pub fn cilium_policy(i: usize) -> impl Strategy<Value = Policy> {
             (
                 prop::sample::select(NAMESPACES.to_vec()),
                 selector(),
-                selector(),
+                cilium_selector(),
                 rules(),
                 rules(),
             )

@@ -525,6 +525,9 @@ impl Index {
             .iter()
             .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()))
             || policies.calico_sets.iter().any(|s| s.node.is_some());
+        // Where a selector names Cilium's service account label, pods of one class share
+        // their service account too.
+        by_account |= names_service_account(&policies);
         let mut pod_ids = HashMap::with_capacity(inventory.pods.len());
         let mut pod_by_ip = HashMap::with_capacity(inventory.pods.len());
         let mut pod_node = Vec::with_capacity(inventory.pods.len());
@@ -651,8 +654,8 @@ impl Index {
                     // Host-network pods are no Cilium endpoints, but the host's.
                     continue;
                 }
-                let labels = &inventory.pods[class.representative as usize].labels;
-                if !policy.pod_selector.matches(labels) {
+                if !inventory.pods[class.representative as usize].selected_by(&policy.pod_selector)
+                {
                     continue;
                 }
                 if !sure {
@@ -1548,6 +1551,30 @@ fn class_sets(
     (set, maybe)
 }
 
+/// Whether a selector of pods names Cilium's service account label: a policy's pod
+/// selector, a pod peer's, a tier policy's subject or pod peer.
+fn names_service_account(policies: &PolicySet) -> bool {
+    use super::selector::SERVICE_ACCOUNT_LABEL as SA;
+    let peers = policies
+        .policies
+        .iter()
+        .flat_map(|p| p.ingress.iter().chain(p.egress.iter()).flatten())
+        .flat_map(|r| &r.peers)
+        .any(|peer| matches!(peer, Peer::Pods { pods, .. } if pods.names(SA)));
+    let tier_peers = policies
+        .tiers
+        .iter()
+        .flat_map(|t| t.ingress.iter().chain(&t.egress))
+        .flat_map(|r| &r.peers)
+        .any(|peer| matches!(peer, TierPeer::Pods { pods, .. } if pods.names(SA)));
+    peers
+        || tier_peers
+        || policies.policies.iter().any(|p| p.pod_selector.names(SA))
+        || policies.tiers.iter().any(
+            |t| matches!(&t.subject, super::tiers::Subject::Pods { pods, .. } if pods.names(SA)),
+        )
+}
+
 /// The host-network classes a Cilium host policy's node selector selects: surely (`true`),
 /// or maybe (`false`: their node could not be read, or the host firewall is not known on).
 fn host_classes(
@@ -1611,7 +1638,7 @@ fn selector_classes(
     let add_namespace = |ns: usize, to: &mut FixedBitSet| {
         for &c in &namespace_classes[ns] {
             let rep = classes[c as usize].representative;
-            if pods.matches(&inventory.pods[rep as usize].labels) {
+            if inventory.pods[rep as usize].selected_by(pods) {
                 to.insert(c as usize);
             }
         }

@@ -322,10 +322,25 @@ fn policy(
     let mut lines = Vec::new();
     lines.extend(field("origin", p.origin.to_string(), width, theme));
     if let Some(c) = &p.cilium {
-        let scope = match &c.namespaces {
-            None => format!("namespace {}", p.namespace),
-            Some(s) if s.is_everything() => "all namespaces".to_string(),
-            Some(s) => format!("namespaces {s}"),
+        let firewall = match index.host_firewall() {
+            Some(true) => "on",
+            Some(false) => "off: it does nothing",
+            None => "not known: what it would decide is unknown",
+        };
+        let scope = match (&c.nodes, &c.namespaces) {
+            (Some(s), _) if s.is_everything() => {
+                format!(
+                    "host policy: every node and its host-network pods; host firewall {firewall}"
+                )
+            }
+            (Some(s), _) => {
+                format!(
+                    "host policy: nodes {s} and their host-network pods; host firewall {firewall}"
+                )
+            }
+            (None, None) => format!("namespace {}", p.namespace),
+            (None, Some(s)) if s.is_everything() => "all namespaces".to_string(),
+            (None, Some(s)) => format!("namespaces {s}"),
         };
         lines.extend(field(
             "kind",
