@@ -138,10 +138,29 @@ fn pod(
         lines.extend(field("workload", w.clone(), width, theme));
     }
     if p.host_network {
-        lines.push(Line::styled(
-            "hostNetwork: NetworkPolicy does not apply to this pod's own traffic",
-            theme.style(Slot::Warning),
-        ));
+        let set = index.policies();
+        let node = p.node.as_deref().unwrap_or("?");
+        let text = match set.host_endpoint_of(node) {
+            Some(hep) => format!(
+                "hostNetwork: {} protects node {node}; Calico's host endpoint policy decides \
+                 this pod's traffic, and is not judged",
+                hep.key()
+            ),
+            None if set
+                .policies
+                .iter()
+                .any(|q| q.cilium.as_ref().is_some_and(|c| c.nodes.is_some())) =>
+            {
+                format!(
+                    "hostNetwork: it shares node {node}'s host endpoint, which Cilium's host \
+                     policies select"
+                )
+            }
+            None => "hostNetwork: it has its node's address; whether NetworkPolicies select it \
+                     is up to the network plugin"
+                .to_string(),
+        };
+        lines.extend(field("network", text, width, theme));
     }
     if pv.selecting == 0 {
         lines.push(Line::styled(
