@@ -41,6 +41,9 @@ pub struct PodView {
     pub egress_isolated: bool,
     /// Policies whose podSelector matches the pod (isolating or not).
     pub selecting: u32,
+    /// Whether every policy that may decide its sides is known (read, and known to select
+    /// it or not).
+    pub known: bool,
 }
 
 /// The namespace of a clusterwide policy's view: none.
@@ -81,6 +84,7 @@ impl Overview {
                     ingress_isolated: !index.isolating_policies(id, Direction::Ingress).is_empty(),
                     egress_isolated: !index.isolating_policies(id, Direction::Egress).is_empty(),
                     selecting: 0,
+                    known: index.policies_known(id),
                 }
             })
             .collect();
@@ -157,7 +161,7 @@ impl Overview {
                 .pods
                 .iter()
                 .copied()
-                .filter(|&p| pods[p as usize].selecting == 0)
+                .filter(|&p| pods[p as usize].selecting == 0 && pods[p as usize].known)
                 .collect();
         }
         let tiers = (0..index.policies().tiers.len() as u32)

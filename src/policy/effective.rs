@@ -228,6 +228,52 @@ fn calico_tiers(index: &Index, pod_id: PodId, direction: Direction) -> Vec<Calic
 
 /// The effective rules of a pod, without [`Allowance::blocked_elsewhere`] (cheap enough for
 /// every pod of a cluster).
+/// Why the policies that decide a pod's sides are not all known, if they are not: a Calico
+/// HostEndpoint's policy on its node, NetworkPolicies that could not be read, or policies
+/// whose selection of it cannot be told.
+fn unknown_reason(index: &Index, pod: &super::model::Pod) -> Option<String> {
+    let set = index.policies();
+    if let Some(hep) = pod
+        .node
+        .as_deref()
+        .filter(|_| pod.host_network)
+        .and_then(|n| set.host_endpoint_of(n))
+    {
+        return Some(format!(
+            "{} protects node {}: Calico's host endpoint policy decides this pod's traffic, \
+             and it is not judged",
+            hep.key(),
+            pod.node.as_deref().unwrap_or_default()
+        ));
+    }
+    let id = index.pod_id(&pod.namespace, &pod.name)?;
+    if index.policies_known(id) {
+        return None;
+    }
+    if index
+        .namespace(&pod.namespace)
+        .is_some_and(|ns| !ns.policies_known)
+    {
+        return Some(format!(
+            "the NetworkPolicies of namespace {} could not be read: others may isolate this \
+             pod or admit more",
+            pod.namespace
+        ));
+    }
+    let maybe: Vec<String> = set
+        .policies
+        .iter()
+        .filter_map(|p| match super::checks::policy_selects(index, p, pod) {
+            (None, why) => Some(format!("{} {why}", p.key())),
+            _ => None,
+        })
+        .collect();
+    Some(format!(
+        "whether policies select this pod cannot be told: {}",
+        maybe.join("; ")
+    ))
+}
+
 pub fn effective(index: &Index, pod_id: PodId) -> Effective {
     effective_with(index, pod_id, false)
 }
@@ -263,13 +309,7 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
                         .to_string(),
                 )
             } else {
-                (!index.policies_known(pod_id)).then(|| {
-                    format!(
-                        "the NetworkPolicies of namespace {} could not be read: others may \
-                         isolate this pod or admit more",
-                        pod.namespace
-                    )
-                })
+                unknown_reason(index, pod)
             },
         };
         let mut lines = tier_lines(index, pod_id, direction);

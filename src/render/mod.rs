@@ -773,7 +773,7 @@ fn tier_lines_text(
             format!(" \"{}\"", l.name)
         };
         let maybe = if l.unknown {
-            paint.warn(" (applies to this pod only if namespace labels that cannot be read match)")
+            paint.warn(" (may apply to this pod: what decides that cannot be read or is not known)")
         } else {
             String::new()
         };

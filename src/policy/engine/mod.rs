@@ -1156,7 +1156,7 @@ impl Index {
     /// policies select it is known.
     fn class_policies_known(&self, class: u32) -> bool {
         let class = &self.classes[class as usize];
-        if class.selection_unknown {
+        if class.selection_unknown || class.host_unjudged {
             return false;
         }
         let ns = class.namespace;

@@ -162,7 +162,12 @@ fn pod(
         };
         lines.extend(field("network", text, width, theme));
     }
-    if pv.selecting == 0 {
+    if pv.selecting == 0 && !pv.known {
+        lines.push(Line::styled(
+            "? no policy surely selects this pod, and some may: see below",
+            theme.style(Slot::Warning),
+        ));
+    } else if pv.selecting == 0 {
         lines.push(Line::styled(
             "! no policy selects this pod: every ingress and egress is allowed",
             theme.style(Slot::Unprotected),

@@ -118,7 +118,14 @@ fn row_line(
         RowKind::Pod(p) => {
             let pv = ov.pods[p as usize];
             let pod = &inv.pods[p as usize];
-            if pv.selecting == 0 {
+            if pv.selecting == 0 && !pv.known {
+                (
+                    "  ? ".into(),
+                    pod.name.clone(),
+                    theme.style(Slot::Warning),
+                    vec![Span::styled("not known", theme.style(Slot::Warning))],
+                )
+            } else if pv.selecting == 0 {
                 (
                     "  ! ".into(),
                     pod.name.clone(),
