@@ -1054,3 +1054,104 @@ fn service_accounts_by_name() {
         ],
     );
 }
+
+/// Service accounts by their labels ("NetworkPolicy" reference, `serviceAccounts.selector`
+/// and `serviceAccountSelector`): the labels are those of the ServiceAccount objects read. A
+/// pod whose ServiceAccount was not read is neither matched nor refused: unknown.
+#[test]
+fn service_accounts_by_their_labels() {
+    let world = format!(
+        "{WORLD}\n---\n{}",
+        "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: web-a, namespace: prod, labels: {app: client}}, spec: {serviceAccountName: web, containers: [{name: c}]}, status: {podIP: 10.1.0.5}}\n- {apiVersion: v1, kind: Pod, metadata: {name: web-b, namespace: prod, labels: {app: client}}, spec: {serviceAccountName: batch, containers: [{name: c}]}, status: {podIP: 10.1.0.6}}\n- {apiVersion: v1, kind: Pod, metadata: {name: web-c, namespace: prod, labels: {app: client}}, spec: {serviceAccountName: ghost, containers: [{name: c}]}, status: {podIP: 10.1.0.7}}\n- {apiVersion: v1, kind: ServiceAccount, metadata: {name: web, namespace: prod, labels: {role: frontend}}}\n- {apiVersion: v1, kind: ServiceAccount, metadata: {name: batch, namespace: prod, labels: {role: jobs}}}\n- {apiVersion: v1, kind: ServiceAccount, metadata: {name: default, namespace: prod}}\n"
+    );
+    let from_frontends = calico(
+        "prod",
+        "api",
+        "selector: app == 'api'\ningress:\n- action: Allow\n  source: {serviceAccounts: {selector: role == 'frontend'}}",
+    );
+    let both = calico(
+        "prod",
+        "api",
+        "selector: app == 'api'\ningress:\n- action: Allow\n  source: {serviceAccounts: {names: [web, batch], selector: role == 'jobs'}}",
+    );
+    // Clients running as a frontend account may not reach the api: the policy selects by
+    // the pods' service accounts.
+    let frontends_out = global(
+        "frontends-out",
+        "selector: app == 'client'\nserviceAccountSelector: role == 'frontend'\ntypes: [Egress]\negress:\n- action: Deny\n  destination: {selector: app == 'api'}",
+    );
+    run(
+        &world,
+        vec![
+            case(
+                "the account's labels match",
+                &from_frontends,
+                "prod/web-a",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "another account's labels",
+                &from_frontends,
+                "prod/web-b",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "an account not read",
+                &from_frontends,
+                "prod/web-c",
+                "prod/api",
+                Unknown,
+            ),
+            case(
+                "names and selector: both hold",
+                &both,
+                "prod/web-b",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "names and selector: the selector fails",
+                &both,
+                "prod/web-a",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "selected by its account",
+                &frontends_out,
+                "prod/web-a",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "not selected: another account",
+                &frontends_out,
+                "prod/web-b",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "maybe selected: its account not read",
+                &frontends_out,
+                "prod/web-c",
+                "prod/api",
+                Unknown,
+            ),
+        ],
+    );
+    let index = verdicts::index_of(
+        &world,
+        &from_frontends,
+        netpol_tui::policy::EngineOptions::default(),
+    );
+    let flow = verdicts::flow(&index, "prod/web-c", "prod/api", Tcp, 8080);
+    let why = netpol_tui::policy::explain::explain(&index, &flow)
+        .unknown
+        .expect("a reason");
+    assert!(
+        why.contains("the labels of service account prod/ghost were not read"),
+        "{why}"
+    );
+}

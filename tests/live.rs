@@ -845,6 +845,7 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "pods",
         "nodes",
         "services",
+        "serviceaccounts",
         "networkpolicies",
         "adminnetworkpolicies",
         "baselineadminnetworkpolicies",
@@ -1642,6 +1643,72 @@ async fn cilium_host_firewall_is_read_from_the_agents_configuration() {
         .filter(|r| r.path == "/api/v1/namespaces/kube-system/configmaps/cilium-config")
         .count();
     assert_eq!(gets, 4, "read once per session");
+    mock.assert_read_only();
+}
+
+/// Calico's service account selectors match ServiceAccounts' labels: read cluster-wide
+/// where Calico's policies are, followed by the watch; forbidden, said, and what they
+/// decide is unknown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_accounts_are_read_for_calicos_selectors() {
+    use mockapi::objects::calico_policy;
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.serve_calico();
+    let mut frontend = pod(
+        "production",
+        "frontend",
+        json!({"app": "frontend"}),
+        "10.1.0.10",
+        &[("http", 8080)],
+    );
+    frontend["spec"]["serviceAccountName"] = json!("web");
+    mock.apply(frontend);
+    let account = |name: &str, role: &str| {
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": name, "namespace": "production", "labels": {"role": role}}})
+    };
+    mock.apply(account("web", "frontend"));
+    mock.apply(calico_policy(
+        "production",
+        "backend-from-frontends",
+        json!({"selector": "app == 'backend'", "order": 10,
+               "ingress": [{"action": "Allow",
+                            "source": {"serviceAccounts": {"selector": "role == 'frontend'"}}}]}),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let (mut session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(session.access.service_accounts);
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    assert!(why(&world, "production/frontend", "production/backend", 8080).allowed);
+    // The account's labels change: the watch follows.
+    mock.apply(account("web", "batch"));
+    let (world, _) = snapshot_where(&mut session, "the relabelled ServiceAccount", |w, _| {
+        w.inventory
+            .service_accounts
+            .iter()
+            .any(|a| a.labels.get("role").map(String::as_str) == Some("batch"))
+    })
+    .await;
+    assert!(!why(&world, "production/frontend", "production/backend", 8080).allowed);
+    drop(session);
+
+    mock.forbid(Kind::ServiceAccount, None);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(!session.access.service_accounts);
+    let hidden = status.hidden.join("\n");
+    assert!(
+        hidden.contains("serviceaccounts (forbidden cluster-wide)"),
+        "{hidden}"
+    );
+    let e = why(&world, "production/frontend", "production/backend", 8080);
+    assert!(!e.allowed);
+    let reason = e.unknown.expect("unknown, not a guess");
+    assert!(
+        reason.contains("service account production/web were not read"),
+        "{reason}"
+    );
+    drop(session);
     mock.assert_read_only();
 }
 

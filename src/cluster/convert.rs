@@ -10,8 +10,8 @@ use k8s_openapi::api::core::v1 as core;
 use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{check_metadata, validate_port_name, FieldError, NameRule};
 use crate::policy::model::{
-    ContainerPort, Labels, Namespace, Node, Origin, Pod, Protocol, Service, ServicePort,
-    ServiceType, TargetPort, NAMESPACE_NAME_LABEL,
+    ContainerPort, Labels, Namespace, Node, Origin, Pod, Protocol, Service, ServiceAccount,
+    ServicePort, ServiceType, TargetPort, NAMESPACE_NAME_LABEL,
 };
 
 fn field(path: impl Into<String>, message: impl Into<String>) -> FieldError {
@@ -122,7 +122,8 @@ pub fn pod(
         ports,
         workload: owner(&pod.metadata),
         template: false,
-        service_account: spec.and_then(service_account),
+        service_account: spec.and_then(account_of),
+        account_labels: None,
         origin,
     }))
 }
@@ -202,13 +203,14 @@ pub fn template_pod(
         ports,
         workload: Some(format!("{kind}/{name}")),
         template: true,
-        service_account: template.spec.as_ref().and_then(service_account),
+        service_account: template.spec.as_ref().and_then(account_of),
+        account_labels: None,
         origin,
     })
 }
 
 /// A pod spec's service account: `serviceAccountName`, or the deprecated `serviceAccount`.
-fn service_account(spec: &core::PodSpec) -> Option<String> {
+fn account_of(spec: &core::PodSpec) -> Option<String> {
     #[allow(deprecated)]
     spec.service_account_name
         .clone()
@@ -411,6 +413,27 @@ pub fn service(
         external_traffic_local: spec.external_traffic_policy.as_deref() == Some("Local"),
         external_name: spec.external_name,
         origin,
+    })
+}
+
+/// A ServiceAccount: its labels are what Calico's service account selectors match.
+pub fn service_account(
+    account: &core::ServiceAccount,
+    default_namespace: &str,
+) -> Result<ServiceAccount, Vec<FieldError>> {
+    let mut errs = Vec::new();
+    check_metadata(&account.metadata, NameRule::DnsSubdomain, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(ServiceAccount {
+        namespace: account
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace.to_string()),
+        name: account.metadata.name.clone().unwrap_or_default(),
+        labels: account.metadata.labels.clone().unwrap_or_default(),
     })
 }
 

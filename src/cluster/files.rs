@@ -22,7 +22,9 @@ use super::yaml_lines;
 use super::World;
 use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{compile_network_policy, FieldError};
-use crate::policy::model::{Inventory, Namespace, Node, Origin, Pod, Policy, Service};
+use crate::policy::model::{
+    Inventory, Namespace, Node, Origin, Pod, Policy, Service, ServiceAccount,
+};
 use crate::policy::set::PolicySet;
 
 /// Namespace of namespaced objects that do not name one, as kubectl does without `-n`.
@@ -242,6 +244,7 @@ struct Builder {
     templates: Vec<Pod>,
     nodes: BTreeMap<String, Node>,
     services: BTreeMap<(String, String), Service>,
+    service_accounts: BTreeMap<(String, String), ServiceAccount>,
     policies: BTreeMap<(String, String), Policy>,
     /// Cluster-scoped tier policies by (kind, name).
     tiers: BTreeMap<(String, String), crate::policy::tiers::TierPolicy>,
@@ -331,6 +334,7 @@ const KINDS: &[&str] = &[
     "Node",
     "Pod",
     "Service",
+    "ServiceAccount",
     "NetworkPolicy",
     "Deployment",
     "StatefulSet",
@@ -733,6 +737,22 @@ impl Builder {
                             .insert((svc.namespace.clone(), svc.name.clone()), svc)
                             .is_some()
                         {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs),
+                }
+            }
+            ("", "ServiceAccount") => {
+                let Some(account) = self.typed::<core::ServiceAccount>(value, doc, &label, prefix)
+                else {
+                    return;
+                };
+                match convert::service_account(&account, DEFAULT_NAMESPACE) {
+                    Ok(account) => {
+                        self.count("ServiceAccount");
+                        let key = (account.namespace.clone(), account.name.clone());
+                        if self.service_accounts.insert(key, account).is_some() {
                             self.duplicate(&label, &origin);
                         }
                     }
@@ -1258,6 +1278,7 @@ impl Builder {
             pods: self.pods.into_values().collect(),
             nodes: self.nodes.into_values().collect(),
             services: self.services.into_values().collect(),
+            service_accounts: self.service_accounts.into_values().collect(),
             nodes_known: true,
             hidden: Vec::new(),
         };

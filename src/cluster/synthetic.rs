@@ -191,6 +191,7 @@ pub fn generate(shape: Shape) -> World {
                 }),
                 template: false,
                 service_account: None,
+                account_labels: None,
                 origin: Default::default(),
             });
         }
@@ -373,6 +374,7 @@ pub fn generate(shape: Shape) -> World {
         pods,
         nodes,
         services: Vec::new(),
+        service_accounts: Vec::new(),
         nodes_known: true,
         hidden: Vec::new(),
     };

@@ -31,6 +31,9 @@ use super::tiers::{
 
 pub const API_VERSION: &str = "projectcalico.org/v3";
 
+/// The label by which Calico's selectors name a resource; not judged for service accounts.
+const NAME_LABEL: &str = "projectcalico.org/name";
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CalicoObject {
     #[serde(default)]
@@ -124,17 +127,11 @@ pub fn compile_calico_policy(
         (None, Some(text)) => Some(selector(Some(text), "spec.namespaceSelector", &mut errs)),
         _ => None,
     };
-    if let Some(text) = &spec.service_account_selector {
-        selector(Some(text), "spec.serviceAccountSelector", &mut errs);
-    }
+    let service_accounts = spec
+        .service_account_selector
+        .as_ref()
+        .map(|text| selector(Some(text), "spec.serviceAccountSelector", &mut errs));
     let mut warnings = Vec::new();
-    if spec.service_account_selector.is_some() {
-        warnings.push(
-            "spec.serviceAccountSelector: pods' service accounts are not in the inventory, so \
-             the pods it selects are only maybe selected"
-                .to_string(),
-        );
-    }
     for (set, field) in [
         (spec.do_not_track == Some(true), "doNotTrack"),
         (spec.pre_dnat == Some(true), "preDNAT"),
@@ -215,7 +212,7 @@ pub fn compile_calico_policy(
             namespace: namespace.map(str::to_string),
             selector: subject,
             namespaces,
-            service_accounts: spec.service_account_selector.is_some(),
+            service_accounts,
         },
         ingress: Vec::new(),
         egress: Vec::new(),
@@ -1004,10 +1001,21 @@ pub fn subject_selects(
     else {
         return Some(false);
     };
-    match selects(namespace.as_deref(), selector, namespaces.as_ref(), pod, ns) {
-        Some(true) if *service_accounts => None,
-        other => other,
+    match (
+        selects(namespace.as_deref(), selector, namespaces.as_ref(), pod, ns),
+        service_accounts,
+    ) {
+        (Some(true), Some(accounts)) => account_selects(accounts, pod),
+        (other, _) => other,
     }
+}
+
+/// Whether a selector of service accounts matches the pod's, by the labels of its
+/// ServiceAccount (`None`: that ServiceAccount was not read, or the selector names
+/// `projectcalico.org/name`, which is not judged).
+pub fn account_selects(selector: &CalicoSelector, pod: &super::model::Pod) -> Option<bool> {
+    let labels = pod.account_labels.as_ref()?;
+    selector.matches_partly(labels, &|key| key != NAME_LABEL)
 }
 
 /// One end of a flow as a Calico rule sees it.
@@ -1343,10 +1351,30 @@ pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
                         ),
                     );
                 }
-                if let Some(sel) = &sa.selector {
-                    unknown.push(format!(
-                        "service account selector {sel}: service accounts' labels are not read"
-                    ));
+                if let Some(text) = &sa.selector {
+                    // Checked when read.
+                    let sel = CalicoSelector::parse(text).unwrap_or_else(|_| CalicoSelector::all());
+                    let account = format!("{}/{account}", pod.namespace);
+                    match account_selects(&sel, pod) {
+                        Some(true) => {}
+                        Some(false) => {
+                            return (
+                                Some(false),
+                                format!(
+                                    "{} runs as service account {account}, whose labels \
+                                     service account selector {text} does not match",
+                                    pod.key()
+                                ),
+                            )
+                        }
+                        None if pod.account_labels.is_none() => unknown.push(format!(
+                            "service account selector {text}: the labels of service account \
+                             {account} were not read"
+                        )),
+                        None => unknown.push(format!(
+                            "service account selector {text}: {NAME_LABEL} is not judged"
+                        )),
+                    }
                 }
             }
             None => {

@@ -747,6 +747,7 @@ fn host_endpoint(node: &super::model::Node) -> Pod {
         workload: None,
         template: false,
         service_account: None,
+        account_labels: None,
         origin: Default::default(),
     }
 }

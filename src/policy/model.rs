@@ -126,6 +126,10 @@ pub struct Pod {
     /// API server sets when none is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_account: Option<String>,
+    /// Its service account's labels, where that ServiceAccount was read (set by
+    /// [`Inventory::normalize`]): what Calico's service account selectors match.
+    #[serde(skip)]
+    pub account_labels: Option<Labels>,
     #[serde(skip)]
     pub origin: Origin,
 }
@@ -174,6 +178,15 @@ pub struct Node {
     pub name: String,
     pub addresses: Vec<IpAddr>,
     /// What the `nodes` peers of tier policies select by.
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+/// A ServiceAccount, as far as policies read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAccount {
+    pub namespace: String,
+    pub name: String,
     #[serde(default)]
     pub labels: Labels,
 }
@@ -271,6 +284,10 @@ pub struct Inventory {
     /// Services: how a destination given as a Service reaches pods.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<Service>,
+    /// ServiceAccounts read: their labels are what Calico's service account selectors
+    /// match. A pod whose service account is not among them has labels not known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_accounts: Vec<ServiceAccount>,
     /// False when node objects could not be read: node-local exemptions are then unknown.
     #[serde(default = "yes")]
     pub nodes_known: bool,
@@ -287,6 +304,18 @@ fn yes() -> bool {
 impl Inventory {
     /// Sorts every list by name so that indexes and output do not depend on input order.
     pub fn normalize(&mut self) {
+        self.service_accounts
+            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        for pod in &mut self.pods {
+            pod.account_labels = self
+                .service_accounts
+                .binary_search_by(|a| {
+                    (a.namespace.as_str(), a.name.as_str())
+                        .cmp(&(pod.namespace.as_str(), pod.service_account()))
+                })
+                .ok()
+                .map(|i| self.service_accounts[i].labels.clone());
+        }
         self.namespaces.sort_by(|a, b| a.name.cmp(&b.name));
         self.pods
             .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

@@ -188,10 +188,10 @@ pub enum Subject {
         namespace: Option<String>,
         selector: CalicoSelector,
         namespaces: Option<CalicoSelector>,
-        /// A serviceAccountSelector narrows it further: pods' service accounts are not in
-        /// the inventory, so a pod the rest selects is only maybe selected.
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        service_accounts: bool,
+        /// A serviceAccountSelector narrows it further, on the labels of the pod's service
+        /// account (a pod whose ServiceAccount was not read is only maybe selected).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service_accounts: Option<CalicoSelector>,
     },
     /// A Cilium host policy's deny part: the host endpoints of the nodes whose labels its
     /// `nodeSelector` matches (see [`crate::policy::model::CiliumPart::nodes`]).
@@ -635,10 +635,9 @@ pub fn describe_subject(subject: &Subject) -> String {
             namespaces,
             service_accounts,
         } => {
-            let sa = if *service_accounts {
-                " (and service accounts)"
-            } else {
-                ""
+            let sa = match service_accounts {
+                Some(s) => format!(" running as service accounts {s}"),
+                None => String::new(),
             };
             let wher = match (namespace, namespaces) {
                 (Some(ns), _) => format!("in namespace {ns}"),

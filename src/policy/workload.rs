@@ -117,6 +117,7 @@ mod tests {
             workload: workload.map(str::to_string),
             template: false,
             service_account: None,
+            account_labels: None,
             origin: Default::default(),
         }
     }

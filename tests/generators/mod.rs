@@ -252,6 +252,7 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
                     template: false,
                     // Some pods run as the service account Calico rules may name.
                     service_account: (i % 3 == 0).then(|| "x".to_string()),
+                    account_labels: None,
                     origin: Default::default(),
                 }
             })
@@ -271,6 +272,12 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
             pods,
             nodes,
             services: Vec::new(),
+            // Pods run as `default` (not read) or `x` (read, in the first namespace).
+            service_accounts: vec![netpol_tui::policy::model::ServiceAccount {
+                namespace: NAMESPACES[0].to_string(),
+                name: "x".into(),
+                labels: Labels::from([("role".to_string(), "robot".to_string())]),
+            }],
             nodes_known: true,
             hidden: Vec::new(),
         };
@@ -692,6 +699,13 @@ fn calico_end() -> impl Strategy<Value = serde_json::Value> {
                 if rare == 7 {
                     put("serviceAccounts", serde_json::json!({"names": ["x"]}));
                 }
+                if rare == 6 {
+                    // By the labels of the ServiceAccount `x` (read in the first namespace).
+                    put(
+                        "serviceAccounts",
+                        serde_json::json!({"selector": "role == 'robot'"}),
+                    );
+                }
                 serde_json::Value::Object(end)
             },
         )
@@ -905,6 +919,9 @@ pub fn calico_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
                 }
                 if rare == 1 {
                     spec["serviceAccountSelector"] = "role == 'x'".into();
+                }
+                if rare == 2 {
+                    spec["serviceAccountSelector"] = "role == 'robot'".into();
                 }
                 let object: netpol_tui::policy::calico::CalicoObject =
                     serde_json::from_value(serde_json::json!({

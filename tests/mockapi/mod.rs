@@ -30,6 +30,7 @@ pub enum Kind {
     Node,
     Pod,
     Service,
+    ServiceAccount,
     NetworkPolicy,
     /// Calico's StagedKubernetesNetworkPolicy: served only after `serve_calico`.
     StagedPolicy,
@@ -65,6 +66,7 @@ impl Kind {
             Kind::Node => "nodes",
             Kind::Pod => "pods",
             Kind::Service => "services",
+            Kind::ServiceAccount => "serviceaccounts",
             Kind::NetworkPolicy => "networkpolicies",
             Kind::StagedPolicy => "stagedkubernetesnetworkpolicies",
             Kind::AdminPolicy => "adminnetworkpolicies",
@@ -128,6 +130,7 @@ impl Kind {
             Kind::Node => "Node",
             Kind::Pod => "Pod",
             Kind::Service => "Service",
+            Kind::ServiceAccount => "ServiceAccount",
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::StagedPolicy => "StagedKubernetesNetworkPolicy",
             Kind::AdminPolicy => "AdminNetworkPolicy",
@@ -151,6 +154,7 @@ impl Kind {
             self,
             Kind::Pod
                 | Kind::Service
+                | Kind::ServiceAccount
                 | Kind::NetworkPolicy
                 | Kind::StagedPolicy
                 | Kind::CiliumPolicy
@@ -179,6 +183,7 @@ impl Kind {
             Some("Node") => Kind::Node,
             Some("Pod") => Kind::Pod,
             Some("Service") => Kind::Service,
+            Some("ServiceAccount") => Kind::ServiceAccount,
             Some("NetworkPolicy") => Kind::NetworkPolicy,
             Some("StagedKubernetesNetworkPolicy") => Kind::StagedPolicy,
             Some("AdminNetworkPolicy") => Kind::AdminPolicy,
@@ -737,6 +742,7 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         "nodes" => Some(Kind::Node),
         "pods" => Some(Kind::Pod),
         "services" => Some(Kind::Service),
+        "serviceaccounts" => Some(Kind::ServiceAccount),
         "networkpolicies" => Some(Kind::NetworkPolicy),
         _ => None,
     };

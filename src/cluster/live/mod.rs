@@ -72,6 +72,9 @@ pub struct Access {
     /// False when Calico's NetworkSets, GlobalNetworkSets or HostEndpoints are served but
     /// cannot be read: a Calico selector against an address no pod has is then unknown.
     pub calico_sets_known: bool,
+    /// Whether ServiceAccounts are read (cluster-wide): where Calico's policies are, for its
+    /// service account selectors.
+    pub service_accounts: bool,
     /// Whether Cilium's host firewall is on, as its agent's configuration says (`None`:
     /// Cilium's clusterwide policies are not read, or the configuration cannot be).
     pub cilium_host_firewall: Option<bool>,
@@ -520,6 +523,16 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
             "Calico {plural} (projectcalico.org, forbidden cluster-wide): {consequence}"
         ));
     }
+    // Calico's service account selectors match ServiceAccounts' labels.
+    let service_accounts = !calico_kinds.is_empty()
+        && can_list(conn, Api::<core::ServiceAccount>::all(client.clone())).await?;
+    if !calico_kinds.is_empty() && !service_accounts {
+        hidden.push(
+            "serviceaccounts (forbidden cluster-wide): Calico's service account selectors \
+             cannot be judged, so what they decide is unknown"
+                .to_string(),
+        );
+    }
     let staged_served = calico
         .as_ref()
         .is_some_and(|l| l.iter().any(|r| r == "stagedkubernetesnetworkpolicies"));
@@ -629,6 +642,7 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         istio,
         tiers_known,
         calico_sets_known,
+        service_accounts,
         cilium_host_firewall,
         hidden,
     })
@@ -714,6 +728,7 @@ impl Cache {
         let mut pods = Vec::new();
         let mut nodes = Vec::new();
         let mut services = Vec::new();
+        let mut service_accounts = Vec::new();
         let mut policies = Vec::new();
         let mut staged = Vec::new();
         let mut tiers = Vec::new();
@@ -730,6 +745,7 @@ impl Cache {
                     Item::Pod(p) => pods.push(p.clone()),
                     Item::Node(n) => nodes.push(n.clone()),
                     Item::Service(s) => services.push(s.clone()),
+                    Item::ServiceAccount(a) => service_accounts.push(a.clone()),
                     Item::Policy(p) => policies.push(p.clone()),
                     Item::Staged(s) => staged.push(s.clone()),
                     Item::Tier(t) => tiers.push(t.clone()),
@@ -792,6 +808,7 @@ impl Cache {
             pods,
             nodes,
             services,
+            service_accounts,
             nodes_known: self.access.nodes,
             hidden: self.access.hidden.clone(),
         };
@@ -949,6 +966,12 @@ impl Session {
         }
         if access.nodes {
             loops.add("nodes".into(), Api::<core::Node>::all(client.clone()));
+        }
+        if access.service_accounts {
+            loops.add(
+                "serviceaccounts".into(),
+                Api::<core::ServiceAccount>::all(client.clone()),
+            );
         }
         match &access.pods {
             Scope::Cluster => loops.add("pods".into(), Api::<core::Pod>::all(client.clone())),

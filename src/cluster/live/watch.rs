@@ -30,7 +30,7 @@ use crate::policy::compile::{compile_network_policy, FieldError};
 use crate::policy::compile_cilium::{compile_cilium_policy, CiliumCompiled, CiliumObject};
 use crate::policy::compile_tiers::{compile_tier_policy, TierKind, TierObject};
 use crate::policy::istio::{compile_authorization_policy, IstioObject};
-use crate::policy::model::{Namespace, Node, Origin, Pod, Policy, Service};
+use crate::policy::model::{Namespace, Node, Origin, Pod, Policy, Service, ServiceAccount};
 use crate::policy::tiers::TierPolicy;
 
 /// Objects per list page, as client-go's pager.
@@ -45,6 +45,8 @@ pub enum Item {
     Pod(Pod),
     Node(Node),
     Service(Service),
+    /// A ServiceAccount: its labels, for Calico's service account selectors.
+    ServiceAccount(ServiceAccount),
     Policy(Policy),
     /// A pod that has finished (Succeeded or Failed): policies no longer apply to it.
     Finished,
@@ -562,6 +564,15 @@ impl Watched for core::Service {
     fn item(&self) -> Item {
         match convert::service(self, "default", origin()) {
             Ok(svc) => Item::Service(svc),
+            Err(errs) => invalid(self, errs),
+        }
+    }
+}
+
+impl Watched for core::ServiceAccount {
+    fn item(&self) -> Item {
+        match convert::service_account(self, "default") {
+            Ok(account) => Item::ServiceAccount(account),
             Err(errs) => invalid(self, errs),
         }
     }

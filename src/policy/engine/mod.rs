@@ -498,10 +498,7 @@ impl Index {
                     _ => None,
                 });
                 for end in ends.chain(rule.own.as_ref()) {
-                    by_account |= end
-                        .service_accounts
-                        .as_ref()
-                        .is_some_and(|sa| !sa.names.is_empty());
+                    by_account |= end.service_accounts.is_some();
                     end.nets.iter().chain(&end.not_nets).for_each(&mut add_net);
                     if end.ip_version.is_some() {
                         everywhere.iter().for_each(&mut add_net);
@@ -527,7 +524,16 @@ impl Index {
             || policies.calico_sets.iter().any(|s| s.node.is_some());
         // Where a selector names Cilium's service account label, pods of one class share
         // their service account too.
-        by_account |= names_service_account(&policies);
+        by_account |= names_service_account(&policies)
+            || policies.tiers.iter().any(|t| {
+                matches!(
+                    &t.subject,
+                    super::tiers::Subject::Calico {
+                        service_accounts: Some(_),
+                        ..
+                    }
+                )
+            });
         let mut pod_ids = HashMap::with_capacity(inventory.pods.len());
         let mut pod_by_ip = HashMap::with_capacity(inventory.pods.len());
         let mut pod_node = Vec::with_capacity(inventory.pods.len());
