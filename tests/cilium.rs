@@ -1034,6 +1034,33 @@ fn host_policies_select_nodes_and_their_host_network_pods() {
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 
+    // lint: a host policy selects nodes, not pods; one that selects no node has no effect.
+    let index = verdicts::index_of(&world, &no_remote_nodes, on.clone());
+    for id in 0..index.policies().policies.len() as u32 {
+        let found = netpol_tui::policy::lint::policy_problems(&index, id);
+        assert!(
+            found.iter().all(|f| f.rule != "selects-nothing"),
+            "{:?}",
+            found.iter().map(|f| &f.what).collect::<Vec<_>>()
+        );
+    }
+    let nowhere = ccnp(
+        "nowhere",
+        "nodeSelector: {matchLabels: {pool: gpu}}
+ingress:
+- fromEntities: [cluster]",
+    );
+    let index = verdicts::index_of(&world, &nowhere, on.clone());
+    let found = netpol_tui::policy::lint::policy_problems(&index, 0);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.what
+                == "nodeSelector pool=gpu selects no node: the host policy has no effect"),
+        "{:?}",
+        found.iter().map(|f| &f.what).collect::<Vec<_>>()
+    );
+
     // explain names the host, the policy and why.
     let index = verdicts::index_of(&world, &ssh_only, on.clone());
     let e = explain(

@@ -326,7 +326,18 @@ fn problems_of(index: &Index, id: PolicyId, selected: &[PodId]) -> Vec<Finding> 
             "drop the rules, or Pass the traffic in the admin tier so NetworkPolicy decides",
         ));
     }
-    if selected.is_empty() && policy.cilium.is_some() {
+    let host_nodes = policy.cilium.as_ref().and_then(|c| c.nodes.as_ref());
+    if let Some(nodes) = host_nodes {
+        // A host policy selects nodes: their own addresses count, with or without pods.
+        if inv.nodes.iter().all(|n| !nodes.matches(&n.labels)) && inv.nodes_known {
+            out.push(finding(
+                "selects-nothing",
+                format!("nodeSelector {nodes} selects no node: the host policy has no effect"),
+                "compare the selector with the nodes' labels (kubectl get nodes --show-labels)"
+                    .to_string(),
+            ));
+        }
+    } else if selected.is_empty() && policy.cilium.is_some() {
         out.push(finding(
             "selects-nothing",
             "endpointSelector selects no pod: the policy has no effect".to_string(),

@@ -47,11 +47,10 @@ impl Index {
         if self.host_policies.is_empty() {
             return Side::NotApplicable;
         }
-        let own_node = Some(self.inventory.nodes[node as usize].name.as_str());
+        let own = super::Own::Host(node);
         let applies = |t: u32| self.host_holds(t, node);
         let denies = self.members(Tier::Cilium);
-        if let Step::Decided(side) =
-            self.walk_members(denies, direction, applies, own_node, peer, flow)
+        if let Step::Decided(side) = self.walk_members(denies, direction, applies, own, peer, flow)
         {
             return side;
         }
@@ -76,7 +75,7 @@ impl Index {
             isolating.extend(joining);
             isolating.sort_unstable();
         }
-        match self.rules_side(direction, &isolating, own_node, peer, flow) {
+        match self.rules_side(direction, &isolating, own, peer, flow) {
             // A host policy may select the node: it may isolate it, or admit the flow.
             Side::NotIsolated | Side::Denied { .. } if maybe => Side::Unknown {
                 isolating,

@@ -394,6 +394,15 @@ struct Class {
     host_unjudged: bool,
 }
 
+/// Whose side is judged, for the entities that depend on where it is: a pod (whose node is
+/// looked up only when an entity asks), a node's host endpoint, or nothing known.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Own {
+    Pod(PodId),
+    Host(NodeId),
+    Nothing,
+}
+
 /// The compiled world. Cheap to share: it holds the inputs behind `Arc`s.
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -1153,6 +1162,15 @@ impl Index {
         }
     }
 
+    /// The node of the subject of a side, where known.
+    fn own_node(&self, own: Own) -> Option<&str> {
+        match own {
+            Own::Pod(pod) => self.inventory.pods[pod as usize].node.as_deref(),
+            Own::Host(node) => Some(self.inventory.nodes[node as usize].name.as_str()),
+            Own::Nothing => None,
+        }
+    }
+
     /// Whether every NetworkPolicy of the pod's namespace could be read.
     pub fn policies_known(&self, pod: PodId) -> bool {
         self.class_policies_known(self.pod_class[pod as usize])
@@ -1261,17 +1279,16 @@ impl Index {
         flow: &Flow,
     ) -> Side {
         let isolating = self.isolating_policies(subject, direction);
-        let own_node = self.inventory.pods[subject as usize].node.as_deref();
-        self.rules_side(direction, isolating, own_node, peer, flow)
+        self.rules_side(direction, isolating, Own::Pod(subject), peer, flow)
     }
 
-    /// What the rules of the policies isolating a subject on node `own_node` decide: the first
+    /// What the rules of the policies isolating subject `own` decide: the first
     /// rule that surely admits the flow, or one that might; denied where none does.
     fn rules_side(
         &self,
         direction: Direction,
         isolating: &[PolicyId],
-        own_node: Option<&str>,
+        own: Own,
         peer: &Endpoint,
         flow: &Flow,
     ) -> Side {
@@ -1291,13 +1308,13 @@ impl Index {
                     match rule
                         .peers
                         .iter()
-                        .position(|p| self.peer_matches(p, own_node, peer) == Some(true))
+                        .position(|p| self.peer_matches(p, own, peer) == Some(true))
                     {
                         Some(i) => (Some(Some(i as u32)), true),
                         None => (
                             rule.peers
                                 .iter()
-                                .position(|p| self.peer_matches(p, own_node, peer).is_none())
+                                .position(|p| self.peer_matches(p, own, peer).is_none())
                                 .map(|i| Some(i as u32)),
                             false,
                         ),
@@ -1333,16 +1350,9 @@ impl Index {
 
     /// Whether a peer matches the other end: `None` when it depends on namespace labels that
     /// cannot be read.
-    fn peer_matches(
-        &self,
-        peer: &CompiledPeer,
-        own_node: Option<&str>,
-        endpoint: &Endpoint,
-    ) -> Option<bool> {
+    fn peer_matches(&self, peer: &CompiledPeer, own: Own, endpoint: &Endpoint) -> Option<bool> {
         Some(match (peer, endpoint) {
-            (CompiledPeer::Entity(e), endpoint) => {
-                return self.entity_matches(*e, own_node, endpoint)
-            }
+            (CompiledPeer::Entity(e), endpoint) => return self.entity_matches(*e, own, endpoint),
             (CompiledPeer::Outside(block), endpoint) => {
                 return self.outside_matches(block, endpoint)
             }
@@ -1387,13 +1397,13 @@ impl Index {
     }
 
     /// Whether a Cilium entity holds the far end of a flow whose subject (a selected pod, or
-    /// a node's host endpoint) is on node `own_node` (`None`: cannot be told: which node a host-network pod shares with the subject is not
+    /// a node's host endpoint) is `own` (`None`: cannot be told: which node a host-network pod shares with the subject is not
     /// judged per class; the API server's addresses and Cilium's own endpoints are not in the
     /// inventory; an outside address may be a node that could not be read).
     pub(super) fn entity_matches(
         &self,
         entity: Entity,
-        own_node: Option<&str>,
+        own: Own,
         endpoint: &Endpoint,
     ) -> Option<bool> {
         match endpoint {
@@ -1409,7 +1419,7 @@ impl Index {
             Endpoint::Node { node, .. } => match entity {
                 Entity::All | Entity::Cluster => Some(true),
                 Entity::Host | Entity::RemoteNode => {
-                    let host = own_node? == self.inventory.nodes[*node as usize].name;
+                    let host = self.own_node(own)? == self.inventory.nodes[*node as usize].name;
                     Some(host == (entity == Entity::Host))
                 }
                 Entity::KubeApiserver => None,

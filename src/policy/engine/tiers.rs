@@ -369,11 +369,11 @@ impl Index {
     fn tier_peer_matches(
         &self,
         peer: &TierPeerSet,
-        own_node: Option<&str>,
+        own: super::Own,
         endpoint: &Endpoint,
     ) -> Option<bool> {
         match (peer, endpoint) {
-            (TierPeerSet::Entity(e), endpoint) => self.entity_matches(*e, own_node, endpoint),
+            (TierPeerSet::Entity(e), endpoint) => self.entity_matches(*e, own, endpoint),
             (TierPeerSet::Outside(block), endpoint) => self.outside_matches(block, endpoint),
             (TierPeerSet::Unjudged, _) => None,
             (TierPeerSet::Calico { set, end }, endpoint) => {
@@ -471,21 +471,21 @@ impl Index {
             Direction::Ingress => &flow.dst,
             Direction::Egress => &flow.src,
         };
-        let own_node = own_end
+        let own = own_end
             .pod_id()
-            .and_then(|p| self.inventory.pods[p as usize].node.as_deref());
+            .map_or(super::Own::Nothing, super::Own::Pod);
         let applies = |t: u32| self.set_holds(self.tiers[t as usize].subject, subject);
-        self.walk_members(members, direction, applies, own_node, peer, flow)
+        self.walk_members(members, direction, applies, own, peer, flow)
     }
 
-    /// Some tier policies (in evaluation order) for one flow whose subject (on node
-    /// `own_node`) each applies to as `applies` says, telling a Pass from no match.
+    /// Some tier policies (in evaluation order) for one flow whose subject (`own`) each
+    /// applies to as `applies` says, telling a Pass from no match.
     pub(super) fn walk_members(
         &self,
         members: &[u32],
         direction: Direction,
         applies: impl Fn(u32) -> Option<bool>,
-        own_node: Option<&str>,
+        own: super::Own,
         peer: &Endpoint,
         flow: &Flow,
     ) -> Step {
@@ -509,7 +509,7 @@ impl Index {
                 }
                 let mut hit: Option<(u32, bool)> = None;
                 for (i, p) in rule.peers.iter().enumerate() {
-                    match self.tier_peer_matches(p, own_node, peer) {
+                    match self.tier_peer_matches(p, own, peer) {
                         Some(true) => {
                             hit = Some((i as u32, true));
                             break;
@@ -572,8 +572,20 @@ impl Index {
         let policy = &self.policies.tiers[tier as usize];
         let mut out = policy.warnings.clone();
         let (sure, maybe) = self.tier_subject_pods(tier);
-        if sure + maybe == 0 {
-            out.push("the subject selects no pod: the policy has no effect".into());
+        match &policy.subject {
+            // A host policy selects nodes, with or without host-network pods on them.
+            crate::policy::tiers::Subject::Nodes(nodes) => {
+                let inv = &self.inventory;
+                if inv.nodes_known && inv.nodes.iter().all(|n| !nodes.matches(&n.labels)) {
+                    out.push(format!(
+                        "nodeSelector {nodes} selects no node: the host policy has no effect"
+                    ));
+                }
+            }
+            _ if sure + maybe == 0 => {
+                out.push("the subject selects no pod: the policy has no effect".into());
+            }
+            _ => {}
         }
         let subject = self.tier_subject_classes(tier);
         for direction in [Direction::Ingress, Direction::Egress] {
