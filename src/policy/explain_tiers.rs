@@ -189,10 +189,7 @@ pub fn walk(
             });
         }
         for (r, rule) in rules.iter().enumerate() {
-            let own_end = match direction {
-                Direction::Ingress => &flow.dst,
-                Direction::Egress => &flow.src,
-            };
+            let own_end = flow.end_of(direction);
             let own = rule
                 .own
                 .as_ref()

@@ -33,10 +33,20 @@ pub fn labels() -> impl Strategy<Value = Labels> {
 }
 
 pub fn selector() -> impl Strategy<Value = Selector> {
+    selector_over(KEYS.to_vec(), VALUES.to_vec(), 3)
+}
+
+/// A selector of fewer than `most` requirements, each with any operator, on `keys` and
+/// `values`.
+fn selector_over(
+    keys: Vec<&'static str>,
+    values: Vec<&'static str>,
+    most: usize,
+) -> impl Strategy<Value = Selector> {
     let requirement = (
-        prop::sample::select(KEYS.to_vec()),
+        prop::sample::select(keys),
         0..4u8,
-        prop::collection::vec(prop::sample::select(VALUES.to_vec()), 1..3),
+        prop::collection::vec(prop::sample::select(values), 1..3),
     )
         .prop_map(|(key, op, values)| Requirement {
             key: key.to_string(),
@@ -47,7 +57,7 @@ pub fn selector() -> impl Strategy<Value = Selector> {
                 _ => Operator::DoesNotExist,
             },
         });
-    prop::collection::vec(requirement, 0..3).prop_map(Selector::new)
+    prop::collection::vec(requirement, 0..most).prop_map(Selector::new)
 }
 
 /// An endpoint selector of a Cilium policy: some name the service account Cilium gives
@@ -72,21 +82,7 @@ pub fn cilium_selector() -> impl Strategy<Value = Selector> {
 
 /// A host policy's node selector, on the nodes' `zone` label (and one they lack).
 pub fn node_selector() -> impl Strategy<Value = Selector> {
-    let requirement = (
-        prop::sample::select(vec!["zone", "app"]),
-        0..4u8,
-        prop::collection::vec(prop::sample::select(vec!["z0", "z1", "a"]), 1..3),
-    )
-        .prop_map(|(key, op, values)| Requirement {
-            key: key.to_string(),
-            op: match op {
-                0 => Operator::In(values.into_iter().map(String::from).collect()),
-                1 => Operator::NotIn(values.into_iter().map(String::from).collect()),
-                2 => Operator::Exists,
-                _ => Operator::DoesNotExist,
-            },
-        });
-    prop::collection::vec(requirement, 0..2).prop_map(Selector::new)
+    selector_over(vec!["zone", "app"], vec!["z0", "z1", "a"], 2)
 }
 
 pub fn ip_block() -> impl Strategy<Value = IpBlock> {

@@ -177,6 +177,16 @@ pub struct Flow {
     pub port: u16,
 }
 
+impl Flow {
+    /// The end whose side `direction` is: the destination's ingress, the source's egress.
+    pub fn end_of(&self, direction: Direction) -> &Endpoint {
+        match direction {
+            Direction::Ingress => &self.dst,
+            Direction::Egress => &self.src,
+        }
+    }
+}
+
 /// The rule that admits a flow on one side: indexes into the policy's rules of that
 /// direction, the rule's peers and its ports (`None` where the rule has no peers or ports).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

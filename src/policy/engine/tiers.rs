@@ -467,11 +467,8 @@ impl Index {
         peer: &Endpoint,
         flow: &Flow,
     ) -> Step {
-        let own_end = match direction {
-            Direction::Ingress => &flow.dst,
-            Direction::Egress => &flow.src,
-        };
-        let own = own_end
+        let own = flow
+            .end_of(direction)
             .pod_id()
             .map_or(super::Own::Nothing, super::Own::Pod);
         let applies = |t: u32| self.set_holds(self.tiers[t as usize].subject, subject);
@@ -489,10 +486,7 @@ impl Index {
         peer: &Endpoint,
         flow: &Flow,
     ) -> Step {
-        let own_end = match direction {
-            Direction::Ingress => &flow.dst,
-            Direction::Egress => &flow.src,
-        };
+        let own_end = flow.end_of(direction);
         for &t in members {
             let policy = &self.tiers[t as usize];
             let applies = applies(t);
