@@ -389,3 +389,48 @@ fn an_empty_command_line_lists_the_commands() {
     let screen = format!("{}", draw(&mut s).backend());
     assert!(screen.contains("ns · netpol · nodes"), "{screen}");
 }
+
+/// A host-network pod that a Cilium host policy may select, while whether the host firewall
+/// is on is not known: the tree says "not known" rather than unprotected, the detail says
+/// what decides its traffic, and the status line says the firewall's state.
+#[test]
+fn a_host_network_pod_under_host_policies() {
+    use netpol_tui::app::{Snapshot, SourceInfo};
+    use netpol_tui::policy::EngineOptions;
+    use netpol_tui::theme::{Theme, ThemeSet};
+    let text = "apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {node-access: ssh}}\nstatus: {addresses: [{type: InternalIP, address: 192.168.1.1}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: exporter, namespace: prod, labels: {app: exporter}}\nspec: {nodeName: n1, hostNetwork: true, containers: [{name: c}]}\nstatus: {podIP: 192.168.1.1}\n---\napiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: ssh-only}\nspec:\n  nodeSelector: {matchLabels: {node-access: ssh}}\n  ingress:\n  - fromEntities: [cluster]\n";
+    let world = netpol_tui::cluster::files::load_text("hosts.yaml", text)
+        .expect("loads")
+        .world;
+    let screen = |firewall: Option<bool>| {
+        let options = EngineOptions {
+            cilium_host_firewall: firewall,
+            ..EngineOptions::default()
+        };
+        let mut s = State::new(
+            Snapshot::prepare(world.clone(), options),
+            SourceInfo {
+                kind: "files".into(),
+                detail: String::new(),
+                flows: false,
+            },
+            ThemeSet::builtin(),
+            Theme::builtin_default(),
+        );
+        update(&mut s, Msg::Resize(140, 30));
+        common::press(&mut s, KeyCode::Down);
+        format!("{}", draw(&mut s).backend())
+    };
+    let unknown = screen(None);
+    for want in [
+        "? exporter",
+        "not known",
+        "it shares node n1's host endpoint, which Cilium's host",
+        "1 cilium (host fw ?)",
+    ] {
+        assert!(unknown.contains(want), "missing {want:?} in\n{unknown}");
+    }
+    let on = screen(Some(true));
+    assert!(on.contains("1 cilium (host fw on)"), "{on}");
+    assert!(!on.contains("not known"), "{on}");
+}
