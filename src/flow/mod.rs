@@ -261,10 +261,10 @@ impl Annotated {
 }
 
 fn admitted_by_rule(v: &Verdict) -> bool {
-    v.exemption.is_none()
-        && [&v.egress, &v.ingress]
+    matches!(v.exemption, None | Some(Exemption::NodeLocalHost { .. }))
+        && v.deciding()
             .iter()
-            .any(|s| matches!(s, Side::Allowed(_) | Side::TierAllowed(_)))
+            .any(|(_, s)| matches!(s, Side::Allowed(_) | Side::TierAllowed(_)))
 }
 
 /// The policies that allowed the flow, or (when it is denied) those that isolate the
@@ -272,7 +272,7 @@ fn admitted_by_rule(v: &Verdict) -> bool {
 fn deciding_policies(names: &Names, v: &Verdict) -> Vec<Arc<str>> {
     let mut out = Vec::new();
     let decision = v.decision();
-    for side in [&v.egress, &v.ingress] {
+    for (_, side) in v.deciding() {
         match side {
             Side::Allowed(r) if decision == Decision::Allowed => out.push(names.policy(r.policy)),
             Side::TierAllowed(r) if decision == Decision::Allowed => out.push(names.tier(r.policy)),
@@ -315,10 +315,11 @@ fn sentence(
     let what = format!("{}/{}", flow.protocol, flow.port);
     let denials = || {
         let mut parts = Vec::new();
-        for (side, direction, pod) in [
-            (&v.egress, Direction::Egress, src),
-            (&v.ingress, Direction::Ingress, dst),
-        ] {
+        for (direction, side) in v.deciding() {
+            let pod = match direction {
+                Direction::Egress => src,
+                Direction::Ingress => dst,
+            };
             match side {
                 Side::Denied { isolating } => {
                     let list: Vec<String> = isolating
@@ -358,17 +359,15 @@ fn sentence(
         parts.join("; ")
     };
     let allowances = || {
-        if let Some(e) = v.exemption {
-            return match e {
-                Exemption::SelfTraffic => "a pod talking to itself".to_string(),
-                Exemption::NodeLocal => "traffic between a pod and its own node".to_string(),
-            };
+        match v.exemption {
+            Some(Exemption::SelfTraffic) => return "a pod talking to itself".to_string(),
+            Some(Exemption::NodeLocal) => {
+                return "traffic between a pod and its own node".to_string()
+            }
+            Some(Exemption::NodeLocalHost { .. }) | None => {}
         }
         let mut parts = Vec::new();
-        for (side, direction) in [
-            (&v.egress, Direction::Egress),
-            (&v.ingress, Direction::Ingress),
-        ] {
+        for (direction, side) in v.deciding() {
             match side {
                 Side::Allowed(r) => parts.push(format!(
                     "{} {direction}[{}]",
@@ -388,8 +387,12 @@ fn sentence(
         Outcome::BlockedByPolicy => format!("blocked: {}", denials()),
         Outcome::AllowedByPolicy => format!("allowed by {}", allowances()),
         Outcome::NotIsolated => match v.exemption {
-            Some(_) => format!("allowed: {}", allowances()),
-            None => "allowed: no policy isolates either end".to_string(),
+            Some(Exemption::SelfTraffic | Exemption::NodeLocal) => {
+                format!("allowed: {}", allowances())
+            }
+            Some(Exemption::NodeLocalHost { .. }) | None => {
+                "allowed: no policy isolates either end".to_string()
+            }
         },
         Outcome::DatapathDrop => {
             let reason = match &event.datapath {

@@ -163,6 +163,12 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
     let egress = explain_side(index, Direction::Egress, flow, &mut notes);
     let ingress = explain_side(index, Direction::Ingress, flow, &mut notes);
 
+    let host_policies = index
+        .policies()
+        .policies
+        .iter()
+        .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()));
+    let exemption = exemption.map(|e| e.settled(flow, (&egress.0, &ingress.0), host_policies));
     let verdict = Verdict {
         egress: egress.0,
         ingress: ingress.0,

@@ -87,7 +87,14 @@ pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
         Some(crate::policy::Exemption::NodeLocal) => {
             let _ = writeln!(out, "  traffic between a pod and its own node is always allowed, whatever the policies say");
         }
-        None => {
+        Some(crate::policy::Exemption::NodeLocalHost { .. }) | None => {
+            if e.exemption.is_some() {
+                let _ = writeln!(
+                    out,
+                    "  the pod's own policies always let traffic with its node through; the \
+                     node's host endpoint decides"
+                );
+            }
             let _ = writeln!(out, "  {}", summary(e));
             if e.allowed {
                 for text in &l7 {
@@ -104,7 +111,12 @@ pub fn explanation_at(e: &Explanation, paint: &Paint, width: usize) -> String {
     }
     match &e.unknown {
         // The summary said it.
-        Some(_) if unknown_side(e) && e.exemption.is_none() => {}
+        Some(_)
+            if unknown_side(e)
+                && matches!(
+                    e.exemption,
+                    None | Some(crate::policy::Exemption::NodeLocalHost { .. })
+                ) => {}
         Some(why) => {
             let _ = writeln!(out, "  {}", paint.warn(&format!("unknown: {why}")));
         }

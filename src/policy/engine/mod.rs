@@ -302,6 +302,34 @@ pub enum Exemption {
     SelfTraffic,
     /// Traffic between a pod and the node it runs on.
     NodeLocal,
+    /// Traffic between a pod and the node it runs on, whose host endpoint Cilium's host
+    /// policies may judge (Cilium enforces them between the host and its own pods too): the
+    /// pod's side is exempt, and the host's side (`host`: the node's direction) decides.
+    NodeLocalHost { host: Direction },
+}
+
+impl Exemption {
+    /// The exemption of a flow whose sides are `egress` and `ingress`, where Cilium's host
+    /// policies were read (`host_policies`): traffic between a pod and its own node still
+    /// goes through the node's side where they judge it.
+    pub fn settled(
+        self,
+        flow: &Flow,
+        (egress, ingress): (&Side, &Side),
+        host_policies: bool,
+    ) -> Exemption {
+        if self != Exemption::NodeLocal || !host_policies {
+            return self;
+        }
+        let (host, side) = match flow.src {
+            Endpoint::Node { .. } => (Direction::Egress, egress),
+            _ => (Direction::Ingress, ingress),
+        };
+        match side {
+            Side::NotApplicable => Exemption::NodeLocal,
+            _ => Exemption::NodeLocalHost { host },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,13 +348,35 @@ impl Verdict {
     /// Allowed when exempt or both sides allow; denied when either side surely denies;
     /// otherwise unknown.
     pub fn decision(&self) -> Decision {
-        if self.exemption.is_some() {
-            return Decision::Allowed;
+        match self.exemption {
+            Some(Exemption::NodeLocalHost { host }) => return self.side(host).decision(),
+            Some(_) => return Decision::Allowed,
+            None => {}
         }
         match (self.egress.decision(), self.ingress.decision()) {
             (Decision::Denied, _) | (_, Decision::Denied) => Decision::Denied,
             (Decision::Allowed, Decision::Allowed) => Decision::Allowed,
             _ => Decision::Unknown,
+        }
+    }
+
+    /// The side of `direction`.
+    pub fn side(&self, direction: Direction) -> &Side {
+        match direction {
+            Direction::Ingress => &self.ingress,
+            Direction::Egress => &self.egress,
+        }
+    }
+
+    /// The sides that decide, with their direction: both, but only the host's where the
+    /// pod's side of traffic with its own node is exempt.
+    pub fn deciding(&self) -> Vec<(Direction, &Side)> {
+        match self.exemption {
+            Some(Exemption::NodeLocalHost { host }) => vec![(host, self.side(host))],
+            _ => vec![
+                (Direction::Egress, &self.egress),
+                (Direction::Ingress, &self.ingress),
+            ],
         }
     }
 }
@@ -1153,6 +1203,21 @@ impl Index {
     }
 
     pub fn verdict(&self, flow: &Flow) -> Verdict {
+        let v = self.sides(flow);
+        Verdict {
+            exemption: v.exemption.map(|e| {
+                e.settled(
+                    flow,
+                    (&v.egress, &v.ingress),
+                    !self.host_policies.is_empty(),
+                )
+            }),
+            ..v
+        }
+    }
+
+    /// Both sides, with the exemption as the ends alone make it.
+    fn sides(&self, flow: &Flow) -> Verdict {
         let egress = match flow.src {
             Endpoint::Pod { pod, .. } => self.side(Direction::Egress, pod, &flow.dst, flow),
             Endpoint::Node { node, .. } => self.host_side(Direction::Egress, node, &flow.dst, flow),
