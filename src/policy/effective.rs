@@ -231,7 +231,7 @@ fn calico_tiers(index: &Index, pod_id: PodId, direction: Direction) -> Vec<Calic
 /// Why the policies that decide a pod's sides are not all known, if they are not: a Calico
 /// HostEndpoint's policy on its node, NetworkPolicies that could not be read, or policies
 /// whose selection of it cannot be told.
-fn unknown_reason(index: &Index, pod: &super::model::Pod) -> Option<String> {
+fn unknown_reason(index: &Index, pod: &super::model::Pod, direction: Direction) -> Option<String> {
     let set = index.policies();
     if let Some(hep) = pod
         .node
@@ -247,7 +247,7 @@ fn unknown_reason(index: &Index, pod: &super::model::Pod) -> Option<String> {
         ));
     }
     let id = index.pod_id(&pod.namespace, &pod.name)?;
-    if index.policies_known(id) {
+    if index.policies_known_for(id, direction) {
         return None;
     }
     if index
@@ -263,6 +263,7 @@ fn unknown_reason(index: &Index, pod: &super::model::Pod) -> Option<String> {
     let maybe: Vec<String> = set
         .policies
         .iter()
+        .filter(|p| p.rules(direction).is_some())
         .filter_map(|p| match super::checks::policy_selects(index, p, pod) {
             (None, why) => Some(format!("{} {why}", p.key())),
             _ => None,
@@ -309,7 +310,7 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
                         .to_string(),
                 )
             } else {
-                unknown_reason(index, pod)
+                unknown_reason(index, pod, direction)
             },
         };
         let mut lines = tier_lines(index, pod_id, direction);

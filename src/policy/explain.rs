@@ -475,14 +475,19 @@ fn explain_side(
     // Whether every policy that may select the subject is known to, or not to: a host
     // endpoint's are the host policies, whose selection the literal reading judges.
     let known = match pod_id {
-        Some(id) => index.policies_known(id),
-        None => selections.iter().all(|(selects, _)| selects.is_some()),
+        Some(id) => index.policies_known_for(id, direction),
+        // A policy may select it: that matters where it has rules of this direction.
+        None => all
+            .iter()
+            .zip(&selections)
+            .all(|(p, (selects, _))| selects.is_some() || p.rules(direction).is_none()),
     };
     for ((pid, policy), (selects, why_not)) in all.iter().enumerate().zip(selections) {
         if selects == Some(false) && why_not.is_empty() {
             continue;
         }
-        let may_select = selects.is_none();
+        // Whether it may select the pod matters where it has rules of this direction.
+        let may_select = selects.is_none() && policy.rules(direction).is_some();
         let selects = selects == Some(true);
         let rules = policy.rules(direction);
         if selects {

@@ -62,10 +62,12 @@ impl Index {
             let Some(nodes) = policy.cilium.as_ref().and_then(|c| c.nodes.as_ref()) else {
                 continue;
             };
+            if policy.rules(direction).is_none() {
+                continue;
+            }
             match host_selects(nodes, Some(labels), firewall) {
                 Some(false) => {}
                 None => maybe = true,
-                Some(true) if policy.rules(direction).is_none() => {}
                 Some(true) if policy.isolates(direction) => isolating.push(pid),
                 Some(true) => joining.push(pid),
             }

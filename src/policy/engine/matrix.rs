@@ -172,7 +172,7 @@ impl<'a> PortView<'a> {
             let index = self.index;
             let class = &index.classes[c as usize];
             let dst_ports = &index.inventory.pods[class.representative as usize].ports;
-            let known = index.class_policies_known(c);
+            let known = index.class_policies_known(c, Direction::Ingress);
             if class.host_unjudged {
                 self.ingress[c as usize] = Some(self.unjudged());
                 return self.ingress[c as usize].as_ref().expect("made just above");
@@ -217,7 +217,7 @@ impl<'a> PortView<'a> {
         if self.egress[c as usize].is_none() {
             let index = self.index;
             let class = &index.classes[c as usize];
-            let known = index.class_policies_known(c);
+            let known = index.class_policies_known(c, Direction::Egress);
             if class.host_unjudged {
                 self.egress[c as usize] = Some(self.unjudged());
                 return self.egress[c as usize].as_ref().expect("made just above");
@@ -400,7 +400,7 @@ impl<'a> PortView<'a> {
             Direction::Ingress => &class.ingress,
             Direction::Egress => &class.egress,
         };
-        let np_decides = !isolating.is_empty() || !index.class_policies_known(c);
+        let np_decides = !isolating.is_empty() || !index.class_policies_known(c, direction);
         // The tiers after NetworkPolicy, from the bottom up: what none decides is allowed.
         let mut after = (self.all.clone(), FixedBitSet::with_capacity(self.all.len()));
         for tier in Tier::AFTER_NETWORK_POLICY.into_iter().rev() {

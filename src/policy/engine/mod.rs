@@ -448,7 +448,7 @@ struct Class {
     nets: Vec<u32>,
     /// A clusterwide Cilium policy may select the class, depending on namespace labels that
     /// cannot be read: which policies isolate it is unknown.
-    selection_unknown: bool,
+    selection_unknown: [bool; 2],
     /// Host-network pods on a node that a Calico HostEndpoint protects: Calico's host
     /// endpoint policy decides their traffic, and it is not judged.
     host_unjudged: bool,
@@ -664,7 +664,7 @@ impl Index {
                         ip_blocks: blocks,
                         host_network: pod.host_network,
                         nets,
-                        selection_unknown: false,
+                        selection_unknown: [false; 2],
                         host_unjudged: pod.host_network
                             && pod
                                 .node
@@ -734,7 +734,12 @@ impl Index {
                     continue;
                 }
                 if !sure {
-                    class.selection_unknown = true;
+                    // It matters for the directions it has rules for.
+                    for direction in [Direction::Ingress, Direction::Egress] {
+                        if policy.rules(direction).is_some() {
+                            class.selection_unknown[direction_index(direction)] = true;
+                        }
+                    }
                     continue;
                 }
                 for direction in [Direction::Ingress, Direction::Egress] {
@@ -1248,14 +1253,22 @@ impl Index {
 
     /// Whether every NetworkPolicy of the pod's namespace could be read.
     pub fn policies_known(&self, pod: PodId) -> bool {
-        self.class_policies_known(self.pod_class[pod as usize])
+        let class = self.pod_class[pod as usize];
+        self.class_policies_known(class, Direction::Ingress)
+            && self.class_policies_known(class, Direction::Egress)
+    }
+
+    /// Whether every policy that may decide a pod's side of `direction` is known: read, and
+    /// known to select it or not.
+    pub fn policies_known_for(&self, pod: PodId, direction: Direction) -> bool {
+        self.class_policies_known(self.pod_class[pod as usize], direction)
     }
 
     /// Whether every NetworkPolicy of a class's namespace could be read, and which Cilium
     /// policies select it is known.
-    fn class_policies_known(&self, class: u32) -> bool {
+    fn class_policies_known(&self, class: u32, direction: Direction) -> bool {
         let class = &self.classes[class as usize];
-        if class.selection_unknown || class.host_unjudged {
+        if class.selection_unknown[direction_index(direction)] || class.host_unjudged {
             return false;
         }
         let ns = class.namespace;
@@ -1333,14 +1346,16 @@ impl Index {
     ) -> Side {
         match self.side_of_readable(direction, subject, peer, flow) {
             // Policies that could not be read may isolate the pod, or admit the flow.
-            Side::NotIsolated if !self.policies_known(subject) => Side::Unknown {
+            Side::NotIsolated if !self.policies_known_for(subject, direction) => Side::Unknown {
                 isolating: Vec::new(),
                 rule: None,
             },
-            Side::Denied { isolating } if !self.policies_known(subject) => Side::Unknown {
-                isolating,
-                rule: None,
-            },
+            Side::Denied { isolating } if !self.policies_known_for(subject, direction) => {
+                Side::Unknown {
+                    isolating,
+                    rule: None,
+                }
+            }
             side => side,
         }
     }
@@ -1699,6 +1714,14 @@ fn node_labels<'a>(
     let node = inventory.pods[pod as usize].node.as_ref()?;
     let id = *node_ids.get(node)?;
     Some(&inventory.nodes[id as usize].labels)
+}
+
+/// A direction's place in per-direction arrays.
+fn direction_index(direction: Direction) -> usize {
+    match direction {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
 }
 
 /// Leaves host-network classes out of a peer set (they are no Cilium endpoints, and tier

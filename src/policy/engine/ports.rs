@@ -510,7 +510,7 @@ impl<'a> Connectivity<'a> {
             self.pattern = pattern;
             return id;
         }
-        let known = index.class_policies_known(subject);
+        let known = index.class_policies_known(subject, direction);
         let dst_ports =
             &index.inventory.pods[index.classes[dst as usize].representative as usize].ports;
         let (sure, maybe) = if isolating.is_empty() {
@@ -646,7 +646,7 @@ impl<'a> Connectivity<'a> {
             Direction::Ingress => &class.ingress,
             Direction::Egress => &class.egress,
         };
-        let np_decides = !isolating.is_empty() || !index.class_policies_known(subject);
+        let np_decides = !isolating.is_empty() || !index.class_policies_known(subject, direction);
         let after = Tier::AFTER_NETWORK_POLICY
             .into_iter()
             .rev()

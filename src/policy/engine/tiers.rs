@@ -627,7 +627,7 @@ impl Index {
                                 && !t.rules(direction).is_empty()
                                 && self.set_holds(t.subject, c as u32) != Some(false)
                         });
-                        !isolated && !baseline && self.class_policies_known(c as u32)
+                        !isolated && !baseline && self.class_policies_known(c as u32, direction)
                     });
                 if nowhere {
                     out.push(format!(
