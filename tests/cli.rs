@@ -1916,4 +1916,23 @@ fn cilium_host_policies_wait_for_the_host_firewall_setting() {
         &out,
         &["does not select node n1: Cilium's host firewall is off"],
     );
+
+    // Cilium's configuration among the files says it; the flag goes ahead of it.
+    let config = dir.path().join("cilium-config.yaml");
+    std::fs::write(
+        &config,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cilium-config, namespace: kube-system}\ndata: {enable-host-firewall: \"true\", cluster-name: default}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: kube-system}\ndata: {enable-host-firewall: \"false\"}\n",
+    )
+    .unwrap();
+    let with_config = |flag: Option<&str>, code: i32| {
+        let mut cmd = bin();
+        cmd.args(["explain", "-f", world.to_str().unwrap()]);
+        cmd.args(["-f", config.to_str().unwrap()]);
+        cmd.args(flag);
+        cmd.args(["--from", "prod/api", "--to", "192.168.1.1", "--port", "80"]);
+        run(&mut cmd, code)
+    };
+    with_config(None, 1);
+    let out = with_config(Some("--cilium-host-firewall=off"), 0);
+    assert_has(&out, &["(--cilium-host-firewall=off)"]);
 }

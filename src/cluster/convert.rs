@@ -416,6 +416,20 @@ pub fn service(
     })
 }
 
+/// Whether Cilium's agents' configuration (the ConfigMap `kube-system/cilium-config`) turns
+/// the host firewall on: `enable-host-firewall: "true"`; absent, it is off, as Cilium's
+/// default.
+pub fn cilium_host_firewall(config: &core::ConfigMap) -> bool {
+    config
+        .data
+        .as_ref()
+        .and_then(|d| d.get("enable-host-firewall"))
+        .is_some_and(|v| v.trim() == "true")
+}
+
+/// Where Cilium's agents read their configuration: `(namespace, name)` of a ConfigMap.
+pub const CILIUM_CONFIG: (&str, &str) = ("kube-system", "cilium-config");
+
 /// A ServiceAccount: its labels are what Calico's service account selectors match.
 pub fn service_account(
     account: &core::ServiceAccount,

@@ -245,6 +245,8 @@ struct Builder {
     nodes: BTreeMap<String, Node>,
     services: BTreeMap<(String, String), Service>,
     service_accounts: BTreeMap<(String, String), ServiceAccount>,
+    /// Whether Cilium's host firewall is on, where its configuration is among the files.
+    cilium_host_firewall: Option<bool>,
     policies: BTreeMap<(String, String), Policy>,
     /// Cluster-scoped tier policies by (kind, name).
     tiers: BTreeMap<(String, String), crate::policy::tiers::TierPolicy>,
@@ -742,6 +744,21 @@ impl Builder {
                     }
                     Err(errs) => self.field_errors(doc, &label, prefix, errs),
                 }
+            }
+            ("", "ConfigMap")
+                if (
+                    value["metadata"]["namespace"].as_str(),
+                    value["metadata"]["name"].as_str(),
+                ) == (
+                    Some(convert::CILIUM_CONFIG.0),
+                    Some(convert::CILIUM_CONFIG.1),
+                ) =>
+            {
+                let Some(config) = self.typed::<core::ConfigMap>(value, doc, &label, prefix) else {
+                    return;
+                };
+                self.count("ConfigMap (Cilium's configuration)");
+                self.cilium_host_firewall = Some(convert::cilium_host_firewall(&config));
             }
             ("", "ServiceAccount") => {
                 let Some(account) = self.typed::<core::ServiceAccount>(value, doc, &label, prefix)
@@ -1283,11 +1300,12 @@ impl Builder {
             hidden: Vec::new(),
         };
         inventory.normalize();
-        let policies = PolicySet::new(self.policies.into_values().collect())
+        let mut policies = PolicySet::new(self.policies.into_values().collect())
             .with_tiers(self.tiers.into_values().collect())
             .with_calico_tiers(self.calico_tiers.into_values().collect())
             .with_calico_sets(self.calico_sets.into_values().collect())
             .with_istio(self.istio.into_values().collect());
+        policies.cilium_host_firewall = self.cilium_host_firewall;
         Ok(Loaded {
             world: World::new(inventory, policies).with_staged(self.staged),
             report: self.report,

@@ -325,15 +325,10 @@ async fn can_list_cilium(conn: &Connection, plural: &str) -> Result<bool, LiveEr
 /// Cilium's default. `None` where the ConfigMap is not there or cannot be read: host policies
 /// then decide what they would decide as unknown, until `--cilium-host-firewall` says.
 async fn host_firewall(conn: &Connection) -> Result<Option<bool>, LiveError> {
-    let api = Api::<core::ConfigMap>::namespaced(conn.client.clone(), "kube-system");
-    match api.get_opt("cilium-config").await {
-        Ok(Some(config)) => {
-            let value = config
-                .data
-                .as_ref()
-                .and_then(|d| d.get("enable-host-firewall"));
-            Ok(Some(value.is_some_and(|v| v.trim() == "true")))
-        }
+    let (namespace, name) = convert::CILIUM_CONFIG;
+    let api = Api::<core::ConfigMap>::namespaced(conn.client.clone(), namespace);
+    match api.get_opt(name).await {
+        Ok(Some(config)) => Ok(Some(convert::cilium_host_firewall(&config))),
         Ok(None) => {
             tracing::info!("kube-system/cilium-config not found: Cilium's host firewall unknown");
             Ok(None)
