@@ -905,27 +905,37 @@ fn l7_text(rules: &L7Rules) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
-/// A host policy's node selector, on the node's labels; source prefixes `k8s:` and `any:`
-/// are dropped.
-fn node_selector(sel: &LabelSelector, path: &str, errs: &mut Errors) -> Selector {
-    let mut plain = LabelSelector::default();
-    let unprefixed = |key: &str, field: &str, errs: &mut Errors| -> Option<String> {
-        let key = key
-            .strip_prefix("k8s:")
-            .or_else(|| key.strip_prefix("any:"))
-            .unwrap_or(key);
-        if key.contains(':') {
-            errs.push(
-                field,
-                format!("{key:?}: label sources other than k8s: and any: are not read"),
-            );
-            return None;
-        }
-        Some(key.to_string())
-    };
+/// A label key of a Cilium selector without its source prefix (`k8s:`, `any:`); another
+/// source is refused, naming `field`.
+fn unprefixed<'k>(key: &'k str, field: &str, errs: &mut Errors) -> Option<&'k str> {
+    let key = key
+        .strip_prefix("k8s:")
+        .or_else(|| key.strip_prefix("any:"))
+        .unwrap_or(key);
+    if key.contains(':') {
+        errs.push(
+            field,
+            format!("{key:?}: label sources other than k8s: and any: are not read"),
+        );
+        return None;
+    }
+    Some(key)
+}
+
+/// A selector's requirements in two parts, as `place` puts each key (`Some((true, key))`: the
+/// second part, under `key`; `Some((false, key))`: the first; `None`: left out, an error
+/// said), with the field each came from.
+fn split_keys(
+    sel: &LabelSelector,
+    path: &str,
+    errs: &mut Errors,
+    mut place: impl FnMut(&str, &str, &mut Errors) -> Option<(bool, String)>,
+) -> [LabelSelector; 2] {
+    let mut parts = [LabelSelector::default(), LabelSelector::default()];
     for (key, value) in sel.match_labels.iter().flatten() {
-        if let Some(key) = unprefixed(key, &format!("{path}.matchLabels[{key}]"), errs) {
-            plain
+        let field = format!("{path}.matchLabels[{key}]");
+        if let Some((second, key)) = place(key, &field, errs) {
+            parts[usize::from(second)]
                 .match_labels
                 .get_or_insert_with(Default::default)
                 .insert(key, value.clone());
@@ -933,13 +943,22 @@ fn node_selector(sel: &LabelSelector, path: &str, errs: &mut Errors) -> Selector
     }
     for (i, req) in sel.match_expressions.iter().flatten().enumerate() {
         let field = format!("{path}.matchExpressions[{i}].key");
-        if let Some(key) = unprefixed(&req.key, &field, errs) {
-            plain
+        if let Some((second, key)) = place(&req.key, &field, errs) {
+            parts[usize::from(second)]
                 .match_expressions
                 .get_or_insert_with(Default::default)
                 .push(LabelSelectorRequirement { key, ..req.clone() });
         }
     }
+    parts
+}
+
+/// A host policy's node selector, on the node's labels; source prefixes `k8s:` and `any:`
+/// are dropped.
+fn node_selector(sel: &LabelSelector, path: &str, errs: &mut Errors) -> Selector {
+    let [plain, _] = split_keys(sel, path, errs, |key, field, errs| {
+        unprefixed(key, field, errs).map(|key| (false, key.to_string()))
+    });
     compile_selector(&plain, path, errs)
 }
 
@@ -953,27 +972,15 @@ fn split_selector(
     scope: Scope,
     errs: &mut Errors,
 ) -> (Option<Selector>, Selector) {
-    let mut pods = LabelSelector::default();
-    let mut namespaces = LabelSelector::default();
     let mut named_namespace = false;
-    let mut place = |key: &str, field: &str, errs: &mut Errors| -> Option<(bool, String)> {
-        let key = key
-            .strip_prefix("k8s:")
-            .or_else(|| key.strip_prefix("any:"))
-            .unwrap_or(key);
+    let [pods, namespaces] = split_keys(sel, path, errs, |key, field, errs| {
+        let key = unprefixed(key, field, errs)?;
         if key == POD_NAMESPACE {
             named_namespace = true;
             return Some((true, NAMESPACE_NAME_LABEL.to_string()));
         }
         if let Some(rest) = key.strip_prefix(NAMESPACE_LABELS) {
             return Some((true, rest.to_string()));
-        }
-        if key.contains(':') {
-            errs.push(
-                field,
-                format!("{key:?}: label sources other than k8s: and any: are not read"),
-            );
-            return None;
         }
         if key.starts_with("io.cilium.k8s.policy.") && key != SERVICE_ACCOUNT_LABEL {
             errs.push(
@@ -983,27 +990,7 @@ fn split_selector(
             return None;
         }
         Some((false, key.to_string()))
-    };
-    for (key, value) in sel.match_labels.iter().flatten() {
-        let field = format!("{path}.matchLabels[{key}]");
-        if let Some((ns, key)) = place(key, &field, errs) {
-            let target = if ns { &mut namespaces } else { &mut pods };
-            target
-                .match_labels
-                .get_or_insert_with(Default::default)
-                .insert(key, value.clone());
-        }
-    }
-    for (i, req) in sel.match_expressions.iter().flatten().enumerate() {
-        let field = format!("{path}.matchExpressions[{i}].key");
-        if let Some((ns, key)) = place(&req.key, &field, errs) {
-            let target = if ns { &mut namespaces } else { &mut pods };
-            target
-                .match_expressions
-                .get_or_insert_with(Default::default)
-                .push(LabelSelectorRequirement { key, ..req.clone() });
-        }
-    }
+    });
     let pod_selector = compile_selector(&pods, path, errs);
     let mut ns_selector = compile_selector(&namespaces, path, errs);
     if !scope.clusterwide && !named_namespace {
