@@ -1198,3 +1198,52 @@ fn endpoints_are_selected_by_service_account() {
         "{err}"
     );
 }
+
+/// operations/performance/scalability/identity-relevant-labels ("Limiting Identity-Relevant
+/// Labels"): endpoint selectors match the labels of the security identity, and by default
+/// Cilium leaves some labels out of it (`kubernetes.io/*`, the StatefulSet pod name, the
+/// pod template hash, …) while keeping `app.kubernetes.io/*`. A selector on a left-out label
+/// sees every pod without it: `In`/`Exists` never hold, `NotIn`/`DoesNotExist` always do.
+#[test]
+fn selectors_see_the_labels_of_security_identities() {
+    let world = WORLD.replace(
+        "{name: web, namespace: prod, labels: {app: web}}",
+        "{name: web, namespace: prod, labels: {app: web, statefulset.kubernetes.io/pod-name: web-0, app.kubernetes.io/name: web, pod-template-hash: abc}}",
+    );
+    assert_ne!(world, WORLD);
+    let from = |selector: &str| {
+        cnp(
+            "prod",
+            "from",
+            &format!("{API}\ningress:\n- fromEndpoints: [{selector}]"),
+        )
+    };
+    let cases = [
+        ("a left-out label: never present", "{matchLabels: {statefulset.kubernetes.io/pod-name: web-0}}", Denied),
+        ("the pod template hash too", "{matchExpressions: [{key: pod-template-hash, operator: Exists}]}", Denied),
+        ("absent, so DoesNotExist holds", "{matchExpressions: [{key: pod-template-hash, operator: DoesNotExist}], matchLabels: {app: web}}", Allowed),
+        ("app.kubernetes.io is kept", "{matchLabels: {app.kubernetes.io/name: web}}", Allowed),
+        ("a label of its own", "{matchLabels: {app: web}}", Allowed),
+    ];
+    let mut failures = Vec::new();
+    for (what, selector, want) in cases {
+        let index = verdicts::index_of(&world, &from(selector), EngineOptions::default());
+        let got = decide(&index, "prod/web", "prod/api", Tcp, 8080);
+        if got != want {
+            failures.push(format!("{what}: want {want:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    let index = verdicts::index_of(
+        &world,
+        &from("{matchLabels: {statefulset.kubernetes.io/pod-name: web-0}}"),
+        EngineOptions::default(),
+    );
+    let found = netpol_tui::policy::lint::policy_problems(&index, 0);
+    assert!(
+        found.iter().any(|f| f.rule == "cilium-identity-label"
+            && f.what.contains("statefulset.kubernetes.io/pod-name is not among the labels Cilium puts in security identities")),
+        "{:?}",
+        found.iter().map(|f| &f.what).collect::<Vec<_>>()
+    );
+}

@@ -41,7 +41,7 @@ use super::model::{
     CiliumPart, Direction, Entity, IpBlock, L7Rule, NamespaceScope, Origin, Peer, Policy,
     PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
 };
-use super::selector::{Selector, SERVICE_ACCOUNT_LABEL};
+use super::selector::{Requirement, Selector, SERVICE_ACCOUNT_LABEL};
 use super::tiers::{Action, Subject, Tier, TierPeer, TierPolicy, TierRule};
 
 pub const API_VERSION: &str = "cilium.io/v2";
@@ -283,8 +283,13 @@ fn rule_set(
     let mut nodes = None;
     let subject = match (&spec.endpoint_selector, &spec.node_selector) {
         (Some(sel), None) => {
-            let (namespaces, pods) =
-                split_selector(sel, &format!("{base}.endpointSelector"), scope, errs);
+            let (namespaces, pods) = split_selector(
+                sel,
+                &format!("{base}.endpointSelector"),
+                scope,
+                errs,
+                &mut warnings,
+            );
             // A namespaced policy selects in its own namespace, whatever its selector says.
             let namespaces = match (clusterwide, namespaces) {
                 (true, ns) => ns,
@@ -556,7 +561,7 @@ fn peer_rule(
     for (i, sel) in endpoints.iter().flatten().enumerate() {
         l3 = true;
         let field = format!("{path}.{own}Endpoints[{i}]");
-        let (namespaces, pods) = split_selector(sel, &field, scope, errs);
+        let (namespaces, pods) = split_selector(sel, &field, scope, errs, warnings);
         let namespaces_for_deny = namespaces
             .clone()
             .unwrap_or_else(|| own_namespace(scope.namespace));
@@ -905,6 +910,63 @@ fn l7_text(rules: &L7Rules) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
+/// Whether Cilium's default identity-relevant labels leave a pod label out of the endpoint's
+/// security identity ("Limiting Identity-Relevant Labels", operations/performance/scalability):
+/// keys beginning `io.kubernetes`, `kubernetes.io` or `k8s.io`, holding `beta.kubernetes.io`,
+/// the StatefulSet pod name and index, the indexed Job's completion index, the pod template
+/// hash and generation, the controller revision hash, `annotation` and `etcd_node`; but
+/// `app.kubernetes.io` ones are kept.
+fn left_out_of_identity(key: &str) -> bool {
+    const LEFT_OUT: [&str; 11] = [
+        "io.kubernetes",
+        "kubernetes.io",
+        "k8s.io",
+        "statefulset.kubernetes.io/pod-name",
+        "apps.kubernetes.io/pod-index",
+        "batch.kubernetes.io/job-completion-index",
+        "pod-template-generation",
+        "pod-template-hash",
+        "controller-revision-hash",
+        "annotation",
+        "etcd_node",
+    ];
+    !key.starts_with("app.kubernetes.io")
+        && (key.contains("beta.kubernetes.io") || LEFT_OUT.iter().any(|p| key.starts_with(p)))
+}
+
+/// A pod selector as Cilium matches it: against the labels of the endpoint's security
+/// identity, which by default leaves some out ([`left_out_of_identity`]). A requirement on
+/// such a label sees it absent: its key is marked so (no pod has the marked key), and a
+/// warning says it.
+fn identity_view(selector: Selector, path: &str, warnings: &mut Vec<String>) -> Selector {
+    if !selector
+        .requirements()
+        .iter()
+        .any(|r| left_out_of_identity(&r.key))
+    {
+        return selector;
+    }
+    let requirements = selector
+        .requirements()
+        .iter()
+        .map(|r| {
+            if !left_out_of_identity(&r.key) {
+                return r.clone();
+            }
+            warnings.push(format!(
+                "{path}: {} is not among the labels Cilium puts in security identities by \
+                 default (identity-relevant labels), so this selector sees every pod without it",
+                r.key
+            ));
+            Requirement {
+                key: format!("{} (not in Cilium identities)", r.key),
+                op: r.op.clone(),
+            }
+        })
+        .collect();
+    Selector::new(requirements)
+}
+
 /// A label key of a Cilium selector without its source prefix (`k8s:`, `any:`); another
 /// source is refused, naming `field`.
 fn unprefixed<'k>(key: &'k str, field: &str, errs: &mut Errors) -> Option<&'k str> {
@@ -971,6 +1033,7 @@ fn split_selector(
     path: &str,
     scope: Scope,
     errs: &mut Errors,
+    warnings: &mut Vec<String>,
 ) -> (Option<Selector>, Selector) {
     let mut named_namespace = false;
     let [pods, namespaces] = split_keys(sel, path, errs, |key, field, errs| {
@@ -991,7 +1054,7 @@ fn split_selector(
         }
         Some((false, key.to_string()))
     });
-    let pod_selector = compile_selector(&pods, path, errs);
+    let pod_selector = identity_view(compile_selector(&pods, path, errs), path, warnings);
     let mut ns_selector = compile_selector(&namespaces, path, errs);
     if !scope.clusterwide && !named_namespace {
         // A namespaced policy's selector stays in its namespace unless it names one.

@@ -50,6 +50,7 @@ pub const RULES: &[(&str, Severity, &str)] = &[
     ("covered-rule", Severity::Warning, "a rule that admits nothing another rule of the policy does not (a duplicate, or a subset)"),
     ("no-dns", Severity::Error, "pods isolated for egress that cannot reach the cluster's DNS"),
     ("l7-filters-nothing", Severity::Warning, "Cilium L7 rules that another rule makes moot"),
+    ("cilium-identity-label", Severity::Warning, "a Cilium selector on a label Cilium leaves out of security identities by default, which it therefore never sees"),
     ("tier-problem", Severity::Warning, "a tier policy whose Pass leads nowhere, or whose selectors match nothing"),
     ("unprotected-pods", Severity::Info, "pods no policy selects: every flow to and from them is allowed"),
     ("no-default-deny", Severity::Info, "a namespace without a default-deny policy"),
@@ -307,6 +308,12 @@ fn problems_of(index: &Index, id: PolicyId, selected: &[PodId]) -> Vec<Finding> 
                     "or-where-and",
                     "put the namespaceSelector and the podSelector in one list entry (no dash \
                      before the second) to mean pods of those namespaces",
+                )
+            } else if w.contains("Cilium puts in security identities") {
+                (
+                    "cilium-identity-label",
+                    "select by a label Cilium keeps (app.kubernetes.io/*, or one of your own), or \
+                     add it to Cilium's identity-relevant labels (the agents' labels option)",
                 )
             } else if w.contains("policyTypes lacks") {
                 (
