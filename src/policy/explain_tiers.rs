@@ -274,6 +274,10 @@ pub fn walk(
 
 /// Whether a subject selects the pod, and why not (or why that is unknown).
 fn subject_check(index: &Index, subject: &Subject, pod: &Pod) -> (Option<bool>, String) {
+    if pod.host_network && pod.namespace.is_empty() && !matches!(subject, Subject::Nodes(_)) {
+        // A node's own host endpoint: only host policies select it, not worth a line.
+        return (Some(false), String::new());
+    }
     if pod.host_network && !matches!(subject, Subject::Nodes(_)) {
         return (
             Some(false),
