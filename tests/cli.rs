@@ -1935,4 +1935,13 @@ fn cilium_host_policies_wait_for_the_host_firewall_setting() {
     with_config(None, 1);
     let out = with_config(Some("--cilium-host-firewall=off"), 0);
     assert_has(&out, &["(--cilium-host-firewall=off)"]);
+
+    // effective is of pods; a node is pointed to explain.
+    let out = bin()
+        .args(["effective", "-f", world.to_str().unwrap(), "node/n1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("`explain --to node/n1` shows them"), "{err}");
 }

@@ -229,9 +229,15 @@ pub(super) fn effective_rules(
         Some(p) => {
             let ep =
                 resolve_endpoint(&index, p, ns.as_deref()).map_err(Failure::lookup("effective"))?;
-            match ep.pod_id() {
-                Some(id) => vec![id],
-                None => return Err(Failure::Usage(format!("{p} is not a pod"))),
+            match (ep.pod_id(), ep) {
+                (Some(id), _) => vec![id],
+                (None, crate::policy::Endpoint::Node { .. }) => {
+                    return Err(Failure::Usage(format!(
+                        "{p} is not a pod: a node's own traffic is judged by host policies \
+                         (Cilium's, with a nodeSelector); `explain --to {p}` shows them"
+                    )))
+                }
+                (None, _) => return Err(Failure::Usage(format!("{p} is not a pod"))),
             }
         }
         None => {
