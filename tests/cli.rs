@@ -1936,12 +1936,27 @@ fn cilium_host_policies_wait_for_the_host_firewall_setting() {
     let out = with_config(Some("--cilium-host-firewall=off"), 0);
     assert_has(&out, &["(--cilium-host-firewall=off)"]);
 
-    // effective is of pods; a node is pointed to explain.
-    let out = bin()
-        .args(["effective", "-f", world.to_str().unwrap(), "node/n1"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("`explain --to node/n1` shows them"), "{err}");
+    // effective of a node: its host endpoint's rules, unknown until the firewall is known.
+    let effective = |flag: Option<&str>, code: i32| {
+        let mut cmd = bin();
+        cmd.args(["effective", "-f", world.to_str().unwrap()]);
+        cmd.args(flag);
+        cmd.arg("node/n1");
+        run(&mut cmd, code)
+    };
+    let out = effective(Some("--cilium-host-firewall=on"), 0);
+    assert_has(
+        &out,
+        &[
+            "host n1 labels: node-access=ssh",
+            "ingress: isolated by CiliumClusterwideNetworkPolicy/ssh-only",
+            "TCP/22 [CiliumClusterwideNetworkPolicy/ssh-only ingress[0]]",
+            "egress: not isolated",
+        ],
+    );
+    let out = effective(None, 3);
+    assert_has(
+        &out,
+        &["host policies select this node if Cilium's host firewall is on, which is not known"],
+    );
 }

@@ -231,11 +231,19 @@ pub(super) fn effective_rules(
                 resolve_endpoint(&index, p, ns.as_deref()).map_err(Failure::lookup("effective"))?;
             match (ep.pod_id(), ep) {
                 (Some(id), _) => vec![id],
-                (None, crate::policy::Endpoint::Node { .. }) => {
-                    return Err(Failure::Usage(format!(
-                        "{p} is not a pod: a node's own traffic is judged by host policies \
-                         (Cilium's, with a nodeSelector); `explain --to {p}` shows them"
-                    )))
+                // A node: its host endpoint, as Cilium's host policies make it.
+                (None, crate::policy::Endpoint::Node { node, .. }) => {
+                    let e = crate::policy::effective::effective_host(&index, node);
+                    let unknown = [&e.ingress, &e.egress].iter().any(|s| s.unknown.is_some());
+                    match output.data() {
+                        None => print(&render::effective(&e, paint))?,
+                        Some(format) => print_data(&e, format)?,
+                    }
+                    return Ok(if unknown {
+                        ExitCode::from(3)
+                    } else {
+                        ExitCode::SUCCESS
+                    });
                 }
                 (None, _) => return Err(Failure::Usage(format!("{p} is not a pod"))),
             }

@@ -328,73 +328,34 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
             if policy.isolates(direction) {
                 side.policies.push(policy.key());
             }
-            for (r, rule) in policy
-                .rules(direction)
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-            {
-                let ports: Vec<String> = rule
-                    .ports
-                    .iter()
-                    .map(|spec| match &spec.port {
-                        PortMatch::Named { name } => match direction {
-                            Direction::Ingress => {
-                                let here: Vec<String> = pod
-                                    .ports
-                                    .iter()
-                                    .filter(|cp| {
-                                        cp.name.as_deref() == Some(name.as_str())
-                                            && cp.protocol == spec.protocol
-                                    })
-                                    .map(|cp| cp.port.to_string())
-                                    .collect();
-                                if here.is_empty() {
-                                    format!("{spec} (no such port on this pod: matches nothing)")
-                                } else {
-                                    format!("{spec} (= {} here)", here.join(", "))
-                                }
-                            }
-                            Direction::Egress => {
-                                format!("{spec} (resolved on each destination pod)")
-                            }
-                        },
-                        _ => spec.to_string(),
-                    })
-                    .collect();
-                if rule.peers.is_empty() {
-                    side.allows.push(Allowance {
-                        policy: policy.key(),
-                        rule: r,
-                        peer: match direction {
-                            Direction::Ingress => "any source".into(),
-                            Direction::Egress => "any destination".into(),
-                        },
-                        peer_pods: None,
-                        peer_pods_unknown: None,
-                        ports: ports.clone(),
-                        blocked_elsewhere: None,
-                    });
-                }
-                for (i, peer) in rule.peers.iter().enumerate() {
-                    let peer_pods = index.peer_pods(pid, direction, r, i);
-                    let blocked_elsewhere = match direction {
-                        Direction::Ingress if peers => {
-                            blocked_elsewhere(index, pod_id, pid, r, i, &rule.ports)
+            let port_text = |spec: &super::model::PortSpec| match &spec.port {
+                PortMatch::Named { name } => match direction {
+                    Direction::Ingress => {
+                        let here: Vec<String> = pod
+                            .ports
+                            .iter()
+                            .filter(|cp| {
+                                cp.name.as_deref() == Some(name.as_str())
+                                    && cp.protocol == spec.protocol
+                            })
+                            .map(|cp| cp.port.to_string())
+                            .collect();
+                        if here.is_empty() {
+                            format!("{spec} (no such port on this pod: matches nothing)")
+                        } else {
+                            format!("{spec} (= {} here)", here.join(", "))
                         }
-                        _ => None,
-                    };
-                    side.allows.push(Allowance {
-                        policy: policy.key(),
-                        rule: r,
-                        peer: describe_peer(peer, &policy.namespace),
-                        peer_pods,
-                        peer_pods_unknown: index.peer_pods_unknown(pid, direction, r, i),
-                        ports: ports.clone(),
-                        blocked_elsewhere,
-                    });
-                }
-            }
+                    }
+                    Direction::Egress => format!("{spec} (resolved on each destination pod)"),
+                },
+                _ => spec.to_string(),
+            };
+            let blocked = |r: usize, i: usize, ports: &[super::model::PortSpec]| match direction {
+                Direction::Ingress if peers => blocked_elsewhere(index, pod_id, pid, r, i, ports),
+                _ => None,
+            };
+            side.allows
+                .extend(rule_allowances(index, pid, direction, port_text, blocked));
         }
         for policy in &index.policies().policies {
             if policy.rules(direction).is_none()
@@ -411,6 +372,134 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
         ingress: side(Direction::Ingress),
         egress: side(Direction::Egress),
         istio: index.policies().istio_for(&pod.namespace, &pod.labels),
+    }
+}
+
+/// The allowances of one policy's rules of `direction`: each peer (any, where a rule has
+/// none) with its ports, worded by `port_text`; `blocked` works out, for rule and peer, how
+/// many of the peer's pods are blocked on their own side.
+fn rule_allowances(
+    index: &Index,
+    pid: super::PolicyId,
+    direction: Direction,
+    port_text: impl Fn(&super::model::PortSpec) -> String,
+    blocked: impl Fn(usize, usize, &[super::model::PortSpec]) -> Option<(usize, usize)>,
+) -> Vec<Allowance> {
+    let policy = &index.policies().policies[pid as usize];
+    let mut out = Vec::new();
+    for (r, rule) in policy
+        .rules(direction)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let ports: Vec<String> = rule.ports.iter().map(&port_text).collect();
+        if rule.peers.is_empty() {
+            out.push(Allowance {
+                policy: policy.key(),
+                rule: r,
+                peer: match direction {
+                    Direction::Ingress => "any source".into(),
+                    Direction::Egress => "any destination".into(),
+                },
+                peer_pods: None,
+                peer_pods_unknown: None,
+                ports: ports.clone(),
+                blocked_elsewhere: None,
+            });
+        }
+        for (i, peer) in rule.peers.iter().enumerate() {
+            out.push(Allowance {
+                policy: policy.key(),
+                rule: r,
+                peer: describe_peer(peer, &policy.namespace),
+                peer_pods: index.peer_pods(pid, direction, r, i),
+                peer_pods_unknown: index.peer_pods_unknown(pid, direction, r, i),
+                ports: ports.clone(),
+                blocked_elsewhere: blocked(r, i, &rule.ports),
+            });
+        }
+    }
+    out
+}
+
+/// The effective rules of a node's host endpoint (its own addresses and its host-network
+/// pods), as Cilium's host policies make them: their deny rules, then their allow rules.
+pub fn effective_host(index: &Index, node: super::engine::NodeId) -> Effective {
+    let set = index.policies();
+    let n = &index.inventory().nodes[node as usize];
+    let side = |direction: Direction| {
+        let (isolating, maybe) = index.host_isolating(node, direction);
+        let unknown = match set.host_endpoint_of(&n.name) {
+            Some(hep) => Some(format!(
+                "{} protects node {}: Calico's host endpoint policy decides its traffic, and \
+                 it is not judged",
+                hep.key(),
+                n.name
+            )),
+            None if !set.tiers_known => Some(
+                "the cluster's tier policies (host policies among them, maybe) could not be \
+                 read: they may allow or deny anything"
+                    .to_string(),
+            ),
+            None if maybe => Some(
+                "host policies select this node if Cilium's host firewall is on, which is not \
+                 known (say --cilium-host-firewall=on or off)"
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let cilium = set
+            .tiers
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| matches!(t.subject, tiers::Subject::Nodes(_)))
+            .filter_map(|(t, policy)| {
+                let applies = index.host_holds(t as u32, node);
+                (applies != Some(false)).then(|| policy_lines(policy, direction, applies))
+            })
+            .flatten()
+            .collect();
+        let allows = isolating
+            .iter()
+            .flat_map(|&pid| {
+                rule_allowances(
+                    index,
+                    pid,
+                    direction,
+                    |spec| spec.to_string(),
+                    |_, _, _| None,
+                )
+            })
+            .collect();
+        EffectiveSide {
+            direction,
+            isolated: !isolating.is_empty(),
+            policies: isolating
+                .iter()
+                .map(|&p| &set.policies[p as usize])
+                .filter(|p| p.isolates(direction))
+                .map(|p| p.key())
+                .collect(),
+            selecting_without_isolating: Vec::new(),
+            allows,
+            admin: Vec::new(),
+            calico: Vec::new(),
+            calico_before: Vec::new(),
+            calico_after: Vec::new(),
+            calico_tiers: Vec::new(),
+            calico_selects: None,
+            cilium,
+            baseline: Vec::new(),
+            unknown,
+        }
+    };
+    Effective {
+        pod: format!("host {}", n.name),
+        labels: n.labels.clone(),
+        ingress: side(Direction::Ingress),
+        egress: side(Direction::Egress),
+        istio: Vec::new(),
     }
 }
 

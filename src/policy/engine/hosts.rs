@@ -5,13 +5,13 @@
 //! endpoint; they are judged with the pod classes (see [`Index::build`]).
 
 use super::tiers::Step;
-use super::{Endpoint, Flow, Index, NodeId, Side};
+use super::{Endpoint, Flow, Index, NodeId, PolicyId, Side};
 use crate::policy::model::{host_selects, Direction};
 use crate::policy::tiers::{Subject, Tier};
 
 impl Index {
     /// Whether tier policy `t` (a host policy's deny part) selects a node's host endpoint.
-    fn host_holds(&self, t: u32, node: NodeId) -> Option<bool> {
+    pub fn host_holds(&self, t: u32, node: NodeId) -> Option<bool> {
         match &self.policies.tiers[t as usize].subject {
             Subject::Nodes(nodes) => host_selects(
                 nodes,
@@ -20,6 +20,37 @@ impl Index {
             ),
             _ => Some(false),
         }
+    }
+
+    /// The host policies whose allow rules count for a node's host endpoint in `direction`
+    /// (those that isolate it, and where one does, those that add rules without isolating),
+    /// ascending; and whether a host policy with rules of that direction may select it (the
+    /// host firewall not known to be on).
+    pub fn host_isolating(&self, node: NodeId, direction: Direction) -> (Vec<PolicyId>, bool) {
+        let labels = &self.inventory.nodes[node as usize].labels;
+        let firewall = self.host_firewall();
+        let (mut isolating, mut joining, mut maybe) = (Vec::new(), Vec::new(), false);
+        for &pid in &self.host_policies {
+            let policy = &self.policies.policies[pid as usize];
+            let Some(nodes) = policy.cilium.as_ref().and_then(|c| c.nodes.as_ref()) else {
+                continue;
+            };
+            if policy.rules(direction).is_none() {
+                continue;
+            }
+            match host_selects(nodes, Some(labels), firewall) {
+                Some(false) => {}
+                None => maybe = true,
+                Some(true) if policy.isolates(direction) => isolating.push(pid),
+                Some(true) => joining.push(pid),
+            }
+        }
+        // Host policies that add rules without isolating count where another isolates.
+        if !isolating.is_empty() {
+            isolating.extend(joining);
+            isolating.sort_unstable();
+        }
+        (isolating, maybe)
     }
 
     /// The side of a flow whose end is a node's own address: its host endpoint, as Cilium's
@@ -54,29 +85,7 @@ impl Index {
         {
             return side;
         }
-        let labels = &self.inventory.nodes[node as usize].labels;
-        let firewall = self.host_firewall();
-        let (mut isolating, mut joining, mut maybe) = (Vec::new(), Vec::new(), false);
-        for &pid in &self.host_policies {
-            let policy = &self.policies.policies[pid as usize];
-            let Some(nodes) = policy.cilium.as_ref().and_then(|c| c.nodes.as_ref()) else {
-                continue;
-            };
-            if policy.rules(direction).is_none() {
-                continue;
-            }
-            match host_selects(nodes, Some(labels), firewall) {
-                Some(false) => {}
-                None => maybe = true,
-                Some(true) if policy.isolates(direction) => isolating.push(pid),
-                Some(true) => joining.push(pid),
-            }
-        }
-        // Host policies that add rules without isolating count where another isolates.
-        if !isolating.is_empty() {
-            isolating.extend(joining);
-            isolating.sort_unstable();
-        }
+        let (isolating, maybe) = self.host_isolating(node, direction);
         match self.rules_side(direction, &isolating, own, peer, flow) {
             // A host policy may select the node: it may isolate it, or admit the flow.
             Side::NotIsolated | Side::Denied { .. } if maybe => Side::Unknown {
