@@ -163,11 +163,7 @@ pub fn explain(index: &Index, flow: &Flow) -> Explanation {
     let egress = explain_side(index, Direction::Egress, flow, &mut notes);
     let ingress = explain_side(index, Direction::Ingress, flow, &mut notes);
 
-    let host_policies = index
-        .policies()
-        .policies
-        .iter()
-        .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()));
+    let host_policies = index.policies().has_host_policies();
     let exemption = exemption.map(|e| e.settled(flow, (&egress.0, &ingress.0), host_policies));
     let verdict = Verdict {
         egress: egress.0,
@@ -690,12 +686,7 @@ fn explain_side(
 /// not be.
 fn judges_hosts(index: &Index, node: &str) -> bool {
     let set = index.policies();
-    !set.tiers_known
-        || set
-            .policies
-            .iter()
-            .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()))
-        || set.host_endpoint_of(node).is_some()
+    !set.tiers_known || set.has_host_policies() || set.host_endpoint_of(node).is_some()
 }
 
 /// The side of a host endpoint that a Calico HostEndpoint protects (a node's own address, or

@@ -336,12 +336,11 @@ fn problems_of(index: &Index, id: PolicyId, selected: &[PodId]) -> Vec<Finding> 
     let host_nodes = policy.cilium.as_ref().and_then(|c| c.nodes.as_ref());
     if let Some(nodes) = host_nodes {
         // A host policy selects nodes: their own addresses count, with or without pods.
-        if inv.nodes.iter().all(|n| !nodes.matches(&n.labels)) && inv.nodes_known {
+        if let Some(what) = inv.selects_no_node(nodes) {
             out.push(finding(
                 "selects-nothing",
-                format!("nodeSelector {nodes} selects no node: the host policy has no effect"),
-                "compare the selector with the nodes' labels (kubectl get nodes --show-labels)"
-                    .to_string(),
+                what,
+                "compare the selector with the nodes' labels (kubectl get nodes --show-labels)",
             ));
         }
     } else if selected.is_empty() && policy.cilium.is_some() {

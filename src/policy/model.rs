@@ -303,6 +303,13 @@ fn yes() -> bool {
 
 impl Inventory {
     /// Sorts every list by name so that indexes and output do not depend on input order.
+    /// Why a host policy's node selector has no effect, where every node was read and none
+    /// matches it.
+    pub fn selects_no_node(&self, nodes: &Selector) -> Option<String> {
+        (self.nodes_known && self.nodes.iter().all(|n| !nodes.matches(&n.labels)))
+            .then(|| format!("nodeSelector {nodes} selects no node: the host policy has no effect"))
+    }
+
     pub fn normalize(&mut self) {
         self.service_accounts
             .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

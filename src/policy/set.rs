@@ -72,6 +72,19 @@ impl PolicySet {
         }
     }
 
+    /// Whether any Cilium host policy (a clusterwide policy with a `nodeSelector`) was read.
+    pub fn has_host_policies(&self) -> bool {
+        self.policies
+            .iter()
+            .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()))
+    }
+
+    /// Whether Cilium's host firewall is on: as `given` (the user's word) says, else as the
+    /// cluster's Cilium configuration says; `None` when neither tells.
+    pub fn host_firewall(&self, given: Option<bool>) -> Option<bool> {
+        given.or(self.cilium_host_firewall)
+    }
+
     /// The Calico HostEndpoint read for a node, if any: Calico's host endpoint policy then
     /// protects the node's own traffic (and its host-network pods'), which is not judged.
     pub fn host_endpoint_of(&self, node: &str) -> Option<&CalicoAddressSet> {

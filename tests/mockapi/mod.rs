@@ -561,7 +561,6 @@ impl MockApi {
         self.inner.lock().unwrap().hang = on;
     }
 
-    /// Answers lists and watches of `kind` with 403: cluster-wide when `namespace` is None.
     /// Serves a ConfigMap to GET by name, with `data`.
     pub fn config_map(&self, namespace: &str, name: &str, data: &[(&str, &str)]) {
         let data: serde_json::Map<String, Value> = data
@@ -583,6 +582,7 @@ impl MockApi {
         self.inner.lock().unwrap().config_maps_forbidden = on;
     }
 
+    /// Answers lists and watches of `kind` with 403: cluster-wide when `namespace` is None.
     pub fn forbid(&self, kind: Kind, namespace: Option<&str>) {
         self.inner
             .lock()

@@ -583,14 +583,9 @@ impl Index {
 
         // Cilium host policies select host-network pods by their node, as far as the host
         // firewall is known to be on.
-        let firewall = options
-            .cilium_host_firewall
-            .or(policies.cilium_host_firewall);
-        let host_policies = policies
-            .policies
-            .iter()
-            .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()))
-            || policies.calico_sets.iter().any(|s| s.node.is_some());
+        let firewall = policies.host_firewall(options.cilium_host_firewall);
+        let host_policies =
+            policies.has_host_policies() || policies.calico_sets.iter().any(|s| s.node.is_some());
         // Where a selector names Cilium's service account label, pods of one class share
         // their service account too.
         by_account |= names_service_account(&policies)
@@ -1055,9 +1050,8 @@ impl Index {
     /// Whether Cilium's host firewall is on: as the user says, else as the cluster's Cilium
     /// configuration says; `None` when neither tells.
     pub fn host_firewall(&self) -> Option<bool> {
-        self.options
-            .cilium_host_firewall
-            .or(self.policies.cilium_host_firewall)
+        self.policies
+            .host_firewall(self.options.cilium_host_firewall)
     }
 
     pub fn pod_id(&self, namespace: &str, name: &str) -> Option<PodId> {
@@ -1487,9 +1481,10 @@ impl Index {
     }
 
     /// Whether a Cilium entity holds the far end of a flow whose subject (a selected pod, or
-    /// a node's host endpoint) is `own` (`None`: cannot be told: which node a host-network pod shares with the subject is not
-    /// judged per class; the API server's addresses and Cilium's own endpoints are not in the
-    /// inventory; an outside address may be a node that could not be read).
+    /// a node's host endpoint) is `own` (`None`: cannot be told: which node a host-network
+    /// pod shares with the subject is not judged per class; the API server's addresses and
+    /// Cilium's own endpoints are not in the inventory; an outside address may be a node that
+    /// could not be read).
     pub(super) fn entity_matches(
         &self,
         entity: Entity,

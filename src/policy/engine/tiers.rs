@@ -569,12 +569,7 @@ impl Index {
         match &policy.subject {
             // A host policy selects nodes, with or without host-network pods on them.
             crate::policy::tiers::Subject::Nodes(nodes) => {
-                let inv = &self.inventory;
-                if inv.nodes_known && inv.nodes.iter().all(|n| !nodes.matches(&n.labels)) {
-                    out.push(format!(
-                        "nodeSelector {nodes} selects no node: the host policy has no effect"
-                    ));
-                }
+                out.extend(self.inventory.selects_no_node(nodes));
             }
             _ if sure + maybe == 0 => {
                 out.push("the subject selects no pod: the policy has no effect".into());

@@ -146,11 +146,7 @@ fn pod(
                  this pod's traffic, and is not judged",
                 hep.key()
             ),
-            None if set
-                .policies
-                .iter()
-                .any(|q| q.cilium.as_ref().is_some_and(|c| c.nodes.is_some())) =>
-            {
+            None if set.has_host_policies() => {
                 format!(
                     "hostNetwork: it shares node {node}'s host endpoint, which Cilium's host \
                      policies select"

@@ -29,12 +29,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
     };
     let cilium_count = set.policies.iter().filter(|p| p.cilium.is_some()).count();
     let netpol = set.policies.len() - cilium_count;
-    let hosts = set
-        .policies
-        .iter()
-        .any(|p| p.cilium.as_ref().is_some_and(|c| c.nodes.is_some()));
     // Host policies act only where the host firewall is on.
-    let firewall = match (hosts, state.snapshot.index.host_firewall()) {
+    let firewall = match (
+        set.has_host_policies(),
+        state.snapshot.index.host_firewall(),
+    ) {
         (false, _) => "",
         (true, Some(true)) => "(host fw on) ",
         (true, Some(false)) => "(host fw off) ",
