@@ -231,14 +231,10 @@ fn calico_tiers(index: &Index, pod_id: PodId, direction: Direction) -> Vec<Calic
 /// Why the policies that decide a pod's sides are not all known, if they are not: a Calico
 /// HostEndpoint's policy on its node, NetworkPolicies that could not be read, or policies
 /// whose selection of it cannot be told.
-fn unknown_reason(index: &Index, pod: &super::model::Pod, direction: Direction) -> Option<String> {
+fn unknown_reason(index: &Index, id: PodId, direction: Direction) -> Option<String> {
     let set = index.policies();
-    if let Some(hep) = pod
-        .node
-        .as_deref()
-        .filter(|_| pod.host_network)
-        .and_then(|n| set.host_endpoint_of(n))
-    {
+    let pod = &index.inventory().pods[id as usize];
+    if let Some(hep) = set.host_endpoint_for(pod) {
         return Some(format!(
             "{} protects node {}: Calico's host endpoint policy decides this pod's traffic, \
              and it is not judged",
@@ -246,7 +242,6 @@ fn unknown_reason(index: &Index, pod: &super::model::Pod, direction: Direction) 
             pod.node.as_deref().unwrap_or_default()
         ));
     }
-    let id = index.pod_id(&pod.namespace, &pod.name)?;
     if index.policies_known_for(id, direction) {
         return None;
     }
@@ -310,7 +305,7 @@ pub fn effective_with(index: &Index, pod_id: PodId, peers: bool) -> Effective {
                         .to_string(),
                 )
             } else {
-                unknown_reason(index, pod, direction)
+                unknown_reason(index, pod_id, direction)
             },
         };
         let mut lines = tier_lines(index, pod_id, direction);

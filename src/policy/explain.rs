@@ -440,12 +440,7 @@ fn explain_side(
             )
         }
     };
-    if let Some(hep) = pod
-        .node
-        .as_deref()
-        .filter(|_| pod.host_network)
-        .and_then(|n| index.policies().host_endpoint_of(n))
-    {
+    if let Some(hep) = index.policies().host_endpoint_for(pod) {
         return host_endpoint_unjudged(direction, pod, pod_id.is_some(), hep);
     }
     let dst_ports: &[ContainerPort] = match flow.dst {

@@ -93,6 +93,15 @@ impl PolicySet {
             .find(|s| s.node.as_deref() == Some(node))
     }
 
+    /// The Calico HostEndpoint whose policy decides a pod's traffic: a host-network pod's on
+    /// a node a HostEndpoint protects.
+    pub fn host_endpoint_for(&self, pod: &super::model::Pod) -> Option<&CalicoAddressSet> {
+        pod.node
+            .as_deref()
+            .filter(|_| pod.host_network)
+            .and_then(|node| self.host_endpoint_of(node))
+    }
+
     /// With Istio's AuthorizationPolicies, by namespace and name.
     pub fn with_istio(mut self, mut istio: Vec<IstioPolicy>) -> PolicySet {
         istio.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

@@ -63,8 +63,7 @@ impl Index {
         peer: &Endpoint,
         flow: &Flow,
     ) -> Side {
-        let name = &self.inventory.nodes[node as usize].name;
-        if self.policies.host_endpoint_of(name).is_some() {
+        if self.host_endpoints[node as usize] {
             // Calico's host endpoint policy decides, and is not judged.
             return Side::Unknown {
                 isolating: Vec::new(),

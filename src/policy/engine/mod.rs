@@ -501,6 +501,8 @@ pub struct Index {
     tier_nets: Vec<ipnet::IpNet>,
     /// Cilium's host policies (their allow parts), ascending.
     host_policies: Vec<PolicyId>,
+    /// Per node: a Calico HostEndpoint protects it (its own traffic is not judged).
+    host_endpoints: Vec<bool>,
 }
 
 impl Index {
@@ -660,11 +662,7 @@ impl Index {
                         host_network: pod.host_network,
                         nets,
                         selection_unknown: [false; 2],
-                        host_unjudged: pod.host_network
-                            && pod
-                                .node
-                                .as_deref()
-                                .is_some_and(|n| policies.host_endpoint_of(n).is_some()),
+                        host_unjudged: policies.host_endpoint_for(pod).is_some(),
                     });
                     next
                 });
@@ -1001,6 +999,11 @@ impl Index {
             .map(|(i, p)| ((p.namespace.clone(), p.name.clone()), i as PolicyId))
             .collect();
         let cilium_classes = Box::new(cilium_class_sets(&classes));
+        let host_endpoints = inventory
+            .nodes
+            .iter()
+            .map(|n| policies.host_endpoint_of(&n.name).is_some())
+            .collect();
         let host_policies = policies
             .policies
             .iter()
@@ -1032,6 +1035,7 @@ impl Index {
             tier_nets,
             cilium_classes,
             host_policies,
+            host_endpoints,
         }
     }
 
