@@ -765,7 +765,10 @@ fn end(e: &EntityRule, namespace: Option<&str>) -> CalicoEnd {
                         .collect()
                 })
                 .unwrap_or_default(),
-            selector: v["selector"].as_str().map(str::to_string),
+            // Checked in `rule_text`.
+            selector: v["selector"]
+                .as_str()
+                .and_then(|text| CalicoSelector::parse(text).ok()),
         }),
         unjudged,
     }
@@ -1352,10 +1355,8 @@ pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
                     );
                 }
                 if let Some(text) = &sa.selector {
-                    // Checked when read.
-                    let sel = CalicoSelector::parse(text).unwrap_or_else(|_| CalicoSelector::all());
                     let account = format!("{}/{account}", pod.namespace);
-                    match account_selects(&sel, pod) {
+                    match account_selects(text, pod) {
                         Some(true) => {}
                         Some(false) => {
                             return (

@@ -421,14 +421,13 @@ pub struct CalicoEnd {
 }
 
 /// A Calico rule's `serviceAccounts`: pods whose service account has one of `names` (none:
-/// any) and whose labels `selector` matches (not read: a service account's labels are not in
-/// the inventory).
+/// any) and whose ServiceAccount's labels `selector` matches.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServiceAccounts {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub selector: Option<String>,
+    pub selector: Option<CalicoSelector>,
 }
 
 impl fmt::Display for ServiceAccounts {
