@@ -422,26 +422,16 @@ fn explain_side(
             (&host, None)
         }
         _ => {
-            return (
-                Side::NotApplicable,
-                SideExplanation {
-                    direction,
-                    pod: None,
-                    outcome: "not_applicable",
-                    allowed_by: None,
-                    isolated_by: Vec::new(),
-                    policies: Vec::new(),
-                    decided_by: None,
-                    passed: Vec::new(),
-                    tiers: Vec::new(),
-                    l7: None,
-                    end_of_tier: None,
-                },
-            )
+            let side = Side::NotApplicable;
+            return (side.clone(), SideExplanation::bare(direction, None, &side));
         }
     };
+    let name = match pod_id {
+        Some(_) => pod.key(),
+        None => format!("host {}", pod.name),
+    };
     if let Some(hep) = index.policies().host_endpoint_for(pod) {
-        return host_endpoint_unjudged(direction, pod, pod_id.is_some(), hep);
+        return host_endpoint_unjudged(direction, name, hep);
     }
     let dst_ports: &[ContainerPort] = match flow.dst {
         Endpoint::Pod { pod, .. } => &inv.pods[pod as usize].ports,
@@ -650,10 +640,7 @@ fn explain_side(
     };
     let explanation = SideExplanation {
         direction,
-        pod: Some(match pod_id {
-            Some(_) => pod.key(),
-            None => format!("host {}", pod.name),
-        }),
+        pod: Some(name),
         outcome: outcome(&side),
         allowed_by: first_admit.map(|r| RuleCite {
             policy: all[r.policy as usize].key(),
@@ -689,11 +676,10 @@ fn judges_hosts(index: &Index, node: &str) -> bool {
 /// failsafe ports, `applyOnForward` and `preDNAT`, and that is not judged.
 fn host_endpoint_unjudged(
     direction: Direction,
-    pod: &Pod,
-    is_pod: bool,
+    name: String,
     hep: &super::tiers::CalicoAddressSet,
 ) -> (Side, SideExplanation) {
-    let node = pod.node.as_deref().unwrap_or_default();
+    let node = hep.node.as_deref().unwrap_or_default();
     let trace = PolicyTrace {
         policy: hep.key(),
         origin: String::new(),
@@ -712,22 +698,29 @@ fn host_endpoint_unjudged(
         rule: None,
     };
     let explanation = SideExplanation {
-        direction,
-        pod: Some(match is_pod {
-            true => pod.key(),
-            false => format!("host {node}"),
-        }),
-        outcome: outcome(&side),
-        allowed_by: None,
-        isolated_by: Vec::new(),
         policies: vec![trace],
-        decided_by: None,
-        passed: Vec::new(),
-        tiers: Vec::new(),
-        l7: None,
-        end_of_tier: None,
+        ..SideExplanation::bare(direction, Some(name), &side)
     };
     (side, explanation)
+}
+
+impl SideExplanation {
+    /// A side's explanation with its outcome and nothing else.
+    fn bare(direction: Direction, pod: Option<String>, side: &Side) -> SideExplanation {
+        SideExplanation {
+            direction,
+            pod,
+            outcome: outcome(side),
+            allowed_by: None,
+            isolated_by: Vec::new(),
+            policies: Vec::new(),
+            decided_by: None,
+            passed: Vec::new(),
+            tiers: Vec::new(),
+            l7: None,
+            end_of_tier: None,
+        }
+    }
 }
 
 /// A node's host endpoint as the subject of a side: a host-network "pod" of no namespace on
