@@ -544,13 +544,6 @@ fn what_cannot_be_told_from_an_address_is_unknown() {
         "fqdn",
         &format!("{API}\negress:\n- toFQDNs: [{{matchName: api.stripe.com}}]\n  toPorts: [{{ports: [{{port: \"443\", protocol: TCP}}]}}]"),
     );
-    let services = cnp(
-        "prod",
-        "svc",
-        &format!(
-            "{API}\negress:\n- toServices: [{{k8sService: {{serviceName: db, namespace: prod}}}}]"
-        ),
-    );
     run(vec![
         (
             "an outside address",
@@ -578,15 +571,6 @@ fn what_cannot_be_told_from_an_address_is_unknown() {
             Tcp,
             443,
             Denied,
-        ),
-        (
-            "a Service peer",
-            services,
-            "prod/api",
-            "prod/web",
-            Tcp,
-            5432,
-            Unknown,
         ),
     ]);
 }
@@ -1245,5 +1229,342 @@ fn selectors_see_the_labels_of_security_identities() {
             && f.what.contains("statefulset.kubernetes.io/pod-name is not among the labels Cilium puts in security identities")),
         "{:?}",
         found.iter().map(|f| &f.what).collect::<Vec<_>>()
+    );
+}
+
+/// The world with Services: `prod/ext` has no selector, one ready endpoint and one that is
+/// not (an EndpointSlice); `dev/ext` has no selector either (a legacy Endpoints object);
+/// `prod/lost` has no selector and no slice among the files; `prod/web-svc` selects `web`
+/// and `dev/agent-svc` the host-network `agent`.
+fn service_world() -> String {
+    format!(
+        "{WORLD}---
+apiVersion: v1
+kind: Service
+metadata: {{name: ext, namespace: prod, labels: {{kind: external}}}}
+spec: {{ports: [{{port: 443}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: ext-1, namespace: prod, labels: {{kubernetes.io/service-name: ext}}}}
+addressType: IPv4
+endpoints:
+- addresses: [203.0.113.10]
+- addresses: [203.0.113.11]
+  conditions: {{ready: false, terminating: true}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: ext, namespace: dev, labels: {{kind: external}}}}
+spec: {{ports: [{{port: 443}}]}}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {{name: ext, namespace: dev}}
+subsets: [{{addresses: [{{ip: 198.51.100.5}}], ports: [{{port: 443}}]}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: lost, namespace: prod}}
+spec: {{ports: [{{port: 443}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web-svc, namespace: prod, labels: {{kind: internal}}}}
+spec: {{selector: {{app: web}}, ports: [{{port: 80}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: agent-svc, namespace: dev}}
+spec: {{selector: {{app: agent}}, ports: [{{port: 80}}]}}
+"
+    )
+}
+
+/// security/policy/language ("Services based") and the agent's translation of `toServices`
+/// (pkg/policy/k8s/service.go): a Service without a selector stands for the ready addresses
+/// of its endpoints, matched as a CIDR set; a Service with a selector is ignored before
+/// Cilium 1.17 and stands for its pods from 1.17 on, so those pods are unknown; a reference
+/// without a namespace picks Services of every namespace. A rule with toServices and toPorts
+/// (documented as not to be combined), and toServices in a deny rule, are not judged.
+#[test]
+fn services_stand_for_their_endpoints() {
+    let world = service_world();
+    let to = |name: &str, entries: &str| {
+        cnp(
+            "prod",
+            name,
+            &format!("{API}\negress:\n- toServices: [{entries}]"),
+        )
+    };
+    let by_name = to(
+        "by-name",
+        "{k8sService: {serviceName: ext, namespace: prod}}",
+    );
+    let any_ns = to("any-ns", "{k8sService: {serviceName: ext}}");
+    let by_label = to(
+        "by-label",
+        "{k8sServiceSelector: {selector: {matchLabels: {kind: external}}, namespace: dev}}",
+    );
+    let selecting = to(
+        "selecting",
+        "{k8sService: {serviceName: web-svc, namespace: prod}}",
+    );
+    let host_net = to(
+        "host-net",
+        "{k8sService: {serviceName: agent-svc, namespace: dev}}",
+    );
+    let lost = to("lost", "{k8sService: {serviceName: lost, namespace: prod}}");
+    let missing = to(
+        "missing",
+        "{k8sService: {serviceName: nope, namespace: prod}}",
+    );
+    let with_ports = cnp(
+        "prod",
+        "with-ports",
+        &format!(
+            "{API}\negress:\n- toServices: [{{k8sService: {{serviceName: ext, namespace: prod}}}}]\n  toPorts: [{{ports: [{{port: \"443\", protocol: TCP}}]}}]"
+        ),
+    );
+    let deny = cnp(
+        "prod",
+        "deny",
+        &format!(
+            "{API}\negress:\n- toEntities: [all]\negressDeny:\n- toServices: [{{k8sService: {{serviceName: ext, namespace: prod}}}}]"
+        ),
+    );
+    let cases: Vec<(&str, &String, &str, Decision)> = vec![
+        ("a ready endpoint", &by_name, "203.0.113.10", Allowed),
+        (
+            "an endpoint that is not ready",
+            &by_name,
+            "203.0.113.11",
+            Unknown,
+        ),
+        (
+            "no endpoint: the rule isolates",
+            &by_name,
+            "203.0.113.12",
+            Denied,
+        ),
+        (
+            "another namespace's Service of that name",
+            &by_name,
+            "198.51.100.5",
+            Denied,
+        ),
+        (
+            "a pod: endpoints match as CIDRs",
+            &by_name,
+            "prod/web",
+            Denied,
+        ),
+        (
+            "no namespace: every namespace's",
+            &any_ns,
+            "198.51.100.5",
+            Allowed,
+        ),
+        ("no namespace: prod's too", &any_ns, "203.0.113.10", Allowed),
+        (
+            "by label, from Endpoints",
+            &by_label,
+            "198.51.100.5",
+            Allowed,
+        ),
+        (
+            "by label, in another namespace",
+            &by_label,
+            "203.0.113.10",
+            Denied,
+        ),
+        (
+            "a Service's pods: the version decides",
+            &selecting,
+            "prod/web",
+            Unknown,
+        ),
+        ("a pod it does not select", &selecting, "dev/shell", Denied),
+        (
+            "an address, for a Service with a selector",
+            &selecting,
+            "203.0.113.10",
+            Denied,
+        ),
+        (
+            "a host-network pod: never an endpoint",
+            &host_net,
+            "dev/agent",
+            Denied,
+        ),
+        ("slices not read", &lost, "203.0.113.10", Unknown),
+        (
+            "slices not read: pods are still no CIDR",
+            &lost,
+            "prod/web",
+            Denied,
+        ),
+        ("no such Service", &missing, "203.0.113.10", Denied),
+        ("with toPorts: not judged", &with_ports, "1.1.1.1", Unknown),
+        ("in a deny rule: not judged", &deny, "1.1.1.1", Unknown),
+    ];
+    let mut failures = Vec::new();
+    for (what, policies, dst, want) in cases {
+        let index = verdicts::index_of(&world, policies, EngineOptions::default());
+        let got = decide(&index, "prod/api", dst, Tcp, 443);
+        if got != want {
+            failures.push(format!("{what}: -> {dst}: want {want:?}, got {got:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    // With toPorts, other ports are still outside the rule.
+    let index = verdicts::index_of(&world, &with_ports, EngineOptions::default());
+    assert_eq!(decide(&index, "prod/api", "1.1.1.1", Tcp, 80), Denied);
+
+    // explain says why the Service's pods are unknown, and what was picked.
+    let index = verdicts::index_of(&world, &selecting, EngineOptions::default());
+    let e = explain(
+        &index,
+        &verdicts::flow(&index, "prod/api", "prod/web", Tcp, 443),
+    );
+    let reason = e.unknown.expect("a reason");
+    assert!(
+        reason.contains("Service prod/web-svc selects it") && reason.contains("Cilium 1.17"),
+        "{reason}"
+    );
+    let index = verdicts::index_of(&world, &lost, EngineOptions::default());
+    let e = explain(
+        &index,
+        &verdicts::flow(&index, "prod/api", "203.0.113.10", Tcp, 443),
+    );
+    let reason = e.unknown.expect("a reason");
+    assert!(
+        reason.contains("the endpoints of Service prod/lost (no selector) were not read"),
+        "{reason}"
+    );
+
+    // lint: a reference that picks no Service.
+    let loaded = load_text("t.yaml", &format!("{world}---\n{missing}")).unwrap();
+    let index = Index::build(
+        Arc::clone(&loaded.world.inventory),
+        Arc::clone(&loaded.world.policies),
+        EngineOptions::default(),
+    );
+    let findings = netpol_tui::policy::lint::lint(&index);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.rule == "peer-matches-nothing" && f.what.contains("Service prod/nope")),
+        "{findings:?}"
+    );
+}
+
+/// Bad toServices entries are refused, naming the field.
+#[test]
+fn bad_service_references_name_the_field() {
+    for (entries, field) in [
+        (
+            "egress:\n- toServices: [{}]",
+            "spec.egress[0].toServices[0]",
+        ),
+        (
+            "egress:\n- toServices: [{k8sService: {namespace: prod}}]",
+            "spec.egress[0].toServices[0].k8sService.serviceName",
+        ),
+        (
+            "egress:\n- toServices: [{k8sServiceSelector: {namespace: prod}}]",
+            "spec.egress[0].toServices[0].k8sServiceSelector.selector",
+        ),
+        (
+            "ingress:\n- toServices: [{k8sService: {serviceName: ext}}]",
+            "spec.ingress[0].toServices",
+        ),
+    ] {
+        let policy = cnp("prod", "bad", &format!("{API}\n{entries}"));
+        let err = load_text("bad.yaml", &format!("{WORLD}\n---\n{policy}"))
+            .err()
+            .unwrap_or_else(|| panic!("refused: {entries}"))
+            .to_string();
+        assert!(err.contains(field), "{field}: {err}");
+    }
+}
+
+/// Where a namespace's Services could not be read, a `toServices` that may pick one of them
+/// leaves its matches unknown: the Service's pods and every outside address. What the
+/// readable namespaces hold is still decided.
+#[test]
+fn services_that_could_not_be_read_leave_their_matches_unknown() {
+    let world = service_world();
+    let index_hiding_prod = |policy: &str| {
+        let loaded = load_text("t.yaml", &format!("{world}---\n{policy}")).unwrap();
+        let mut inventory = (*loaded.world.inventory).clone();
+        for ns in &mut inventory.namespaces {
+            ns.services_known = ns.name != "prod";
+        }
+        inventory.services.retain(|s| s.namespace != "prod");
+        Index::build(
+            Arc::new(inventory),
+            Arc::clone(&loaded.world.policies),
+            EngineOptions::default(),
+        )
+    };
+    let to = |entries: &str| {
+        cnp(
+            "prod",
+            "p",
+            &format!("{API}\negress:\n- toServices: [{entries}]"),
+        )
+    };
+    let cases = [
+        (
+            "prod's, by name",
+            to("{k8sService: {serviceName: ext, namespace: prod}}"),
+            "203.0.113.10",
+            Unknown,
+        ),
+        (
+            "prod's, a pod",
+            to("{k8sService: {serviceName: web-svc, namespace: prod}}"),
+            "prod/web",
+            Unknown,
+        ),
+        (
+            "dev's pods are known",
+            to("{k8sService: {serviceName: web-svc, namespace: prod}}"),
+            "dev/shell",
+            Denied,
+        ),
+        (
+            "any namespace: dev's",
+            to("{k8sService: {serviceName: ext}}"),
+            "198.51.100.5",
+            Allowed,
+        ),
+        (
+            "any namespace: prod's may be",
+            to("{k8sService: {serviceName: ext}}"),
+            "203.0.113.99",
+            Unknown,
+        ),
+        (
+            "dev only: known",
+            to("{k8sService: {serviceName: ext, namespace: dev}}"),
+            "203.0.113.99",
+            Denied,
+        ),
+    ];
+    for (what, policy, dst, want) in cases {
+        let index = index_hiding_prod(&policy);
+        assert_eq!(decide(&index, "prod/api", dst, Tcp, 443), want, "{what}");
+    }
+    let index = index_hiding_prod(&to("{k8sService: {serviceName: ext, namespace: prod}}"));
+    let e = explain(
+        &index,
+        &verdicts::flow(&index, "prod/api", "203.0.113.10", Tcp, 443),
+    );
+    let reason = e.unknown.expect("a reason");
+    assert!(
+        reason.contains("the Services of namespace prod could not be read"),
+        "{reason}"
     );
 }

@@ -846,6 +846,7 @@ fn the_shipped_reader_role_is_read_only_and_sufficient() {
         "nodes",
         "services",
         "serviceaccounts",
+        "endpointslices",
         "networkpolicies",
         "adminnetworkpolicies",
         "baselineadminnetworkpolicies",
@@ -1706,6 +1707,97 @@ async fn service_accounts_are_read_for_calicos_selectors() {
     let reason = e.unknown.expect("unknown, not a guess");
     assert!(
         reason.contains("service account production/web were not read"),
+        "{reason}"
+    );
+    drop(session);
+    mock.assert_read_only();
+}
+
+/// Cilium's toServices allows the endpoints of a Service without a selector: its
+/// EndpointSlices are read where Cilium's policies are (only those the EndpointSlice
+/// controller does not make, by label selector), and followed by the watch. Where they are
+/// forbidden, what the rule allows outside the cluster is unknown, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_slices_are_read_for_ciliums_to_services() {
+    use mockapi::objects::cilium_policy;
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.serve_cilium();
+    mock.apply(json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "payments", "namespace": "production"},
+        "spec": {"ports": [{"port": 443}]}}));
+    let slice = |name: &str, ip: &str, managed_by: &str| {
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "namespace": "production",
+                "labels": {"kubernetes.io/service-name": "payments",
+                           "endpointslice.kubernetes.io/managed-by": managed_by}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [ip]}]})
+    };
+    mock.apply(slice("payments-1", "203.0.113.10", "staff"));
+    // A slice the controller made is never asked for (none belongs to a Service without a
+    // selector; this one is here only to show the selector at work).
+    mock.apply(slice(
+        "payments-x",
+        "203.0.113.99",
+        "endpointslice-controller.k8s.io",
+    ));
+    mock.apply(cilium_policy(
+        "production",
+        "backend-to-payments",
+        json!({"endpointSelector": {"matchLabels": {"app": "backend"}},
+               "egress": [{"toServices": [{"k8sService":
+                   {"serviceName": "payments", "namespace": "production"}}]}]}),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let (mut session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(session.access.endpoint_slices);
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    assert!(allowed(&world, "production/backend", "203.0.113.10", 443));
+    let e = why(&world, "production/backend", "203.0.113.99", 443);
+    assert!(!e.allowed && e.unknown.is_none(), "{:?}", e.unknown);
+    let asked = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("endpointslices"))
+        // Past the one-object probe of access: the lists and watches.
+        .filter(|r| r.query.get("limit").map(String::as_str) != Some("1"))
+        .collect::<Vec<_>>();
+    assert!(!asked.is_empty());
+    for r in &asked {
+        assert_eq!(
+            r.query.get("labelSelector").map(String::as_str),
+            Some("endpointslice.kubernetes.io/managed-by!=endpointslice-controller.k8s.io"),
+            "{r:?}"
+        );
+    }
+    // The endpoint moves: the watch follows.
+    mock.apply(slice("payments-1", "203.0.113.11", "staff"));
+    let (world, _) = snapshot_where(&mut session, "the moved endpoint", |w, _| {
+        w.inventory.services.iter().any(|s| {
+            s.endpoints
+                .as_ref()
+                .is_some_and(|e| e.ready == ["203.0.113.11".parse::<std::net::IpAddr>().unwrap()])
+        })
+    })
+    .await;
+    assert!(allowed(&world, "production/backend", "203.0.113.11", 443));
+    assert!(!allowed(&world, "production/backend", "203.0.113.10", 443));
+    drop(session);
+
+    mock.forbid(Kind::EndpointSlice, None);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(!session.access.endpoint_slices);
+    let hidden = status.hidden.join("\n");
+    assert!(
+        hidden.contains("endpointslices (discovery.k8s.io, forbidden cluster-wide)"),
+        "{hidden}"
+    );
+    let e = why(&world, "production/backend", "203.0.113.11", 443);
+    assert!(!e.allowed);
+    let reason = e.unknown.expect("unknown, not a guess");
+    assert!(
+        reason.contains("the endpoints of Service production/payments (no selector) were not read"),
         "{reason}"
     );
     drop(session);

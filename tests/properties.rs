@@ -151,7 +151,7 @@ proptest! {
                         continue;
                     };
                     let walked = match peer {
-                        Peer::IpBlock(_) | Peer::Entity(_) | Peer::Outside(_) | Peer::Domains(_) | Peer::Unjudged(_) => None,
+                        Peer::IpBlock(_) | Peer::Entity(_) | Peer::Outside(_) | Peer::Domains(_) | Peer::Services(_) | Peer::Unjudged(_) => None,
                         Peer::Pods { pods, namespaces } => Some(
                             inv.pods
                                 .iter()

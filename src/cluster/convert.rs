@@ -10,8 +10,8 @@ use k8s_openapi::api::core::v1 as core;
 use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{check_metadata, validate_port_name, FieldError, NameRule};
 use crate::policy::model::{
-    ContainerPort, Labels, Namespace, Node, Origin, Pod, Protocol, Service, ServiceAccount,
-    ServicePort, ServiceType, TargetPort, NAMESPACE_NAME_LABEL,
+    ContainerPort, EndpointSlice, Labels, Namespace, Node, Origin, Pod, Protocol, Service,
+    ServiceAccount, ServiceEndpoints, ServicePort, ServiceType, TargetPort, NAMESPACE_NAME_LABEL,
 };
 
 fn field(path: impl Into<String>, message: impl Into<String>) -> FieldError {
@@ -412,9 +412,120 @@ pub fn service(
         ports,
         external_traffic_local: spec.external_traffic_policy.as_deref() == Some("Local"),
         external_name: spec.external_name,
+        labels: svc.metadata.labels.clone().unwrap_or_default(),
+        endpoints: None,
         origin,
     })
 }
+
+/// An EndpointSlice (discovery.k8s.io/v1): the Service it belongs to, by its
+/// `kubernetes.io/service-name` label, and its addresses. FQDN slices hold no address.
+pub fn endpoint_slice(
+    slice: &k8s_openapi::api::discovery::v1::EndpointSlice,
+    default_namespace: &str,
+) -> Result<EndpointSlice, Vec<FieldError>> {
+    let mut errs = Vec::new();
+    check_metadata(&slice.metadata, NameRule::DnsSubdomain, &mut errs);
+    let service = slice
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(SERVICE_NAME_LABEL))
+        .cloned();
+    if service.is_none() {
+        errs.push(field(
+            format!("metadata.labels[{SERVICE_NAME_LABEL}]"),
+            "is required: it names the Service the slice belongs to",
+        ));
+    }
+    let mut addresses = ServiceEndpoints::default();
+    let ip_slice = matches!(slice.address_type.as_str(), "IPv4" | "IPv6");
+    if !ip_slice && slice.address_type != "FQDN" {
+        errs.push(field(
+            "addressType",
+            format!(
+                "unsupported value {:?}: must be \"IPv4\", \"IPv6\" or \"FQDN\"",
+                slice.address_type
+            ),
+        ));
+    }
+    for (i, endpoint) in slice.endpoints.iter().enumerate() {
+        if !ip_slice {
+            break;
+        }
+        let ready = endpoint
+            .conditions
+            .as_ref()
+            .and_then(|c| c.ready)
+            .unwrap_or(true);
+        for (j, text) in endpoint.addresses.iter().enumerate() {
+            match text.parse::<IpAddr>() {
+                Ok(ip) if ready => addresses.ready.push(ip),
+                Ok(ip) => addresses.not_ready.push(ip),
+                Err(_) => errs.push(field(
+                    format!("endpoints[{i}].addresses[{j}]"),
+                    format!("{text:?} is not an IP address"),
+                )),
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(EndpointSlice {
+        namespace: slice
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace.to_string()),
+        service: service.unwrap_or_default(),
+        addresses,
+    })
+}
+
+/// A legacy Endpoints object (v1): the addresses of the Service of the same name, ready
+/// (`addresses`) or not (`notReadyAddresses`).
+pub fn endpoints(
+    endpoints: &core::Endpoints,
+    default_namespace: &str,
+) -> Result<EndpointSlice, Vec<FieldError>> {
+    let mut errs = Vec::new();
+    check_metadata(&endpoints.metadata, NameRule::DnsSubdomain, &mut errs);
+    let mut addresses = ServiceEndpoints::default();
+    for (i, subset) in endpoints.subsets.iter().flatten().enumerate() {
+        let lists = [
+            ("addresses", &subset.addresses, true),
+            ("notReadyAddresses", &subset.not_ready_addresses, false),
+        ];
+        for (name, list, ready) in lists {
+            for (j, a) in list.iter().flatten().enumerate() {
+                match a.ip.parse::<IpAddr>() {
+                    Ok(ip) if ready => addresses.ready.push(ip),
+                    Ok(ip) => addresses.not_ready.push(ip),
+                    Err(_) => errs.push(field(
+                        format!("subsets[{i}].{name}[{j}].ip"),
+                        format!("{:?} is not an IP address", a.ip),
+                    )),
+                }
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(EndpointSlice {
+        namespace: endpoints
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| default_namespace.to_string()),
+        service: endpoints.metadata.name.clone().unwrap_or_default(),
+        addresses,
+    })
+}
+
+/// The label by which an EndpointSlice names its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 
 /// Whether Cilium's agents' configuration (the ConfigMap `kube-system/cilium-config`) turns
 /// the host firewall on: `enable-host-firewall: "true"`; absent, it is off, as Cilium's

@@ -10,6 +10,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use k8s_openapi::api::discovery::v1::EndpointSlice as EndpointSliceObject;
 use k8s_openapi::api::{
     apps::v1 as apps, batch::v1 as batch, core::v1 as core, networking::v1 as net,
 };
@@ -23,7 +24,8 @@ use super::World;
 use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{compile_network_policy, FieldError};
 use crate::policy::model::{
-    Inventory, Namespace, Node, Origin, Pod, Policy, Service, ServiceAccount,
+    attach_endpoints, EndpointSlice, Inventory, Namespace, Node, Origin, Pod, Policy, Service,
+    ServiceAccount,
 };
 use crate::policy::set::PolicySet;
 
@@ -245,6 +247,9 @@ struct Builder {
     nodes: BTreeMap<String, Node>,
     services: BTreeMap<(String, String), Service>,
     service_accounts: BTreeMap<(String, String), ServiceAccount>,
+    /// EndpointSlices and legacy Endpoints objects by (namespace, `Kind/name`): the addresses
+    /// of Services without a selector.
+    endpoint_slices: BTreeMap<(String, String), EndpointSlice>,
     /// Whether Cilium's host firewall is on, where its configuration is among the files.
     cilium_host_firewall: Option<bool>,
     policies: BTreeMap<(String, String), Policy>,
@@ -337,6 +342,8 @@ const KINDS: &[&str] = &[
     "Pod",
     "Service",
     "ServiceAccount",
+    "EndpointSlice",
+    "Endpoints",
     "NetworkPolicy",
     "Deployment",
     "StatefulSet",
@@ -759,6 +766,30 @@ impl Builder {
                 };
                 self.count("ConfigMap (Cilium's configuration)");
                 self.cilium_host_firewall = Some(convert::cilium_host_firewall(&config));
+            }
+            ("discovery.k8s.io", "EndpointSlice") | ("", "Endpoints") => {
+                let converted = if kind == "Endpoints" {
+                    let Some(e) = self.typed::<core::Endpoints>(value, doc, &label, prefix) else {
+                        return;
+                    };
+                    convert::endpoints(&e, DEFAULT_NAMESPACE)
+                } else {
+                    let Some(e) = self.typed::<EndpointSliceObject>(value, doc, &label, prefix)
+                    else {
+                        return;
+                    };
+                    convert::endpoint_slice(&e, DEFAULT_NAMESPACE)
+                };
+                match converted {
+                    Ok(slice) => {
+                        self.count(&kind);
+                        let key = (slice.namespace.clone(), format!("{kind}/{name}"));
+                        if self.endpoint_slices.insert(key, slice).is_some() {
+                            self.duplicate(&label, &origin);
+                        }
+                    }
+                    Err(errs) => self.field_errors(doc, &label, prefix, errs),
+                }
             }
             ("", "ServiceAccount") => {
                 let Some(account) = self.typed::<core::ServiceAccount>(value, doc, &label, prefix)
@@ -1290,11 +1321,16 @@ impl Builder {
                 .insert(ns.clone(), convert::implicit_namespace(&ns));
         }
 
+        // Among files, a Service's slices may simply have been left out: only those read
+        // are known.
+        let mut services: Vec<Service> = self.services.into_values().collect();
+        let slices: Vec<EndpointSlice> = self.endpoint_slices.into_values().collect();
+        attach_endpoints(&mut services, &slices, false);
         let mut inventory = Inventory {
             namespaces: self.namespaces.into_values().collect(),
             pods: self.pods.into_values().collect(),
             nodes: self.nodes.into_values().collect(),
-            services: self.services.into_values().collect(),
+            services,
             service_accounts: self.service_accounts.into_values().collect(),
             nodes_known: true,
             hidden: Vec::new(),

@@ -519,7 +519,11 @@ pub fn policy_manifest(p: &Policy) -> k8s_openapi::api::networking::v1::NetworkP
         }),
     };
     let peer = |peer: &Peer| match peer {
-        Peer::Entity(_) | Peer::Outside(_) | Peer::Domains(_) | Peer::Unjudged(_) => None,
+        Peer::Entity(_)
+        | Peer::Outside(_)
+        | Peer::Domains(_)
+        | Peer::Services(_)
+        | Peer::Unjudged(_) => None,
         Peer::Pods { pods, namespaces } => Some(net::NetworkPolicyPeer {
             pod_selector: Some(selector(pods)),
             namespace_selector: match namespaces {

@@ -473,7 +473,11 @@ fn rule_statements(
     for peer in &rule.peers {
         match peer {
             // Not enforced by the lab (it says so when it starts): they match nothing here.
-            Peer::Entity(_) | Peer::Outside(_) | Peer::Domains(_) | Peer::Unjudged(_) => {}
+            Peer::Entity(_)
+            | Peer::Outside(_)
+            | Peer::Domains(_)
+            | Peer::Services(_)
+            | Peer::Unjudged(_) => {}
             Peer::Pods { .. } => {
                 let members: Vec<PodId> = lab
                     .iter()

@@ -7,11 +7,13 @@
 use serde::Serialize;
 
 use super::engine::{Endpoint, Flow, Index};
+use super::model::ServiceRef;
 use super::model::{
     host_selects, ContainerPort, Entity, Inventory, IpBlock, NamespaceScope, Pod, Policy,
     PortMatch, PortSpec, NAMESPACE_NAME_LABEL,
 };
 use super::selector::Selector;
+use super::service_peer::ServiceTargets;
 
 /// One peer or port of a rule, checked.
 #[derive(Debug, Clone, Serialize)]
@@ -196,6 +198,7 @@ pub enum CiliumPeer<'a> {
     Entity(Entity),
     Outside(&'a IpBlock),
     Domains(&'a [String]),
+    Services(&'a [ServiceRef]),
     Unjudged(&'a str),
 }
 
@@ -213,6 +216,7 @@ pub fn cilium_peer_check(
     };
     match peer {
         CiliumPeer::Unjudged(why) => (None, format!("unknown: {why}")),
+        CiliumPeer::Services(refs) => services_check(index, refs, other),
         CiliumPeer::Domains(names) => match other {
             Endpoint::External(ip) => domain_check(index, names, ip),
             _ => (
@@ -537,5 +541,88 @@ pub fn domain_check(
                 missing.join(", ")
             ),
         )
+    }
+}
+
+/// Checks Cilium's `toServices` against the far end of a flow, the literal way: the
+/// Services are looked up, a pod is matched only where Cilium's version decides, and an
+/// address as a CIDR set of the ready endpoints of the Services without a selector.
+fn services_check(index: &Index, refs: &[ServiceRef], other: &Endpoint) -> (Option<bool>, String) {
+    let inv = index.inventory();
+    let t = ServiceTargets::resolve(refs, inv);
+    let picked = if t.services.is_empty() {
+        "no Service is picked".to_string()
+    } else {
+        format!("Services picked: {}", t.services.join(", "))
+    };
+    let cidr_nodes = index.options().cilium_cidr_matches_nodes;
+    match other {
+        Endpoint::Pod { pod, .. } => {
+            let p = &inv.pods[*pod as usize];
+            match t.pod_doubt(p) {
+                Some(why) => (None, format!("unknown: {why}")),
+                None => (
+                    Some(false),
+                    format!(
+                        "{} is a pod that no picked Service's selector may select ({picked}); \
+                         endpoints of Services without a selector match as CIDRs, never pods",
+                        p.key()
+                    ),
+                ),
+            }
+        }
+        Endpoint::External(ip) if t.holds(ip) => {
+            if inv.nodes_known || cidr_nodes {
+                (
+                    Some(true),
+                    format!("{ip} is a ready endpoint of a picked Service ({picked})"),
+                )
+            } else {
+                (
+                    None,
+                    format!(
+                        "unknown: nodes could not be read, so whether {ip} is a node of the \
+                         cluster is not known"
+                    ),
+                )
+            }
+        }
+        Endpoint::External(ip) => match t.address_doubt(ip) {
+            Some(why) => (None, format!("unknown: {why}")),
+            None => (
+                Some(false),
+                format!("{ip} is no ready endpoint of a picked Service ({picked})"),
+            ),
+        },
+        Endpoint::Node { node, addr } if cidr_nodes => {
+            let addrs = match addr {
+                Some(ip) => std::slice::from_ref(ip),
+                None => &inv.nodes[*node as usize].addresses,
+            };
+            if let Some(a) = addrs.iter().find(|a| t.holds(a)) {
+                return (
+                    Some(true),
+                    format!(
+                        "node address {a} is a ready endpoint of a picked Service \
+                         (policy-cidr-match-mode: nodes)"
+                    ),
+                );
+            }
+            match addrs.iter().find_map(|a| t.address_doubt(a)) {
+                Some(why) => (None, format!("unknown: {why}")),
+                None => (
+                    Some(false),
+                    format!(
+                        "no address of the node is a ready endpoint of a picked Service ({picked})"
+                    ),
+                ),
+            }
+        }
+        Endpoint::Node { .. } => (
+            Some(false),
+            "the other end is a node; the endpoints of Services without a selector match as \
+             CIDRs, which never match nodes"
+                .into(),
+        ),
     }
 }

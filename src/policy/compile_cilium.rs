@@ -39,7 +39,7 @@ use super::compile::{
 use super::error::FieldErrors;
 use super::model::{
     CiliumPart, Direction, Entity, IpBlock, L7Rule, NamespaceScope, Origin, Peer, Policy,
-    PortMatch, PortSpec, Protocol, Rule, NAMESPACE_NAME_LABEL,
+    PortMatch, PortSpec, Protocol, Rule, ServiceBy, ServiceRef, NAMESPACE_NAME_LABEL,
 };
 use super::selector::{Requirement, Selector, SERVICE_ACCOUNT_LABEL};
 use super::tiers::{Action, Subject, Tier, TierPeer, TierPolicy, TierRule};
@@ -103,6 +103,7 @@ pub struct PeerRule {
     pub to_cidr_set: Option<Vec<CidrRule>>,
     #[serde(rename = "toFQDNs")]
     pub to_fqdns: Option<Vec<Fqdn>>,
+    pub to_services: Option<Vec<ToService>>,
     pub to_ports: Option<Vec<PortRule>>,
     pub icmps: Option<Value>,
     /// Peer kinds judged by what the inventory does not hold.
@@ -117,6 +118,28 @@ pub struct CidrRule {
     pub except: Option<Vec<String>>,
     pub cidr_group_ref: Option<String>,
     pub cidr_group_selector: Option<Value>,
+}
+
+/// One entry of `toServices`: a Service by name, or Services by label.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToService {
+    pub k8s_service: Option<K8sService>,
+    pub k8s_service_selector: Option<K8sServiceSelector>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct K8sService {
+    pub service_name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct K8sServiceSelector {
+    pub selector: Option<LabelSelector>,
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -541,6 +564,7 @@ fn peer_rule(
         (r.from_cidr_set.is_some(), "fromCIDRSet"),
         (r.to_cidr_set.is_some(), "toCIDRSet"),
         (r.to_fqdns.is_some(), "toFQDNs"),
+        (r.to_services.is_some(), "toServices"),
     ]
     .into_iter()
     .filter(|(set, f)| *set && f.starts_with(other))
@@ -647,6 +671,29 @@ fn peer_rule(
             });
         }
     }
+    let has_ports = r.to_ports.as_ref().is_some_and(|p| !p.is_empty());
+    if let (Some(services), false) = (&r.to_services, ingress) {
+        l3 = true;
+        let refs = to_services(services, &format!("{path}.toServices"), errs);
+        peers.push(if deny {
+            unjudged(
+                "toServices in a deny rule: Cilium looks Services up for allow rules only, so \
+                 what such a rule denies is not judged"
+                    .to_string(),
+            )
+        } else if has_ports {
+            unjudged(
+                "toServices with toPorts: Cilium documents that the two must not be combined, \
+                 and its versions differ in what such a rule allows"
+                    .to_string(),
+            )
+        } else {
+            BothPeer {
+                allow: Peer::Services(refs),
+                deny: TierPeer::Unjudged("toServices is not judged in a deny rule".into()),
+            }
+        });
+    }
     let mut requires = false;
     for (field, value) in &r.other {
         let reason = match field.as_str() {
@@ -654,7 +701,6 @@ fn peer_rule(
                 requires = true;
                 continue;
             }
-            "toServices" => "Services as peers (toServices) are not read",
             "fromNodes" | "toNodes" => "nodes by label (fromNodes/toNodes) are not judged",
             "fromGroups" | "toGroups" => "cloud provider groups are not read",
             "authentication" => {
@@ -688,7 +734,6 @@ fn peer_rule(
 
     let mut ports = Vec::new();
     let mut l7 = Vec::new();
-    let has_ports = r.to_ports.as_ref().is_some_and(|p| !p.is_empty());
     for (i, pr) in r.to_ports.iter().flatten().enumerate() {
         let field = format!("{path}.toPorts[{i}]");
         let mut these = Vec::new();
@@ -739,6 +784,43 @@ fn peer_rule(
         l7: (!l7.is_empty()).then(|| l7.join("; ")),
         matches_nothing: !l3 && !has_ports,
     })
+}
+
+/// The entries of `toServices`, each a Service by name or Services by label.
+fn to_services(list: &[ToService], path: &str, errs: &mut Errors) -> Vec<ServiceRef> {
+    let namespace = |ns: &Option<String>| ns.clone().filter(|n| !n.is_empty());
+    let mut refs = Vec::new();
+    for (i, entry) in list.iter().enumerate() {
+        let field = format!("{path}[{i}]");
+        match (&entry.k8s_service, &entry.k8s_service_selector) {
+            (Some(by_name), None) => match by_name.service_name.as_deref() {
+                Some(name) if !name.is_empty() => refs.push(ServiceRef {
+                    namespace: namespace(&by_name.namespace),
+                    by: ServiceBy::Name(name.to_string()),
+                }),
+                _ => errs.push(&format!("{field}.k8sService.serviceName"), "is required"),
+            },
+            (None, Some(by_labels)) => {
+                let at = format!("{field}.k8sServiceSelector.selector");
+                let Some(sel) = &by_labels.selector else {
+                    errs.push(&at, "is required");
+                    continue;
+                };
+                let [labels, _] = split_keys(sel, &at, errs, |key, field, errs| {
+                    Some((false, unprefixed(key, field, errs)?.to_string()))
+                });
+                refs.push(ServiceRef {
+                    namespace: namespace(&by_labels.namespace),
+                    by: ServiceBy::Labels(compile_selector(&labels, &at, errs)),
+                });
+            }
+            _ => errs.push(
+                &field,
+                "exactly one of k8sService or k8sServiceSelector must be set",
+            ),
+        }
+    }
+    refs
 }
 
 fn outside(block: IpBlock) -> BothPeer {
@@ -1217,16 +1299,29 @@ mod tests {
     }
 
     #[test]
-    fn what_cannot_be_judged_is_an_unjudged_peer() {
+    fn services_names_and_what_cannot_be_judged_are_peers_of_their_own() {
         let c = compile(
-            "kind: CiliumNetworkPolicy\nmetadata: {name: p}\nspec:\n  endpointSelector: {}\n  egress:\n  - toServices: [{k8sService: {serviceName: db, namespace: prod}}]\n  - toFQDNs: [{matchName: api.stripe.com}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n",
+            "kind: CiliumNetworkPolicy\nmetadata: {name: p}\nspec:\n  endpointSelector: {}\n  egress:\n  - toServices: [{k8sService: {serviceName: db, namespace: prod}}, {k8sServiceSelector: {selector: {matchLabels: {k8s:kind: external}}}}]\n  - toFQDNs: [{matchName: api.stripe.com}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n  - toServices: [{k8sService: {serviceName: db}}]\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n",
         )
         .expect("valid");
         let rules = c.allow.egress.expect("egress");
-        assert!(matches!(rules[0].peers[0], Peer::Unjudged(_)));
+        assert_eq!(
+            rules[0].peers,
+            vec![Peer::Services(vec![
+                ServiceRef {
+                    namespace: Some("prod".into()),
+                    by: ServiceBy::Name("db".into()),
+                },
+                ServiceRef {
+                    namespace: None,
+                    by: ServiceBy::Labels(Selector::from_match_labels([("kind", "external")])),
+                },
+            ])]
+        );
         assert_eq!(
             rules[1].peers,
             vec![Peer::Domains(vec!["api.stripe.com".into()])]
         );
+        assert!(matches!(&rules[2].peers[..], [Peer::Unjudged(why)] if why.contains("toPorts")));
     }
 }

@@ -1033,6 +1033,9 @@ fn check_peer(
         Peer::Unjudged(w) => {
             checks::cilium_peer_check(index, CiliumPeer::Unjudged(w), subject, other)
         }
+        Peer::Services(refs) => {
+            checks::cilium_peer_check(index, CiliumPeer::Services(refs), subject, other)
+        }
     };
     Check {
         index: i,
@@ -1112,6 +1115,10 @@ pub fn describe_peer(peer: &Peer, policy_namespace: &str) -> String {
             b.to_string().trim_start_matches("ipBlock ")
         ),
         Peer::Domains(names) => format!("domain names {}", names.join(", ")),
+        Peer::Services(refs) => {
+            let named: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+            format!("the endpoints of {}", named.join(", "))
+        }
         Peer::Unjudged(why) => format!("not judged: {why}"),
         Peer::Pods { pods, namespaces } => {
             let who = if pods.is_everything() {

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::engine::{Endpoint, Flow, Index, PodId, PolicyId, Side};
 use super::model::{Direction, NamespaceScope, Peer, PortMatch, Protocol};
+use super::service_peer::ServiceTargets;
 
 /// How sure a problem is to break something.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -440,6 +441,24 @@ fn problems_of(index: &Index, id: PolicyId, selected: &[PodId]) -> Vec<Finding> 
                                     block.cidr
                                 ),
                                 format!("add except: [{METADATA}/32] to the ipBlock"),
+                            ));
+                        }
+                    }
+                    Peer::Services(refs) => {
+                        let targets = ServiceTargets::resolve(refs, inv);
+                        let unknown =
+                            !targets.outside_unknown.is_empty() || !targets.unread.is_empty();
+                        if targets.services.is_empty() && !unknown {
+                            let named: Vec<String> = refs.iter().map(|r| r.to_string()).collect();
+                            out.push(finding(
+                                "peer-matches-nothing",
+                                format!(
+                                    "{direction}[{r}].{word}[{p}]: toServices picks no Service ({})",
+                                    named.join(", ")
+                                ),
+                                "compare the names and selectors with the Services \
+                                 (kubectl get svc -A --show-labels); the rule allows nothing \
+                                 until one exists",
                             ));
                         }
                     }

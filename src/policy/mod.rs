@@ -23,6 +23,7 @@ pub mod query;
 pub mod reach;
 pub mod selector;
 pub mod service;
+pub mod service_peer;
 pub mod set;
 pub mod tiers;
 pub mod workload;

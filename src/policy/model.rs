@@ -260,8 +260,67 @@ pub struct Service {
     pub external_traffic_local: bool,
     /// `spec.externalName` of an ExternalName Service.
     pub external_name: Option<String>,
+    /// The Service's own labels: what Cilium's `toServices` selects Services by.
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
+    /// For a Service without a selector, the addresses its EndpointSlices hold; `None` where
+    /// they were not read (or for a Service with a selector, whose pods are its endpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<ServiceEndpoints>,
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// The addresses behind a Service without a selector, as its EndpointSlices (or the Endpoints
+/// object they mirror) say. Sorted, without repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEndpoints {
+    /// Endpoints that are ready, or whose readiness is not said (which the API says to read
+    /// as ready).
+    pub ready: Vec<IpAddr>,
+    /// Endpoints that are not ready: consumers differ on whether such an endpoint (a
+    /// terminating one, say) still counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_ready: Vec<IpAddr>,
+}
+
+/// One EndpointSlice, or one legacy Endpoints object, as read: the Service it belongs to
+/// and its addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointSlice {
+    pub namespace: String,
+    /// The Service it belongs to (the `kubernetes.io/service-name` label of a slice, the
+    /// name of an Endpoints object).
+    pub service: String,
+    pub addresses: ServiceEndpoints,
+}
+
+/// Gives each Service without a selector the addresses of its EndpointSlices. `complete`:
+/// every slice of such Services was read, so a Service with none has no endpoints; else a
+/// Service none of whose slices was read has endpoints not known.
+pub fn attach_endpoints(services: &mut [Service], slices: &[EndpointSlice], complete: bool) {
+    for service in services.iter_mut().filter(|s| s.selector.is_none()) {
+        let mut mine = slices
+            .iter()
+            .filter(|e| e.namespace == service.namespace && e.service == service.name)
+            .peekable();
+        if mine.peek().is_none() && !complete {
+            service.endpoints = None;
+            continue;
+        }
+        let mut all = ServiceEndpoints::default();
+        for slice in mine {
+            all.ready.extend(&slice.addresses.ready);
+            all.not_ready.extend(&slice.addresses.not_ready);
+        }
+        all.ready.sort();
+        all.ready.dedup();
+        all.not_ready.sort();
+        all.not_ready.dedup();
+        all.not_ready
+            .retain(|ip| all.ready.binary_search(ip).is_err());
+        service.endpoints = Some(all);
+    }
 }
 
 impl Service {
@@ -413,9 +472,55 @@ pub enum Peer {
     Outside(IpBlock),
     /// Cilium `toFQDNs` (names or patterns): an address cannot be told to belong to one.
     Domains(Vec<String>),
+    /// Cilium `toServices`: Services by name or label, looked up in the inventory
+    /// ([`super::service_peer::ServiceTargets`]).
+    Services(Vec<ServiceRef>),
     /// A peer this reader cannot judge (a service account, a Service, a required label set):
     /// every match with it is unknown, with the reason.
     Unjudged(String),
+}
+
+/// One entry of `toServices`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServiceRef {
+    /// `None`: Services of every namespace.
+    pub namespace: Option<String>,
+    pub by: ServiceBy,
+}
+
+/// How an entry picks its Services.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceBy {
+    /// `k8sService.serviceName`.
+    Name(String),
+    /// `k8sServiceSelector.selector`, on the Services' own labels.
+    Labels(Selector),
+}
+
+impl ServiceRef {
+    /// Whether the entry picks the Service.
+    pub fn picks(&self, service: &Service) -> bool {
+        self.namespace
+            .as_deref()
+            .is_none_or(|ns| ns == service.namespace)
+            && match &self.by {
+                ServiceBy::Name(name) => *name == service.name,
+                ServiceBy::Labels(selector) => selector.matches(&service.labels),
+            }
+    }
+}
+
+impl std::fmt::Display for ServiceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ns = self.namespace.as_deref();
+        match (&self.by, ns) {
+            (ServiceBy::Name(name), Some(ns)) => write!(f, "Service {ns}/{name}"),
+            (ServiceBy::Name(name), None) => write!(f, "Services named {name} (any namespace)"),
+            (ServiceBy::Labels(s), Some(ns)) => write!(f, "Services {s} in namespace {ns}"),
+            (ServiceBy::Labels(s), None) => write!(f, "Services {s} (any namespace)"),
+        }
+    }
 }
 
 /// Cilium's entities (`fromEntities` / `toEntities`).

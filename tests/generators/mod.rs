@@ -267,7 +267,7 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
             namespaces,
             pods,
             nodes,
-            services: Vec::new(),
+            services: services(),
             // Pods run as `default` (not read) or `x` (read, in the first namespace).
             service_accounts: vec![netpol_tui::policy::model::ServiceAccount {
                 namespace: NAMESPACES[0].to_string(),
@@ -279,6 +279,65 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
         };
         inv.normalize();
         (inv, policies)
+    })
+}
+
+/// The Services Cilium's `toServices` may pick: in ns0, `ext` without a selector (ready
+/// endpoint 8.8.8.8, one not ready at fd00::99) and `sel` selecting `app=a`; in ns1, `ext`
+/// whose endpoints were not read and `sel` selecting `tier=b`. The `ext`s carry `kind=ext`.
+fn services() -> Vec<netpol_tui::policy::model::Service> {
+    use netpol_tui::policy::model::{Service, ServiceEndpoints, ServiceType};
+    let service = |ns: usize, name: &str, selector: Option<(&str, &str)>| Service {
+        namespace: NAMESPACES[ns].to_string(),
+        name: name.to_string(),
+        kind: ServiceType::ClusterIP,
+        selector: selector.map(|(k, v)| Labels::from([(k.to_string(), v.to_string())])),
+        cluster_ips: Vec::new(),
+        external_ips: Vec::new(),
+        ports: Vec::new(),
+        external_traffic_local: false,
+        external_name: None,
+        labels: if selector.is_none() {
+            Labels::from([("kind".to_string(), "ext".to_string())])
+        } else {
+            Labels::new()
+        },
+        endpoints: None,
+        origin: Default::default(),
+    };
+    let mut ext = service(0, "ext", None);
+    ext.endpoints = Some(ServiceEndpoints {
+        ready: vec!["8.8.8.8".parse().unwrap()],
+        not_ready: vec!["fd00::99".parse().unwrap()],
+    });
+    vec![
+        ext,
+        service(0, "sel", Some(("app", "a"))),
+        service(1, "ext", None),
+        service(1, "sel", Some(("tier", "b"))),
+    ]
+}
+
+/// A `toServices` peer: by name (in a namespace or in all), or by label.
+fn service_peer() -> impl Strategy<Value = Peer> {
+    use netpol_tui::policy::model::{ServiceBy, ServiceRef};
+    let name = prop::sample::select(vec!["ext", "sel", "none"]);
+    let namespace = prop::option::of(prop::sample::select(NAMESPACES.to_vec()));
+    let by = prop_oneof![
+        name.prop_map(|n| ServiceBy::Name(n.to_string())),
+        Just(ServiceBy::Labels(Selector::from_match_labels([(
+            "kind", "ext"
+        )]))),
+    ];
+    prop::collection::vec((namespace, by), 1..3).prop_map(|refs| {
+        Peer::Services(
+            refs.into_iter()
+                .map(|(ns, by)| ServiceRef {
+                    namespace: ns.map(str::to_string),
+                    by,
+                })
+                .collect(),
+        )
     })
 }
 
@@ -341,30 +400,35 @@ pub fn partly_known_world(
         world(),
         prop::collection::vec(any::<bool>(), NAMESPACES.len()),
         prop::collection::vec(prop::bool::weighted(0.25), NAMESPACES.len()),
+        prop::collection::vec(prop::bool::weighted(0.25), NAMESPACES.len()),
+        any::<bool>(),
     )
-        .prop_map(|((full, policies), hide_labels, hide_policies)| {
-            let mut partial = full.clone();
-            for (ns, hidden) in partial.namespaces.iter_mut().zip(hide_labels) {
-                if hidden {
-                    ns.labels = Labels::from([(NAMESPACE_NAME_LABEL.into(), ns.name.clone())]);
-                    ns.labels_known = false;
+        .prop_map(
+            |((full, policies), hide_labels, hide_policies, hide_services_in, hide_slices)| {
+                let mut partial = full.clone();
+                hide_services(&mut partial, &hide_services_in, hide_slices);
+                for (ns, hidden) in partial.namespaces.iter_mut().zip(hide_labels) {
+                    if hidden {
+                        ns.labels = Labels::from([(NAMESPACE_NAME_LABEL.into(), ns.name.clone())]);
+                        ns.labels_known = false;
+                    }
                 }
-            }
-            for (ns, hidden) in partial.namespaces.iter_mut().zip(hide_policies) {
-                ns.policies_known = !hidden;
-            }
-            let seen: Vec<Policy> = policies
-                .iter()
-                .filter(|p| {
-                    partial
-                        .namespaces
-                        .iter()
-                        .any(|n| n.name == p.namespace && n.policies_known)
-                })
-                .cloned()
-                .collect();
-            (full, partial, policies, seen)
-        })
+                for (ns, hidden) in partial.namespaces.iter_mut().zip(hide_policies) {
+                    ns.policies_known = !hidden;
+                }
+                let seen: Vec<Policy> = policies
+                    .iter()
+                    .filter(|p| {
+                        partial
+                            .namespaces
+                            .iter()
+                            .any(|n| n.name == p.namespace && n.policies_known)
+                    })
+                    .cloned()
+                    .collect();
+                (full, partial, policies, seen)
+            },
+        )
 }
 
 pub const NETWORKS: [&str; 6] = [
@@ -514,6 +578,7 @@ pub fn cilium_peer(clusterwide: bool) -> impl Strategy<Value = Peer> {
         1 => prop::sample::select(vec!["api.example.com", "*.example.com", "other.example.org"])
             .prop_map(|d| Peer::Domains(vec![d.into()])),
         1 => Just(Peer::Unjudged("a service account".into())),
+        1 => service_peer(),
     ]
 }
 
@@ -938,17 +1003,55 @@ pub fn calico_policy(i: usize) -> impl Strategy<Value = TierPolicy> {
 /// A tiered world with Cilium policies too (allow parts among the NetworkPolicies, deny
 /// parts in the Cilium tier) and Calico policies, and the same world with some namespaces'
 /// labels hidden.
+/// Services forbidden in the namespaces `hidden` says (gone, and said unread), and where
+/// `slices`, the EndpointSlices of every Service unread.
+fn hide_services(partial: &mut Inventory, hidden: &[bool], slices: bool) {
+    for (ns, &hide) in partial.namespaces.iter_mut().zip(hidden) {
+        ns.services_known = !hide;
+    }
+    let unread: Vec<String> = partial
+        .namespaces
+        .iter()
+        .filter(|n| !n.services_known)
+        .map(|n| n.name.clone())
+        .collect();
+    partial.services.retain(|s| !unread.contains(&s.namespace));
+    if slices {
+        for s in &mut partial.services {
+            s.endpoints = None;
+        }
+    }
+}
+
 pub fn partly_known_cilium_world(
 ) -> impl Strategy<Value = (Inventory, Inventory, Vec<Policy>, Vec<TierPolicy>)> {
     let cilium = (0..4usize).prop_flat_map(|n| (0..n).map(cilium_policy).collect::<Vec<_>>());
     let denies = (0..3usize).prop_flat_map(|n| (0..n).map(cilium_deny).collect::<Vec<_>>());
     let calico = (0..3usize).prop_flat_map(|n| (0..n).map(calico_policy).collect::<Vec<_>>());
-    (partly_known_tiered_world(), cilium, denies, calico).prop_map(
-        |((full, partial, mut policies, mut tiers), cilium, denies, calico)| {
-            policies.extend(cilium);
-            tiers.extend(denies);
-            tiers.extend(calico);
-            (full, partial, policies, tiers)
-        },
+    let services = (
+        prop::collection::vec(prop::bool::weighted(0.2), NAMESPACES.len()),
+        prop::bool::weighted(0.3),
+    );
+    (
+        partly_known_tiered_world(),
+        cilium,
+        denies,
+        calico,
+        services,
     )
+        .prop_map(
+            |(
+                (full, mut partial, mut policies, mut tiers),
+                cilium,
+                denies,
+                calico,
+                (hidden, slices),
+            )| {
+                hide_services(&mut partial, &hidden, slices);
+                policies.extend(cilium);
+                tiers.extend(denies);
+                tiers.extend(calico);
+                (full, partial, policies, tiers)
+            },
+        )
 }

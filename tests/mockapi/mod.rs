@@ -31,6 +31,8 @@ pub enum Kind {
     Pod,
     Service,
     ServiceAccount,
+    /// discovery.k8s.io/v1, served always, as by every API server.
+    EndpointSlice,
     NetworkPolicy,
     /// Calico's StagedKubernetesNetworkPolicy: served only after `serve_calico`.
     StagedPolicy,
@@ -67,6 +69,7 @@ impl Kind {
             Kind::Pod => "pods",
             Kind::Service => "services",
             Kind::ServiceAccount => "serviceaccounts",
+            Kind::EndpointSlice => "endpointslices",
             Kind::NetworkPolicy => "networkpolicies",
             Kind::StagedPolicy => "stagedkubernetesnetworkpolicies",
             Kind::AdminPolicy => "adminnetworkpolicies",
@@ -88,6 +91,7 @@ impl Kind {
     fn api_version(self) -> &'static str {
         match self {
             Kind::NetworkPolicy => "networking.k8s.io/v1",
+            Kind::EndpointSlice => "discovery.k8s.io/v1",
             Kind::StagedPolicy => "projectcalico.org/v3",
             Kind::AdminPolicy | Kind::BaselinePolicy => "policy.networking.k8s.io/v1alpha1",
             Kind::ClusterPolicy => "policy.networking.k8s.io/v1alpha2",
@@ -107,6 +111,7 @@ impl Kind {
     fn group(self) -> &'static str {
         match self {
             Kind::NetworkPolicy => "networking.k8s.io",
+            Kind::EndpointSlice => "discovery.k8s.io",
             Kind::StagedPolicy => "projectcalico.org",
             Kind::AdminPolicy | Kind::BaselinePolicy | Kind::ClusterPolicy => {
                 "policy.networking.k8s.io"
@@ -131,6 +136,7 @@ impl Kind {
             Kind::Pod => "Pod",
             Kind::Service => "Service",
             Kind::ServiceAccount => "ServiceAccount",
+            Kind::EndpointSlice => "EndpointSlice",
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::StagedPolicy => "StagedKubernetesNetworkPolicy",
             Kind::AdminPolicy => "AdminNetworkPolicy",
@@ -155,6 +161,7 @@ impl Kind {
             Kind::Pod
                 | Kind::Service
                 | Kind::ServiceAccount
+                | Kind::EndpointSlice
                 | Kind::NetworkPolicy
                 | Kind::StagedPolicy
                 | Kind::CiliumPolicy
@@ -184,6 +191,7 @@ impl Kind {
             Some("Pod") => Kind::Pod,
             Some("Service") => Kind::Service,
             Some("ServiceAccount") => Kind::ServiceAccount,
+            Some("EndpointSlice") => Kind::EndpointSlice,
             Some("NetworkPolicy") => Kind::NetworkPolicy,
             Some("StagedKubernetesNetworkPolicy") => Kind::StagedPolicy,
             Some("AdminNetworkPolicy") => Kind::AdminPolicy,
@@ -219,29 +227,45 @@ type Key = (Kind, String, String);
 struct Watcher {
     kind: Kind,
     namespace: Option<String>,
-    /// Equality label selector (`a=b,c=d`): events of other objects are not sent.
-    labels: Vec<(String, String)>,
+    /// Label selector (`a=b,c!=d`): events of other objects are not sent.
+    labels: Vec<LabelTerm>,
     tx: mpsc::UnboundedSender<Bytes>,
 }
 
-/// `a=b,c=d` as pairs.
-fn equality_selector(query: &BTreeMap<String, String>) -> Vec<(String, String)> {
+/// One term of an equality-based label selector: `key=value`, or `key!=value` (which an
+/// object without the label also meets).
+struct LabelTerm {
+    key: String,
+    value: String,
+    equal: bool,
+}
+
+/// `a=b,c!=d` as terms.
+fn equality_selector(query: &BTreeMap<String, String>) -> Vec<LabelTerm> {
     query
         .get("labelSelector")
         .map(|s| {
             s.split(',')
-                .filter_map(|p| p.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .filter_map(|p| match p.split_once("!=") {
+                    Some((k, v)) => Some((k, v, false)),
+                    None => p.split_once('=').map(|(k, v)| (k, v, true)),
+                })
+                .map(|(k, v, equal)| LabelTerm {
+                    key: k.trim().to_string(),
+                    value: v.trim().to_string(),
+                    equal,
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// Whether an object carries every label of an equality selector.
-fn labelled(object: &Value, labels: &[(String, String)]) -> bool {
-    labels
-        .iter()
-        .all(|(k, v)| object["metadata"]["labels"][k.as_str()].as_str() == Some(v.as_str()))
+/// Whether an object meets every term of a label selector.
+fn labelled(object: &Value, terms: &[LabelTerm]) -> bool {
+    terms.iter().all(|t| {
+        let has = object["metadata"]["labels"][t.key.as_str()].as_str() == Some(t.value.as_str());
+        has == t.equal
+    })
 }
 
 #[derive(Default)]
@@ -751,6 +775,10 @@ fn route(path: &str) -> Option<(Kind, Option<String>)> {
         ["api", "v1", "namespaces", ns, "pods"] => Some((Kind::Pod, Some(ns.to_string()))),
         ["api", "v1", "namespaces", ns, "services"] => Some((Kind::Service, Some(ns.to_string()))),
         ["apis", "networking.k8s.io", "v1", "networkpolicies"] => Some((Kind::NetworkPolicy, None)),
+        ["apis", "discovery.k8s.io", "v1", "endpointslices"] => Some((Kind::EndpointSlice, None)),
+        ["apis", "discovery.k8s.io", "v1", "namespaces", ns, "endpointslices"] => {
+            Some((Kind::EndpointSlice, Some(ns.to_string())))
+        }
         ["apis", "networking.k8s.io", "v1", "namespaces", ns, "networkpolicies"] => {
             Some((Kind::NetworkPolicy, Some(ns.to_string())))
         }

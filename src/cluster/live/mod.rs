@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
 use k8s_openapi::api::networking::v1 as net;
 use kube::api::{Api, ListParams};
 use tokio::sync::mpsc;
@@ -75,6 +76,9 @@ pub struct Access {
     /// Whether ServiceAccounts are read (cluster-wide): where Calico's policies are, for its
     /// service account selectors.
     pub service_accounts: bool,
+    /// Whether the EndpointSlices of Services without a selector are read (cluster-wide):
+    /// where Cilium's policies are, for `toServices`.
+    pub endpoint_slices: bool,
     /// Whether Cilium's host firewall is on, as its agent's configuration says (`None`:
     /// Cilium's clusterwide policies are not read, or the configuration cannot be).
     pub cilium_host_firewall: Option<bool>,
@@ -252,6 +256,11 @@ async fn tier_kinds_served(conn: &Connection) -> Result<Option<Vec<&'static str>
 }
 
 /// Cilium's policy kinds the engine evaluates.
+/// The label an EndpointSlice's manager sets, and the value the EndpointSlice controller
+/// (which makes the slices of Services with a selector) gives it.
+const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
+const SLICE_CONTROLLER: &str = "endpointslice-controller.k8s.io";
+
 const CILIUM_KINDS: [&str; 2] = ["ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"];
 
 /// Which of Cilium's policy kinds the API server serves: one discovery request. Absent
@@ -528,6 +537,18 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
                 .to_string(),
         );
     }
+    // Cilium's toServices matches the endpoints of Services without a selector, which their
+    // EndpointSlices hold.
+    let endpoint_slices = !cilium_kinds.is_empty()
+        && can_list(conn, Api::<discovery::EndpointSlice>::all(client.clone())).await?;
+    if !cilium_kinds.is_empty() && !endpoint_slices {
+        hidden.push(
+            "endpointslices (discovery.k8s.io, forbidden cluster-wide): the endpoints of \
+             Services without a selector are not known, so what Cilium's toServices allows \
+             outside the cluster is unknown"
+                .to_string(),
+        );
+    }
     let staged_served = calico
         .as_ref()
         .is_some_and(|l| l.iter().any(|r| r == "stagedkubernetesnetworkpolicies"));
@@ -638,6 +659,7 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
         tiers_known,
         calico_sets_known,
         service_accounts,
+        endpoint_slices,
         cilium_host_firewall,
         hidden,
     })
@@ -724,6 +746,7 @@ impl Cache {
         let mut nodes = Vec::new();
         let mut services = Vec::new();
         let mut service_accounts = Vec::new();
+        let mut slices = Vec::new();
         let mut policies = Vec::new();
         let mut staged = Vec::new();
         let mut tiers = Vec::new();
@@ -741,6 +764,7 @@ impl Cache {
                     Item::Node(n) => nodes.push(n.clone()),
                     Item::Service(s) => services.push(s.clone()),
                     Item::ServiceAccount(a) => service_accounts.push(a.clone()),
+                    Item::EndpointSlice(e) => slices.push(e.clone()),
                     Item::Policy(p) => policies.push(p.clone()),
                     Item::Staged(s) => staged.push(s.clone()),
                     Item::Tier(t) => tiers.push(t.clone()),
@@ -798,6 +822,8 @@ impl Cache {
             }
         }
         nodes.sort_by(|a: &crate::policy::model::Node, b| a.name.cmp(&b.name));
+        // Every slice of a Service without a selector is watched where any is.
+        crate::policy::model::attach_endpoints(&mut services, &slices, self.access.endpoint_slices);
         let mut inventory = Inventory {
             namespaces: namespaces.into_values().collect(),
             pods,
@@ -905,6 +931,11 @@ struct Loops {
 
 impl Loops {
     fn add<K: Watched>(&mut self, label: String, api: Api<K>) {
+        self.add_selected(label, api, None);
+    }
+
+    /// A loop over the objects a label selector picks.
+    fn add_selected<K: Watched>(&mut self, label: String, api: Api<K>, labels: Option<String>) {
         let id = self.parts.len();
         self.parts.push(Part {
             label,
@@ -913,7 +944,7 @@ impl Loops {
             failing: None,
         });
         self.tasks
-            .push(tokio::spawn(watch::run(api, id, self.tx.clone())));
+            .push(tokio::spawn(watch::run(api, labels, id, self.tx.clone())));
     }
 }
 
@@ -961,6 +992,16 @@ impl Session {
         }
         if access.nodes {
             loops.add("nodes".into(), Api::<core::Node>::all(client.clone()));
+        }
+        if access.endpoint_slices {
+            // Only the slices the EndpointSlice controller does not make: those of Services
+            // without a selector (written by hand, or mirrored from Endpoints). The
+            // controller's own, one or more per Service, are never needed.
+            loops.add_selected(
+                "endpointslices".into(),
+                Api::<discovery::EndpointSlice>::all(client.clone()),
+                Some(format!("{MANAGED_BY}!={SLICE_CONTROLLER}")),
+            );
         }
         if access.service_accounts {
             loops.add(

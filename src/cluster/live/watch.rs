@@ -30,7 +30,9 @@ use crate::policy::compile::{compile_network_policy, FieldError};
 use crate::policy::compile_cilium::{compile_cilium_policy, CiliumCompiled, CiliumObject};
 use crate::policy::compile_tiers::{compile_tier_policy, TierKind, TierObject};
 use crate::policy::istio::{compile_authorization_policy, IstioObject};
-use crate::policy::model::{Namespace, Node, Origin, Pod, Policy, Service, ServiceAccount};
+use crate::policy::model::{
+    EndpointSlice, Namespace, Node, Origin, Pod, Policy, Service, ServiceAccount,
+};
 use crate::policy::tiers::TierPolicy;
 
 /// Objects per list page, as client-go's pager.
@@ -47,6 +49,8 @@ pub enum Item {
     Service(Service),
     /// A ServiceAccount: its labels, for Calico's service account selectors.
     ServiceAccount(ServiceAccount),
+    /// An EndpointSlice: the addresses of a Service without a selector.
+    EndpointSlice(EndpointSlice),
     Policy(Policy),
     /// A pod that has finished (Succeeded or Failed): policies no longer apply to it.
     Finished,
@@ -569,6 +573,15 @@ impl Watched for core::Service {
     }
 }
 
+impl Watched for k8s_openapi::api::discovery::v1::EndpointSlice {
+    fn item(&self) -> Item {
+        match convert::endpoint_slice(self, "default") {
+            Ok(slice) => Item::EndpointSlice(slice),
+            Err(errs) => invalid(self, errs),
+        }
+    }
+}
+
 impl Watched for core::ServiceAccount {
     fn item(&self) -> Item {
         match convert::service_account(self, "default") {
@@ -643,12 +656,24 @@ fn is_gone(e: &kube::Error) -> bool {
 /// returns that and the list's resourceVersion.
 pub async fn list_pages<K: Watched, T>(
     api: &Api<K>,
+    keep: impl FnMut(&K) -> T,
+) -> Result<(Vec<T>, String), kube::Error> {
+    list_selected(api, None, keep).await
+}
+
+/// The same, of the objects a label selector picks (`None`: all).
+async fn list_selected<K: Watched, T>(
+    api: &Api<K>,
+    labels: Option<&str>,
     mut keep: impl FnMut(&K) -> T,
 ) -> Result<(Vec<T>, String), kube::Error> {
     let mut items = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let mut params = ListParams::default().limit(PAGE_SIZE);
+        if let Some(l) = labels {
+            params = params.labels(l);
+        }
         if let Some(t) = &token {
             params = params.continue_token(t);
         }
@@ -664,14 +689,20 @@ pub async fn list_pages<K: Watched, T>(
     }
 }
 
-/// Runs until the receiver is gone (the session ended).
-pub async fn run<K: Watched>(api: Api<K>, id: usize, tx: mpsc::Sender<(usize, Change)>) {
+/// Runs until the receiver is gone (the session ended). `labels`: a label selector, so that
+/// only the objects it picks are listed and watched.
+pub async fn run<K: Watched>(
+    api: Api<K>,
+    labels: Option<String>,
+    id: usize,
+    tx: mpsc::Sender<(usize, Change)>,
+) {
     let mut backoff = Backoff::new();
     let mut version: Option<String> = None;
     loop {
         let from = match &version {
             Some(v) => v.clone(),
-            None => match list_pages(&api, |o| (key_of(o), o.item())).await {
+            None => match list_selected(&api, labels.as_deref(), |o| (key_of(o), o.item())).await {
                 Ok((items, v)) => {
                     backoff.reset();
                     if tx.send((id, Change::Listed(items))).await.is_err() {
@@ -689,7 +720,10 @@ pub async fn run<K: Watched>(api: Api<K>, id: usize, tx: mpsc::Sender<(usize, Ch
                 }
             },
         };
-        let params = WatchParams::default().timeout(WATCH_TIMEOUT_SECS);
+        let mut params = WatchParams::default().timeout(WATCH_TIMEOUT_SECS);
+        if let Some(l) = &labels {
+            params = params.labels(l);
+        }
         let stream = match api.watch(&params, &from).await {
             Ok(s) => s,
             Err(e) => {

@@ -127,7 +127,7 @@ impl<'a> PortView<'a> {
         let mut reach = self.nobody();
         for peer in &rule.peers {
             match peer {
-                CompiledPeer::Classes(s) => reach.add(
+                CompiledPeer::Classes(s) | CompiledPeer::Services { pods: s, .. } => reach.add(
                     &self.index.peer_sets[*s as usize],
                     self.index.peer_maybe[*s as usize].as_ref(),
                 ),

@@ -30,6 +30,7 @@ use super::model::{
     PortSpec, Protocol,
 };
 use super::selector::Selector;
+use super::service_peer::ServiceTargets;
 use super::set::PolicySet;
 use super::tiers::{Tier, TierPeer};
 use tiers::{tier_groups, CompiledTier, CompiledTierRule, Step, TierGroup, TierPeerSet};
@@ -391,6 +392,12 @@ enum CompiledPeer {
     Entity(Entity),
     Outside(IpBlock),
     Domains(Vec<String>),
+    /// Cilium `toServices`: `pods`, a peer set of the classes it may match (none surely);
+    /// `targets`, its Services in `service_targets`, for addresses.
+    Services {
+        pods: u32,
+        targets: u32,
+    },
     Unjudged,
 }
 
@@ -483,6 +490,8 @@ pub struct Index {
     /// Per peer set: classes it matches if labels that cannot be read are what it selects
     /// (`None`: every namespace involved has known labels).
     peer_maybe: Vec<Option<FixedBitSet>>,
+    /// The Services of each `toServices` peer, looked up once.
+    service_targets: Vec<ServiceTargets>,
     ip_blocks: Vec<IpBlock>,
     /// Tier policies in evaluation order, compiled.
     tiers: Vec<CompiledTier>,
@@ -681,6 +690,7 @@ impl Index {
         let class_count = classes.len();
         let mut peer_sets: Vec<FixedBitSet> = Vec::new();
         let mut peer_maybe: Vec<Option<FixedBitSet>> = Vec::new();
+        let mut service_targets: Vec<ServiceTargets> = Vec::new();
         let mut peer_set_ids: HashMap<(u32, Selector, Option<Selector>, bool), u32> =
             HashMap::new();
         let mut compiled = Vec::with_capacity(policies.policies.len());
@@ -764,6 +774,23 @@ impl Index {
                                 Peer::Outside(b) => CompiledPeer::Outside(b.clone()),
                                 Peer::Domains(names) => CompiledPeer::Domains(names.clone()),
                                 Peer::Unjudged(_) => CompiledPeer::Unjudged,
+                                Peer::Services(refs) => {
+                                    let targets = ServiceTargets::resolve(refs, &inventory);
+                                    let mut maybe = FixedBitSet::with_capacity(class_count);
+                                    for (c, class) in classes.iter().enumerate() {
+                                        let rep = &inventory.pods[class.representative as usize];
+                                        if targets.pod_doubt(rep).is_some() {
+                                            maybe.insert(c);
+                                        }
+                                    }
+                                    peer_sets.push(FixedBitSet::with_capacity(class_count));
+                                    peer_maybe.push((maybe.count_ones(..) > 0).then_some(maybe));
+                                    service_targets.push(targets);
+                                    CompiledPeer::Services {
+                                        pods: (peer_sets.len() - 1) as u32,
+                                        targets: (service_targets.len() - 1) as u32,
+                                    }
+                                }
                                 Peer::Pods { pods, namespaces } => {
                                     let (ns, selector) = match namespaces {
                                         NamespaceScope::PolicyNamespace => {
@@ -1027,6 +1054,7 @@ impl Index {
             compiled,
             peer_sets,
             peer_maybe,
+            service_targets,
             ip_blocks,
             tiers,
             groups,
@@ -1449,7 +1477,8 @@ impl Index {
             }
             (CompiledPeer::Unjudged, _) => return None,
             (CompiledPeer::Domains(_), _) => false,
-            (CompiledPeer::Classes(set), Endpoint::Pod { pod, .. }) => {
+            (CompiledPeer::Classes(set), Endpoint::Pod { pod, .. })
+            | (CompiledPeer::Services { pods: set, .. }, Endpoint::Pod { pod, .. }) => {
                 let class = self.pod_class[*pod as usize] as usize;
                 if self.peer_sets[*set as usize].contains(class) {
                     true
@@ -1461,6 +1490,21 @@ impl Index {
                 } else {
                     false
                 }
+            }
+            (CompiledPeer::Services { targets, .. }, endpoint) => {
+                // The ready endpoints of Services without a selector, as a CIDR set; an
+                // address whose membership is in doubt is unknown.
+                let t = &self.service_targets[*targets as usize];
+                let hit = self.outside_matches_with(|ip| t.holds(ip), endpoint);
+                if hit != Some(false) {
+                    return hit;
+                }
+                let doubt = self.outside_matches_with(|ip| t.address_doubt(ip).is_some(), endpoint);
+                return if doubt == Some(false) {
+                    Some(false)
+                } else {
+                    None
+                };
             }
             (CompiledPeer::Classes(_), _) => false,
             (CompiledPeer::IpBlock(b), endpoint) => {
@@ -1545,10 +1589,19 @@ impl Index {
 
     /// Whether a Cilium CIDR holds the far end: outside addresses only.
     pub(super) fn outside_matches(&self, block: &IpBlock, endpoint: &Endpoint) -> Option<bool> {
+        self.outside_matches_with(|ip| block.contains(ip), endpoint)
+    }
+
+    /// Whether a Cilium CIDR peer holding the addresses `contains` says matches the end.
+    fn outside_matches_with(
+        &self,
+        contains: impl Fn(&IpAddr) -> bool,
+        endpoint: &Endpoint,
+    ) -> Option<bool> {
         match endpoint {
             // With policy-cidr-match-mode nodes, a node's addresses are matched by CIDR too,
             // so an address that may be an unread node's is no longer in doubt.
-            Endpoint::External(ip) if block.contains(ip) => {
+            Endpoint::External(ip) if contains(ip) => {
                 Some(self.options.cilium_cidr_matches_nodes || self.inventory.nodes_known)
                     .filter(|&known| known)
             }
@@ -1557,7 +1610,7 @@ impl Index {
                     Some(ip) => std::slice::from_ref(ip),
                     None => &self.inventory.nodes[*node as usize].addresses,
                 };
-                Some(addrs.iter().any(|a| block.contains(a)))
+                Some(addrs.iter().any(&contains))
             }
             _ => Some(false),
         }

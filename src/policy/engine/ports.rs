@@ -333,7 +333,7 @@ impl<'a> Connectivity<'a> {
             };
             for peer in &rule.peers {
                 match peer {
-                    CompiledPeer::Classes(s) => {
+                    CompiledPeer::Classes(s) | CompiledPeer::Services { pods: s, .. } => {
                         sure.union_with(&index.peer_sets[*s as usize]);
                         if let Some(m) = &index.peer_maybe[*s as usize] {
                             maybe
