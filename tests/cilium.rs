@@ -1443,6 +1443,16 @@ fn services_stand_for_their_endpoints() {
         "{reason}"
     );
 
+    // effective lists what the Services stand for.
+    let index = verdicts::index_of(&world, &by_name, EngineOptions::default());
+    let api = index.pod_id("prod", "api").expect("api");
+    let e = netpol_tui::policy::effective::effective(&index, api);
+    let peers: Vec<&str> = e.egress.allows.iter().map(|a| a.peer.as_str()).collect();
+    assert_eq!(
+        peers,
+        ["the endpoints of Service prod/ext: 203.0.113.10; not ready, unknown: 203.0.113.11"]
+    );
+
     // lint: a reference that picks no Service.
     let loaded = load_text("t.yaml", &format!("{world}---\n{missing}")).unwrap();
     let index = Index::build(

@@ -498,6 +498,8 @@ fn bad_input_is_reported_precisely() {
         ("no-container-port.yaml", "no-container-port.yaml:8: Pod shop/web (document 1, line 1): spec.containers[0].ports[0].containerPort: is required"),
         ("cilium-entity.yaml", "cilium-entity.yaml:10: CiliumNetworkPolicy shop/bad-entity (document 1, line 1): spec.egress[0].toEntities[0]: unknown entity \"wrld\": must be one of all, world, cluster"),
         ("cilium-cidr.yaml", "cilium-cidr.yaml:10: CiliumClusterwideNetworkPolicy bad-cidr (document 1, line 1): spec.ingressDeny[0].fromCIDRSet[0].except[0]: 192.168.0.0/16 is not within 10.0.0.0/8"),
+        ("cilium-services.yaml", "cilium-services.yaml:11: CiliumNetworkPolicy shop/bad-services (document 1, line 1): spec.egress[0].toServices[0].k8sService.serviceName: is required"),
+        ("endpoint-slice.yaml", "endpoint-slice.yaml:9: EndpointSlice shop/payments-1 (document 1, line 1): endpoints[0].addresses[0]: \"203.0.113.300\" is not an IP address"),
         ("istio-action.yaml", "istio-action.yaml:9: AuthorizationPolicy shop/backend-authz (document 1, line 1): spec.action: unsupported value \"PERMIT\": must be ALLOW, DENY, AUDIT or CUSTOM"),
         ("service-target-port.yaml", "service-target-port.yaml:11: Service shop/web (document 1, line 1): spec.ports[0].targetPort: \"HTTP_PORT\" is not a valid port name"),
         ("misspelt-kind.yaml", "misspelt-kind.yaml:2: NetworkPolicyy shop/deny (document 1, line 1): kind: unknown kind \"NetworkPolicyy\" (networking.k8s.io/v1); did you mean NetworkPolicy?"),

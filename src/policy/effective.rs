@@ -407,7 +407,15 @@ fn rule_allowances(
             out.push(Allowance {
                 policy: policy.key(),
                 rule: r,
-                peer: describe_peer(peer, &policy.namespace),
+                peer: match peer {
+                    super::model::Peer::Services(refs) => format!(
+                        "{}: {}",
+                        describe_peer(peer, &policy.namespace),
+                        super::service_peer::ServiceTargets::resolve(refs, index.inventory())
+                            .summary()
+                    ),
+                    _ => describe_peer(peer, &policy.namespace),
+                },
                 peer_pods: index.peer_pods(pid, direction, r, i),
                 peer_pods_unknown: index.peer_pods_unknown(pid, direction, r, i),
                 ports: ports.clone(),

@@ -119,6 +119,35 @@ impl ServiceTargets {
             })
     }
 
+    /// What the peer stands for, in words: the addresses, the pods in doubt, what is unknown.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if self.services.is_empty() && self.outside_unknown.is_empty() {
+            parts.push("no Service is picked: nothing".to_string());
+        }
+        let listed = |ips: &[IpAddr]| ips.iter().map(|ip| ip.to_string()).collect::<Vec<_>>();
+        if !self.addresses.is_empty() {
+            parts.push(listed(&self.addresses).join(", "));
+        }
+        if !self.doubtful.is_empty() {
+            parts.push(format!(
+                "not ready, unknown: {}",
+                listed(&self.doubtful).join(", ")
+            ));
+        }
+        for (_, selector, service) in &self.selecting {
+            parts.push(format!(
+                "the pods of {service} ({selector}) from Cilium 1.17 on, unknown"
+            ));
+        }
+        parts.extend(
+            self.outside_unknown
+                .iter()
+                .map(|why| format!("unknown: {why}")),
+        );
+        parts.join("; ")
+    }
+
     /// Whether the address is one of the ready endpoints.
     pub fn holds(&self, ip: &IpAddr) -> bool {
         self.addresses.binary_search(ip).is_ok()
