@@ -1549,7 +1549,38 @@ fn a_service_without_a_selector_is_unknown() {
         &[
             "? UNKNOWN",
             "Service shop/legacy has no selector",
-            "EndpointSlices, which are not read",
+            "EndpointSlices that were not read",
+        ],
+    );
+}
+
+/// A Service without a selector whose EndpointSlices are among the files: its addresses
+/// are named, each to be explained on its own; `:svc` in the UI lists them too.
+#[test]
+fn a_service_without_a_selector_names_its_endpoints_where_read() {
+    let slice = "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: legacy-1, namespace: shop, labels: {kubernetes.io/service-name: legacy}}\naddressType: IPv4\nendpoints:\n- addresses: [192.0.2.40]\n- addresses: [192.0.2.41]\n  conditions: {ready: false}\n";
+    let text = run(
+        bin()
+            .args([
+                "explain",
+                "-f",
+                "tests/fixtures/services",
+                "-f",
+                "-",
+                "--from",
+                "shop/client",
+                "--to",
+                "shop/svc/legacy",
+            ])
+            .write_stdin(slice),
+        3,
+    );
+    assert_has(
+        &text,
+        &[
+            "? UNKNOWN",
+            "Service shop/legacy has no selector: its EndpointSlices hold the addresses 192.0.2.40;",
+            "explain a flow to each with --to ADDRESS",
         ],
     );
 }

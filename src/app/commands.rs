@@ -311,9 +311,20 @@ fn services_text(inv: &crate::policy::model::Inventory) -> String {
                 format!("{}/{}→{}{node}", p.protocol, p.port, p.target)
             })
             .collect();
-        let pods = match &s.selector {
-            None => "pods: not told (no selector)".to_string(),
-            Some(sel) => {
+        let pods = match (&s.selector, &s.endpoints) {
+            (None, None) => "no selector; its EndpointSlices were not read".to_string(),
+            (None, Some(e)) => {
+                let ready: Vec<String> = e.ready.iter().map(|ip| ip.to_string()).collect();
+                let mut text = format!("no selector; endpoints: {}", ready.join(", "));
+                if ready.is_empty() {
+                    text = "no selector; no ready endpoint".to_string();
+                }
+                if !e.not_ready.is_empty() {
+                    text.push_str(&format!(" ({} not ready)", e.not_ready.len()));
+                }
+                text
+            }
+            (Some(sel), _) => {
                 let labels: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 format!(
                     "{} pod(s) behind it ({})",

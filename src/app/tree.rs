@@ -438,11 +438,19 @@ pub(super) fn go_to(state: &mut State, target: Target) {
                 return;
             };
             let Some(selector) = &svc.selector else {
-                state.say(format!(
-                    "Service {} has no selector: the pods behind it are written elsewhere \
-                     (EndpointSlices), not read here",
-                    svc.key()
-                ));
+                state.say(match &svc.endpoints {
+                    None => format!(
+                        "Service {} has no selector: its endpoints are written in \
+                         EndpointSlices, which were not read",
+                        svc.key()
+                    ),
+                    Some(e) => format!(
+                        "Service {} has no selector: {} ready endpoint(s) in its \
+                         EndpointSlices, no pod of its own",
+                        svc.key(),
+                        e.ready.len()
+                    ),
+                });
                 return;
             };
             // The pods behind it: its namespace, filtered by its selector (kubectl syntax).

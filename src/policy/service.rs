@@ -411,12 +411,33 @@ pub fn explain_service(
             explanation: explain(index, &b.flow(src, protocol)),
         })
         .collect();
+    let listed = |ips: &[std::net::IpAddr]| {
+        ips.iter()
+            .map(|ip| ip.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let unknown = if s.selector.is_none() {
-        Some(format!(
-            "Service {} has no selector: its endpoints are written outside the Service \
-             (EndpointSlices, which are not read), so the pods behind it are unknown",
-            s.key()
-        ))
+        match &s.endpoints {
+            None => Some(format!(
+                "Service {} has no selector: its endpoints are written outside the Service, \
+                 in EndpointSlices that were not read, so what is behind it is unknown",
+                s.key()
+            )),
+            Some(e) if !e.ready.is_empty() => Some(format!(
+                "Service {} has no selector: its EndpointSlices hold the addresses {}; \
+                 explain a flow to each with --to ADDRESS",
+                s.key(),
+                listed(&e.ready)
+            )),
+            Some(e) if !e.not_ready.is_empty() => Some(format!(
+                "Service {} has no selector, and its EndpointSlices hold only endpoints that \
+                 are not ready ({})",
+                s.key(),
+                listed(&e.not_ready)
+            )),
+            Some(_) => None,
+        }
     } else if backends.is_empty() && !inv.hidden.is_empty() {
         Some(format!(
             "Service {} selects no pod among those that could be read; not visible: {}",
