@@ -844,6 +844,39 @@ fn a_cilium_policy_stays_selected_across_a_new_world() {
     );
 }
 
+/// `:svc` names the endpoints of a Service without a selector where its EndpointSlices were
+/// read, and says so where they were not.
+#[test]
+fn svc_names_the_endpoints_of_a_service_without_a_selector() {
+    let svc = |name: &str| {
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: production}}\nspec: {{ports: [{{port: 443}}]}}\n")
+    };
+    let slice = "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: payments-1, namespace: production, labels: {kubernetes.io/service-name: payments}}\naddressType: IPv4\nendpoints:\n- addresses: [203.0.113.40]\n- addresses: [203.0.113.41]\n  conditions: {ready: false}\n";
+    let text = format!(
+        "{}\n---\n{}---\n{}---\n{slice}",
+        demo::DEMO_YAML,
+        svc("payments"),
+        svc("legacy")
+    );
+    let world = netpol_tui::cluster::files::load_text("demo", &text)
+        .expect("loads")
+        .world;
+    let mut s = demo_state(120, 40);
+    update(&mut s, common::prepared(world));
+    press(&mut s, KeyCode::Char(':'));
+    type_text(&mut s, "svc");
+    press(&mut s, KeyCode::Enter);
+    let Some(Overlay::Text { text, .. }) = &s.overlay else {
+        panic!("no Services view")
+    };
+    for want in [
+        "no selector; endpoints: 203.0.113.40 (1 not ready)",
+        "no selector; its EndpointSlices were not read",
+    ] {
+        assert!(text.contains(want), "{want:?} in {text}");
+    }
+}
+
 /// `:svc` lists the Services (type, addresses, ports to target ports, pods behind);
 /// `:svc NAME` shows the pods behind one.
 #[test]
