@@ -1585,6 +1585,24 @@ fn a_service_without_a_selector_names_its_endpoints_where_read() {
     );
 }
 
+/// A Cilium policy leaves a direction alone by having no rules for it (it has no
+/// policyTypes): effective says so in its own words.
+#[test]
+fn effective_says_why_a_cilium_policy_leaves_a_direction_open() {
+    let world = "apiVersion: v1\nkind: Pod\nmetadata: {name: app, namespace: prod, labels: {app: app}}\nspec: {containers: [{name: c}]}\n---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: out, namespace: prod}\nspec:\n  endpointSelector: {matchLabels: {app: app}}\n  egress: [{toEntities: [world]}]\n";
+    let text = run(
+        bin()
+            .args(["effective", "-f", "-", "prod/app"])
+            .write_stdin(world),
+        0,
+    );
+    assert_has(
+        &text,
+        &["selected by CiliumNetworkPolicy/prod/out (no ingress rules)"],
+    );
+    assert!(!text.contains("policyTypes"), "{text}");
+}
+
 /// A Service whose selector matches no pod: nothing answers, which is no policy's doing.
 #[test]
 fn a_service_without_pods_says_so() {

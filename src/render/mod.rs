@@ -941,15 +941,24 @@ fn effective_np_side(out: &mut String, side: &EffectiveSide, paint: &Paint) {
                 paint.warn("not isolated:")
             );
         }
-        if !side.selecting_without_isolating.is_empty() {
+        // A NetworkPolicy leaves a direction alone by its policyTypes; a Cilium policy by
+        // having no rules of that direction.
+        let (cilium, plain): (Vec<&String>, Vec<&String>) = side
+            .selecting_without_isolating
+            .iter()
+            .partition(|k| k.starts_with("Cilium"));
+        for (keys, why) in [
+            (plain, format!("policyTypes without {}", capital(dir))),
+            (cilium, format!("no {dir} rules")),
+        ] {
+            if keys.is_empty() {
+                continue;
+            }
+            let keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
             let _ = writeln!(
                 out,
                 "    {}",
-                paint.dim(&format!(
-                    "selected by {} (policyTypes without {})",
-                    side.selecting_without_isolating.join(", "),
-                    capital(dir)
-                ))
+                paint.dim(&format!("selected by {} ({why})", keys.join(", ")))
             );
         }
         return;
