@@ -1155,3 +1155,224 @@ fn service_accounts_by_their_labels() {
         "{why}"
     );
 }
+
+/// The world with Services: `prod/apiserver` without a selector and one endpoint,
+/// 192.0.2.1 (an EndpointSlice); `prod/lost` without a selector or slices among the files;
+/// `prod/web-svc` selecting `app: web`.
+fn service_world() -> String {
+    format!(
+        "{WORLD}---
+apiVersion: v1
+kind: Service
+metadata: {{name: apiserver, namespace: prod}}
+spec: {{ports: [{{port: 8080}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: apiserver, namespace: prod, labels: {{kubernetes.io/service-name: apiserver}}}}
+addressType: IPv4
+endpoints: [{{addresses: [192.0.2.1]}}]
+ports: [{{port: 8080, protocol: TCP}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: lost, namespace: prod}}
+spec: {{ports: [{{port: 8080}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web-svc, namespace: prod}}
+spec: {{selector: {{app: web}}, ports: [{{port: 8080}}]}}
+"
+    )
+}
+
+/// "NetworkPolicy" resource reference, `services` of an entity rule: only traffic to or from
+/// the endpoints of the selected Service matches, and only to or from each endpoint's port
+/// (its EndpointSlices'; felix matches a destination by address, port and protocol, a source
+/// by address). Which ports, and whether endpoints that are not ready count, is not judged,
+/// so a possible endpoint is unknown; anything that is no endpoint is surely not matched.
+/// The namespace defaults to the policy's own.
+#[test]
+fn services_match_their_endpoints_only() {
+    let world = service_world();
+    let out = |name: &str, to: &str| {
+        calico(
+            "prod",
+            name,
+            &format!(
+                "selector: app == 'api'\ntypes: [Egress]\negress:\n- action: Allow\n  destination: {{services: {to}}}"
+            ),
+        )
+    };
+    let apiserver = out("to-apiserver", "{name: apiserver}");
+    let web = out("to-web", "{name: web-svc}");
+    let lost = out("to-lost", "{name: lost}");
+    let nope = out("to-nope", "{name: nope}");
+    let elsewhere = out("to-dev", "{name: apiserver, namespace: dev}");
+    let from_web = calico(
+        "prod",
+        "from-web",
+        "selector: app == 'api'\ningress:\n- action: Allow\n  source: {services: {name: web-svc}}",
+    );
+    let global_unnamed = global(
+        "to-apiserver",
+        "selector: app == 'api'\ntypes: [Egress]\negress:\n- action: Allow\n  destination: {services: {name: apiserver}}",
+    );
+    run(
+        &world,
+        vec![
+            case(
+                "an endpoint: its port is not judged",
+                &apiserver,
+                "prod/api",
+                "192.0.2.1",
+                Unknown,
+            ),
+            case(
+                "no endpoint: the tier ends in deny",
+                &apiserver,
+                "prod/api",
+                "192.0.2.2",
+                Denied,
+            ),
+            case(
+                "a pod is no endpoint of it",
+                &apiserver,
+                "prod/api",
+                "prod/web",
+                Denied,
+            ),
+            case(
+                "a pod behind a Service with a selector",
+                &web,
+                "prod/api",
+                "prod/web",
+                Unknown,
+            ),
+            case("a pod not behind it", &web, "prod/api", "dev/shell", Denied),
+            case(
+                "an address not behind it",
+                &web,
+                "prod/api",
+                "192.0.2.1",
+                Denied,
+            ),
+            case(
+                "slices not read: anything may be",
+                &lost,
+                "prod/api",
+                "192.0.2.1",
+                Unknown,
+            ),
+            case(
+                "slices not read: a pod may be too",
+                &lost,
+                "prod/api",
+                "prod/web",
+                Unknown,
+            ),
+            case("no such Service", &nope, "prod/api", "192.0.2.1", Denied),
+            case(
+                "another namespace's Service",
+                &elsewhere,
+                "prod/api",
+                "192.0.2.1",
+                Denied,
+            ),
+            case(
+                "a source behind it",
+                &from_web,
+                "prod/web",
+                "prod/api",
+                Unknown,
+            ),
+            case(
+                "a source not behind it",
+                &from_web,
+                "dev/shell",
+                "prod/api",
+                Denied,
+            ),
+            case(
+                "a global policy names no namespace",
+                &global_unnamed,
+                "prod/api",
+                "192.0.2.2",
+                Unknown,
+            ),
+        ],
+    );
+    // An endpoint written by hand may be a pod's address: of two pods alike but for their
+    // addresses, only the listed one may be matched.
+    let pinned = format!(
+        "{world}---
+apiVersion: v1
+kind: Pod
+metadata: {{name: web2, namespace: prod, labels: {{app: web}}}}
+spec: {{nodeName: n2, containers: [{{name: c}}]}}
+status: {{podIP: 10.1.0.9}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: pinned, namespace: prod}}
+spec: {{ports: [{{port: 8080}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: pinned, namespace: prod, labels: {{kubernetes.io/service-name: pinned}}}}
+addressType: IPv4
+endpoints: [{{addresses: [10.1.0.2]}}]
+"
+    );
+    let to_pinned = out("to-pinned", "{name: pinned}");
+    run(
+        &pinned,
+        vec![
+            case(
+                "the listed pod",
+                &to_pinned,
+                "prod/api",
+                "prod/web",
+                Unknown,
+            ),
+            case(
+                "a pod alike, not listed",
+                &to_pinned,
+                "prod/api",
+                "prod/web2",
+                Denied,
+            ),
+        ],
+    );
+}
+
+/// `services` cannot be combined with selectors, nets or service accounts, and needs a name:
+/// refused, naming the field, as Calico's API server refuses it.
+#[test]
+fn bad_service_matches_name_the_field() {
+    use netpol_tui::cluster::files::load_text;
+    for (rule, field, message) in [
+        (
+            "destination: {services: {name: web-svc}, selector: app == 'web'}",
+            "spec.egress[0].destination.services",
+            "cannot be combined with selector",
+        ),
+        (
+            "destination: {services: {namespace: prod}}",
+            "spec.egress[0].destination.services.name",
+            "is required",
+        ),
+    ] {
+        let policy = calico(
+            "prod",
+            "bad",
+            &format!("selector: app == 'api'\negress:\n- action: Allow\n  {rule}"),
+        );
+        let err = load_text("bad.yaml", &format!("{WORLD}\n---\n{policy}"))
+            .err()
+            .unwrap_or_else(|| panic!("refused: {rule}"))
+            .to_string();
+        assert!(err.contains(&format!("{field}: {message}")), "{err}");
+    }
+}

@@ -1804,6 +1804,48 @@ async fn endpoint_slices_are_read_for_ciliums_to_services() {
     mock.assert_read_only();
 }
 
+/// Where Calico's policies are read (and Cilium's are not), EndpointSlices are read too, for
+/// `services`: a flow to an address that is no endpoint of the Service is decided, one to an
+/// endpoint is unknown (its ports are not judged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_slices_are_read_for_calicos_services() {
+    use mockapi::objects::calico_policy;
+    let mock = MockApi::start().await;
+    cluster(&mock);
+    mock.serve_calico();
+    mock.apply(json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "production"},
+        "spec": {"ports": [{"port": 443}]}}));
+    mock.apply(
+        json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "namespace": "production",
+            "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4", "endpoints": [{"addresses": ["192.0.2.1"]}],
+        "ports": [{"port": 6443, "protocol": "TCP"}]}),
+    );
+    mock.apply(calico_policy(
+        "production",
+        "backend-to-apiserver",
+        json!({"selector": "app == 'backend'", "types": ["Egress"],
+               "egress": [{"action": "Allow", "protocol": "TCP",
+                           "destination": {"services": {"name": "kubernetes"}}}]}),
+    ));
+    let config = kubeconfig(&mock, &["mock"]);
+    let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
+    assert!(session.access.endpoint_slices);
+    assert!(status.hidden.is_empty(), "{:?}", status.hidden);
+    let e = why(&world, "production/backend", "192.0.2.1", 6443);
+    let reason = e.unknown.expect("an endpoint: its ports are not judged");
+    assert!(
+        reason.contains("192.0.2.1 is an endpoint of Service production/kubernetes"),
+        "{reason}"
+    );
+    let e = why(&world, "production/backend", "192.0.2.2", 6443);
+    assert!(!e.allowed && e.unknown.is_none(), "{:?}", e.unknown);
+    drop(session);
+    mock.assert_read_only();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calico_policies_are_judged_where_served() {
     use mockapi::objects::calico_policy;

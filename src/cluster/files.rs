@@ -1321,11 +1321,12 @@ impl Builder {
                 .insert(ns.clone(), convert::implicit_namespace(&ns));
         }
 
-        // Among files, a Service's slices may simply have been left out: only those read
-        // are known.
+        // Among files, the slices of a Service without a selector are often left out (as by
+        // `kubectl get all`): only those read are known. A Service with a selector has its
+        // pods among the files, and slices beyond them would be there too.
         let mut services: Vec<Service> = self.services.into_values().collect();
         let slices: Vec<EndpointSlice> = self.endpoint_slices.into_values().collect();
-        attach_endpoints(&mut services, &slices, false);
+        attach_endpoints(&mut services, &slices, [false, true]);
         let mut inventory = Inventory {
             namespaces: self.namespaces.into_values().collect(),
             pods: self.pods.into_values().collect(),

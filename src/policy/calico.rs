@@ -25,8 +25,8 @@ use super::compile::{check_metadata, parse_cidr, Errors, NameRule};
 use super::error::FieldErrors;
 use super::model::{Direction, Origin, PortMatch, PortSpec, Protocol};
 use super::tiers::{
-    Action, CalicoAddressSet, CalicoEnd, CalicoPlace, CalicoTier, Order, ServiceAccounts, Subject,
-    Tier, TierPeer, TierPolicy, TierRule,
+    Action, CalicoAddressSet, CalicoEnd, CalicoPlace, CalicoService, CalicoTier, Order,
+    ServiceAccounts, Subject, Tier, TierPeer, TierPolicy, TierRule,
 };
 
 pub const API_VERSION: &str = "projectcalico.org/v3";
@@ -744,9 +744,26 @@ fn end(e: &EntityRule, namespace: Option<&str>) -> CalicoEnd {
             .collect()
     };
     let mut unjudged = Vec::new();
-    if e.services.is_some() {
-        unjudged.push("a Service (services), whose endpoints are not judged".to_string());
-    }
+    // Checked in `rule_text`. A GlobalNetworkPolicy has no namespace of its own to default to.
+    let services = e.services.as_ref().and_then(|v| {
+        let name = v["name"].as_str()?.to_string();
+        match v["namespace"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .or(namespace)
+        {
+            Some(ns) => Some(CalicoService {
+                namespace: ns.to_string(),
+                name,
+            }),
+            None => {
+                unjudged.push(format!(
+                    "Service {name} without a namespace, in a policy that has none"
+                ));
+                None
+            }
+        }
+    });
     CalicoEnd {
         namespace: namespace.map(str::to_string),
         selector: parse(&e.selector),
@@ -770,6 +787,7 @@ fn end(e: &EntityRule, namespace: Option<&str>) -> CalicoEnd {
                 .as_str()
                 .and_then(|text| CalicoSelector::parse(text).ok()),
         }),
+        services,
         unjudged,
     }
 }
@@ -893,7 +911,39 @@ fn rule_text(r: &CalicoRule, path: &str, errs: &mut Errors) -> String {
             }
             words.push("service accounts".into());
         }
-        if e.services.is_some() {
+        if let Some(s) = &e.services {
+            let at = format!("{path}.{field}.services");
+            match s {
+                Value::Object(m) => {
+                    if m.get("name")
+                        .is_none_or(|n| n.as_str().is_none_or(str::is_empty))
+                    {
+                        errs.push(&format!("{at}.name"), "is required");
+                    }
+                    if m.get("namespace").is_some_and(|n| !n.is_string()) {
+                        errs.push(&format!("{at}.namespace"), "must be a namespace name");
+                    }
+                }
+                _ => errs.push(&at, "must be an object with name and namespace"),
+            }
+            let others: Vec<&str> = [
+                (e.selector.is_some(), "selector"),
+                (e.not_selector.is_some(), "notSelector"),
+                (e.namespace_selector.is_some(), "namespaceSelector"),
+                (e.nets.is_some(), "nets"),
+                (e.not_nets.is_some(), "notNets"),
+                (e.service_accounts.is_some(), "serviceAccounts"),
+            ]
+            .into_iter()
+            .filter(|(set, _)| *set)
+            .map(|(_, name)| name)
+            .collect();
+            if !others.is_empty() {
+                errs.push(
+                    &at,
+                    format!("cannot be combined with {}", others.join(", ")),
+                );
+            }
             words.push("a Service".into());
         }
         if !words.is_empty() {
@@ -1193,7 +1243,11 @@ impl AddressSets<'_> {
 /// `None` where one depends on what cannot be read, with the reason in words. A selector
 /// matches pods by [`selects`]'s labels, and other addresses by the NetworkSets,
 /// GlobalNetworkSets and HostEndpoints that hold them ([`AddressSets`]).
-pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
+pub fn end_matches(
+    end: &CalicoEnd,
+    seen: &Seen,
+    inventory: &super::model::Inventory,
+) -> (Option<bool>, String) {
     let one;
     let addrs: &[IpAddr] = match seen {
         Seen::Pod { addr: Some(ip), .. } => {
@@ -1234,6 +1288,12 @@ pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
         }
     }
     let mut unknown: Vec<String> = Vec::new();
+    if let Some(service) = &end.services {
+        match service_excludes(service, seen, addrs, &who, inventory) {
+            Ok(why) => return (Some(false), why),
+            Err(why) => unknown.push(why),
+        }
+    }
     // The address set through which a selector matches an address that is no pod's.
     let mut through: Option<String> = None;
     let workload = match seen {
@@ -1392,6 +1452,80 @@ pub fn end_matches(end: &CalicoEnd, seen: &Seen) -> (Option<bool>, String) {
         (Some(true), format!("{who} matches {}{via}", end.describe()))
     } else {
         (None, format!("unknown: {}", unknown.join("; ")))
+    }
+}
+
+/// Whether a `services` condition surely excludes what is seen (`Ok`, saying why), or may
+/// hold it (`Err`, saying what is not judged). Calico matches the endpoints of the Service as
+/// its EndpointSlices list them: a destination by address, port and protocol, a source by
+/// address. Which ports, and whether endpoints that are not ready count, is not judged; so a
+/// possible endpoint is never a sure match, and anything else is surely none.
+fn service_excludes(
+    service: &CalicoService,
+    seen: &Seen,
+    addrs: &[IpAddr],
+    who: &str,
+    inv: &super::model::Inventory,
+) -> Result<String, String> {
+    let key = format!("{}/{}", service.namespace, service.name);
+    match inv.namespaces.iter().find(|n| n.name == service.namespace) {
+        Some(ns) if !ns.services_known => {
+            return Err(format!(
+                "the Services of namespace {} could not be read",
+                service.namespace
+            ))
+        }
+        None if inv.namespaces.iter().any(|n| !n.services_known) => {
+            return Err(format!(
+                "namespace {} was not seen, and Services are not read everywhere",
+                service.namespace
+            ))
+        }
+        _ => {}
+    }
+    let Some(s) = inv
+        .services
+        .iter()
+        .find(|s| s.namespace == service.namespace && s.name == service.name)
+    else {
+        return Ok(format!(
+            "Service {key} does not exist, so it has no endpoints"
+        ));
+    };
+    let judged = "which of its endpoints' ports Calico matches, and whether it counts \
+                  endpoints that are not ready, is not judged";
+    if let Some(selector) = &s.selector {
+        let behind = |p: &super::model::Pod| {
+            p.namespace == s.namespace && selector.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+        };
+        match seen {
+            Seen::Pod { pod, .. } if behind(pod) => {
+                return Err(format!("{} is behind Service {key}; {judged}", pod.key()))
+            }
+            Seen::Pod { .. } => {}
+            _ => {
+                let pods = inv.pods.iter();
+                if let Some(p) = pods
+                    .filter(|p| behind(p))
+                    .find(|p| p.ips.iter().any(|ip| addrs.contains(ip)))
+                {
+                    return Err(format!(
+                        "{who} is the address of {}, behind Service {key}; {judged}",
+                        p.key()
+                    ));
+                }
+            }
+        }
+    }
+    match &s.endpoints {
+        None => Err(format!("the EndpointSlices of Service {key} were not read")),
+        Some(e) => match addrs
+            .iter()
+            .find(|a| e.ready.contains(a) || e.not_ready.contains(a))
+        {
+            Some(a) => Err(format!("{a} is an endpoint of Service {key}; {judged}")),
+            None => Ok(format!("{who} is no endpoint of Service {key}")),
+        },
     }
 }
 

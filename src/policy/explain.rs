@@ -56,6 +56,10 @@ pub struct SideExplanation {
     pub isolated_by: Vec<String>,
     /// Every policy of the pod's namespace, and what it did.
     pub policies: Vec<PolicyTrace>,
+    /// Whether policies that may select the pod could not be read (or whether they select
+    /// it cannot be told), so that the side may be unknown without any listed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub policies_unread: bool,
     /// The tier rule that decided this side (before or after NetworkPolicy), if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decided_by: Option<TierCite>,
@@ -654,6 +658,7 @@ fn explain_side(
             .map(|&p| all[p as usize].key())
             .collect(),
         policies: traces,
+        policies_unread: !known,
         decided_by: None,
         passed: Vec::new(),
         tiers: Vec::new(),
@@ -714,6 +719,7 @@ impl SideExplanation {
             allowed_by: None,
             isolated_by: Vec::new(),
             policies: Vec::new(),
+            policies_unread: false,
             decided_by: None,
             passed: Vec::new(),
             tiers: Vec::new(),

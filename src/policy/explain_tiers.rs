@@ -444,7 +444,7 @@ fn peer_check(
 /// Whether a Calico rule's end holds one end of the flow.
 fn calico_check(index: &Index, end: &CalicoEnd, endpoint: &Endpoint, i: usize) -> Check {
     let seen = index.calico_seen(endpoint);
-    let (matched, reason) = end_matches(end, &seen);
+    let (matched, reason) = end_matches(end, &seen, index.inventory());
     Check {
         index: i,
         what: end.describe(),

@@ -263,8 +263,9 @@ pub struct Service {
     /// The Service's own labels: what Cilium's `toServices` selects Services by.
     #[serde(default, skip_serializing_if = "Labels::is_empty")]
     pub labels: Labels,
-    /// For a Service without a selector, the addresses its EndpointSlices hold; `None` where
-    /// they were not read (or for a Service with a selector, whose pods are its endpoints).
+    /// The addresses its EndpointSlices hold, as far as they were read (`None`: not read).
+    /// For a Service with a selector, these are the slices beyond those the EndpointSlice
+    /// controller makes from its pods (live, those are never fetched).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<ServiceEndpoints>,
     #[serde(skip)]
@@ -295,11 +296,20 @@ pub struct EndpointSlice {
     pub addresses: ServiceEndpoints,
 }
 
-/// Gives each Service without a selector the addresses of its EndpointSlices. `complete`:
-/// every slice of such Services was read, so a Service with none has no endpoints; else a
-/// Service none of whose slices was read has endpoints not known.
-pub fn attach_endpoints(services: &mut [Service], slices: &[EndpointSlice], complete: bool) {
-    for service in services.iter_mut().filter(|s| s.selector.is_none()) {
+/// Gives each Service the addresses of its EndpointSlices. `complete`, for Services without
+/// a selector and for those with one: every slice of such Services was read, so one with
+/// none has no endpoints (beyond its pods); else a Service none of whose slices was read
+/// has endpoints not known.
+pub fn attach_endpoints(
+    services: &mut [Service],
+    slices: &[EndpointSlice],
+    [selectorless, selecting]: [bool; 2],
+) {
+    for service in services.iter_mut() {
+        let complete = match service.selector {
+            None => selectorless,
+            Some(_) => selecting,
+        };
         let mut mine = slices
             .iter()
             .filter(|e| e.namespace == service.namespace && e.service == service.name)

@@ -415,9 +415,20 @@ pub struct CalicoEnd {
     /// A serviceAccounts condition: pods only, by their service account.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_accounts: Option<ServiceAccounts>,
-    /// Conditions this reader cannot judge, in words (a Service, source ports).
+    /// A `services` condition: the endpoints of one Service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<CalicoService>,
+    /// Conditions this reader cannot judge, in words (source ports, an HTTP match).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unjudged: Vec<String>,
+}
+
+/// A Calico rule's `services`: the endpoints of the Service `namespace/name` (the namespace
+/// defaults to the policy's own).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CalicoService {
+    pub namespace: String,
+    pub name: String,
 }
 
 /// A Calico rule's `serviceAccounts`: pods whose service account has one of `names` (none:
@@ -490,6 +501,12 @@ impl CalicoEnd {
         }
         if let Some(sa) = &self.service_accounts {
             words.push(sa.to_string());
+        }
+        if let Some(s) = &self.services {
+            words.push(format!(
+                "the endpoints of Service {}/{}",
+                s.namespace, s.name
+            ));
         }
         words.extend(self.unjudged.iter().cloned());
         if words.is_empty() {

@@ -613,7 +613,7 @@ fn end_text(out: &mut String, side: &SideExplanation, paint: &Paint) {
 }
 
 fn side_policies_text(out: &mut String, side: &SideExplanation, paint: &Paint) {
-    if side.policies.is_empty() && side.outcome == "unknown" {
+    if side.policies.is_empty() && side.policies_unread {
         let _ = writeln!(
             out,
             "  {}",

@@ -282,9 +282,11 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
     })
 }
 
-/// The Services Cilium's `toServices` may pick: in ns0, `ext` without a selector (ready
-/// endpoint 8.8.8.8, one not ready at fd00::99) and `sel` selecting `app=a`; in ns1, `ext`
-/// whose endpoints were not read and `sel` selecting `tier=b`. The `ext`s carry `kind=ext`.
+/// The Services Cilium's `toServices` and Calico's `services` may pick: in ns0, `ext`
+/// without a selector (ready endpoints 8.8.8.8 and 10.0.1.11, one not ready at fd00::99) and
+/// `sel` selecting `app=a` (no slices beyond its pods); in ns1, `ext` whose endpoints were
+/// not read and `sel` selecting `tier=b` (whose other slices were not read either). The
+/// `ext`s carry `kind=ext`.
 fn services() -> Vec<netpol_tui::policy::model::Service> {
     use netpol_tui::policy::model::{Service, ServiceEndpoints, ServiceType};
     let service = |ns: usize, name: &str, selector: Option<(&str, &str)>| Service {
@@ -305,14 +307,18 @@ fn services() -> Vec<netpol_tui::policy::model::Service> {
         endpoints: None,
         origin: Default::default(),
     };
+    // Its endpoints include pod1's address, where pod1 has one: pods of one class may then
+    // differ in being an endpoint.
     let mut ext = service(0, "ext", None);
     ext.endpoints = Some(ServiceEndpoints {
-        ready: vec!["8.8.8.8".parse().unwrap()],
+        ready: vec!["8.8.8.8".parse().unwrap(), "10.0.1.11".parse().unwrap()],
         not_ready: vec!["fd00::99".parse().unwrap()],
     });
+    let mut sel = service(0, "sel", Some(("app", "a")));
+    sel.endpoints = Some(ServiceEndpoints::default());
     vec![
         ext,
-        service(0, "sel", Some(("app", "a"))),
+        sel,
         service(1, "ext", None),
         service(1, "sel", Some(("tier", "b"))),
     ]
@@ -729,10 +735,26 @@ fn calico_end() -> impl Strategy<Value = serde_json::Value> {
         nets(),
         nets(),
         0..8u8,
+        prop::option::weighted(
+            0.15,
+            (
+                prop::sample::select(vec!["ext", "sel", "none"]),
+                prop::option::of(prop::sample::select(NAMESPACES.to_vec())),
+            ),
+        ),
     )
         .prop_map(
-            |(selector, not_selector, namespaces, nets, not_nets, rare)| {
+            |(selector, not_selector, namespaces, nets, not_nets, rare, service)| {
                 let mut end = serde_json::Map::new();
+                // The endpoints of a Service: a condition that stands alone.
+                if let Some((name, namespace)) = service {
+                    let mut m = serde_json::json!({ "name": name });
+                    if let Some(ns) = namespace {
+                        m["namespace"] = ns.into();
+                    }
+                    end.insert("services".into(), m);
+                    return serde_json::Value::Object(end);
+                }
                 let mut put = |k: &str, v: serde_json::Value| {
                     end.insert(k.into(), v);
                 };

@@ -76,8 +76,8 @@ pub struct Access {
     /// Whether ServiceAccounts are read (cluster-wide): where Calico's policies are, for its
     /// service account selectors.
     pub service_accounts: bool,
-    /// Whether the EndpointSlices of Services without a selector are read (cluster-wide):
-    /// where Cilium's policies are, for `toServices`.
+    /// Whether EndpointSlices are read (cluster-wide, all but those made from a Service's pods):
+    /// where Cilium's or Calico's policies are, for `toServices` and `services`.
     pub endpoint_slices: bool,
     /// Whether Cilium's host firewall is on, as its agent's configuration says (`None`:
     /// Cilium's clusterwide policies are not read, or the configuration cannot be).
@@ -537,15 +537,16 @@ pub async fn discover(conn: &Connection) -> Result<Access, LiveError> {
                 .to_string(),
         );
     }
-    // Cilium's toServices matches the endpoints of Services without a selector, which their
+    // Cilium's toServices and Calico's services match the endpoints of Services, which their
     // EndpointSlices hold.
-    let endpoint_slices = !cilium_kinds.is_empty()
-        && can_list(conn, Api::<discovery::EndpointSlice>::all(client.clone())).await?;
-    if !cilium_kinds.is_empty() && !endpoint_slices {
+    let by_service = !cilium_kinds.is_empty() || !calico_kinds.is_empty();
+    let endpoint_slices =
+        by_service && can_list(conn, Api::<discovery::EndpointSlice>::all(client.clone())).await?;
+    if by_service && !endpoint_slices {
         hidden.push(
             "endpointslices (discovery.k8s.io, forbidden cluster-wide): the endpoints of \
-             Services without a selector are not known, so what Cilium's toServices allows \
-             outside the cluster is unknown"
+             Services are not known beyond their pods, so what Cilium's toServices and \
+             Calico's services matches decide is unknown"
                 .to_string(),
         );
     }
@@ -823,7 +824,11 @@ impl Cache {
         }
         nodes.sort_by(|a: &crate::policy::model::Node, b| a.name.cmp(&b.name));
         // Every slice of a Service without a selector is watched where any is.
-        crate::policy::model::attach_endpoints(&mut services, &slices, self.access.endpoint_slices);
+        crate::policy::model::attach_endpoints(
+            &mut services,
+            &slices,
+            [self.access.endpoint_slices; 2],
+        );
         let mut inventory = Inventory {
             namespaces: namespaces.into_values().collect(),
             pods,
@@ -995,8 +1000,9 @@ impl Session {
         }
         if access.endpoint_slices {
             // Only the slices the EndpointSlice controller does not make: those of Services
-            // without a selector (written by hand, or mirrored from Endpoints). The
-            // controller's own, one or more per Service, are never needed.
+            // without a selector (written by hand, or mirrored from Endpoints), and any a
+            // Service with a selector has besides. The controller's own, one or more per
+            // Service, hold the pods its selector picks, which the pods already tell.
             loops.add_selected(
                 "endpointslices".into(),
                 Api::<discovery::EndpointSlice>::all(client.clone()),

@@ -579,6 +579,18 @@ impl Index {
                 });
                 for end in ends.chain(rule.own.as_ref()) {
                     by_account |= end.service_accounts.is_some();
+                    // A Service's endpoints by address: pods of one class agree on them.
+                    let service = end.services.as_ref().and_then(|m| {
+                        inventory
+                            .services
+                            .iter()
+                            .find(|s| s.namespace == m.namespace && s.name == m.name)
+                    });
+                    if let Some(e) = service.and_then(|s| s.endpoints.as_ref()) {
+                        for ip in e.ready.iter().chain(&e.not_ready) {
+                            add_net(&ipnet::IpNet::from(*ip));
+                        }
+                    }
                     end.nets.iter().chain(&end.not_nets).for_each(&mut add_net);
                     if end.ip_version.is_some() {
                         everywhere.iter().for_each(&mut add_net);
@@ -892,7 +904,7 @@ impl Index {
                     namespace,
                     addr: None,
                 };
-                super::calico::end_matches(end, &seen).0
+                super::calico::end_matches(end, &seen, &inventory).0
             });
             peer_sets.push(set);
             peer_maybe.push(maybe);

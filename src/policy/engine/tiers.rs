@@ -325,7 +325,7 @@ impl Index {
     fn calico_end_holds(&self, set: u32, end: &CalicoEnd, endpoint: &Endpoint) -> Option<bool> {
         match endpoint {
             Endpoint::Pod { pod, addr: None } => self.set_holds(set, self.pod_class[*pod as usize]),
-            _ => end_matches(end, &self.calico_seen(endpoint)).0,
+            _ => end_matches(end, &self.calico_seen(endpoint), &self.inventory).0,
         }
     }
 
