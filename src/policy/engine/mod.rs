@@ -703,6 +703,8 @@ impl Index {
         let mut peer_sets: Vec<FixedBitSet> = Vec::new();
         let mut peer_maybe: Vec<Option<FixedBitSet>> = Vec::new();
         let mut service_targets: Vec<ServiceTargets> = Vec::new();
+        let mut service_peer_ids: HashMap<Vec<super::model::ServiceRef>, (u32, u32)> =
+            HashMap::new();
         let mut peer_set_ids: HashMap<(u32, Selector, Option<Selector>, bool), u32> =
             HashMap::new();
         let mut compiled = Vec::with_capacity(policies.policies.len());
@@ -787,21 +789,29 @@ impl Index {
                                 Peer::Domains(names) => CompiledPeer::Domains(names.clone()),
                                 Peer::Unjudged(_) => CompiledPeer::Unjudged,
                                 Peer::Services(refs) => {
-                                    let targets = ServiceTargets::resolve(refs, &inventory);
-                                    let mut maybe = FixedBitSet::with_capacity(class_count);
-                                    for (c, class) in classes.iter().enumerate() {
-                                        let rep = &inventory.pods[class.representative as usize];
-                                        if targets.pod_doubt(rep).is_some() {
-                                            maybe.insert(c);
-                                        }
-                                    }
-                                    peer_sets.push(FixedBitSet::with_capacity(class_count));
-                                    peer_maybe.push((maybe.count_ones(..) > 0).then_some(maybe));
-                                    service_targets.push(targets);
-                                    CompiledPeer::Services {
-                                        pods: (peer_sets.len() - 1) as u32,
-                                        targets: (service_targets.len() - 1) as u32,
-                                    }
+                                    // Looked up once per distinct list of Services.
+                                    let (pods, targets) = *service_peer_ids
+                                        .entry(refs.clone())
+                                        .or_insert_with(|| {
+                                            let targets = ServiceTargets::resolve(refs, &inventory);
+                                            let mut maybe = FixedBitSet::with_capacity(class_count);
+                                            for (c, class) in classes.iter().enumerate() {
+                                                let rep = class.representative as usize;
+                                                if targets.pod_doubt(&inventory.pods[rep]).is_some()
+                                                {
+                                                    maybe.insert(c);
+                                                }
+                                            }
+                                            peer_sets.push(FixedBitSet::with_capacity(class_count));
+                                            peer_maybe
+                                                .push((maybe.count_ones(..) > 0).then_some(maybe));
+                                            service_targets.push(targets);
+                                            (
+                                                (peer_sets.len() - 1) as u32,
+                                                (service_targets.len() - 1) as u32,
+                                            )
+                                        });
+                                    CompiledPeer::Services { pods, targets }
                                 }
                                 Peer::Pods { pods, namespaces } => {
                                     let (ns, selector) = match namespaces {
