@@ -1156,9 +1156,9 @@ fn service_accounts_by_their_labels() {
     );
 }
 
-/// The world with Services: `prod/apiserver` without a selector and one endpoint,
-/// 192.0.2.1 (an EndpointSlice); `prod/lost` without a selector or slices among the files;
-/// `prod/web-svc` selecting `app: web`.
+/// The world with Services: `prod/apiserver` without a selector, one endpoint at 192.0.2.1
+/// and one not ready at 192.0.2.3, serving TCP 8080 (an EndpointSlice); `prod/lost` without
+/// a selector or slices among the files; `prod/web-svc` selecting `app: web`.
 fn service_world() -> String {
     format!(
         "{WORLD}---
@@ -1171,7 +1171,7 @@ apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: {{name: apiserver, namespace: prod, labels: {{kubernetes.io/service-name: apiserver}}}}
 addressType: IPv4
-endpoints: [{{addresses: [192.0.2.1]}}]
+endpoints: [{{addresses: [192.0.2.1]}}, {{addresses: [192.0.2.3], conditions: {{ready: false}}}}]
 ports: [{{port: 8080, protocol: TCP}}]
 ---
 apiVersion: v1
@@ -1189,10 +1189,11 @@ spec: {{selector: {{app: web}}, ports: [{{port: 8080}}]}}
 
 /// "NetworkPolicy" resource reference, `services` of an entity rule: only traffic to or from
 /// the endpoints of the selected Service matches, and only to or from each endpoint's port
-/// (its EndpointSlices'; felix matches a destination by address, port and protocol, a source
-/// by address). Which ports, and whether endpoints that are not ready count, is not judged,
-/// so a possible endpoint is unknown; anything that is no endpoint is surely not matched.
-/// The namespace defaults to the policy's own.
+/// (its EndpointSlices'; Felix matches a destination by address, port and protocol, a source
+/// by address). A ready endpoint at a listed port matches; whether endpoints that are not
+/// ready count, and which of a Service's pods are endpoints (their slices are not read), is
+/// not judged: unknown. Anything that is no endpoint is surely not matched. The namespace
+/// defaults to the policy's own.
 #[test]
 fn services_match_their_endpoints_only() {
     let world = service_world();
@@ -1215,6 +1216,11 @@ fn services_match_their_endpoints_only() {
         "from-web",
         "selector: app == 'api'\ningress:\n- action: Allow\n  source: {services: {name: web-svc}}",
     );
+    let from_apiserver = calico(
+        "prod",
+        "from-apiserver",
+        "selector: app == 'api'\ningress:\n- action: Allow\n  source: {services: {name: apiserver}}",
+    );
     let global_unnamed = global(
         "to-apiserver",
         "selector: app == 'api'\ntypes: [Egress]\negress:\n- action: Allow\n  destination: {services: {name: apiserver}}",
@@ -1223,11 +1229,50 @@ fn services_match_their_endpoints_only() {
         &world,
         vec![
             case(
-                "an endpoint: its port is not judged",
+                "a ready endpoint at its port",
                 &apiserver,
                 "prod/api",
                 "192.0.2.1",
+                Allowed,
+            ),
+            (
+                "a ready endpoint at another port",
+                apiserver.clone(),
+                "prod/api",
+                "192.0.2.1",
+                Tcp,
+                9090,
+                Denied,
+            ),
+            (
+                "a ready endpoint, another protocol",
+                apiserver.clone(),
+                "prod/api",
+                "192.0.2.1",
+                Udp,
+                8080,
+                Denied,
+            ),
+            case(
+                "an endpoint that is not ready",
+                &apiserver,
+                "prod/api",
+                "192.0.2.3",
                 Unknown,
+            ),
+            case(
+                "a source by its address alone",
+                &from_apiserver,
+                "192.0.2.1",
+                "prod/api",
+                Allowed,
+            ),
+            case(
+                "a source that is no endpoint",
+                &from_apiserver,
+                "192.0.2.2",
+                "prod/api",
+                Denied,
             ),
             case(
                 "no endpoint: the tier ends in deny",

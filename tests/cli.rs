@@ -1603,33 +1603,49 @@ fn effective_says_why_a_cilium_policy_leaves_a_direction_open() {
     assert!(!text.contains("policyTypes"), "{text}");
 }
 
-/// Calico's `services` to the API server: its endpoint is unknown (which ports Calico takes
-/// from the slices is not judged), and anything else surely no endpoint. A side left unknown
-/// by a Calico rule is not said to have NetworkPolicies that could not be read.
+/// Calico's `services` to the API server: its ready endpoint at the slice's port matches,
+/// another port or address does not, and an endpoint that is not ready is unknown. A side
+/// left unknown by a Calico rule is not said to have NetworkPolicies that could not be read.
 #[test]
 fn calico_services_match_endpoints_only() {
-    let world = "apiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: prod, labels: {app: api}}\nspec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.1}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: kubernetes, namespace: default}\nspec: {ports: [{port: 443}]}\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: kubernetes, namespace: default, labels: {kubernetes.io/service-name: kubernetes}}\naddressType: IPv4\nendpoints: [{addresses: [192.0.2.1]}]\nports: [{name: https, port: 6443, protocol: TCP}]\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: to-apiserver, namespace: prod}\nspec:\n  selector: app == 'api'\n  types: [Egress]\n  egress:\n  - action: Allow\n    protocol: TCP\n    destination: {services: {name: kubernetes, namespace: default}}\n";
-    let explain = |to: &str, code: i32| {
+    let world = "apiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: prod, labels: {app: api}}\nspec: {containers: [{name: c}]}\nstatus: {podIP: 10.1.0.1}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: kubernetes, namespace: default}\nspec: {ports: [{port: 443}]}\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: kubernetes, namespace: default, labels: {kubernetes.io/service-name: kubernetes}}\naddressType: IPv4\nendpoints: [{addresses: [192.0.2.1]}, {addresses: [192.0.2.2], conditions: {ready: false}}]\nports: [{name: https, port: 6443, protocol: TCP}]\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: to-apiserver, namespace: prod}\nspec:\n  selector: app == 'api'\n  types: [Egress]\n  egress:\n  - action: Allow\n    protocol: TCP\n    destination: {services: {name: kubernetes, namespace: default}}\n";
+    let explain = |to: &str, port: &str, code: i32| {
         run(
             bin()
                 .args([
-                    "explain", "-f", "-", "--from", "prod/api", "--to", to, "-p", "6443",
+                    "explain", "-f", "-", "--from", "prod/api", "--to", to, "-p", port,
                 ])
                 .write_stdin(world),
             code,
         )
     };
-    let text = explain("192.0.2.1", 3);
+    let text = explain("192.0.2.1", "6443", 0);
+    assert_has(
+        &text,
+        &[
+            "✓ ALLOWED",
+            "192.0.2.1 matches the endpoints of Service default/kubernetes",
+        ],
+    );
+    let text = explain("192.0.2.1", "443", 1);
+    assert_has(
+        &text,
+        &[
+            "✗ DENIED",
+            "is an endpoint of Service default/kubernetes, at TCP/6443, not TCP/443",
+        ],
+    );
+    let text = explain("192.0.2.2", "6443", 3);
     assert_has(
         &text,
         &[
             "? UNKNOWN",
-            "192.0.2.1 is an endpoint of Service default/kubernetes",
+            "192.0.2.2 is an endpoint of Service default/kubernetes that is not ready",
             "no policy in this namespace",
         ],
     );
     assert!(!text.contains("could be read"), "{text}");
-    let text = explain("192.0.2.9", 1);
+    let text = explain("192.0.2.9", "6443", 1);
     assert_has(
         &text,
         &[

@@ -1805,8 +1805,8 @@ async fn endpoint_slices_are_read_for_ciliums_to_services() {
 }
 
 /// Where Calico's policies are read (and Cilium's are not), EndpointSlices are read too, for
-/// `services`: a flow to an address that is no endpoint of the Service is decided, one to an
-/// endpoint is unknown (its ports are not judged).
+/// `services`: a flow to the Service's endpoint at its port is allowed, one to another port or
+/// address is not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoint_slices_are_read_for_calicos_services() {
     use mockapi::objects::calico_policy;
@@ -1834,14 +1834,15 @@ async fn endpoint_slices_are_read_for_calicos_services() {
     let (session, world, status) = live::open(&target(&config), WAIT).await.unwrap();
     assert!(session.access.endpoint_slices);
     assert!(status.hidden.is_empty(), "{:?}", status.hidden);
-    let e = why(&world, "production/backend", "192.0.2.1", 6443);
-    let reason = e.unknown.expect("an endpoint: its ports are not judged");
-    assert!(
-        reason.contains("192.0.2.1 is an endpoint of Service production/kubernetes"),
-        "{reason}"
-    );
-    let e = why(&world, "production/backend", "192.0.2.2", 6443);
-    assert!(!e.allowed && e.unknown.is_none(), "{:?}", e.unknown);
+    assert!(allowed(&world, "production/backend", "192.0.2.1", 6443));
+    for (to, port) in [("192.0.2.1", 443), ("192.0.2.2", 6443)] {
+        let e = why(&world, "production/backend", to, port);
+        assert!(
+            !e.allowed && e.unknown.is_none(),
+            "{to}:{port} {:?}",
+            e.unknown
+        );
+    }
     drop(session);
     mock.assert_read_only();
 }

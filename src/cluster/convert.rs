@@ -449,6 +449,26 @@ pub fn endpoint_slice(
             ),
         ));
     }
+    // The ports of every endpoint; an entry without a number stands for every port, which
+    // no list says.
+    let mut ports = Vec::new();
+    let mut every = false;
+    for (i, p) in slice.ports.iter().flatten().enumerate() {
+        let path = format!("ports[{i}]");
+        let proto = protocol(p.protocol.as_deref(), &path, &mut errs);
+        match p.port {
+            None => every = true,
+            Some(n) => {
+                let number = port_number(n, format!("{path}.port"), &mut errs);
+                if let (Some(n), Some(proto)) = (number, proto) {
+                    ports.push((proto, n));
+                }
+            }
+        }
+    }
+    ports.sort();
+    ports.dedup();
+    addresses.ports = (!every && !ports.is_empty()).then_some(ports);
     for (i, endpoint) in slice.endpoints.iter().enumerate() {
         if !ip_slice {
             break;
@@ -492,7 +512,26 @@ pub fn endpoints(
     let mut errs = Vec::new();
     check_metadata(&endpoints.metadata, NameRule::DnsSubdomain, &mut errs);
     let mut addresses = ServiceEndpoints::default();
+    // One list of ports when every subset has the same.
+    let mut ports: Option<Option<Vec<(Protocol, u16)>>> = None;
     for (i, subset) in endpoints.subsets.iter().flatten().enumerate() {
+        let mut these = Vec::new();
+        for (j, p) in subset.ports.iter().flatten().enumerate() {
+            let path = format!("subsets[{i}].ports[{j}]");
+            let proto = protocol(p.protocol.as_deref(), &path, &mut errs);
+            let number = port_number(p.port, format!("{path}.port"), &mut errs);
+            if let (Some(proto), Some(n)) = (proto, number) {
+                these.push((proto, n));
+            }
+        }
+        these.sort();
+        these.dedup();
+        let these = (!these.is_empty()).then_some(these);
+        ports = Some(match ports {
+            None => these,
+            Some(seen) if seen == these => seen,
+            Some(_) => None,
+        });
         let lists = [
             ("addresses", &subset.addresses, true),
             ("notReadyAddresses", &subset.not_ready_addresses, false),
@@ -510,6 +549,7 @@ pub fn endpoints(
             }
         }
     }
+    addresses.ports = ports.flatten();
     if !errs.is_empty() {
         return Err(errs);
     }

@@ -260,7 +260,7 @@ fn calico_statements(
             namespace: index.namespace(&p.namespace),
             addr: Some(ip),
         };
-        end_matches(end, &seen, inv).0
+        end_matches(end, &seen, inv, None).0
     };
     let judged = |end: &CalicoEnd| -> Result<(), String> {
         if let Some(why) = end.unjudged.first() {

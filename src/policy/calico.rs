@@ -580,6 +580,9 @@ fn compile_rule(r: &CalicoRule, direction: Direction, namespace: Option<&str>) -
     };
     let mut source = end(&r.source, namespace);
     let mut destination = end(&r.destination, namespace);
+    if let Some(s) = &mut destination.services {
+        s.destination = true;
+    }
     // Flows carry their destination port only.
     for (list, name) in [
         (&r.source.ports, "ports"),
@@ -755,6 +758,7 @@ fn end(e: &EntityRule, namespace: Option<&str>) -> CalicoEnd {
             Some(ns) => Some(CalicoService {
                 namespace: ns.to_string(),
                 name,
+                destination: false,
             }),
             None => {
                 unjudged.push(format!(
@@ -1243,10 +1247,13 @@ impl AddressSets<'_> {
 /// `None` where one depends on what cannot be read, with the reason in words. A selector
 /// matches pods by [`selects`]'s labels, and other addresses by the NetworkSets,
 /// GlobalNetworkSets and HostEndpoints that hold them ([`AddressSets`]).
+/// `port`: the flow's protocol and destination port, where the end is judged for one flow
+/// (a Service's endpoints are matched by their ports too).
 pub fn end_matches(
     end: &CalicoEnd,
     seen: &Seen,
     inventory: &super::model::Inventory,
+    port: Option<(Protocol, u16)>,
 ) -> (Option<bool>, String) {
     let one;
     let addrs: &[IpAddr] = match seen {
@@ -1289,9 +1296,10 @@ pub fn end_matches(
     }
     let mut unknown: Vec<String> = Vec::new();
     if let Some(service) = &end.services {
-        match service_excludes(service, seen, addrs, &who, inventory) {
-            Ok(why) => return (Some(false), why),
-            Err(why) => unknown.push(why),
+        match service_holds(service, seen, addrs, &who, inventory, port) {
+            (Some(false), why) => return (Some(false), why),
+            (None, why) => unknown.push(why),
+            (Some(true), _) => {}
         }
     }
     // The address set through which a selector matches an address that is no pod's.
@@ -1455,28 +1463,31 @@ pub fn end_matches(
     }
 }
 
-/// Whether a `services` condition surely excludes what is seen (`Ok`, saying why), or may
-/// hold it (`Err`, saying what is not judged). Calico matches the endpoints of the Service as
-/// its EndpointSlices list them: a destination by address, port and protocol, a source by
-/// address. Which ports, and whether endpoints that are not ready count, is not judged; so a
-/// possible endpoint is never a sure match, and anything else is surely none.
-fn service_excludes(
+/// Whether a `services` condition holds what is seen: the endpoints of the Service as its
+/// EndpointSlices list them, a destination by address, port and protocol, a source by
+/// address (as Felix builds its IP sets). Judged where the slices tell: a ready endpoint
+/// (for a destination, at one of the ports every slice lists) holds, anything that is no
+/// endpoint does not. Whether endpoints that are not ready count is not judged, nor are a
+/// Service's pods, whose slices (made from them) are not read.
+fn service_holds(
     service: &CalicoService,
     seen: &Seen,
     addrs: &[IpAddr],
     who: &str,
     inv: &super::model::Inventory,
-) -> Result<String, String> {
+    port: Option<(Protocol, u16)>,
+) -> (Option<bool>, String) {
     let key = format!("{}/{}", service.namespace, service.name);
+    let unknown = |why: String| (None, why);
     match inv.namespaces.iter().find(|n| n.name == service.namespace) {
         Some(ns) if !ns.services_known => {
-            return Err(format!(
+            return unknown(format!(
                 "the Services of namespace {} could not be read",
                 service.namespace
             ))
         }
         None if inv.namespaces.iter().any(|n| !n.services_known) => {
-            return Err(format!(
+            return unknown(format!(
                 "namespace {} was not seen, and Services are not read everywhere",
                 service.namespace
             ))
@@ -1488,19 +1499,23 @@ fn service_excludes(
         .iter()
         .find(|s| s.namespace == service.namespace && s.name == service.name)
     else {
-        return Ok(format!(
-            "Service {key} does not exist, so it has no endpoints"
-        ));
+        return (
+            Some(false),
+            format!("Service {key} does not exist, so it has no endpoints"),
+        );
     };
-    let judged = "which of its endpoints' ports Calico matches, and whether it counts \
-                  endpoints that are not ready, is not judged";
+    let pods_unjudged = "the slices made from a Service's pods are not read, so which of its \
+                         pods are endpoints, and at which ports, is not judged";
     if let Some(selector) = &s.selector {
         let behind = |p: &super::model::Pod| {
             p.namespace == s.namespace && selector.iter().all(|(k, v)| p.labels.get(k) == Some(v))
         };
         match seen {
             Seen::Pod { pod, .. } if behind(pod) => {
-                return Err(format!("{} is behind Service {key}; {judged}", pod.key()))
+                return unknown(format!(
+                    "{} is behind Service {key}; {pods_unjudged}",
+                    pod.key()
+                ))
             }
             Seen::Pod { .. } => {}
             _ => {
@@ -1509,23 +1524,56 @@ fn service_excludes(
                     .filter(|p| behind(p))
                     .find(|p| p.ips.iter().any(|ip| addrs.contains(ip)))
                 {
-                    return Err(format!(
-                        "{who} is the address of {}, behind Service {key}; {judged}",
+                    return unknown(format!(
+                        "{who} is the address of {}, behind Service {key}; {pods_unjudged}",
                         p.key()
                     ));
                 }
             }
         }
     }
-    match &s.endpoints {
-        None => Err(format!("the EndpointSlices of Service {key} were not read")),
-        Some(e) => match addrs
-            .iter()
-            .find(|a| e.ready.contains(a) || e.not_ready.contains(a))
-        {
-            Some(a) => Err(format!("{a} is an endpoint of Service {key}; {judged}")),
-            None => Ok(format!("{who} is no endpoint of Service {key}")),
-        },
+    let Some(e) = &s.endpoints else {
+        return unknown(format!("the EndpointSlices of Service {key} were not read"));
+    };
+    if let Some(a) = addrs.iter().find(|a| e.not_ready.contains(a)) {
+        return unknown(format!(
+            "{a} is an endpoint of Service {key} that is not ready, and whether Calico counts \
+             such endpoints is not judged"
+        ));
+    }
+    let Some(a) = addrs.iter().find(|a| e.ready.contains(a)) else {
+        return (
+            Some(false),
+            format!("{who} is no endpoint of Service {key}"),
+        );
+    };
+    if !service.destination {
+        return (Some(true), format!("{a} is an endpoint of Service {key}"));
+    }
+    // A pod is judged by its class, for every flow at once: its port is not at hand.
+    let ports = e
+        .ports
+        .as_ref()
+        .filter(|_| !matches!(seen, Seen::Pod { .. }));
+    match (ports, port) {
+        (Some(ports), Some((protocol, number))) if ports.contains(&(protocol, number)) => (
+            Some(true),
+            format!("{a} is an endpoint of Service {key} at {protocol}/{number}"),
+        ),
+        (Some(ports), Some((protocol, number))) => {
+            let listed: Vec<String> = ports.iter().map(|(p, n)| format!("{p}/{n}")).collect();
+            (
+                Some(false),
+                format!(
+                    "{a} is an endpoint of Service {key}, at {}, not {protocol}/{number}",
+                    listed.join(", ")
+                ),
+            )
+        }
+        _ => unknown(format!(
+            "{a} is an endpoint of Service {key}, and which of its ports Calico matches is \
+             not judged"
+        )),
     }
 }
 

@@ -193,7 +193,7 @@ pub fn walk(
             let own = rule
                 .own
                 .as_ref()
-                .map(|end| calico_check(index, end, own_end, 0));
+                .map(|end| calico_check(index, end, own_end, flow, 0));
             let own_holds = own
                 .as_ref()
                 .map_or(Some(true), |c| (!c.unknown).then_some(c.matched));
@@ -201,7 +201,7 @@ pub fn walk(
                 .peers
                 .iter()
                 .enumerate()
-                .map(|(i, peer)| peer_check(index, peer, (subject, other), i))
+                .map(|(i, peer)| peer_check(index, peer, (subject, other), flow, i))
                 .collect();
             let ports: Vec<Check> = rule
                 .ports
@@ -337,6 +337,7 @@ fn peer_check(
     index: &Index,
     peer: &TierPeer,
     (subject, other): (&Pod, &Endpoint),
+    flow: &Flow,
     i: usize,
 ) -> Check {
     let inv = index.inventory();
@@ -421,7 +422,7 @@ fn peer_check(
         TierPeer::Entity(e) => cilium_peer_check(index, CiliumPeer::Entity(*e), subject, other),
         TierPeer::Outside(b) => cilium_peer_check(index, CiliumPeer::Outside(b), subject, other),
         TierPeer::Unjudged(w) => cilium_peer_check(index, CiliumPeer::Unjudged(w), subject, other),
-        TierPeer::Calico(end) => return calico_check(index, end, other, i),
+        TierPeer::Calico(end) => return calico_check(index, end, other, flow, i),
         TierPeer::Domains(names) => match other {
             Endpoint::External(ip) => super::checks::domain_check(index, names, ip),
             _ => (
@@ -442,9 +443,21 @@ fn peer_check(
 }
 
 /// Whether a Calico rule's end holds one end of the flow.
-fn calico_check(index: &Index, end: &CalicoEnd, endpoint: &Endpoint, i: usize) -> Check {
+/// A pod with no address of its own in the flow is judged for every flow at once, as the
+/// engine judges its class: without the flow's port.
+fn calico_check(
+    index: &Index,
+    end: &CalicoEnd,
+    endpoint: &Endpoint,
+    flow: &Flow,
+    i: usize,
+) -> Check {
     let seen = index.calico_seen(endpoint);
-    let (matched, reason) = end_matches(end, &seen, index.inventory());
+    let port = match endpoint {
+        Endpoint::Pod { addr: None, .. } => None,
+        _ => Some((flow.protocol, flow.port)),
+    };
+    let (matched, reason) = end_matches(end, &seen, index.inventory(), port);
     Check {
         index: i,
         what: end.describe(),

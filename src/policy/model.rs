@@ -283,6 +283,10 @@ pub struct ServiceEndpoints {
     /// terminating one, say) still counts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_ready: Vec<IpAddr>,
+    /// The ports every endpoint serves, where every slice read lists the same ones (sorted);
+    /// `None` where slices differ, or list none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<(Protocol, u16)>>,
 }
 
 /// One EndpointSlice, or one legacy Endpoints object, as read: the Service it belongs to
@@ -319,10 +323,18 @@ pub fn attach_endpoints(
             continue;
         }
         let mut all = ServiceEndpoints::default();
+        let mut ports: Option<Option<Vec<(Protocol, u16)>>> = None;
         for slice in mine {
             all.ready.extend(&slice.addresses.ready);
             all.not_ready.extend(&slice.addresses.not_ready);
+            let these = slice.addresses.ports.clone().filter(|p| !p.is_empty());
+            ports = Some(match ports {
+                None => these,
+                Some(seen) if seen == these => seen,
+                Some(_) => None,
+            });
         }
+        all.ports = ports.flatten();
         all.ready.sort();
         all.ready.dedup();
         all.not_ready.sort();

@@ -429,6 +429,9 @@ pub struct CalicoEnd {
 pub struct CalicoService {
     pub namespace: String,
     pub name: String,
+    /// A destination's match: by address, port and protocol (a source's is by address).
+    #[serde(default)]
+    pub destination: bool,
 }
 
 /// A Calico rule's `serviceAccounts`: pods whose service account has one of `names` (none:

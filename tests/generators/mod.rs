@@ -283,7 +283,8 @@ pub fn world() -> impl Strategy<Value = (Inventory, Vec<Policy>)> {
 }
 
 /// The Services Cilium's `toServices` and Calico's `services` may pick: in ns0, `ext`
-/// without a selector (ready endpoints 8.8.8.8 and 10.0.1.11, one not ready at fd00::99) and
+/// without a selector (ready endpoints 8.8.8.8 and 10.0.1.11 serving UDP 53 and TCP 80, one
+/// not ready at fd00::99) and
 /// `sel` selecting `app=a` (no slices beyond its pods); in ns1, `ext` whose endpoints were
 /// not read and `sel` selecting `tier=b` (whose other slices were not read either). The
 /// `ext`s carry `kind=ext`.
@@ -313,6 +314,7 @@ fn services() -> Vec<netpol_tui::policy::model::Service> {
     ext.endpoints = Some(ServiceEndpoints {
         ready: vec!["8.8.8.8".parse().unwrap(), "10.0.1.11".parse().unwrap()],
         not_ready: vec!["fd00::99".parse().unwrap()],
+        ports: Some(vec![(Protocol::Udp, 53), (Protocol::Tcp, 80)]),
     });
     let mut sel = service(0, "sel", Some(("app", "a")));
     sel.endpoints = Some(ServiceEndpoints::default());

@@ -914,7 +914,7 @@ impl Index {
                     namespace,
                     addr: None,
                 };
-                super::calico::end_matches(end, &seen, &inventory).0
+                super::calico::end_matches(end, &seen, &inventory, None).0
             });
             peer_sets.push(set);
             peer_maybe.push(maybe);

@@ -322,10 +322,19 @@ impl Index {
     /// Whether a Calico end holds an endpoint of a flow.
     /// A pod with no address of its own in the flow is judged by its class (all its
     /// addresses, as the matrix does).
-    fn calico_end_holds(&self, set: u32, end: &CalicoEnd, endpoint: &Endpoint) -> Option<bool> {
+    fn calico_end_holds(
+        &self,
+        set: u32,
+        end: &CalicoEnd,
+        endpoint: &Endpoint,
+        flow: &Flow,
+    ) -> Option<bool> {
         match endpoint {
             Endpoint::Pod { pod, addr: None } => self.set_holds(set, self.pod_class[*pod as usize]),
-            _ => end_matches(end, &self.calico_seen(endpoint), &self.inventory).0,
+            _ => {
+                let port = Some((flow.protocol, flow.port));
+                end_matches(end, &self.calico_seen(endpoint), &self.inventory, port).0
+            }
         }
     }
 
@@ -371,13 +380,14 @@ impl Index {
         peer: &TierPeerSet,
         own: super::Own,
         endpoint: &Endpoint,
+        flow: &Flow,
     ) -> Option<bool> {
         match (peer, endpoint) {
             (TierPeerSet::Entity(e), endpoint) => self.entity_matches(*e, own, endpoint),
             (TierPeerSet::Outside(block), endpoint) => self.outside_matches(block, endpoint),
             (TierPeerSet::Unjudged, _) => None,
             (TierPeerSet::Calico { set, end }, endpoint) => {
-                self.calico_end_holds(*set, end, endpoint)
+                self.calico_end_holds(*set, end, endpoint, flow)
             }
             (TierPeerSet::Classes(set), Endpoint::Pod { pod, .. }) => {
                 self.set_holds(*set, self.pod_class[*pod as usize])
@@ -496,14 +506,14 @@ impl Index {
             for (r, rule) in policy.rules(direction).iter().enumerate() {
                 let own_holds = match &rule.own {
                     None => Some(true),
-                    Some((set, end)) => self.calico_end_holds(*set, end, own_end),
+                    Some((set, end)) => self.calico_end_holds(*set, end, own_end, flow),
                 };
                 if own_holds == Some(false) {
                     continue;
                 }
                 let mut hit: Option<(u32, bool)> = None;
                 for (i, p) in rule.peers.iter().enumerate() {
-                    match self.tier_peer_matches(p, own, peer) {
+                    match self.tier_peer_matches(p, own, peer, flow) {
                         Some(true) => {
                             hit = Some((i as u32, true));
                             break;
