@@ -1158,7 +1158,8 @@ fn service_accounts_by_their_labels() {
 
 /// The world with Services: `prod/apiserver` without a selector, one endpoint at 192.0.2.1
 /// and one not ready at 192.0.2.3, serving TCP 8080 (an EndpointSlice); `prod/lost` without
-/// a selector or slices among the files; `prod/web-svc` selecting `app: web`.
+/// a selector or slices among the files; `prod/web-svc` selecting `app: web`; `dev/agent-svc`
+/// selecting the host-network `agent` on node n2.
 fn service_world() -> String {
     format!(
         "{WORLD}---
@@ -1183,6 +1184,11 @@ apiVersion: v1
 kind: Service
 metadata: {{name: web-svc, namespace: prod}}
 spec: {{selector: {{app: web}}, ports: [{{port: 8080}}]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: agent-svc, namespace: dev}}
+spec: {{selector: {{app: agent}}, ports: [{{port: 8080}}]}}
 "
     )
 }
@@ -1216,6 +1222,7 @@ fn services_match_their_endpoints_only() {
         "from-web",
         "selector: app == 'api'\ningress:\n- action: Allow\n  source: {services: {name: web-svc}}",
     );
+    let agent = out("to-agent", "{name: agent-svc, namespace: dev}");
     let from_apiserver = calico(
         "prod",
         "from-apiserver",
@@ -1296,6 +1303,20 @@ fn services_match_their_endpoints_only() {
                 Unknown,
             ),
             case("a pod not behind it", &web, "prod/api", "dev/shell", Denied),
+            case(
+                "a node whose host-network pod is behind it",
+                &agent,
+                "prod/api",
+                "node/n2",
+                Unknown,
+            ),
+            case(
+                "an address no pod has",
+                &agent,
+                "prod/api",
+                "192.168.1.9",
+                Denied,
+            ),
             case(
                 "an address not behind it",
                 &web,

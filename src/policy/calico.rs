@@ -1517,9 +1517,11 @@ fn service_holds(
                     pod.key()
                 ))
             }
-            Seen::Pod { .. } => {}
-            _ => {
-                let pods = inv.pods.iter();
+            // An address no pod has (the engine's outside address) is behind no Service.
+            Seen::Pod { .. } | Seen::Address { .. } => {}
+            // A node's address is its host-network pods' too.
+            Seen::Node { .. } => {
+                let pods = inv.pods.iter().filter(|p| p.host_network);
                 if let Some(p) = pods
                     .filter(|p| behind(p))
                     .find(|p| p.ips.iter().any(|ip| addrs.contains(ip)))
