@@ -326,7 +326,7 @@ fn rule_set(
             Some((namespaces, pods))
         }
         (None, Some(sel)) if clusterwide => {
-            nodes = Some(node_selector(sel, &format!("{base}.nodeSelector"), errs));
+            nodes = Some(plain_selector(sel, &format!("{base}.nodeSelector"), errs));
             None
         }
         (None, Some(_)) => {
@@ -806,12 +806,9 @@ fn to_services(list: &[ToService], path: &str, errs: &mut Errors) -> Vec<Service
                     errs.push(&at, "is required");
                     continue;
                 };
-                let [labels, _] = split_keys(sel, &at, errs, |key, field, errs| {
-                    Some((false, unprefixed(key, field, errs)?.to_string()))
-                });
                 refs.push(ServiceRef {
                     namespace: namespace(&by_labels.namespace),
-                    by: ServiceBy::Labels(compile_selector(&labels, &at, errs)),
+                    by: ServiceBy::Labels(plain_selector(sel, &at, errs)),
                 });
             }
             _ => errs.push(
@@ -1097,9 +1094,9 @@ fn split_keys(
     parts
 }
 
-/// A host policy's node selector, on the node's labels; source prefixes `k8s:` and `any:`
-/// are dropped.
-fn node_selector(sel: &LabelSelector, path: &str, errs: &mut Errors) -> Selector {
+/// A selector on an object's own labels (a host policy's on a node's, `k8sServiceSelector`'s
+/// on a Service's); source prefixes `k8s:` and `any:` are dropped.
+fn plain_selector(sel: &LabelSelector, path: &str, errs: &mut Errors) -> Selector {
     let [plain, _] = split_keys(sel, path, errs, |key, field, errs| {
         unprefixed(key, field, errs).map(|key| (false, key.to_string()))
     });
