@@ -10,8 +10,9 @@ use k8s_openapi::api::core::v1 as core;
 use crate::policy::audit::{Change, Staged};
 use crate::policy::compile::{check_metadata, validate_port_name, FieldError, NameRule};
 use crate::policy::model::{
-    ContainerPort, EndpointSlice, Labels, Namespace, Node, Origin, Pod, Protocol, Service,
-    ServiceAccount, ServiceEndpoints, ServicePort, ServiceType, TargetPort, NAMESPACE_NAME_LABEL,
+    agreed_ports, ContainerPort, EndpointSlice, Labels, Namespace, Node, Origin, Pod, Protocol,
+    Service, ServiceAccount, ServiceEndpoints, ServicePort, ServiceType, TargetPort,
+    NAMESPACE_NAME_LABEL,
 };
 
 fn field(path: impl Into<String>, message: impl Into<String>) -> FieldError {
@@ -513,7 +514,7 @@ pub fn endpoints(
     check_metadata(&endpoints.metadata, NameRule::DnsSubdomain, &mut errs);
     let mut addresses = ServiceEndpoints::default();
     // One list of ports when every subset has the same.
-    let mut ports: Option<Option<Vec<(Protocol, u16)>>> = None;
+    let mut ports = Vec::new();
     for (i, subset) in endpoints.subsets.iter().flatten().enumerate() {
         let mut these = Vec::new();
         for (j, p) in subset.ports.iter().flatten().enumerate() {
@@ -526,12 +527,7 @@ pub fn endpoints(
         }
         these.sort();
         these.dedup();
-        let these = (!these.is_empty()).then_some(these);
-        ports = Some(match ports {
-            None => these,
-            Some(seen) if seen == these => seen,
-            Some(_) => None,
-        });
+        ports.push(Some(these));
         let lists = [
             ("addresses", &subset.addresses, true),
             ("notReadyAddresses", &subset.not_ready_addresses, false),
@@ -549,7 +545,7 @@ pub fn endpoints(
             }
         }
     }
-    addresses.ports = ports.flatten();
+    addresses.ports = agreed_ports(ports);
     if !errs.is_empty() {
         return Err(errs);
     }

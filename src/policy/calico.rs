@@ -1479,26 +1479,10 @@ fn service_holds(
 ) -> (Option<bool>, String) {
     let key = format!("{}/{}", service.namespace, service.name);
     let unknown = |why: String| (None, why);
-    match inv.namespaces.iter().find(|n| n.name == service.namespace) {
-        Some(ns) if !ns.services_known => {
-            return unknown(format!(
-                "the Services of namespace {} could not be read",
-                service.namespace
-            ))
-        }
-        None if inv.namespaces.iter().any(|n| !n.services_known) => {
-            return unknown(format!(
-                "namespace {} was not seen, and Services are not read everywhere",
-                service.namespace
-            ))
-        }
-        _ => {}
+    if let Some(why) = inv.services_unknown_in(&service.namespace) {
+        return unknown(why);
     }
-    let Some(s) = inv
-        .services
-        .iter()
-        .find(|s| s.namespace == service.namespace && s.name == service.name)
-    else {
+    let Some(s) = inv.service(&service.namespace, &service.name) else {
         return (
             Some(false),
             format!("Service {key} does not exist, so it has no endpoints"),
@@ -1506,12 +1490,9 @@ fn service_holds(
     };
     let pods_unjudged = "the slices made from a Service's pods are not read, so which of its \
                          pods are endpoints, and at which ports, is not judged";
-    if let Some(selector) = &s.selector {
-        let behind = |p: &super::model::Pod| {
-            p.namespace == s.namespace && selector.iter().all(|(k, v)| p.labels.get(k) == Some(v))
-        };
+    if s.selector.is_some() {
         match seen {
-            Seen::Pod { pod, .. } if behind(pod) => {
+            Seen::Pod { pod, .. } if s.selects(pod) => {
                 return unknown(format!(
                     "{} is behind Service {key}; {pods_unjudged}",
                     pod.key()
@@ -1523,7 +1504,7 @@ fn service_holds(
             Seen::Node { .. } => {
                 let pods = inv.pods.iter().filter(|p| p.host_network);
                 if let Some(p) = pods
-                    .filter(|p| behind(p))
+                    .filter(|p| s.selects(p))
                     .find(|p| p.ips.iter().any(|ip| addrs.contains(ip)))
                 {
                     return unknown(format!(

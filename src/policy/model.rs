@@ -300,6 +300,16 @@ pub struct EndpointSlice {
     pub addresses: ServiceEndpoints,
 }
 
+/// The ports every part (a slice, a subset of Endpoints) lists alike: `None` where there is
+/// no part, one lists none, or two differ.
+pub fn agreed_ports(
+    lists: impl IntoIterator<Item = Option<Vec<(Protocol, u16)>>>,
+) -> Option<Vec<(Protocol, u16)>> {
+    let mut lists = lists.into_iter();
+    let first = lists.next()?.filter(|p| !p.is_empty())?;
+    lists.all(|l| l.as_ref() == Some(&first)).then_some(first)
+}
+
 /// Gives each Service the addresses of its EndpointSlices. `complete`, for Services without
 /// a selector and for those with one: every slice of such Services was read, so one with
 /// none has no endpoints (beyond its pods); else a Service none of whose slices was read
@@ -322,19 +332,15 @@ pub fn attach_endpoints(
             service.endpoints = None;
             continue;
         }
-        let mut all = ServiceEndpoints::default();
-        let mut ports: Option<Option<Vec<(Protocol, u16)>>> = None;
+        let mine: Vec<&EndpointSlice> = mine.collect();
+        let mut all = ServiceEndpoints {
+            ports: agreed_ports(mine.iter().map(|s| s.addresses.ports.clone())),
+            ..ServiceEndpoints::default()
+        };
         for slice in mine {
             all.ready.extend(&slice.addresses.ready);
             all.not_ready.extend(&slice.addresses.not_ready);
-            let these = slice.addresses.ports.clone().filter(|p| !p.is_empty());
-            ports = Some(match ports {
-                None => these,
-                Some(seen) if seen == these => seen,
-                Some(_) => None,
-            });
         }
-        all.ports = ports.flatten();
         all.ready.sort();
         all.ready.dedup();
         all.not_ready.sort();
@@ -348,6 +354,15 @@ pub fn attach_endpoints(
 impl Service {
     pub fn key(&self) -> String {
         format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// Whether its selector picks the pod: one of its namespace with every key of the
+    /// selector, at the same value. A Service without a selector picks none.
+    pub fn selects(&self, pod: &Pod) -> bool {
+        self.selector.as_ref().is_some_and(|selector| {
+            pod.namespace == self.namespace
+                && selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v))
+        })
     }
 
     /// `namespace/svc/name`: how a destination names it.
@@ -383,7 +398,27 @@ fn yes() -> bool {
 }
 
 impl Inventory {
-    /// Sorts every list by name so that indexes and output do not depend on input order.
+    /// The Service `namespace/name`, if it was read.
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.namespace == namespace && s.name == name)
+    }
+
+    /// Why whether namespace `namespace` has a Service is not known: its Services could not
+    /// be read, or it was not seen where Services are not read everywhere.
+    pub fn services_unknown_in(&self, namespace: &str) -> Option<String> {
+        match self.namespaces.iter().find(|n| n.name == namespace) {
+            Some(ns) if !ns.services_known => Some(format!(
+                "the Services of namespace {namespace} could not be read"
+            )),
+            None if self.namespaces.iter().any(|n| !n.services_known) => Some(format!(
+                "namespace {namespace} was not seen, and Services are not read everywhere"
+            )),
+            _ => None,
+        }
+    }
+
     /// Why a host policy's node selector has no effect, where every node was read and none
     /// matches it.
     pub fn selects_no_node(&self, nodes: &Selector) -> Option<String> {
@@ -391,6 +426,7 @@ impl Inventory {
             .then(|| format!("nodeSelector {nodes} selects no node: the host policy has no effect"))
     }
 
+    /// Sorts every list by name so that indexes and output do not depend on input order.
     pub fn normalize(&mut self) {
         self.service_accounts
             .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));

@@ -18,7 +18,6 @@ use super::engine::{Decision, Endpoint, Index, PodId};
 use super::error::{Error, Result};
 use super::explain::{explain, Explanation};
 use super::model::{Inventory, Protocol, Service, ServicePort, ServiceType, TargetPort};
-use super::selector::Labels;
 use super::Flow;
 
 /// How the destination reached the Service.
@@ -301,20 +300,12 @@ fn target(inv: &Inventory, service: usize, port: usize, via: Via) -> ServiceTarg
     }
 }
 
-/// A Service's selector: every key present with the same value.
-fn selects(selector: &Labels, labels: &Labels) -> bool {
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-}
-
 /// The pods a Service's selector matches in its namespace (none without a selector).
 pub fn selected_pods(inv: &Inventory, s: &Service) -> Vec<PodId> {
-    let Some(selector) = &s.selector else {
-        return Vec::new();
-    };
     inv.pods
         .iter()
         .enumerate()
-        .filter(|(_, p)| p.namespace == s.namespace && selects(selector, &p.labels))
+        .filter(|(_, p)| s.selects(p))
         .map(|(i, _)| i as PodId)
         .collect()
 }

@@ -34,7 +34,7 @@ pub struct ServiceTargets {
     /// Picked Services with a selector: `(namespace, selector, service)`; the pods they
     /// select are matched from Cilium 1.17 on only.
     pub selecting: Vec<(String, Selector, String)>,
-    /// Namespaces whose Services could not be read, where the entries may pick one: any of
+    /// Namespaces whose Services are not known, where the entries may pick one: any of
     /// their pods may be matched.
     pub unread: Vec<String>,
 }
@@ -43,24 +43,23 @@ impl ServiceTargets {
     /// Looks the entries' Services up in the inventory.
     pub fn resolve(refs: &[ServiceRef], inventory: &Inventory) -> ServiceTargets {
         let mut t = ServiceTargets::default();
-        let all_read = inventory.namespaces.iter().all(|n| n.services_known);
         for r in refs {
-            for ns in &inventory.namespaces {
-                let may_pick = r.namespace.as_deref().is_none_or(|want| want == ns.name);
-                if may_pick && !ns.services_known && !t.unread.contains(&ns.name) {
-                    t.unread.push(ns.name.clone());
-                    t.outside_unknown.push(format!(
-                        "the Services of namespace {} could not be read",
-                        ns.name
-                    ));
+            // The namespaces it may pick a Service in, as far as their Services are unknown.
+            let scope: Vec<&str> = match &r.namespace {
+                Some(want) => vec![want.as_str()],
+                None => inventory
+                    .namespaces
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect(),
+            };
+            for ns in scope {
+                if t.unread.iter().any(|u| u == ns) {
+                    continue;
                 }
-            }
-            if let Some(want) = &r.namespace {
-                let absent = inventory.namespaces.iter().all(|n| n.name != *want);
-                if absent && !all_read {
-                    t.outside_unknown.push(format!(
-                        "namespace {want} was not seen, and Services are not read everywhere"
-                    ));
+                if let Some(why) = inventory.services_unknown_in(ns) {
+                    t.unread.push(ns.to_string());
+                    t.outside_unknown.push(why);
                 }
             }
             for s in inventory.services.iter().filter(|s| r.picks(s)) {

@@ -580,12 +580,10 @@ impl Index {
                 for end in ends.chain(rule.own.as_ref()) {
                     by_account |= end.service_accounts.is_some();
                     // A Service's endpoints by address: pods of one class agree on them.
-                    let service = end.services.as_ref().and_then(|m| {
-                        inventory
-                            .services
-                            .iter()
-                            .find(|s| s.namespace == m.namespace && s.name == m.name)
-                    });
+                    let service = end
+                        .services
+                        .as_ref()
+                        .and_then(|m| inventory.service(&m.namespace, &m.name));
                     if let Some(e) = service.and_then(|s| s.endpoints.as_ref()) {
                         for ip in e.ready.iter().chain(&e.not_ready) {
                             add_net(&ipnet::IpNet::from(*ip));
