@@ -443,8 +443,6 @@ fn peer_check(
 }
 
 /// Whether a Calico rule's end holds one end of the flow.
-/// A pod with no address of its own in the flow is judged for every flow at once, as the
-/// engine judges its class: without the flow's port.
 fn calico_check(
     index: &Index,
     end: &CalicoEnd,
@@ -453,10 +451,7 @@ fn calico_check(
     i: usize,
 ) -> Check {
     let seen = index.calico_seen(endpoint);
-    let port = match endpoint {
-        Endpoint::Pod { addr: None, .. } => None,
-        _ => Some((flow.protocol, flow.port)),
-    };
+    let port = Some((flow.protocol, flow.port));
     let (matched, reason) = end_matches(end, &seen, index.inventory(), port);
     Check {
         index: i,
