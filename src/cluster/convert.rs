@@ -480,14 +480,8 @@ pub fn endpoint_slice(
             .and_then(|c| c.ready)
             .unwrap_or(true);
         for (j, text) in endpoint.addresses.iter().enumerate() {
-            match text.parse::<IpAddr>() {
-                Ok(ip) if ready => addresses.ready.push(ip),
-                Ok(ip) => addresses.not_ready.push(ip),
-                Err(_) => errs.push(field(
-                    format!("endpoints[{i}].addresses[{j}]"),
-                    format!("{text:?} is not an IP address"),
-                )),
-            }
+            let path = format!("endpoints[{i}].addresses[{j}]");
+            add_address(&mut addresses, text, ready, path, &mut errs);
         }
     }
     if !errs.is_empty() {
@@ -534,14 +528,8 @@ pub fn endpoints(
         ];
         for (name, list, ready) in lists {
             for (j, a) in list.iter().flatten().enumerate() {
-                match a.ip.parse::<IpAddr>() {
-                    Ok(ip) if ready => addresses.ready.push(ip),
-                    Ok(ip) => addresses.not_ready.push(ip),
-                    Err(_) => errs.push(field(
-                        format!("subsets[{i}].{name}[{j}].ip"),
-                        format!("{:?} is not an IP address", a.ip),
-                    )),
-                }
+                let path = format!("subsets[{i}].{name}[{j}].ip");
+                add_address(&mut addresses, &a.ip, ready, path, &mut errs);
             }
         }
     }
@@ -558,6 +546,22 @@ pub fn endpoints(
         service: endpoints.metadata.name.clone().unwrap_or_default(),
         addresses,
     })
+}
+
+/// One endpoint's address, among the ready ones or the others; an error naming `path`
+/// where it is no IP address.
+fn add_address(
+    addresses: &mut ServiceEndpoints,
+    text: &str,
+    ready: bool,
+    path: String,
+    errs: &mut Vec<FieldError>,
+) {
+    match text.parse::<IpAddr>() {
+        Ok(ip) if ready => addresses.ready.push(ip),
+        Ok(ip) => addresses.not_ready.push(ip),
+        Err(_) => errs.push(field(path, format!("{text:?} is not an IP address"))),
+    }
 }
 
 /// The label by which an EndpointSlice names its Service.
